@@ -1,0 +1,193 @@
+"""The spool contract: Maildir rules, races, recovery, and crashes at every step."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Reply, Sender, load_inbound
+from tinyclaw.spool import Spool
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_message(text: str = "hello", **extra: object) -> Inbound:
+    return Inbound.model_validate(
+        {"id": unique_name(), "channel": "cli", "chat_id": "local", "sender": Sender(id="me"), "text": text, **extra}
+    )
+
+
+def test_put_lands_whole_in_incoming_and_leaves_no_temporary_file(home: Home) -> None:
+    spool = Spool(home)
+    message = make_message()
+    path = spool.put(message)
+    assert path is not None and path.parent == spool.incoming
+    assert load_inbound(path.read_bytes()) == message
+    assert list(spool.tmp.iterdir()) == []
+
+
+def test_a_sorted_listing_is_arrival_order(home: Home) -> None:
+    spool = Spool(home, durable=False)
+    sent = [spool.put(make_message(f"m{i}")) for i in range(200)]
+    assert spool.list_box(spool.incoming) == sent
+
+
+def test_a_redelivered_platform_message_is_queued_once(home: Home) -> None:
+    spool = Spool(home)
+    first = spool.put(make_message("hi"), dedupe_key="chat1:42")
+    again = spool.put(make_message("hi"), dedupe_key="chat1:42")
+    other = spool.put(make_message("hi"), dedupe_key="chat1:43")
+    assert first is not None and other is not None and again is None
+    assert len(spool.list_box(spool.incoming)) == 2
+    assert list(spool.tmp.iterdir()) == []
+
+
+def _claimer(root: str, actor: str, out: str) -> None:
+    spool = Spool(Home(Path(root)), durable=False)
+    claimed = []
+    for path in spool.list_box(spool.inbox(actor)):
+        if spool.claim(path, actor) is not None:
+            claimed.append(path.name)
+    Path(out).write_text(json.dumps(claimed))
+
+
+def test_processes_racing_to_claim_each_get_distinct_files(home: Home, tmp_path: Path) -> None:
+    spool = Spool(home, durable=False)
+    names = {spool.put(make_message(f"m{i}"), spool.inbox("coder")).name for i in range(400)}  # type: ignore[union-attr]
+    ctx = multiprocessing.get_context("spawn")
+    outs = [tmp_path / f"claimed{i}.json" for i in range(4)]
+    procs = [ctx.Process(target=_claimer, args=(str(home.root), "coder", str(o))) for o in outs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    claims = [name for o in outs for name in json.loads(o.read_text())]
+    assert len(claims) == len(set(claims)) == len(names)
+    assert set(claims) == names
+
+
+def test_recovery_returns_claims_to_their_inbox_and_counts_the_attempt(home: Home) -> None:
+    now = [1000.0]
+    spool = Spool(home, clock=lambda: now[0])
+    path = spool.put(make_message(), spool.inbox("coder"))
+    assert path is not None
+    spool.claim(path, "coder")
+    requeued, failed = spool.recover_processing(max_attempts=3, backoff=2.0)
+    assert (requeued, failed) == (1, 0)
+    back = load_inbound(path.read_bytes())
+    assert back.attempts == 1 and back.not_before == 1002.0
+    assert spool.list_box(spool.processing("coder")) == []
+
+
+def test_a_message_that_keeps_crashing_ends_in_failed_with_a_reason(home: Home) -> None:
+    spool = Spool(home)
+    path = spool.put(make_message(), spool.inbox("coder"))
+    assert path is not None
+    for _ in range(3):
+        spool.claim(path, "coder")
+        spool.recover_processing(max_attempts=3, backoff=0)
+    assert not path.exists()
+    failed = spool.failed / path.name
+    reason = json.loads((spool.failed / (path.name + ".reason")).read_text())
+    assert failed.exists() and "gave up after 3 attempts" in reason["reason"]
+
+
+def test_an_unreadable_claim_fails_at_once(home: Home) -> None:
+    spool = Spool(home)
+    spool.processing("coder").mkdir(parents=True)
+    junk = spool.processing("coder") / "junk.json"
+    junk.write_bytes(b"\x00\xff not json")
+    assert spool.recover_processing(3, 0) == (0, 1)
+    assert (spool.failed / "junk.json").exists()
+
+
+def test_replies_are_named_by_message_id_so_a_replay_overwrites(home: Home) -> None:
+    spool = Spool(home)
+    reply = Reply(id="m1", in_reply_to="m1", channel="telegram", chat_id="5", text="one")
+    spool.put_reply(reply)
+    spool.put_reply(reply.model_copy(update={"text": "two"}))
+    box = spool.outgoing("telegram")
+    assert [p.name for p in spool.list_box(box)] == ["m1.json"]
+    assert spool.reply_exists("telegram", "m1")
+    spool.mark_sent(box / "m1.json", "telegram")
+    assert spool.reply_exists("telegram", "m1") and spool.list_box(box) == []
+
+
+def test_names_from_outside_cannot_leave_the_queue(home: Home) -> None:
+    from tinyclaw.errors import UnsafePathError
+
+    spool = Spool(home)
+    with pytest.raises(UnsafePathError):
+        spool.inbox("../../etc")
+    with pytest.raises(UnsafePathError):
+        spool.outgoing("../x")
+
+
+# -- crashes between steps ---------------------------------------------------------
+
+PUT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tinyclaw.home import Home
+    from tinyclaw.messages import Inbound, Sender
+    from tinyclaw.spool import Spool
+    spool = Spool(Home(Path(sys.argv[1])))
+    m = Inbound(id=sys.argv[2], channel="telegram", chat_id="1", sender=Sender(id="u"), text="hi")
+    spool.put(m, dedupe_key="1:99")
+    """
+)
+
+
+@pytest.mark.parametrize("point", ["put.tmp_written", "put.linked", ""])
+def test_a_listener_killed_during_put_queues_the_message_at_most_once(home: Home, point: str) -> None:
+    env = {**os.environ, "TINYCLAW_FAILPOINT": point}
+    proc = subprocess.run([sys.executable, "-c", PUT_SCRIPT, str(home.root), "m1"], env=env, cwd=REPO)
+    assert proc.returncode == (-signal.SIGKILL if point else 0)
+    spool = Spool(home, clock=lambda: 10**10)
+    spool.recover_tmp()
+    queued = spool.list_box(spool.incoming)
+    # The platform redelivers what was not acknowledged; the dedupe key decides.
+    again = spool.put(make_message(channel="telegram", chat_id="1"), dedupe_key="1:99")
+    total = len(spool.list_box(spool.incoming))
+    assert total == 1, (point, queued)
+    assert (again is None) == bool(queued)
+    assert list(spool.tmp.iterdir()) == []
+
+
+REWRITE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tinyclaw.home import Home
+    from tinyclaw.spool import Spool
+    spool = Spool(Home(Path(sys.argv[1])))
+    spool.recover_processing(5, 0)
+    """
+)
+
+
+def test_recovery_killed_midway_leaves_one_copy(home: Home) -> None:
+    spool = Spool(home)
+    path = spool.put(make_message(), spool.inbox("coder"))
+    assert path is not None
+    spool.claim(path, "coder")
+    env = {**os.environ, "TINYCLAW_FAILPOINT": "rewrite.committed"}
+    proc = subprocess.run([sys.executable, "-c", REWRITE_SCRIPT, str(home.root)], env=env, cwd=REPO)
+    assert proc.returncode == -signal.SIGKILL
+    # Both copies carry the same name: a second recovery converges to one.
+    spool.recover_processing(5, 0)
+    assert [p.name for p in spool.list_box(spool.inbox("coder"))] == [path.name]
+    assert spool.list_box(spool.processing("coder")) == []
+    assert load_inbound(path.read_bytes()).attempts >= 1

@@ -1,0 +1,329 @@
+"""``tinyclaw.toml``: the validated configuration of one home.
+
+Every section is a pydantic model with ``extra="forbid"``, so a typo is an error, not
+a silently ignored key. :func:`load_config` turns pydantic's report into one line per
+mistake naming the key and what was expected. The file never holds secrets: tokens are
+named here (``token_env``, ``pass_env``) and read from the environment or ``.env``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tinyclaw.errors import ConfigError
+from tinyclaw.home import Home
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+NAME_RE = re.compile(NAME_PATTERN)
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+RunnerKind = Literal["claude", "codex"]
+ChannelName = Literal["telegram", "discord", "whatsapp"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_env_names(names: list[str]) -> list[str]:
+    for name in names:
+        if not ENV_NAME_RE.match(name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+    return names
+
+
+class RunnerSettings(Strict):
+    """How to start one CLI. ``env`` holds plain values; ``pass_env`` names secrets that
+    are copied from tinyclaw's own environment into the CLI's, and nothing else is."""
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    pass_env: list[str] = Field(default_factory=list)
+    home: str | None = Field(
+        default=None,
+        description="HOME (claude) or CODEX_HOME (codex) for the CLI; default: the real one",
+    )
+
+    @field_validator("pass_env")
+    @classmethod
+    def _pass_env_names(cls, value: list[str]) -> list[str]:
+        return _check_env_names(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_env_names(list(value))
+        return value
+
+
+class RunnersConfig(Strict):
+    claude: RunnerSettings = RunnerSettings()
+    codex: RunnerSettings = RunnerSettings()
+
+    def for_kind(self, kind: RunnerKind) -> RunnerSettings:
+        return self.claude if kind == "claude" else self.codex
+
+
+class HeartbeatConfig(Strict):
+    every: str = Field(description="interval such as 30m or 2h")
+    active_hours: str | None = Field(default=None, description="HH:MM-HH:MM local time")
+    to: str | None = Field(default=None, description="target chat channel:chat_id")
+
+
+class ActorConfig(Strict):
+    runner: RunnerKind = "claude"
+    model: str | None = None
+    description: str = ""
+    persona: str = ""
+    workspace: str | None = Field(default=None, description="default: actors/<name>/workspace")
+    timeout: float = Field(default=600.0, gt=0, le=86400)
+    permission_mode: str | None = Field(
+        default=None,
+        description="claude: --permission-mode value; codex: --sandbox value",
+    )
+    heartbeat: HeartbeatConfig | None = None
+    owner_chat: str | None = Field(default=None, description="channel:chat_id it may write to")
+
+
+class TeamConfig(Strict):
+    leader: str
+    members: list[str]
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _leader_is_member(self) -> TeamConfig:
+        if self.leader not in self.members:
+            raise ValueError(f"leader {self.leader!r} must also be listed in members")
+        return self
+
+
+class LimitsConfig(Strict):
+    max_hops: int = Field(default=6, ge=1, le=100)
+    max_runs: int = Field(default=20, ge=1, le=1000)
+    budget_seconds: float = Field(default=1800.0, gt=0)
+
+
+class WorkerConfig(Strict):
+    concurrency: int = Field(default=4, ge=1, le=64)
+    default_actor: str | None = None
+    scan_interval: float = Field(default=5.0, gt=0, le=3600)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    retry_backoff: float = Field(default=2.0, ge=0, le=3600)
+    stop_timeout: float = Field(
+        default=30.0, ge=0, description="seconds in-flight runs get on stop before requeue"
+    )
+
+
+class ChannelConfig(Strict):
+    enabled: bool = False
+    token_env: str | None = None
+    allow_from: list[str] = Field(default_factory=list)
+    allow_groups: list[str] = Field(default_factory=list)
+    max_attachment_mb: float = Field(default=20.0, gt=0, le=2048)
+    base_url: str | None = None
+    base_file_url: str | None = None
+    phone_id: str | None = None
+    verify_token_env: str | None = None
+    app_secret_env: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("token_env", "verify_token_env", "app_secret_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_env_names([value])
+        return value
+
+
+class ChannelsConfig(Strict):
+    telegram: ChannelConfig = ChannelConfig(token_env="TELEGRAM_BOT_TOKEN")
+    discord: ChannelConfig = ChannelConfig(token_env="DISCORD_BOT_TOKEN")
+    whatsapp: ChannelConfig = ChannelConfig(
+        token_env="WHATSAPP_TOKEN",
+        verify_token_env="WHATSAPP_VERIFY_TOKEN",
+        app_secret_env="WHATSAPP_APP_SECRET",
+    )
+
+    def get(self, name: str) -> ChannelConfig:
+        value: ChannelConfig = getattr(self, name)
+        return value
+
+
+class PairingConfig(Strict):
+    owners: list[str] = Field(
+        default_factory=list, description="identities (channel:user_id) that are owners"
+    )
+    code_ttl: str = "1h"
+    max_pending_per_channel: int = Field(default=5, ge=1, le=1000)
+
+
+class LauncherConfig(Strict):
+    session_name: str = "tinyclaw"
+
+
+ActorName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class Config(Strict):
+    """The whole of ``tinyclaw.toml``."""
+
+    worker: WorkerConfig = WorkerConfig()
+    runners: RunnersConfig = RunnersConfig()
+    actors: dict[ActorName, ActorConfig] = Field(default_factory=dict)
+    teams: dict[ActorName, TeamConfig] = Field(default_factory=dict)
+    limits: LimitsConfig = LimitsConfig()
+    channels: ChannelsConfig = ChannelsConfig()
+    pairing: PairingConfig = PairingConfig()
+    launcher: LauncherConfig = LauncherConfig()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        if not self.actors:
+            raise ValueError("define at least one [actors.NAME] section")
+        default = self.worker.default_actor
+        if default is not None and default not in self.actors and default not in self.teams:
+            raise ValueError(f"worker.default_actor {default!r} is not a defined actor or team")
+        for team_name, team in self.teams.items():
+            if team_name in self.actors:
+                raise ValueError(f"teams.{team_name}: a team cannot share a name with an actor")
+            for member in team.members:
+                if member not in self.actors:
+                    raise ValueError(
+                        f"teams.{team_name}.members: {member!r} is not a defined actor"
+                    )
+        return self
+
+    @property
+    def default_actor(self) -> str:
+        """The actor (or team) that gets messages without an ``@name`` prefix."""
+        return self.worker.default_actor or next(iter(self.actors))
+
+    def workspace_for(self, home: Home, name: str) -> Path:
+        actor = self.actors[name]
+        if actor.workspace:
+            path = Path(actor.workspace).expanduser()
+            return path if path.is_absolute() else home.root / path
+        return home.actor_dir(name) / "workspace"
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """One line per mistake: ``file: key.path: what is wrong``."""
+    lines = []
+    for item in error.errors():
+        loc = _format_location(tuple(item["loc"]))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see README, Configuration)"
+        elif item["type"] == "string_pattern_mismatch":
+            message = "names use a-z, 0-9, '-' and '_', start with a letter or digit, at most 32"
+        lines.append(f"{source}: {loc}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(home: Home) -> Config:
+    """Read and validate ``tinyclaw.toml``; a missing or broken file is a ConfigError."""
+    path = home.config_file
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run `tinyclaw init` to create a home)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def load_dotenv(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Merge ``KEY=value`` lines of a ``.env`` file into ``environ`` without overriding
+    what the real environment already says. Returns the keys it set."""
+    target = os.environ if environ is None else environ
+    loaded: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return loaded
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not ENV_NAME_RE.match(key):
+            raise ConfigError(f"{path}:{number}: expected KEY=value")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if key not in target:
+            target[key] = value
+            loaded[key] = value
+    return loaded
+
+
+DEFAULT_CONFIG = """\
+# tinyclaw configuration. No secrets here: tokens come from the environment or .env.
+# Every key is described in README.md, section "Configuration".
+
+[worker]
+concurrency = 4            # actors running at the same time
+# default_actor = "assistant"
+
+[runners.claude]
+# command = "/path/to/claude"       # default: `claude` on PATH (or .tools/node_modules/.bin)
+# env = { CLAUDE_CODE_USE_BEDROCK = "1" }
+pass_env = ["ANTHROPIC_API_KEY"]    # copied from your environment into the CLI's
+
+[runners.codex]
+# command = "/path/to/codex"
+pass_env = ["OPENAI_API_KEY"]
+
+[actors.assistant]
+runner = "claude"
+description = "General assistant"
+persona = "You are a helpful assistant that answers through a chat app. Be concise."
+timeout = 600
+permission_mode = "acceptEdits"
+
+[channels.telegram]
+enabled = false
+token_env = "TELEGRAM_BOT_TOKEN"
+allow_from = []            # user ids allowed before pairing; empty denies everyone
+
+[channels.discord]
+enabled = false
+token_env = "DISCORD_BOT_TOKEN"
+allow_from = []
+
+[channels.whatsapp]
+enabled = false
+token_env = "WHATSAPP_TOKEN"
+verify_token_env = "WHATSAPP_VERIFY_TOKEN"
+app_secret_env = "WHATSAPP_APP_SECRET"
+# phone_id = "1234567890"
+allow_from = []
+"""

@@ -1,0 +1,102 @@
+"""The one exception tree of tinyclaw.
+
+Everything tinyclaw raises on purpose derives from :class:`TinyclawError`, so the edges
+(the worker loop, the listeners, the command line) catch exactly one type, turn it into
+a file in ``failed/``, a reply or one clear line, and keep running. Nothing in between
+swallows ``Exception``::
+
+    TinyclawError
+    ├── ConfigError            tinyclaw.toml or an environment value is wrong
+    ├── HomeError              no usable home directory
+    ├── UnsafePathError        a name or path would leave its root
+    ├── InvalidMessageError    a queue file that is not a valid message
+    ├── SpoolError             a queue operation that cannot be completed
+    ├── ScheduleError          a scheduled job cannot be stored or found
+    │   └── JobNotFoundError       no job with that id
+    ├── RunnerError            running a CLI went wrong
+    │   ├── RunnerNotFoundError    the binary is missing
+    │   ├── RunnerTimeoutError     the per-actor timeout killed it
+    │   └── RunnerFailedError      it ran and reported an error
+    ├── DeliveryError          a platform refused or failed a reply
+    │   ├── TransientDeliveryError retry later (network, 5xx, 429)
+    │   └── PermanentDeliveryError never retry (400, 403, chat gone)
+    └── PairingError           a pairing code or store problem
+        └── PairingStoreError      the pairing store cannot be read: nobody is let in
+"""
+
+from __future__ import annotations
+
+
+class TinyclawError(Exception):
+    """Base of every error tinyclaw raises deliberately."""
+
+
+class ConfigError(TinyclawError):
+    """The configuration (tinyclaw.toml, .env, environment) is invalid."""
+
+
+class HomeError(TinyclawError):
+    """No usable tinyclaw home could be found or created."""
+
+
+class UnsafePathError(TinyclawError):
+    """A path or name from outside would escape the directory it must stay in."""
+
+
+class InvalidMessageError(TinyclawError):
+    """A queue file that cannot be read as a message; it belongs in ``failed/``."""
+
+
+class SpoolError(TinyclawError):
+    """A queue operation could not be completed."""
+
+
+class ScheduleError(TinyclawError):
+    """A scheduled job could not be stored, read or changed."""
+
+
+class JobNotFoundError(ScheduleError):
+    """No job with that id exists (never was, or was removed)."""
+
+
+class RunnerError(TinyclawError):
+    """Running an actor's CLI failed; the message says what happened, for the user."""
+
+
+class RunnerNotFoundError(RunnerError):
+    """The CLI binary configured for a runner does not exist."""
+
+
+class RunnerTimeoutError(RunnerError):
+    """The CLI ran past the actor's timeout and its process group was killed."""
+
+
+class RunnerFailedError(RunnerError):
+    """The CLI ran and reported an error (API error, non-zero exit, bad output)."""
+
+
+class DeliveryError(TinyclawError):
+    """A reply could not be delivered to its platform."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying: network trouble, a 5xx, a rate limit (``retry_after`` seconds)."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Never worth retrying: the reply goes to ``failed/`` with this reason."""
+
+
+class PairingError(TinyclawError):
+    """A pairing code was wrong, expired, used, locked out, or the store is unusable."""
+
+
+class PairingStoreError(PairingError):
+    """The pairing store is unreadable (corrupt JSON, unknown version, broken invariant).
+
+    The gate fails closed on it, and nothing overwrites the file until a person fixes it.
+    """

@@ -1,0 +1,117 @@
+"""Filesystem primitives every writer shares: unique names, atomic writes, confinement.
+
+The rules are Maildir's (CPython ``mailbox.Maildir``): write into a temporary file,
+fsync it, then ``rename(2)`` it into place, so a reader never sees half a file and a
+crash leaves either the old state or the new one. Paths built from outside input are
+resolved and checked against their root, so ``../`` and symlinks cannot lead out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+from tinyclaw.errors import UnsafePathError
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+_SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def unique_name() -> str:
+    """A name that is unique on this machine and sorts in creation order.
+
+    UTC time to the microsecond, then pid and a per-process counter: two writers can
+    never collide, and a sorted directory listing is the FIFO (mailbox's recipe).
+    """
+    now = time.time_ns()
+    seconds, nanos = divmod(now, 1_000_000_000)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds))
+    with _counter_lock:
+        count = next(_counter)
+    return f"{stamp}.{nanos // 1000:06d}Z-{os.getpid()}-{count:06d}"
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (a no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_tmp(tmp_dir: Path, data: bytes, *, durable: bool = True) -> Path:
+    """Create a new file in ``tmp_dir`` with ``O_EXCL``, write ``data``, fsync it."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = tmp_dir / f"{unique_name()}.tmp"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return path
+
+
+def atomic_write(
+    path: Path, data: bytes, *, tmp_dir: Path | None = None, durable: bool = True
+) -> None:
+    """Replace ``path`` with ``data`` atomically (tmp → fsync → rename)."""
+    target_dir = path.parent
+    target_dir.mkdir(parents=True, exist_ok=True)
+    tmp = write_tmp(tmp_dir or target_dir, data, durable=durable)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(target_dir)
+
+
+def sanitize_name(name: str, *, default: str = "file", max_length: int = 120) -> str:
+    """A file name safe on any filesystem: no separators, no dot-files, no control bytes."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _SAFE_NAME_RE.sub("_", base).strip("._")
+    if not base:
+        base = default
+    if len(base) > max_length:
+        stem, dot, ext = base.rpartition(".")
+        if dot and len(ext) <= 16:
+            base = stem[: max_length - len(ext) - 1] + "." + ext
+        else:
+            base = base[:max_length]
+    return base
+
+
+def confine(root: Path, candidate: str | os.PathLike[str]) -> Path:
+    """Resolve ``candidate`` (relative to ``root`` unless absolute) and require that it
+    stays inside ``root`` after following every symlink; raise UnsafePathError if not."""
+    text = os.fspath(candidate)
+    if "\x00" in text:
+        raise UnsafePathError("path contains a NUL byte")
+    root_resolved = root.resolve()
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = root_resolved / path
+    resolved = path.resolve()
+    if resolved != root_resolved and root_resolved not in resolved.parents:
+        raise UnsafePathError(f"{text!r} is outside {root_resolved}")
+    return resolved

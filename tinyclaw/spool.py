@@ -1,0 +1,348 @@
+"""The spool: Maildir rules applied to tinyclaw's queue (DESIGN.md, "The queue protocol").
+
+Boxes and the one move each file makes between them::
+
+    queue/tmp/            every writer starts here (O_EXCL, write, fsync)
+    queue/incoming/       new messages from listeners, `tinyclaw send`, schedules
+    actors/<a>/inbox/     routed messages, handoffs, operator lines; one actor's FIFO
+    queue/processing/<a>/ claimed by the worker while <a>'s CLI runs
+    queue/outgoing/<ch>/  replies waiting for the <ch> listener, named <message id>.json
+    queue/sent/<ch>/      replies the platform accepted: the delivery ledger
+    queue/failed/         anything that cannot go on, with <name>.reason beside it
+    queue/seen/<ch>/      platform message keys already queued (redelivery filter)
+    queue/files/<id>/     attachments downloaded for message <id>
+
+Every state change is one ``rename(2)`` within the home's filesystem. A claim is a
+rename; whoever loses the race gets ``None`` and moves on. A reply is written before
+the claim is released, and named by message id, so a replay overwrites it rather than
+doubling it, and a reply already in ``sent/`` tells recovery the work was done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tinyclaw.config import NAME_RE
+from tinyclaw.errors import SpoolError, UnsafePathError
+from tinyclaw.failpoints import failpoint
+from tinyclaw.fsutil import atomic_write, fsync_dir, unique_name, write_tmp
+from tinyclaw.home import Home
+from tinyclaw.messages import CHANNEL_PATTERN, Inbound, Reply, dump, load_inbound
+
+log = logging.getLogger("tinyclaw.spool")
+
+SUFFIX = ".json"
+REASON_SUFFIX = ".reason"
+STALE_TMP_SECONDS = 600.0
+_CHANNEL_RE = re.compile(CHANNEL_PATTERN)
+
+
+def _check_actor(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise UnsafePathError(f"invalid actor name {name!r}")
+    return name
+
+
+def _check_channel(name: str) -> str:
+    if not _CHANNEL_RE.match(name):
+        raise UnsafePathError(f"invalid channel name {name!r}")
+    return name
+
+
+class Spool:
+    """All queue operations of one home. Safe across threads and processes: it keeps no
+    state but the filesystem, and every transition is an atomic rename."""
+
+    def __init__(
+        self,
+        home: Home,
+        *,
+        clock: Callable[[], float] = time.time,
+        durable: bool = True,
+    ) -> None:
+        self.home = home
+        self.root = home.queue
+        self.clock = clock
+        self.durable = durable
+        self.tmp = self.root / "tmp"
+        self.incoming = self.root / "incoming"
+        self.processing_root = self.root / "processing"
+        self.outgoing_root = self.root / "outgoing"
+        self.sent_root = self.root / "sent"
+        self.failed = self.root / "failed"
+        self.seen_root = self.root / "seen"
+        self.files_root = self.root / "files"
+        for path in (
+            self.tmp,
+            self.incoming,
+            self.processing_root,
+            self.outgoing_root,
+            self.failed,
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+
+    # -- boxes ---------------------------------------------------------------------
+
+    def inbox(self, actor: str) -> Path:
+        return self.home.actors / _check_actor(actor) / "inbox"
+
+    def processing(self, actor: str) -> Path:
+        return self.processing_root / _check_actor(actor)
+
+    def outgoing(self, channel: str) -> Path:
+        return self.outgoing_root / _check_channel(channel)
+
+    def sent(self, channel: str) -> Path:
+        return self.sent_root / _check_channel(channel)
+
+    def files_dir(self, message_id: str) -> Path:
+        """Where a listener puts the attachments of one message."""
+        return self.files_root / message_id
+
+    @staticmethod
+    def list_box(box: Path) -> list[Path]:
+        """The box's message files in arrival order (a sorted listing is the FIFO)."""
+        try:
+            names = sorted(
+                entry.name
+                for entry in os.scandir(box)
+                if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
+            )
+        except FileNotFoundError:
+            return []
+        return [box / name for name in names]
+
+    def actors_with_inbox(self) -> list[str]:
+        try:
+            return sorted(
+                entry.name
+                for entry in os.scandir(self.home.actors)
+                if entry.is_dir()
+                and NAME_RE.match(entry.name)
+                and (Path(entry.path) / "inbox").is_dir()
+            )
+        except FileNotFoundError:
+            return []
+
+    # -- writing -------------------------------------------------------------------
+
+    def _commit(self, tmp: Path, box: Path, name: str) -> Path:
+        box.mkdir(parents=True, exist_ok=True)
+        target = box / name
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if self.durable:
+            fsync_dir(box)
+        return target
+
+    def put(
+        self, message: Inbound, box: Path | None = None, *, dedupe_key: str | None = None
+    ) -> Path | None:
+        """Queue ``message`` into ``box`` (default ``incoming/``).
+
+        With ``dedupe_key`` (the platform's message id) a redelivered message is queued
+        at most once: the tmp file is hard-linked into ``seen/`` first, which fails if
+        the key is known. A crash between link and rename leaves a tmp file with two
+        links, which :meth:`recover_tmp` rolls forward. Returns None for a duplicate.
+        """
+        box = box or self.incoming
+        tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
+        failpoint("put.tmp_written")
+        if dedupe_key is not None:
+            seen_dir = self.seen_root / _check_channel(message.channel)
+            seen_dir.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:40]
+            try:
+                os.link(tmp, seen_dir / digest)
+            except FileExistsError:
+                tmp.unlink(missing_ok=True)
+                return None
+            failpoint("put.linked")
+        return self._commit(tmp, box, message.id + SUFFIX)
+
+    def put_reply(self, reply: Reply) -> Path:
+        """Write a reply into ``outgoing/<channel>/<id>.json``, replacing any earlier one."""
+        tmp = write_tmp(self.tmp, dump(reply), durable=self.durable)
+        return self._commit(tmp, self.outgoing(reply.channel), reply.id + SUFFIX)
+
+    def rewrite(self, path: Path, message: Inbound, box: Path) -> Path:
+        """Move ``path`` into ``box`` with new content (e.g. a counted retry): the new
+        file lands before the old one is removed, so a crash can only leave both, and
+        both carry the same name, so the next rename replaces rather than doubles."""
+        tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
+        target = self._commit(tmp, box, path.name)
+        failpoint("rewrite.committed")
+        if target != path:
+            path.unlink(missing_ok=True)
+        return target
+
+    # -- moving --------------------------------------------------------------------
+
+    def move(self, path: Path, box: Path) -> Path | None:
+        """Rename ``path`` into ``box``; None if another process took it first."""
+        box.mkdir(parents=True, exist_ok=True)
+        target = box / path.name
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return None
+        if self.durable:
+            fsync_dir(box)
+        return target
+
+    def claim(self, path: Path, actor: str) -> Path | None:
+        """Claim an inbox file for ``actor``'s run: the loser of a race gets None."""
+        return self.move(path, self.processing(actor))
+
+    def complete(self, path: Path) -> None:
+        """Release a claim whose result is already written."""
+        path.unlink(missing_ok=True)
+        if self.durable:
+            fsync_dir(path.parent)
+
+    def fail(self, path: Path, reason: str) -> Path | None:
+        """Move ``path`` to ``failed/`` with a reason file written first beside it."""
+        reason_path = self.failed / (path.name + REASON_SUFFIX)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
+        body = json.dumps({"reason": reason, "from": str(path.parent), "at": stamp}, indent=1)
+        atomic_write(reason_path, body.encode(), tmp_dir=self.tmp, durable=self.durable)
+        failpoint("fail.reason_written")
+        target = self.move(path, self.failed)
+        log.warning("moved %s to failed/: %s", path.name, reason)
+        return target
+
+    def mark_sent(self, path: Path, channel: str) -> Path | None:
+        """A platform accepted this reply: keep it in ``sent/`` as the delivery ledger."""
+        return self.move(path, self.sent(channel))
+
+    def reply_exists(self, channel: str, reply_id: str) -> bool:
+        """Whether a reply with this id is waiting or already delivered."""
+        name = reply_id + SUFFIX
+        return (self.outgoing(channel) / name).exists() or (self.sent(channel) / name).exists()
+
+    # -- recovery ------------------------------------------------------------------
+
+    def recover_processing(self, max_attempts: int, backoff: float) -> tuple[int, int]:
+        """Return every claimed file to its actor's inbox after a crash.
+
+        Each return counts one attempt in the file and sets ``not_before`` (exponential
+        backoff); past ``max_attempts`` the file goes to ``failed/``, so a message that
+        kills the worker cannot loop forever. Returns (requeued, failed).
+        """
+        requeued = failed = 0
+        try:
+            actor_dirs = [Path(e.path) for e in os.scandir(self.processing_root) if e.is_dir()]
+        except FileNotFoundError:
+            return 0, 0
+        for actor_dir in actor_dirs:
+            if not NAME_RE.match(actor_dir.name):
+                for stray in self.list_box(actor_dir):
+                    self.fail(stray, f"claimed under an invalid actor name {actor_dir.name!r}")
+                    failed += 1
+                continue
+            for path in self.list_box(actor_dir):
+                if self.retry(
+                    path,
+                    actor_dir.name,
+                    max_attempts,
+                    backoff,
+                    "interrupted (process stopped during the run)",
+                ):
+                    requeued += 1
+                else:
+                    failed += 1
+        return requeued, failed
+
+    def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
+        """Count an attempt and put ``path`` back into ``actor``'s inbox, or fail it."""
+        try:
+            message = load_inbound(path.read_bytes(), default_id=path.stem)
+        except FileNotFoundError:
+            return True
+        except Exception as exc:  # unreadable: it can never succeed
+            self.fail(path, f"unreadable after {why}: {exc}")
+            return False
+        attempts = message.attempts + 1
+        if attempts >= max_attempts:
+            self.fail(path, f"{why}; gave up after {attempts} attempts")
+            return False
+        delay = backoff * (2 ** (attempts - 1))
+        updated = message.model_copy(
+            update={"attempts": attempts, "not_before": self.clock() + delay}
+        )
+        self.rewrite(path, updated, self.inbox(actor))
+        log.info("requeued %s for %s (attempt %d, %s)", path.name, actor, attempts + 1, why)
+        return True
+
+    def recover_tmp(self, min_age: float = STALE_TMP_SECONDS) -> int:
+        """Finish or discard what writers left in ``tmp/``.
+
+        A tmp file with a second link was already registered in ``seen/``: the writer
+        died between link and rename, so roll it forward into ``incoming/``. A lone tmp
+        file older than ``min_age`` belongs to a writer that died mid-write: remove it.
+        """
+        now = self.clock()
+        rolled = 0
+        try:
+            entries = list(os.scandir(self.tmp))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_nlink > 1 and now - st.st_mtime > 1.0:
+                    try:
+                        message = load_inbound(Path(entry.path).read_bytes())
+                    except Exception as exc:
+                        self.fail(Path(entry.path), f"unreadable half-queued message: {exc}")
+                        continue
+                    os.rename(entry.path, self.incoming / (message.id + SUFFIX))
+                    rolled += 1
+                elif now - st.st_mtime > min_age:
+                    os.unlink(entry.path)
+        return rolled
+
+    def prune(self, box: Path, older_than: float) -> int:
+        """Delete files older than ``older_than`` seconds from a ledger box (sent/, seen/)."""
+        cutoff = self.clock() - older_than
+        removed = 0
+        for dirpath, _dirnames, filenames in os.walk(box):
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+        return removed
+
+    def depths(self) -> dict[str, int]:
+        """How many files each box holds, for `tinyclaw status` and the dashboard."""
+        result = {
+            "incoming": len(self.list_box(self.incoming)),
+            "failed": len(self.list_box(self.failed)),
+        }
+        result["processing"] = sum(len(self.list_box(d)) for d in _subdirs(self.processing_root))
+        result["outgoing"] = sum(len(self.list_box(d)) for d in _subdirs(self.outgoing_root))
+        result["inboxes"] = sum(len(self.list_box(self.inbox(a))) for a in self.actors_with_inbox())
+        return result
+
+
+def _subdirs(path: Path) -> Iterator[Path]:
+    try:
+        yield from (Path(e.path) for e in os.scandir(path) if e.is_dir())
+    except FileNotFoundError:
+        return
+
+
+__all__ = ["SUFFIX", "Spool", "SpoolError", "unique_name"]
