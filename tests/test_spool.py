@@ -23,7 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def make_message(text: str = "hello", **extra: object) -> Inbound:
     return Inbound.model_validate(
-        {"id": unique_name(), "channel": "cli", "chat_id": "local", "sender": Sender(id="me"), "text": text, **extra}
+        {
+            "id": unique_name(),
+            "channel": "cli",
+            "chat_id": "local",
+            "sender": Sender(id="me"),
+            "text": text,
+            **extra,
+        }
     )
 
 
@@ -151,9 +158,13 @@ PUT_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.parametrize("point", ["put.tmp_written", "put.linked", ""])
-def test_a_listener_killed_during_put_queues_the_message_at_most_once(home: Home, point: str) -> None:
+def test_a_listener_killed_during_put_queues_the_message_at_most_once(
+    home: Home, point: str
+) -> None:
     env = {**os.environ, "TINYCLAW_FAILPOINT": point}
-    proc = subprocess.run([sys.executable, "-c", PUT_SCRIPT, str(home.root), "m1"], env=env, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", PUT_SCRIPT, str(home.root), "m1"], env=env, cwd=REPO
+    )
     assert proc.returncode == (-signal.SIGKILL if point else 0)
     spool = Spool(home, clock=lambda: 10**10)
     spool.recover_tmp()

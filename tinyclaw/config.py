@@ -129,11 +129,17 @@ class ChannelConfig(Strict):
     max_attachment_mb: float = Field(default=20.0, gt=0, le=2048)
     base_url: str | None = None
     base_file_url: str | None = None
+    api_base: str | None = Field(
+        default=None,
+        description="discord: REST base such as http://host:port/api/v10; "
+        "whatsapp: where Graph API calls go instead of https://graph.facebook.com",
+    )
+    gateway_url: str | None = Field(default=None, description="discord: gateway websocket URL")
     phone_id: str | None = None
     verify_token_env: str | None = None
     app_secret_env: str | None = None
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535, description="0: any free port")
 
     @field_validator("token_env", "verify_token_env", "app_secret_env")
     @classmethod
@@ -141,6 +147,17 @@ class ChannelConfig(Strict):
         if value is not None:
             _check_env_names([value])
         return value
+
+
+_SECRET_ENV_DEFAULTS: dict[str, dict[str, str]] = {
+    "telegram": {"token_env": "TELEGRAM_BOT_TOKEN"},
+    "discord": {"token_env": "DISCORD_BOT_TOKEN"},
+    "whatsapp": {
+        "token_env": "WHATSAPP_TOKEN",
+        "verify_token_env": "WHATSAPP_VERIFY_TOKEN",
+        "app_secret_env": "WHATSAPP_APP_SECRET",
+    },
+}
 
 
 class ChannelsConfig(Strict):
@@ -151,6 +168,20 @@ class ChannelsConfig(Strict):
         verify_token_env="WHATSAPP_VERIFY_TOKEN",
         app_secret_env="WHATSAPP_APP_SECRET",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_secret_names(cls, data: Any) -> Any:
+        """A ``[channels.X]`` section that leaves out the ``*_env`` keys still reads the
+        documented variables (TELEGRAM_BOT_TOKEN, ...)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name, defaults in _SECRET_ENV_DEFAULTS.items():
+            section = data.get(name)
+            if isinstance(section, dict):
+                data[name] = {**defaults, **section}
+        return data
 
     def get(self, name: str) -> ChannelConfig:
         value: ChannelConfig = getattr(self, name)
@@ -318,6 +349,7 @@ allow_from = []            # user ids allowed before pairing; empty denies every
 enabled = false
 token_env = "DISCORD_BOT_TOKEN"
 allow_from = []
+# allow_groups = []        # channel ids (not guild ids) where a mention gets an answer
 
 [channels.whatsapp]
 enabled = false

@@ -20,8 +20,11 @@ swallows ``Exception``::
     ├── DeliveryError          a platform refused or failed a reply
     │   ├── TransientDeliveryError retry later (network, 5xx, 429)
     │   └── PermanentDeliveryError never retry (400, 403, chat gone)
-    └── PairingError           a pairing code or store problem
-        └── PairingStoreError      the pairing store cannot be read: nobody is let in
+    │       └── AttachmentTooLargeError an inbound file over the size cap
+    ├── LauncherError          tmux is missing or the tmux session cannot be managed
+    ├── PairingError           a pairing code or store problem
+    │   └── PairingStoreError      the pairing store cannot be read: nobody is let in
+    └── ChannelAuthError       a listener's platform refused its credentials
 """
 
 from __future__ import annotations
@@ -91,6 +94,21 @@ class PermanentDeliveryError(DeliveryError):
     """Never worth retrying: the reply goes to ``failed/`` with this reason."""
 
 
+class AttachmentTooLargeError(PermanentDeliveryError):
+    """An inbound attachment is over ``max_attachment_mb``, found out only while
+    fetching it (WhatsApp tells the size after a lookup, or not truthfully): the
+    message is queued with the file listed as "skipped: too large". ``size`` is the
+    real size in bytes when the platform said it."""
+
+    def __init__(self, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class LauncherError(TinyclawError):
+    """tmux is missing, or the launcher's tmux session cannot be created or found."""
+
+
 class PairingError(TinyclawError):
     """A pairing code was wrong, expired, used, locked out, or the store is unusable."""
 
@@ -100,3 +118,8 @@ class PairingStoreError(PairingError):
 
     The gate fails closed on it, and nothing overwrites the file until a person fixes it.
     """
+
+
+class ChannelAuthError(TinyclawError):
+    """A chat platform refused the listener's token: retrying cannot help, so the
+    listener exits with this one line (exit code 2) instead of a loop of tracebacks."""

@@ -163,12 +163,19 @@ class Spool:
             seen_dir = self.seen_root / _check_channel(message.channel)
             seen_dir.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:40]
+            seen = seen_dir / digest
             try:
-                os.link(tmp, seen_dir / digest)
+                os.link(tmp, seen)
             except FileExistsError:
                 tmp.unlink(missing_ok=True)
                 return None
             failpoint("put.linked")
+            try:
+                return self._commit(tmp, box, message.id + SUFFIX)
+            except BaseException:
+                # Not queued after all: forget the key, or the redelivery is dropped.
+                seen.unlink(missing_ok=True)
+                raise
         return self._commit(tmp, box, message.id + SUFFIX)
 
     def put_reply(self, reply: Reply) -> Path:

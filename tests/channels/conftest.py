@@ -1,0 +1,100 @@
+"""Fixtures the listener tests share: the Telegram fake, a listener running against it,
+and a recording ``sleep`` so backoff and retry-after are asserted without waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
+from tinyclaw.channels.delivery import RetryPolicy
+from tinyclaw.channels.telegram import TelegramChannel
+from tinyclaw.config import ChannelConfig
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, load_inbound
+from tinyclaw.spool import Spool
+
+ALICE_ID = 1001
+
+
+class RecordedSleeps(list[float]):
+    """An injected ``sleep``: remembers each delay asked for and yields at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleeps:
+    return RecordedSleeps()
+
+
+@pytest.fixture
+def telegram_fake() -> Iterator[TelegramFake]:
+    with TelegramFake() as fake:
+        yield fake
+
+
+def incoming(home: Home) -> list[Inbound]:
+    """What the worker would find in ``queue/incoming``, oldest first."""
+    spool = Spool(home)
+    return [load_inbound(path.read_bytes()) for path in spool.list_box(spool.incoming)]
+
+
+@pytest.fixture
+def run_telegram(
+    home: Home, telegram_fake: TelegramFake, sleeps: RecordedSleeps
+) -> Callable[..., Any]:
+    """``async with run_telegram(allow_groups=[...]) as channel:`` a listener serving
+    the fake, allowed to hear Alice, with fast retries and the recording sleep."""
+
+    @asynccontextmanager
+    async def running(
+        *,
+        token: str = TOKEN,
+        scan_interval: float = 0.2,
+        poll_timeout: float = 2,
+        **settings: Any,
+    ) -> AsyncIterator[TelegramChannel]:
+        fields: dict[str, Any] = {
+            "enabled": True,
+            "allow_from": [str(ALICE_ID)],
+            "base_url": telegram_fake.base_url,
+            "base_file_url": telegram_fake.base_file_url,
+            **settings,
+        }
+        channel = TelegramChannel(
+            home,
+            ChannelConfig(**fields),
+            token=token,
+            poll_timeout=poll_timeout,
+            retry=RetryPolicy(tries=4, base=0.5, rounds=3, round_backoff=60),
+            scan_interval=scan_interval,
+            typing_interval=0.2,
+            sleep=sleeps,
+            reconnect_delay=0.05,
+        )
+        stop = asyncio.Event()
+        ready = asyncio.Event()
+        task = asyncio.create_task(channel.run(stop, on_ready=ready.set))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            task.result()  # raises what stopped it
+        try:
+            yield channel
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    return running
+
+
+async def until(condition: Callable[[], object], what: str = "", timeout: float = 5.0) -> None:
+    await wait_until(lambda: bool(condition()), timeout=timeout, what=what)

@@ -1,0 +1,189 @@
+"""The Discord listener, driven by the real discord.py against the loopback Discord fake.
+
+Each test tells one story from a user's side: Alice writes to the bot (a DM, or in a
+guild channel), a file lands in ``queue/incoming``; the test then plays the worker and
+writes a reply into ``queue/outgoing/discord``, and the fake shows what Discord got.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.discord_api import DiscordFake, wait_until
+from tests.fakes.discord_harness import ListenerKit, running_fake
+from tinyclaw.channels.discord import DiscordChannel
+from tinyclaw.home import Home
+
+
+@pytest.fixture
+def fake() -> Iterator[DiscordFake]:
+    with running_fake() as server:
+        yield server
+
+
+@pytest.fixture
+async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
+    kit = ListenerKit(home, fake)
+    yield kit
+    await kit.close()
+
+
+@pytest.fixture
+async def listener(kit: ListenerKit) -> DiscordChannel:
+    return await kit.start()
+
+
+async def test_dm_round_trip(listener: DiscordChannel, kit: ListenerKit) -> None:
+    fake, alice = kit.fake, kit.alice
+    sent = fake.push_message(channel_id="555", content="What's the weather?", author=alice)
+
+    [message] = await kit.queued()
+    assert (message.channel, message.chat_id, message.kind) == ("discord", "555", "chat")
+    assert message.sender.id == alice.id and message.sender.name == "alice"
+    assert message.text == "What's the weather?"
+    assert message.message_id == sent["id"] and not message.is_group
+    await wait_until(lambda: "555" in fake.state.typing, what="typing indicator")
+
+    reply = kit.reply(message, "Sunny, 21 degrees.")
+    await kit.delivered(reply)
+    [answer] = fake.messages
+    assert (answer.channel_id, answer.content) == ("555", "Sunny, 21 degrees.")
+    assert answer.reference_id == sent["id"]
+    assert not (kit.spool.outgoing("discord") / f"{reply.id}.json").exists()
+    # the final reply ends "typing…": no refresh after delivery
+    await asyncio.sleep(0.3)
+    typed = len(fake.state.typing)
+    await asyncio.sleep(0.3)
+    assert len(fake.state.typing) == typed
+
+
+async def test_group_messages_need_a_mention_or_a_reply_in_an_allowed_channel(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    fake, guild = kit.fake, kit.guild
+    general, random = guild.channel("general"), guild.channel("random")
+    common = {"guild_id": guild.id, "author": kit.alice}
+    fake.push_message(channel_id=general, content="just chatting", **common)
+    fake.push_message(
+        channel_id=random, content=f"{fake.bot.mention} hi", mentions=[fake.bot], **common
+    )
+    bob = fake.user("bob")
+    fake.push_message(
+        channel_id=general,
+        content=f"{fake.bot.mention} summarize <#{random}> for {bob.mention}",
+        mentions=[fake.bot, bob],
+        **common,
+    )
+    [asked] = await kit.queued()
+    assert asked.is_group and asked.chat_id == general
+    assert asked.text == "summarize #random for @bob"
+    assert asked.meta["guild_id"] == guild.id
+
+    bot_said = fake.message_payload(
+        channel_id=general, content="Here is a summary.", author=fake.bot, guild_id=guild.id
+    )
+    fake.push_message(channel_id=general, content="shorter please", reply_to=bot_said, **common)
+    messages = await kit.queued(2)
+    assert messages[1].text == "shorter please"
+    assert messages[1].reply_to is not None
+    assert messages[1].reply_to.text == "Here is a summary."
+    assert messages[1].reply_to.message_id == bot_said["id"]
+    await asyncio.sleep(0.1)
+    assert len(kit.incoming()) == 2  # the unmentioned and the disallowed ones: ignored
+
+
+async def test_long_reply_is_split_at_2000_characters(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    kit.fake.push_message(channel_id="555", content="write an essay", author=kit.alice)
+    [message] = await kit.queued()
+    paragraphs = [f"Paragraph {i}. " + "word " * 150 for i in range(6)]
+    reply = kit.reply(message, "\n\n".join(paragraphs))
+    await kit.delivered(reply)
+
+    sent = kit.fake.messages
+    parts = [m.content for m in sent]
+    assert len(parts) >= 3 and all(len(p) <= 2000 for p in parts)
+    assert " ".join(" ".join(parts).split()) == " ".join(reply.text.split())
+    assert sent[0].reference_id == message.message_id
+    assert all(m.reference_id is None for m in sent[1:])
+
+
+async def test_attachment_in_is_downloaded_and_a_too_large_one_is_listed(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    fake = kit.fake
+    notes = fake.add_attachment("555", "../notes v2.txt", b"buy milk", "text/plain; charset=utf-8")
+    photo = fake.add_attachment("555", "cat.png", b"\x89PNG....", "image/png")
+    huge = fake.add_attachment("555", "movie.mp4", b"x" * (1024 * 1024 + 1), "video/mp4")
+    fake.push_message(
+        channel_id="555", content="see files", author=kit.alice, attachments=[notes, photo, huge]
+    )
+    [message] = await kit.queued()
+
+    first, second = message.attachments
+    assert (first.name, first.kind, first.size) == ("notes_v2.txt", "document", 8)
+    assert Path(first.path).read_bytes() == b"buy milk"
+    assert Path(first.path).parent == kit.spool.files_dir(message.id)
+    assert (second.name, second.kind, second.mime) == ("cat.png", "photo", "image/png")
+    assert "movie.mp4 skipped: too large" in message.text
+    assert huge["id"] not in fake.state.downloads
+
+
+async def test_files_out_only_from_the_workspace(
+    listener: DiscordChannel, kit: ListenerKit, tmp_path: Path
+) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "report.txt").write_text("all good")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token")
+    (workspace / "sneaky.txt").symlink_to(secret)
+    kit.fake.push_message(channel_id="555", content="send the report", author=kit.alice)
+    [message] = await kit.queued()
+
+    reply = kit.reply(
+        message, "Here it is.", files=["report.txt", "sneaky.txt"], workspace=str(workspace)
+    )
+    await kit.delivered(reply)
+
+    text, upload, refusal = kit.fake.messages
+    assert text.content == "Here it is."
+    assert [(f.filename, f.data) for f in upload.files] == [("report.txt", b"all good")]
+    assert "not sent" in refusal.content and "outside" in refusal.content
+    assert not refusal.files
+
+
+async def test_redelivered_message_is_queued_once(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    payload = kit.fake.push_message(channel_id="555", content="once", author=kit.alice)
+    kit.fake.dispatch("MESSAGE_CREATE", payload)
+    kit.fake.push_message(channel_id="555", content="twice", author=kit.alice)
+    await kit.queued(2)
+    await asyncio.sleep(0.1)
+    assert [m.text for m in kit.incoming()] == ["once", "twice"]
+
+
+async def test_denied_sender_gets_nothing_queued_or_downloaded(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    fake = kit.fake
+    mallory = fake.user("mallory")
+    attachment = fake.add_attachment("666", "payload.bin", b"\x00" * 10)
+    fake.push_message(
+        channel_id="666", content="let me in", author=mallory, attachments=[attachment]
+    )
+    await wait_until(lambda: len(fake.messages) == 1, what="the denial")
+    assert mallory.id in fake.messages[0].content
+    assert kit.incoming() == [] and fake.state.downloads == []
+
+
+async def test_chat_commands_go_to_the_worker(listener: DiscordChannel, kit: ListenerKit) -> None:
+    kit.fake.push_message(channel_id="555", content="/reset   @coder", author=kit.alice)
+    [message] = await kit.queued()
+    assert (message.kind, message.text) == ("command", "/reset @coder")

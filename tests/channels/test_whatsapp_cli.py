@@ -1,0 +1,181 @@
+"""``tinyclaw listen whatsapp`` as the user runs it: a foreground process configured by
+``tinyclaw.toml`` (Graph calls sent to the loopback fake through ``api_base``), secrets
+in the environment, Meta's webhooks POSTed to its port, stopped by SIGTERM. Also prints
+the issue's two figures: idle RSS and webhook-to-incoming latency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
+from tinyclaw.home import Home
+from tinyclaw.messages import Reply, load_inbound
+from tinyclaw.spool import Spool
+
+REPO = Path(__file__).resolve().parents[2]
+APP_SECRET = "app-secret-for-cli-tests"
+VERIFY = "verify-cli"
+ALICE = "16315551234"
+
+
+@pytest.fixture
+def fake() -> Iterator[WhatsAppFake]:
+    with WhatsAppFake() as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def configure(home: Home, fake: WhatsAppFake, port: int) -> None:
+    home.config_file.write_text(
+        f"""
+[actors.assistant]
+runner = "claude"
+
+[channels.whatsapp]
+enabled = true
+phone_id = "{fake.phone_id}"
+api_base = "{fake.base_url}"
+host = "127.0.0.1"
+port = {port}
+allow_from = ["{ALICE}"]
+"""
+    )
+
+
+def listen(home: Home, fake: WhatsAppFake, **secrets: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TINYCLAW_HOME": str(home.root),
+        **secrets,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw", "listen", "whatsapp"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def answering(url: str) -> bool:
+    try:
+        params = {"hub.verify_token": VERIFY, "hub.challenge": "ok"}
+        return httpx.get(url, params=params, timeout=1).text == "ok"
+    except httpx.TransportError:
+        return False
+
+
+def test_without_the_app_secret_it_refuses_to_start_with_one_line(
+    home: Home, fake: WhatsAppFake
+) -> None:
+    configure(home, fake, free_port())
+    process = listen(home, fake, WHATSAPP_TOKEN=fake.token, WHATSAPP_VERIFY_TOKEN=VERIFY)
+    _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 2
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "WHATSAPP_APP_SECRET" in line and "refusing to start" in line
+    assert fake.state.requests == []
+
+
+def test_a_refused_token_exits_2_without_a_traceback(home: Home, fake: WhatsAppFake) -> None:
+    configure(home, fake, free_port())
+    process = listen(
+        home,
+        fake,
+        WHATSAPP_TOKEN="revoked",
+        WHATSAPP_VERIFY_TOKEN=VERIFY,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+    )
+    _out, err = process.communicate(timeout=30)
+
+    assert process.returncode == 2
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "WHATSAPP_TOKEN" in line
+    assert "revoked" not in err and APP_SECRET not in err
+
+
+def test_a_dm_round_trip_through_the_listener_process(home: Home, fake: WhatsAppFake) -> None:
+    port = free_port()
+    configure(home, fake, port)
+    process = listen(
+        home,
+        fake,
+        WHATSAPP_TOKEN=fake.token,
+        WHATSAPP_VERIFY_TOKEN=VERIFY,
+        WHATSAPP_APP_SECRET=APP_SECRET,
+    )
+    spool = Spool(home)
+    url = f"http://127.0.0.1:{port}/"
+    meta = WebhookSender.for_fake(fake, url, APP_SECRET)
+    try:
+        wait_for(lambda: answering(url) or process.poll() is not None)
+        assert process.poll() is None, process.communicate()[1]
+
+        assert meta.post(meta.text("hello from the phone", wa_id=ALICE)).status_code == 200
+        (path,) = spool.list_box(spool.incoming)
+        message = load_inbound(path.read_bytes())
+        assert (message.chat_id, message.text) == (ALICE, "hello from the phone")
+
+        spool.put_reply(
+            Reply(
+                id="r1",
+                in_reply_to=message.id,
+                channel="whatsapp",
+                chat_id=ALICE,
+                text="hello from tinyclaw",
+                reply_to_message_id=message.message_id,
+            )
+        )
+        wait_for(lambda: (spool.sent("whatsapp") / "r1.json").exists())
+        assert fake.texts == ["hello from tinyclaw"]
+
+        time.sleep(0.5)  # let it settle: the figure is the idle listener's
+        rss = psutil.Process(process.pid).memory_info().rss / (1024 * 1024)
+        latencies = []
+        with httpx.Client() as http:  # one connection, as Meta keeps one
+            for n in range(50):
+                body = meta.body_of(meta.text(f"ping {n}", wa_id=ALICE))
+                headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
+                started = time.perf_counter()
+                assert http.post(url, content=body, headers=headers).status_code == 200
+                latencies.append((time.perf_counter() - started) * 1000)  # 200 after the put
+        print(
+            f"\nwhatsapp listener: idle RSS {rss:.1f} MB; webhook -> incoming p50 "
+            f"{statistics.median(latencies):.2f} ms, max {max(latencies):.2f} ms (n=50)"
+        )
+        assert len(spool.list_box(spool.incoming)) == 51
+        assert rss <= 70
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err

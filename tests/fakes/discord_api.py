@@ -1,0 +1,407 @@
+"""A loopback fake of Discord: the REST API and the gateway websocket, enough for the
+real discord.py to log in, receive messages and send replies.
+
+What discord.py does against it (PLATFORM-FACTS.md, "discord.py")::
+
+    GET  /api/v10/users/@me                  login; 401 if the token is wrong
+    GET  /api/v10/oauth2/applications/@me    application info
+    GET  /api/v10/gateway(/bot)              served, though discord.py 2.x skips it
+    WS   /gateway/                           see tests/fakes/discord_gateway.py
+    POST /api/v10/channels/{id}/messages     JSON, or multipart (payload_json + files[n])
+    POST /api/v10/channels/{id}/typing       204
+    GET  /attachments/{channel}/{id}/{name}  the bytes of an attachment the test added
+
+Discord quirks kept on purpose, because the library depends on them: JSON responses
+carry ``Content-Type: application/json`` exactly (discord.py compares the header
+verbatim; aiohttp's ``json_response`` would add a charset and turn every body into a
+string); a 429 carries ``retry_after`` in the body, the ``Retry-After`` and
+``X-RateLimit-*`` headers and ``Via`` (without ``Via`` discord.py takes a 429 for a
+Cloudflare ban and raises); a message over 2000 characters is a 400 with code 50035.
+
+The server runs in its own thread with its own event loop, so a test (async or not,
+in-process listener or a ``tinyclaw listen`` subprocess) drives it through plain
+thread-safe methods: :meth:`DiscordFake.push_message` dispatches a MESSAGE_CREATE,
+:meth:`DiscordFake.fail` scripts errors, :meth:`DiscordFake.drop_connection` cuts the
+gateway; :func:`wait_until` polls a condition without blocking the caller's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from aiohttp import web
+
+from tests.fakes import discord_payloads as payloads
+from tests.fakes.discord_gateway import Gateway
+from tests.fakes.discord_payloads import FakeGuild, FakeUser, snowflake
+
+MAX_CONTENT = 2000
+T = TypeVar("T")
+_TOO_LONG = {
+    "message": "Invalid Form Body",
+    "code": 50035,
+    "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}},
+}
+
+__all__ = ["DiscordFake", "FakeGuild", "FakeUser", "ScriptedError", "SentFile", "wait_until"]
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON body with the exact Content-Type discord.py checks for."""
+    return web.Response(
+        status=status,
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+@dataclass(frozen=True)
+class SentFile:
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One ``POST /channels/{id}/messages`` the fake accepted."""
+
+    channel_id: str
+    content: str
+    files: list[SentFile]
+    reference_id: str | None  # message_reference.message_id: what it replies to
+    payload: dict[str, Any]  # what the client sent
+    response: dict[str, Any]  # the message as the fake answered (usable as reply_to)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    at: float  # time.monotonic() on arrival
+
+
+@dataclass(frozen=True)
+class ScriptedError:
+    status: int
+    message: str = "scripted failure"
+    code: int = 0
+    retry_after: float | None = None
+
+
+@dataclass
+class RestLog:
+    """Everything REST clients did; appended to only on the fake's loop."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    messages: list[SentMessage] = field(default_factory=list)
+    typing: list[str] = field(default_factory=list)  # channel ids
+    downloads: list[str] = field(default_factory=list)  # attachment ids
+
+
+class DiscordFake:
+    """Discord on 127.0.0.1: start it, point discord.py at :attr:`api_base` and
+    :attr:`gateway_url`, push messages, read what the bot sent."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "fake-discord-token",
+        bot_name: str = "tinybot",
+        message_content_allowed: bool = True,
+        max_upload_bytes: int = 10 * 1024 * 1024,
+    ) -> None:
+        self.token = token
+        self.bot = FakeUser(snowflake(), bot_name, bot=True)
+        self.owner = FakeUser(snowflake(), "owner")
+        self.application_id = snowflake()
+        self.max_upload_bytes = max_upload_bytes
+        self.state = RestLog()
+        self.guilds: list[FakeGuild] = []
+        self.gateway = Gateway(
+            token=lambda: self.token,
+            bot=self.bot,
+            application_id=self.application_id,
+            url=lambda: self.gateway_url,
+            guilds=lambda: list(self.guilds),
+            guild_payload=lambda g: payloads.guild(g, bot=self.bot, owner=self.owner),
+            message_content_allowed=message_content_allowed,
+        )
+        self._errors: dict[str, deque[ScriptedError]] = defaultdict(deque)
+        self._files: dict[str, tuple[bytes, str]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> DiscordFake:
+        started = threading.Event()
+        loop = self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._serve())
+            started.set()
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="discord-fake", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the Discord fake did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        self._call(self._shutdown(), timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> DiscordFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """The value for ``discord.http.Route.BASE`` (config ``api_base``)."""
+        return f"{self.base_url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        """The value for ``DiscordWebSocket.DEFAULT_GATEWAY`` (config ``gateway_url``)."""
+        return f"ws://127.0.0.1:{self.port}/gateway/"
+
+    async def _serve(self) -> None:
+        app = web.Application(client_max_size=self.max_upload_bytes + 1024 * 1024)
+        api = "/api/v{version}"
+        app.router.add_get(api + "/users/@me", self._users_me)
+        app.router.add_get(api + "/oauth2/applications/@me", self._application)
+        app.router.add_get(api + "/gateway", self._gateway_info)
+        app.router.add_get(api + "/gateway/bot", self._gateway_info)
+        app.router.add_post(api + "/channels/{channel_id}/messages", self._send_message)
+        app.router.add_post(api + "/channels/{channel_id}/typing", self._typing)
+        app.router.add_get("/attachments/{channel_id}/{file_id}/{filename}", self._download)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/gateway/", self.gateway.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        self.port = server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 5.0) -> T:
+        """Run ``coro`` on the fake's loop from any thread and return its result."""
+        assert self._loop is not None, "start() the fake first"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # -- test-side setup -----------------------------------------------------------------
+
+    def user(self, username: str = "alice") -> FakeUser:
+        return FakeUser(snowflake(), username)
+
+    def add_guild(self, name: str = "guild", channels: Iterable[str] = ("general",)) -> FakeGuild:
+        """A guild the bot is in; sent as GUILD_CREATE after READY (add it before connecting)."""
+        guild = FakeGuild(snowflake(), name, {ch: snowflake() for ch in channels})
+        self.guilds.append(guild)
+        return guild
+
+    def add_attachment(
+        self,
+        channel_id: str,
+        filename: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """An attachment payload whose ``url`` the fake serves (downloads are recorded)."""
+        file_id = snowflake()
+        self._files[file_id] = (data, content_type)
+        url = f"{self.base_url}/attachments/{channel_id}/{file_id}/{quote(filename, safe='')}"
+        return {
+            "id": file_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    def fail(self, route: str, *errors: ScriptedError) -> None:
+        """Answer the next requests to ``route`` with these errors, in order. Routes:
+        ``me``, ``application``, ``gateway``, ``send_message``, ``typing``, ``download``."""
+        self._errors[route].extend(errors)
+
+    @staticmethod
+    def rate_limited(retry_after: float) -> ScriptedError:
+        return ScriptedError(429, "You are being rate limited.", 0, retry_after)
+
+    # -- what the test reads -------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[SentMessage]:
+        return list(self.state.messages)
+
+    def requests_to(self, method: str, path_part: str) -> list[Recorded]:
+        return [r for r in self.state.requests if r.method == method and path_part in r.path]
+
+    @property
+    def ready_connections(self) -> int:
+        return self.gateway.ready_connections
+
+    # -- gateway control (thread-safe) ---------------------------------------------------
+
+    def message_payload(self, **kwargs: Any) -> dict[str, Any]:
+        """A message payload; see :func:`tests.fakes.discord_payloads.message`."""
+        return payloads.message(**kwargs)
+
+    def push_message(self, **kwargs: Any) -> dict[str, Any]:
+        """Dispatch a MESSAGE_CREATE (arguments as :meth:`message_payload`); returns it."""
+        payload = payloads.message(**kwargs)
+        self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send one dispatch (op 0) on the live, READY gateway connection."""
+
+        async def send() -> None:
+            await self.gateway.dispatch(self.gateway.live(), event, data)
+
+        self._call(send())
+
+    def drop_connection(self, code: int | None = None) -> None:
+        """Cut the gateway: abruptly (no close frame) by default, or with a close ``code``."""
+        self._call(self.gateway.drop(code))
+
+    def send_op(self, op: int, d: Any = None) -> None:
+        """Send a bare opcode, e.g. 7 (RECONNECT) or 9 (INVALID_SESSION)."""
+
+        async def send() -> None:
+            await self.gateway.send_op(self.gateway.live(), op, d)
+
+        self._call(send())
+
+    # -- REST handlers -------------------------------------------------------------------
+
+    async def _begin(self, request: web.Request, route: str) -> web.Response | None:
+        """Record the request, check the token, serve a scripted error if one is due."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.state.requests.append(
+            Recorded(request.method, request.path, headers, time.monotonic())
+        )
+        if route != "download" and headers.get("authorization") != f"Bot {self.token}":
+            return json_response(401, {"message": "401: Unauthorized", "code": 0})
+        queue = self._errors.get(route)
+        if not queue:
+            return None
+        error = queue.popleft()
+        body: dict[str, Any] = {"message": error.message, "code": error.code}
+        extra: dict[str, str] = {}
+        if error.status == 429:
+            retry = error.retry_after or 0.0
+            body.update({"retry_after": retry, "global": False})
+            extra = {
+                "Retry-After": str(max(1, round(retry))),
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": str(retry),
+                "X-RateLimit-Bucket": "fake-bucket",
+                "X-RateLimit-Scope": "user",
+                "Via": "1.1 google",
+            }
+        return json_response(error.status, body, extra)
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        return await self._begin(request, "me") or json_response(200, self.bot.payload())
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return await self._begin(request, "application") or json_response(
+            200, payloads.application(self.application_id, bot=self.bot, owner=self.owner)
+        )
+
+    async def _gateway_info(self, request: web.Request) -> web.Response:
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        body = {"url": self.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": limit}
+        return await self._begin(request, "gateway") or json_response(200, body)
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "typing")
+        if early is not None:
+            return early
+        self.state.typing.append(request.match_info["channel_id"])
+        return web.Response(status=204)
+
+    async def _download(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "download")
+        if early is not None:
+            return early
+        found = self._files.get(request.match_info["file_id"])
+        if found is None:
+            return json_response(404, {"message": "404: Not Found", "code": 0})
+        self.state.downloads.append(request.match_info["file_id"])
+        data, content_type = found
+        return web.Response(body=data, headers={"Content-Type": content_type})
+
+    async def _send_message(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "send_message")
+        if early is not None:
+            return early
+        channel_id = request.match_info["channel_id"]
+        files: list[SentFile] = []
+        if request.content_type.startswith("multipart/"):
+            if (request.content_length or 0) > self.max_upload_bytes:
+                return json_response(413, {"message": "Request entity too large", "code": 40005})
+            form = await request.post()
+            payload = json.loads(str(form.get("payload_json") or "{}"))
+            for key, value in form.items():
+                if key.startswith("files[") and isinstance(value, web.FileField):
+                    files.append(SentFile(value.filename, value.file.read(), value.content_type))
+        else:
+            payload = await request.json()
+        content = str(payload.get("content") or "")
+        if len(content) > MAX_CONTENT:
+            return json_response(400, _TOO_LONG)
+        if not content and not files:
+            return json_response(400, {"message": "Cannot send an empty message", "code": 50006})
+        reference = payload.get("message_reference") or {}
+        ref_id = str(reference["message_id"]) if reference.get("message_id") else None
+        response = payloads.message(channel_id=channel_id, content=content, author=self.bot)
+        response["attachments"] = [
+            self.add_attachment(channel_id, f.filename, f.data, f.content_type) for f in files
+        ]
+        sent = SentMessage(channel_id, content, files, ref_id, payload, response)
+        self.state.messages.append(sent)
+        return json_response(200, response)
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    """Poll ``condition`` without blocking the caller's loop; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,170 @@
+"""The JSON shapes the Discord fake serves: users, guilds, messages.
+
+Only the fields discord.py reads without ``.get`` are filled in, plus the ones the
+listener looks at (mentions, references, attachments). Ids are snowflake strings from
+one process-wide counter, so two fakes in one test run never hand out the same id.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+_snowflakes = itertools.count(1_100_000_000_000_000_000)
+MESSAGE_DEFAULT, MESSAGE_REPLY = 0, 19
+ALL_PERMISSIONS = str((1 << 41) - 1)
+
+
+def snowflake() -> str:
+    """A fresh id; Discord ids are decimal strings of 64-bit integers."""
+    return str(next(_snowflakes))
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class FakeUser:
+    id: str
+    username: str
+    bot: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "global_name": self.username,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+        }
+
+    @property
+    def mention(self) -> str:
+        """How a mention of this user looks inside message content."""
+        return f"<@{self.id}>"
+
+
+@dataclass(frozen=True)
+class FakeGuild:
+    id: str
+    name: str
+    channels: dict[str, str]  # channel name -> channel id
+
+    def channel(self, name: str = "general") -> str:
+        return self.channels[name]
+
+
+def member(user: FakeUser | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "roles": [],
+        "joined_at": now(),
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+    }
+    if user is not None:
+        data["user"] = user.payload()
+    return data
+
+
+def message(
+    *,
+    channel_id: str,
+    content: str,
+    author: FakeUser,
+    guild_id: str | None = None,
+    mentions: Iterable[FakeUser] = (),
+    attachments: Iterable[dict[str, Any]] = (),
+    reply_to: dict[str, Any] | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """A MESSAGE_CREATE payload. ``reply_to`` is an earlier message payload (for
+    example one the bot sent: ``SentMessage.response``)."""
+    payload: dict[str, Any] = {
+        "id": message_id or snowflake(),
+        "channel_id": channel_id,
+        "author": author.payload(),
+        "content": content,
+        "timestamp": now(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [user.payload() for user in mentions],
+        "mention_roles": [],
+        "attachments": list(attachments),
+        "embeds": [],
+        "pinned": False,
+        "type": MESSAGE_DEFAULT,
+        "flags": 0,
+    }
+    if guild_id is not None:
+        payload["guild_id"] = guild_id
+        payload["member"] = member()
+    if reply_to is not None:
+        payload["type"] = MESSAGE_REPLY
+        payload["message_reference"] = {
+            "message_id": reply_to["id"],
+            "channel_id": reply_to["channel_id"],
+            "guild_id": guild_id,
+        }
+        payload["referenced_message"] = reply_to
+    return payload
+
+
+def guild(guild: FakeGuild, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]:
+    """A GUILD_CREATE payload: text channels, @everyone with every permission, the bot."""
+    everyone = {
+        "id": guild.id,
+        "name": "@everyone",
+        "permissions": ALL_PERMISSIONS,
+        "position": 0,
+        "color": 0,
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+    channels = [
+        {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": []}
+        for i, (name, cid) in enumerate(guild.channels.items())
+    ]
+    return {
+        "id": guild.id,
+        "name": guild.name,
+        "icon": None,
+        "owner_id": owner.id,
+        "unavailable": False,
+        "member_count": 2,
+        "large": False,
+        "features": [],
+        "roles": [everyone],
+        "emojis": [],
+        "stickers": [],
+        "channels": channels,
+        "threads": [],
+        "members": [member(bot)],
+        "voice_states": [],
+        "presences": [],
+    }
+
+
+def application(app_id: str, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]:
+    """``GET /oauth2/applications/@me``."""
+    return {
+        "id": app_id,
+        "name": bot.username,
+        "icon": None,
+        "description": "",
+        "bot_public": False,
+        "bot_require_code_grant": False,
+        "owner": owner.payload(),
+        "team": None,
+        "verify_key": "0" * 64,
+        "flags": 0,
+        "bot": bot.payload(),
+    }

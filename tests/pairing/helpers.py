@@ -1,0 +1,38 @@
+"""Shared by the pairing tests: a clock moved by hand, the people in the stories, and a
+way to read the code out of a reply."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from tinyclaw.pairing import Identity
+
+CODE_RE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b")
+
+OWNER = Identity("telegram", "1")
+ALICE = Identity("telegram", "1001")
+ALICE_DISCORD = Identity("discord", "555000111")
+BOB = Identity("telegram", "2002")
+MALLORY = Identity("telegram", "6666")
+
+
+class FakeClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def code_in(text: str | None) -> str:
+    """The pairing code a reply shows, e.g. ``ABCD-EFGH``."""
+    assert text is not None, "expected a reply with a code, got silence"
+    found = CODE_RE.search(text)
+    assert found, f"no code in {text!r}"
+    return found.group()

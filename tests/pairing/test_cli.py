@@ -1,0 +1,169 @@
+"""The owner at a terminal: ``tinyclaw pair list|pending|approve|deny|revoke|invite|link``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from tinyclaw.cli.pair import register
+from tinyclaw.config import DEFAULT_CONFIG
+from tinyclaw.home import Home
+from tinyclaw.pairing import Identity, PairingService, RedeemOutcome
+
+from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
+
+CONFIG = DEFAULT_CONFIG + '\n[pairing]\nowners = ["telegram:1"]\ncode_ttl = "30m"\n'
+
+
+@pytest.fixture
+def told() -> list[tuple[Identity, str]]:
+    return []
+
+
+@pytest.fixture
+def app(home: Home, told: list[tuple[Identity, str]]) -> typer.Typer:
+    home.config_file.write_text(CONFIG)
+    main = typer.Typer()
+
+    @main.callback()
+    def _root(ctx: typer.Context) -> None:
+        ctx.obj = home
+
+    register(main, notifier=lambda h: lambda ident, text: told.append((ident, text)))
+    return main
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(app: typer.Typer) -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, ["pair", *args])
+
+    return invoke
+
+
+def _ok(result: Result) -> str:
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _fails(result: Result, message: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert message in lines[0]
+
+
+@pytest.fixture
+def service(home: Home) -> PairingService:  # what a listener would hold
+    return PairingService(home.pairing)
+
+
+def test_invite_then_list(run: Run, service: PairingService) -> None:
+    result = run("invite", "--profile", "alice", "--actors", "assistant", "--ttl", "2h")
+    code = _ok(result).strip()
+    assert code_in(code) == code
+    assert f"/pair {code}" in result.stderr and "2 hours" in result.stderr
+    assert "Open invites: 1" in _ok(run("list"))
+
+    assert service.redeem(ALICE, code).ok
+    listing = _ok(run("list"))
+    assert "alice" in listing and "telegram:1001" in listing and "assistant" in listing
+    assert "Owners from tinyclaw.toml: telegram:1" in listing
+
+
+def test_pending_then_approve(
+    run: Run, service: PairingService, told: list[tuple[Identity, str]]
+) -> None:
+    assert "No pending requests" in _ok(run("pending"))
+    code = code_in(service.handle_unknown(ALICE, "Alice [bold]A[/bold]"))
+    listing = _ok(run("pending"))
+    assert "telegram:1001" in listing and "Alice [bold]A[/bold]" in listing
+    assert code not in listing  # the owner approves the code the sender hands over
+
+    out = _ok(run("approve", code.lower()))
+    assert "Approved telegram:1001 as profile telegram-1001" in out
+    assert told == [(ALICE, told[0][1])] and "You're in" in told[0][1]
+    assert service.check(ALICE).allowed
+    _fails(run("approve", code), "no pending request")
+
+
+def test_approve_without_a_notifier_says_what_to_tell(home: Home, service: PairingService) -> None:
+    main = typer.Typer()
+    main.callback()(lambda: None)
+    register(main)  # the lead mounts it without a notifier: TINYCLAW_HOME finds the home
+    code = code_in(service.handle_unknown(BOB))
+    out = _ok(CliRunner().invoke(main, ["pair", "approve", code]))
+    assert "not told automatically" in out
+
+
+def test_deny(run: Run, service: PairingService) -> None:
+    code = code_in(service.handle_unknown(BOB))
+    assert "Denied the request of telegram:2002" in _ok(run("deny", code))
+    assert not service.check(BOB).allowed and service.handle_unknown(BOB) is None
+    _fails(run("deny", "telegram:2002"), "no pending request")
+
+
+def test_link_and_revoke(run: Run, service: PairingService) -> None:
+    service.redeem(ALICE, service.invite(profile="alice"))
+    out = _ok(run("link", "alice", "discord:555000111"))
+    assert "telegram:1001 discord:555000111" in out
+    assert service.check(ALICE_DISCORD).allowed
+
+    assert "Revoked: telegram:1001" in _ok(run("revoke", "telegram:1001"))
+    assert not service.check(ALICE).allowed and service.check(ALICE_DISCORD).allowed
+    assert "Revoked: discord:555000111" in _ok(run("revoke", "alice"))
+    assert not service.check(ALICE_DISCORD).allowed
+    _fails(run("revoke", "alice"), "no profile or identity 'alice'")
+    _fails(run("link", "alice", "discord:1"), "no profile 'alice'")
+    _fails(run("link", "bob", "nonsense"), "not an identity")
+
+
+def test_revoking_a_config_owner_warns_that_the_config_still_allows_them(
+    run: Run, service: PairingService
+) -> None:
+    service.redeem(OWNER, service.invite(profile="me", owner=True))
+    out = _ok(run("revoke", "me"))
+    assert "telegram:1 is still allowed by tinyclaw.toml" in out
+
+
+def test_owner_invite(run: Run, service: PairingService) -> None:
+    code = _ok(run("invite", "--owner")).strip()
+    assert service.redeem(BOB, code).outcome is RedeemOutcome.LINKED
+    assert service.is_owner(BOB)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invite", "--actors", "assistant,ghost"], "unknown actor(s) ghost"),
+        (["invite", "--ttl", "soon"], "not a duration"),
+        (["invite", "--ttl", "90d"], "between 1 second and 30 days"),
+        (["invite", "--profile", "Not A Name"], "not a valid profile name"),
+        (["approve", "nope"], "not a pairing code"),
+        (["revoke", "telegram:42"], "not paired"),
+    ],
+)
+def test_mistakes_are_one_line_and_exit_1(run: Run, args: list[str], message: str) -> None:
+    _fails(run(*args), message)
+
+
+def test_a_damaged_store_is_reported_not_replaced(run: Run, home: Home) -> None:
+    store = home.pairing / "store.json"
+    store.write_text("{oops")
+    _fails(run("list"), "pairing store is unreadable")
+    _fails(run("invite"), "move it aside")
+    assert store.read_text() == "{oops"
+
+
+def test_a_broken_config_is_one_line(run: Run, home: Home) -> None:
+    home.config_file.write_text(CONFIG.replace('code_ttl = "30m"', 'code_ttl = "later"'))
+    _fails(run("list"), "pairing.code_ttl")

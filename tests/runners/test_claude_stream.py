@@ -1,0 +1,164 @@
+"""Reading claude's stream-json: lines captured from claude 2.1.331 (trimmed)."""
+
+from __future__ import annotations
+
+import json
+
+from tinyclaw.runners.claude_stream import parse_claude_stream
+
+SID = "f7c97322-c66c-4262-8d33-7653612d05b9"
+INIT = json.dumps(
+    {"type": "system", "subtype": "init", "cwd": "/w", "session_id": SID, "tools": ["Bash"]}
+)
+TOOL_USE = json.dumps(
+    {
+        "type": "assistant",
+        "message": {
+            "id": "msg_1",
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "Write",
+                    "input": {"file_path": "/w/out.txt", "content": "hello file\n"},
+                }
+            ],
+        },
+        "parent_tool_use_id": None,
+        "session_id": SID,
+    }
+)
+BASH = json.dumps(
+    {
+        "type": "assistant",
+        "message": {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": "t2", "name": "Bash", "input": {"command": "ls -la"}},
+                {"type": "tool_use", "id": "t3", "name": "WebFetch", "input": {"url": "x"}},
+            ],
+        },
+        "session_id": SID,
+    }
+)
+TOOL_RESULT = json.dumps(
+    {
+        "type": "user",
+        "message": {
+            "role": "user",
+            "content": [
+                {"tool_use_id": "toolu_1", "type": "tool_result", "content": "File created"}
+            ],
+        },
+        "session_id": SID,
+    }
+)
+TEXT = json.dumps(
+    {
+        "type": "assistant",
+        "message": {"role": "assistant", "content": [{"type": "text", "text": "written"}]},
+        "session_id": SID,
+    }
+)
+RESULT_OK = json.dumps(
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "num_turns": 2,
+        "result": "written",
+        "session_id": SID,
+        "total_cost_usd": 0.00028,
+        "usage": {"input_tokens": 20, "output_tokens": 10},
+        "permission_denials": [],
+        "api_error_status": None,
+    }
+)
+RESULT_API_ERROR = json.dumps(
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": True,
+        "num_turns": 1,
+        "api_error_status": 500,
+        "api_error_type": "api_error",
+        "result": "API Error: 500 server exploded. This is a server-side issue.",
+        "session_id": SID,
+        "total_cost_usd": 0,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+        "permission_denials": [],
+    }
+)
+RESULT_NO_SESSION = json.dumps(
+    {
+        "type": "result",
+        "subtype": "error_during_execution",
+        "is_error": True,
+        "num_turns": 0,
+        "session_id": "99999999-2222-3333-4444-555555555555",
+        "total_cost_usd": 0,
+        "errors": ["No conversation found with session ID: 99999999-2222-3333-4444-555555555555"],
+    }
+)
+
+
+def test_a_successful_run_with_a_tool_call() -> None:
+    stream, events = parse_claude_stream([INIT, TOOL_USE, TOOL_RESULT, TEXT, RESULT_OK])
+    assert [e.kind for e in events] == ["file_change", "text", "result"]
+    assert events[0].text == "Write /w/out.txt"
+    summary = stream.summary(0, "")
+    assert summary.ok and summary.text == "written"
+    assert summary.session_id == SID
+    assert summary.cost_usd == 0.00028
+    assert summary.usage["num_turns"] == 2 and summary.usage["input_tokens"] == 20
+    assert summary.error is None
+
+
+def test_bash_is_a_command_other_tools_are_tools() -> None:
+    _, events = parse_claude_stream([BASH])
+    assert [(e.kind, e.text) for e in events] == [
+        ("text", "Let me look."),
+        ("command", "ls -la"),
+        ("tool", 'WebFetch {"url": "x"}'),
+    ]
+
+
+def test_an_api_error_is_an_error_although_subtype_says_success() -> None:
+    stream, events = parse_claude_stream([INIT, RESULT_API_ERROR])
+    assert events[-1].kind == "error"
+    summary = stream.summary(1, "")
+    assert not summary.ok
+    assert summary.error is not None and summary.error.startswith("api_error: 500 ")
+    assert "server exploded" in summary.text
+
+
+def test_an_unknown_session_is_recognised() -> None:
+    stream, _ = parse_claude_stream([RESULT_NO_SESSION])
+    summary = stream.summary(1, "No conversation found with session ID: 9999\n")
+    assert summary.error == "session_not_found"
+
+
+def test_permission_denials_are_reported_in_usage() -> None:
+    denied = json.loads(RESULT_OK)
+    denied["permission_denials"] = [{"tool_name": "Bash", "tool_input": {"command": "rm"}}]
+    stream, _ = parse_claude_stream([json.dumps(denied)])
+    assert stream.summary(0, "").usage["permission_denials"] == ["Bash"]
+
+
+def test_garbage_and_a_missing_result_give_readable_failures() -> None:
+    stream, events = parse_claude_stream(["not json at all", "", "[1, 2]", INIT])
+    assert events == [] and stream.bad_lines == 2
+    empty = stream.summary(0, "")
+    assert not empty.ok and empty.error == "bad_output"
+    assert empty.session_id == SID
+    crashed = stream.summary(3, "some warning\nError: cannot start\n")
+    assert crashed.error == "exit: 3"
+    assert "Error: cannot start" in crashed.text
+
+
+def test_a_nonzero_exit_fails_even_with_a_clean_result() -> None:
+    stream, _ = parse_claude_stream([RESULT_OK])
+    summary = stream.summary(2, "")
+    assert not summary.ok and summary.error == "exit: 2"

@@ -1,0 +1,76 @@
+"""Session ids per actor and conversation survive a restart and many threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from tinyclaw.errors import UnsafePathError
+from tinyclaw.runners import SessionStore
+
+
+def test_a_conversation_remembers_its_session_across_restarts(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "sessions")
+    assert store.get("coder", "telegram:42") is None
+    store.set("coder", "telegram:42", "sid-1")
+    store.set("coder", "discord:7", "sid-2")
+    store.set("reviewer", "telegram:42", "sid-3")
+
+    reopened = SessionStore(tmp_path / "sessions")
+    assert reopened.get("coder", "telegram:42") == "sid-1"
+    assert reopened.get("coder", "discord:7") == "sid-2"
+    assert reopened.get("reviewer", "telegram:42") == "sid-3"
+    data = json.loads((tmp_path / "sessions" / "coder.json").read_text())
+    assert data == {"version": 1, "sessions": {"discord:7": "sid-2", "telegram:42": "sid-1"}}
+
+
+def test_reset_one_conversation_or_all_of_an_actor(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path)
+    store.set("coder", "a", "1")
+    store.set("coder", "b", "2")
+    store.set("other", "a", "3")
+    store.reset("coder", "a")
+    assert store.get("coder", "a") is None and store.get("coder", "b") == "2"
+    store.reset("coder")
+    assert store.get("coder", "b") is None
+    assert store.get("other", "a") == "3"
+    store.reset("nobody")  # nothing to forget is fine
+
+
+@pytest.mark.parametrize("actor", ["../etc", "Coder", "", "a/b", ".hidden", "x" * 33])
+def test_unsafe_actor_names_are_refused(tmp_path: Path, actor: str) -> None:
+    store = SessionStore(tmp_path)
+    with pytest.raises(UnsafePathError):
+        store.set(actor, "c", "s")
+    with pytest.raises(UnsafePathError):
+        store.get(actor, "c")
+
+
+def test_threads_setting_at_once_lose_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "sessions"
+    store = SessionStore(root)
+
+    def worker(n: int) -> None:
+        for i in range(10):
+            store.set("coder", f"chat-{n}-{i}", f"s-{n}-{i}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fresh = SessionStore(root)
+    expected = {f"chat-{n}-{i}": f"s-{n}-{i}" for n in range(8) for i in range(10)}
+    assert {key: fresh.get("coder", key) for key in expected} == expected
+    assert [p.name for p in root.iterdir()] == ["coder.json"]  # no tmp files left
+
+
+def test_an_unreadable_file_means_new_conversations_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "coder.json").write_text("{ not json")
+    store = SessionStore(tmp_path)
+    assert store.get("coder", "a") is None
+    store.set("coder", "a", "1")
+    assert store.get("coder", "a") == "1"

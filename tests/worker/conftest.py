@@ -1,0 +1,122 @@
+"""Fixtures for driving a real worker: a home with a config, the worker running in a
+thread (or as a real process), and helpers to send a message and await its reply."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tinyclaw.config import load_config
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Reply, Sender, load_reply
+from tinyclaw.runtime import build_runners
+from tinyclaw.spool import Spool
+from tinyclaw.worker.loop import Worker
+
+REPO = Path(__file__).resolve().parents[2]
+FAKE_CLI = REPO / "scripts" / "fake-cli"
+
+
+def fake_cli_config(
+    actors: dict[str, dict[str, object]] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    extra: str = "",
+    concurrency: int = 4,
+) -> str:
+    """A tinyclaw.toml whose claude runner is scripts/fake-cli (echoes the prompt)."""
+    actors = actors or {"assistant": {}, "coder": {"description": "writes code"}}
+    lines = [
+        "[worker]",
+        f"concurrency = {concurrency}",
+        "scan_interval = 0.5",
+        "retry_backoff = 0",
+        "stop_timeout = 0.5",
+        "",
+        "[runners.claude]",
+        f"command = {json.dumps(str(FAKE_CLI))}",
+        "env = {" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in (env or {}).items()) + "}",
+        "",
+    ]
+    for name, fields in actors.items():
+        lines.append(f"[actors.{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in fields.items()]
+        lines.append("")
+    return "\n".join(lines) + "\n" + extra
+
+
+def write_config(home: Home, text: str) -> None:
+    home.config_file.write_text(text, encoding="utf-8")
+
+
+def message(text: str, *, chat: str = "local", channel: str = "cli", **extra: object) -> Inbound:
+    return Inbound.model_validate(
+        {
+            "id": unique_name(),
+            "channel": channel,
+            "chat_id": chat,
+            "sender": Sender(id="me", name="Me"),
+            "text": text,
+            **extra,
+        }
+    )
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"
+) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def reply_for(home: Home, msg: Inbound, timeout: float = 20.0) -> Reply:
+    path = Spool(home).outgoing(msg.channel) / f"{msg.id}.json"
+    wait_for(path.exists, timeout, f"reply to {msg.text!r}")
+    return load_reply(path.read_bytes())
+
+
+@contextmanager
+def worker_thread(home: Home) -> Iterator[Worker]:
+    config = load_config(home)
+    worker = Worker(home, config, build_runners(home, config))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        worker.wake.set()
+        thread.join(30)
+        assert not thread.is_alive(), "worker did not stop"
+
+
+def start_worker_process(home: Home, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw", "worker"],
+        env={**os.environ, "TINYCLAW_HOME": str(home.root), **env},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def fake_home(home: Home) -> Home:
+    write_config(home, fake_cli_config())
+    return home

@@ -1,0 +1,290 @@
+"""Outbound: deliver the files that appear in ``queue/outgoing/<channel>/``.
+
+A reply file carries everything needed to send it, so delivery keeps no memory
+between files and survives a restart. For each file, in arrival order:
+
+* the text is split at the platform's limit (:func:`split_text`), the first part
+  replying to the user's message; then the files the actor asked to send, each
+  re-confined to the actor's workspace (a refused one becomes a short note instead);
+* after every part the platform accepted, progress (``meta.parts_sent`` /
+  ``meta.files_sent``) is written back atomically, so a crash resends at most the one
+  part that was in flight (at-least-once for that part, never for the others);
+* a transient error (network, 5xx, 429) is retried with exponential backoff, honouring
+  ``retry_after``; if it persists, the file stays in ``outgoing/`` with ``attempts``
+  counted and ``not_before`` set, and goes to ``failed/`` after ``rounds`` attempts;
+* a permanent error (400, 403, 404) moves it to ``failed/`` with the reason;
+* only when everything was accepted: ``spool.mark_sent`` (``queue/sent/<channel>/``).
+
+Events wake the loop; the scan is the truth: a watchdog observer on the box is only a
+hint, and the box is scanned at start and every ``scan_interval`` seconds anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from tinyclaw.channels.indicator import TypingIndicator
+from tinyclaw.channels.models import Platform
+from tinyclaw.channels.split import split_text
+from tinyclaw.errors import (
+    ChannelAuthError,
+    InvalidMessageError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnsafePathError,
+)
+from tinyclaw.fsutil import atomic_write, confine, sanitize_name
+from tinyclaw.messages import Reply, dump, load_reply
+from tinyclaw.spool import Spool
+
+DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]
+FINAL_KINDS = frozenset({"reply", "error"})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try. ``tries`` per part within one round (backoff ``base`` doubling
+    up to ``cap``; a platform's ``retry_after`` wins when given, up to
+    ``max_retry_after``), then ``rounds`` rounds across scans (``round_backoff``
+    doubling) before the reply is given up and moved to ``failed/``."""
+
+    tries: int = 5
+    base: float = 1.0
+    cap: float = 60.0
+    max_retry_after: float = 900.0
+    rounds: int = 8
+    round_backoff: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.cap, self.base * (2**attempt)))
+
+    def round_delay(self, rounds: int) -> float:
+        return float(min(3600.0, self.round_backoff * (2 ** max(rounds - 1, 0))))
+
+
+def _wake_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Set ``event`` from the observer's thread; a loop already closed is no error."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(event.set)
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self._callback = callback
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("created", "moved", "closed"):
+            self._callback()
+
+
+class Outbox:
+    """Delivers one channel's outgoing box through a :class:`Platform`."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        spool: Spool,
+        *,
+        retry: RetryPolicy,
+        typing: TypingIndicator,
+        scan_interval: float = 3.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.platform = platform
+        self.spool = spool
+        self.retry = retry
+        self.typing = typing
+        self.scan_interval = scan_interval
+        self._sleep = sleep
+        self._clock = clock
+        self.log = log or logging.getLogger("tinyclaw.channels")
+        self._wake = asyncio.Event()
+        self._earliest: float | None = None
+
+    @property
+    def box(self) -> Path:
+        return self.spool.outgoing(self.platform.name)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled: scan, then wait for an event, the timer or the
+        earliest ``not_before`` of a deferred reply."""
+        box = self.box
+        box.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        observer = Observer()
+        observer.schedule(_Wake(partial(_wake_soon, loop, self._wake)), str(box))
+        observer.daemon = True
+        observer.start()
+        try:
+            while True:
+                self._wake.clear()
+                await self.drain()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel
+                # that lands as the event fires, and stop() would wait forever.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._next_wait()):
+                        await self._wake.wait()
+        finally:
+            # Stopped on the side: after a file moved out of the box, inotify's move
+            # grouping holds the emitter (and so ``stop``) for another 0.5 s.
+            threading.Thread(target=observer.stop, name="outbox-watch-stop", daemon=True).start()
+
+    def _next_wait(self) -> float:
+        wait = self.scan_interval
+        if self._earliest is not None:
+            wait = min(wait, max(0.05, self._earliest - self._clock()))
+        return wait
+
+    async def drain(self) -> None:
+        """One pass over the box in FIFO order."""
+        self._earliest = None
+        for path in self.spool.list_box(self.box):
+            await self.deliver(path)
+
+    async def deliver(self, path: Path) -> DeliveryOutcome:
+        """Deliver one reply file; see the module docstring for what each outcome does."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return "gone"
+        try:
+            reply = load_reply(data, default_id=path.stem)
+        except InvalidMessageError as exc:
+            self.spool.fail(path, f"unreadable reply: {exc}")
+            return "failed"
+        if reply.channel != self.platform.name:
+            self.spool.fail(
+                path, f"addressed to channel {reply.channel!r}, not {self.platform.name!r}"
+            )
+            return "failed"
+        now = self._clock()
+        if reply.not_before is not None and reply.not_before > now:
+            if self._earliest is None or reply.not_before < self._earliest:
+                self._earliest = reply.not_before
+            return "waiting"
+        if reply.kind in FINAL_KINDS:
+            self.typing.stop(reply.chat_id)
+        progress = _Progress(path, reply, self.spool)
+        try:
+            await self._send_all(progress)
+        except PermanentDeliveryError as exc:
+            self.spool.fail(path, f"{self.platform.name} refused the reply: {exc}")
+            return "failed"
+        except TransientDeliveryError as exc:
+            return self._defer(progress.reply, path, exc)
+        except ChannelAuthError:
+            raise  # the listener stops; the reply stays for the next start
+        except Exception as exc:  # the outbox is an edge: one bad reply must not kill it
+            self.log.exception("unexpected error delivering %s", path.name)
+            return self._defer(progress.reply, path, TransientDeliveryError(repr(exc)))
+        self.spool.mark_sent(path, self.platform.name)
+        self.log.info("delivered %s to %s", path.name, reply.chat_id)
+        return "sent"
+
+    async def _send_all(self, progress: _Progress) -> None:
+        reply = progress.reply
+        parts = split_text(reply.text, self.platform.text_limit, measure=self.platform.text_length)
+        parts_sent = int(reply.meta.get("parts_sent", 0))
+        for index in range(parts_sent, len(parts)):
+            reply_to = reply.reply_to_message_id if index == 0 else None
+            await self._retrying(
+                partial(self.platform.send_text, reply.chat_id, parts[index], reply_to=reply_to)
+            )
+            progress.advance("parts_sent", index + 1)
+        files_sent = int(reply.meta.get("files_sent", 0))
+        for index in range(files_sent, len(reply.files)):
+            try:
+                path = self._confine(reply, reply.files[index])
+            except UnsafePathError as exc:
+                note = f"(file not sent: {exc})"
+                self.log.warning("refused to send %r: %s", reply.files[index], exc)
+                await self._retrying(partial(self.platform.send_text, reply.chat_id, note))
+            else:
+                await self._retrying(partial(self.platform.send_file, reply.chat_id, path))
+            progress.advance("files_sent", index + 1)
+
+    @staticmethod
+    def _confine(reply: Reply, name: str) -> Path:
+        """The worker confined the file already; the listener checks again because a
+        reply file is input too. Symlinks are resolved before the check."""
+        shown = sanitize_name(name)
+        if not reply.workspace:
+            raise UnsafePathError(f"{shown}: no workspace to send it from")
+        try:
+            path = confine(Path(reply.workspace), name)
+        except UnsafePathError:
+            raise UnsafePathError(f"{shown} is outside the actor's workspace") from None
+        if not path.is_file():
+            raise UnsafePathError(f"{shown} does not exist")
+        return path
+
+    async def _retrying(self, call: Callable[[], Awaitable[None]]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await call()
+                return
+            except TransientDeliveryError as exc:
+                attempt += 1
+                if attempt >= self.retry.tries:
+                    raise
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else self.retry.backoff(attempt - 1)
+                )
+                if delay > self.retry.max_retry_after:
+                    raise
+                self.log.warning("%s: %s; retrying in %.1f s", self.platform.name, exc, delay)
+                await self._sleep(delay)
+
+    def _defer(self, reply: Reply, path: Path, exc: TransientDeliveryError) -> DeliveryOutcome:
+        rounds = reply.attempts + 1
+        if rounds >= self.retry.rounds:
+            self.spool.fail(path, f"still failing after {rounds} attempts: {exc}")
+            return "failed"
+        delay = max(exc.retry_after or 0.0, self.retry.round_delay(rounds))
+        updated = reply.model_copy(update={"attempts": rounds, "not_before": self._clock() + delay})
+        if path.exists():
+            atomic_write(path, dump(updated), tmp_dir=self.spool.tmp, durable=self.spool.durable)
+        self.log.warning("could not deliver %s (%s); next try in %.0f s", path.name, exc, delay)
+        if (
+            self._earliest is None
+            or updated.not_before is None
+            or updated.not_before < self._earliest
+        ):
+            self._earliest = updated.not_before
+        return "deferred"
+
+
+class _Progress:
+    """The reply as delivered so far, persisted after each accepted part."""
+
+    def __init__(self, path: Path, reply: Reply, spool: Spool) -> None:
+        self.path = path
+        self.reply = reply
+        self.spool = spool
+
+    def advance(self, key: str, value: int) -> None:
+        self.reply = self.reply.model_copy(update={"meta": {**self.reply.meta, key: value}})
+        if self.path.exists():
+            atomic_write(
+                self.path, dump(self.reply), tmp_dir=self.spool.tmp, durable=self.spool.durable
+            )

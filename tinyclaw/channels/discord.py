@@ -1,0 +1,336 @@
+"""The Discord listener: discord.py's gateway in, its REST API out.
+
+Only translation lives here; policy (gate, groups, commands, downloads, splitting,
+retries) is the shared code in :mod:`tinyclaw.channels.base`.
+
+* **Chats.** A DM is a chat of its own (``chat_id`` = the DM channel id). In a guild,
+  ``chat_id`` is the text channel (or thread) id, and ``allow_groups`` lists **channel
+  ids**, not guild ids: a guild has many channels and allowing one should not open the
+  others; a thread is a channel of its own, so list its id too. (Turn on Developer
+  Mode in Discord, right-click a channel, "Copy Channel ID".)
+  A guild message counts only when it mentions the bot (its user or its managed role)
+  or replies to one of the bot's messages; the mention is removed from the text.
+* **Intents.** ``guilds``, ``guild_messages``, ``dm_messages`` and the privileged
+  ``message_content``: without it a guild message that does not mention the bot arrives
+  empty. If the intent is not enabled for the application, Discord closes the gateway
+  with 4014 and the listener exits with a line saying where to enable it.
+* **Commands.** Plain text (``/reset @coder``); no application commands are
+  registered, so nothing has to be synced with Discord.
+* **Errors.** discord.py itself sleeps through short 429s (``retry_after`` ≤ 30 s) and
+  retries 500/502/504 a few times; what still fails maps to ``TransientDeliveryError``
+  (network, 5xx, a longer 429 with its ``retry_after``) or ``PermanentDeliveryError``
+  (400, 403, 404). A 401 means the token was revoked: the listener aborts with
+  ``ChannelAuthError`` (exit code 2), leaving the reply in ``outgoing/`` rather than
+  failing every reply. An API that cannot be reached at start-up is retried with
+  backoff; a lost gateway is resumed by discord.py (logged here).
+* **Offline.** ``api_base`` and ``gateway_url`` in the channel's config point the
+  library elsewhere (a loopback fake in the tests, a proxy in production). discord.py
+  keeps both as process-wide class attributes, so they are set on connect and restored
+  on disconnect; one listener process serves one platform, so nothing else shares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import discord
+import yarl
+
+from tinyclaw.channels.base import Channel
+from tinyclaw.channels.discord_translate import LIBRARY_ERRORS, delivery_error, translate
+from tinyclaw.config import ChannelConfig
+from tinyclaw.errors import (
+    ChannelAuthError,
+    ConfigError,
+    InvalidMessageError,
+    PermanentDeliveryError,
+    SpoolError,
+    TransientDeliveryError,
+    UnsafePathError,
+)
+from tinyclaw.home import Home
+
+TEXT_LIMIT = 2000
+UPLOAD_LIMIT = 10 * 1024 * 1024  # what a bot may upload to a guild without boosts
+READY_TIMEOUT = 30.0
+IDENTIFY_DELAY = 5.0
+MAX_RECONNECT_DELAY = 30.0
+# discord.py sleeps through rate limits up to this long itself (30 is its minimum);
+# a longer one comes back to the outbox as a TransientDeliveryError with retry_after.
+MAX_LIBRARY_RATELIMIT_WAIT = 30.0
+_GATEWAY_CLOSE_REASONS = {
+    4004: "Discord refused the bot token",
+    4010: "Discord rejected the shard configuration",
+    4011: "this bot is in too many guilds to connect without sharding",
+    4012: "Discord rejected the gateway API version",
+    4013: "Discord rejected the gateway intents",
+}
+
+
+def _snowflake(value: str, what: str) -> int:
+    if not value.isdigit():
+        raise PermanentDeliveryError(f"{what} {value!r} is not a Discord id")
+    return int(value)
+
+
+class _Client(discord.Client):
+    """discord.Client whose events go straight to the listener."""
+
+    def __init__(self, listener: DiscordChannel, **options: Any) -> None:
+        # The listener never joins voice; skip discord.py's "PyNaCl/davey is not
+        # installed" warnings, which would only confuse someone reading the log.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(**options)
+        self.listener = listener
+
+    async def on_connect(self) -> None:
+        self.listener.log.info("discord: gateway connected")
+        self.listener.ready.set()
+
+    async def on_resumed(self) -> None:
+        self.listener.log.info("discord: gateway session resumed")
+        self.listener.ready.set()
+
+    async def on_disconnect(self) -> None:
+        if not self.is_closed():
+            self.listener.log.warning("discord: gateway connection lost; reconnecting")
+        self.listener.ready.clear()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.listener.on_message(message)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before a fresh IDENTIFY after a lost session (Discord
+        allows about one per 5 s); the wait is a constructor option so tests skip it."""
+        if not initial:
+            await asyncio.sleep(self.listener.identify_delay)
+
+
+class DiscordChannel(Channel):
+    """``tinyclaw listen discord``: a bot account in DMs and in allowed guild channels."""
+
+    name = "discord"
+    text_limit = TEXT_LIMIT
+
+    def __init__(
+        self,
+        home: Home,
+        config: ChannelConfig,
+        *,
+        token: str,
+        upload_limit: int = UPLOAD_LIMIT,
+        ready_timeout: float = READY_TIMEOUT,
+        identify_delay: float = IDENTIFY_DELAY,
+        reconnect_delay: float = 1.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(home, config, **options)
+        self._token = token
+        self.upload_limit = upload_limit
+        self.ready_timeout = ready_timeout
+        self.identify_delay = identify_delay
+        self.reconnect_delay = reconnect_delay
+        self.ready = asyncio.Event()
+        self.client: _Client | None = None
+        self._gateway: asyncio.Task[None] | None = None
+        self._saved_endpoints: tuple[str, yarl.URL] | None = None
+
+    # -- connecting ----------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self._redirect()
+        try:
+            client = await self._login()
+            await self._open_gateway(client)
+        except BaseException:
+            await self.disconnect()  # base calls disconnect only after a good connect
+            raise
+
+    def _new_client(self) -> _Client:
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.dm_messages = True
+        intents.message_content = True
+        self.client = _Client(
+            self,
+            intents=intents,
+            max_messages=None,  # nothing here reads the message cache; keep RSS low
+            chunk_guilds_at_startup=False,
+            guild_ready_timeout=0.1,
+            max_ratelimit_timeout=MAX_LIBRARY_RATELIMIT_WAIT,
+        )
+        return self.client
+
+    async def _login(self) -> _Client:
+        """``GET /users/@me`` checks the token. An unreachable or failing API is retried
+        with backoff (1 s doubling to 30 s); a refused token is fatal at once."""
+        delay = 0.0
+        while True:
+            client = self._new_client()
+            try:
+                await client.login(self._token)
+                return client
+            except discord.LoginFailure:
+                raise ChannelAuthError(
+                    f"discord: the bot token was refused; check {self.config.token_env}"
+                ) from None
+            except LIBRARY_ERRORS as exc:
+                error = delivery_error(exc, "discord login")
+                if isinstance(error, PermanentDeliveryError):
+                    raise error from exc
+                await client.close()  # its HTTP session is spent; the next try starts afresh
+                delay = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, delay * 2))
+                self.log.warning("%s; retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+
+    async def _open_gateway(self, client: _Client) -> None:
+        """Start the gateway and wait for READY, or for the close that says why not."""
+        assert client.user is not None
+        me = client.user.id
+        self.mention_tokens = (f"<@{me}>", f"<@!{me}>")
+        self._gateway = asyncio.create_task(self._run_gateway(client), name="discord-gateway")
+        ready = asyncio.create_task(self.ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, self._gateway}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        ready.cancel()
+        if self._gateway in done:
+            self._gateway.result()  # a fatal close: raise it now, at start-up
+        elif not done:
+            self.log.warning(
+                "discord: gateway not ready after %.0f s; still trying", self.ready_timeout
+            )
+        self.log.info("discord: logged in as %s (%s)", client.user, me)
+
+    def _redirect(self) -> None:
+        """Point discord.py at ``api_base``/``gateway_url`` (remembering the defaults)."""
+        api, gateway = self.config.api_base, self.config.gateway_url
+        if api and not api.startswith(("http://", "https://")):
+            raise ConfigError(f"channels.discord.api_base: {api!r} is not an http(s) URL")
+        if gateway and not gateway.startswith(("ws://", "wss://")):
+            raise ConfigError(f"channels.discord.gateway_url: {gateway!r} is not a ws(s) URL")
+        ws = discord.gateway.DiscordWebSocket
+        self._saved_endpoints = (discord.http.Route.BASE, ws.DEFAULT_GATEWAY)
+        if api:
+            discord.http.Route.BASE = api.rstrip("/")
+        if gateway:
+            ws.DEFAULT_GATEWAY = yarl.URL(gateway)
+
+    def _restore(self) -> None:
+        if self._saved_endpoints is not None:
+            base, gateway = self._saved_endpoints
+            discord.http.Route.BASE = base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+            self._saved_endpoints = None
+
+    async def _run_gateway(self, client: _Client) -> None:
+        """discord.py reconnects (with backoff, resuming the session) by itself; what
+        comes out of ``connect`` is a close that retrying cannot fix. It ends the
+        listener: raised during start-up, through :meth:`abort` afterwards."""
+        try:
+            await client.connect(reconnect=True)
+        except discord.PrivilegedIntentsRequired:
+            error = ChannelAuthError(
+                "discord: the Message Content intent is not enabled for this bot; turn on "
+                "Developer Portal → your application → Bot → Privileged Gateway Intents → "
+                "Message Content Intent"
+            )
+        except discord.ConnectionClosed as exc:
+            reason = _GATEWAY_CLOSE_REASONS.get(exc.code or 0, exc.reason or "closed")
+            error = ChannelAuthError(f"discord: gateway closed ({exc.code}): {reason}")
+        else:
+            return
+        self.abort(error)
+        raise error
+
+    async def disconnect(self) -> None:
+        try:
+            if self.client is not None:
+                await self.client.close()
+            if self._gateway is not None:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(self._gateway, 5)
+        finally:
+            self._restore()
+
+    # -- inbound -------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        """One gateway message; a bad one is logged and skipped, never stops the listener."""
+        if message.author.bot or message.type not in (
+            discord.MessageType.default,
+            discord.MessageType.reply,
+        ):
+            return  # our own replies, other bots, joins/pins: never queued
+        assert self.client is not None and self.client.user is not None
+        incoming = translate(message, self.client.user)
+        if not incoming.text and not incoming.files:
+            return  # a sticker, an embed-only message: nothing an actor could read
+        try:
+            await self.receive(incoming)
+        except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
+            self.log.exception("could not queue discord message %s: %s", message.id, exc)
+
+    # -- outbound ------------------------------------------------------------------
+
+    def _channel(self, chat_id: str) -> discord.PartialMessageable:
+        if self.client is None:
+            raise TransientDeliveryError("discord: not connected yet")
+        return self.client.get_partial_messageable(_snowflake(chat_id, "chat id"))
+
+    async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
+        channel = self._channel(chat_id)
+        reference = None
+        if reply_to and reply_to.isdigit():
+            reference = discord.MessageReference(
+                message_id=int(reply_to), channel_id=channel.id, fail_if_not_exists=False
+            )
+        await self._call(
+            "send",
+            channel.send(
+                content=text,
+                reference=reference,  # type: ignore[arg-type]
+                allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+            ),
+        )
+
+    async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
+        """Upload ``path``; one over the bot's upload limit becomes a short note instead
+        (Discord would answer 413 and the rest of the reply would be lost with it)."""
+        channel = self._channel(chat_id)
+        try:
+            size = path.stat().st_size
+            if size > self.upload_limit:
+                mb = 1024 * 1024
+                note = (
+                    f"(file {path.name} not sent: {size / mb:.1f} MB is over Discord's "
+                    f"{self.upload_limit / mb:.0f} MB upload limit)"
+                )
+                await self.send_text(chat_id, note)
+                return
+            upload = discord.File(path, filename=path.name)  # send() closes it
+        except OSError as exc:
+            raise PermanentDeliveryError(f"discord upload: cannot read {path.name}: {exc}") from exc
+        await self._call("upload", channel.send(file=upload))
+
+    async def send_typing(self, chat_id: str) -> None:
+        await self._call("typing", self._channel(chat_id).typing())
+
+    async def _call(self, what: str, call: Any) -> Any:
+        """Await one REST call. A 401 means the token was revoked: the listener is
+        aborted (exit code 2) and the call reports a transient failure, so the reply
+        stays in ``outgoing/`` for the next start instead of landing in ``failed/``."""
+        try:
+            return await call
+        except discord.HTTPException as exc:
+            if exc.status == 401:
+                error = ChannelAuthError(
+                    f"discord: the bot token is no longer accepted; check {self.config.token_env}"
+                )
+                self.abort(error)
+                raise TransientDeliveryError(str(error)) from exc
+            raise delivery_error(exc, f"discord {what}") from exc
+        except LIBRARY_ERRORS as exc:
+            raise delivery_error(exc, f"discord {what}") from exc

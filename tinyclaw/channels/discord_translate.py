@@ -1,0 +1,158 @@
+"""Discord ↔ tinyclaw translation: a discord.py message becomes an
+:class:`IncomingMessage`, a discord.py or aiohttp failure becomes one of the two
+delivery errors. Pure functions over library objects, no connection state, so
+:mod:`tinyclaw.channels.discord` stays about connecting and sending.
+
+Imported only by the Discord listener (it imports discord.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any
+
+import aiohttp
+import discord
+
+from tinyclaw.channels.models import AttachmentKind, IncomingFile, IncomingMessage
+from tinyclaw.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+_CHANNEL_MENTION = re.compile(r"<#(\d+)>")
+
+# What a REST call may raise besides our own errors (RateLimited is not an HTTPException).
+LIBRARY_ERRORS = (
+    discord.HTTPException,
+    discord.RateLimited,
+    aiohttp.ClientError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def delivery_error(exc: BaseException, what: str) -> DeliveryError:
+    """Map what discord.py and aiohttp raise to the shared code's two kinds of failure:
+    transient (network, 5xx, 408, 429 with its ``retry_after``) or permanent (the
+    other 4xx: 400 bad request, 403 missing access, 404 unknown channel)."""
+    if isinstance(exc, discord.RateLimited):
+        return TransientDeliveryError(f"{what}: rate limited", retry_after=exc.retry_after)
+    if isinstance(exc, discord.HTTPException):
+        detail = f"{what}: HTTP {exc.status} (code {exc.code}) {exc.text}".rstrip()
+        if exc.status == 429:
+            return TransientDeliveryError(detail, retry_after=_retry_after(exc.response))
+        if exc.status >= 500 or exc.status == 408:
+            return TransientDeliveryError(detail)
+        return PermanentDeliveryError(detail)
+    return TransientDeliveryError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            return float(headers[name])
+    return None
+
+
+def attachment_kind(attachment: discord.Attachment) -> AttachmentKind:
+    if attachment.is_voice_message():
+        return "voice"
+    mime = (attachment.content_type or "").split(";")[0].strip().lower()
+    if mime.startswith("image/"):
+        return "photo"
+    if mime.startswith("audio/"):
+        return "audio"
+    if mime.startswith("video/"):
+        return "video"
+    return "document"
+
+
+def incoming_file(attachment: discord.Attachment) -> IncomingFile:
+    """A promise of the attachment's bytes: fetched only if the gate lets it through."""
+
+    async def fetch() -> bytes:
+        try:
+            return await attachment.read()
+        except LIBRARY_ERRORS as exc:
+            raise delivery_error(exc, f"download of {attachment.filename}") from exc
+
+    return IncomingFile(
+        name=attachment.filename,
+        kind=attachment_kind(attachment),
+        fetch=fetch,
+        size=attachment.size,
+        mime=attachment.content_type,
+    )
+
+
+def translate(message: discord.Message, me: discord.abc.User) -> IncomingMessage:
+    """A discord.py message as the shared code wants it (no policy applied).
+
+    ``mentioned`` is set for a mention of the bot's user or of its managed role (what
+    Discord's autocomplete often picks), and for a reply to one of the bot's messages;
+    those mentions are removed from the text, other mentions become readable names.
+    """
+    guild = message.guild
+    self_role = guild.self_role if guild is not None else None
+    mentioned = any(user.id == me.id for user in message.mentions) or (
+        self_role is not None and self_role.id in message.raw_role_mentions
+    )
+    own = [f"<@!?{me.id}>"] + ([f"<@&{self_role.id}>"] if self_role is not None else [])
+    text = re.sub("(?:" + "|".join(own) + ")[ \t]?", "", message.content)
+    text = readable(text.strip(), message)
+
+    reference = message.reference
+    quoted = reference.resolved if reference is not None else None
+    reply_text: str | None = None
+    reply_author = ""
+    if isinstance(quoted, discord.Message):
+        reply_text, reply_author = quoted.content, quoted.author.display_name
+        mentioned = mentioned or quoted.author.id == me.id
+    meta: dict[str, Any] = {}
+    if guild is not None:
+        meta = {
+            "guild_id": str(guild.id),
+            "guild": guild.name,
+            "channel": getattr(message.channel, "name", None),
+        }
+    return IncomingMessage(
+        chat_id=str(message.channel.id),
+        message_id=str(message.id),
+        sender_id=str(message.author.id),
+        sender_name=message.author.display_name,
+        text=text,
+        is_group=not isinstance(message.channel, discord.DMChannel),
+        mentioned=mentioned,
+        reply_to_text=reply_text,
+        reply_to_author=reply_author,
+        reply_to_message_id=(
+            str(reference.message_id) if reference is not None and reference.message_id else None
+        ),
+        files=[incoming_file(a) for a in message.attachments],
+        meta=meta,
+    )
+
+
+def readable(text: str, message: discord.Message) -> str:
+    """Other people's, roles' and channels' mentions as names (``@bob``, ``#general``),
+    because the actor reads plain text, not ``<@123>``."""
+    users = {user.id: user.display_name for user in message.mentions}
+    roles = {role.id: role.name for role in message.role_mentions}
+    guild = message.guild
+
+    def user(match: re.Match[str]) -> str:
+        return "@" + users.get(int(match[1]), "unknown-user")
+
+    def role(match: re.Match[str]) -> str:
+        return "@" + roles.get(int(match[1]), "unknown-role")
+
+    def channel(match: re.Match[str]) -> str:
+        found = guild.get_channel(int(match[1])) if guild is not None else None
+        return "#" + (found.name if found is not None else "unknown-channel")
+
+    text = _USER_MENTION.sub(user, text)
+    text = _ROLE_MENTION.sub(role, text)
+    return _CHANNEL_MENTION.sub(channel, text)

@@ -1,0 +1,224 @@
+"""Inbound policy, the same on every platform: which messages become queue files.
+
+The order matters and is the security boundary of a listener:
+
+1. group chats: only allowed groups, only when the bot is mentioned or replied to
+   (anything else is ignored silently: a bot must not chatter in a busy group);
+2. ``/pair CODE`` goes to the gate *before* the allow check (strangers pair);
+3. the gate: a denied sender gets at most the gate's short answer; nothing of theirs
+   is queued and no attachment is downloaded;
+4. chat commands become ``kind="command"``; attachments are downloaded (size cap,
+   sanitized names, into ``queue/files/<message id>/``); the message is queued once
+   per platform message id, so a redelivered update is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from tinyclaw.channels.commands import WORKER_COMMANDS, parse_command
+from tinyclaw.channels.gate import Gate
+from tinyclaw.channels.indicator import TypingIndicator
+from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
+from tinyclaw.config import ChannelConfig
+from tinyclaw.errors import AttachmentTooLargeError, DeliveryError
+from tinyclaw.fsutil import confine, sanitize_name, unique_name
+from tinyclaw.messages import MAX_TEXT, Attachment, Inbound, InboundKind, Quote, Sender
+from tinyclaw.spool import Spool
+
+MAX_ATTACHMENTS = 50
+_MB = 1024 * 1024
+
+
+def _mb(size: float) -> str:
+    return f"{size / _MB:.1f} MB"
+
+
+def _patterns(token: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A standalone token (``@bot hi``) and one glued to a command (``/help@bot``);
+    ``ops@bot.example`` and ``@botanist`` are neither."""
+    escaped = re.escape(token)
+    return (
+        re.compile(r"(?<!\S)" + escaped + r"(?!\w)[ \t]*", re.IGNORECASE),
+        re.compile(r"^(\s*/\w+)" + escaped + r"(?!\w)", re.IGNORECASE),
+    )
+
+
+def strip_mentions(text: str, tokens: Sequence[str]) -> str:
+    """Remove the bot's mention tokens (``@my_bot``, ``<@123>``), case-insensitively;
+    a standalone token takes its following space along, a glued one keeps the command."""
+    for token in tokens:
+        if token:
+            standalone, glued = _patterns(token)
+            text = glued.sub(r"\1", standalone.sub("", text))
+    return text.strip()
+
+
+def mentions(text: str, tokens: Sequence[str]) -> bool:
+    """Whether ``text`` names the bot by one of its tokens (same rules as stripping)."""
+    for token in tokens:
+        if token:
+            standalone, glued = _patterns(token)
+            if standalone.search(text) or glued.search(text):
+                return True
+    return False
+
+
+class Intake:
+    """Turns :class:`IncomingMessage` into queue files for one channel."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        spool: Spool,
+        gate: Gate,
+        config: ChannelConfig,
+        typing: TypingIndicator,
+        log: logging.Logger,
+    ) -> None:
+        self.platform = platform
+        self.spool = spool
+        self.gate = gate
+        self.config = config
+        self.typing = typing
+        self.log = log
+        self.max_bytes = int(config.max_attachment_mb * _MB)
+
+    async def receive(self, message: IncomingMessage) -> Path | None:
+        channel = self.platform.name
+        tokens = self.platform.mention_tokens
+        if message.is_group:
+            if message.chat_id not in self.config.allow_groups:
+                self.log.debug(
+                    "ignored a message in group %s (not in allow_groups)", message.chat_id
+                )
+                return None
+            if not (message.mentioned or mentions(message.text, tokens)):
+                return None
+        text = strip_mentions(message.text, tokens)
+        command = parse_command(text)
+        if command is not None and command.name == "pair":
+            answer = self.gate.handle_pair(channel, message.sender_id, command.args)
+            await self._answer(message, answer)
+            return None
+        decision = self.gate.check(channel, message.sender_id)
+        if not decision.allowed:
+            self.log.info("denied a message from %s:%s", channel, message.sender_id)
+            if decision.reply:
+                await self._answer(message, decision.reply)
+            return None
+
+        msg_id = unique_name()
+        attachments: list[Attachment] = []
+        kind: InboundKind = "chat"
+        if command is not None and command.name in WORKER_COMMANDS:
+            kind, text = "command", command.text
+        else:
+            attachments, notes = await self._download(msg_id, message.files)
+            text = "\n".join(part for part in (text, *notes) if part)
+        inbound = Inbound(
+            id=msg_id,
+            channel=channel,
+            chat_id=message.chat_id,
+            sender=Sender(id=message.sender_id, name=message.sender_name[:512]),
+            text=text[:MAX_TEXT],
+            kind=kind,
+            message_id=message.message_id,
+            reply_to=self._quote(message),
+            attachments=attachments,
+            is_group=message.is_group,
+            meta=dict(message.meta),
+        )
+        path = self.spool.put(inbound, dedupe_key=f"{message.chat_id}:{message.message_id}")
+        if path is None:
+            self.log.info(
+                "ignored a redelivered message %s:%s", message.chat_id, message.message_id
+            )
+            shutil.rmtree(self.spool.files_dir(msg_id), ignore_errors=True)
+            return None
+        self.log.info("queued %s from %s:%s", msg_id, channel, message.sender_id)
+        self.typing.start(message.chat_id)
+        return path
+
+    @staticmethod
+    def _quote(message: IncomingMessage) -> Quote | None:
+        if message.reply_to_text is None and message.reply_to_message_id is None:
+            return None
+        return Quote(
+            text=(message.reply_to_text or "")[:MAX_TEXT],
+            author=message.reply_to_author[:512],
+            message_id=message.reply_to_message_id,
+        )
+
+    async def _answer(self, message: IncomingMessage, text: str) -> None:
+        """A direct answer from the listener itself (pairing, denial): best effort."""
+        try:
+            await self.platform.send_text(message.chat_id, text, reply_to=message.message_id)
+        except DeliveryError as exc:
+            self.log.warning("could not answer %s: %s", message.chat_id, exc)
+
+    async def _download(
+        self, msg_id: str, files: Sequence[IncomingFile]
+    ) -> tuple[list[Attachment], list[str]]:
+        """Fetch what fits the cap into ``queue/files/<msg_id>/``; describe the rest."""
+        folder = self.spool.files_dir(msg_id)
+        attachments: list[Attachment] = []
+        notes: list[str] = []
+        used: set[str] = set()
+        limit = _mb(self.max_bytes)
+        for index, item in enumerate(files):
+            name = sanitize_name(item.name, default=item.kind)
+            if index >= MAX_ATTACHMENTS:
+                notes.append(f"[attachment {name} skipped: more than {MAX_ATTACHMENTS} files]")
+                continue
+            if item.size is not None and item.size > self.max_bytes:
+                notes.append(
+                    f"[attachment {name} skipped: too large ({_mb(item.size)}; limit {limit})]"
+                )
+                continue
+            try:
+                data = await item.fetch()
+            except AttachmentTooLargeError as exc:  # size known only while fetching
+                size = f"{_mb(exc.size)}; " if exc.size is not None else ""
+                notes.append(f"[attachment {name} skipped: too large ({size}limit {limit})]")
+                continue
+            except DeliveryError as exc:
+                self.log.warning("could not download %s: %s", name, exc)
+                notes.append(f"[attachment {name} skipped: download failed]")
+                continue
+            if len(data) > self.max_bytes:
+                notes.append(
+                    f"[attachment {name} skipped: too large ({_mb(len(data))}; limit {limit})]"
+                )
+                continue
+            name = _unique(name, used)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = confine(folder, name)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            attachments.append(
+                Attachment(
+                    path=str(path), name=name, kind=item.kind, mime=item.mime, size=len(data)
+                )
+            )
+        return attachments, notes
+
+
+def _unique(name: str, used: set[str]) -> str:
+    """``photo.jpg``, ``photo-2.jpg``, …: two files of one message never collide."""
+    candidate = name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    counter = 1
+    while candidate.lower() in used:
+        counter += 1
+        candidate = f"{stem}-{counter}{dot}{ext}"
+    used.add(candidate.lower())
+    return candidate

@@ -1,0 +1,93 @@
+"""What a platform module hands the shared listener code, and what it must offer back.
+
+A platform module translates, nothing else: it turns an update into an
+:class:`IncomingMessage` (attachments as :class:`IncomingFile` promises, fetched only
+after the gate says yes) and implements :class:`Platform`, the four calls the shared
+code needs to answer. Errors leave a platform only as ``TransientDeliveryError`` (with
+``retry_after`` when the platform said so) or ``PermanentDeliveryError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from tinyclaw.channels.commands import ChatCommand
+
+AttachmentKind = Literal["photo", "document", "voice", "audio", "video", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    """An attachment not downloaded yet. ``fetch`` returns its bytes; it is called only
+    after the gate allowed the sender and only if ``size`` (when known) fits the cap."""
+
+    name: str
+    kind: AttachmentKind
+    fetch: Callable[[], Awaitable[bytes]]
+    size: int | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One chat message as the platform reported it, before any policy is applied.
+
+    ``mentioned`` is True when the bot was mentioned by an entity the platform knows
+    or the message replies to one of the bot's own messages; the shared code also
+    counts any of the channel's ``mention_tokens`` found in the text.
+    """
+
+    chat_id: str
+    message_id: str
+    sender_id: str
+    text: str
+    sender_name: str = ""
+    is_group: bool = False
+    mentioned: bool = False
+    reply_to_text: str | None = None
+    reply_to_author: str = ""
+    reply_to_message_id: str | None = None
+    files: Sequence[IncomingFile] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Platform(Protocol):
+    """The calls shared code makes into a platform module (``Channel`` provides them)."""
+
+    @property
+    def name(self) -> str:
+        """The queue's channel name ("telegram")."""
+        ...
+
+    @property
+    def text_limit(self) -> int:
+        """The longest message the platform accepts, in ``text_length`` units."""
+        ...
+
+    @property
+    def mention_tokens(self) -> tuple[str, ...]:
+        """How the bot is mentioned in text (``@my_bot``); empty until connected."""
+        ...
+
+    def text_length(self, text: str) -> int:
+        """Length as the platform counts it against ``text_limit``."""
+        ...
+
+    async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
+        """Send one message of at most ``text_limit``; raise a DeliveryError subclass."""
+        ...
+
+    async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
+        """Upload one file (already confined to the actor's workspace)."""
+        ...
+
+    async def send_typing(self, chat_id: str) -> None:
+        """Show "typing…" once; the platform lets it expire after a few seconds."""
+        ...
+
+    async def register_commands(self, commands: Sequence[ChatCommand]) -> None:
+        """Publish the command menu where the platform has one."""
+        ...

@@ -1,0 +1,368 @@
+"""The Telegram listener: python-telegram-bot's ``Bot`` with a long-polling loop.
+
+Only the Bot API client of python-telegram-bot is used (not ``telegram.ext``): the
+listener needs getUpdates, four send methods and getFile, and owning the polling loop
+is what lets it tell a lost connection (retry with backoff, log it) from a revoked
+token (stop with one clear line), and confirm the last update on the way out.
+
+``base_url`` / ``base_file_url`` from the configuration point it at a self-hosted Bot
+API server (``http://host:8081/bot`` and ``http://host:8081/file/bot``); calls go to
+``{base_url}{token}/{method}``. Everything Telegram-specific ends here: updates become
+:class:`IncomingMessage`, errors become Transient/PermanentDeliveryError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from telegram import (
+    Bot,
+    BotCommand,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from tinyclaw.channels.base import Channel, IncomingFile, IncomingMessage
+from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.models import AttachmentKind
+from tinyclaw.channels.split import utf16_len
+from tinyclaw.config import ChannelConfig
+from tinyclaw.errors import (
+    ChannelAuthError,
+    DeliveryError,
+    InvalidMessageError,
+    PermanentDeliveryError,
+    SpoolError,
+    TinyclawError,
+    TransientDeliveryError,
+    UnsafePathError,
+)
+from tinyclaw.home import Home
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+ALLOWED_UPDATES = ("message",)
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # larger images go as documents
+MAX_RECONNECT_DELAY = 30.0
+# python-telegram-bot puts the token into InvalidToken's message: never show that one.
+REFUSED = "telegram refused the bot token (401/404 from the Bot API)"
+
+
+def _seconds(value: int | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def translate_error(exc: TelegramError) -> DeliveryError | ChannelAuthError:
+    """One place that knows which Telegram errors are worth retrying."""
+    if isinstance(exc, RetryAfter):
+        return TransientDeliveryError(str(exc), retry_after=_seconds(exc.retry_after))
+    if isinstance(exc, InvalidToken):
+        return ChannelAuthError(REFUSED)
+    if isinstance(exc, Forbidden | BadRequest | ChatMigrated):
+        return PermanentDeliveryError(str(exc))
+    return TransientDeliveryError(str(exc))  # TimedOut, NetworkError, 5xx, 409, garbage
+
+
+class TelegramChannel(Channel):
+    name = "telegram"
+    text_limit = 4096
+
+    def __init__(
+        self,
+        home: Home,
+        config: ChannelConfig,
+        *,
+        token: str,
+        poll_timeout: float = 30.0,
+        request_timeout: float = 20.0,
+        reconnect_delay: float = 1.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(home, config, **options)
+        self.poll_timeout = poll_timeout
+        self.reconnect_delay = reconnect_delay
+        self.bot = Bot(
+            token,
+            base_url=config.base_url or DEFAULT_BASE_URL,
+            base_file_url=config.base_file_url or DEFAULT_BASE_FILE_URL,
+            request=HTTPXRequest(
+                connection_pool_size=8,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                connect_timeout=request_timeout,
+                media_write_timeout=max(request_timeout, 60.0),
+            ),
+            get_updates_request=HTTPXRequest(
+                connection_pool_size=1,
+                read_timeout=poll_timeout + request_timeout,
+                connect_timeout=request_timeout,
+            ),
+        )
+        self.bot_id: int | None = None
+        self._offset: int | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+
+    # -- connection ----------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """getMe (the token check), deleteWebhook (polling and a webhook exclude each
+        other), then start the polling loop. An unreachable server is retried with
+        backoff; a refused token is fatal at once."""
+        delay = 0.0
+        while True:
+            try:
+                await self.bot.initialize()
+                await self.bot.delete_webhook()
+                break
+            except InvalidToken:
+                with contextlib.suppress(TelegramError):
+                    await self.bot.shutdown()
+                raise ChannelAuthError(
+                    f"{REFUSED}; check {self.config.token_env} (and base_url, if you set one)"
+                ) from None
+            except TelegramError as exc:
+                delay = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, delay * 2))
+                self.log.warning("cannot reach the Bot API (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+        self.bot_id = self.bot.id
+        self.mention_tokens = (f"@{self.bot.username}",)
+        self.log.info("connected as @%s", self.bot.username)
+        self._poll_task = asyncio.create_task(self._poll(), name="telegram-poll")
+        self._poll_task.add_done_callback(self._poll_ended)
+
+    def _poll_ended(self, task: asyncio.Task[None]) -> None:
+        """A polling loop that died of a bug must not leave a deaf listener running."""
+        if not task.cancelled() and task.exception() is not None:
+            self.abort(TinyclawError(f"telegram polling stopped: {task.exception()!r}"))
+
+    async def disconnect(self) -> None:
+        task, self._poll_task = self._poll_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._offset is not None:
+            # Confirm what was handled, so a restart does not fetch it again
+            # (a redelivery would be harmless, only wasteful: incoming is deduplicated).
+            with contextlib.suppress(TelegramError):
+                await self.bot.get_updates(offset=self._offset, timeout=0)
+        with contextlib.suppress(TelegramError):
+            await self.bot.shutdown()
+
+    async def _poll(self) -> None:
+        """Long-poll forever. A lost connection is retried with backoff (1 s doubling
+        to 30 s) and logged once per change; a refused token aborts the listener."""
+        delay = 0.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset,
+                    timeout=int(self.poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            except InvalidToken:
+                self.abort(ChannelAuthError(f"{REFUSED}; check {self.config.token_env}"))
+                return
+            except RetryAfter as exc:
+                await asyncio.sleep(_seconds(exc.retry_after))
+                continue
+            except TimedOut:
+                continue
+            except TelegramError as exc:
+                delay = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, delay * 2))
+                self.log.warning("polling failed (%s); reconnecting in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            if delay:
+                self.log.info("polling works again")
+                delay = 0.0
+            for update in updates:
+                self._offset = update.update_id + 1
+                try:
+                    await self._handle(update)
+                except ChannelAuthError as exc:  # a send inside intake found out
+                    self.abort(exc)
+                    return
+
+    async def _handle(self, update: Update) -> None:
+        """One update; a bad one is logged and skipped, never stops the loop."""
+        message = update.message
+        if message is None or message.from_user is None:
+            return
+        try:
+            await self.receive(self.translate(message, update.update_id))
+        except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
+            self.log.exception("could not queue update %s: %s", update.update_id, exc)
+
+    # -- inbound -------------------------------------------------------------------
+
+    def translate(self, message: Message, update_id: int | None = None) -> IncomingMessage:
+        """A Telegram message as the shared code sees it."""
+        user = message.from_user
+        assert user is not None
+        chat = message.chat
+        is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        quoted = message.reply_to_message
+        quote_text: str | None = None
+        if message.quote is not None:
+            quote_text = message.quote.text
+        elif quoted is not None:
+            quote_text = quoted.text or quoted.caption or ""
+        author = ""
+        if quoted is not None and quoted.from_user is not None:
+            author = quoted.from_user.full_name
+        meta: dict[str, Any] = {"chat_type": str(chat.type)}
+        if update_id is not None:
+            meta["update_id"] = update_id
+        if user.username:
+            meta["username"] = user.username
+        if chat.title:
+            meta["chat_title"] = chat.title
+        return IncomingMessage(
+            chat_id=str(chat.id),
+            message_id=str(message.message_id),
+            sender_id=str(user.id),
+            sender_name=user.full_name,
+            text=message.text or message.caption or "",
+            is_group=is_group,
+            mentioned=self._mentions_bot(message),
+            reply_to_text=quote_text,
+            reply_to_author=author,
+            reply_to_message_id=str(quoted.message_id) if quoted is not None else None,
+            files=self._files(message),
+            meta=meta,
+        )
+
+    def _mentions_bot(self, message: Message) -> bool:
+        """Replied to, or named by a text_mention entity (users without a username);
+        plain ``@name`` mentions are found in the text by the shared code."""
+        quoted = message.reply_to_message
+        if (
+            quoted is not None
+            and quoted.from_user is not None
+            and quoted.from_user.id == self.bot_id
+        ):
+            return True
+        entities = (*message.entities, *message.caption_entities)
+        return any(
+            e.type == MessageEntity.TEXT_MENTION and e.user is not None and e.user.id == self.bot_id
+            for e in entities
+        )
+
+    def _files(self, message: Message) -> list[IncomingFile]:
+        found: list[tuple[str, AttachmentKind, str, int | None, str | None]] = []
+        ident = message.message_id
+        if message.photo:
+            photo = message.photo[-1]  # the largest size Telegram made
+            found.append(
+                (f"photo_{ident}.jpg", "photo", photo.file_id, photo.file_size, "image/jpeg")
+            )
+        if message.document is not None:
+            doc = message.document
+            name = doc.file_name or f"document_{ident}"
+            found.append((name, "document", doc.file_id, doc.file_size, doc.mime_type))
+        if message.voice is not None:
+            voice = message.voice
+            found.append(
+                (f"voice_{ident}.ogg", "voice", voice.file_id, voice.file_size, voice.mime_type)
+            )
+        if message.audio is not None:
+            audio = message.audio
+            name = audio.file_name or f"audio_{ident}.mp3"
+            found.append((name, "audio", audio.file_id, audio.file_size, audio.mime_type))
+        if message.video is not None:
+            video = message.video
+            name = video.file_name or f"video_{ident}.mp4"
+            found.append((name, "video", video.file_id, video.file_size, video.mime_type))
+        return [
+            IncomingFile(name=name, kind=kind, fetch=self._fetcher(file_id), size=size, mime=mime)
+            for name, kind, file_id, size, mime in found
+        ]
+
+    def _fetcher(self, file_id: str) -> Callable[[], Awaitable[bytes]]:
+        async def fetch() -> bytes:
+            try:
+                file = await self.bot.get_file(file_id)
+                return bytes(await file.download_as_bytearray())
+            except TelegramError as exc:
+                raise _delivery_error(exc) from None
+
+        return fetch
+
+    # -- outbound ------------------------------------------------------------------
+
+    def text_length(self, text: str) -> int:
+        return utf16_len(text)  # Telegram counts UTF-16 code units
+
+    async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
+        await self._call(
+            self.bot.send_message(chat_id=chat_id, text=text, reply_parameters=_reply(reply_to))
+        )
+
+    async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
+        data = path.read_bytes()
+        if path.suffix.lower() in PHOTO_SUFFIXES and len(data) <= MAX_PHOTO_BYTES:
+            call = self.bot.send_photo(
+                chat_id=chat_id, photo=data, filename=path.name, reply_parameters=_reply(reply_to)
+            )
+        else:
+            call = self.bot.send_document(
+                chat_id=chat_id,
+                document=data,
+                filename=path.name,
+                reply_parameters=_reply(reply_to),
+            )
+        await self._call(call)
+
+    async def send_typing(self, chat_id: str) -> None:
+        await self._call(self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING))
+
+    async def register_commands(self, commands: Sequence[ChatCommand]) -> None:
+        await self._call(
+            self.bot.set_my_commands([BotCommand(c.name, c.description) for c in commands])
+        )
+
+    async def _call(self, call: Awaitable[object]) -> None:
+        try:
+            await call
+        except InvalidToken:
+            raise ChannelAuthError(f"{REFUSED}; check {self.config.token_env}") from None
+        except TelegramError as exc:
+            raise _delivery_error(exc) from None
+
+
+def _delivery_error(exc: TelegramError) -> DeliveryError:
+    error = translate_error(exc)
+    if isinstance(error, ChannelAuthError):
+        return PermanentDeliveryError(str(error))
+    return error
+
+
+def _reply(message_id: str | None) -> ReplyParameters | None:
+    """Reply to the user's message when there is one; a deleted original is no reason
+    to drop the answer (``allow_sending_without_reply``)."""
+    if message_id is None or not message_id.isdigit():
+        return None
+    return ReplyParameters(message_id=int(message_id), allow_sending_without_reply=True)
+
+
+__all__ = ["DEFAULT_BASE_FILE_URL", "DEFAULT_BASE_URL", "TelegramChannel", "translate_error"]

@@ -1,0 +1,1 @@
+"""The ``tinyclaw`` command line (Typer). Each command group lives in its own module."""

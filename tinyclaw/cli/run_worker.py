@@ -1,0 +1,51 @@
+"""``tinyclaw worker``: the foreground worker process with signal handling."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from tinyclaw.cli.context import load
+from tinyclaw.home import Home
+from tinyclaw.logsetup import setup_logging
+
+log = logging.getLogger("tinyclaw.worker")
+
+
+def run_worker(home: Home) -> None:
+    from tinyclaw.runtime import build_runners
+    from tinyclaw.worker.loop import Worker
+
+    config = load(home)
+    home.ensure()
+    setup_logging(home.logs, "worker", secret_names=_secret_names(config))
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info(
+            "received %s: finishing in-flight runs, taking nothing new", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    from tinyclaw.live import LiveSink
+
+    Worker(home, config, build_runners(home, config), progress=LiveSink(home)).run(stop)
+    log.info("worker stopped")
+
+
+def _secret_names(config: object) -> list[str]:
+    from tinyclaw.config import Config
+
+    assert isinstance(config, Config)
+    names: list[str] = []
+    for name in ("telegram", "discord", "whatsapp"):
+        channel = config.channels.get(name)
+        names += [
+            n for n in (channel.token_env, channel.verify_token_env, channel.app_secret_env) if n
+        ]
+    names += config.runners.claude.pass_env + config.runners.codex.pass_env
+    return names

@@ -1,0 +1,132 @@
+"""The terminal channel: ``tinyclaw send`` and ``tinyclaw chat``.
+
+They go through exactly the path a chat platform takes (``incoming/`` → worker →
+``outgoing/cli/``), which makes the terminal both the embedded default channel and
+the simplest way to check a running installation.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from tinyclaw.cli.context import load
+from tinyclaw.errors import ConfigError, InvalidMessageError
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Reply, Sender, load_reply
+from tinyclaw.spool import SUFFIX, Spool
+from tinyclaw.worker.commands import resolve_actor
+
+CHANNEL = "cli"
+
+
+def _wait_for(path: Path, timeout: float) -> bool:
+    """Wait until ``path`` exists: watchdog wakes us at once, a slow poll backs it up."""
+    from tinyclaw.worker.watcher import Watcher
+
+    arrived = threading.Event()
+    watcher = Watcher([path.parent], arrived)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            arrived.wait(min(remaining, 0.5))
+            arrived.clear()
+        return True
+    finally:
+        watcher.stop()
+
+
+def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = "chat") -> Inbound:
+    config = load(home)
+    if actor is not None and resolve_actor(config, actor) is None:
+        raise ConfigError(
+            f"no actor or team {actor!r}; choose one of: {', '.join([*config.actors, *config.teams])}"
+        )
+    if actor is not None and kind == "chat":
+        text = f"@{actor} {text}"
+    user = getpass.getuser()
+    message = Inbound(
+        id=unique_name(),
+        channel=CHANNEL,
+        chat_id=chat,
+        sender=Sender(id=user, name=user),
+        text=text,
+        kind=kind,  # type: ignore[arg-type]
+    )
+    Spool(home).put(message)
+    return message
+
+
+def receive(home: Home, message: Inbound, timeout: float) -> Reply | None:
+    spool = Spool(home)
+    path = spool.outgoing(CHANNEL) / (message.id + SUFFIX)
+    if not _wait_for(path, timeout):
+        return None
+    try:
+        reply = load_reply(path.read_bytes())
+    except InvalidMessageError:
+        spool.fail(path, "unreadable reply")
+        raise
+    spool.mark_sent(path, CHANNEL)
+    return reply
+
+
+def _print(reply: Reply) -> None:
+    color = typer.colors.RED if reply.kind == "error" else None
+    typer.secho(reply.text, fg=color)
+    for file in reply.files:
+        typer.echo(f"[file] {file}")
+
+
+def _default_timeout(home: Home) -> float:
+    config = load(home)
+    return max(a.timeout for a in config.actors.values()) + 60
+
+
+def send_and_wait(
+    home: Home, text: str, *, actor: str | None, chat: str, wait: bool, timeout: float | None
+) -> int:
+    kind = "command" if text.startswith("/") else "chat"
+    message = enqueue(home, text, actor=actor, chat=chat, kind=kind)
+    if not wait:
+        typer.echo(message.id)
+        return 0
+    reply = receive(home, message, timeout or _default_timeout(home))
+    if reply is None:
+        typer.secho(
+            f"no reply yet (message {message.id} is queued). Is `tinyclaw worker` running?",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return 2
+    _print(reply)
+    return 1 if reply.kind == "error" else 0
+
+
+def interactive(home: Home, *, actor: str | None, chat: str) -> None:
+    timeout = _default_timeout(home)
+    typer.echo("tinyclaw chat: type a message, /help for commands, Ctrl-D to leave.")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo()
+            return
+        if not line:
+            continue
+        kind = "command" if line.startswith("/") else "chat"
+        message = enqueue(home, line, actor=actor if kind == "chat" else None, chat=chat, kind=kind)
+        reply = receive(home, message, timeout)
+        if reply is None:
+            typer.secho("(no reply in time; is `tinyclaw worker` running?)", fg=typer.colors.YELLOW)
+        else:
+            _print(reply)

@@ -1,0 +1,84 @@
+"""Everything the pairing gate says to a sender, in one place so it reads as one voice.
+
+The sender is a stranger until paired: the texts say what to do next and nothing about
+the owner, the actors or why a code was refused beyond what the sender needs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tinyclaw.pairing.codes import format_code
+
+
+def in_words(delta: timedelta) -> str:
+    """A positive duration as a sentence says it, rounded up to the minute: ``1 hour``,
+    ``15 minutes`` (``schedule.durations.format_duration`` gives the config spelling)."""
+    minutes = max(1, -(-int(delta.total_seconds()) // 60))
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return _plural(round(hours / 24), "day")
+    return _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "")
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def request(code: str, ttl: timedelta) -> str:
+    shown = format_code(code)
+    return (
+        "Hi! This assistant only talks to people its owner has approved.\n"
+        f"Your pairing code is {shown} (valid for {in_words(ttl)}). Send it to "
+        f"the owner, who approves it with: tinyclaw pair approve {shown}\n"
+        "If the owner gave you an invite code, send /pair followed by that code instead."
+    )
+
+
+def reminder(code: str, left: timedelta) -> str:
+    return (
+        f"Your request is still waiting for the owner. Your pairing code is "
+        f"{format_code(code)} (valid for another {in_words(left)})."
+    )
+
+
+def approved(profile: str) -> str:
+    return f"You're in: the owner approved your request (profile {profile}). Write away!"
+
+
+def linked(profile: str) -> str:
+    return f"Paired: this account now belongs to profile {profile}. Write away!"
+
+
+def wrong(left: int) -> str:
+    more = f" {left} more wrong code(s) and you are locked out for a while." if left else ""
+    return f"That code is not valid (wrong, expired or already used).{more}"
+
+
+def locked(left: timedelta) -> str:
+    return f"Too many wrong codes. Try again in {in_words(left)}."
+
+
+def busy() -> str:
+    return "Too many pairing attempts right now. Try again in a few minutes."
+
+
+def already_paired(profile: str) -> str:
+    return (
+        f"This account is already paired (profile {profile}); the invite was not used. "
+        "Ask the owner if you meant to join another profile."
+    )
+
+
+def own_request() -> str:
+    return "That is your own request code: send it to the owner, not to me."
+
+
+def usage() -> str:
+    return "Send /pair followed by the invite code the owner gave you, e.g. /pair ABCD-EFGH."
+
+
+def unavailable() -> str:
+    return "Pairing is not available right now. Please tell the owner."

@@ -1,0 +1,81 @@
+"""The runner contract: one request in, one result out, progress events on the way.
+
+A runner wraps one coding CLI (``claude`` or ``codex``). It never raises for anything
+the CLI does wrong (missing binary, non-zero exit, API error, garbage output, timeout,
+cancel): the worker would only turn the exception into a reply anyway, so the runner
+does it once, here, and returns ``RunResult(ok=False, text=<a sentence for the chat
+user>, error=<a short machine-ish reason>)``. Exceptions are left for bugs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+EventKind = str  # "start" | "text" | "tool" | "command" | "file_change" | "result" | "error"
+
+# Short reasons in RunResult.error; an API error is "api_error: <status> <message>".
+ERROR_NOT_FOUND = "not_found"
+ERROR_TIMEOUT = "timeout"
+ERROR_CANCELLED = "cancelled"
+ERROR_EXIT = "exit"
+ERROR_BAD_OUTPUT = "bad_output"
+ERROR_SPAWN = "spawn_failed"
+ERROR_API = "api_error"
+ERROR_SESSION = "session_not_found"
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Live progress of a run, for the operator's actor window (never for the user)."""
+
+    kind: EventKind
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One prompt for one actor, with everything the CLI needs to answer it."""
+
+    prompt: str
+    actor: str
+    workspace: Path  # cwd of the CLI; created if missing
+    model: str | None = None
+    persona: str = ""  # claude: --append-system-prompt; codex: developer_instructions
+    permission_mode: str | None = None  # claude: --permission-mode; codex: sandbox mode
+    timeout: float = 600.0
+    session_id: str | None = None  # a session to resume, or None to start a new one
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What came of a run. ``text`` is always fit to send to the chat user."""
+
+    text: str
+    session_id: str | None
+    ok: bool
+    exit_code: int | None
+    duration_s: float
+    cost_usd: float | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+EventSink = Callable[[RunEvent], None]
+
+
+class Runner(Protocol):
+    """A coding CLI behind one method. Implementations: ClaudeRunner, CodexRunner."""
+
+    kind: str
+
+    def run(
+        self,
+        request: RunRequest,
+        on_event: EventSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult: ...

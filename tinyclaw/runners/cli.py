@@ -1,0 +1,250 @@
+"""What the ``claude`` and ``codex`` runners share: resolve, spawn, stream, judge.
+
+A subclass says only how to build its argv and how to read its stream. Everything a
+CLI can do wrong ends here as a ``RunResult(ok=False)`` with a sentence for the chat
+user and one log line (secrets redacted); a stale session id is retried once as a
+new session, because a conversation the CLI forgot is not worth an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+from tinyclaw.config import RunnerSettings
+from tinyclaw.runners.base import (
+    ERROR_CANCELLED,
+    ERROR_NOT_FOUND,
+    ERROR_SESSION,
+    ERROR_SPAWN,
+    ERROR_TIMEOUT,
+    EventSink,
+    RunEvent,
+    RunRequest,
+    RunResult,
+)
+from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
+from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
+from tinyclaw.runners.summary import Summary, last_line, shorten
+
+log = logging.getLogger("tinyclaw.runner")
+
+
+class Stream(Protocol):
+    """A stream parser: ClaudeStream or CodexStream."""
+
+    def feed(self, line: str) -> list[RunEvent]: ...
+
+    def summary(self, exit_code: int | None, stderr: str) -> Summary: ...
+
+    @property
+    def session(self) -> str | None: ...
+
+
+def _ignore(event: RunEvent) -> None:
+    return None
+
+
+class CliRunner:
+    """A Runner for one CLI; subclasses set ``kind`` and implement the two hooks."""
+
+    kind = "cli"
+
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        *,
+        search_dirs: Iterable[Path] = (),
+        environ: Mapping[str, str] | None = None,
+        process: ProcessRunner | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``environ`` is tinyclaw's environment (default: ``os.environ`` at run time);
+        the CLI gets only the parts :func:`build_cli_env` picks from it."""
+        self.settings = settings
+        self._search_dirs = list(search_dirs)
+        self._environ = environ
+        self._process = process or ProcessRunner(clock=clock)
+        self._clock = clock
+
+    # -- hooks ---------------------------------------------------------------------------
+
+    def build_argv(self, request: RunRequest, new_session_id: str | None) -> list[str]:
+        raise NotImplementedError
+
+    def new_session_id(self) -> str | None:
+        """An id to name a new session with, if the CLI accepts one."""
+        return None
+
+    def new_stream(self) -> Stream:
+        raise NotImplementedError
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(
+        self,
+        request: RunRequest,
+        on_event: EventSink | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        started = self._clock()
+        environ = dict(os.environ if self._environ is None else self._environ)
+        result = self._attempt(request, on_event or _ignore, cancel, environ)
+        if result.error == ERROR_SESSION and request.session_id:
+            log.warning(
+                "actor=%s %s: session %s is unknown to the CLI; starting a new one",
+                request.actor,
+                self.kind,
+                request.session_id,
+            )
+            fresh = replace(request, session_id=None)
+            result = self._attempt(fresh, on_event or _ignore, cancel, environ)
+        return replace(result, duration_s=self._clock() - started)
+
+    def _attempt(
+        self,
+        request: RunRequest,
+        emit: EventSink,
+        cancel: threading.Event | None,
+        environ: dict[str, str],
+    ) -> RunResult:
+        secrets = secret_values(self.settings, environ)
+        command = resolve_command(self.kind, self.settings, environ, self._search_dirs)
+        if command is None:
+            log.warning(
+                "actor=%s %s: program %r not found (PATH and %s)",
+                request.actor,
+                self.kind,
+                self.settings.command or self.kind,
+                ", ".join(str(d) for d in self._search_dirs) or "no extra dirs",
+            )
+            return self._not_found(request, 0.0)
+        new_id = None if request.session_id else self.new_session_id()
+        argv = [command, *self.build_argv(request, new_id)]
+        env = build_cli_env(self.settings, self.kind, environ)
+        stream = self.new_stream()
+        log.info(
+            "actor=%s %s start: %s session=%s cwd=%s prompt=%d chars",
+            request.actor,
+            self.kind,
+            command,
+            request.session_id or f"new:{new_id or '?'}",
+            request.workspace,
+            len(request.prompt),
+        )
+
+        def on_line(line: str) -> None:
+            for event in stream.feed(line):
+                emit(event)
+
+        def on_start(pid: int) -> None:
+            data = {
+                "pid": pid,
+                "actor": request.actor,
+                "runner": self.kind,
+                "session_id": request.session_id or new_id,
+                "resume": request.session_id is not None,
+            }
+            emit(RunEvent("start", f"{self.kind} started (pid {pid})", data))
+
+        outcome = self._process.run(
+            argv,
+            cwd=request.workspace,
+            env=env,
+            timeout=request.timeout,
+            on_line=on_line,
+            on_start=on_start,
+            cancel=cancel,
+        )
+        result = self._judge(request, outcome, stream)
+        if result.text:
+            result = replace(result, text=redact(result.text, secrets))
+        self._log_result(request, result, outcome, secrets)
+        return result
+
+    def _judge(self, request: RunRequest, outcome: ProcessOutcome, stream: Stream) -> RunResult:
+        session = stream.session or request.session_id
+        if outcome.not_found:
+            return self._not_found(request, outcome.duration_s)
+        if outcome.spawn_error is not None:
+            return RunResult(
+                text=f"Sorry, the assistant could not be started ({outcome.spawn_error}).",
+                session_id=request.session_id,
+                ok=False,
+                exit_code=None,
+                duration_s=outcome.duration_s,
+                error=f"{ERROR_SPAWN}: {outcome.spawn_error}",
+            )
+        if outcome.timed_out:
+            return RunResult(
+                text=f"The assistant took longer than {request.timeout:g} s and was stopped.",
+                session_id=session,
+                ok=False,
+                exit_code=outcome.exit_code,
+                duration_s=outcome.duration_s,
+                error=ERROR_TIMEOUT,
+            )
+        if outcome.cancelled:
+            return RunResult(
+                text="The assistant was stopped before it finished.",
+                session_id=session,
+                ok=False,
+                exit_code=outcome.exit_code,
+                duration_s=outcome.duration_s,
+                error=ERROR_CANCELLED,
+            )
+        summary = stream.summary(outcome.exit_code, outcome.stderr)
+        return RunResult(
+            text=summary.text,
+            session_id=summary.session_id or session,
+            ok=summary.ok,
+            exit_code=outcome.exit_code,
+            duration_s=outcome.duration_s,
+            cost_usd=summary.cost_usd,
+            usage=summary.usage,
+            error=summary.error,
+        )
+
+    def _not_found(self, request: RunRequest, duration: float) -> RunResult:
+        return RunResult(
+            text=(
+                f"Sorry, the assistant is not available: the `{self.kind}` program was not "
+                "found. The operator needs to install it or set its command in tinyclaw.toml."
+            ),
+            session_id=request.session_id,
+            ok=False,
+            exit_code=None,
+            duration_s=duration,
+            error=ERROR_NOT_FOUND,
+        )
+
+    def _log_result(
+        self, request: RunRequest, result: RunResult, outcome: ProcessOutcome, secrets: list[str]
+    ) -> None:
+        if result.ok:
+            log.info(
+                "actor=%s %s ok in %.1f s session=%s cost=%s",
+                request.actor,
+                self.kind,
+                outcome.duration_s,
+                result.session_id,
+                result.cost_usd,
+            )
+            return
+        stderr = redact(shorten(last_line(outcome.stderr), 300), secrets)
+        log.warning(
+            "actor=%s %s failed in %.1f s: %s (exit %s, pid %s)%s",
+            request.actor,
+            self.kind,
+            outcome.duration_s,
+            redact(result.error or "?", secrets),
+            result.exit_code,
+            outcome.pid,
+            f"; stderr: {stderr}" if stderr else "",
+        )

@@ -1,0 +1,358 @@
+"""Run one CLI process: stream its stdout, bound its stderr, stop it on time.
+
+The CLI starts in a process group of its own (``start_new_session``) because it is
+never alone: node launchers, shells and whatever commands the model runs are its
+children. Stopping it therefore means signalling the *group*: SIGTERM, a grace period,
+then SIGKILL. A run owns its group, so after a normal exit any leftover member (a
+background job the model started) is stopped too, and nothing outlives the run.
+
+stdin is ``/dev/null``: both CLIs read piped input until EOF and append it to the
+prompt (codex waits forever on an open pipe, claude for 3 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+log = logging.getLogger("tinyclaw.runner")
+
+STDERR_LIMIT = 64 * 1024
+# After the CLI exits, how long to keep reading a stdout that a leftover child holds.
+_DRAIN_AFTER_EXIT = 0.5
+
+
+class Child(Protocol):
+    """A started process, as the loop needs it; ``PopenChild`` is the real one."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def stdout(self) -> IO[bytes]: ...
+
+    @property
+    def stderr(self) -> IO[bytes]: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def signal_group(self, sig: int) -> bool:
+        """Send ``sig`` to the whole group; False if no member is left."""
+        ...
+
+    def group_alive(self) -> bool:
+        """Whether any member of the group still runs (zombies do not count)."""
+        ...
+
+
+class Spawner(Protocol):
+    def __call__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Child: ...
+
+
+class PopenChild:
+    """A ``subprocess.Popen`` leading its own process group."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        assert popen.stdout is not None and popen.stderr is not None
+        self._stdout = popen.stdout
+        self._stderr = popen.stderr
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        return self._stdout
+
+    @property
+    def stderr(self) -> IO[bytes]:
+        return self._stderr
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._popen.wait(timeout)
+
+    def signal_group(self, sig: int) -> bool:
+        # The group id is the leader's pid; Linux does not reuse a pid while a group
+        # of that id still has members, so this cannot hit a stranger.
+        try:
+            os.killpg(self._popen.pid, sig)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # only zombies or foreign processes left
+            return False
+        return True
+
+    def group_alive(self) -> bool:
+        members = live_group_members(self._popen.pid)
+        if members is None:  # no /proc: ask the kernel, zombies included
+            return self.signal_group(0)
+        return bool(members)
+
+
+def live_group_members(pgid: int) -> list[int] | None:
+    """Pids of the non-zombie processes in group ``pgid``, or None without ``/proc``.
+
+    Zombies matter because an orphan is reparented to pid 1, and a pid 1 that does not
+    reap (common in containers) leaves it in the group forever: ``killpg(pgid, 0)``
+    would then report the group alive after everything in it has died.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    members = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            members.append(int(entry))
+    return members
+
+
+def popen_spawner(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Child:
+    """The real spawner: a new session, no stdin, pipes for stdout and stderr."""
+    popen = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
+    return PopenChild(popen)
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """How the process ended. ``spawn_error`` set means it never started."""
+
+    exit_code: int | None
+    stderr: str
+    duration_s: float
+    pid: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    not_found: bool = False
+    spawn_error: str | None = None
+
+
+class _Tail:
+    """The last ``limit`` bytes of a stream: a chatty CLI cannot fill our memory."""
+
+    def __init__(self, limit: int) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._limit = limit
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        while self._size > self._limit and len(self._chunks) > 1:
+            self._size -= len(self._chunks.popleft())
+
+    def text(self) -> str:
+        data = b"".join(self._chunks)[-self._limit :]
+        return data.decode("utf-8", "replace")
+
+
+def _pump_lines(stream: IO[bytes], sink: queue.Queue[bytes | None]) -> None:
+    try:
+        for line in iter(stream.readline, b""):
+            sink.put(line)
+    except (OSError, ValueError):  # closed under us while stopping
+        pass
+    finally:
+        sink.put(None)
+
+
+def _pump_tail(stream: IO[bytes], tail: _Tail) -> None:
+    try:
+        for chunk in iter(lambda: stream.read1(8192), b""):  # type: ignore[attr-defined]
+            tail.add(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+class ProcessRunner:
+    """Runs argv to completion, a timeout, or a cancel; never leaves processes behind.
+
+    ``spawner`` and ``clock`` are injectable so the stopping logic can be tested
+    without real processes; ``grace`` is the SIGTERM → SIGKILL delay.
+    """
+
+    def __init__(
+        self,
+        spawner: Spawner = popen_spawner,
+        clock: Callable[[], float] = time.monotonic,
+        grace: float = 2.0,
+        poll_interval: float = 0.05,
+        stderr_limit: int = STDERR_LIMIT,
+    ) -> None:
+        self._spawner = spawner
+        self._clock = clock
+        self._grace = grace
+        self._poll = poll_interval
+        self._stderr_limit = stderr_limit
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        timeout: float,
+        on_line: Callable[[str], None],
+        on_start: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ProcessOutcome:
+        start = self._clock()
+        try:
+            cwd.mkdir(parents=True, exist_ok=True)
+            child = self._spawner(argv, cwd=cwd, env=env)
+        except FileNotFoundError as exc:
+            # Either the binary or the workspace is missing; tell them apart.
+            missing_binary = exc.filename is None or str(exc.filename) != str(cwd)
+            return ProcessOutcome(
+                None,
+                "",
+                self._clock() - start,
+                not_found=missing_binary,
+                spawn_error=f"{type(exc).__name__}: {exc.strerror or exc}",
+            )
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+            return ProcessOutcome(
+                None, "", self._clock() - start, spawn_error=f"{type(exc).__name__}: {exc}"
+            )
+
+        lines: queue.Queue[bytes | None] = queue.Queue()
+        tail = _Tail(self._stderr_limit)
+        readers = [
+            threading.Thread(target=_pump_lines, args=(child.stdout, lines), daemon=True),
+            threading.Thread(target=_pump_tail, args=(child.stderr, tail), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        timed_out = cancelled = False
+        try:
+            if on_start is not None:
+                on_start(child.pid)
+            timed_out, cancelled = self._loop(child, lines, on_line, start + timeout, cancel)
+        finally:
+            # poll() reaps an exited leader, so the group checks below see only the
+            # processes it left behind, not its own zombie.
+            if timed_out or cancelled or child.poll() is None:
+                self._stop(child)
+            exit_code = child.wait()
+            self._stop_leftovers(child)
+            for reader in readers:
+                reader.join(timeout=self._grace)
+            if any(reader.is_alive() for reader in readers):
+                # Something outside the group (a `setsid` daemon) holds our pipes.
+                # Closing them under a blocked reader could block us too: leave the
+                # reader threads (daemons) to finish when the holder lets go.
+                log.warning("pid %s: a process outside its group keeps its output open", child.pid)
+            else:
+                child.stdout.close()
+                child.stderr.close()
+        if not (timed_out or cancelled):
+            self._drain(lines, on_line)
+        return ProcessOutcome(
+            exit_code,
+            tail.text(),
+            self._clock() - start,
+            pid=child.pid,
+            timed_out=timed_out,
+            cancelled=cancelled,
+        )
+
+    def _loop(
+        self,
+        child: Child,
+        lines: queue.Queue[bytes | None],
+        on_line: Callable[[str], None],
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> tuple[bool, bool]:
+        """Feed lines until stdout closes and the child exits; report (timeout, cancel)."""
+        stdout_open = True
+        exited_at: float | None = None
+        while True:
+            if cancel is not None and cancel.is_set():
+                return False, True
+            now = self._clock()
+            if now >= deadline:
+                return True, False
+            if stdout_open:
+                try:
+                    item = lines.get(timeout=min(self._poll, max(deadline - now, 0.001)))
+                except queue.Empty:
+                    item = b""
+                if item is None:
+                    stdout_open = False
+                elif item:
+                    on_line(item.decode("utf-8", "replace"))
+                    continue
+            if child.poll() is not None:
+                if not stdout_open:
+                    return False, False
+                # Exited, but a leftover child still holds stdout: read a little
+                # longer, then stop waiting for an EOF that may never come.
+                exited_at = exited_at if exited_at is not None else self._clock()
+                if self._clock() - exited_at >= _DRAIN_AFTER_EXIT:
+                    return False, False
+            elif not stdout_open:
+                time.sleep(self._poll)
+
+    def _drain(self, lines: queue.Queue[bytes | None], on_line: Callable[[str], None]) -> None:
+        while True:
+            try:
+                item = lines.get_nowait()
+            except queue.Empty:
+                return
+            if item:
+                on_line(item.decode("utf-8", "replace"))
+
+    def _stop(self, child: Child) -> None:
+        """SIGTERM the group, give it ``grace`` seconds, then SIGKILL what is left."""
+        if not child.signal_group(signal.SIGTERM):
+            return
+        deadline = self._clock() + self._grace
+        while self._clock() < deadline:
+            if child.poll() is not None and not child.group_alive():
+                return
+            time.sleep(self._poll)
+        log.warning(
+            "pid %s ignored SIGTERM for %.1f s: SIGKILL to its group", child.pid, self._grace
+        )
+        child.signal_group(signal.SIGKILL)
+
+    def _stop_leftovers(self, child: Child) -> None:
+        """The CLI exited by itself; background processes it started go with it."""
+        if child.group_alive():
+            log.info("pid %s exited leaving processes in its group: stopping them", child.pid)
+            self._stop(child)

@@ -1,0 +1,218 @@
+"""Schedules an actor writes for itself.
+
+An actor cannot run ``tinyclaw schedule add`` on behalf of anyone, but it can write a
+file into ``schedules/`` of its own workspace::
+
+    {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin", "prompt": "Check the CI status"}
+    {"every": "2h", "prompt": "Look at the inbox", "to": "telegram:123"}
+    {"at": "2026-12-01T09:00", "prompt": "Remind me of the dentist"}
+
+Exactly one of ``cron``, ``every``, ``at``; ``tz`` and ``to`` are optional, ``actor``
+too (if present it must be the actor itself: an actor schedules only itself). The
+worker imports these files on its scans: a valid one becomes a job in the home's store
+(``created_by: "actor"``) and its file is removed; an invalid one is moved to
+``schedules/failed/`` in the workspace with a ``.reason`` file beside it, where the
+actor can read what was wrong, and the result carries the reason for the worker's log.
+
+Security fails closed: ``to`` defaults to, and must be one of, the targets the caller
+allows (by default the actor's ``owner_chat`` and heartbeat target), so an actor
+talked into it cannot make the assistant write to strangers. An actor may keep at most
+``max_jobs`` live jobs of its own making, so a loop cannot fill the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tinyclaw.errors import ConfigError, ScheduleError
+from tinyclaw.schedule.models import Job, build_job, describe_validation_error
+from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
+from tinyclaw.schedule.targets import parse_target
+
+if TYPE_CHECKING:
+    from tinyclaw.config import Config
+    from tinyclaw.home import Home
+
+FOLDER = "schedules"
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_ACTOR_JOBS = 50
+
+
+class JobRequest(BaseModel):
+    """The file an actor writes (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = None
+    cron: str | None = None
+    every: str | None = None
+    at: str | None = None
+    tz: str | None = None
+    to: str | None = None
+    prompt: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What became of one file: ``job`` when accepted, ``error`` when not."""
+
+    actor: str
+    source: str
+    job: Job | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.job is not None
+
+
+def _read_request(path: Path) -> JobRequest:
+    if path.is_symlink():
+        raise ConfigError("a symlink is not accepted; write the file itself")
+    try:
+        size = path.stat().st_size
+        if size > MAX_REQUEST_BYTES:
+            raise ConfigError(f"file is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a JSON object, got {type(raw).__name__}")
+    try:
+        return JobRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def _accept(
+    request: JobRequest,
+    actor: str,
+    now: datetime,
+    local_tz: tzinfo,
+    default_to: str | None,
+    allowed_to: Collection[str] | None,
+) -> Job:
+    if request.actor is not None and request.actor != actor:
+        raise ConfigError(f"actor must be {actor!r}: an actor can only schedule itself")
+    to = request.to or default_to
+    if not to:
+        raise ConfigError('no target: add "to": "channel:chat_id"')
+    target = str(parse_target(to))
+    if allowed_to is not None and target not in allowed_to:
+        allowed = ", ".join(sorted(allowed_to)) or "none (the actor has no owner_chat)"
+        raise ConfigError(f"to {target!r} is not allowed for this actor (allowed: {allowed})")
+    return build_job(
+        actor=actor,
+        to=target,
+        prompt=request.prompt,
+        now=now,
+        local_tz=local_tz,
+        cron=request.cron,
+        every=request.every,
+        at=request.at,
+        tz=request.tz,
+        created_by="actor",
+    )
+
+
+def import_actor_jobs(
+    store: JobStore,
+    actor: str,
+    folder: Path,
+    now: datetime,
+    *,
+    local_tz: tzinfo,
+    default_to: str | None = None,
+    allowed_to: Collection[str] | None = None,
+    max_jobs: int = MAX_ACTOR_JOBS,
+) -> list[ImportResult]:
+    """Turn the ``*.json`` files in ``folder`` into jobs of ``actor``; one result per
+    file. ``allowed_to=None`` allows any valid target (use it only for trusted
+    callers); an empty collection allows none."""
+    try:
+        names = sorted(
+            entry.name
+            for entry in os.scandir(folder)
+            if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    live = sum(
+        1
+        for job in store.list()
+        if job.actor == actor and job.created_by == "actor" and not job.done
+    )
+    results = []
+    for name in names:
+        path = folder / name
+        try:
+            if live >= max_jobs:
+                raise ConfigError(
+                    f"{actor!r} already has {live} scheduled jobs; the limit is {max_jobs}"
+                )
+            job = _accept(_read_request(path), actor, now, local_tz, default_to, allowed_to)
+            store.add(job)
+        except FileNotFoundError:
+            continue  # the actor removed it again
+        except (ConfigError, ScheduleError) as exc:
+            quarantine(path, folder / "failed", str(exc))
+            results.append(ImportResult(actor, name, error=str(exc)))
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            # A request we cannot consume would be imported again on every scan.
+            store.remove(job.id)
+            reason = f"cannot remove the request file: {exc.strerror or exc}"
+            results.append(ImportResult(actor, name, error=reason))
+            continue
+        live += 1
+        results.append(ImportResult(actor, name, job=job))
+    return results
+
+
+def _allowed_targets(values: Collection[str | None]) -> list[str]:
+    allowed = []
+    for value in values:
+        if not value:
+            continue
+        try:
+            allowed.append(str(parse_target(value)))
+        except ConfigError:
+            continue
+    return allowed
+
+
+def import_all_actor_jobs(
+    home: Home, config: Config, store: JobStore, now: datetime, *, local_tz: tzinfo
+) -> list[ImportResult]:
+    """Import from every configured actor's ``<workspace>/schedules/``, each allowed
+    to write to its ``owner_chat`` and heartbeat target only (the first is the default)."""
+    results = []
+    for name, actor in config.actors.items():
+        heartbeat_to = actor.heartbeat.to if actor.heartbeat else None
+        allowed = _allowed_targets([actor.owner_chat, heartbeat_to])
+        results += import_actor_jobs(
+            store,
+            name,
+            config.workspace_for(home, name) / FOLDER,
+            now,
+            local_tz=local_tz,
+            default_to=allowed[0] if allowed else None,
+            allowed_to=frozenset(allowed),
+        )
+    return results

@@ -1,0 +1,64 @@
+"""Rows for ``tinyclaw status`` and ``tinyclaw schedule list``, and their text form.
+
+The scheduler produces :class:`StatusRow` values (data, not text), so the status view,
+the command line and tests each render or check them as they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Literal
+
+RowKind = Literal["job", "heartbeat", "failed"]
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One job, heartbeat or rejected file. ``state`` is one of ``scheduled``,
+    ``due``, ``paused``, ``done``, ``idle (no HEARTBEAT.md)``, or a sentence
+    starting with ``error:`` or ``failed:``."""
+
+    kind: RowKind
+    key: str
+    actor: str
+    schedule: str
+    to: str
+    next_run: datetime | None
+    last_run: datetime | None
+    state: str
+    prompt: str = ""
+
+
+def format_time(value: datetime | None, zone: tzinfo) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+
+def _excerpt(text: str, width: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def format_rows(rows: list[StatusRow], zone: tzinfo) -> str:
+    """A plain aligned table (no colour codes: it also goes to logs and pipes)."""
+    header = ("ID", "ACTOR", "SCHEDULE", "NEXT RUN", "LAST RUN", "TO", "STATE", "PROMPT")
+    table = [header] + [
+        (
+            row.key,
+            row.actor,
+            row.schedule,
+            format_time(row.next_run, zone),
+            format_time(row.last_run, zone),
+            row.to,
+            row.state,
+            _excerpt(row.prompt),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in table
+    )

@@ -1,0 +1,1 @@
+"""The worker: routes incoming messages to actors and runs each actor's inbox."""

@@ -1,0 +1,400 @@
+"""The worker process: route ``incoming/``, run each actor's inbox, write replies.
+
+One loop thread routes and dispatches; a pool of threads runs the CLIs. Each actor has
+at most one run in flight (its inbox is a FIFO), and at most ``worker.concurrency``
+actors run at once. The loop sleeps on an event that the watcher sets, with a timeout
+that is the safety-net rescan (or the next retry that comes due).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyclaw.config import Config
+from tinyclaw.errors import InvalidMessageError, TinyclawError
+from tinyclaw.events import EventLog
+from tinyclaw.failpoints import failpoint
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Reply, load_inbound
+from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
+from tinyclaw.runners.sessions import SessionStore
+from tinyclaw.spool import Spool
+from tinyclaw.worker.addressing import extract_send_files, parse_address
+from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
+from tinyclaw.worker.prompt import build_prompt
+from tinyclaw.worker.watcher import Watcher
+
+log = logging.getLogger("tinyclaw.worker")
+
+ProgressSink = Callable[[str, RunEvent], None]
+
+
+@dataclass
+class Running:
+    """One run in flight, so /status and /cancel can find it."""
+
+    actor: str
+    message: Inbound
+    path: Path
+    started: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: str = ""
+
+
+class Worker:
+    def __init__(
+        self,
+        home: Home,
+        config: Config,
+        runners: Mapping[str, Runner],
+        *,
+        spool: Spool | None = None,
+        sessions: SessionStore | None = None,
+        events: EventLog | None = None,
+        clock: Callable[[], float] = time.time,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.runners = runners
+        self.spool = spool or Spool(home, clock=clock)
+        self.sessions = sessions or SessionStore(home.state / "sessions")
+        self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
+        self.clock = clock
+        self.progress = progress
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running: dict[str, Running] = {}
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
+        )
+        self._next_due: float | None = None
+        for name in config.actors:
+            self.spool.inbox(name).mkdir(parents=True, exist_ok=True)
+            config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Put back what a crash left behind before taking anything new."""
+        cfg = self.config.worker
+        requeued, failed = self.spool.recover_processing(cfg.max_attempts, cfg.retry_backoff)
+        rolled = self.spool.recover_tmp()
+        if requeued or failed or rolled:
+            log.warning(
+                "recovered: %d requeued, %d failed, %d half-queued", requeued, failed, rolled
+            )
+            self.events.emit("recovered", requeued=requeued, failed=failed, rolled=rolled)
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until ``stop`` is set, then shut down gracefully."""
+        self.recover()
+        boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
+        watcher = Watcher(boxes, self.wake)
+        watcher.start()
+        self.events.emit("worker.start", actors=list(self.config.actors))
+        log.info(
+            "worker ready: %d actors, concurrency %d",
+            len(self.config.actors),
+            self.config.worker.concurrency,
+        )
+        last_maintenance = 0.0
+        try:
+            while not stop.is_set():
+                self.wake.clear()
+                self.tick()
+                now = self.clock()
+                if now - last_maintenance > 60:
+                    self.spool.recover_tmp()
+                    last_maintenance = now
+                timeout = self.config.worker.scan_interval
+                if self._next_due is not None:
+                    timeout = max(0.01, min(timeout, self._next_due - now))
+                self.wake.wait(timeout)
+        finally:
+            watcher.stop()
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """No new claims; give in-flight runs ``stop_timeout``, then return them."""
+        self.stopping.set()
+        deadline = time.monotonic() + self.config.worker.stop_timeout
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            for running in self._running.values():
+                running.cancel_reason = "shutdown"
+                running.cancel.set()
+        self._pool.shutdown(wait=True)
+        self.events.emit("worker.stop")
+
+    # -- one pass ------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Route everything in ``incoming/``, then start what can start."""
+        for path in self.spool.list_box(self.spool.incoming):
+            if self.stopping.is_set():
+                return
+            self._route_safely(path)
+        self._next_due = None
+        self.dispatch()
+
+    def _route_safely(self, path: Path) -> None:
+        try:
+            self.route(path)
+        except TinyclawError as exc:
+            log.error("routing %s failed: %s", path.name, exc)
+            self.spool.fail(path, f"routing failed: {exc}")
+        except OSError as exc:
+            log.error("routing %s failed: %s", path.name, exc)
+
+    def route(self, path: Path) -> None:
+        try:
+            message = load_inbound(path.read_bytes(), default_id=path.stem)
+        except FileNotFoundError:
+            return
+        except InvalidMessageError as exc:
+            self.spool.fail(path, str(exc))
+            return
+        if message.kind == "command":
+            self._answer(path, message, handle_command(message, self._command_context()), "notice")
+            return
+        target = message.actor
+        if target is None:
+            name, _ = parse_address(message.text)
+            target = resolve_actor(self.config, name)
+            if target is None:
+                text = (
+                    f"There is no actor called @{name}. Here is who you can talk to:\n"
+                    + describe_actors(self.config)
+                )
+                self._answer(path, message, text, "error")
+                return
+        elif target not in self.config.actors:
+            self.spool.fail(path, f"addressed to unknown actor {target!r}")
+            return
+        failpoint("route.before_move")
+        if self.spool.move(path, self.spool.inbox(target)) is not None:
+            self.events.emit(
+                "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
+            )
+
+    def _answer(self, path: Path, message: Inbound, text: str, kind: str) -> None:
+        """Reply without running a CLI: reply first, then drop the incoming file."""
+        self.spool.put_reply(self._reply(message, text, kind=kind))
+        self.spool.complete(path)
+
+    def dispatch(self) -> None:
+        if self.stopping.is_set():
+            return
+        for actor in self.config.actors:
+            with self._lock:
+                if actor in self._running or len(self._running) >= self.config.worker.concurrency:
+                    continue
+            path = self._due_head(actor)
+            if path is None:
+                continue
+            claimed = self.spool.claim(path, actor)
+            if claimed is None:
+                continue
+            failpoint("worker.claimed")
+            try:
+                message = load_inbound(claimed.read_bytes(), default_id=claimed.stem)
+            except (OSError, InvalidMessageError) as exc:
+                self.spool.fail(claimed, str(exc))
+                self.wake.set()
+                continue
+            running = Running(actor, message, claimed, self.clock())
+            with self._lock:
+                self._running[actor] = running
+            self._pool.submit(self._process_safely, running)
+
+    def _due_head(self, actor: str) -> Path | None:
+        """The oldest inbox file if it may run now (a retry waits for ``not_before``
+        and holds the actor's later messages behind it, keeping arrival order)."""
+        for path in self.spool.list_box(self.spool.inbox(actor)):
+            try:
+                message = load_inbound(path.read_bytes(), default_id=path.stem)
+            except FileNotFoundError:
+                continue
+            except (OSError, InvalidMessageError) as exc:
+                self.spool.fail(path, str(exc))
+                continue
+            if message.not_before is not None and message.not_before > self.clock():
+                due = message.not_before
+                self._next_due = due if self._next_due is None else min(self._next_due, due)
+                return None
+            return path
+        return None
+
+    # -- one run -------------------------------------------------------------------
+
+    def _process_safely(self, running: Running) -> None:
+        try:
+            self.process(running)
+        except Exception as exc:  # the edge of a run: log it, retry the message, go on
+            log.exception("run of %s for %s failed", running.path.name, running.actor)
+            cfg = self.config.worker
+            self.spool.retry(
+                running.path,
+                running.actor,
+                cfg.max_attempts,
+                cfg.retry_backoff,
+                f"internal error: {exc}",
+            )
+        finally:
+            with self._lock:
+                self._running.pop(running.actor, None)
+            self.wake.set()
+
+    def process(self, running: Running) -> None:
+        message, actor_name = running.message, running.actor
+        if self.spool.reply_exists(message.channel, message.id):
+            log.info("%s was answered before a restart; not running it again", message.id)
+            self.spool.complete(running.path)
+            return
+        actor = self.config.actors[actor_name]
+        workspace = self.config.workspace_for(self.home, actor_name)
+        text = message.text
+        if message.actor is None:
+            _, text = parse_address(text)
+        conversation = message.conversation_key
+        request = RunRequest(
+            prompt=build_prompt(message, text),
+            actor=actor_name,
+            workspace=workspace,
+            model=actor.model,
+            persona=actor.persona,
+            permission_mode=actor.permission_mode,
+            timeout=actor.timeout,
+            session_id=self.sessions.get(actor_name, conversation),
+        )
+        self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
+        runner = self.runners[actor.runner]
+        on_event = None
+        if self.progress is not None:
+            sink = self.progress
+            on_event = lambda event: sink(actor_name, event)  # noqa: E731
+        result = runner.run(request, on_event=on_event, cancel=running.cancel)
+        failpoint("worker.ran")
+        self.events.emit(
+            "run.end",
+            id=message.id,
+            actor=actor_name,
+            ok=result.ok,
+            error=result.error,
+            duration=round(result.duration_s, 3),
+            cost=result.cost_usd,
+            conversation=conversation,
+        )
+        if running.cancel_reason == "shutdown":
+            self.spool.move(running.path, self.spool.inbox(actor_name))
+            log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
+            return
+        if result.session_id:
+            self.sessions.set(actor_name, conversation, result.session_id)
+        reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
+        self.spool.put_reply(reply)
+        failpoint("worker.replied")
+        self.spool.complete(running.path)
+
+    def _result_reply(
+        self, message: Inbound, actor: str, workspace: Path, result: RunResult, cancelled: str
+    ) -> Reply:
+        if cancelled == "user":
+            return self._reply(message, f"Stopped @{actor} as asked.", kind="notice", actor=actor)
+        if not result.ok:
+            return self._reply(message, result.text, kind="error", actor=actor)
+        wanted = extract_send_files(result.text, workspace)
+        text = wanted.text
+        if wanted.refused:
+            text += "\n\n(Not sent: " + "; ".join(wanted.refused) + ")"
+        return self._reply(
+            message,
+            text or "(no text)",
+            actor=actor,
+            files=wanted.files,
+            workspace=str(workspace),
+            meta={"cost_usd": result.cost_usd, "duration_s": round(result.duration_s, 3)},
+        )
+
+    def _reply(
+        self,
+        message: Inbound,
+        text: str,
+        *,
+        kind: str = "reply",
+        actor: str | None = None,
+        files: list[str] | None = None,
+        workspace: str | None = None,
+        meta: dict[str, object] | None = None,
+    ) -> Reply:
+        return Reply.model_validate(
+            {
+                "id": message.id,
+                "in_reply_to": message.id,
+                "channel": message.channel,
+                "chat_id": message.chat_id,
+                "text": text[:100_000],
+                "kind": kind,
+                "actor": actor,
+                "reply_to_message_id": message.message_id,
+                "files": files or [],
+                "workspace": workspace,
+                "meta": meta or {},
+            }
+        )
+
+    # -- commands ------------------------------------------------------------------
+
+    def _command_context(self) -> CommandContext:
+        return CommandContext(
+            self.config, self.sessions.reset, self._chat_status, self._cancel_chat
+        )
+
+    def _same_chat(self, a: Inbound, b: Inbound) -> bool:
+        return a.channel == b.channel and a.chat_id == b.chat_id
+
+    def _chat_status(self, message: Inbound) -> str:
+        lines = []
+        now = self.clock()
+        with self._lock:
+            running = [r for r in self._running.values() if self._same_chat(r.message, message)]
+        for r in running:
+            lines.append(
+                f"@{r.actor} is working on: {r.message.text[:60]!r} ({now - r.started:.0f}s)"
+            )
+        queued = 0
+        for actor in self.config.actors:
+            for path in self.spool.list_box(self.spool.inbox(actor)):
+                try:
+                    other = load_inbound(path.read_bytes(), default_id=path.stem)
+                except (OSError, InvalidMessageError):
+                    continue
+                if self._same_chat(other, message):
+                    queued += 1
+        lines.append(f"{queued} message(s) waiting." if queued else "Nothing waiting.")
+        return "\n".join(lines)
+
+    def _cancel_chat(self, message: Inbound) -> list[str]:
+        stopped = []
+        with self._lock:
+            for running in self._running.values():
+                if self._same_chat(running.message, message):
+                    running.cancel_reason = "user"
+                    running.cancel.set()
+                    stopped.append(running.actor)
+        return stopped
+
+    def running_snapshot(self) -> list[tuple[str, str, float]]:
+        """(actor, message id, seconds running) for status displays."""
+        now = self.clock()
+        with self._lock:
+            return [(r.actor, r.message.id, now - r.started) for r in self._running.values()]

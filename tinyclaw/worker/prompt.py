@@ -1,0 +1,39 @@
+"""The prompt an actor's CLI receives for one message."""
+
+from __future__ import annotations
+
+from tinyclaw.messages import Inbound
+
+
+def _size(num: int | None) -> str:
+    if num is None:
+        return "size unknown"
+    if num < 1024:
+        return f"{num} B"
+    if num < 1024 * 1024:
+        return f"{num / 1024:.0f} KB"
+    return f"{num / 1024 / 1024:.1f} MB"
+
+
+def build_prompt(message: Inbound, text: str) -> str:
+    """The message text plus what the chat showed around it: the quoted message and
+    the attachments' paths, so the CLI can open them with its own tools."""
+    parts: list[str] = []
+    if message.handoff is not None:
+        parts.append(f"[Task from @{message.handoff.from_actor}]")
+        if message.handoff.context:
+            parts.append(f"Context:\n{message.handoff.context}")
+    elif message.channel != "cli" and message.sender.name:
+        parts.append(f"[{message.sender.name} via {message.channel}]")
+    if message.reply_to is not None and message.reply_to.text:
+        author = f" {message.reply_to.author}" if message.reply_to.author else ""
+        quoted = "\n".join("> " + line for line in message.reply_to.text.splitlines())
+        parts.append(f"In reply to{author}:\n{quoted}")
+    parts.append(text)
+    if message.attachments:
+        lines = [
+            f"- {a.path} ({a.kind}, {a.mime or 'unknown type'}, {_size(a.size)})"
+            for a in message.attachments
+        ]
+        parts.append("Attached files:\n" + "\n".join(lines))
+    return "\n\n".join(p for p in parts if p)
