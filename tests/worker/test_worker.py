@@ -246,6 +246,9 @@ def test_a_worker_killed_at_any_step_answers_exactly_once_after_restart(
         worker.stderr.close()  # type: ignore[union-attr]
     assert [p.name for p in spool.list_box(spool.outgoing("cli"))] == [f"{msg.id}.json"]
     assert spool.list_box(spool.failed) == []
+    # A result saved before the crash is reused: the CLI never runs twice.
+    runs = [e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "run.start"]
+    assert len(runs) == 1
 
 
 def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:

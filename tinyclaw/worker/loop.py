@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError, TinyclawError
@@ -27,12 +28,31 @@ from tinyclaw.runners.sessions import SessionStore
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import extract_send_files, parse_address
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
+from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.prompt import build_prompt
 from tinyclaw.worker.watcher import Watcher
 
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
+
+
+class Service(Protocol):
+    """Periodic work the worker loop drives besides its queues (schedules, outboxes).
+
+    ``tick`` does whatever is due and returns the epoch time it wants to be called
+    again (None: at the next scan). It runs on the loop thread; keep it short."""
+
+    name: str
+
+    def tick(self, now: float) -> float | None: ...
+
+
+def is_quiet(answer: str, token: str) -> bool:
+    """Whether an answer is just the agreed "nothing to report" token."""
+    from tinyclaw.schedule.heartbeat import is_heartbeat_ok
+
+    return token == "HEARTBEAT_OK" and is_heartbeat_ok(answer)
 
 
 @dataclass
@@ -59,12 +79,15 @@ class Worker:
         events: EventLog | None = None,
         clock: Callable[[], float] = time.time,
         progress: ProgressSink | None = None,
+        services: Iterable[Service] = (),
     ) -> None:
         self.home = home
         self.config = config
         self.runners = runners
         self.spool = spool or Spool(home, clock=clock)
         self.sessions = sessions or SessionStore(home.state / "sessions")
+        self.journal = RunJournal(home.state / "results")
+        self.services = list(services)
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
         self.clock = clock
         self.progress = progress
@@ -145,6 +168,18 @@ class Worker:
             self._route_safely(path)
         self._next_due = None
         self.dispatch()
+        self._tick_services()
+
+    def _tick_services(self) -> None:
+        now = self.clock()
+        for service in self.services:
+            try:
+                wanted = service.tick(now)
+            except Exception:  # the edge of a service: log it, keep the worker serving
+                log.exception("service %s failed", service.name)
+                continue
+            if wanted is not None:
+                self._next_due = wanted if self._next_due is None else min(self._next_due, wanted)
 
     def _route_safely(self, path: Path) -> None:
         try:
@@ -276,14 +311,35 @@ class Worker:
             timeout=actor.timeout,
             session_id=self.sessions.get(actor_name, conversation),
         )
+        result = self.journal.get(message.id)
+        if result is not None:
+            log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
+        else:
+            result = self._run(running, request, conversation)
+            if running.cancel_reason == "shutdown":
+                self.spool.move(running.path, self.spool.inbox(actor_name))
+                log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
+                return
+            self.journal.put(message.id, result)
+            failpoint("worker.ran")
+        if result.session_id:
+            self.sessions.set(actor_name, conversation, result.session_id)
+        reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
+        if reply is not None:
+            self.spool.put_reply(reply)
+        failpoint("worker.replied")
+        self.spool.complete(running.path)
+        self.journal.drop(message.id)
+
+    def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
+        message, actor_name = running.message, running.actor
         self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
-        runner = self.runners[actor.runner]
+        runner = self.runners[self.config.actors[actor_name].runner]
         on_event = None
         if self.progress is not None:
             sink = self.progress
             on_event = lambda event: sink(actor_name, event)  # noqa: E731
         result = runner.run(request, on_event=on_event, cancel=running.cancel)
-        failpoint("worker.ran")
         self.events.emit(
             "run.end",
             id=message.id,
@@ -294,24 +350,18 @@ class Worker:
             cost=result.cost_usd,
             conversation=conversation,
         )
-        if running.cancel_reason == "shutdown":
-            self.spool.move(running.path, self.spool.inbox(actor_name))
-            log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
-            return
-        if result.session_id:
-            self.sessions.set(actor_name, conversation, result.session_id)
-        reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
-        self.spool.put_reply(reply)
-        failpoint("worker.replied")
-        self.spool.complete(running.path)
+        return result
 
     def _result_reply(
         self, message: Inbound, actor: str, workspace: Path, result: RunResult, cancelled: str
-    ) -> Reply:
+    ) -> Reply | None:
         if cancelled == "user":
             return self._reply(message, f"Stopped @{actor} as asked.", kind="notice", actor=actor)
         if not result.ok:
             return self._reply(message, result.text, kind="error", actor=actor)
+        quiet = message.meta.get("quiet_token")
+        if isinstance(quiet, str) and is_quiet(result.text, quiet):
+            return None  # a heartbeat with nothing to report
         wanted = extract_send_files(result.text, workspace)
         text = wanted.text
         if wanted.refused:

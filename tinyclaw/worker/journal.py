@@ -1,0 +1,43 @@
+"""The run journal: a CLI's result, saved before anything is done with it.
+
+A CLI run is the one step that is neither fast nor repeatable (the model may answer
+differently, and tools may have side effects). Saving its result under the message id
+before acting on it means a worker killed after the run replays the *same* result:
+the same reply, the same handoffs, and no second run. The entry is dropped once the
+message is complete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from tinyclaw.fsutil import atomic_write
+from tinyclaw.runners import RunResult
+
+
+class RunJournal:
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.durable = durable
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, message_id: str) -> Path:
+        return self.root / f"{message_id}.json"
+
+    def get(self, message_id: str) -> RunResult | None:
+        try:
+            data = json.loads(self._path(message_id).read_bytes())
+            return RunResult(**data)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None  # a torn or foreign entry: run again rather than trust it
+
+    def put(self, message_id: str, result: RunResult) -> None:
+        body = json.dumps(asdict(result), default=str).encode("utf-8")
+        atomic_write(self._path(message_id), body, durable=self.durable)
+
+    def drop(self, message_id: str) -> None:
+        self._path(message_id).unlink(missing_ok=True)
