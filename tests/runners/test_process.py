@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import threading
@@ -245,7 +246,9 @@ class StubbornChild:
         return self._code
 
     def wait(self, timeout: float | None = None) -> int:
-        assert self._code is not None, "wait() on a live child would block forever"
+        if self._code is None:
+            assert timeout is not None, "wait() on a live child would block forever"
+            raise subprocess.TimeoutExpired("cli", timeout)
         return self._code
 
     def signal_group(self, sig: int) -> bool:

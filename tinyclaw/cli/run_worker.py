@@ -21,19 +21,21 @@ def run_worker(home: Home) -> None:
     config = load(home)
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
+    from tinyclaw.live import LiveSink
+
     stop = threading.Event()
+    worker = Worker(home, config, build_runners(home, config), progress=LiveSink(home))
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
             "received %s: finishing in-flight runs, taking nothing new", signal.Signals(signum).name
         )
         stop.set()
+        worker.wake.set()  # the loop may be asleep until its next rescan
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    from tinyclaw.live import LiveSink
-
-    Worker(home, config, build_runners(home, config), progress=LiveSink(home)).run(stop)
+    worker.run(stop)
     log.info("worker stopped")
 
 

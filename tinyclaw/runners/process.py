@@ -100,6 +100,9 @@ class PopenChild:
         return True
 
     def group_alive(self) -> bool:
+        # Fast path, taken after almost every run: no member at all, not even a zombie.
+        if not self.signal_group(0):
+            return False
         members = live_group_members(self._popen.pid)
         if members is None:  # no /proc: ask the kernel, zombies included
             return self.signal_group(0)
@@ -326,7 +329,12 @@ class ProcessRunner:
                 if self._clock() - exited_at >= _DRAIN_AFTER_EXIT:
                     return False, False
             elif not stdout_open:
-                time.sleep(self._poll)
+                # Output is done; block on the exit itself rather than sleeping a
+                # whole poll interval after a child that is already on its way out.
+                try:
+                    child.wait(timeout=min(self._poll, max(deadline - self._clock(), 0.001)))
+                except subprocess.TimeoutExpired:
+                    pass
 
     def _drain(self, lines: queue.Queue[bytes | None], on_line: Callable[[str], None]) -> None:
         while True:

@@ -1,0 +1,113 @@
+"""``tinyclaw doctor`` names every problem with its fix, and never prints a secret."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.launcher.conftest import run_tinyclaw, write_config
+from tinyclaw.home import Home
+from tinyclaw.runtime import PACKAGE_ROOT
+
+CONFIG = """\
+[runners.claude]
+{claude}
+
+[actors.assistant]
+runner = "claude"
+{channels}
+"""
+
+
+def _config(home: Home, *, claude: str = "", channels: str = "") -> None:
+    home.config_file.write_text(CONFIG.format(claude=claude, channels=channels))
+
+
+def _private(home: Home) -> None:
+    home.pairing.chmod(0o700)
+
+
+def test_a_missing_cli_is_a_problem_with_the_install_command(home: Home) -> None:
+    _config(home, claude='command = "/nonexistent/bin/claude"')
+    _private(home)
+
+    result = run_tinyclaw("doctor")
+
+    assert result.returncode == 1
+    out = result.stdout
+    line = next(line for line in out.splitlines() if line.startswith("FAIL  claude"))
+    assert "'/nonexistent/bin/claude' does not exist" in line
+    assert "npm install --prefix" in out
+    assert "@anthropic-ai/claude-code@2.1.331 @openai/codex@0.169.0" in out
+    assert "fix [runners.claude] command in tinyclaw.toml" in out
+    assert "1 problem(s)" in out
+
+
+def test_tokens_are_checked_by_name_and_never_printed(home: Home) -> None:
+    secret = "discord-secret-value-123456"
+    channels = (
+        '[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
+        '[channels.discord]\nenabled = true\ntoken_env = "DISCORD_BOT_TOKEN"\n'
+    )
+    _config(home, claude=f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"', channels=channels)
+    _private(home)
+    home.env_file.write_text(f"DISCORD_BOT_TOKEN={secret}\n")
+    home.env_file.chmod(0o600)
+
+    result = run_tinyclaw("doctor")
+
+    assert result.returncode == 1
+    assert secret not in result.stdout + result.stderr
+    assert "ok    discord token: DISCORD_BOT_TOKEN is set" in result.stdout
+    assert "FAIL  telegram token: TELEGRAM_BOT_TOKEN is not set" in result.stdout
+    assert f"add TELEGRAM_BOT_TOKEN=... to {home.env_file}" in result.stdout
+
+
+def test_secrets_readable_by_others_are_problems(home: Home) -> None:
+    _config(home, claude=f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"')
+    home.pairing.chmod(0o755)
+    (home.pairing / "store.json").write_text("{}")
+    (home.pairing / "store.json").chmod(0o644)
+    home.env_file.write_text("ANTHROPIC_API_KEY=sk-test-123456\n")
+    home.env_file.chmod(0o644)
+
+    result = run_tinyclaw("doctor")
+
+    assert result.returncode == 1
+    assert f"chmod 600 {home.env_file}" in result.stdout
+    assert f"chmod -R go-rwx {home.pairing}" in result.stdout
+    assert "sk-test-123456" not in result.stdout
+
+
+def test_a_broken_config_is_reported_line_by_line(home: Home) -> None:
+    home.config_file.write_text('[actors.assistant]\nrunner = "gpt"\ntimout = 5\n')
+
+    result = run_tinyclaw("doctor")
+
+    assert result.returncode == 1
+    assert "FAIL  config:" in result.stdout
+    assert "actors.assistant.runner" in result.stdout
+    assert "actors.assistant.timout: unknown key" in result.stdout
+
+
+def test_a_healthy_home_has_no_problems(home: Home) -> None:
+    tools = PACKAGE_ROOT / ".tools" / "node_modules" / ".bin"
+    if not (tools / "claude").exists() or not (tools / "codex").exists():
+        if os.environ.get("CI"):
+            pytest.fail("the pinned CLIs must be installed in CI (scripts/bootstrap)")
+        pytest.skip("the pinned CLIs are not installed in .tools/")
+    write_config(home)  # fake CLI for claude; codex is unused but found in .tools
+    home.config_file.write_text(
+        home.config_file.read_text().replace(
+            f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"', ""
+        )
+    )
+    _private(home)
+
+    result = run_tinyclaw("doctor", timeout=120)
+
+    assert result.returncode == 0, result.stdout
+    assert "no problems found" in result.stdout
+    assert "ok    claude:" in result.stdout and "2.1.331" in result.stdout
+    assert "ok    tmux: tmux" in result.stdout

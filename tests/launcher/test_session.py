@@ -1,0 +1,266 @@
+"""The owner's day with tinyclaw in tmux: start it, watch an actor work, type to it,
+see a crash repaired, stop it without losing anything. Real tmux (a private server),
+real worker and supervisors, the fake CLI in place of claude."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from tests.launcher.conftest import (
+    TmuxServer,
+    events,
+    run_tinyclaw,
+    states,
+    wait_until,
+    write_config,
+)
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.launcher.state import pid_alive
+from tinyclaw.messages import Inbound, Sender
+from tinyclaw.spool import Spool
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _start(expect_ready: bool = True) -> str:
+    result = run_tinyclaw("start", "--no-attach")
+    assert result.returncode == 0, result.stderr + result.stdout
+    if expect_ready:
+        assert "all ready" in result.stdout, result.stdout
+    return result.stdout
+
+
+def test_start_opens_a_window_per_component_and_a_second_start_is_harmless(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    output = _start()
+
+    assert tmux.windows() == {
+        "status": "status",
+        "worker": "worker",
+        "actor-coder": "coder",
+        "actor-reviewer": "reviewer",
+    }
+    assert "ready after" in output
+    for name, state in states(launch_home).items():
+        assert state.phase == "ready", name
+        assert pid_alive(state.child_pid), name
+    # the windows run this very Python, with this home
+    worker = psutil.Process(states(launch_home)["worker"].child_pid)
+    assert worker.cmdline()[:4] == [sys.executable, "-m", "tinyclaw", "worker"]
+    assert worker.environ()["TINYCLAW_HOME"] == str(launch_home.root)
+
+    again = run_tinyclaw("start", "--no-attach")
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+    assert len(tmux.windows()) == 4
+
+    other = Home(launch_home.root.parent / "other-home")
+    other.root.mkdir()
+    other.config_file.write_text(launch_home.config_file.read_text())
+    clash = run_tinyclaw("--home", str(other.root), "start", "--no-attach")
+    assert clash.returncode == 1
+    assert f"belongs to the home {launch_home.root}" in clash.stderr
+
+
+def test_a_message_from_the_queue_shows_up_in_its_actors_window(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    _start()
+
+    sent = run_tinyclaw("send", "--actor", "coder", "please refactor the parser")
+
+    assert sent.returncode == 0, sent.stderr
+    assert "echo:" in sent.stdout
+    wait_until(lambda: "done in" in tmux.capture("actor-coder"), "the run's end in the window")
+    screen = tmux.capture("actor-coder")
+    assert "took" in screen and "from cli:local" in screen
+    assert "please refactor the parser" in screen
+    assert "claude started" in screen
+    assert "answer" in screen
+    assert "please refactor the parser" not in tmux.capture("actor-reviewer")
+
+
+def test_a_line_typed_in_an_actor_window_reaches_that_actor_and_its_answer_appears(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    _start()
+
+    tmux.send_line("actor-reviewer", "check the error handling please")
+
+    wait_until(lambda: "@reviewer → you" in tmux.capture("actor-reviewer"), "the answer")
+    screen = tmux.capture("actor-reviewer")
+    assert "you → @reviewer: check the error handling please" in screen
+    assert "check the error handling please" in screen.split("@reviewer → you")[0]
+    routed = [e for e in events(launch_home) if e.get("event") == "routed"]
+    assert routed and routed[-1]["actor"] == "reviewer"
+    assert routed[-1]["channel"] == "operator" and routed[-1]["chat"] == "reviewer"
+    sent = list((launch_home.queue / "sent" / "operator").glob("*.json"))
+    assert len(sent) == 1
+    reply = json.loads(sent[0].read_text())
+    assert reply["actor"] == "reviewer" and "check the error handling please" in reply["text"]
+    assert not list((launch_home.queue / "outgoing" / "operator").glob("*.json"))
+
+
+def test_a_killed_component_is_restarted_and_the_restart_is_visible(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    _start()
+    first = states(launch_home)["worker"].child_pid
+    assert first is not None
+
+    os.kill(first, signal.SIGKILL)
+
+    def restarted() -> bool:
+        state = states(launch_home)["worker"]
+        return state.restarts == 1 and state.phase == "ready" and state.child_pid != first
+
+    wait_until(restarted, "the worker to be restarted and ready")
+    screen = tmux.capture("worker")
+    assert "worker stopped (killed by SIGKILL)" in screen
+    assert "restart #1" in screen
+    exits = [e for e in events(launch_home) if e.get("event") == "component.exit"]
+    assert exits[-1]["component"] == "worker" and exits[-1]["code"] == -signal.SIGKILL
+    # and it works again
+    sent = run_tinyclaw("send", "--actor", "coder", "still there?")
+    assert "echo:" in sent.stdout
+
+
+def test_a_killed_listener_is_restarted(home: Home, tmux: TmuxServer) -> None:
+    from tests.fakes.telegram_api import TOKEN, TelegramFake
+
+    with TelegramFake() as fake:
+        channels = (
+            '[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
+            f'base_url = "{fake.base_url}"\nbase_file_url = "{fake.base_file_url}"\n'
+        )
+        write_config(home, channels=channels)
+        home.env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\n")
+        home.env_file.chmod(0o600)
+        _start()
+        assert "telegram" in tmux.windows()
+        first = states(home)["telegram"].child_pid
+        assert first is not None
+
+        os.kill(first, signal.SIGKILL)
+
+        wait_until(
+            lambda: (
+                states(home)["telegram"].restarts == 1 and states(home)["telegram"].phase == "ready"
+            ),
+            "the telegram listener to come back",
+        )
+        assert "restart #1" in tmux.capture("telegram")
+        stopped = run_tinyclaw("stop", "--timeout", "20")
+        assert stopped.returncode == 0
+
+
+def test_stop_ends_every_process_and_keeps_queued_work(home: Home, tmux: TmuxServer) -> None:
+    # Every run takes long: one is in flight when we stop, one waits behind it.
+    write_config(home, stop_timeout=1.0, runner_env='env = { FAKE_CLI_SLEEP = "60" }')
+    _start()
+    spool = Spool(home)
+    ids = []
+    for text in ("first, slow", "second, waiting"):
+        message = Inbound(
+            id=unique_name(),
+            channel="cli",
+            chat_id="local",
+            sender=Sender(id="owner"),
+            text=text,
+            actor="coder",
+        )
+        spool.put(message)
+        ids.append(message.id)
+    wait_until(lambda: Spool.list_box(spool.processing("coder")), "the first run to start")
+    live = home.logs / "live" / "coder.jsonl"
+    wait_until(lambda: live.exists() and '"start"' in live.read_text(), "the CLI to start")
+    cli = next(r for r in map(json.loads, live.read_text().splitlines()) if r["kind"] == "start")
+    pids = {p for s in states(home).values() for p in (s.supervisor_pid, s.child_pid) if p}
+    cli_pid = cli["data"]["pid"]
+    assert pid_alive(cli_pid, needle="fake-cli")
+
+    stopped = run_tinyclaw("stop")
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stopped" in stopped.stdout and "killed" not in stopped.stdout
+    assert not tmux.has_session()
+    assert not [pid for pid in pids if pid_alive(pid)]
+    assert not pid_alive(cli_pid, needle="fake-cli"), "the CLI run outlived the stop"
+    assert not _processes_of(home), "something of this home is still running"
+    inbox = sorted(p.stem for p in Spool.list_box(spool.inbox("coder")))
+    assert inbox == sorted(ids)  # the run in flight went back, the waiting one stayed
+    assert not Spool.list_box(spool.processing("coder"))
+    assert not Spool.list_box(spool.failed)
+    assert not list((home.queue / "outgoing").rglob("*.json"))
+
+    status = run_tinyclaw("status")
+    assert "not running" in status.stdout
+    assert "inboxes 2" in status.stdout
+
+
+def _processes_of(home: Home) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.environ().get("TINYCLAW_HOME") == str(home.root):
+                found.append(" ".join(proc.info["cmdline"] or []))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    me = psutil.Process()
+    mine = {" ".join(p.cmdline()) for p in [me, *me.children(recursive=True)]}
+    return [cmd for cmd in found if cmd not in mine]
+
+
+def test_attach_refuses_an_unknown_actor_and_a_stopped_session(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    result = run_tinyclaw("attach", "coder")
+    assert result.returncode == 1
+    assert "not running" in result.stderr
+    _start()
+    unknown = run_tinyclaw("attach", "nobody")
+    assert unknown.returncode == 1 and "no actor 'nobody'" in unknown.stderr
+
+
+def test_attach_shows_the_session_with_the_actors_window_selected(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    _start()
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+    env["TERM"] = "xterm-256color"
+    primary, secondary = os.openpty()
+    attach = subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw", "attach", "reviewer"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    try:
+
+        def attached() -> bool:
+            return bool(tmux.tmux("list-clients", "-t", "=tc-test").stdout.strip())
+
+        wait_until(attached, "a client attached to the session")
+        listing = tmux.tmux(
+            "list-windows", "-t", "=tc-test", "-F", "#{window_active} #{window_name}"
+        ).stdout
+        assert "1 reviewer" in listing.splitlines()
+        tmux.tmux("detach-client", "-s", "=tc-test")
+        assert attach.wait(timeout=10) == 0
+    finally:
+        if attach.poll() is None:
+            attach.kill()
+            attach.wait()
+        os.close(primary)

@@ -1,0 +1,140 @@
+"""``tinyclaw status``, the dashboard and ``tinyclaw logs`` read the home's files, so
+they tell the truth with tmux, without tmux, and after a crash."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+
+from rich.console import Console
+
+from tests.launcher.conftest import run_tinyclaw, write_config
+from tinyclaw.config import load_config
+from tinyclaw.dashboard import render
+from tinyclaw.events import EventLog
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.launcher.logs import follow
+from tinyclaw.launcher.status import collect
+from tinyclaw.messages import Inbound, Sender
+from tinyclaw.spool import Spool
+
+
+def _message(text: str, actor: str | None = None) -> Inbound:
+    return Inbound(
+        id=unique_name(),
+        channel="telegram",
+        chat_id="42",
+        sender=Sender(id="7", name="Alice"),
+        text=text,
+        actor=actor,
+    )
+
+
+def _busy_home(home: Home) -> None:
+    """A home after some work: a run in flight for 42 s, one waiting, one failure."""
+    write_config(home)
+    spool = Spool(home)
+    running = _message("summarise the meeting notes", "coder")
+    path = spool.put(running, spool.inbox("coder"))
+    assert path is not None
+    spool.claim(path, "coder")
+    EventLog(home.logs / "events.jsonl", clock=lambda: time.time() - 42).emit(
+        "run.start", id=running.id, actor="coder", conversation="telegram:42"
+    )
+    EventLog(home.logs / "events.jsonl", clock=lambda: time.time() - 100).emit(
+        "run.end", id="older", actor="reviewer", ok=False, error="timeout", duration=600.0
+    )
+    spool.put(_message("and then this", "reviewer"), spool.inbox("reviewer"))
+    broken = spool.put(_message("this one broke"))
+    assert broken is not None
+    spool.fail(broken, "routing failed: addressed to unknown actor 'ghost'")
+
+
+def test_status_without_tmux_shows_runs_in_flight_queues_and_failures(home: Home) -> None:
+    _busy_home(home)
+    env = {**os.environ, "PATH": "/nonexistent"}  # no tmux to be found
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "tmux: not installed" in out
+    assert "worker    not running" in out
+    assert "incoming 0  inboxes 1  processing 1  outgoing 0  failed 1" in out
+    in_flight = next(line for line in out.splitlines() if line.startswith("  @coder"))
+    assert "42s" in in_flight or "43s" in in_flight
+    assert "telegram:42" in in_flight and "summarise the meeting notes" in in_flight
+    assert "failures: 1" in out
+    assert "addressed to unknown actor 'ghost'" in out
+
+
+def test_the_dashboard_draws_the_same_snapshot(home: Home) -> None:
+    _busy_home(home)
+    config = load_config(home)
+    snap = collect(home, config, session="tinyclaw", session_running=True)
+    console = Console(file=StringIO(), width=140, record=True, color_system=None)
+
+    console.print(render(snap))
+
+    text = console.export_text()
+    assert "@coder" in text and "summarise the meeting notes" in text
+    assert "@reviewer" in text and "failed: timeout" in text
+    assert "failures: 1" in text and "ghost" in text
+    assert "worker" in text and "stopped" in text
+
+
+def test_logs_lists_prints_the_end_and_names_what_exists(home: Home) -> None:
+    (home.logs / "worker.log").write_text("".join(f"line {n}\n" for n in range(1, 101)))
+
+    listing = run_tinyclaw("logs")
+    assert "worker" in listing.stdout
+
+    tail = run_tinyclaw("logs", "worker", "-n", "3")
+    assert tail.returncode == 0
+    assert tail.stdout.splitlines() == ["line 98", "line 99", "line 100"]
+
+    (home.logs / "listen-telegram.log").write_text("telegram listener running\n")
+    listener = run_tinyclaw("logs", "telegram")
+    assert listener.stdout == "telegram listener running\n"
+
+    missing = run_tinyclaw("logs", "discord")
+    assert missing.returncode == 1
+    assert "no log called 'discord'" in missing.stderr
+    assert "available: listen-telegram, worker" in missing.stderr
+
+
+def test_following_a_log_survives_its_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "worker.log"
+    path.write_text("old\n")
+    out = StringIO()
+    stop = threading.Event()
+    follower = threading.Thread(
+        target=follow, args=(path, out), kwargs={"should_stop": stop.is_set, "interval": 0.02}
+    )
+    follower.start()
+    try:
+        time.sleep(0.1)
+        with path.open("a") as handle:
+            handle.write("before rotation\n")
+        time.sleep(0.1)
+        path.rename(tmp_path / "worker.log.1")
+        path.write_text("after rotation\n")
+        deadline = time.monotonic() + 5
+        while "after rotation" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        follower.join(timeout=5)
+    assert out.getvalue() == "before rotation\nafter rotation\n"

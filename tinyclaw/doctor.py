@@ -1,0 +1,275 @@
+"""``tinyclaw doctor``: everything that stops tinyclaw from working, each with its fix.
+
+It checks what the other commands would otherwise find out one failure at a time:
+tmux, the two CLIs (found the way the runners find them, and that ``--version``
+runs), the tokens of enabled channels (by name: a value is never printed), the
+permissions of the home's secrets, and the configuration itself. A *problem* makes
+the exit code 1; a *warning* is worth reading but may be intended (a CLI can be
+logged in without an API key in the environment).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from tinyclaw.config import Config, RunnersConfig, load_config, load_dotenv
+from tinyclaw.errors import ConfigError
+from tinyclaw.home import Home
+from tinyclaw.runtime import PACKAGE_ROOT, cli_search_dirs
+
+Level = Literal["ok", "warning", "problem", "info"]
+PINNED = {"claude": "2.1.331", "codex": "0.169.0"}
+PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex"}
+TMUX_FIX = "sudo apt-get install tmux   (macOS: brew install tmux)"
+Run = Callable[[list[str]], tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Check:
+    level: Level
+    name: str
+    detail: str
+    fix: str | None = None
+
+
+def pinned_versions(root: Path = PACKAGE_ROOT) -> dict[str, str]:
+    """The CLI versions tinyclaw is tested with (``scripts/versions.sh`` in a checkout)."""
+    versions = dict(PINNED)
+    try:
+        text = (root / "scripts" / "versions.sh").read_text(encoding="utf-8")
+    except OSError:
+        return versions
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "CLAUDE_CODE_VERSION" and value.strip():
+            versions["claude"] = value.strip()
+        elif key.strip() == "CODEX_VERSION" and value.strip():
+            versions["codex"] = value.strip()
+    return versions
+
+
+def install_command(prefix: Path, versions: Mapping[str, str]) -> str:
+    packages = " ".join(f"{PACKAGES[k]}@{versions[k]}" for k in ("claude", "codex"))
+    return f"npm install --prefix {prefix} {packages}"
+
+
+def run_version(argv: list[str]) -> tuple[int, str]:
+    """Run ``argv`` briefly and return (exit code, first line of its output)."""
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, str(exc)
+    output = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
+    return proc.returncode, output[0] if output else ""
+
+
+class Doctor:
+    def __init__(
+        self,
+        home: Home,
+        *,
+        environ: dict[str, str] | None = None,
+        run: Run = run_version,
+        which: Callable[[str], str | None] = shutil.which,
+    ) -> None:
+        self.home = home
+        self.environ = dict(os.environ) if environ is None else environ
+        self.run = run
+        self.which = which
+        self.versions = pinned_versions()
+
+    def checks(self) -> list[Check]:
+        results = [self.tmux()]
+        config, config_checks = self.config()
+        results += config_checks
+        results += self.clis(config)
+        if config is not None:
+            results += self.tokens(config)
+        results += self.permissions()
+        return results
+
+    # -- each area -------------------------------------------------------------------
+
+    def tmux(self) -> Check:
+        path = self.which("tmux")
+        if path is None:
+            return Check("problem", "tmux", "not installed (tinyclaw start needs it)", TMUX_FIX)
+        code, version = self.run([path, "-V"])
+        if code != 0:
+            return Check("problem", "tmux", f"{path} does not run: {version}", TMUX_FIX)
+        return Check("ok", "tmux", version)
+
+    def config(self) -> tuple[Config | None, list[Check]]:
+        try:
+            load_dotenv(self.home.env_file, self.environ)
+        except ConfigError as exc:
+            return None, [Check("problem", ".env", str(exc), "fix that line (KEY=value)")]
+        try:
+            config = load_config(self.home)
+        except ConfigError as exc:
+            lines = str(exc).splitlines()
+            missing = not self.home.config_file.exists()
+            fix = (
+                "tinyclaw init"
+                if missing
+                else f"edit {self.home.config_file} (README: Configuration)"
+            )
+            return None, [Check("problem", "config", line, fix) for line in lines]
+        actors = ", ".join(config.actors)
+        return config, [Check("ok", "config", f"{self.home.config_file} ({actors})")]
+
+    def clis(self, config: Config | None) -> list[Check]:
+        from tinyclaw.runners import resolve_command
+
+        runners = config.runners if config is not None else RunnersConfig()
+        used = {a.runner for a in config.actors.values()} if config is not None else set()
+        fix_install = install_command(self.home.root / ".tools", self.versions)
+        results = []
+        for kind in ("claude", "codex"):
+            settings = runners.for_kind(kind)
+            command = resolve_command(kind, settings, self.environ, cli_search_dirs(self.home))
+            needed = kind in used or config is None
+            if command is None:
+                where = (
+                    f"configured command {settings.command!r} does not exist or is not executable"
+                    if settings.command
+                    else "not on PATH nor in "
+                    + ", ".join(str(d) for d in cli_search_dirs(self.home))
+                )
+                fix = fix_install
+                if settings.command:
+                    fix = (
+                        f"fix [runners.{kind}] command in tinyclaw.toml, or install: {fix_install}"
+                    )
+                level: Level = "problem" if needed else "info"
+                results.append(Check(level, kind, f"not found: {where}", fix if needed else None))
+                continue
+            code, version = self.run([command, "--version"])
+            if code != 0:
+                results.append(
+                    Check("problem", kind, f"{command} --version failed: {version}", fix_install)
+                )
+                continue
+            pinned = self.versions[kind]
+            if pinned not in version:
+                results.append(
+                    Check(
+                        "warning",
+                        kind,
+                        f"{command}: {version} (tinyclaw is tested with {pinned})",
+                        fix_install,
+                    )
+                )
+            else:
+                results.append(Check("ok", kind, f"{command}: {version}"))
+        return results
+
+    def tokens(self, config: Config) -> list[Check]:
+        results = []
+        env_file = self.home.env_file
+        for channel in ("telegram", "discord", "whatsapp"):
+            settings = config.channels.get(channel)
+            if not settings.enabled:
+                continue
+            names = [settings.token_env]
+            if channel == "whatsapp":
+                names += [settings.verify_token_env, settings.app_secret_env]
+            for name in filter(None, names):
+                if self.environ.get(name):
+                    results.append(Check("ok", f"{channel} token", f"{name} is set"))
+                else:
+                    results.append(
+                        Check(
+                            "problem",
+                            f"{channel} token",
+                            f"{name} is not set (channel {channel} is enabled)",
+                            f"add {name}=... to {env_file} (chmod 600), or disable "
+                            f"[channels.{channel}]",
+                        )
+                    )
+        for kind in sorted({a.runner for a in config.actors.values()}):
+            for name in config.runners.for_kind(kind).pass_env:
+                if not self.environ.get(name):
+                    results.append(
+                        Check(
+                            "warning",
+                            f"{kind} credentials",
+                            f"{name} (runners.{kind}.pass_env) is not set; {kind} must be "
+                            "logged in some other way",
+                            f"add {name}=... to {env_file}, or log the CLI in",
+                        )
+                    )
+        return results
+
+    def permissions(self) -> list[Check]:
+        results = []
+        pairing = self.home.pairing
+        if pairing.is_dir():
+            exposed = [pairing] if _mode(pairing) & 0o005 else []
+            exposed += [p for p in pairing.iterdir() if p.name != "README.md" and _mode(p) & 0o004]
+            if exposed:
+                shown = ", ".join(str(p) for p in exposed[:3])
+                results.append(
+                    Check(
+                        "problem",
+                        "pairing store",
+                        f"open to every user of this machine: {shown}",
+                        f"chmod -R go-rwx {pairing}",
+                    )
+                )
+            else:
+                results.append(Check("ok", "pairing store", f"{pairing} is private"))
+        env_file = self.home.env_file
+        if env_file.exists():
+            mode = stat.S_IMODE(env_file.stat().st_mode)
+            if mode & 0o077:
+                results.append(
+                    Check(
+                        "problem",
+                        ".env",
+                        f"{env_file} has mode {mode:04o}; others can read the tokens",
+                        f"chmod 600 {env_file}",
+                    )
+                )
+            else:
+                results.append(Check("ok", ".env", f"{env_file} is mode {mode:04o}"))
+        if not os.access(self.home.root, os.W_OK):
+            results.append(
+                Check(
+                    "problem",
+                    "home",
+                    f"{self.home.root} is not writable",
+                    f"chown/chmod {self.home.root}",
+                )
+            )
+        return results
+
+
+def _mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0
+
+
+MARKS = {"ok": "ok  ", "warning": "warn", "problem": "FAIL", "info": "info"}
+
+
+def format_checks(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        lines.append(f"{MARKS[check.level]}  {check.name}: {check.detail}")
+        if check.fix and check.level in ("problem", "warning"):
+            lines.append(f"      fix: {check.fix}")
+    problems = sum(1 for c in checks if c.level == "problem")
+    lines.append(f"{problems} problem(s)" if problems else "no problems found")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""What runs in which tmux window: the plan of a session, derived from the config.
+
+One window per component: the status dashboard, the worker, one per *enabled*
+listener, one per actor. Each window runs the small supervisor, which runs the real
+program with the Python of this very process (``sys.executable -m tinyclaw …``), so
+the session uses the virtualenv that started it, whatever PATH says.
+
+A component's ``name`` is unique and safe as a file name (``worker``, ``telegram``,
+``actor-coder``, ``status``); its ``window`` is what tmux shows (the actor's plain
+name). Windows are found again by the ``@tinyclaw`` window option holding the name,
+so an actor called "worker" cannot be mistaken for the worker.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Literal
+
+from tinyclaw.config import Config
+
+Kind = Literal["status", "worker", "listener", "actor"]
+LISTENERS = ("telegram", "discord", "whatsapp")
+STATUS = "status"
+WORKER = "worker"
+ACTOR_PREFIX = "actor-"
+
+# Readiness probes (see supervisor.ReadyProbe). The worker announces itself with a
+# ``worker.start`` event once it recovered the queue and watches its boxes; our own
+# window programs touch the ready file; a listener is given a short grace period
+# unless it touches the ready file itself.
+WORKER_READY = "event:worker.start"
+LISTENER_READY = "event:listener.ready,alive:1.5"
+PROGRAM_READY = "file"
+# The worker and listeners run as `python -m tinyclaw worker|listen …`, exactly the
+# commands a user would type; the window programs that exist only for the session
+# (watch, dashboard) use the small entry point, which skips the Typer application.
+LIGHT = "tinyclaw.launcher"
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    window: str
+    kind: Kind
+    args: tuple[str, ...]  # arguments of `python -m <module>` for the child program
+    ready: str
+    interactive: bool = False
+    actor: str | None = None
+    module: str = "tinyclaw"  # our own window programs use the light tinyclaw.launcher
+
+    def child_argv(self, python: str) -> list[str]:
+        return [python, "-m", self.module, *self.args]
+
+    def supervise_argv(self, python: str) -> list[str]:
+        argv = [python, "-m", "tinyclaw.launcher", "supervise", self.name, "--ready", self.ready]
+        if self.interactive:
+            argv.append("--interactive")
+        return [*argv, "--", *self.child_argv(python)]
+
+    def window_command(self, python: str) -> str:
+        """The shell line tmux runs; ``exec`` makes the supervisor the pane's process."""
+        return "exec " + shlex.join(self.supervise_argv(python))
+
+
+def actor_component(actor: str) -> str:
+    return ACTOR_PREFIX + actor
+
+
+def plan(config: Config) -> list[Component]:
+    """Every component of a session for ``config``, in window order."""
+    components = [
+        Component(STATUS, STATUS, "status", ("dashboard",), PROGRAM_READY, module=LIGHT),
+        Component(WORKER, WORKER, "worker", ("worker",), WORKER_READY),
+    ]
+    for name in LISTENERS:
+        if config.channels.get(name).enabled:
+            components.append(Component(name, name, "listener", ("listen", name), LISTENER_READY))
+    for actor in config.actors:
+        components.append(
+            Component(
+                actor_component(actor),
+                actor,
+                "actor",
+                ("watch", actor),
+                PROGRAM_READY,
+                interactive=True,
+                actor=actor,
+                module=LIGHT,
+            )
+        )
+    return components

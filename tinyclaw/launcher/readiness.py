@@ -1,0 +1,82 @@
+"""When a supervised child counts as ready, which is what ``tinyclaw start`` waits for.
+
+A probe is written as comma-separated terms: ``file`` (the child touches
+``$TINYCLAW_READY_FILE``, see ``state.touch_ready``), ``event:NAME`` (the child
+writes that event to ``logs/events.jsonl`` under its own pid, as the worker's
+``worker.start`` and a listener's ``listener.ready``) and ``alive:SECONDS`` (a grace
+period for a program that says nothing). The ready file always counts, so any child
+can announce itself the same way whatever its probe.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ReadyProbe:
+    """How to tell that a child serves. Parsed from comma-separated terms: ``file``,
+    ``event:NAME`` (repeatable), ``alive:SECONDS``. The ready file is always accepted,
+    so any child can say "ready" the same way whatever its probe."""
+
+    events: frozenset[str] = frozenset()
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ReadyProbe:
+        events: set[str] = set()
+        seconds: float | None = None
+        for term in filter(None, (t.strip() for t in text.split(","))):
+            kind, _, arg = term.partition(":")
+            if kind == "file" and not arg:
+                continue
+            if kind == "event" and arg:
+                events.add(arg)
+                continue
+            if kind == "alive":
+                try:
+                    seconds = float(arg or "1")
+                    continue
+                except ValueError:
+                    pass
+            raise ValueError(
+                f"unknown readiness probe {term!r} (file | event:NAME | alive:SECONDS)"
+            )
+        return cls(frozenset(events), seconds)
+
+
+class EventTail:
+    """New lines of the event log since the child was spawned (readiness by event)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.offset = path.stat().st_size
+        except OSError:
+            self.offset = 0
+        self.buffer = b""
+
+    def seen(self, pid: int, names: frozenset[str]) -> bool:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except OSError:
+            return False
+        self.offset += len(chunk)
+        lines = (self.buffer + chunk).split(b"\n")
+        self.buffer = lines.pop()
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if (
+                isinstance(record, dict)
+                and record.get("pid") == pid
+                and record.get("event") in names
+            ):
+                return True
+        return False

@@ -1,0 +1,154 @@
+"""Lines for an actor's window: pure functions from records to text.
+
+Three sources feed the window and each has its own shape: the actor's live progress
+file (``task.start``, then the CLI's events), the event log (``routed``,
+``run.start``, ``run.end`` with duration and cost) and the operator's replies. Keeping
+the wording here, away from the polling loop, makes it testable as plain strings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+ICONS = {
+    "start": "·",
+    "text": "…",
+    "tool": "⚙",
+    "command": "$",
+    "file_change": "✎",
+    "result": "✔",
+    "error": "✖",
+}
+COLORS = {
+    "dim": "2",
+    "bold": "1",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    color: bool = True
+
+    def __call__(self, text: str, *names: str) -> str:
+        if not self.color or not names:
+            return text
+        codes = ";".join(COLORS[n] for n in names)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+
+def clock(ts: Any) -> str:
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(float(ts)))
+    except (TypeError, ValueError, OverflowError):
+        return "--:--:--"
+
+
+def _indent(text: str, max_lines: int, prefix: str = "    ") -> list[str]:
+    lines = text.rstrip().splitlines() or [""]
+    shown = lines[:max_lines]
+    out = [prefix + line for line in shown]
+    if len(lines) > max_lines:
+        out.append(f"{prefix}… ({len(lines) - max_lines} more lines)")
+    return out
+
+
+def money(value: Any) -> str:
+    return f"${value:.4f}" if isinstance(value, (int, float)) else ""
+
+
+def task_header(record: dict[str, Any], s: Style) -> list[str]:
+    """``▶`` when the actor takes a message: who sent it and what it says."""
+    origin = ""
+    if record.get("from_actor"):
+        origin = f" from @{record['from_actor']}"
+    elif record.get("channel"):
+        who = f" ({record['sender']})" if record.get("sender") else ""
+        origin = f" from {record['channel']}:{record.get('chat_id', '?')}{who}"
+    head = s(f"▶ {clock(record.get('ts'))}  took {record.get('id', '?')}{origin}", "bold", "cyan")
+    lines = [head]
+    if record.get("text"):
+        lines += [s(line, "cyan") for line in _indent(str(record["text"]), 6)]
+    return lines
+
+
+def progress(record: dict[str, Any], s: Style, *, repeated: bool = False) -> list[str]:
+    """One CLI event from the live file; ``repeated``: the answer's text was just shown
+    as the CLI's last message, so only its header is printed."""
+    kind = str(record.get("kind", "?"))
+    text = str(record.get("text", ""))
+    data = record.get("data") if isinstance(record.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    icon = ICONS.get(kind, "?")
+    stamp = clock(record.get("ts"))
+    if kind == "start":
+        session = data.get("session_id")
+        resumed = f", resuming {session}" if data.get("resume") and session else ""
+        return [s(f"  {icon} {stamp}  {text}{resumed}", "dim")]
+    if kind == "text":
+        return [s(f"  {icon} {stamp}", "dim"), *_indent(text, 8)]
+    if kind == "command":
+        lines = [
+            s(f"  {icon} {stamp}  ", "dim")
+            + s(text.splitlines()[0][:300] if text else "", "yellow")
+        ]
+        if data.get("exit_code") is not None:
+            lines.append(s(f"      exit {data['exit_code']}", "dim"))
+        return lines
+    if kind == "file_change":
+        return [s(f"  {icon} {stamp}  ", "dim") + s(text[:300], "magenta")]
+    if kind == "tool":
+        return [s(f"  {icon} {stamp}  ", "dim") + s(text[:300], "blue")]
+    if kind == "result":
+        cost = money(data.get("cost_usd"))
+        head = s(f"  {icon} {stamp}  answer" + (f" ({cost})" if cost else ""), "green", "bold")
+        if repeated:
+            return [head + s("  (the text above)", "dim")]
+        return [head, *_indent(text, 30)]
+    if kind == "error":
+        return [s(f"  {icon} {stamp}  error: ", "red", "bold") + s(text[:500], "red")]
+    return [s(f"  {icon} {stamp}  {kind}: {text[:300]}", "dim")]
+
+
+def logged(event: dict[str, Any], s: Style) -> list[str]:
+    """An event-log record about this actor (routing and run boundaries)."""
+    kind = event.get("event")
+    stamp = clock(event.get("ts"))
+    if kind == "routed":
+        origin = f"{event.get('channel', '?')}:{event.get('chat', '?')}"
+        return [s(f"✉ {stamp}  queued {event.get('id', '?')} from {origin}", "dim")]
+    if kind == "run.end":
+        seconds = event.get("duration")
+        took = f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "?"
+        cost = money(event.get("cost"))
+        if event.get("ok"):
+            tail = f"  {cost}" if cost else ""
+            return [s(f"■ {stamp}  done in {took}{tail}", "green"), ""]
+        return [s(f"■ {stamp}  failed after {took}: {event.get('error') or 'error'}", "red"), ""]
+    return []
+
+
+def operator_sent(text: str, message_id: str, actor: str, s: Style) -> list[str]:
+    return [
+        s(f"▷ you → @{actor}: ", "bold", "yellow") + text,
+        s(f"  queued as {message_id}", "dim"),
+    ]
+
+
+def operator_reply(
+    actor: str, text: str, kind: str, ts: float, s: Style, *, repeated: bool = False
+) -> list[str]:
+    """The answer to the operator; ``repeated``: it is the answer just shown."""
+    color = "red" if kind == "error" else "green"
+    label = "" if kind == "reply" else f" ({kind})"
+    head = s(f"◀ {clock(ts)}  @{actor} → you{label}", "bold", color)
+    if repeated:
+        return [head + s(": the answer above", "dim"), ""]
+    return [head, *_indent(text, 60), ""]

@@ -1,0 +1,328 @@
+"""What is running and what is waiting, read from files only (no tmux needed).
+
+``tinyclaw status`` and the status window both show a :class:`Snapshot`. Everything
+in it comes from the home: the supervisors' status files, the queue boxes, and the
+event log (a ``run.start`` without its ``run.end`` is a run in flight; its timestamp
+gives the elapsed time, and the claimed file's ctime backs it up when the event log
+was rotated away). So status works the same with tmux, without it, and after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinyclaw.config import Config
+from tinyclaw.errors import InvalidMessageError
+from tinyclaw.home import Home
+from tinyclaw.launcher.components import Component, plan
+from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
+from tinyclaw.messages import load_inbound
+from tinyclaw.spool import REASON_SUFFIX, Spool
+
+TAIL_BYTES = 1_000_000
+RECENT = 200
+
+
+@dataclass
+class ComponentView:
+    name: str
+    window: str
+    kind: str
+    running: bool
+    phase: str
+    pid: int | None = None
+    restarts: int = 0
+    since: float | None = None
+    message: str = ""
+
+
+@dataclass
+class InFlight:
+    actor: str
+    id: str
+    elapsed: float
+    text: str = ""
+    origin: str = ""
+
+
+@dataclass
+class FailureView:
+    name: str
+    reason: str
+    at: str = ""
+
+
+@dataclass
+class ActorView:
+    name: str
+    runner: str
+    inbox: int
+    running: InFlight | None = None
+    last_run: dict[str, Any] | None = None
+
+
+@dataclass
+class Snapshot:
+    home: Path
+    session: str
+    session_running: bool | None  # None: tmux not available
+    components: list[ComponentView]
+    depths: dict[str, int]
+    actors: list[ActorView]
+    in_flight: list[InFlight]
+    failures_count: int
+    failures: list[FailureView]
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    now: float = 0.0
+
+    @property
+    def worker_running(self) -> bool:
+        return any(c.kind == "worker" and c.running for c in self.components)
+
+
+class RecentEvents:
+    """The newest events of ``logs/events.jsonl``, read once from the end and then only
+    what was appended, so a dashboard refreshing every second reads a few bytes."""
+
+    def __init__(self, path: Path, keep: int = RECENT, tail_bytes: int = TAIL_BYTES) -> None:
+        self.path = path
+        self.events: deque[dict[str, Any]] = deque(maxlen=keep)
+        self.started: dict[str, dict[str, Any]] = {}  # message id -> run.start, in flight
+        self.worker_pids: dict[int, float] = {}  # worker.start pid -> ts, not stopped yet
+        self._offset = 0
+        self._inode: int | None = None
+        self._buffer = b""
+        self._tail_bytes = tail_bytes
+
+    def refresh(self) -> None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return
+        if st.st_ino != self._inode or st.st_size < self._offset:
+            self._inode = st.st_ino
+            self._offset = max(0, st.st_size - self._tail_bytes)
+            self._buffer = b""
+            skip_partial = self._offset > 0
+        else:
+            skip_partial = False
+        if st.st_size == self._offset:
+            return
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        self._offset += len(chunk)
+        lines = (self._buffer + chunk).split(b"\n")
+        self._buffer = lines.pop()
+        if skip_partial and lines:
+            lines = lines[1:]  # started mid-line
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                self._add(record)
+
+    def _add(self, record: dict[str, Any]) -> None:
+        kind = record.get("event")
+        if kind == "run.start" and isinstance(record.get("id"), str):
+            self.started[record["id"]] = record
+        elif kind == "run.end" and isinstance(record.get("id"), str):
+            self.started.pop(record["id"], None)
+        elif kind == "worker.start" and isinstance(record.get("pid"), int):
+            self.worker_pids[record["pid"]] = float(record.get("ts", 0))
+        elif kind == "worker.stop" and isinstance(record.get("pid"), int):
+            self.worker_pids.pop(record["pid"], None)
+        self.events.append(record)
+
+    def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") in kinds]
+
+
+def _component_view(component: Component, state: ComponentState | None) -> ComponentView:
+    if state is None:
+        return ComponentView(component.name, component.window, component.kind, False, "not started")
+    alive = pid_alive(state.supervisor_pid) and state.phase != "stopped"
+    child_alive = pid_alive(state.child_pid)
+    phase = state.phase if alive else "stopped"
+    running = alive and child_alive and phase in ("starting", "ready")
+    return ComponentView(
+        component.name,
+        component.window,
+        component.kind,
+        running,
+        phase,
+        state.child_pid if child_alive else None,
+        state.restarts,
+        state.ready_at or state.started_at,
+        state.message,
+    )
+
+
+def _loose_worker(events: RecentEvents) -> int | None:
+    """A worker started by hand (``tinyclaw worker``): its start event and live pid."""
+    for pid in sorted(events.worker_pids, key=lambda p: events.worker_pids[p], reverse=True):
+        if pid_alive(pid):
+            return pid
+    return None
+
+
+def _message_summary(path: Path) -> tuple[str, str]:
+    try:
+        message = load_inbound(path.read_bytes(), default_id=path.stem)
+    except (OSError, InvalidMessageError):
+        return "", ""
+    return " ".join(message.text.split())[:120], f"{message.channel}:{message.chat_id}"
+
+
+def _in_flight(spool: Spool, events: RecentEvents, now: float) -> list[InFlight]:
+    result = []
+    try:
+        actor_dirs = sorted(e.name for e in os.scandir(spool.processing_root) if e.is_dir())
+    except FileNotFoundError:
+        return []
+    for actor in actor_dirs:
+        for path in Spool.list_box(spool.processing_root / actor):
+            started = events.started.get(path.stem, {}).get("ts")
+            if not isinstance(started, (int, float)):
+                try:
+                    started = path.stat().st_ctime  # the claim's rename sets ctime
+                except OSError:
+                    continue
+            text, origin = _message_summary(path)
+            result.append(InFlight(actor, path.stem, max(0.0, now - started), text, origin))
+    return result
+
+
+def failures(spool: Spool, latest: int = 3) -> tuple[int, list[FailureView]]:
+    """How many files sit in ``failed/``, and the newest reasons."""
+    files = Spool.list_box(spool.failed)
+    reasons: list[tuple[float, Path]] = []
+    for path in spool.failed.glob("*" + REASON_SUFFIX):
+        try:
+            reasons.append((path.stat().st_mtime, path))
+        except OSError:
+            continue
+    views = []
+    for _, path in sorted(reasons, reverse=True)[:latest]:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            reason, at = str(raw.get("reason", "")), str(raw.get("at", ""))
+        except (OSError, ValueError, AttributeError):
+            reason, at = path.read_text(errors="replace")[:300] if path.exists() else "", ""
+        views.append(FailureView(path.name[: -len(REASON_SUFFIX)], reason, at))
+    return len(files), views
+
+
+def collect(
+    home: Home,
+    config: Config,
+    *,
+    session: str,
+    session_running: bool | None,
+    events: RecentEvents | None = None,
+    components: Iterable[Component] | None = None,
+    now: float | None = None,
+) -> Snapshot:
+    now = time.time() if now is None else now
+    events = events or RecentEvents(home.logs / "events.jsonl")
+    events.refresh()
+    spool = Spool(home)
+    states = read_states(state_dir(home.root))
+    views = [_component_view(c, states.get(c.name)) for c in (components or plan(config))]
+    loose = _loose_worker(events)
+    for view in views:
+        if view.kind == "worker" and not view.running and loose is not None:
+            view.running, view.phase, view.pid = True, "outside tmux", loose
+    in_flight = _in_flight(spool, events, now)
+    running_by_actor = {r.actor: r for r in in_flight}
+    last_runs: dict[str, dict[str, Any]] = {}
+    for event in events.of_kind("run.end"):
+        if isinstance(event.get("actor"), str):
+            last_runs[event["actor"]] = event
+    actors = [
+        ActorView(
+            name,
+            actor.runner,
+            len(Spool.list_box(spool.inbox(name))),
+            running_by_actor.get(name),
+            last_runs.get(name),
+        )
+        for name, actor in config.actors.items()
+    ]
+    count, latest = failures(spool)
+    return Snapshot(
+        home=home.root,
+        session=session,
+        session_running=session_running,
+        components=views,
+        depths=spool.depths(),
+        actors=actors,
+        in_flight=in_flight,
+        failures_count=count,
+        failures=latest,
+        recent=events.of_kind("routed", "run.end")[-20:],
+        now=now,
+    )
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def format_status(snap: Snapshot) -> str:
+    """The plain-text ``tinyclaw status`` (the dashboard draws the same with rich)."""
+    lines = [f"tinyclaw home {snap.home}"]
+    if snap.session_running is None:
+        lines.append("tmux: not installed (status from files only)")
+    elif snap.session_running:
+        lines.append(f"tmux session {snap.session!r}: running (tinyclaw attach)")
+    else:
+        lines.append(f"tmux session {snap.session!r}: not running (tinyclaw start)")
+    lines.append("components:")
+    width = max((len(c.window) for c in snap.components), default=6)
+    for c in snap.components:
+        state = "running" if c.running else "not running"
+        detail = [c.phase] if c.phase not in ("ready", "not started") else []
+        if c.pid:
+            detail.append(f"pid {c.pid}")
+        if c.since and c.running:
+            detail.append(f"up {duration(snap.now - c.since)}")
+        if c.restarts:
+            detail.append(f"{c.restarts} restart(s)")
+        if c.message and not c.running:
+            detail.append(c.message)
+        extra = f"  ({', '.join(detail)})" if detail else ""
+        lines.append(f"  {c.window:<{width}}  {c.kind:<8}  {state}{extra}")
+    d = snap.depths
+    lines.append(
+        "queues: "
+        + "  ".join(
+            f"{k} {d.get(k, 0)}"
+            for k in ("incoming", "inboxes", "processing", "outgoing", "failed")
+        )
+    )
+    if snap.in_flight:
+        lines.append("in flight:")
+        for r in snap.in_flight:
+            text = f"  {r.text[:60]!r}" if r.text else ""
+            lines.append(f"  @{r.actor}  {duration(r.elapsed)}  {r.id}  {r.origin}{text}")
+    else:
+        lines.append("in flight: nothing")
+    lines.append(f"failures: {snap.failures_count}")
+    for f in snap.failures:
+        lines.append(f"  {f.at}  {f.name}: {f.reason[:200]}")
+    return "\n".join(lines)

@@ -1,0 +1,294 @@
+"""``tinyclaw watch ACTOR``: the actor's tmux window — watch it work, type to steer it.
+
+What the window shows comes from three files, polled a few times a second: the
+actor's live progress (``logs/live/<actor>.jsonl``: the task it took, tool calls,
+commands, file edits, the answer), the event log (queued, finished in N s, cost,
+failures) and ``queue/outgoing/operator/`` (answers to what the operator typed).
+
+A line typed here becomes ``Inbound(kind="operator", channel="operator",
+chat_id=ACTOR, actor=ACTOR)`` in ``queue/incoming``; the worker routes a message with
+``actor`` set straight to that inbox, so it queues behind the actor's current work
+like any chat message and keeps its own CLI session ("operator:<actor>"). A line
+starting with ``/`` is a chat command (``/status``, ``/cancel``, ``/reset``) for that
+same operator conversation. The answer comes back as a reply file, which this window
+shows and then moves to ``sent/`` — the operator channel has no other listener.
+"""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
+
+from tinyclaw.config import Config
+from tinyclaw.errors import InvalidMessageError
+from tinyclaw.fsutil import unique_name
+from tinyclaw.home import Home
+from tinyclaw.launcher import render
+from tinyclaw.launcher.state import touch_ready
+from tinyclaw.live import JsonlTail, live_path
+from tinyclaw.messages import Inbound, Sender, load_reply
+from tinyclaw.spool import Spool
+
+CHANNEL = "operator"
+BACKLOG = 16_000
+
+
+class ActorWatch:
+    def __init__(
+        self,
+        home: Home,
+        config: Config,
+        actor: str,
+        *,
+        out: TextIO | None = None,
+        color: bool | None = None,
+        user: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.actor = actor
+        self.out = out or sys.stdout
+        self.style = render.Style(self.out.isatty() if color is None else color)
+        self.user = user or _user()
+        self.clock = clock
+        self.spool = Spool(home)
+        self.outbox = self.spool.outgoing(CHANNEL)
+        self.live = JsonlTail(live_path(home, actor), backlog=BACKLOG)
+        self.events = JsonlTail(home.logs / "events.jsonl")
+        self._shown: dict[str, bool] = {}  # task id -> its text was shown
+        self._last_text: str | None = None  # the CLI's last message, if just shown
+        self._last_answer: str | None = None
+        self._write_lock = threading.Lock()
+
+    # -- output ----------------------------------------------------------------------
+
+    def emit(self, lines: list[str]) -> None:
+        if not lines:
+            return
+        with self._write_lock:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
+
+    def header(self) -> list[str]:
+        s = self.style
+        actor = self.config.actors[self.actor]
+        model = f" · model {actor.model}" if actor.model else ""
+        workspace = self.config.workspace_for(self.home, self.actor)
+        lines = [
+            s(f"@{self.actor}", "bold") + s(f" — {actor.runner}{model} — {workspace}", "dim"),
+        ]
+        if actor.description:
+            lines.append(s(actor.description, "dim"))
+        lines.append(
+            s(
+                f"Type a line and press Enter to send it to @{self.actor} as the operator "
+                "(/status, /cancel, /reset work too). C-b d detaches.",
+                "yellow",
+            )
+        )
+        return [*lines, ""]
+
+    # -- the three sources -----------------------------------------------------------
+
+    def _task_from_event(self, event: dict[str, object]) -> list[str]:
+        task_id = str(event.get("id", "?"))
+        if task_id in self._shown:
+            return []
+        record: dict[str, object] = {"ts": event.get("ts"), "id": task_id}
+        path = self.spool.processing(self.actor) / f"{task_id}.json"
+        try:
+            from tinyclaw.messages import load_inbound
+
+            message = load_inbound(path.read_bytes(), default_id=task_id)
+            record.update(
+                text=message.text,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                sender=message.sender.name or message.sender.id,
+            )
+            if message.handoff is not None:
+                record["from_actor"] = message.handoff.from_actor
+        except (OSError, InvalidMessageError):
+            pass
+        self._shown[task_id] = "text" in record
+        return render.task_header(record, self.style)
+
+    def _task_from_marker(self, record: dict[str, object]) -> list[str]:
+        task_id = str(record.get("id", "?"))
+        if task_id not in self._shown:
+            self._shown[task_id] = True
+            return render.task_header(record, self.style)
+        if not self._shown[task_id] and record.get("text"):
+            self._shown[task_id] = True
+            return [self.style(line, "cyan") for line in render._indent(str(record["text"]), 6)]
+        return []
+
+    def poll_events(self) -> list[tuple[float, list[str]]]:
+        found: list[tuple[float, list[str]]] = []
+        for event in self.events.poll():
+            if event.get("actor") != self.actor:
+                continue
+            if event.get("event") == "run.start":
+                lines = self._task_from_event(event)
+            else:
+                lines = render.logged(event, self.style)
+            if lines:
+                found.append((_ts(event), lines))
+        return found
+
+    def poll_live(self) -> list[tuple[float, list[str]]]:
+        found: list[tuple[float, list[str]]] = []
+        for record in self.live.poll():
+            kind = record.get("kind")
+            text = str(record.get("text", ""))
+            if kind == "task.start":
+                lines = self._task_from_marker(record)
+            elif kind == "task.end":
+                continue  # run.end in the event log says it, with timing
+            elif kind == "result":
+                lines = render.progress(record, self.style, repeated=text == self._last_text)
+                self._last_answer = text
+            else:
+                lines = render.progress(record, self.style)
+            if kind == "text":
+                self._last_text = text
+            elif kind != "result":
+                self._last_text = None
+            if lines:
+                found.append((_ts(record), lines))
+        return found
+
+    def poll_replies(self) -> list[str]:
+        lines: list[str] = []
+        for path in Spool.list_box(self.outbox):
+            try:
+                reply = load_reply(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            except InvalidMessageError as exc:
+                self.spool.fail(path, f"unreadable operator reply: {exc}")
+                continue
+            if reply.chat_id != self.actor:
+                continue  # another actor's window will show it
+            lines += render.operator_reply(
+                reply.actor or self.actor,
+                reply.text,
+                reply.kind,
+                self.clock(),
+                self.style,
+                repeated=reply.text == self._last_answer,
+            )
+            self.spool.mark_sent(path, CHANNEL)
+        return lines
+
+    def poll(self) -> list[str]:
+        """Everything new, in time order across the event log and the live file (they
+        are written by different threads of the worker), then the operator's replies."""
+        batches = sorted(self.poll_events() + self.poll_live(), key=lambda item: item[0])
+        lines = [line for _, batch in batches for line in batch]
+        return lines + self.poll_replies()
+
+    # -- input -----------------------------------------------------------------------
+
+    def send(self, text: str) -> Inbound | None:
+        """Queue one operator line for this actor (a ``/command`` for its chat)."""
+        command = text.startswith("/")
+        try:
+            message = self._message(text, command)
+        except ValueError as exc:  # pydantic's ValidationError: a NUL byte, too long
+            self.emit([self.style(f"not sent: {exc}".splitlines()[0], "red")])
+            return None
+        self.spool.put(message)
+        self.emit(render.operator_sent(text, message.id, self.actor, self.style))
+        return message
+
+    def _message(self, text: str, command: bool) -> Inbound:
+        return Inbound(
+            id=unique_name(),
+            channel=CHANNEL,
+            chat_id=self.actor,
+            sender=Sender(id=CHANNEL, name=self.user),
+            text=text,
+            kind="command" if command else "operator",
+            actor=None if command else self.actor,
+        )
+
+    # -- the program -----------------------------------------------------------------
+
+    def run(
+        self, stdin: TextIO, *, interval: float = 0.1, stop: threading.Event | None = None
+    ) -> None:
+        stop = stop or threading.Event()
+        self.emit(self.header())
+        history = [line for _, batch in self.poll_live() for line in batch]
+        if history:
+            self.emit(
+                [self.style("(recent activity)", "dim"), *history, self.style("(live)", "dim")]
+            )
+        touch_ready()
+        poller = threading.Thread(target=self._poll_loop, args=(stop, interval), daemon=True)
+        poller.start()
+        try:
+            self._read_input(stdin, stop)
+            stop.wait()
+        finally:
+            stop.set()
+            poller.join(timeout=2)
+
+    def _poll_loop(self, stop: threading.Event, interval: float) -> None:
+        while not stop.is_set():
+            self.emit(self.poll())
+            stop.wait(interval)
+
+    def _read_input(self, stdin: TextIO, stop: threading.Event) -> None:
+        interactive = stdin.isatty()
+        while not stop.is_set():
+            try:
+                line = stdin.readline()
+            except KeyboardInterrupt:
+                self.emit([self.style("(Ctrl-C: type /cancel to stop the current run)", "dim")])
+                continue
+            if not line:
+                if not interactive:
+                    return  # no keyboard (tests, pipes): keep watching
+                self.emit([self.style("(this window stays open; C-b d detaches)", "dim")])
+                continue
+            text = line.strip()
+            if text:
+                self.send(text)
+
+
+def _ts(record: dict[str, object]) -> float:
+    value = record.get("ts")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
+
+
+def watch_main(home: Home, config: Config, actor: str) -> int:
+    """The body of ``tinyclaw watch ACTOR``."""
+    from tinyclaw.logsetup import setup_logging
+
+    setup_logging(home.logs, f"watch-{actor}", stderr=False)
+    stop = threading.Event()
+
+    def _on_term(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGHUP, _on_term)
+    ActorWatch(home, config, actor).run(sys.stdin, stop=stop)
+    return 0
