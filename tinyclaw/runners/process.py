@@ -12,6 +12,7 @@ prompt (codex waits forever on an open pipe, claude for 3 s).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -331,10 +332,8 @@ class ProcessRunner:
             elif not stdout_open:
                 # Output is done; block on the exit itself rather than sleeping a
                 # whole poll interval after a child that is already on its way out.
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=min(self._poll, max(deadline - self._clock(), 0.001)))
-                except subprocess.TimeoutExpired:
-                    pass
 
     def _drain(self, lines: queue.Queue[bytes | None], on_line: Callable[[str], None]) -> None:
         while True:
