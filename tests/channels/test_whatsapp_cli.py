@@ -1,14 +1,13 @@
 """``tinyclaw listen whatsapp`` as the user runs it: a foreground process configured by
 ``tinyclaw.toml`` (Graph calls sent to the loopback fake through ``api_base``), secrets
-in the environment, Meta's webhooks POSTed to its port, stopped by SIGTERM. Also prints
-the issue's two figures: idle RSS and webhook-to-incoming latency."""
+in the environment, Meta's webhooks POSTed to its port, stopped by SIGTERM. (Its idle RSS
+and latency are measured by scripts/bench_listeners.py, not asserted here.)"""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
@@ -158,22 +156,13 @@ def test_a_dm_round_trip_through_the_listener_process(home: Home, fake: WhatsApp
         wait_for(lambda: (spool.sent("whatsapp") / "r1.json").exists())
         assert fake.texts == ["hello from tinyclaw"]
 
-        time.sleep(0.5)  # let it settle: the figure is the idle listener's
-        rss = psutil.Process(process.pid).memory_info().rss / (1024 * 1024)
-        latencies = []
         with httpx.Client() as http:  # one connection, as Meta keeps one
-            for n in range(50):
+            for n in range(5):
                 body = meta.body_of(meta.text(f"ping {n}", wa_id=ALICE))
                 headers = {"X-Hub-Signature-256": sign(body, APP_SECRET)}
-                started = time.perf_counter()
                 assert http.post(url, content=body, headers=headers).status_code == 200
-                latencies.append((time.perf_counter() - started) * 1000)  # 200 after the put
-        print(
-            f"\nwhatsapp listener: idle RSS {rss:.1f} MB; webhook -> incoming p50 "
-            f"{statistics.median(latencies):.2f} ms, max {max(latencies):.2f} ms (n=50)"
-        )
-        assert len(spool.list_box(spool.incoming)) == 51
-        assert rss <= 70
+        # 200 is answered only after the message is queued.
+        assert len(spool.list_box(spool.incoming)) == 6
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
