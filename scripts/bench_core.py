@@ -252,7 +252,7 @@ def bench_idle(tmp: Path, cli: Path) -> tuple[float, float]:
 
     home = make_home(tmp / "idle", 2, cli, tmp / "idle.log")
     env = {**os.environ, "TINYCLAW_HOME": str(home.root)}
-    proc = subprocess.Popen([sys.executable, "-m", "tinyclaw", "worker"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tinyclaw.worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         events = home.logs / "events.jsonl"

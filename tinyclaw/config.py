@@ -90,12 +90,31 @@ class ActorConfig(Strict):
     )
     heartbeat: HeartbeatConfig | None = None
     owner_chat: str | None = Field(default=None, description="channel:chat_id it may write to")
+    may_message: list[str] = Field(
+        default_factory=list,
+        description="more channel:chat_id targets its outbox and own schedules may write to",
+    )
+
+    @field_validator("may_message")
+    @classmethod
+    def _may_message_targets(cls, value: list[str]) -> list[str]:
+        from tinyclaw.schedule.targets import parse_target  # no cycle: targets needs errors only
+
+        try:
+            return [str(parse_target(item)) for item in value]
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class TeamConfig(Strict):
     leader: str
     members: list[str]
     description: str = ""
+    progress: Literal["all", "handoffs", "off"] = Field(
+        default="all",
+        description="what the user sees while the team works: every handoff and "
+        "answer (all), the handoffs only, or nothing but the final answer (off)",
+    )
 
     @model_validator(mode="after")
     def _leader_is_member(self) -> TeamConfig:
@@ -284,6 +303,13 @@ def load_config(home: Home) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return parse_config(data, str(path))
+
+
+def load_home_config(home: Home) -> Config:
+    """What every process does first: ``.env`` into the environment (never overriding
+    it), then the validated configuration."""
+    load_dotenv(home.env_file)
+    return load_config(home)
 
 
 def load_dotenv(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:

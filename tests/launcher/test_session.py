@@ -55,7 +55,7 @@ def test_start_opens_a_window_per_component_and_a_second_start_is_harmless(
         assert pid_alive(state.child_pid), name
     # the windows run this very Python, with this home
     worker = psutil.Process(states(launch_home)["worker"].child_pid)
-    assert worker.cmdline()[:4] == [sys.executable, "-m", "tinyclaw", "worker"]
+    assert worker.cmdline()[:3] == [sys.executable, "-m", "tinyclaw.worker"]
     assert worker.environ()["TINYCLAW_HOME"] == str(launch_home.root)
 
     again = run_tinyclaw("start", "--no-attach")

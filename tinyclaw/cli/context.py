@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import typer
 
-from tinyclaw.config import Config, load_config, load_dotenv
+from tinyclaw.config import Config, load_home_config
 from tinyclaw.errors import TinyclawError
 from tinyclaw.home import Home, find_home
 
@@ -21,8 +21,7 @@ def home_from(ctx: typer.Context | None = None) -> Home:
 
 def load(home: Home) -> Config:
     """Read ``.env`` (without overriding the real environment), then the config."""
-    load_dotenv(home.env_file)
-    return load_config(home)
+    return load_home_config(home)
 
 
 @contextmanager

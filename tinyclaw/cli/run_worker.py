@@ -1,4 +1,8 @@
-"""``tinyclaw worker``: the foreground worker process with signal handling."""
+"""``tinyclaw worker``: the foreground worker process with signal handling.
+
+Free of Typer on purpose: ``python -m tinyclaw.worker`` (what the launcher runs) starts
+the worker without importing the command-line application, which keeps an idle
+worker's memory to what the worker itself needs."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import signal
 import threading
 from types import FrameType
 
-from tinyclaw.cli.context import load
+from tinyclaw.config import load_home_config
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
@@ -18,13 +22,24 @@ def run_worker(home: Home) -> None:
     from tinyclaw.runtime import build_runners
     from tinyclaw.worker.loop import Worker
 
-    config = load(home)
+    config = load_home_config(home)
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
     from tinyclaw.live import LiveSink
 
     stop = threading.Event()
-    worker = Worker(home, config, build_runners(home, config), progress=LiveSink(home))
+    from tinyclaw.schedule.service import build_services
+    from tinyclaw.spool import Spool
+
+    spool = Spool(home)
+    worker = Worker(
+        home,
+        config,
+        build_runners(home, config),
+        spool=spool,
+        progress=LiveSink(home),
+        services=build_services(home, config, spool),
+    )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(

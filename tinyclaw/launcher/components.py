@@ -32,9 +32,10 @@ ACTOR_PREFIX = "actor-"
 WORKER_READY = "event:worker.start"
 LISTENER_READY = "event:listener.ready,alive:1.5"
 PROGRAM_READY = "file"
-# The worker and listeners run as `python -m tinyclaw worker|listen …`, exactly the
-# commands a user would type; the window programs that exist only for the session
-# (watch, dashboard) use the small entry point, which skips the Typer application.
+# Every window uses a light entry point (`python -m tinyclaw.worker`,
+# `python -m tinyclaw.channels PLATFORM`, `python -m tinyclaw.launcher watch|dashboard`):
+# the same code as the `tinyclaw` commands without importing the Typer application,
+# which would cost every long-lived process tens of MB and a third of a second.
 LIGHT = "tinyclaw.launcher"
 
 
@@ -71,11 +72,15 @@ def plan(config: Config) -> list[Component]:
     """Every component of a session for ``config``, in window order."""
     components = [
         Component(STATUS, STATUS, "status", ("dashboard",), PROGRAM_READY, module=LIGHT),
-        Component(WORKER, WORKER, "worker", ("worker",), WORKER_READY),
+        Component(WORKER, WORKER, "worker", (), WORKER_READY, module="tinyclaw.worker"),
     ]
     for name in LISTENERS:
         if config.channels.get(name).enabled:
-            components.append(Component(name, name, "listener", ("listen", name), LISTENER_READY))
+            components.append(
+                Component(
+                    name, name, "listener", (name,), LISTENER_READY, module="tinyclaw.channels"
+                )
+            )
     for actor in config.actors:
         components.append(
             Component(

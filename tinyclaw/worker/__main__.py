@@ -1,0 +1,23 @@
+"""``python -m tinyclaw.worker``: the light entry of the worker process (the same as
+``tinyclaw worker``, without the command-line application)."""
+
+from __future__ import annotations
+
+import sys
+
+from tinyclaw.cli.run_worker import run_worker
+from tinyclaw.errors import TinyclawError
+from tinyclaw.home import find_home
+
+
+def main() -> int:
+    try:
+        run_worker(find_home())
+    except TinyclawError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
