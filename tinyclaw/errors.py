@@ -13,6 +13,7 @@ swallows ``Exception``::
     ├── SpoolError             a queue operation that cannot be completed
     ├── ScheduleError          a scheduled job cannot be stored or found
     │   └── JobNotFoundError       no job with that id
+    ├── ConversationError      a team conversation's state cannot be read or written
     ├── RunnerError            running a CLI went wrong
     │   ├── RunnerNotFoundError    the binary is missing
     │   ├── RunnerTimeoutError     the per-actor timeout killed it
@@ -60,6 +61,11 @@ class ScheduleError(TinyclawError):
 
 class JobNotFoundError(ScheduleError):
     """No job with that id exists (never was, or was removed)."""
+
+
+class ConversationError(TinyclawError):
+    """A team conversation's state file is unreadable or its id is invalid; the message
+    that needed it is retried, then failed, rather than acted on with a guess."""
 
 
 class RunnerError(TinyclawError):

@@ -8,9 +8,11 @@ resolved and checked against their root, so ``../`` and symlinks cannot lead out
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
+import stat
 import threading
 import time
 from pathlib import Path
@@ -84,6 +86,40 @@ def atomic_write(
         raise
     if durable:
         fsync_dir(target_dir)
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes of ``path``, which must be a regular file.
+
+    Queue files are input: a symlink planted in a box must not make tinyclaw read a
+    file outside the home, a FIFO must not block the reader forever, ``/dev/zero``
+    must not fill its memory. So: ``O_NOFOLLOW`` (a symlink fails to open),
+    ``O_NONBLOCK`` (opening a FIFO returns at once), ``fstat`` on the open descriptor
+    (no race with a rename) and a bounded read; one byte past ``limit`` lets the
+    caller say "too large" without reading the rest. Raises UnsafePathError for
+    anything that is not a regular file; FileNotFoundError passes through.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(f"{path.name} is a symlink, not a regular file") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnsafePathError(f"{path.name} is not a regular file")
+        chunks: list[bytes] = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def sanitize_name(name: str, *, default: str = "file", max_length: int = 120) -> str:

@@ -61,6 +61,26 @@ class Attachment(_Model):
 
     _nul = field_validator("path", "name")(_no_nul)
 
+    # Added by the reliability suite (issue 7): the worker lists ``path`` in the CLI's
+    # prompt and the CLI opens it, so a queue file must not point it at ``../..`` or
+    # at a relative path that moves with the workspace. (Whether an absolute path is
+    # inside this home's ``queue/files/`` needs the home, so the worker must check it.)
+    @field_validator("path")
+    @classmethod
+    def _plain_absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be an absolute path")
+        if ".." in value.split("/"):
+            raise ValueError("must not contain '..'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _bare_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError("must be a bare file name (no '/', '\\', '.' or '..')")
+        return value
+
 
 class Quote(_Model):
     """The message this one replies to, as the platform showed it."""

@@ -31,11 +31,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import SpoolError, UnsafePathError
+from tinyclaw.errors import InvalidMessageError, SpoolError, UnsafePathError
 from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import atomic_write, fsync_dir, unique_name, write_tmp
+from tinyclaw.fsutil import atomic_write, fsync_dir, read_regular, unique_name, write_tmp
 from tinyclaw.home import Home
-from tinyclaw.messages import CHANNEL_PATTERN, Inbound, Reply, dump, load_inbound
+from tinyclaw.messages import (
+    CHANNEL_PATTERN,
+    MAX_FILE_BYTES,
+    Inbound,
+    Reply,
+    dump,
+    load_inbound,
+)
 
 log = logging.getLogger("tinyclaw.spool")
 
@@ -131,6 +138,25 @@ class Spool:
             )
         except FileNotFoundError:
             return []
+
+    @staticmethod
+    def read(path: Path) -> bytes:
+        """The bytes of one queue file, for ``load_inbound``/``load_reply``.
+
+        Added by the reliability suite (issue 7): ``path.read_bytes()`` follows a symlink
+        planted in a box (reading a file outside the home), blocks forever on a FIFO and
+        reads a 50 MB file whole. This refuses anything but a regular file and reads at
+        most one byte past the size limit; both end as InvalidMessageError, which every
+        reader already turns into a move to ``failed/``. FileNotFoundError passes
+        through (another process took the file).
+        """
+        try:
+            data = read_regular(path, MAX_FILE_BYTES)
+        except UnsafePathError as exc:
+            raise InvalidMessageError(str(exc)) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise InvalidMessageError(f"file is over the limit of {MAX_FILE_BYTES} bytes")
+        return data
 
     # -- writing -------------------------------------------------------------------
 
@@ -274,7 +300,7 @@ class Spool:
     def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
         """Count an attempt and put ``path`` back into ``actor``'s inbox, or fail it."""
         try:
-            message = load_inbound(path.read_bytes(), default_id=path.stem)
+            message = load_inbound(self.read(path), default_id=path.stem)
         except FileNotFoundError:
             return True
         except Exception as exc:  # unreadable: it can never succeed
@@ -310,7 +336,7 @@ class Spool:
                 st = entry.stat(follow_symlinks=False)
                 if st.st_nlink > 1 and now - st.st_mtime > 1.0:
                     try:
-                        message = load_inbound(Path(entry.path).read_bytes())
+                        message = load_inbound(self.read(Path(entry.path)))
                     except Exception as exc:
                         self.fail(Path(entry.path), f"unreadable half-queued message: {exc}")
                         continue

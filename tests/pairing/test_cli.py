@@ -11,7 +11,9 @@ from typer.testing import CliRunner, Result
 from tinyclaw.cli.pair import register
 from tinyclaw.config import DEFAULT_CONFIG
 from tinyclaw.home import Home
+from tinyclaw.messages import load_reply
 from tinyclaw.pairing import Identity, PairingService, RedeemOutcome
+from tinyclaw.spool import Spool
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
 
@@ -32,7 +34,7 @@ def app(home: Home, told: list[tuple[Identity, str]]) -> typer.Typer:
     def _root(ctx: typer.Context) -> None:
         ctx.obj = home
 
-    register(main, notifier=lambda h: lambda ident, text: told.append((ident, text)))
+    register(main, notifier=lambda h: lambda notice: told.append((notice.identity, notice.text)))
     return main
 
 
@@ -99,10 +101,38 @@ def test_pending_then_approve(
 def test_approve_without_a_notifier_says_what_to_tell(home: Home, service: PairingService) -> None:
     main = typer.Typer()
     main.callback()(lambda: None)
-    register(main)  # the lead mounts it without a notifier: TINYCLAW_HOME finds the home
+    register(main, notifier=None)  # TINYCLAW_HOME finds the home
     code = code_in(service.handle_unknown(BOB))
     out = _ok(CliRunner().invoke(main, ["pair", "approve", code]))
     assert "not told automatically" in out
+
+
+def test_approve_queues_the_notice_for_the_chat_the_sender_asked_from(
+    home: Home, service: PairingService
+) -> None:
+    main = typer.Typer()
+    main.callback()(lambda: None)
+    register(main)  # as the real app mounts it: notices go to the outgoing queue
+    code = code_in(service.handle_unknown(ALICE_DISCORD, "Alice", chat_id="dm-777"))
+    out = _ok(CliRunner().invoke(main, ["pair", "approve", code]))
+    assert "told in their chat" in out
+    spool = Spool(home)
+    [path] = spool.list_box(spool.outgoing("discord"))
+    notice = load_reply(path.read_bytes())
+    assert (notice.kind, notice.chat_id) == ("notice", "dm-777")
+    assert "You're in" in notice.text
+
+
+def test_a_discord_request_without_a_chat_cannot_be_announced(
+    home: Home, service: PairingService
+) -> None:
+    main = typer.Typer()
+    main.callback()(lambda: None)
+    register(main)
+    code = code_in(service.handle_unknown(ALICE_DISCORD))  # recorded before chats were kept
+    out = _ok(CliRunner().invoke(main, ["pair", "approve", code]))
+    assert "not told automatically" in out and "You're in" in out
+    assert Spool(home).list_box(Spool(home).outgoing("discord")) == []
 
 
 def test_deny(run: Run, service: PairingService) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tinyclaw.errors import PairingError, SpoolError
-from tinyclaw.pairing import Access, Identity, PairingService
+from tinyclaw.pairing import Access, Identity, Notice, PairingService
 
 from .conftest import ServiceFactory
 from .helpers import ALICE, BOB, OWNER, FakeClock, code_in
@@ -25,7 +25,7 @@ def test_an_unknown_sender_is_not_allowed_and_gets_a_code(service: PairingServic
 
 def test_the_owner_approves_and_the_sender_is_told(make_service: ServiceFactory) -> None:
     told: list[tuple[Identity, str]] = []
-    service = make_service(notify=lambda ident, text: told.append((ident, text)))
+    service = make_service(notify=lambda n: told.append((n.identity, n.text)))
     code = code_in(service.handle_unknown(ALICE, "Alice"))
 
     approval = service.approve(code.lower().replace("-", ""))
@@ -119,7 +119,7 @@ def test_approve_into_a_named_profile_with_some_actors(service: PairingService) 
 def test_a_notice_that_cannot_be_delivered_does_not_undo_the_approval(
     make_service: ServiceFactory,
 ) -> None:
-    def broken(ident: Identity, text: str) -> None:
+    def broken(notice: Notice) -> None:
         raise SpoolError("disk full")
 
     service = make_service(notify=broken)

@@ -1,6 +1,7 @@
 """Fixtures for the scheduling tests: a clock the test moves by hand, a store in the
-isolated home, and helpers to write a configuration. Times are chosen in UTC and
-checked in the zone the story is about."""
+isolated home, helpers to write a configuration, and the real-CLI fixtures
+(``anthropic_fake``, ``claude_settings``) for the end-to-end stories. Times are chosen
+in UTC and checked in the zone the story is about."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.fakes.cli_fixtures import *  # noqa: F403  (the real CLIs against loopback fakes)
 from tinyclaw.home import Home
 from tinyclaw.schedule.models import Job, build_job
 from tinyclaw.schedule.store import JobStore

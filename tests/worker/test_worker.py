@@ -247,7 +247,9 @@ def test_a_worker_killed_at_any_step_answers_exactly_once_after_restart(
     assert [p.name for p in spool.list_box(spool.outgoing("cli"))] == [f"{msg.id}.json"]
     assert spool.list_box(spool.failed) == []
     # A result saved before the crash is reused: the CLI never runs twice.
-    runs = [e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "run.start"]
+    runs = [
+        e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "run.start"
+    ]
     assert len(runs) == 1
 
 
@@ -287,3 +289,4 @@ def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
         worker.stderr.close()  # type: ignore[union-attr]
     # The waited-for reply was taken by `send` and is in the delivery ledger.
     assert len(list(Spool(fake_home).sent("cli").iterdir())) == 1
+

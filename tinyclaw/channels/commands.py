@@ -1,7 +1,8 @@
 """The chat commands every platform understands, parsed the same way everywhere.
 
 The listener does not answer them (it knows no actors or runs): ``/help``,
-``/actors``, ``/reset [@actor]``, ``/status`` and ``/cancel`` travel to the worker as
+``/actors``, ``/reset [@actor]``, ``/status``, ``/cancel`` and the owner's
+``/approve CODE``, ``/deny CODE``, ``/pending`` travel to the worker as
 ``Inbound(kind="command")`` with the normalized text (``"/reset @coder"``). Only
 ``/pair CODE`` stays in the listener, because it must reach the gate before the
 sender is allowed anything.
@@ -28,7 +29,11 @@ CHAT_COMMANDS: tuple[ChatCommand, ...] = (
     ChatCommand("cancel", "Stop this chat's running task"),
     ChatCommand("pair", "Pair this account: /pair CODE"),
 )
-WORKER_COMMANDS = frozenset({"help", "actors", "reset", "status", "cancel"})
+# Owner-only commands (``/approve``, ``/deny``, ``/pending``) travel too, but stay out
+# of the public menu: the worker checks the sender's role and answers everyone else
+# that only the owner may.
+OWNER_COMMANDS = frozenset({"approve", "deny", "pending"})
+WORKER_COMMANDS = frozenset({"help", "actors", "reset", "status", "cancel"}) | OWNER_COMMANDS
 # Telegram sends /start when someone opens the bot; it means "what is this?".
 ALIASES = {"start": "help"}
 

@@ -4,8 +4,13 @@ passes before anything of it is queued or downloaded.
 The listener asks two questions and nothing else, so pairing (``tinyclaw.pairing``)
 can replace :class:`AllowListGate` without the platforms noticing:
 
-* ``check(channel, user_id)`` -> :class:`GateDecision`: may this sender be queued?
-  A denial may carry a short reply for the sender (how to pair, their id).
+* ``check(channel, user_id, *, chat_id=None, display_name="")`` ->
+  :class:`GateDecision`: may this sender be queued? A denial may carry a short reply
+  for the sender (how to pair, their id). ``chat_id`` is the chat the message came
+  from (on Discord a DM channel is not the user id) and ``display_name`` what the
+  platform calls the sender: pairing keeps both with a request, so the approval can
+  be announced in that chat and the owner sees who asked. Both are keyword-only with
+  defaults, so a caller that does not know them keeps working.
 * ``handle_pair(channel, user_id, code)`` -> str: a ``/pair CODE`` message. It is asked
   *before* ``check``, because a sender who is not allowed yet is exactly who pairs.
 
@@ -32,8 +37,11 @@ class Gate(Protocol):
     """The listener's only view of pairing. Both calls must be cheap and never raise
     for a stranger's input: a store that cannot be read answers "not allowed"."""
 
-    def check(self, channel: str, user_id: str) -> GateDecision:
-        """May ``user_id`` on ``channel`` have messages queued?"""
+    def check(
+        self, channel: str, user_id: str, *, chat_id: str | None = None, display_name: str = ""
+    ) -> GateDecision:
+        """May ``user_id`` on ``channel`` have messages queued? (``chat_id`` and
+        ``display_name`` describe where and as whom they wrote; see the module doc.)"""
         ...
 
     def handle_pair(self, channel: str, user_id: str, code: str) -> str:
@@ -52,7 +60,10 @@ class AllowListGate:
     def __init__(self, allow_from: Iterable[str]) -> None:
         self._allowed = frozenset(str(item) for item in allow_from)
 
-    def check(self, channel: str, user_id: str) -> GateDecision:
+    def check(
+        self, channel: str, user_id: str, *, chat_id: str | None = None, display_name: str = ""
+    ) -> GateDecision:
+        del chat_id, display_name  # a fixed list remembers nobody
         if user_id in self._allowed:
             return GateDecision(True)
         return GateDecision(

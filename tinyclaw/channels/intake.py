@@ -106,7 +106,12 @@ class Intake:
             answer = self.gate.handle_pair(channel, message.sender_id, command.args)
             await self._answer(message, answer)
             return None
-        decision = self.gate.check(channel, message.sender_id)
+        decision = self.gate.check(
+            channel,
+            message.sender_id,
+            chat_id=message.chat_id,
+            display_name=message.sender_name,
+        )
         if not decision.allowed:
             self.log.info("denied a message from %s:%s", channel, message.sender_id)
             if decision.reply:

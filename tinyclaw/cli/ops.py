@@ -169,6 +169,9 @@ def register(app: typer.Typer) -> None:
                 running = None
             snap = collect(home, config, session=name, session_running=running)
             typer.echo(format_status(snap))
+            from tinyclaw.schedule.status import schedule_lines  # issue 8: next runs
+
+            typer.echo("\n".join(schedule_lines(home, config)))
 
     @app.command()
     def attach(

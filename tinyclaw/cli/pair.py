@@ -5,8 +5,9 @@ Every failure is one line on stderr and exit code 1. Tables are drawn with rich 
 terminal and printed as plain aligned columns otherwise, so the output can be piped.
 
 Mount it with :func:`register`. The service that approves a request tells the sender
-through a notifier (the outgoing queue, which needs the sender's chat id that only the
-listeners know); the caller passes a factory for it to ``register``.
+through a notifier: by default :func:`tinyclaw.pairing.notices.queue_notifier`, which
+writes the notice into ``queue/outgoing/<channel>/`` addressed to the chat the sender
+asked from (the listener recorded it with the request) for the listener to deliver.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tinyclaw.errors import PairingError
 from tinyclaw.home import Home
 from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
 from tinyclaw.pairing.gate import utc_now
+from tinyclaw.pairing.notices import queue_notifier
 from tinyclaw.pairing.texts import in_words
 from tinyclaw.schedule.durations import parse_duration
 
@@ -39,8 +41,9 @@ NotifierFactory = Callable[[Home], Notify]
 _NOTIFIER = "tinyclaw.pair.notifier"
 
 
-def register(app: typer.Typer, notifier: NotifierFactory | None = None) -> None:
-    """Mount ``pair`` on the main app; ``notifier(home)`` tells approved senders.
+def register(app: typer.Typer, notifier: NotifierFactory | None = queue_notifier) -> None:
+    """Mount ``pair`` on the main app; ``notifier(home)`` tells approved senders (None:
+    nobody is told, and ``approve`` prints the notice for the owner to pass on).
 
     The factory travels in the click context of each invocation (set by the group
     callback below), not in a module global, so two apps mounting ``pair`` differently
@@ -162,7 +165,11 @@ def approve(
         c.check_actors(actor_list)
         approval = c.service.approve(code, profile=profile, actors=actor_list)
     typer.echo(f"Approved {approval.identity} as profile {approval.profile.name}.")
-    if not approval.notified:
+    if approval.notified:
+        typer.echo(
+            f"They are told in their chat once the {approval.identity.channel} listener runs."
+        )
+    else:
         typer.echo(f"They were not told automatically; let them know: {approval.notice}")
 
 

@@ -28,6 +28,7 @@ def run_worker(home: Home) -> None:
     from tinyclaw.live import LiveSink
 
     stop = threading.Event()
+    from tinyclaw.schedule.service import build_services
     from tinyclaw.spool import Spool
 
     spool = Spool(home)
@@ -37,6 +38,7 @@ def run_worker(home: Home) -> None:
         build_runners(home, config),
         spool=spool,
         progress=LiveSink(home),
+        services=build_services(home, config, spool),
     )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -23,26 +24,6 @@ from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.worker.commands import resolve_actor
 
 CHANNEL = "cli"
-
-
-def _wait_for(path: Path, timeout: float) -> bool:
-    """Wait until ``path`` exists: watchdog wakes us at once, a slow poll backs it up."""
-    from tinyclaw.worker.watcher import Watcher
-
-    arrived = threading.Event()
-    watcher = Watcher([path.parent], arrived)
-    watcher.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while not path.exists():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            arrived.wait(min(remaining, 0.5))
-            arrived.clear()
-        return True
-    finally:
-        watcher.stop()
 
 
 def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = "chat") -> Inbound:
@@ -66,21 +47,54 @@ def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = 
     return message
 
 
-def receive(home: Home, message: Inbound, timeout: float) -> Reply | None:
+def receive(
+    home: Home, message: Inbound, timeout: float, on_progress: Callable[[Reply], None] | None = None
+) -> Reply | None:
+    """Wait for the reply to ``message``; hand progress replies (a team at work, named
+    ``<id>.<step>.json``) to ``on_progress`` as they land. Each is marked sent."""
+    from tinyclaw.worker.watcher import Watcher
+
     spool = Spool(home)
-    path = spool.outgoing(CHANNEL) / (message.id + SUFFIX)
-    if not _wait_for(path, timeout):
-        return None
+    box = spool.outgoing(CHANNEL)
+    final = box / (message.id + SUFFIX)
+    arrived = threading.Event()
+    watcher = Watcher([box], arrived)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            for path in spool.list_box(box):
+                if path.name.startswith(message.id + ".") and path != final:
+                    progress = _take(spool, path)
+                    if progress is not None and on_progress is not None:
+                        on_progress(progress)
+            if final.exists():
+                return _take(spool, final)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            arrived.wait(min(remaining, 0.5))
+            arrived.clear()
+    finally:
+        watcher.stop()
+
+
+def _take(spool: Spool, path: Path) -> Reply | None:
     try:
         reply = load_reply(path.read_bytes())
-    except InvalidMessageError:
-        spool.fail(path, "unreadable reply")
-        raise
+    except FileNotFoundError:
+        return None
+    except InvalidMessageError as exc:
+        spool.fail(path, f"unreadable reply: {exc}")
+        return None
     spool.mark_sent(path, CHANNEL)
     return reply
 
 
 def _print(reply: Reply) -> None:
+    if reply.kind == "progress":
+        typer.secho(reply.text, dim=True)
+        return
     color = typer.colors.RED if reply.kind == "error" else None
     typer.secho(reply.text, fg=color)
     for file in reply.files:
@@ -100,7 +114,7 @@ def send_and_wait(
     if not wait:
         typer.echo(message.id)
         return 0
-    reply = receive(home, message, timeout or _default_timeout(home))
+    reply = receive(home, message, timeout or _default_timeout(home), on_progress=_print)
     if reply is None:
         typer.secho(
             f"no reply yet (message {message.id} is queued). Is `tinyclaw worker` running?",
@@ -125,7 +139,7 @@ def interactive(home: Home, *, actor: str | None, chat: str) -> None:
             continue
         kind = "command" if line.startswith("/") else "chat"
         message = enqueue(home, line, actor=actor if kind == "chat" else None, chat=chat, kind=kind)
-        reply = receive(home, message, timeout)
+        reply = receive(home, message, timeout, on_progress=_print)
         if reply is None:
             typer.secho("(no reply in time; is `tinyclaw worker` running?)", fg=typer.colors.YELLOW)
         else:

@@ -13,19 +13,31 @@ A listener uses it through the Gate protocol of ``tinyclaw.channels.gate``::
     gate = ListenerGate(pairing_service(home, config))   # check() + handle_pair()
 
 The worker checks again before running anything, because a revocation may have
-happened since the message was queued::
+happened since the message was queued (``worker_check.WorkerAccess``: an unpaired
+sender's message goes to ``failed/``, an actor they may not use gets a short error).
+Approving tells the sender through the outgoing queue (``notices.queue_notifier``),
+in the chat they asked from; owners may approve from chat (``chat_admin``)::
 
-    service = pairing_service(home, config, notify=put_notice_in_outgoing_queue)
+    service = pairing_service(home, config, notify=queue_notifier(home))
     who = Identity(message.channel, message.sender.id)
     if not service.check(who).allowed or not service.may_use(who, actor):
         ...  # drop it (log it), do not run
 
 Modules: ``gate`` (check, handle_unknown, redeem), ``service`` (the owner's side),
-``listener`` (the listener's Gate), ``factory`` (from tinyclaw.toml), ``codes`` (codes
-and the key), ``store`` / ``models`` (the file), ``limits`` (lockouts), ``texts``.
+``listener`` (the listener's Gate), ``worker_check`` (the worker's second look),
+``chat_admin`` (owner commands in chat), ``notices`` (telling a sender),
+``factory`` (from tinyclaw.toml), ``codes`` (codes and the key), ``store`` /
+``models`` (the file), ``limits`` (lockouts), ``texts``.
 """
 
-from tinyclaw.pairing.decisions import Access, Approval, Decision, RedeemOutcome, RedeemResult
+from tinyclaw.pairing.decisions import (
+    Access,
+    Approval,
+    Decision,
+    Notice,
+    RedeemOutcome,
+    RedeemResult,
+)
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.pairing.gate import Notify, PairingGate
 from tinyclaw.pairing.identity import Identity
@@ -39,6 +51,7 @@ __all__ = [
     "Decision",
     "Identity",
     "Invite",
+    "Notice",
     "Notify",
     "PairingGate",
     "PairingLimits",

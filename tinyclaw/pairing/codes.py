@@ -25,8 +25,6 @@ import os
 import secrets
 from pathlib import Path
 
-from cryptography.hazmat.primitives import constant_time, hashes, hmac
-
 from tinyclaw.errors import PairingError
 
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -75,6 +73,9 @@ class CodeKey:
         return self._key
 
     def _mac(self, *parts: bytes) -> bytes:
+        # Imported here: an idle listener never hashes a code, and this saves it ~7 MB.
+        from cryptography.hazmat.primitives import hashes, hmac
+
         mac = hmac.HMAC(self._secret(), hashes.SHA256())
         for part in parts:
             # Length-prefixed so ("ab", "c") and ("a", "bc") can never collide.
@@ -100,6 +101,8 @@ class CodeKey:
     @staticmethod
     def same(stored_hex: str, presented_hex: str) -> bool:
         """Constant-time equality of two hashes."""
+        from cryptography.hazmat.primitives import constant_time
+
         return constant_time.bytes_eq(stored_hex.encode(), presented_hex.encode())
 
 

@@ -72,3 +72,18 @@ class Approval:
     profile: Profile
     notice: str
     notified: bool
+    chat_id: str | None = None  # where the request was made, so where the notice goes
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell a sender outside of any conversation (their approval).
+
+    ``chat_id`` is the chat the sender wrote from when they asked, recorded by the
+    listener: on Discord a DM channel is not the user id, so the identity alone cannot
+    say where to write. None for a request recorded before chats were kept.
+    """
+
+    identity: Identity
+    text: str
+    chat_id: str | None = None

@@ -27,7 +27,7 @@ from tinyclaw.pairing import limits as lim
 from tinyclaw.pairing import profiles as prof
 from tinyclaw.pairing import texts
 from tinyclaw.pairing.codes import CodeKey, new_nonce, normalize_code, random_code
-from tinyclaw.pairing.decisions import Access, Decision, RedeemOutcome, RedeemResult
+from tinyclaw.pairing.decisions import Access, Decision, Notice, RedeemOutcome, RedeemResult
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.limits import PairingLimits
 from tinyclaw.pairing.models import Invite, PendingRequest, Role, StoreData
@@ -35,7 +35,7 @@ from tinyclaw.pairing.store import KEY_FILE, PairingStore
 
 log = logging.getLogger("tinyclaw.pairing")
 
-Notify = Callable[[Identity, str], None]
+Notify = Callable[[Notice], None]
 Clock = Callable[[], datetime]
 _E = TypeVar("_E", PendingRequest, Invite)
 DEFAULT_LIMITS = PairingLimits()
@@ -50,8 +50,9 @@ class PairingGate:
 
     Cheap to build (no I/O until used) and safe to use from several processes at once.
     ``now()`` must return timezone-aware datetimes (tests pass a clock they move).
-    ``notify(identity, text)`` is called after an approval so the sender learns they
-    are in (the worker wires it to the outgoing queue); without it the CLI says so.
+    ``notify(notice)`` is called after an approval so the sender learns they are in
+    (:func:`tinyclaw.pairing.notices.queue_notifier` writes it into the outgoing queue,
+    which the listener delivers); without it the CLI tells the owner to pass it on.
     """
 
     def __init__(
@@ -118,12 +119,16 @@ class PairingGate:
     def is_owner(self, ident: Identity) -> bool:
         return self.check(ident).owner
 
-    def handle_unknown(self, ident: Identity, display_name: str = "") -> str | None:
+    def handle_unknown(
+        self, ident: Identity, display_name: str = "", chat_id: str | None = None
+    ) -> str | None:
         """A message from someone not allowed: the text to answer, or None to stay quiet.
 
         A new sender gets a request code; a pending one gets the same code again, at
         most every ``limits.remind_every``; past the per-channel cap of pending requests,
         or when locked out, the answer is silence (a flood of new ids gets nothing).
+        ``chat_id`` (where they wrote from) is kept with the request: the approval
+        notice goes there.
         """
         now = self._now()
         key = str(ident)
@@ -137,7 +142,10 @@ class PairingGate:
                 return None
             request = data.requests.get(key)
             if request is not None:
-                data.requests[key] = request.model_copy(update={"last_told": now})
+                update: dict[str, object] = {"last_told": now}
+                if chat_id:
+                    update["chat_id"] = chat_id[:512]  # the chat they were last told in
+                data.requests[key] = request.model_copy(update=update)
                 code = self._key.request_code(key, request.nonce)
                 return texts.reminder(code, request.expires_at - now)
             nonce, code = self._fresh_code(data, key)
@@ -149,6 +157,7 @@ class PairingGate:
                 created_at=now,
                 expires_at=now + self.code_ttl,
                 last_told=now,
+                chat_id=chat_id[:512] if chat_id else None,
             )
             full = self._live_requests(data, ident.channel, now) >= self.max_pending_per_channel
         log.info("pairing: request from %s (%r)", key, display_name[:64])

@@ -1,6 +1,7 @@
 """Pairing as the listener's gate (:class:`tinyclaw.channels.gate.Gate`).
 
-A listener asks two questions: ``check(channel, user_id)`` for every message and
+A listener asks two questions: ``check(channel, user_id, chat_id=..., display_name=...)``
+for every message (a stranger's chat and name are kept with their request) and
 ``handle_pair(channel, user_id, code)`` for ``/pair CODE``. This adapter answers them
 from a :class:`~tinyclaw.pairing.gate.PairingGate`, so a listener built with
 ``gate=ListenerGate(pairing_service(home, config))`` needs no other change.
@@ -30,7 +31,9 @@ class ListenerGate:
     def __init__(self, pairing: PairingGate) -> None:
         self.pairing = pairing
 
-    def check(self, channel: str, user_id: str) -> GateDecision:
+    def check(
+        self, channel: str, user_id: str, *, chat_id: str | None = None, display_name: str = ""
+    ) -> GateDecision:
         try:
             ident = Identity(channel, user_id)
         except PairingError:
@@ -42,7 +45,7 @@ class ListenerGate:
         if decision.state is Access.LOCKED:
             return GateDecision(False)
         try:
-            return GateDecision(False, self.pairing.handle_unknown(ident))
+            return GateDecision(False, self.pairing.handle_unknown(ident, display_name, chat_id))
         except PairingError as exc:  # the store went bad or stayed locked: stay closed
             log.error("pairing: cannot answer %s: %s", ident, exc)
             return GateDecision(False)

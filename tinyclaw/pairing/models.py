@@ -80,6 +80,8 @@ class PendingRequest(_Entry):
     created_at: AwareDatetime
     expires_at: AwareDatetime
     last_told: AwareDatetime
+    # The chat they asked from (the listener knows it): where "you're in" is sent.
+    chat_id: Annotated[str, Field(max_length=512)] | None = None
 
 
 class Invite(_Entry):

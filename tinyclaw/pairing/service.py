@@ -17,7 +17,7 @@ from tinyclaw.pairing import limits as lim
 from tinyclaw.pairing import profiles as prof
 from tinyclaw.pairing import texts
 from tinyclaw.pairing.codes import format_code, normalize_code
-from tinyclaw.pairing.decisions import Approval
+from tinyclaw.pairing.decisions import Approval, Notice
 from tinyclaw.pairing.gate import PairingGate, match
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.models import Invite, PendingRequest, Profile, Role
@@ -57,9 +57,9 @@ class PairingService(PairingGate):
             joined = prof.join(
                 data, ident, now=now, name=profile, actors=actors, label=request.display_name
             )
-        notice = texts.approved(joined.name)
+        notice = Notice(ident, texts.approved(joined.name), request.chat_id)
         log.info("pairing: approved %s into profile %s", ident, joined.name)
-        return Approval(ident, joined, notice, self._tell(ident, notice))
+        return Approval(ident, joined, notice.text, self._tell(notice), notice.chat_id)
 
     def deny(self, target: str, *, by: Identity | None = None) -> Identity:
         """Refuse a request, by its code or by the sender's identity. The sender is not
@@ -190,13 +190,13 @@ class PairingService(PairingGate):
             raise PairingError(f"{code!r} is not a pairing code (8 letters and digits, ABCD-EFGH)")
         return self._key.hash_code(raw)
 
-    def _tell(self, ident: Identity, text: str) -> bool:
+    def _tell(self, notice: Notice) -> bool:
         if self._notify is None:
             return False
         try:
-            self._notify(ident, text)
+            self._notify(notice)
         except TinyclawError as exc:  # the approval stands; only the notice is lost
-            log.warning("pairing: could not notify %s: %s", ident, exc)
+            log.warning("pairing: could not notify %s: %s", notice.identity, exc)
             return False
         return True
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tinyclaw.config import RunnerSettings
 from tinyclaw.runners.base import (
@@ -141,7 +141,9 @@ class CliRunner:
 
         def on_line(line: str) -> None:
             for event in stream.feed(line):
-                emit(event)
+                # Reliability suite (issue 7): progress goes to logs/live/<actor>.jsonl,
+                # and a tool's output (`env`) or the model's text may quote a pass_env key.
+                emit(_redacted(event, secrets))
 
         def on_start(pid: int) -> None:
             data = {
@@ -165,6 +167,8 @@ class CliRunner:
         result = self._judge(request, outcome, stream)
         if result.text:
             result = replace(result, text=redact(result.text, secrets))
+        if result.error:  # issue 7: the worker puts `error` into logs/events.jsonl
+            result = replace(result, error=redact(result.error, secrets))
         self._log_result(request, result, outcome, secrets)
         return result
 
@@ -248,3 +252,20 @@ class CliRunner:
             outcome.pid,
             f"; stderr: {stderr}" if stderr else "",
         )
+
+
+def _redacted(event: RunEvent, secrets: list[str]) -> RunEvent:
+    """``event`` with every secret value in its text and data replaced by ``***``."""
+    if not secrets:
+        return event
+    return RunEvent(event.kind, redact(event.text, secrets), _redact_value(event.data, secrets))
+
+
+def _redact_value(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {key: _redact_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item, secrets) for item in value]
+    return value

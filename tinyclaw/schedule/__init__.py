@@ -18,5 +18,8 @@ Modules (import them directly; this file imports nothing, so that
 * ``heartbeat``  active hours, the HEARTBEAT_OK token, heartbeat timing and state
 * ``actor_jobs`` job files an actor writes into its own workspace
 * ``scheduler``  due / mark_ran / next_wakeup / status
-* ``status``     status rows and their table form
+* ``status``     status rows, their table form, and the block of ``tinyclaw status``
+* ``reach``      which chats an actor may write to first (outbox, its own jobs)
+* ``service``    SchedulerService, the worker service; ``build_services`` for the worker
+* ``persona``    the persona section that teaches the CLI the outbox and job formats
 """

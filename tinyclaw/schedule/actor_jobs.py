@@ -15,7 +15,8 @@ worker imports these files on its scans: a valid one becomes a job in the home's
 actor can read what was wrong, and the result carries the reason for the worker's log.
 
 Security fails closed: ``to`` defaults to, and must be one of, the targets the caller
-allows (by default the actor's ``owner_chat`` and heartbeat target), so an actor
+allows (for the worker: :mod:`tinyclaw.schedule.reach`, i.e. the actor's
+``owner_chat``, heartbeat target, ``may_message`` and operator-made jobs), so an actor
 talked into it cannot make the assistant write to strangers. An actor may keep at most
 ``max_jobs`` live jobs of its own making, so a loop cannot fill the store.
 """
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tinyclaw.errors import ConfigError, ScheduleError
 from tinyclaw.schedule.models import Job, build_job, describe_validation_error
+from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
 from tinyclaw.schedule.targets import parse_target
 
@@ -185,27 +187,16 @@ def import_actor_jobs(
     return results
 
 
-def _allowed_targets(values: Collection[str | None]) -> list[str]:
-    allowed = []
-    for value in values:
-        if not value:
-            continue
-        try:
-            allowed.append(str(parse_target(value)))
-        except ConfigError:
-            continue
-    return allowed
-
-
 def import_all_actor_jobs(
     home: Home, config: Config, store: JobStore, now: datetime, *, local_tz: tzinfo
 ) -> list[ImportResult]:
-    """Import from every configured actor's ``<workspace>/schedules/``, each allowed
-    to write to its ``owner_chat`` and heartbeat target only (the first is the default)."""
+    """Import from every configured actor's ``<workspace>/schedules/``, each allowed to
+    write only where :func:`~tinyclaw.schedule.reach.reachable_targets` says (its
+    ``owner_chat`` first, which is also the default)."""
     results = []
-    for name, actor in config.actors.items():
-        heartbeat_to = actor.heartbeat.to if actor.heartbeat else None
-        allowed = _allowed_targets([actor.owner_chat, heartbeat_to])
+    jobs = store.list()
+    for name in config.actors:
+        allowed = reachable_targets(config, name, jobs)
         results += import_actor_jobs(
             store,
             name,

@@ -6,9 +6,13 @@ the command line and tests each render or check them as they need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tinyclaw.config import Config
+    from tinyclaw.home import Home
 
 RowKind = Literal["job", "heartbeat", "failed"]
 
@@ -62,3 +66,25 @@ def format_rows(rows: list[StatusRow], zone: tzinfo) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
     )
+
+
+def schedule_lines(home: Home, config: Config | None, now: datetime | None = None) -> list[str]:
+    """The ``schedules:`` block of ``tinyclaw status``: every job and heartbeat with
+    its next run in the machine's zone, rejected job files, and a job whose actor is
+    no longer configured (its runs would only land in ``failed/``)."""
+    from tinyclaw.schedule.scheduler import Scheduler  # the scheduler imports this module
+    from tinyclaw.schedule.timing import local_zone
+
+    zone = local_zone()
+    scheduler = Scheduler.for_home(home, config, local_tz=zone)
+    rows = scheduler.status(now)
+    if config is not None:
+        rows = [
+            row
+            if row.kind != "job" or row.actor in config.actors
+            else replace(row, state=f"error: no actor {row.actor!r} in tinyclaw.toml")
+            for row in rows
+        ]
+    if not rows:
+        return ["schedules: none (tinyclaw schedule add, or a heartbeat in tinyclaw.toml)"]
+    return ["schedules:"] + ["  " + line for line in format_rows(rows, zone).splitlines()]

@@ -1,18 +1,31 @@
-"""Chat commands (``/help``, ``/actors``, ``/reset``, ``/status``, ``/cancel``).
+"""Chat commands (``/help``, ``/actors``, ``/reset``, ``/status``, ``/cancel``, and for
+owners ``/approve``, ``/deny``, ``/pending``).
 
 Listeners forward them as ``kind="command"`` messages; the worker answers them at
 routing time, never behind an actor's queue, so ``/cancel`` works while that actor is
 busy. The answers are plain text and identical on every platform.
+
+Owner commands check the sender's role in pairing (:mod:`tinyclaw.pairing.chat_admin`);
+``/status`` shows an owner everything the worker does, anyone else only their chat.
+The worker passes the pairing service and that overview in :class:`CommandContext`;
+without them (a worker built without pairing) owner commands answer that only the
+owner may, and ``/status`` stays per chat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
 from tinyclaw.messages import Inbound
+from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.addressing import parse_address
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing.service import PairingService
+    from tinyclaw.spool import Spool
 
 HELP = """\
 Talk to me in plain text; start with @name to pick an actor or team.
@@ -32,6 +45,40 @@ class CommandContext:
     reset_session: Callable[[str, str], None]
     chat_status: Callable[[Inbound], str]
     cancel_chat: Callable[[Inbound], list[str]]
+    pairing: PairingService | None = None  # who is an owner; answers owner commands
+    overview: Callable[[], str] | None = None  # everything the worker does, for owners
+
+
+class WorkerView(Protocol):
+    """What :func:`overview` reads from the worker (``Worker`` provides it)."""
+
+    config: Config
+    spool: Spool
+
+    def running_snapshot(self) -> list[tuple[str, str, float]]: ...
+
+
+def overview(worker: WorkerView) -> str:
+    """Everything in flight, for an owner's ``/status``: runs, inboxes, queue boxes."""
+    lines = ["Everything (owner view):"]
+    running = sorted(worker.running_snapshot())
+    for actor, message_id, seconds in running:
+        lines.append(f"@{actor} running {message_id} ({seconds:.0f}s)")
+    if not running:
+        lines.append("No actor is running.")
+    spool = worker.spool
+    waiting = [
+        f"@{name} {count}"
+        for name in worker.config.actors
+        if (count := len(spool.list_box(spool.inbox(name))))
+    ]
+    lines.append("Waiting: " + (", ".join(waiting) if waiting else "nothing"))
+    depths = spool.depths()
+    lines.append(
+        f"Queue: {depths['incoming']} incoming, {depths['outgoing']} outgoing, "
+        f"{depths['failed']} failed"
+    )
+    return "\n".join(lines)
 
 
 def describe_actors(config: Config) -> str:
@@ -62,7 +109,9 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
     command = command.lower().split("@", 1)[0]  # Telegram's "/reset@MyBot" form
     rest = rest.strip()
     if command in ("/help", "/start"):
-        return HELP
+        return HELP + ("\n\n" + OWNER_HELP if is_owner(ctx.pairing, message) else "")
+    if command in OWNER_COMMANDS:
+        return owner_command(ctx.pairing, message, command, rest)
     if command == "/actors":
         return describe_actors(ctx.config)
     if command == "/reset":
@@ -73,7 +122,10 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
         ctx.reset_session(actor, message.conversation_key)
         return f"Started a fresh conversation with @{actor}."
     if command == "/status":
-        return ctx.chat_status(message)
+        status = ctx.chat_status(message)
+        if ctx.overview is not None and is_owner(ctx.pairing, message):
+            status += "\n\n" + ctx.overview()
+        return status
     if command == "/cancel":
         stopped = ctx.cancel_chat(message)
         if not stopped:

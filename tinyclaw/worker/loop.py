@@ -17,15 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tinyclaw.actors.persona import write_personas
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Reply, load_inbound
+from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.sessions import SessionStore
 from tinyclaw.spool import Spool
+from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.worker.addressing import extract_send_files, parse_address
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.journal import RunJournal
@@ -80,11 +83,14 @@ class Worker:
         clock: Callable[[], float] = time.time,
         progress: ProgressSink | None = None,
         services: Iterable[Service] = (),
+        access: WorkerAccess | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.runners = runners
         self.spool = spool or Spool(home, clock=clock)
+        # Pairing's second look before routing (default: this home's store; fails closed).
+        self.access = access or WorkerAccess.for_home(home, config, self.spool)
         self.sessions = sessions or SessionStore(home.state / "sessions")
         self.journal = RunJournal(home.state / "results")
         self.services = list(services)
@@ -102,6 +108,8 @@ class Worker:
         for name in config.actors:
             self.spool.inbox(name).mkdir(parents=True, exist_ok=True)
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
+        self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
+        self.persona_files = write_personas(home, config)  # these actors read their persona there
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -198,8 +206,13 @@ class Worker:
         except InvalidMessageError as exc:
             self.spool.fail(path, str(exc))
             return
+        refused = self.access.refuse_sender(message)  # unpaired: no run, no reply
+        if refused is not None:
+            self.spool.fail(path, refused)
+            return
         if message.kind == "command":
-            self._answer(path, message, handle_command(message, self._command_context()), "notice")
+            context = self.access.equip(self._command_context(), self)
+            self._answer(path, message, handle_command(message, context), "notice")
             return
         target = message.actor
         if target is None:
@@ -214,6 +227,10 @@ class Worker:
                 return
         elif target not in self.config.actors:
             self.spool.fail(path, f"addressed to unknown actor {target!r}")
+            return
+        not_yours = self.access.refuse_actor(message, target)
+        if not_yours is not None:
+            self._answer(path, message, not_yours, "error")
             return
         failpoint("route.before_move")
         if self.spool.move(path, self.spool.inbox(target)) is not None:
@@ -295,6 +312,10 @@ class Worker:
             log.info("%s was answered before a restart; not running it again", message.id)
             self.spool.complete(running.path)
             return
+        if self.teams.before_run(message, actor_name):  # applied before a restart, or ended
+            self.spool.complete(running.path)
+            self.journal.drop(message.id)
+            return
         actor = self.config.actors[actor_name]
         workspace = self.config.workspace_for(self.home, actor_name)
         text = message.text
@@ -306,7 +327,7 @@ class Worker:
             actor=actor_name,
             workspace=workspace,
             model=actor.model,
-            persona=actor.persona,
+            persona="" if actor_name in self.persona_files else actor.persona,
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
             session_id=self.sessions.get(actor_name, conversation),
@@ -324,9 +345,10 @@ class Worker:
             failpoint("worker.ran")
         if result.session_id:
             self.sessions.set(actor_name, conversation, result.session_id)
-        reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
-        if reply is not None:
-            self.spool.put_reply(reply)
+        if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
+            reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
+            if reply is not None:
+                self.spool.put_reply(reply)
         failpoint("worker.replied")
         self.spool.complete(running.path)
         self.journal.drop(message.id)

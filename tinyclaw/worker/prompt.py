@@ -19,7 +19,9 @@ def build_prompt(message: Inbound, text: str) -> str:
     """The message text plus what the chat showed around it: the quoted message and
     the attachments' paths, so the CLI can open them with its own tools."""
     parts: list[str] = []
-    if message.handoff is not None:
+    if message.kind == "fanin":
+        parts.append("[Answers from your teammates]")
+    elif message.handoff is not None:
         parts.append(f"[Task from @{message.handoff.from_actor}]")
         if message.handoff.context:
             parts.append(f"Context:\n{message.handoff.context}")

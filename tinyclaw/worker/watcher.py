@@ -18,6 +18,17 @@ from watchdog.observers import Observer
 log = logging.getLogger("tinyclaw.watcher")
 
 
+class _QuietStop(logging.Filter):
+    """watchdog logs an ERROR when an event races its own shutdown; nothing is lost
+    (the next scan is the truth), so keep that line out of users' terminals."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "called when the thread is inactive" not in record.getMessage()
+
+
+logging.getLogger("watchdog.observers.inotify").addFilter(_QuietStop())
+
+
 class _Wake(FileSystemEventHandler):
     def __init__(self, event: threading.Event) -> None:
         self._event = event

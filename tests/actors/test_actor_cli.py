@@ -1,0 +1,127 @@
+"""``tinyclaw actor add|list|show|remove`` from the user's side."""
+
+from __future__ import annotations
+
+import tomllib
+
+from typer.testing import CliRunner, Result
+
+from tests.teams.conftest import team_config
+from tests.worker.conftest import write_config
+from tinyclaw.cli.app import app
+from tinyclaw.config import load_config
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Sender
+from tinyclaw.spool import Spool
+
+BASE = team_config(None, {"lead": "leads", "helper": "helps"}, {"crew": ["lead", "helper"]})
+
+
+def tinyclaw(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def test_add_an_actor_then_see_it_listed_and_shown(home: Home) -> None:
+    write_config(home, "# keep this comment\n" + BASE)
+    added = tinyclaw(
+        "actor", "add", "reviewer", "--runner", "codex", "--model", "gpt-test",
+        "--description", "reviews code", "--persona", 'Say "LGTM" rarely.',
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "added @reviewer (codex)" in added.stdout
+    text = home.config_file.read_text()
+    assert text.startswith("# keep this comment\n")
+    config = load_config(home)
+    assert config.actors["reviewer"].persona == 'Say "LGTM" rarely.'
+    assert config.actors["reviewer"].model == "gpt-test"
+    workspace = home.actors / "reviewer" / "workspace"
+    assert (home.actors / "reviewer" / "inbox").is_dir()
+    assert 'Say "LGTM" rarely.' in (workspace / "AGENTS.md").read_text()
+
+    listing = tinyclaw("actor", "list")
+    assert listing.exit_code == 0
+    rows = listing.stdout.splitlines()
+    assert [r.split()[0] for r in rows] == ["@lead", "@helper", "@reviewer"]
+    assert "teams: crew (leader)" in rows[0] and "reviews code" in rows[2]
+
+    shown = tinyclaw("actor", "show", "helper")
+    assert shown.exit_code == 0
+    assert "teammates:    @lead" in shown.stdout
+    assert str(home.actors / "helper" / "workspace") in shown.stdout
+
+
+def test_add_refuses_bad_and_taken_names_without_touching_the_file(home: Home) -> None:
+    write_config(home, BASE)
+    for name, why in [
+        ("Bad Name", "invalid actor name"),
+        ("../etc", "invalid actor name"),
+        ("x" * 33, "invalid actor name"),
+        ("lead", "already an actor called 'lead'"),
+        ("crew", "is the name of a team"),
+    ]:
+        result = tinyclaw("actor", "add", name)
+        assert result.exit_code == 1, name
+        assert why in result.stderr
+    bad_runner = tinyclaw("actor", "add", "newbie", "--runner", "gpt")
+    assert bad_runner.exit_code == 1 and "claude or codex" in bad_runner.stderr
+    assert home.config_file.read_text() == BASE
+    assert not (home.actors / "newbie").exists()
+
+
+def test_remove_asks_before_deleting_the_workspace(home: Home) -> None:
+    write_config(
+        home, BASE + '\n[actors.temp]\ndescription = "temporary"\n\n[limits]\nmax_hops = 4\n'
+    )
+    (home.actors / "temp" / "workspace").mkdir(parents=True)
+    (home.actors / "temp" / "workspace" / "notes.txt").write_text("precious")
+
+    before = home.config_file.read_text()
+    aborted = tinyclaw("actor", "remove", "temp", input="")  # Ctrl-D at the question
+    assert aborted.exit_code == 1 and home.config_file.read_text() == before
+
+    kept = tinyclaw("actor", "remove", "temp", input="n\n")
+    assert kept.exit_code == 0, kept.output
+    assert "Delete its folder and the workspace in it" in kept.stdout
+    assert (home.actors / "temp" / "workspace" / "notes.txt").exists()
+    config = load_config(home)
+    assert "temp" not in config.actors and config.limits.max_hops == 4
+
+    write_config(home, BASE + '\n[actors.temp]\ndescription = "temporary"\n')
+    (home.actors / "lead" / "workspace").mkdir(parents=True)
+    (home.actors / "lead" / "workspace" / "mine.txt").write_text("lead's")
+    gone = tinyclaw("actor", "remove", "temp", "--yes")
+    assert gone.exit_code == 0, gone.output
+    assert not (home.actors / "temp").exists()
+    assert (home.actors / "lead" / "workspace" / "mine.txt").read_text() == "lead's"
+    assert set(tomllib.loads(home.config_file.read_text())["actors"]) == {"lead", "helper"}
+
+
+def test_remove_never_deletes_a_workspace_outside_the_actor_folder(home: Home) -> None:
+    outside = home.root / "projects" / "site"
+    outside.mkdir(parents=True)
+    (outside / "index.html").write_text("<html>")
+    write_config(home, BASE + f'\n[actors.web]\nworkspace = "{outside}"\n')
+    (home.actors / "web" / "inbox").mkdir(parents=True)
+    result = tinyclaw("actor", "remove", "web", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"kept its workspace {outside}" in result.stdout
+    assert (outside / "index.html").read_text() == "<html>"
+    assert not (home.actors / "web").exists()
+
+
+def test_remove_refuses_a_team_member_an_unknown_name_and_waiting_work(home: Home) -> None:
+    write_config(home, BASE + "\n[actors.busy]\n")
+    member = tinyclaw("actor", "remove", "helper", "--yes")
+    assert (
+        member.exit_code == 1 and "in [teams.crew]; take it out of the team first" in member.stderr
+    )
+    unknown = tinyclaw("actor", "remove", "ghost", "--yes")
+    assert unknown.exit_code == 1 and "no actor called 'ghost'" in unknown.stderr
+    waiting = Inbound(id="m1", channel="cli", chat_id="c", sender=Sender(id="u"), text="hi")
+    Spool(home).put(waiting, Spool(home).inbox("busy"))
+    busy = tinyclaw("actor", "remove", "busy", "--yes")
+    assert busy.exit_code == 1 and "still has 1 message(s) waiting" in busy.stderr
+    assert "busy" in load_config(home).actors
+    forced = tinyclaw("actor", "remove", "busy", "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "busy" not in load_config(home).actors

@@ -1,0 +1,147 @@
+"""The worker's second look and the owner's chat commands, without a running worker:
+the real ``WorkerAccess`` and ``handle_command`` over a real store and config."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.worker.conftest import message
+from tinyclaw.config import Config, parse_config
+from tinyclaw.errors import SpoolError
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound, Sender, load_reply
+from tinyclaw.pairing import Identity, PairingService
+from tinyclaw.pairing.chat_admin import ONLY_OWNER
+from tinyclaw.pairing.decisions import Notice
+from tinyclaw.pairing.notices import notice_reply, queue_notifier
+from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.spool import Spool
+from tinyclaw.worker.commands import CommandContext, handle_command
+
+from .conftest import ServiceFactory
+from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
+
+
+@pytest.fixture
+def config() -> Config:
+    return parse_config(
+        {
+            "actors": {"assistant": {}, "coder": {}, "reviewer": {}},
+            "teams": {"devs": {"leader": "coder", "members": ["coder", "reviewer"]}},
+        }
+    )
+
+
+@pytest.fixture
+def owned(make_service: ServiceFactory, home: Home) -> PairingService:
+    """A service whose owner is telegram:1, with notices going to the outgoing queue."""
+    return make_service(owners={OWNER}, notify=queue_notifier(home))
+
+
+def chat(ident: Identity, text: str, *, kind: str = "chat") -> Inbound:
+    return message(
+        text,
+        channel=ident.channel,
+        chat=f"chat-{ident.user_id}",
+        kind=kind,
+        sender=Sender(id=ident.user_id, name="Someone"),
+    )
+
+
+def context(config: Config, pairing: PairingService | None) -> CommandContext:
+    return CommandContext(
+        config,
+        reset_session=lambda actor, key: None,
+        chat_status=lambda m: "Nothing waiting.",
+        cancel_chat=lambda m: [],
+        pairing=pairing,
+        overview=lambda: "Everything (owner view):",
+    )
+
+
+def test_only_platform_chat_is_checked(owned: PairingService, config: Config) -> None:
+    access = WorkerAccess(owned, config)
+    assert access.refuse_sender(message("from the terminal")) is None
+    for kind in ("schedule", "heartbeat", "operator"):
+        assert access.refuse_sender(chat(BOB, "ping", kind=kind)) is None
+    refused = access.refuse_sender(chat(BOB, "hi"))
+    assert refused is not None and refused.startswith("sender not paired: telegram:2002")
+    assert access.refuse_sender(chat(BOB, "/status", kind="command")) is not None
+    odd = message("hi", channel="telegram", sender=Sender(id="has space"))
+    assert "not a user id" in (access.refuse_sender(odd) or "")
+    assert access.refuse_sender(chat(OWNER, "hi")) is None
+
+
+def test_a_profile_may_name_an_actor_or_the_team_it_reaches(
+    owned: PairingService, config: Config
+) -> None:
+    access = WorkerAccess(owned, config)
+    owned.redeem(ALICE, owned.invite(actors=["devs"]))
+    owned.redeem(BOB, owned.invite(actors=["reviewer"]))
+    assert access.refuse_actor(chat(ALICE, "@devs fix it"), "coder") is None
+    assert access.refuse_actor(chat(BOB, "@reviewer look"), "reviewer") is None
+    refusal = access.refuse_actor(chat(BOB, "@devs fix it"), "coder")
+    assert refusal == "Sorry, you may not use @devs. You may talk to: @reviewer."
+    assert access.refuse_actor(chat(BOB, "hello"), "assistant") is not None  # the default
+    assert access.refuse_actor(chat(OWNER, "@coder hi"), "coder") is None
+
+
+def test_owner_commands_need_an_owner(owned: PairingService, config: Config) -> None:
+    owned.redeem(ALICE, owned.invite())
+    code = code_in(owned.handle_unknown(BOB, "Bob", chat_id="chat-2002"))
+    ctx = context(config, owned)
+    for text in (f"/approve {code}", f"/deny {code}", "/pending"):
+        assert handle_command(chat(ALICE, text, kind="command"), ctx) == ONLY_OWNER
+    assert "owner view" not in handle_command(chat(ALICE, "/status", kind="command"), ctx)
+    assert "/approve" not in handle_command(chat(ALICE, "/help", kind="command"), ctx)
+    assert [r.identity for r in owned.pending()] == ["telegram:2002"]
+
+
+def test_the_owner_approves_from_chat_and_the_sender_is_told_in_their_chat(
+    owned: PairingService, config: Config, home: Home
+) -> None:
+    code = code_in(owned.handle_unknown(BOB, "Bob", chat_id="chat-2002"))
+    ctx = context(config, owned)
+    pending = handle_command(chat(OWNER, "/pending", kind="command"), ctx)
+    assert "telegram:2002 (Bob): asked" in pending and code not in pending
+    assert "/approve CODE" in handle_command(chat(OWNER, "/help", kind="command"), ctx)
+    assert "owner view" in handle_command(chat(OWNER, "/status", kind="command"), ctx)
+
+    answer = handle_command(chat(OWNER, f"/approve {code} bob", kind="command"), ctx)
+    assert answer == "Approved telegram:2002 as profile bob. They are being told in their chat."
+    spool = Spool(home)
+    [path] = spool.list_box(spool.outgoing("telegram"))
+    notice = load_reply(path.read_bytes())
+    assert (notice.chat_id, notice.kind) == ("chat-2002", "notice")
+    again = handle_command(chat(OWNER, f"/approve {code}", kind="command"), ctx)
+    assert again.startswith("That did not work: no pending request")
+    assert handle_command(chat(OWNER, "/approve", kind="command"), ctx).startswith("Usage:")
+
+
+def test_the_terminal_is_the_owner_and_deny_works_by_identity(
+    owned: PairingService, config: Config
+) -> None:
+    owned.handle_unknown(BOB)
+    ctx = context(config, owned)
+    answer = handle_command(message("/deny telegram:2002", kind="command"), ctx)
+    assert answer.startswith("Denied the request of telegram:2002")
+    assert handle_command(message("/pending", kind="command"), ctx) == "No pending requests."
+
+
+def test_without_pairing_owner_commands_are_refused(config: Config) -> None:
+    ctx = context(config, None)
+    assert handle_command(chat(OWNER, "/pending", kind="command"), ctx) == ONLY_OWNER
+
+
+def test_a_request_remembers_the_chat_it_came_from(service: PairingService) -> None:
+    code = code_in(service.handle_unknown(ALICE_DISCORD, "Alice", chat_id="dm-1"))
+    assert service.pending()[0].chat_id == "dm-1"
+    approval = service.approve(code)
+    assert approval.chat_id == "dm-1"
+
+
+def test_a_notice_without_a_chat_goes_to_the_user_where_that_is_the_dm() -> None:
+    assert notice_reply(Notice(ALICE, "You're in")).chat_id == "1001"
+    assert notice_reply(Notice(ALICE_DISCORD, "You're in", "dm-9")).chat_id == "dm-9"
+    with pytest.raises(SpoolError, match="which discord chat"):
+        notice_reply(Notice(ALICE_DISCORD, "You're in"))

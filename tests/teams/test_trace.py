@@ -1,0 +1,78 @@
+"""``tinyclaw trace``: the path a message took, from the state and the event log."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner, Result
+
+from tests.teams.conftest import setup_home, team_config, wait_drained
+from tests.worker.conftest import message, reply_for, worker_thread
+from tinyclaw.cli.app import app
+from tinyclaw.home import Home
+
+ACTORS = {"lead": "leads", "a": "does a", "b": "does b"}
+
+
+def tinyclaw(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_trace_shows_who_got_what_when_and_how_long_each_run_took(home: Home) -> None:
+    spool = setup_home(home, team_config(None, ACTORS, {"crew": ["lead", "a", "b"]}))
+    with worker_thread(home):
+        msg = message("@crew [@a: task one] [@b: task two]")
+        spool.put(msg)
+        reply_for(home, msg)
+        wait_drained(home)
+        plain = message("@a just a question")
+        spool.put(plain)
+        reply_for(home, plain)
+
+    result = tinyclaw("trace", msg.id)
+    assert result.exit_code == 0, result.output
+    head, *timeline = result.stdout.splitlines()
+    assert head.startswith(f"conversation {msg.id} · cli:local · team crew · done · 4 run(s)")
+    assert re.search(r" · \$\d+\.\d{4}$", head)
+    text = "\n".join(timeline)
+    assert 'user → @lead: "[@a: task one] [@b: task two]"' in text
+    assert '@lead → @a  [h001, hop 1]: "task one"' in text
+    assert "@a → @lead  answer to [h001]" in text
+    assert "fan-in → @lead: 2 answer(s) from @a, @b" in text
+    assert "@lead → user  final answer" in text
+    runs = [line for line in timeline if " ran " in line]
+    assert len(runs) == 4 and all(re.search(r"ran \d+\.\d\ds · \$", r) for r in runs)
+    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3}  ", line) for line in timeline)
+    # Any message id of the conversation finds it too: a handoff, a fan-in, a progress line.
+    for ident in (f"{msg.id}.h002", f"{msg.id}.f001", f"{msg.id}.p001"):
+        assert tinyclaw("trace", ident).stdout.splitlines()[0] == head
+
+    single = tinyclaw("trace", plain.id)
+    assert single.exit_code == 0
+    assert f"message {plain.id} (not part of a team conversation)" in single.stdout
+    assert "routed to @a from cli:local" in single.stdout and "@a ran " in single.stdout
+
+    unknown = tinyclaw("trace", "nope")
+    assert unknown.exit_code == 1 and "no conversation or message 'nope'" in unknown.stderr
+
+
+def test_every_team_conversation_has_a_readable_transcript(home: Home) -> None:
+    spool = setup_home(home, team_config(None, ACTORS, {"crew": ["lead", "a", "b"]}))
+    with worker_thread(home):
+        msg = message("@crew [@a: task one] [@zed: who?]")
+        spool.put(msg)
+        reply_for(home, msg)
+        wait_drained(home)
+    text = (home.state / "conversations" / f"{msg.id}.md").read_text()
+    assert text.startswith(f"# Team conversation {msg.id}\n")
+    assert "- status: done · 3 CLI run(s)" in text
+    sections = re.findall(r"^## \d\d:\d\d:\d\d · (.*)$", text, re.MULTILINE)
+    assert sections == [
+        "user → @lead",
+        "@lead → @a (task h001, hop 1)",
+        "@lead ✗ @zed (task h002 not delivered)",
+        "@a → @lead (answer to h001)",
+        "all answers → @lead",
+        "@lead → user (final answer)",
+    ]
+    assert "> task one" in text and "@zed is not your teammate" in text

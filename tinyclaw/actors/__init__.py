@@ -1,0 +1,1 @@
+"""Actors as first-class things: their persona files and ``tinyclaw actor`` management."""

@@ -1,0 +1,152 @@
+"""``tinyclaw actor add|list|show|remove`` and ``tinyclaw trace``.
+
+Every mistake (a bad name, a name in use, an actor still in a team) is one line on
+stderr and exit code 1. ``remove`` asks before it deletes an actor's folder (and the
+workspace in it) unless ``--yes`` is given, and never deletes anything outside it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.config import RunnerKind
+
+actor_app = typer.Typer(
+    name="actor",
+    help="The actors of this home: add, list, show, remove.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``tinyclaw actor`` and ``tinyclaw trace`` on the main command."""
+    app.add_typer(actor_app, name="actor")
+    app.command("trace")(trace)
+
+
+@actor_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="a-z, 0-9, '-' and '_', at most 32 characters")],
+    runner: Annotated[str, typer.Option(help="claude or codex")] = "claude",
+    model: Annotated[str | None, typer.Option(help="model passed to the CLI")] = None,
+    description: Annotated[
+        str, typer.Option(help="what it does (shown to users and teammates)")
+    ] = "",
+    persona: Annotated[str, typer.Option(help="who it is: the start of its persona file")] = "",
+    permission_mode: Annotated[
+        str | None, typer.Option(help="claude: --permission-mode; codex: --sandbox")
+    ] = None,
+) -> None:
+    """Add an actor: its section in tinyclaw.toml, its folders and its persona file."""
+    from tinyclaw.actors.manage import add_actor
+    from tinyclaw.actors.persona import persona_path
+    from tinyclaw.errors import ConfigError
+
+    with clean_errors():
+        if runner not in ("claude", "codex"):
+            raise ConfigError(f"runner must be claude or codex, not {runner!r}")
+        home = home_from(ctx)
+        kind: RunnerKind = "claude" if runner == "claude" else "codex"
+        config = add_actor(
+            home,
+            name,
+            runner=kind,
+            model=model,
+            description=description,
+            persona=persona,
+            permission_mode=permission_mode,
+        )
+        typer.echo(f"added @{name} ({runner}); persona file: {persona_path(home, config, name)}")
+        typer.echo("restart the worker (tinyclaw restart) to start serving it")
+
+
+@actor_app.command("list")
+def list_actors(ctx: typer.Context) -> None:
+    """Every actor: runner, model, teams, waiting messages, description."""
+    from tinyclaw.actors.manage import info
+
+    with clean_errors():
+        home = home_from(ctx)
+        config = load(home)
+        rows = [info(home, config, name) for name in config.actors]
+    width = max(len(r.name) for r in rows) + 1
+    for r in rows:
+        teams = ", ".join(r.teams) or "-"
+        typer.echo(
+            f"@{r.name:<{width}} {r.runner:<6} {r.model:<12} teams: {teams:<20} "
+            f"waiting: {r.queued:<3} {r.description}"
+        )
+
+
+@actor_app.command("show")
+def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the actor")]) -> None:
+    """One actor in detail: where its files are and who it works with."""
+    from tinyclaw.actors.manage import info
+
+    with clean_errors():
+        home = home_from(ctx)
+        config = load(home)
+        i = info(home, config, name.lstrip("@"))
+    persona_state = "" if i.persona_file.exists() else " (written at the next worker start)"
+    lines = [
+        f"@{i.name}",
+        f"  runner:       {i.runner}",
+        f"  model:        {i.model}",
+        f"  description:  {i.description or '-'}",
+        f"  teams:        {', '.join(i.teams) or '-'}",
+        f"  teammates:    {', '.join('@' + m for m in i.teammates) or '-'}",
+        f"  workspace:    {i.workspace}",
+        f"  persona file: {i.persona_file}{persona_state}",
+        f"  waiting:      {i.queued} message(s) in its inbox",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@actor_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="the actor")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="delete its folder without asking")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option(help="remove it even with messages waiting in its inbox")
+    ] = False,
+) -> None:
+    """Remove an actor from tinyclaw.toml; asks before deleting actors/NAME/ (its workspace)."""
+    from tinyclaw.actors.manage import delete_folder, plan_removal, remove_from_config
+
+    with clean_errors():
+        home = home_from(ctx)
+        load(home)
+        plan = plan_removal(home, name.lstrip("@"), force=force)
+        delete = False
+        if plan.folder.exists():  # ask first: an aborted question changes nothing
+            what = "its folder and the workspace in it" if plan.workspace_inside else "its folder"
+            delete = yes or typer.confirm(f"Delete {what}, {plan.folder}?", default=False)
+        remove_from_config(home, plan.name)
+        typer.echo(f"removed [actors.{plan.name}] from {home.config_file}")
+        if not plan.workspace_inside:
+            typer.echo(f"kept its workspace {plan.workspace} (outside {plan.folder})")
+        if delete:
+            delete_folder(home, plan.name)
+            typer.echo(f"deleted {plan.folder}")
+        elif plan.folder.exists():
+            typer.echo(f"kept {plan.folder}")
+
+
+def trace(
+    ctx: typer.Context,
+    ident: Annotated[str, typer.Argument(help="a conversation id or any message id in it")],
+) -> None:
+    """The path a message took: who got what, when, how long each run took, its cost."""
+    from tinyclaw.teams.trace import trace as trace_lines
+
+    with clean_errors():
+        lines = trace_lines(home_from(ctx), ident)
+    typer.echo("\n".join(lines))

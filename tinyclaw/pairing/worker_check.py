@@ -1,0 +1,104 @@
+"""The worker's second look at who sent a message (defence in depth).
+
+The listener's gate already kept strangers out of the queue, but the worker cannot
+rely on that alone: a sender may have been revoked between queueing and running, a
+file may have been dropped into ``queue/incoming`` by hand or by a buggy listener,
+and a paired user may address an actor their profile does not include. So before a
+message from a chat platform is routed, the worker asks pairing again:
+
+* a sender who is not allowed (unknown, pending, revoked, locked out, or anyone when
+  the store is unreadable) gets *nothing*: no CLI run and no reply; the file goes to
+  ``failed/`` with the reason ``sender not paired ...`` so the owner can see it;
+* an allowed sender addressing an actor their profile may not use gets one short
+  error reply and no run.
+
+Only what a person typed on a platform is checked: ``kind`` ``chat`` or ``command``
+on ``telegram``/``discord``/``whatsapp``. Messages the home makes itself (the
+terminal's ``cli`` channel, schedules, heartbeats, operator lines, hand-offs between
+actors) come from whoever owns the home and pass. The store is read for every
+message (one small read, parsed only when it changed), so a revocation counts for the
+very next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from tinyclaw.config import Config
+from tinyclaw.errors import PairingError
+from tinyclaw.home import Home
+from tinyclaw.messages import Inbound
+from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS, sender_identity
+from tinyclaw.pairing.factory import pairing_service
+from tinyclaw.pairing.notices import queue_notifier
+from tinyclaw.pairing.service import PairingService
+from tinyclaw.spool import Spool
+from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.commands import CommandContext, WorkerView, overview
+
+log = logging.getLogger("tinyclaw.pairing")
+
+# What a listener writes on a person's behalf; every other kind is made by the home.
+FROM_PEOPLE = frozenset({"chat", "command"})
+NOT_PAIRED = "sender not paired"
+
+
+class WorkerAccess:
+    """Answers the worker's two questions; see the module docstring."""
+
+    def __init__(self, pairing: PairingService, config: Config) -> None:
+        self.pairing = pairing
+        self.config = config
+
+    @classmethod
+    def for_home(cls, home: Home, config: Config, spool: Spool | None = None) -> WorkerAccess:
+        """The check of ``home``: its pairing store and ``tinyclaw.toml``, with approvals
+        from chat announced through the outgoing queue."""
+        notify = queue_notifier(home, spool)
+        return cls(pairing_service(home, config, notify=notify), config)
+
+    @staticmethod
+    def applies_to(message: Inbound) -> bool:
+        return message.channel in PLATFORM_CHANNELS and message.kind in FROM_PEOPLE
+
+    def refuse_sender(self, message: Inbound) -> str | None:
+        """None if the message may go on; otherwise the reason for ``failed/``."""
+        if not self.applies_to(message):
+            return None
+        try:
+            ident = sender_identity(message)
+        except PairingError as exc:
+            return f"{NOT_PAIRED}: {exc}"
+        assert ident is not None  # applies_to() admits platform channels only
+        decision = self.pairing.check(ident)
+        if decision.allowed:
+            return None
+        log.warning("worker: refused %s from %s (%s)", message.id, ident, decision.reason)
+        return f"{NOT_PAIRED}: {ident} is {decision.state.value} ({decision.reason})"
+
+    def refuse_actor(self, message: Inbound, actor: str) -> str | None:
+        """None if the sender may use ``actor``; otherwise a short reply for them.
+
+        A profile's actor list may name the actor or the team it was reached through
+        (``@devs`` runs the team's leader), so either name lets the message through.
+        """
+        if not self.applies_to(message):
+            return None
+        ident = sender_identity(message)
+        assert ident is not None
+        addressed = message.actor or parse_address(message.text)[0] or self.config.default_actor
+        if self.pairing.may_use(ident, actor) or self.pairing.may_use(ident, addressed):
+            return None
+        log.warning("worker: %s may not use @%s (%s)", ident, addressed, message.id)
+        decision = self.pairing.check(ident)
+        allowed = decision.profile.actors if decision.profile is not None else ()
+        choice = ", ".join("@" + name for name in allowed)
+        return f"Sorry, you may not use @{addressed}." + (
+            f" You may talk to: {choice}." if choice else ""
+        )
+
+    def equip(self, context: CommandContext, worker: WorkerView) -> CommandContext:
+        """The command context with what owner commands need: the pairing service
+        (``/approve``, ``/deny``, ``/pending``) and the whole worker (``/status``)."""
+        return replace(context, pairing=self.pairing, overview=lambda: overview(worker))

@@ -1,0 +1,133 @@
+"""The part of an actor's persona that teaches its CLI to speak first and to schedule.
+
+The CLIs have no tool of ours; they have a Write tool. So the two file formats an
+actor may use on its own initiative (an outbox message, a job for itself) are
+explained in the persona file the CLI reads (``CLAUDE.md`` / ``AGENTS.md``), with
+this actor's real folders and the chats it may write to filled in, so that the model
+needs no guessing and the files it writes pass the checks. The text is generated from
+the same constants the checks use, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.errors import ConfigError
+from tinyclaw.messages import MAX_TEXT
+from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
+from tinyclaw.outbox.service import FOLDER as OUTBOX_FOLDER
+from tinyclaw.outbox.service import SETTLE_SECONDS
+from tinyclaw.schedule.actor_jobs import FOLDER as SCHEDULES_FOLDER
+from tinyclaw.schedule.actor_jobs import MAX_ACTOR_JOBS
+from tinyclaw.schedule.durations import format_duration
+from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files
+from tinyclaw.schedule.models import MAX_PROMPT
+from tinyclaw.schedule.reach import reachable_targets
+from tinyclaw.schedule.store import JobStore
+from tinyclaw.schedule.timing import check_interval
+
+if TYPE_CHECKING:
+    from tinyclaw.config import Config
+    from tinyclaw.home import Home
+
+
+def _targets_text(targets: list[str]) -> str:
+    if not targets:
+        return (
+            "You have no chat you may write to first: every outbox message and every "
+            "schedule of your own is refused until the operator sets `owner_chat` or "
+            "`may_message` for you."
+        )
+    listed = ", ".join(f"`{target}`" for target in targets)
+    return (
+        f"The chats you may write to first: {listed}. Leaving `to` out means "
+        f"`{targets[0]}`. Any other chat is refused."
+    )
+
+
+def _heartbeat_text(home: Home, config: Config, actor: str) -> str:
+    settings = config.actors[actor].heartbeat
+    if settings is None:
+        return ""
+    try:
+        every = format_duration(check_interval(settings.every))
+    except ConfigError:  # a broken setting is reported by `tinyclaw status`, not here
+        every = settings.every
+    hours = f" between {settings.active_hours} (local time)" if settings.active_hours else ""
+    first, second = heartbeat_files(home, config, actor)
+    return f"""
+### Heartbeat
+
+Every {every}{hours} you are sent the checklist in `{first}` (or, if that does not
+exist, `{second}`, which you may edit yourself), in a conversation of its own. If
+nothing needs the user's attention, reply with exactly `{HEARTBEAT_OK}` and nothing
+else: then nothing is sent. Otherwise reply with a short message for the user; it is
+sent as it is.
+"""
+
+
+def persona_section(home: Home, config: Config, actor: str) -> str:
+    """Markdown for ``actor``'s persona file: the outbox and self-scheduling formats,
+    with its folders and allowed chats, plus its heartbeat if it has one."""
+    workspace = config.workspace_for(home, actor)
+    outbox = workspace / OUTBOX_FOLDER
+    schedules = workspace / SCHEDULES_FOLDER
+    targets = reachable_targets(config, actor, JobStore.for_home(home).list())
+    example_to = targets[0] if targets else "telegram:123456"
+    limit_mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+    return f"""\
+## Speaking first and scheduling yourself
+
+Your answers go back to whoever wrote to you; nothing more is needed for them. To
+write to someone *without* being asked (a long task finished, an alert), or to have
+yourself woken up later, write a JSON file with your normal file-writing tool. The
+tinyclaw worker picks it up within a few seconds.
+
+{_targets_text(targets)}
+
+### Send a message: `{outbox}/`
+
+One file per message, any name ending in `.json`:
+
+```json
+{{"to": "{example_to}", "text": "The nightly build failed; the log is attached.", "files": ["logs/build.txt"]}}
+```
+
+* `to`: `channel:chat_id`, one of the chats above (optional).
+* `text`: the message, plain text, at most {MAX_TEXT:,} characters.
+* `files` (optional): at most {MAX_FILES} files from your workspace (`{workspace}`),
+  as paths relative to it; at most {limit_mb} MB each. A path or symlink leading
+  outside the workspace is refused.
+* No other keys: a file with an unknown key is refused as a whole.
+* Write the whole file at once (or write `name.tmp`, then rename it to
+  `name.json`). A file that is not valid JSON {SETTLE_SECONDS:.0f} seconds after it
+  was last written is refused.
+
+A file that was sent disappears from the folder. A refused one disappears too: it
+goes to the operator with the reason, and nothing reaches the chat.
+
+### Schedule work for yourself: `{schedules}/`
+
+One file per job, any name ending in `.json`; at each run you are sent `prompt`, in a
+conversation of its own, and your answer goes to `to`:
+
+```json
+{{"every": "2h", "prompt": "Check the issue tracker and report anything urgent."}}
+{{"cron": "0 9 * * 1-5", "tz": "Europe/Berlin", "prompt": "Summarise yesterday's commits."}}
+{{"at": "2027-03-01T09:00", "tz": "Europe/Berlin", "prompt": "Remind the user of the dentist at 11."}}
+```
+
+* Exactly one of `cron` (five fields: minute hour day-of-month month day-of-week),
+  `every` (`30m`, `2h`, `1d`, `1h30m`; at least `1m`) or `at` (an ISO date-time in
+  the future).
+* `tz` (optional): an IANA zone for `cron` and `at`; without it, the machine's zone.
+* `to` (optional): one of the chats above.
+* `prompt`: what you will be asked, at most {MAX_PROMPT:,} characters.
+* At most {MAX_ACTOR_JOBS} live jobs of your own. Missed runs (while tinyclaw was down)
+  run once, not once per missed slot.
+
+A valid file disappears from the folder: it became a job, which the operator sees with
+`tinyclaw schedule list` and removes with `tinyclaw schedule rm`. An invalid one is
+moved to `{schedules}/failed/` with a `.reason` file beside it that says what was
+wrong; fix it and write a new file.
+{_heartbeat_text(home, config, actor)}"""

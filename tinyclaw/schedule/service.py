@@ -1,0 +1,166 @@
+"""SchedulerService: the worker service that queues scheduled runs and heartbeats.
+
+The worker loop calls :meth:`SchedulerService.tick` on every pass (see
+``tinyclaw.worker.loop.Service``). Each tick:
+
+1. imports the job files actors wrote into ``<workspace>/schedules/``
+   (:func:`~tinyclaw.schedule.actor_jobs.import_all_actor_jobs`);
+2. queues every due run into ``queue/incoming/`` like any other message
+   (``spool.put(run.to_inbound(), dedupe_key=run.run_id)``), then marks it as run: a
+   crash in between offers the same slot again with the same id, and the dedupe key
+   drops the copy;
+3. now and then deletes temporary files a crash left in the job store;
+4. returns when the next run is due, so the worker sleeps exactly until then.
+
+From ``queue/incoming`` a run takes the normal path: routed to its actor's inbox, run
+in its own conversation, answered to the job's target chat; a heartbeat that answers
+``HEARTBEAT_OK`` sends nothing (the worker reads ``meta["quiet_token"]``).
+
+Ticks come with every file event, so the full pass is done at most once per
+``min_interval`` seconds unless something is due; a job added meanwhile waits at
+most that long (plus the worker's scan interval).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import TYPE_CHECKING
+
+from tinyclaw.errors import TinyclawError
+from tinyclaw.events import EventLog
+from tinyclaw.schedule.actor_jobs import import_all_actor_jobs
+from tinyclaw.schedule.scheduler import DueRun, Scheduler
+from tinyclaw.schedule.timing import from_timestamp, local_zone
+
+if TYPE_CHECKING:
+    from tinyclaw.config import Config
+    from tinyclaw.home import Home
+    from tinyclaw.spool import Spool
+    from tinyclaw.worker.loop import Service
+
+log = logging.getLogger("tinyclaw.schedule")
+
+CLEAN_EVERY = 3600.0
+RETRY_AFTER = 5.0  # when a run could not be queued or marked (disk full, store locked)
+
+
+class SchedulerService:
+    """Queue what the home's schedules and heartbeats make due (module docstring)."""
+
+    name = "schedule"
+
+    def __init__(
+        self,
+        home: Home,
+        config: Config,
+        spool: Spool,
+        *,
+        clock: Callable[[], float] = time.time,
+        local_tz: tzinfo | None = None,
+        events: EventLog | None = None,
+        min_interval: float = 1.0,
+    ) -> None:
+        self.home = home
+        self.config = config
+        self.spool = spool
+        self.local_tz = local_tz if local_tz is not None else local_zone()
+        self.scheduler = Scheduler.for_home(home, config, clock, local_tz=self.local_tz)
+        self.events = events
+        self.min_interval = min_interval
+        self._last_pass: float | None = None
+        self._last_clean: float | None = None
+        self._wakeup: float | None = None
+        for problem in self.scheduler.problems:
+            log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
+        for actor in config.actors:
+            try:
+                (config.workspace_for(home, actor) / "schedules").mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.warning("cannot create the schedules folder of @%s: %s", actor, exc)
+
+    def tick(self, now: float) -> float | None:
+        """Import, queue what is due, and return the epoch time of the next run."""
+        recent = self._last_pass is not None and now - self._last_pass < self.min_interval
+        if recent and (self._wakeup is None or now < self._wakeup):
+            return self._wakeup
+        self._last_pass = now
+        at = from_timestamp(now)
+        self._import(now)
+        stuck = False
+        for run in self.scheduler.due(at):
+            stuck |= not self._queue(run, now)
+        if self._last_clean is None or now - self._last_clean >= CLEAN_EVERY:
+            self._last_clean = now
+            self.scheduler.store.clean(now)
+        wakeup = self.scheduler.next_wakeup(at)
+        self._wakeup = wakeup.timestamp() if wakeup is not None else None
+        if stuck or (self._wakeup is not None and self._wakeup <= now):
+            # Something due could not be queued: try again soon, not in a busy loop.
+            self._wakeup = now + RETRY_AFTER
+        return self._wakeup
+
+    def _import(self, now: float) -> None:
+        at = from_timestamp(now)
+        try:
+            results = import_all_actor_jobs(
+                self.home, self.config, self.scheduler.store, at, local_tz=self.local_tz
+            )
+        except TinyclawError as exc:
+            log.error("importing actor-written schedules failed: %s", exc)
+            return
+        for result in results:
+            if result.job is not None:
+                job = result.job
+                log.info("@%s scheduled %s: %s", job.actor, job.id, job.schedule_text)
+                self._emit("schedule.added", actor=job.actor, job=job.id, to=job.to)
+            else:
+                log.warning(
+                    "@%s wrote a bad schedule %s: %s", result.actor, result.source, result.error
+                )
+                self._emit(
+                    "schedule.refused", actor=result.actor, file=result.source, reason=result.error
+                )
+
+    def _queue(self, run: DueRun, now: float) -> bool:
+        """Queue one run and mark it; False if it must be tried again later."""
+        try:
+            queued = self.spool.put(run.to_inbound(), dedupe_key=run.run_id)
+        except (OSError, TinyclawError) as exc:
+            log.error("cannot queue %s for @%s: %s", run.run_id, run.actor, exc)
+            return False
+        try:
+            self.scheduler.mark_ran(run, from_timestamp(now))
+        except TinyclawError as exc:
+            log.error("queued %s but cannot mark it as run: %s", run.run_id, exc)
+            return False
+        if queued is None:
+            log.info("%s was already queued before a restart", run.run_id)
+        else:
+            log.info("queued %s for @%s (answer to %s)", run.run_id, run.actor, run.to)
+            self._emit("schedule.queued", id=run.run_id, key=run.key, actor=run.actor, to=run.to)
+        return True
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        if self.events is not None:
+            self.events.emit(kind, **fields)
+
+
+def build_services(
+    home: Home,
+    config: Config,
+    spool: Spool,
+    *,
+    clock: Callable[[], float] = time.time,
+    local_tz: tzinfo | None = None,
+) -> list[Service]:
+    """The services a worker runs besides its queues: schedules and heartbeats, and
+    the actors' outboxes."""
+    from tinyclaw.outbox.service import OutboxService
+
+    events = EventLog(home.logs / "events.jsonl", clock=clock)
+    scheduler = SchedulerService(home, config, spool, clock=clock, local_tz=local_tz, events=events)
+    outbox = OutboxService(home, config, spool, store=scheduler.scheduler.store, events=events)
+    return [scheduler, outbox]

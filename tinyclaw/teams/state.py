@@ -1,0 +1,243 @@
+"""A team conversation's state, one JSON file per conversation, replaced atomically.
+
+TinyClaw kept this in memory and lost it on every restart; here it lives in
+``state/conversations/<id>.json`` (the id is the user's message id), rewritten by
+tmp → fsync → rename after every change, so a crash leaves the state before a step or
+after it, never half of one. Worker threads of one process share a conversation (two
+members can finish at once), so every read-modify-write holds that conversation's
+lock. The worker is the only writer; ``tinyclaw trace`` only reads.
+
+What the state holds, and why:
+
+* ``rounds`` and ``branches``: every handoff an actor made (a branch), grouped by the
+  message whose reply made them (a round). A round is complete when all its branches
+  are answered; that is when the fan-in is written.
+* ``outcomes``: what applying each message's result did, keyed by message id, with
+  the exact files it must write. A replay finds the outcome and writes the same files
+  again (same names, so nothing doubles) instead of deciding anew; ``delivered``
+  marks that they are all written. This is also what records each answer once.
+* ``started``: the messages allowed a CLI run, i.e. the run budget already spent.
+* ``log``: the readable history the transcript is rendered from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tinyclaw.errors import ConversationError
+from tinyclaw.fsutil import atomic_write
+from tinyclaw.messages import ID_PATTERN, Inbound, Reply
+
+log = logging.getLogger("tinyclaw.teams")
+
+_ID_RE = re.compile(ID_PATTERN)
+
+Status = Literal["open", "done", "limited", "cancelled"]
+BranchStatus = Literal["open", "answered", "failed", "refused"]
+OutcomeKind = Literal["opened", "answered", "gathered", "final", "limited", "cancelled", "late"]
+EntryKind = Literal[
+    "request", "handoff", "refused", "answer", "fanin", "final", "limit", "cancelled", "late"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Branch(_Model):
+    """One task handed from one actor to another, and its answer once it came."""
+
+    id: str
+    round: str
+    from_actor: str
+    to_actor: str
+    task: str
+    hop: int
+    opened_at: float
+    message_id: str | None = None  # the handoff file; None for a refused branch
+    status: BranchStatus = "open"
+    answer: str | None = None
+    answered_at: float | None = None
+
+
+class Round(_Model):
+    """The branches one reply opened. ``id`` is the message that reply answered."""
+
+    id: str
+    actor: str
+    hop: int
+    parent_branch: str | None  # what ``actor`` still owes an answer to; None: the user
+    branches: list[str]
+    fanin_id: str
+    gathered: bool = False
+
+
+class Outcome(_Model):
+    """What applying one message's result did, and the files that says to write."""
+
+    message_id: str
+    actor: str
+    kind: OutcomeKind
+    at: float
+    inbox: list[Inbound] = Field(default_factory=list)
+    replies: list[Reply] = Field(default_factory=list)
+    delivered: bool = False
+
+
+class Entry(_Model):
+    """One line of the conversation's history, for people (transcript, trace)."""
+
+    at: float
+    kind: EntryKind
+    actor: str
+    to: str | None = None
+    branch: str | None = None
+    hop: int | None = None
+    message_id: str | None = None
+    text: str = ""
+
+
+class Conversation(_Model):
+    v: Literal[1] = 1
+    id: str
+    team: str | None
+    root_actor: str
+    channel: str
+    chat_id: str
+    chat_key: str  # the user's conversation key: sessions are kept under it
+    message_id: str | None = None  # the platform's id of the user's message
+    is_group: bool = False
+    request: str = ""
+    started_at: float
+    status: Status = "open"
+    ended_at: float | None = None
+    end_reason: str = ""
+    counters: dict[str, int] = Field(default_factory=dict)
+    started: list[str] = Field(default_factory=list)
+    rounds: dict[str, Round] = Field(default_factory=dict)
+    branches: dict[str, Branch] = Field(default_factory=dict)
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
+    log: list[Entry] = Field(default_factory=list)
+
+    def next(self, counter: str) -> int:
+        """The next number of ``counter`` (handoffs, fan-ins, progress replies)."""
+        value = self.counters.get(counter, 0) + 1
+        self.counters[counter] = value
+        return value
+
+    @property
+    def runs(self) -> int:
+        return len(self.started)
+
+    def answered(self) -> list[Branch]:
+        """Branches with an answer (refusals included), in the order they opened."""
+        return [b for b in self.branches.values() if b.answer is not None]
+
+
+class ConversationStore:
+    """Load, save and lock conversations under one directory."""
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.durable = durable
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def path(self, conversation_id: str, suffix: str = ".json") -> Path:
+        if not _ID_RE.match(conversation_id):
+            raise ConversationError(f"invalid conversation id {conversation_id!r}")
+        return self.root / f"{conversation_id}{suffix}"
+
+    def exists(self, conversation_id: str) -> bool:
+        return self.path(conversation_id).exists()
+
+    def load(self, conversation_id: str) -> Conversation | None:
+        """The conversation, or None if there is none; unreadable state is an error
+        (the message then retries and lands in ``failed/``, never acts on a guess)."""
+        path = self.path(conversation_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConversationError(f"{path}: cannot read: {exc}") from None
+        try:
+            return Conversation.model_validate_json(data)
+        except ValidationError as exc:
+            raise ConversationError(f"{path}: not a valid conversation: {exc}") from None
+
+    def save(self, conversation: Conversation) -> None:
+        body = conversation.model_dump_json(indent=1).encode("utf-8")
+        atomic_write(self.path(conversation.id), body, durable=self.durable)
+
+    @contextmanager
+    def locked(self, conversation_id: str) -> Iterator[None]:
+        """Hold the lock of one conversation (threads of this process)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(conversation_id, threading.Lock())
+        with lock:
+            yield
+
+    def clean_tmp(self) -> int:
+        """Remove half-written files a crash left (the worker, the only writer, calls
+        this before it writes anything)."""
+        removed = 0
+        for stray in self.root.glob("*.tmp"):
+            stray.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def all_ids(self) -> list[str]:
+        try:
+            names = sorted(
+                entry.name[: -len(".json")]
+                for entry in os.scandir(self.root)
+                if entry.name.endswith(".json") and not entry.name.startswith(".")
+            )
+        except FileNotFoundError:
+            return []
+        return [n for n in names if _ID_RE.match(n)]
+
+    def find(self, ident: str) -> Conversation | None:
+        """The conversation with this id, or the one a message id belongs to (the
+        user's message, a handoff, a fan-in or a progress reply)."""
+        if _ID_RE.match(ident):
+            direct = self._quiet_load(ident)
+            if direct is not None:
+                return direct
+        for conversation_id in self.all_ids():
+            if not ident.startswith(conversation_id + "."):
+                continue
+            found = self._quiet_load(conversation_id)
+            if found is not None:
+                return found
+        for conversation_id in self.all_ids():
+            found = self._quiet_load(conversation_id)
+            if found is not None and _mentions(found, ident):
+                return found
+        return None
+
+    def _quiet_load(self, conversation_id: str) -> Conversation | None:
+        try:
+            return self.load(conversation_id)
+        except ConversationError as exc:
+            log.warning("%s", exc)
+            return None
+
+
+def _mentions(conversation: Conversation, ident: str) -> bool:
+    if ident in conversation.outcomes:
+        return True
+    for outcome in conversation.outcomes.values():
+        if any(m.id == ident for m in outcome.inbox) or any(r.id == ident for r in outcome.replies):
+            return True
+    return False

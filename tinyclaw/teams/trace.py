@@ -1,0 +1,118 @@
+"""``tinyclaw trace``: the path a message took, who got what, when, how long each run
+took and what it cost.
+
+Two sources, both already on disk: the conversation state (who handed what to whom,
+the answers, the end) and the event log's ``run.start``/``run.end`` lines (timing and
+cost per message id). A message outside any team conversation is traced from the
+event log alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tinyclaw.errors import ConversationError
+from tinyclaw.events import EventLog
+from tinyclaw.home import Home
+from tinyclaw.teams.state import Conversation, ConversationStore, Entry
+from tinyclaw.teams.texts import one_line
+
+
+@dataclass(frozen=True)
+class Line:
+    at: float
+    text: str
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+
+
+def _money(cost: Any) -> str:
+    return f"${cost:.4f}" if isinstance(cost, (int, float)) else "$?"
+
+
+def _entry_line(entry: Entry) -> str:
+    text = f'"{one_line(entry.text, 80)}"'
+    if entry.kind == "request":
+        return f"user → @{entry.to}: {text}"
+    if entry.kind == "handoff":
+        return f"@{entry.actor} → @{entry.to}  [{entry.branch}, hop {entry.hop}]: {text}"
+    if entry.kind == "refused":
+        return f"@{entry.actor} ✗ @{entry.to}  [{entry.branch}] not delivered"
+    if entry.kind == "answer":
+        return f"@{entry.actor} → @{entry.to}  answer to [{entry.branch}]: {text}"
+    if entry.kind == "fanin":
+        return f"fan-in → @{entry.to}: {entry.text}"
+    if entry.kind == "final":
+        return f"@{entry.actor} → user  final answer: {text}"
+    return f"{entry.kind}: {one_line(entry.text, 100)}"
+
+
+def _run_lines(events: Iterable[dict[str, Any]], ids: set[str]) -> tuple[list[Line], float]:
+    lines, total = [], 0.0
+    for event in events:
+        if event.get("event") != "run.end" or event.get("id") not in ids:
+            continue
+        duration = event.get("duration")
+        took = f"{duration:.2f}s" if isinstance(duration, (int, float)) else "?s"
+        status = "ok" if event.get("ok") else f"failed ({event.get('error')})"
+        cost = event.get("cost")
+        total += cost if isinstance(cost, (int, float)) else 0.0
+        at = float(event.get("ts", 0)) - (duration if isinstance(duration, (int, float)) else 0)
+        text = f"  @{event.get('actor')} ran {took} · {_money(cost)} · {status}  ({event['id']})"
+        lines.append(Line(at, text))
+    return lines, total
+
+
+def conversation_ids(conversation: Conversation) -> set[str]:
+    """Every message id that belongs to the conversation."""
+    ids = {conversation.id, *conversation.outcomes, *conversation.started}
+    ids.update(b.message_id for b in conversation.branches.values() if b.message_id)
+    ids.update(r.fanin_id for r in conversation.rounds.values())
+    return ids
+
+
+def trace_conversation(conversation: Conversation, events: list[dict[str, Any]]) -> list[str]:
+    c = conversation
+    runs, cost = _run_lines(events, conversation_ids(c))
+    took = (c.ended_at or time.time()) - c.started_at
+    head = (
+        f"conversation {c.id} · {c.channel}:{c.chat_id}"
+        + (f" · team {c.team}" if c.team else "")
+        + f" · {c.status}"
+        + (f" ({c.end_reason})" if c.end_reason else "")
+        + f" · {c.runs} run(s) · {took:.1f}s · {_money(cost)}"
+    )
+    timeline = [Line(e.at, _entry_line(e)) for e in c.log] + runs
+    timeline.sort(key=lambda line: line.at)
+    return [head, *(f"{_clock(line.at)}  {line.text}" for line in timeline)]
+
+
+def trace_message(events: list[dict[str, Any]], message_id: str) -> list[str]:
+    mine = [e for e in events if e.get("id") == message_id]
+    if not mine:
+        raise ConversationError(f"no conversation or message {message_id!r} in this home")
+    lines = [f"message {message_id} (not part of a team conversation)"]
+    for event in mine:
+        at = float(event.get("ts", 0))
+        if event.get("event") == "routed":
+            where = f"{event.get('channel')}:{event.get('chat')}"
+            lines.append(f"{_clock(at)}  routed to @{event.get('actor')} from {where}")
+        elif event.get("event") == "run.start":
+            lines.append(f"{_clock(at)}  @{event.get('actor')} started")
+    runs, _ = _run_lines(mine, {message_id})
+    lines += [f"{_clock(line.at + 0)}  {line.text.strip()}" for line in runs]
+    return lines
+
+
+def trace(home: Home, ident: str) -> list[str]:
+    """The lines ``tinyclaw trace <ident>`` prints; ConversationError if unknown."""
+    events = list(EventLog(home.logs / "events.jsonl").read())
+    conversation = ConversationStore(home.state / "conversations").find(ident)
+    if conversation is None:
+        return trace_message(events, ident)
+    return trace_conversation(conversation, events)
