@@ -32,9 +32,6 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.models import Platform
 from tinyclaw.channels.split import split_text
@@ -48,6 +45,7 @@ from tinyclaw.errors import (
 from tinyclaw.fsutil import atomic_write, confine, sanitize_name
 from tinyclaw.messages import Reply, dump, load_reply
 from tinyclaw.spool import Spool
+from tinyclaw.watching import Watcher
 
 DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]
 FINAL_KINDS = frozenset({"reply", "error"})
@@ -78,15 +76,6 @@ def _wake_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
     """Set ``event`` from the observer's thread; a loop already closed is no error."""
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(event.set)
-
-
-class _Wake(FileSystemEventHandler):
-    def __init__(self, callback: Callable[[], object]) -> None:
-        self._callback = callback
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("created", "moved", "closed"):
-            self._callback()
 
 
 class Outbox:
@@ -128,10 +117,8 @@ class Outbox:
         box = self.box
         box.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
-        observer = Observer()
-        observer.schedule(_Wake(partial(_wake_soon, loop, self._wake)), str(box))
-        observer.daemon = True
-        observer.start()
+        watcher = Watcher([box], partial(_wake_soon, loop, self._wake))
+        watcher.start()
         try:
             while True:
                 self._wake.clear()
@@ -142,9 +129,8 @@ class Outbox:
                     async with asyncio.timeout(self._next_wait()):
                         await self._wake.wait()
         finally:
-            # Stopped on the side: after a file moved out of the box, inotify's move
-            # grouping holds the emitter (and so ``stop``) for another 0.5 s.
-            threading.Thread(target=observer.stop, name="outbox-watch-stop", daemon=True).start()
+            # Stopped on the side: joining the watch thread must not hold up stop().
+            threading.Thread(target=watcher.stop, name="outbox-watch-stop", daemon=True).start()
 
     def _next_wait(self) -> float:
         wait = self.scan_interval

@@ -52,7 +52,7 @@ def receive(
 ) -> Reply | None:
     """Wait for the reply to ``message``; hand progress replies (a team at work, named
     ``<id>.<step>.json``) to ``on_progress`` as they land. Each is marked sent."""
-    from tinyclaw.worker.watcher import Watcher
+    from tinyclaw.watching import Watcher
 
     spool = Spool(home)
     box = spool.outgoing(CHANNEL)

@@ -29,11 +29,11 @@ from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.sessions import SessionStore
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
+from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import extract_send_files, parse_address
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.prompt import build_prompt
-from tinyclaw.worker.watcher import Watcher
 
 log = logging.getLogger("tinyclaw.worker")
 
