@@ -137,8 +137,8 @@ async def test_attachment_in_is_downloaded_and_a_too_large_one_is_listed(
 async def test_files_out_only_from_the_workspace(
     listener: DiscordChannel, kit: ListenerKit, tmp_path: Path
 ) -> None:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    workspace = listener.home.actors / "assistant" / "workspace"  # a home's actor workspace
+    workspace.mkdir(parents=True)
     (workspace / "report.txt").write_text("all good")
     secret = tmp_path / "secret.txt"
     secret.write_text("token")

@@ -92,9 +92,11 @@ async def test_file_over_the_upload_limit_becomes_a_note(
     listener: DiscordChannel, kit: ListenerKit, tmp_path: Path
 ) -> None:
     listener.upload_limit = 1024
-    (tmp_path / "big.bin").write_bytes(b"x" * 2048)
+    workspace = listener.home.actors / "assistant" / "workspace"
+    workspace.mkdir(parents=True)
+    (workspace / "big.bin").write_bytes(b"x" * 2048)
     message = await a_message(kit)
-    reply = kit.reply(message, "attached", files=["big.bin"], workspace=str(tmp_path))
+    reply = kit.reply(message, "attached", files=["big.bin"], workspace=str(workspace))
     await kit.delivered(reply)
 
     text, note = kit.fake.messages

@@ -109,8 +109,8 @@ async def test_a_long_reply_is_split_at_4096_with_code_blocks_intact(
 async def test_files_are_sent_only_from_inside_the_workspace(
     home: Home, tmp_path: Path, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    workspace = home.actors / "assistant" / "workspace"  # a home's actor workspace
+    workspace.mkdir(parents=True)
     (workspace / "report.txt").write_text("quarterly numbers")
     (workspace / "chart.png").write_bytes(b"\x89PNG chart")
     secret = tmp_path / "secret.txt"

@@ -338,8 +338,8 @@ async def test_an_attachment_over_the_cap_is_listed_not_downloaded(
 async def test_files_from_the_actors_workspace_are_uploaded_and_others_refused(
     home: Home, fake: WhatsAppFake, tmp_path: Path
 ) -> None:
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    workspace = home.actors / "assistant" / "workspace"  # a home's actor workspace
+    workspace.mkdir(parents=True)
     (workspace / "report.pdf").write_bytes(b"%PDF-1.4 out")
     (workspace / "chart.png").write_bytes(b"\x89PNG chart")
     secret = tmp_path / "secret.txt"

@@ -35,8 +35,10 @@ from typing import Literal
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.models import Platform
 from tinyclaw.channels.split import split_text
+from tinyclaw.config import load_config
 from tinyclaw.errors import (
     ChannelAuthError,
+    ConfigError,
     InvalidMessageError,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -103,6 +105,7 @@ class Outbox:
         self.log = log or logging.getLogger("tinyclaw.channels")
         self._wake = asyncio.Event()
         self._earliest: float | None = None
+        self._allowed_roots: list[Path] | None = None
 
     @property
     def box(self) -> Path:
@@ -206,15 +209,31 @@ class Outbox:
                 await self._retrying(partial(self.platform.send_file, reply.chat_id, path))
             progress.advance("files_sent", index + 1)
 
-    @staticmethod
-    def _confine(reply: Reply, name: str) -> Path:
+    def _workspaces(self) -> list[Path]:
+        """The workspaces replies may send files from: those of the configured actors
+        (read once), else the home's ``actors/`` folder. A reply names its workspace,
+        but a reply file is input too: a forged one must not name ``/``."""
+        if self._allowed_roots is None:
+            home = self.spool.home
+            try:
+                config = load_config(home)
+                roots = [config.workspace_for(home, name) for name in config.actors]
+            except ConfigError:
+                roots = [home.actors]
+            self._allowed_roots = [root.resolve() for root in roots]
+        return self._allowed_roots
+
+    def _confine(self, reply: Reply, name: str) -> Path:
         """The worker confined the file already; the listener checks again because a
         reply file is input too. Symlinks are resolved before the check."""
         shown = sanitize_name(name)
         if not reply.workspace:
             raise UnsafePathError(f"{shown}: no workspace to send it from")
+        workspace = Path(reply.workspace).resolve()
+        if not any(workspace == root or root in workspace.parents for root in self._workspaces()):
+            raise UnsafePathError(f"{shown}: {reply.workspace} is not an actor's workspace")
         try:
-            path = confine(Path(reply.workspace), name)
+            path = confine(workspace, name)
         except UnsafePathError:
             raise UnsafePathError(f"{shown} is outside the actor's workspace") from None
         if not path.is_file():

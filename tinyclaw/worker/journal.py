@@ -44,5 +44,9 @@ class RunJournal:
         body = json.dumps(asdict(result), default=str).encode("utf-8")
         atomic_write(self._path(message_id), body, durable=self.durable)
 
+    def ids(self) -> list[str]:
+        """Message ids with a saved result (for the start-up sweep of orphans)."""
+        return sorted(p.stem for p in self.root.glob("*.json"))
+
     def drop(self, message_id: str) -> None:
         self._path(message_id).unlink(missing_ok=True)

@@ -19,9 +19,10 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import write_personas
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError, TinyclawError
+from tinyclaw.errors import InvalidMessageError, TinyclawError, UnsafePathError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
+from tinyclaw.fsutil import confine
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Reply, load_inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
@@ -118,6 +119,11 @@ class Worker:
         cfg = self.config.worker
         requeued, failed = self.spool.recover_processing(cfg.max_attempts, cfg.retry_backoff)
         rolled = self.spool.recover_tmp()
+        inboxes = [self.spool.inbox(a) for a in self.config.actors]
+        queued = {p.stem for box in inboxes for p in self.spool.list_box(box)}
+        for message_id in self.journal.ids():
+            if message_id not in queued:  # killed between complete() and drop()
+                self.journal.drop(message_id)
         if requeued or failed or rolled:
             log.warning(
                 "recovered: %d requeued, %d failed, %d half-queued", requeued, failed, rolled
@@ -200,7 +206,7 @@ class Worker:
 
     def route(self, path: Path) -> None:
         try:
-            message = load_inbound(path.read_bytes(), default_id=path.stem)
+            message = load_inbound(self.spool.read(path), default_id=path.stem)
         except FileNotFoundError:
             return
         except InvalidMessageError as exc:
@@ -258,7 +264,7 @@ class Worker:
                 continue
             failpoint("worker.claimed")
             try:
-                message = load_inbound(claimed.read_bytes(), default_id=claimed.stem)
+                message = load_inbound(self.spool.read(claimed), default_id=claimed.stem)
             except (OSError, InvalidMessageError) as exc:
                 self.spool.fail(claimed, str(exc))
                 self.wake.set()
@@ -273,7 +279,7 @@ class Worker:
         and holds the actor's later messages behind it, keeping arrival order)."""
         for path in self.spool.list_box(self.spool.inbox(actor)):
             try:
-                message = load_inbound(path.read_bytes(), default_id=path.stem)
+                message = load_inbound(self.spool.read(path), default_id=path.stem)
             except FileNotFoundError:
                 continue
             except (OSError, InvalidMessageError) as exc:
@@ -311,6 +317,11 @@ class Worker:
         if self.spool.reply_exists(message.channel, message.id):
             log.info("%s was answered before a restart; not running it again", message.id)
             self.spool.complete(running.path)
+            self.journal.drop(message.id)  # killed between reply and drop: no orphan
+            return
+        outside = self._unconfined_attachments(message)
+        if outside:
+            self.spool.fail(running.path, outside)
             return
         if self.teams.before_run(message, actor_name):  # applied before a restart, or ended
             self.spool.complete(running.path)
@@ -352,6 +363,16 @@ class Worker:
         failpoint("worker.replied")
         self.spool.complete(running.path)
         self.journal.drop(message.id)
+
+    def _unconfined_attachments(self, message: Inbound) -> str | None:
+        """Attachments are listed in the CLI's prompt, and the CLI opens them: each must
+        be a file a listener stored under ``queue/files/``, never a path elsewhere."""
+        for attachment in message.attachments:
+            try:
+                confine(self.spool.files_root, attachment.path)
+            except UnsafePathError:
+                return f"attachment {attachment.name!r} is outside queue/files/"
+        return None
 
     def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
         message, actor_name = running.message, running.actor
@@ -447,7 +468,7 @@ class Worker:
         for actor in self.config.actors:
             for path in self.spool.list_box(self.spool.inbox(actor)):
                 try:
-                    other = load_inbound(path.read_bytes(), default_id=path.stem)
+                    other = load_inbound(self.spool.read(path), default_id=path.stem)
                 except (OSError, InvalidMessageError):
                     continue
                 if self._same_chat(other, message):

@@ -1,0 +1,147 @@
+"""Resource bounds: a big backlog drains without re-reading the queue per message, and
+one actor whose CLI hangs holds up only its own inbox.
+
+(The 10,000-message memory figure comes from ``scripts/bench_reliability.py backlog``;
+here the same property is checked structurally, without timing anything.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from watchdog.events import FileOpenedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from tests.reliability.noop import NoopRunner
+from tests.worker.conftest import (
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_thread,
+    write_config,
+)
+from tinyclaw.config import load_config
+from tinyclaw.home import Home
+from tinyclaw.messages import load_reply
+from tinyclaw.spool import Spool
+from tinyclaw.worker.loop import Worker
+
+ACTORS = [f"a{n}" for n in range(4)]
+
+
+class _CountOpens(FileSystemEventHandler):
+    """inotify IN_OPEN of queue files, by name: how often each message file is read."""
+
+    def __init__(self) -> None:
+        self.opens: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileOpenedEvent):
+            name = Path(str(event.src_path)).name
+            if name.endswith(".json"):
+                with self._lock:
+                    self.opens[name] += 1
+
+
+@contextmanager
+def counting_opens(folders: list[Path]) -> Iterator[Counter[str]]:
+    counter = _CountOpens()
+    observer = Observer()
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        observer.schedule(counter, str(folder), recursive=False)
+    observer.start()
+    try:
+        yield counter.opens
+    finally:
+        observer.stop()
+        observer.join(10)
+
+
+def test_a_backlog_of_2000_drains_and_each_file_is_read_a_few_times_not_per_dispatch(
+    home: Home,
+) -> None:
+    write_config(home, fake_cli_config({a: {} for a in ACTORS}))
+    spool = Spool(home, durable=False)
+    msgs = [message(f"@a{n % 4} backlog {n}", chat=f"c{n % 7}") for n in range(2000)]
+    for m in msgs:
+        spool.put(m)
+    config = load_config(home)
+    watched = [spool.incoming] + [spool.inbox(a) for a in ACTORS]
+    watched += [spool.processing(a) for a in ACTORS]
+    worker = Worker(home, config, {"claude": NoopRunner()}, spool=spool)
+    stop = threading.Event()
+    with counting_opens(watched) as opens:
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        out = spool.outgoing("cli")
+        wait_for(lambda: len(spool.list_box(out)) == len(msgs), timeout=120, what="the drain")
+        stop.set()
+        worker.wake.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    replies = [load_reply(p.read_bytes()) for p in spool.list_box(out)]
+    assert sorted(r.in_reply_to for r in replies) == sorted(m.id for m in msgs)
+    assert all(r.text.startswith("echo: backlog ") for r in replies)
+    depths = spool.depths()
+    assert depths["incoming"] == depths["inboxes"] == depths["processing"] == 0
+    # Routing reads a file once, dispatch reads the head once and the claim once: a
+    # dispatcher that loaded the whole inbox per decision would open each file
+    # hundreds of times here.
+    assert len(opens) >= len(msgs)
+    assert max(opens.values()) <= 4, opens.most_common(3)
+
+
+def test_an_actor_whose_cli_hangs_does_not_hold_up_the_others(home: Home) -> None:
+    write_config(
+        home,
+        fake_cli_config(
+            {"slow": {}, "fast": {}, "other": {}},
+            env={"FAKE_CLI_SLEEP": "60", "FAKE_CLI_SLEEP_ON": "HANG"},
+            concurrency=2,
+        ),
+    )
+    spool = Spool(home)
+    with worker_thread(home) as worker:
+        stuck = message("@slow HANG here")
+        spool.put(stuck)
+        wait_for(worker.running_snapshot, what="the hanging run to start")
+        others = [message(f"@{a} hello {n}") for n in range(3) for a in ("fast", "other")]
+        behind = message("@slow after the hang")
+        for m in [*others, behind]:
+            spool.put(m)
+        for m in others:
+            assert reply_for(home, m).text == f"echo: {m.text.split(' ', 1)[1]}"
+        # The hung actor is still running, and its own next message waits its turn.
+        assert [r[0] for r in worker.running_snapshot()] == ["slow"]
+        assert not spool.reply_exists("cli", behind.id)
+        assert not spool.reply_exists("cli", stuck.id)
+        cancel = message("/cancel", kind="command")
+        spool.put(cancel)
+        reply_for(home, cancel)
+        assert reply_for(home, stuck).kind == "notice"
+        assert reply_for(home, behind).text == "echo: after the hang"
+
+
+def test_a_hung_cli_is_stopped_at_the_actors_timeout_and_the_actor_goes_on(home: Home) -> None:
+    write_config(
+        home,
+        fake_cli_config(
+            {"slow": {"timeout": 1}, "fast": {}},
+            env={"FAKE_CLI_SLEEP": "60", "FAKE_CLI_SLEEP_ON": "HANG"},
+        ),
+    )
+    spool = Spool(home)
+    with worker_thread(home):
+        stuck, nxt = message("@slow HANG"), message("@slow and then")
+        spool.put(stuck)
+        spool.put(nxt)
+        error = reply_for(home, stuck)
+        assert error.kind == "error" and "longer than 1 s" in error.text
+        assert reply_for(home, nxt).text == "echo: and then"
