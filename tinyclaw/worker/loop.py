@@ -34,7 +34,7 @@ from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import extract_send_files, parse_address
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.journal import RunJournal
-from tinyclaw.worker.prompt import build_prompt
+from tinyclaw.worker.prompt import build_prompt, fit_prompt
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -334,7 +334,7 @@ class Worker:
             _, text = parse_address(text)
         conversation = message.conversation_key
         request = RunRequest(
-            prompt=build_prompt(message, text),
+            prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
             workspace=workspace,
             model=actor.model,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from tinyclaw.fsutil import atomic_write
 from tinyclaw.messages import Inbound
+
+# Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and both CLIs take the prompt
+# as an argument; keep well below that.
+MAX_INLINE_PROMPT_BYTES = 120 * 1024
 
 
 def _size(num: int | None) -> str:
@@ -39,3 +46,17 @@ def build_prompt(message: Inbound, text: str) -> str:
         ]
         parts.append("Attached files:\n" + "\n".join(lines))
     return "\n\n".join(p for p in parts if p)
+
+
+def fit_prompt(prompt: str, message_id: str, workspace: Path) -> str:
+    """A prompt the CLI can be started with: a long one is written to a file in the
+    workspace (``.tinyclaw/messages/<id>.md``) and the CLI is asked to read it."""
+    size = len(prompt.encode("utf-8"))
+    if size <= MAX_INLINE_PROMPT_BYTES:
+        return prompt
+    path = workspace / ".tinyclaw" / "messages" / f"{message_id}.md"
+    atomic_write(path, prompt.encode("utf-8"), durable=False)
+    return (
+        f"[This message is too long to pass inline ({len(prompt):,} characters). "
+        f"It is in the file {path}. Read that file in full, then answer it.]"
+    )
