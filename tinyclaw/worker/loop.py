@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -24,17 +23,19 @@ from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.fsutil import confine
 from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, load_inbound
+from tinyclaw.messages import Inbound, load_inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.sessions import SessionStore
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.watching import Watcher
-from tinyclaw.worker.addressing import extract_send_files, parse_address
+from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
+from tinyclaw.worker.inflight import InFlight, Running, same_chat
 from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.prompt import build_prompt, fit_prompt
+from tinyclaw.worker.replies import reply_to, result_reply
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -50,25 +51,6 @@ class Service(Protocol):
     name: str
 
     def tick(self, now: float) -> float | None: ...
-
-
-def is_quiet(answer: str, token: str) -> bool:
-    """Whether an answer is just the agreed "nothing to report" token."""
-    from tinyclaw.schedule.heartbeat import is_heartbeat_ok
-
-    return token == "HEARTBEAT_OK" and is_heartbeat_ok(answer)
-
-
-@dataclass
-class Running:
-    """One run in flight, so /status and /cancel can find it."""
-
-    actor: str
-    message: Inbound
-    path: Path
-    started: float
-    cancel: threading.Event = field(default_factory=threading.Event)
-    cancel_reason: str = ""
 
 
 class Worker:
@@ -100,8 +82,7 @@ class Worker:
         self.progress = progress
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._running: dict[str, Running] = {}
+        self.inflight = InFlight(clock)
         self._pool = ThreadPoolExecutor(
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
@@ -163,12 +144,9 @@ class Worker:
         """No new claims; give in-flight runs ``stop_timeout``, then return them."""
         self.stopping.set()
         deadline = time.monotonic() + self.config.worker.stop_timeout
-        while self._running and time.monotonic() < deadline:
+        while len(self.inflight) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with self._lock:
-            for running in self._running.values():
-                running.cancel_reason = "shutdown"
-                running.cancel.set()
+        self.inflight.cancel("shutdown")
         self._pool.shutdown(wait=True)
         self.events.emit("worker.stop")
 
@@ -246,16 +224,15 @@ class Worker:
 
     def _answer(self, path: Path, message: Inbound, text: str, kind: str) -> None:
         """Reply without running a CLI: reply first, then drop the incoming file."""
-        self.spool.put_reply(self._reply(message, text, kind=kind))
+        self.spool.put_reply(reply_to(message, text, kind=kind))
         self.spool.complete(path)
 
     def dispatch(self) -> None:
         if self.stopping.is_set():
             return
         for actor in self.config.actors:
-            with self._lock:
-                if actor in self._running or len(self._running) >= self.config.worker.concurrency:
-                    continue
+            if not self.inflight.can_start(actor, self.config.worker.concurrency):
+                continue
             path = self._due_head(actor)
             if path is None:
                 continue
@@ -270,8 +247,7 @@ class Worker:
                 self.wake.set()
                 continue
             running = Running(actor, message, claimed, self.clock())
-            with self._lock:
-                self._running[actor] = running
+            self.inflight.add(running)
             self._pool.submit(self._process_safely, running)
 
     def _due_head(self, actor: str) -> Path | None:
@@ -308,8 +284,7 @@ class Worker:
                 f"internal error: {exc}",
             )
         finally:
-            with self._lock:
-                self._running.pop(running.actor, None)
+            self.inflight.remove(running.actor)
             self.wake.set()
 
     def process(self, running: Running) -> None:
@@ -357,7 +332,7 @@ class Worker:
         if result.session_id:
             self.sessions.set(actor_name, conversation, result.session_id)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
-            reply = self._result_reply(message, actor_name, workspace, result, running.cancel_reason)
+            reply = result_reply(message, actor_name, workspace, result, running.cancel_reason)
             if reply is not None:
                 self.spool.put_reply(reply)
         failpoint("worker.replied")
@@ -395,56 +370,6 @@ class Worker:
         )
         return result
 
-    def _result_reply(
-        self, message: Inbound, actor: str, workspace: Path, result: RunResult, cancelled: str
-    ) -> Reply | None:
-        if cancelled == "user":
-            return self._reply(message, f"Stopped @{actor} as asked.", kind="notice", actor=actor)
-        if not result.ok:
-            return self._reply(message, result.text, kind="error", actor=actor)
-        quiet = message.meta.get("quiet_token")
-        if isinstance(quiet, str) and is_quiet(result.text, quiet):
-            return None  # a heartbeat with nothing to report
-        wanted = extract_send_files(result.text, workspace)
-        text = wanted.text
-        if wanted.refused:
-            text += "\n\n(Not sent: " + "; ".join(wanted.refused) + ")"
-        return self._reply(
-            message,
-            text or "(no text)",
-            actor=actor,
-            files=wanted.files,
-            workspace=str(workspace),
-            meta={"cost_usd": result.cost_usd, "duration_s": round(result.duration_s, 3)},
-        )
-
-    def _reply(
-        self,
-        message: Inbound,
-        text: str,
-        *,
-        kind: str = "reply",
-        actor: str | None = None,
-        files: list[str] | None = None,
-        workspace: str | None = None,
-        meta: dict[str, object] | None = None,
-    ) -> Reply:
-        return Reply.model_validate(
-            {
-                "id": message.id,
-                "in_reply_to": message.id,
-                "channel": message.channel,
-                "chat_id": message.chat_id,
-                "text": text[:100_000],
-                "kind": kind,
-                "actor": actor,
-                "reply_to_message_id": message.message_id,
-                "files": files or [],
-                "workspace": workspace,
-                "meta": meta or {},
-            }
-        )
-
     # -- commands ------------------------------------------------------------------
 
     def _command_context(self) -> CommandContext:
@@ -452,15 +377,10 @@ class Worker:
             self.config, self.sessions.reset, self._chat_status, self._cancel_chat
         )
 
-    def _same_chat(self, a: Inbound, b: Inbound) -> bool:
-        return a.channel == b.channel and a.chat_id == b.chat_id
-
     def _chat_status(self, message: Inbound) -> str:
         lines = []
         now = self.clock()
-        with self._lock:
-            running = [r for r in self._running.values() if self._same_chat(r.message, message)]
-        for r in running:
+        for r in self.inflight.for_chat(message):
             lines.append(
                 f"@{r.actor} is working on: {r.message.text[:60]!r} ({now - r.started:.0f}s)"
             )
@@ -471,23 +391,14 @@ class Worker:
                     other = load_inbound(self.spool.read(path), default_id=path.stem)
                 except (OSError, InvalidMessageError):
                     continue
-                if self._same_chat(other, message):
+                if same_chat(other, message):
                     queued += 1
         lines.append(f"{queued} message(s) waiting." if queued else "Nothing waiting.")
         return "\n".join(lines)
 
     def _cancel_chat(self, message: Inbound) -> list[str]:
-        stopped = []
-        with self._lock:
-            for running in self._running.values():
-                if self._same_chat(running.message, message):
-                    running.cancel_reason = "user"
-                    running.cancel.set()
-                    stopped.append(running.actor)
-        return stopped
+        return self.inflight.cancel("user", message)
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""
-        now = self.clock()
-        with self._lock:
-            return [(r.actor, r.message.id, now - r.started) for r in self._running.values()]
+        return self.inflight.snapshot()

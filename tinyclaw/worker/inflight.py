@@ -1,0 +1,71 @@
+"""The runs in flight: at most one per actor, shared by the loop thread (which starts
+them), the run threads (which end them) and chat commands (``/status``, ``/cancel``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyclaw.messages import Inbound
+
+
+@dataclass
+class Running:
+    """One run: its claimed file, and the event that stops its CLI."""
+
+    actor: str
+    message: Inbound
+    path: Path
+    started: float
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: str = ""
+
+
+def same_chat(a: Inbound, b: Inbound) -> bool:
+    return a.channel == b.channel and a.chat_id == b.chat_id
+
+
+class InFlight:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._runs: dict[str, Running] = {}
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def can_start(self, actor: str, limit: int) -> bool:
+        """Whether ``actor`` is idle and the global limit leaves room for one more."""
+        with self._lock:
+            return actor not in self._runs and len(self._runs) < limit
+
+    def add(self, running: Running) -> None:
+        with self._lock:
+            self._runs[running.actor] = running
+
+    def remove(self, actor: str) -> None:
+        with self._lock:
+            self._runs.pop(actor, None)
+
+    def for_chat(self, message: Inbound) -> list[Running]:
+        with self._lock:
+            return [r for r in self._runs.values() if same_chat(r.message, message)]
+
+    def cancel(self, reason: str, message: Inbound | None = None) -> list[str]:
+        """Stop the runs of ``message``'s chat (all runs without one); the actors."""
+        with self._lock:
+            chosen = [
+                r for r in self._runs.values() if message is None or same_chat(r.message, message)
+            ]
+            for running in chosen:
+                running.cancel_reason = reason
+                running.cancel.set()
+        return [r.actor for r in chosen]
+
+    def snapshot(self) -> list[tuple[str, str, float]]:
+        """(actor, message id, seconds running) for status displays."""
+        now = self._clock()
+        with self._lock:
+            return [(r.actor, r.message.id, now - r.started) for r in self._runs.values()]
