@@ -9,6 +9,7 @@ user>, error=<a short machine-ish reason>)``. Exceptions are left for bugs.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,3 +80,24 @@ class Runner(Protocol):
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
     ) -> RunResult: ...
+
+
+class JsonLineStream:
+    """What both CLIs' stream parsers share: one JSON object per line of stdout;
+    anything else (a blank line, a stray log line) is counted in ``bad_lines``."""
+
+    bad_lines: int = 0
+
+    def _parse(self, line: str) -> dict[str, Any] | None:
+        line = line.strip()
+        if not line:
+            return None
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            self.bad_lines += 1
+            return None
+        if not isinstance(obj, dict):
+            self.bad_lines += 1
+            return None
+        return obj

@@ -18,6 +18,7 @@ from tinyclaw.runners.base import (
     ERROR_BAD_OUTPUT,
     ERROR_EXIT,
     ERROR_SESSION,
+    JsonLineStream,
     RunEvent,
 )
 from tinyclaw.runners.summary import Summary, last_line, shorten
@@ -39,7 +40,7 @@ def _tool_event(block: dict[str, Any]) -> RunEvent:
     return RunEvent("tool", f"{name} {shorten(json.dumps(tool_input), 200)}", data)
 
 
-class ClaudeStream:
+class ClaudeStream(JsonLineStream):
     """Accumulates one run's stream; ``feed`` returns the progress events of a line."""
 
     def __init__(self) -> None:
@@ -52,16 +53,8 @@ class ClaudeStream:
         return self.session_id
 
     def feed(self, line: str) -> list[RunEvent]:
-        line = line.strip()
-        if not line:
-            return []
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            self.bad_lines += 1
-            return []
-        if not isinstance(obj, dict):
-            self.bad_lines += 1
+        obj = self._parse(line)
+        if obj is None:
             return []
         if isinstance(obj.get("session_id"), str):
             self.session_id = obj["session_id"]

@@ -10,11 +10,16 @@ completed ``agent_message``. Top-level ``error`` events are not fatal by themsel
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
-from tinyclaw.runners.base import ERROR_BAD_OUTPUT, ERROR_EXIT, ERROR_SESSION, RunEvent
+from tinyclaw.runners.base import (
+    ERROR_BAD_OUTPUT,
+    ERROR_EXIT,
+    ERROR_SESSION,
+    JsonLineStream,
+    RunEvent,
+)
 from tinyclaw.runners.summary import Summary, last_line, shorten
 
 # stderr of `codex exec resume <unknown id>`
@@ -62,7 +67,7 @@ def _item_event(item: dict[str, Any], started: bool) -> RunEvent | None:
     return RunEvent("tool", str(kind), {"item": item})
 
 
-class CodexStream:
+class CodexStream(JsonLineStream):
     """Accumulates one run's events; ``feed`` returns the progress events of a line."""
 
     def __init__(self) -> None:
@@ -79,16 +84,8 @@ class CodexStream:
         return self.thread_id
 
     def feed(self, line: str) -> list[RunEvent]:
-        line = line.strip()
-        if not line:
-            return []
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            self.bad_lines += 1
-            return []
-        if not isinstance(obj, dict):
-            self.bad_lines += 1
+        obj = self._parse(line)
+        if obj is None:
             return []
         kind = obj.get("type")
         if kind == "thread.started" and isinstance(obj.get("thread_id"), str):
