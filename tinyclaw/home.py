@@ -8,6 +8,7 @@ the home at ``tmp_path`` can never touch a real one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,10 @@ class Home:
         """Create the folders every process expects; cheap and idempotent."""
         for path in (self.queue, self.actors, self.pairing, self.logs, self.state):
             path.mkdir(parents=True, exist_ok=True)
+        # Who may talk to the assistant is nobody else's business on this machine.
+        if self.pairing.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # not ours: `tinyclaw doctor` says so
+                self.pairing.chmod(0o700)
 
 
 def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Home:
