@@ -9,7 +9,9 @@ swallows ``Exception``::
     ├── ConfigError            tinyclaw.toml or an environment value is wrong
     ├── HomeError              no usable home directory
     ├── UnsafePathError        a name or path would leave its root
-    ├── InvalidMessageError    a queue file that is not a valid message
+    ├── InvalidFileError       a file from outside that is unreadable or not JSON
+    │   ├── InvalidMessageError    a queue file that is not a valid message
+    │   └── InvalidJobFile         a schedule job file that is not a valid job
     ├── SpoolError             a queue operation that cannot be completed
     ├── ScheduleError          a scheduled job cannot be stored or found
     │   └── JobNotFoundError       no job with that id
@@ -47,7 +49,11 @@ class UnsafePathError(TinyclawError):
     """A path or name from outside would escape the directory it must stay in."""
 
 
-class InvalidMessageError(TinyclawError):
+class InvalidFileError(TinyclawError):
+    """A file from outside (queue, job, outbox) that is unreadable or not valid JSON."""
+
+
+class InvalidMessageError(InvalidFileError):
     """A queue file that cannot be read as a message; it belongs in ``failed/``."""
 
 

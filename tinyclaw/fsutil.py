@@ -8,16 +8,19 @@ resolved and checked against their root, so ``../`` and symlinks cannot lead out
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
+import json
 import os
 import re
 import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from tinyclaw.errors import UnsafePathError
+from tinyclaw.errors import InvalidFileError, UnsafePathError
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()
@@ -120,6 +123,38 @@ def read_regular(path: Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """Bytes that must hold one JSON object; InvalidFileError says what is wrong."""
+    if not data.strip():
+        raise InvalidFileError("file is empty")
+    try:
+        raw = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidFileError(f"not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidFileError(f"expected a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def read_json_object(path: Path, limit: int) -> dict[str, Any]:
+    """A JSON object from a file written by someone else (a job file, an actor's
+    request): a regular file (no symlink, FIFO or device), at most ``limit`` bytes.
+    Any problem is an InvalidFileError; FileNotFoundError passes through."""
+    try:
+        data = read_regular(path, limit)
+    except UnsafePathError as exc:
+        raise InvalidFileError(str(exc)) from None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InvalidFileError(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        with contextlib.suppress(OSError):
+            raise InvalidFileError(f"file is {path.stat().st_size} bytes; the limit is {limit}")
+        raise InvalidFileError(f"file is over the limit of {limit} bytes")
+    return parse_json_object(data)
 
 
 def sanitize_name(name: str, *, default: str = "file", max_length: int = 120) -> str:

@@ -116,7 +116,7 @@ class LiveSink:
             "id": path.stem,
         }
         try:
-            message = load_inbound(path.read_bytes(), default_id=path.stem)
+            message = load_inbound(Spool.read(path), default_id=path.stem)
         except (OSError, InvalidMessageError):
             return marker
         marker.update(

@@ -11,13 +11,13 @@ people in ``queue/README.md``.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tinyclaw.errors import InvalidMessageError
+from tinyclaw.errors import InvalidFileError, InvalidMessageError
+from tinyclaw.fsutil import parse_json_object
 
 FORMAT_VERSION = 1
 MAX_TEXT = 100_000
@@ -153,14 +153,10 @@ def dump(model: BaseModel) -> bytes:
 def _load(model: type[Inbound] | type[Reply], data: bytes, default_id: str | None) -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise InvalidMessageError(f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
-    if not data.strip():
-        raise InvalidMessageError("file is empty")
     try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessageError(f"not valid UTF-8 JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InvalidMessageError(f"expected a JSON object, got {type(raw).__name__}")
+        raw = parse_json_object(data)
+    except InvalidFileError as exc:
+        raise InvalidMessageError(str(exc)) from None
     version = raw.get("v", FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise InvalidMessageError(f"unknown format version v={version!r}; this tinyclaw reads v=1")

@@ -303,7 +303,7 @@ class Spool:
             message = load_inbound(self.read(path), default_id=path.stem)
         except FileNotFoundError:
             return True
-        except Exception as exc:  # unreadable: it can never succeed
+        except (OSError, InvalidMessageError) as exc:  # unreadable: it can never succeed
             self.fail(path, f"unreadable after {why}: {exc}")
             return False
         attempts = message.attempts + 1

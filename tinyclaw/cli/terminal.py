@@ -81,7 +81,7 @@ def receive(
 
 def _take(spool: Spool, path: Path) -> Reply | None:
     try:
-        reply = load_reply(path.read_bytes())
+        reply = load_reply(Spool.read(path))
     except FileNotFoundError:
         return None
     except InvalidMessageError as exc:

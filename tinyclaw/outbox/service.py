@@ -34,7 +34,7 @@ from typing import Literal
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError, UnsafePathError
 from tinyclaw.events import EventLog
-from tinyclaw.fsutil import sanitize_name, unique_name, write_tmp
+from tinyclaw.fsutil import read_regular, sanitize_name, unique_name, write_tmp
 from tinyclaw.home import Home
 from tinyclaw.messages import Reply
 from tinyclaw.outbox.request import (
@@ -148,9 +148,11 @@ class OutboxService:
         if not stat.S_ISREG(info.st_mode):
             return self._refuse(actor, path, "not a regular file")
         try:
-            data = _read_no_follow(path, MAX_REQUEST_BYTES + 1)
+            data = read_regular(path, MAX_REQUEST_BYTES)
         except FileNotFoundError:
             return OutboxResult(actor, path.name, "gone")
+        except UnsafePathError as exc:  # swapped for a symlink since the lstat
+            return self._refuse(actor, path, str(exc))
         except OSError as exc:
             return self._refuse(actor, path, f"cannot read: {exc.strerror or exc}")
         if len(data) > MAX_REQUEST_BYTES:
@@ -219,9 +221,9 @@ class OutboxService:
         data = b""
         if not staged.is_symlink():
             try:
-                data = _read_no_follow(staged, MAX_REQUEST_BYTES)
-            except OSError as exc:
-                reason += f" (its content could not be copied: {exc.strerror or exc})"
+                data = read_regular(staged, MAX_REQUEST_BYTES)[:MAX_REQUEST_BYTES]
+            except (OSError, UnsafePathError) as exc:
+                reason += f" (its content could not be copied: {exc})"
         tmp = write_tmp(self.spool.tmp, data, durable=self.spool.durable)
         copy = tmp.with_name(staged.name)
         os.rename(tmp, copy)
@@ -231,23 +233,6 @@ class OutboxService:
     def _emit(self, kind: str, **fields: object) -> None:
         if self.events is not None:
             self.events.emit(kind, **fields)
-
-
-def _read_no_follow(path: Path, limit: int) -> bytes:
-    """At most ``limit`` bytes, refusing a symlink swapped in after the check."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        chunks = []
-        remaining = limit
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def _reply_id(actor: str, name: str, info: os.stat_result, data: bytes) -> str:

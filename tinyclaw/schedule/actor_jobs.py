@@ -23,7 +23,6 @@ talked into it cannot make the assistant write to strangers. An actor may keep a
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -33,7 +32,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tinyclaw.errors import ConfigError, ScheduleError
+from tinyclaw.errors import ConfigError, InvalidFileError, ScheduleError
+from tinyclaw.fsutil import read_json_object
 from tinyclaw.schedule.models import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
@@ -80,20 +80,9 @@ def _read_request(path: Path) -> JobRequest:
     if path.is_symlink():
         raise ConfigError("a symlink is not accepted; write the file itself")
     try:
-        size = path.stat().st_size
-        if size > MAX_REQUEST_BYTES:
-            raise ConfigError(f"file is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}") from None
-    try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"not valid UTF-8 JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"expected a JSON object, got {type(raw).__name__}")
+        raw = read_json_object(path, MAX_REQUEST_BYTES)
+    except InvalidFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return JobRequest.model_validate(raw)
     except ValidationError as exc:

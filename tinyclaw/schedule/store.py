@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 import logging
 import os
 import re
@@ -35,8 +34,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from tinyclaw.errors import JobNotFoundError, ScheduleError
-from tinyclaw.fsutil import atomic_write, fsync_dir, unique_name, write_tmp
+from tinyclaw.errors import InvalidFileError, JobNotFoundError, ScheduleError
+from tinyclaw.fsutil import atomic_write, fsync_dir, read_json_object, unique_name, write_tmp
 from tinyclaw.home import Home
 from tinyclaw.schedule.models import JOB_ID_PATTERN, Job, describe_validation_error
 from tinyclaw.schedule.timing import aware_utc, following_run
@@ -50,8 +49,8 @@ STALE_TMP_SECONDS = 36 * 3600.0  # mailbox.Maildir.clean's threshold
 _JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 
 
-class InvalidJobFile(Exception):
-    """Internal: a file that is not a job; carries the reason for ``failed/``."""
+class InvalidJobFile(InvalidFileError):
+    """A file that is not a job; carries the reason for ``failed/``."""
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,11 @@ def read_job_file(path: Path) -> Job:
     """Parse one job file; InvalidJobFile says why it is not a job.
     FileNotFoundError passes through (the file went away: not an error)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InvalidJobFile(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-        data = path.read_bytes()
-    except FileNotFoundError:
+        raw = read_json_object(path, MAX_FILE_BYTES)
+    except InvalidJobFile:
         raise
-    except OSError as exc:
-        raise InvalidJobFile(f"cannot read: {exc.strerror or exc}") from None
-    try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidJobFile(f"not valid UTF-8 JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InvalidJobFile(f"expected a JSON object, got {type(raw).__name__}")
+    except InvalidFileError as exc:
+        raise InvalidJobFile(str(exc)) from None
     if raw.get("v", 1) != 1:
         raise InvalidJobFile(f"unknown format version v={raw.get('v')!r}; this tinyclaw reads v=1")
     try:
