@@ -118,8 +118,12 @@ def test_an_actor_whose_cli_hangs_does_not_hold_up_the_others(home: Home) -> Non
             spool.put(m)
         for m in others:
             assert reply_for(home, m).text == f"echo: {m.text.split(' ', 1)[1]}"
-        # The hung actor is still running, and its own next message waits its turn.
-        assert [r[0] for r in worker.running_snapshot()] == ["slow"]
+        # The hung actor is still running, and its own next message waits its turn. (A
+        # run is retired just after its reply is written, so the others drain shortly.)
+        wait_for(
+            lambda: [r[0] for r in worker.running_snapshot()] == ["slow"],
+            what="only the hung run to be left",
+        )
         assert not spool.reply_exists("cli", behind.id)
         assert not spool.reply_exists("cli", stuck.id)
         cancel = message("/cancel", kind="command")
