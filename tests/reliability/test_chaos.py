@@ -25,13 +25,6 @@ from tests.worker.conftest import (
 from tinyclaw.home import Home
 from tinyclaw.spool import Spool
 
-JOURNAL_ORPHANS = (
-    "Worker.process returns early when the reply exists ('answered before a restart') "
-    "without journal.drop(message.id), and a kill between complete() and drop() leaves "
-    "the entry too; drop it in that branch and sweep entries with no queued message in "
-    "Worker.recover()"
-)
-
 
 def test_150_messages_4_worker_and_2_listener_sigkills_none_lost_none_doubled(
     tmp_path: Path,
@@ -71,7 +64,7 @@ def test_150_messages_4_worker_and_2_listener_sigkills_none_lost_none_doubled(
     assert figures["left_in_queue"] == 0
     assert figures["out_of_order"] == 0
     assert figures["worker_exit_on_sigterm"] == 0
-    # left_in_journal is not asserted here: see the xfail test below (JOURNAL_ORPHANS).
+    assert figures["left_in_journal"] == 0
 
 
 def test_a_kill_right_after_the_reply_leaves_nothing_in_the_run_journal(home: Home) -> None:

@@ -289,4 +289,3 @@ def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
         worker.stderr.close()  # type: ignore[union-attr]
     # The waited-for reply was taken by `send` and is in the delivery ledger.
     assert len(list(Spool(fake_home).sent("cli").iterdir())) == 1
-
