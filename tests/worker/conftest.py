@@ -33,13 +33,14 @@ def fake_cli_config(
     env: dict[str, str] | None = None,
     extra: str = "",
     concurrency: int = 4,
+    scan_interval: float = 0.5,
 ) -> str:
     """A tinyclaw.toml whose claude runner is scripts/fake-cli (echoes the prompt)."""
     actors = actors or {"assistant": {}, "coder": {"description": "writes code"}}
     lines = [
         "[worker]",
         f"concurrency = {concurrency}",
-        "scan_interval = 0.5",
+        f"scan_interval = {scan_interval}",
         "retry_backoff = 0",
         "stop_timeout = 0.5",
         "",

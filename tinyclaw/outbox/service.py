@@ -1,7 +1,8 @@
 """OutboxService: the worker service that turns outbox files into deliveries.
 
-On each tick it lists every actor's ``<workspace>/outbox/*.json`` (oldest first) and
-handles each file once:
+The worker watches every actor's ``<workspace>/outbox/`` and ticks this service when
+a file arrives (and on its timed scan); each tick lists the ``*.json`` files there
+(oldest first) and handles each file once:
 
 * valid and allowed: a :class:`~tinyclaw.messages.Reply` of kind ``notice`` lands in
   ``queue/outgoing/<channel>/``, then the file is removed;
@@ -102,6 +103,9 @@ class OutboxService:
 
     def folder(self, actor: str) -> Path:
         return self.config.workspace_for(self.home, actor) / FOLDER
+
+    def folders(self) -> list[Path]:
+        return [self.folder(actor) for actor in self.config.actors]
 
     # -- the worker's call -----------------------------------------------------------
 

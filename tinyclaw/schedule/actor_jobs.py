@@ -9,8 +9,9 @@ file into ``schedules/`` of its own workspace::
 
 Exactly one of ``cron``, ``every``, ``at``; ``tz`` and ``to`` are optional, ``actor``
 too (if present it must be the actor itself: an actor schedules only itself). The
-worker imports these files on its scans: a valid one becomes a job in the home's store
-(``created_by: "actor"``) and its file is removed; an invalid one is moved to
+worker imports these files as they land (it watches the folder) and on its scans: a
+valid one becomes a job in the home's store (``created_by: "actor"``) and its file is
+removed; an invalid one is moved to
 ``schedules/failed/`` in the workspace with a ``.reason`` file beside it, where the
 actor can read what was wrong, and the result carries the reason for the worker's log.
 

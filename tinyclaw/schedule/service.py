@@ -16,22 +16,24 @@ From ``queue/incoming`` a run takes the normal path: routed to its actor's inbox
 in its own conversation, answered to the job's target chat; a heartbeat that answers
 ``HEARTBEAT_OK`` sends nothing (the worker reads ``meta["quiet_token"]``).
 
-Ticks come with every file event, so the full pass is done at most once per
-``min_interval`` seconds unless something is due; a job added meanwhile waits at
-most that long (plus the worker's scan interval).
+Ticks come with every file event (the worker watches the ``schedules/`` folders too),
+so the full pass is done at most once per ``min_interval`` seconds unless something
+is due; a job file written meanwhile waits at most that long.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyclaw.errors import TinyclawError
 from tinyclaw.events import EventLog
-from tinyclaw.schedule.actor_jobs import import_all_actor_jobs
+from tinyclaw.schedule.actor_jobs import FOLDER, import_all_actor_jobs
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
 from tinyclaw.schedule.timing import from_timestamp, local_zone
 
@@ -75,17 +77,23 @@ class SchedulerService:
         self._wakeup: float | None = None
         for problem in self.scheduler.problems:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
-        for actor in config.actors:
+        for folder in self.folders():
             try:
-                (config.workspace_for(home, actor) / "schedules").mkdir(parents=True, exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                log.warning("cannot create the schedules folder of @%s: %s", actor, exc)
+                log.warning("cannot create the schedules folder %s: %s", folder, exc)
+
+    def folders(self) -> list[Path]:
+        """The actors' ``schedules/`` folders: a job file there is imported at once."""
+        return [self.config.workspace_for(self.home, a) / FOLDER for a in self.config.actors]
 
     def tick(self, now: float) -> float | None:
         """Import, queue what is due, and return the epoch time of the next run."""
-        recent = self._last_pass is not None and now - self._last_pass < self.min_interval
-        if recent and (self._wakeup is None or now < self._wakeup):
-            return self._wakeup
+        last, due = self._last_pass, self._wakeup
+        if last is not None and now - last < self.min_interval and (due is None or now < due):
+            # A burst of events: the pass they may have asked for runs once the
+            # interval is over (a job file written meanwhile waits that long).
+            return min(last + self.min_interval, math.inf if due is None else due)
         self._last_pass = now
         at = from_timestamp(now)
         self._import(now)

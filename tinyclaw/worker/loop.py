@@ -46,11 +46,15 @@ class Service(Protocol):
     """Periodic work the worker loop drives besides its queues (schedules, outboxes).
 
     ``tick`` does whatever is due and returns the epoch time it wants to be called
-    again (None: at the next scan). It runs on the loop thread; keep it short."""
+    again (None: at the next scan). It runs on the loop thread; keep it short.
+    ``folders`` are where a new file means the service has work: the worker watches
+    them too, so an actor's outbox file is delivered at once, not at the next scan."""
 
     name: str
 
     def tick(self, now: float) -> float | None: ...
+
+    def folders(self) -> list[Path]: ...
 
 
 class Worker:
@@ -115,6 +119,9 @@ class Worker:
         """Serve until ``stop`` is set, then shut down gracefully."""
         self.recover()
         boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
+        # A service folder that could not be made (unwritable workspace) was reported by
+        # its service; the timed scan still covers it if it appears later.
+        boxes += [f for service in self.services for f in service.folders() if f.is_dir()]
         watcher = Watcher(boxes, self.wake)
         watcher.start()
         self.events.emit("worker.start", actors=list(self.config.actors))
