@@ -96,5 +96,5 @@ def run_telegram(
     return running
 
 
-async def until(condition: Callable[[], object], what: str = "", timeout: float = 5.0) -> None:
+async def until(condition: Callable[[], object], what: str = "", timeout: float = 15.0) -> None:
     await wait_until(lambda: bool(condition()), timeout=timeout, what=what)

@@ -54,11 +54,12 @@ async def test_dm_round_trip(listener: DiscordChannel, kit: ListenerKit) -> None
     assert (answer.channel_id, answer.content) == ("555", "Sunny, 21 degrees.")
     assert answer.reference_id == sent["id"]
     assert not (kit.spool.outgoing("discord") / f"{reply.id}.json").exists()
-    # the final reply ends "typing…": no refresh after delivery
+    # The final reply ends "typing…": no refresh after delivery (refreshes come every
+    # 0.2 s here; one already on the wire at the stop may still land late).
     await asyncio.sleep(0.3)
     typed = len(fake.state.typing)
-    await asyncio.sleep(0.3)
-    assert len(fake.state.typing) == typed
+    await asyncio.sleep(0.6)
+    assert len(fake.state.typing) <= typed + 1
 
 
 async def test_group_messages_need_a_mention_or_a_reply_in_an_allowed_channel(

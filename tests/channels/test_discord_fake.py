@@ -46,11 +46,11 @@ async def client(fake: DiscordFake) -> AsyncIterator[Recorder]:
     bot = Recorder()
     task = asyncio.create_task(bot.start(fake.token))
     try:
-        await asyncio.wait_for(bot.ready_event.wait(), 5)
+        await asyncio.wait_for(bot.ready_event.wait(), 15)
         yield bot
     finally:
         await bot.close()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 15)
 
 
 async def test_login_identify_and_dm_round_trip(fake: DiscordFake, client: Recorder) -> None:
@@ -75,7 +75,7 @@ async def test_guild_message_mention_and_attachment(fake: DiscordFake) -> None:
     bot = Recorder()
     task = asyncio.create_task(bot.start(fake.token))
     try:
-        await asyncio.wait_for(bot.ready_event.wait(), 5)
+        await asyncio.wait_for(bot.ready_event.wait(), 15)
         channel_id = guild.channel("general")
         attachment = fake.add_attachment(channel_id, "notes.txt", b"some notes", "text/plain")
         fake.push_message(
@@ -100,7 +100,7 @@ async def test_guild_message_mention_and_attachment(fake: DiscordFake) -> None:
         assert fake.messages[0].content == "file"
     finally:
         await bot.close()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, 15)
 
 
 async def test_scripted_errors_reach_the_library(fake: DiscordFake, client: Recorder) -> None:

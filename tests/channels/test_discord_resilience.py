@@ -141,7 +141,7 @@ async def test_token_revoked_while_running_ends_run_with_the_auth_error(
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(listener.run(stop, on_ready=ready.set))
-    await asyncio.wait_for(ready.wait(), 5)
+    await asyncio.wait_for(ready.wait(), 15)
     kit.fake.token = "rotated"
     kit.fake.drop_connection()  # RESUME refused, IDENTIFY refused (4004)
 
@@ -163,7 +163,7 @@ async def test_token_revoked_on_send_stops_and_keeps_the_reply(kit: ListenerKit)
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(listener.run(stop, on_ready=ready.set))
-    await asyncio.wait_for(ready.wait(), 5)
+    await asyncio.wait_for(ready.wait(), 15)
     message = await a_message(kit)
     kit.fake.token = "rotated"  # every REST call now answers 401
     reply = kit.reply(message, "for later")

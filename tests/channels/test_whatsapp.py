@@ -133,13 +133,15 @@ async def test_a_dm_becomes_a_queue_file_and_the_reply_reaches_the_user(
         assert message.text == "what's on my calendar?"
         assert not message.is_group
         assert message.meta["wa_id"] == ALICE
+        # Shown (and the message marked read) on queueing, until the reply goes out.
+        await async_wait_for(lambda: fake.state.typing == [wamid], what="typing indicator")
 
         Spool(home).put_reply(reply_to(message, "Nothing today."))
         await async_wait_for(lambda: sent_box(home) == [f"r-{message.id}.json"], what="sent/")
 
     (answer,) = fake.messages
     assert (answer.to, answer.text, answer.reply_to) == (ALICE, "Nothing today.", wamid)
-    assert fake.state.typing == [wamid]  # shown (and the message marked read) on queueing
+    assert fake.state.typing == [wamid]  # once, not again after the reply
 
 
 async def test_meta_can_verify_the_webhook_with_the_verify_token(

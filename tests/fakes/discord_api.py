@@ -215,7 +215,7 @@ class DiscordFake:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 5.0) -> T:
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
         """Run ``coro`` on the fake's loop from any thread and return its result."""
         assert self._loop is not None, "start() the fake first"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -398,7 +398,7 @@ class DiscordFake:
         return json_response(200, response)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
     """Poll ``condition`` without blocking the caller's loop; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -582,7 +582,7 @@ def _reply_to(params: dict[str, Any]) -> int | None:
     return None
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
     """Poll ``condition`` without blocking the caller's event loop."""
     deadline = time.monotonic() + timeout
     while not condition():

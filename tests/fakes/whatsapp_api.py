@@ -483,7 +483,7 @@ class WebhookSender:
     phone_id: str
     display_phone_number: str = "15550001234"
     waba_id: str = "102290129340398"
-    timeout: float = 5.0
+    timeout: float = 15.0
 
     @classmethod
     def for_fake(cls, fake: WhatsAppFake, url: str, app_secret: str) -> WebhookSender:
@@ -631,7 +631,7 @@ def _pop_message_args(kwargs: dict[str, Any]) -> dict[str, Any]:
 # -- waiting -------------------------------------------------------------------------------
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
     """Poll ``condition`` from a sync test; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -641,7 +641,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
 
 
 async def async_wait_for(
-    condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
+    condition: Callable[[], bool], timeout: float = 15.0, what: str = ""
 ) -> None:
     """Poll ``condition`` without blocking the caller's loop; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

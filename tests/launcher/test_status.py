@@ -124,17 +124,26 @@ def test_following_a_log_survives_its_rotation(tmp_path: Path) -> None:
         target=follow, args=(path, out), kwargs={"should_stop": stop.is_set, "interval": 0.02}
     )
     follower.start()
+
+    def append_until_shown(line: str) -> None:
+        deadline = time.monotonic() + 15
+        while line not in out.getvalue():  # the follower starts at the end it first sees
+            assert time.monotonic() < deadline, f"{line!r} was never shown"
+            with path.open("a") as handle:
+                handle.write(line)
+            time.sleep(0.05)
+
     try:
-        time.sleep(0.1)
+        append_until_shown("following\n")
         with path.open("a") as handle:
             handle.write("before rotation\n")
-        time.sleep(0.1)
         path.rename(tmp_path / "worker.log.1")
         path.write_text("after rotation\n")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while "after rotation" not in out.getvalue() and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
         stop.set()
         follower.join(timeout=5)
-    assert out.getvalue() == "before rotation\nafter rotation\n"
+    shown = [line for line in out.getvalue().splitlines() if line != "following"]
+    assert shown == ["before rotation", "after rotation"]

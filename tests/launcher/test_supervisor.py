@@ -70,7 +70,11 @@ def test_a_crashing_child_is_restarted_with_growing_delays_and_it_is_said(home: 
     proc = supervise(READY + "import time; print('child up', flush=True); time.sleep(0.1); exit(1)")
     try:
         wait_until(
-            lambda: states(home).get("demo") and states(home)["demo"].restarts >= 2, "2 restarts"
+            lambda: (
+                (state := states(home).get("demo"))
+                and (state.restarts, state.phase) == (2, "backoff")
+            ),
+            "the wait before restart #2",
         )
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=10)
@@ -82,7 +86,9 @@ def test_a_crashing_child_is_restarted_with_growing_delays_and_it_is_said(home: 
     assert "demo stopped (exit code 1)" in output
     assert "restart #1 in 0.5 s" in output and "restart #2 in 1 s" in output
     state = states(home)["demo"]
-    assert state.phase == "stopped" and state.last_exit == 1
+    assert state.phase == "stopped"
+    # The stop lands in the 1 s wait, or (on a slow machine) after child #3 started.
+    assert state.last_exit in (1, -signal.SIGTERM)
     log = (home.logs / "supervise-demo.log").read_text()
     assert "restart #1" in log
 
@@ -108,11 +114,12 @@ def test_a_stop_is_passed_to_the_child_which_may_finish_its_work(
     home: Home, tmp_path: Path
 ) -> None:
     done = tmp_path / "finished"
-    child = READY + (
+    child = (
         "import signal, time, pathlib\n"
         "stop = []\n"
         "signal.signal(signal.SIGTERM, lambda *a: stop.append(1))\n"
-        "while not stop: time.sleep(0.02)\n"
+        + READY  # only once it can take the signal
+        + "while not stop: time.sleep(0.02)\n"
         "time.sleep(0.3)\n"  # finishing in-flight work
         f"pathlib.Path({str(done)!r}).write_text('clean')\n"
     )

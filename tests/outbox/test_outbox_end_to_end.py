@@ -57,11 +57,20 @@ async def test_claude_writes_to_its_outbox_and_alice_gets_it_on_telegram(
     )  # fmt: skip
     operator = message("NIGHTLY: run the nightly checks and tell Alice when done")
 
+    spool = Spool(home)
     with worker_with_services(home):
         async with run_telegram():
-            Spool(home).put(operator)
-            await until(lambda: len(telegram_fake.sent) >= 2, "Alice's message", timeout=90)
+            spool.put(operator)
+            # Delivered means recorded in sent/ (after the Bot API answered), not just
+            # seen by the fake: stopping the listener in between would leave it queued.
+            await until(
+                lambda: len(spool.list_box(spool.sent("telegram"))) == 1,
+                "Alice's message delivered",
+                timeout=90,
+            )
         wait_for(lambda: failed_reasons(home), what="the stranger's file refused")
+        # The outbox is handled as files land, so the run may still be finishing.
+        answer = reply_for(home, operator, timeout=60)
 
     text, document = telegram_fake.sent
     assert (text.chat_id, text.kind, text.text) == (str(ALICE_ID), "text", note["text"])
@@ -70,7 +79,7 @@ async def test_claude_writes_to_its_outbox_and_alice_gets_it_on_telegram(
         "r.txt",
         b"42 tests passed\n",
     )
-    assert reply_for(home, operator).text == "Done, and I told Alice."  # the usual answer
+    assert answer.text == "Done, and I told Alice."  # the usual answer
     assert len(anthropic_fake.model_requests()) == 4  # three Write calls, then the answer
     assert "File created" in anthropic_fake.tool_results()[1]
 

@@ -272,7 +272,8 @@ def _release(lab: Lab, planted: dict[str, str]) -> None:
         os.close(fd)
 
 
-QUIET = 2.0  # seconds without any case settling before the canary goes in / we give up
+QUIET = 10.0  # seconds without any case settling before the canary goes in / we give up
+# (long enough for a worker starting on a loaded machine; a healthy run never waits it)
 
 
 def _over_memory(worker: subprocess.Popen[bytes]) -> bool:

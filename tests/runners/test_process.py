@@ -1,6 +1,6 @@
 """Running a CLI process: lines stream live, and a stopped run leaves nothing behind.
 
-Real subprocesses (small Python scripts) except for one test of the stopping logic with
+Real subprocesses (small Python and shell scripts) except for one test of the stopping logic with
 a scripted child and a manual clock, so the grace period needs no real waiting.
 """
 
@@ -87,19 +87,14 @@ def test_stdin_is_closed_and_the_workspace_is_created(tmp_path: Path) -> None:
     assert outcome.exit_code == 0
 
 
+def sh(script: str) -> list[str]:
+    """A shell child: it starts in milliseconds, so a short timeout cannot fire before
+    it has done its set-up, even on a loaded machine."""
+    return ["sh", "-c", script]
+
+
 def test_a_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
-    outcome, lines, pids = run(
-        python(
-            """
-            import subprocess, time
-            child = subprocess.Popen(["sleep", "60"])
-            print(child.pid, flush=True)
-            time.sleep(60)
-            """
-        ),
-        tmp_path,
-        timeout=1.0,
-    )
+    outcome, lines, pids = run(sh("sleep 60 & echo $!; sleep 60"), tmp_path, timeout=2.0)
     assert outcome.timed_out
     grandchild = int(lines[0])
     assert not alive(grandchild)
@@ -107,17 +102,11 @@ def test_a_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
 
 
 def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
+    # An ignored signal stays ignored across exec: the shell and its sleep both shrug.
     outcome, lines, pids = run(
-        python(
-            """
-            import signal, time
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            print("ready", flush=True)
-            time.sleep(60)
-            """
-        ),
+        sh("trap '' TERM; echo ready; sleep 60"),
         tmp_path,
-        timeout=1.0,
+        timeout=2.0,
         runner=ProcessRunner(grace=0.3),
     )
     assert lines == ["ready\n"]
@@ -159,7 +148,7 @@ def test_a_daemon_escaping_the_group_does_not_block_the_run(tmp_path: Path) -> N
         python(
             """
             import subprocess
-            job = subprocess.Popen(["setsid", "sleep", "3"])  # own session, holds stdout
+            job = subprocess.Popen(["setsid", "sleep", "60"])  # own session, holds stdout
             print(job.pid, flush=True)
             """
         ),

@@ -102,7 +102,7 @@ def test_an_actors_messages_run_one_at_a_time_in_arrival_order(home: Home) -> No
 
 
 def test_different_actors_run_in_parallel(home: Home) -> None:
-    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "0.5"}))
+    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "2"}))
     spool = Spool(home)
     a, b = message("@assistant one"), message("@coder two")
     spool.put(a)
