@@ -10,7 +10,9 @@ a quiet laptop and a loaded CI box:
 * throughput with an in-process no-op runner vs. the same file operations (write,
   fsync, rename, unlink) timed alone;
 * throughput with a trivial CLI across 8 actors vs. merely spawning it 8-wide;
-* idle RSS and CPU of a `tinyclaw worker` process.
+* idle RSS and CPU of a `tinyclaw worker` process;
+* an actor's outbox file → its notice queued in outgoing/ (the worker watches the
+  outbox; its timed scan runs every 5 s here).
 
 Usage: .venv/bin/python scripts/bench_core.py [--quick]
 """
@@ -281,6 +283,45 @@ def bench_spawn8(tmp: Path, cli: Path, n: int) -> tuple[float, float]:
     return rate, floor
 
 
+def bench_outbox(tmp: Path, cli: Path, n: int) -> tuple[float, float]:
+    """An outbox file renamed into place → its notice in outgoing/, p50 and p99 (ms)."""
+    from tinyclaw.schedule.service import build_services
+
+    home = make_home(tmp / "outbox", 1, cli, tmp / "outbox.log")
+    with home.config_file.open("a") as config:
+        config.write('owner_chat = "telegram:1"\n')  # a chat the actor may write to
+    config_ = load_config(home)
+    spool = Spool(home)
+    worker = Worker(
+        home, config_, build_runners(home, config_), services=build_services(home, config_, spool)
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    outbox = config_.workspace_for(home, "a0") / "outbox"
+    queued = spool.outgoing("telegram")
+    samples = []
+    try:
+        wait_file(outbox)
+        time.sleep(1.5)  # past the scheduler's first pass: only the file event wakes it
+        for i in range(n):
+            staged = outbox / f"note-{i}.tmp"
+            staged.write_text(json.dumps({"text": f"note {i}"}))
+            t0 = time.time()
+            staged.rename(outbox / f"note-{i}.json")
+            deadline = t0 + 30
+            while len(Spool.list_box(queued)) <= i:
+                if time.time() > deadline:
+                    raise TimeoutError(f"outbox note {i} was not queued")
+                time.sleep(0.0002)
+            samples.append(time.time() - t0)
+    finally:
+        stop.set()
+        worker.wake.set()
+        thread.join()
+    return statistics.median(samples) * 1000, pct(samples, 0.99) * 1000
+
+
 def bench_idle(tmp: Path, cli: Path) -> tuple[float, float]:
     import psutil
 
@@ -327,6 +368,7 @@ def main() -> None:
         spawned, spawn_floor8 = bench_spawn8(tmp, FAKE_CLI, n_tp // 4)
         bash_rate, bash_floor8 = bench_spawn8(tmp, cli, n_tp // 2)
         rss, cpu = bench_idle(tmp, cli)
+        out_p50, out_p99 = bench_outbox(tmp, cli, 20 if args.quick else 100)
     rows = [
         (
             "added latency in (incoming → CLI start), p50",
@@ -368,6 +410,8 @@ def main() -> None:
         ),
         ("worker idle RSS", f"{rss:.1f} MB", "≤ 40 MB", rss <= 40),
         ("worker idle CPU (5 s)", f"{cpu:.1f} %", "≈ 0 %", cpu < 1),
+        ("outbox file → notice queued, p50", f"{out_p50:.2f} ms", "", None),
+        ("outbox file → notice queued, p99", f"{out_p99:.2f} ms", "", None),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'measured':>22}  {'target':>8}")
