@@ -71,7 +71,7 @@ class Watcher:
     a watchdog thread). A ``threading.Event`` may be passed: it is set."""
 
     def __init__(self, directories: Iterable[Path], notify: Notify | threading.Event) -> None:
-        self._dirs = list(directories)
+        self._dirs = list(dict.fromkeys(directories))  # actors may share a workspace
         self._wake: Notify = notify.set if isinstance(notify, threading.Event) else notify
         self._inotify: Any = None
         self._observer: Any = None

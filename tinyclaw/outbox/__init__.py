@@ -6,10 +6,10 @@ tool, no tool of ours) writes one JSON file per message there::
     {"to": "telegram:123", "text": "The nightly build failed.", "files": ["logs/build.txt"]}
 
 The worker picks the file up when it lands (or at its next scan), checks it, and turns
-it into a reply in ``queue/outgoing/<channel>/``, which the listener delivers like any answer. A file
-that cannot go out (not JSON, wrong keys, a chat the actor may not write to, an
-attachment outside the workspace or too big) moves to the home's ``queue/failed/``
-with a ``.reason`` beside it. Either way the file leaves the outbox.
+it into a reply in ``queue/outgoing/<channel>/``, which the listener delivers like any
+answer. A file that cannot go out (not JSON, wrong keys, a chat the actor may not
+write to, an attachment outside the workspace or too big) moves to the home's
+``queue/failed/`` with a ``.reason`` beside it. Either way the file leaves the outbox.
 
 Modules (import them directly):
 

@@ -11,9 +11,9 @@ Exactly one of ``cron``, ``every``, ``at``; ``tz`` and ``to`` are optional, ``ac
 too (if present it must be the actor itself: an actor schedules only itself). The
 worker imports these files as they land (it watches the folder) and on its scans: a
 valid one becomes a job in the home's store (``created_by: "actor"``) and its file is
-removed; an invalid one is moved to
-``schedules/failed/`` in the workspace with a ``.reason`` file beside it, where the
-actor can read what was wrong, and the result carries the reason for the worker's log.
+removed; an invalid one is moved to ``schedules/failed/`` in the workspace with a
+``.reason`` file beside it, where the actor can read what was wrong, and the result
+carries the reason for the worker's log.
 
 Security fails closed: ``to`` defaults to, and must be one of, the targets the caller
 allows (for the worker: :mod:`tinyclaw.schedule.reach`, i.e. the actor's
