@@ -263,6 +263,31 @@ class Config(Strict):
             return path if path.is_absolute() else home.root / path
         return home.actor_dir(name) / "workspace"
 
+    def shares_workspace(self, home: Home, name: str) -> bool:
+        """Whether another actor runs in the same folder as ``name`` (symlinks
+        resolved). Allowed: two actors may work on one repository."""
+        mine = self.workspace_for(home, name).resolve()
+        return any(
+            other != name and self.workspace_for(home, other).resolve() == mine
+            for other in self.actors
+        )
+
+    def actor_folder(self, home: Home, name: str, folder: str) -> Path:
+        """One of an actor's drop folders (``outbox``, ``schedules``):
+        ``<workspace>/<folder>``, or ``<workspace>/<folder>/<name>`` in a shared
+        workspace, so that what one actor writes is never taken for another's."""
+        base = self.workspace_for(home, name) / folder
+        return base / name if self.shares_workspace(home, name) else base
+
+    def shared_folders(self, home: Home, folder: str) -> dict[Path, list[str]]:
+        """``<workspace>/<folder>`` of each shared workspace → the actors sharing it: a
+        file written there directly belongs to nobody (see :meth:`actor_folder`)."""
+        shared: dict[Path, list[str]] = {}
+        for name in self.actors:
+            if self.shares_workspace(home, name):
+                shared.setdefault(self.workspace_for(home, name) / folder, []).append(name)
+        return shared
+
 
 def _format_location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"

@@ -1,7 +1,8 @@
 """Actors speak first: a message file an actor writes is delivered to a chat.
 
-Every actor's workspace has an ``outbox/`` folder. The CLI (with its ordinary Write
-tool, no tool of ours) writes one JSON file per message there::
+Every actor's workspace has an ``outbox/`` folder (``outbox/<actor>/`` when actors
+share a workspace). The CLI (with its ordinary Write tool, no tool of ours) writes one
+JSON file per message there::
 
     {"to": "telegram:123", "text": "The nightly build failed.", "files": ["logs/build.txt"]}
 

@@ -10,7 +10,9 @@ a file arrives (and on its timed scan); each tick lists the ``*.json`` files the
   ``outbox-<actor>-<unique>-<name>`` so two actors' ``msg.json`` never collide) with
   the reason beside it;
 * not parseable yet and younger than ``settle`` seconds: left alone, because the CLI
-  may still be writing it; the tick asks to be called again when it has settled.
+  may still be writing it; the tick asks to be called again when it has settled;
+* written straight into the ``outbox/`` of a shared workspace instead of the actor's
+  own ``outbox/<actor>/``: left alone and reported (:mod:`tinyclaw.actors.shared`).
 
 Only names ending in ``.json`` are looked at, so a writer that wants to be safe
 writes ``msg.tmp`` and renames it. Crash safety follows the queue's rule (result
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tinyclaw.actors.shared import Unclaimed
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError, UnsafePathError
 from tinyclaw.events import EventLog
@@ -95,22 +98,25 @@ class OutboxService:
         self.store = store or JobStore.for_home(home)
         self.events = events
         self.settle = settle
-        for actor in config.actors:
+        self._folders = {a: config.actor_folder(home, a, FOLDER) for a in config.actors}
+        self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
+        for actor, folder in self._folders.items():
             try:
-                self.folder(actor).mkdir(parents=True, exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # a workspace we cannot write: say so, serve the rest
                 log.warning("cannot create the outbox of @%s: %s", actor, exc)
 
     def folder(self, actor: str) -> Path:
-        return self.config.workspace_for(self.home, actor) / FOLDER
+        return self._folders[actor]
 
     def folders(self) -> list[Path]:
-        return [self.folder(actor) for actor in self.config.actors]
+        return [*self._folders.values(), *self.unclaimed.roots]
 
     # -- the worker's call -----------------------------------------------------------
 
     def tick(self, now: float) -> float | None:
         """Handle every waiting file; return when a half-written one has settled."""
+        self.unclaimed.check()
         retry = [
             result.retry_at
             for actor in self.config.actors

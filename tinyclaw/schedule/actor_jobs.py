@@ -1,7 +1,8 @@
 """Schedules an actor writes for itself.
 
 An actor cannot run ``tinyclaw schedule add`` on behalf of anyone, but it can write a
-file into ``schedules/`` of its own workspace::
+file into ``schedules/`` of its own workspace (``schedules/<actor>/`` when actors share
+a workspace)::
 
     {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin", "prompt": "Check the CI status"}
     {"every": "2h", "prompt": "Look at the inbox", "to": "telegram:123"}
@@ -190,7 +191,7 @@ def import_all_actor_jobs(
         results += import_actor_jobs(
             store,
             name,
-            config.workspace_for(home, name) / FOLDER,
+            config.actor_folder(home, name, FOLDER),
             now,
             local_tz=local_tz,
             default_to=allowed[0] if allowed else None,

@@ -70,8 +70,8 @@ def persona_section(home: Home, config: Config, actor: str) -> str:
     """Markdown for ``actor``'s persona file: the outbox and self-scheduling formats,
     with its folders and allowed chats, plus its heartbeat if it has one."""
     workspace = config.workspace_for(home, actor)
-    outbox = workspace / OUTBOX_FOLDER
-    schedules = workspace / SCHEDULES_FOLDER
+    outbox = config.actor_folder(home, actor, OUTBOX_FOLDER)
+    schedules = config.actor_folder(home, actor, SCHEDULES_FOLDER)
     targets = reachable_targets(config, actor, JobStore.for_home(home).list())
     example_to = targets[0] if targets else "telegram:123456"
     limit_mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)
@@ -81,7 +81,7 @@ def persona_section(home: Home, config: Config, actor: str) -> str:
 Your answers go back to whoever wrote to you; nothing more is needed for them. To
 write to someone *without* being asked (a long task finished, an alert), or to have
 yourself woken up later, write a JSON file with your normal file-writing tool. The
-tinyclaw worker picks it up within a few seconds.
+tinyclaw worker picks it up as soon as it is written.
 
 {_targets_text(targets)}
 

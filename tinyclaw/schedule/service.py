@@ -31,6 +31,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyclaw.actors.shared import Unclaimed
 from tinyclaw.errors import TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.schedule.actor_jobs import FOLDER, import_all_actor_jobs
@@ -77,7 +78,9 @@ class SchedulerService:
         self._wakeup: float | None = None
         for problem in self.scheduler.problems:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
-        for folder in self.folders():
+        self._folders = [config.actor_folder(home, a, FOLDER) for a in config.actors]
+        self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
+        for folder in self._folders:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -85,7 +88,7 @@ class SchedulerService:
 
     def folders(self) -> list[Path]:
         """The actors' ``schedules/`` folders: a job file there is imported at once."""
-        return [self.config.workspace_for(self.home, a) / FOLDER for a in self.config.actors]
+        return [*self._folders, *self.unclaimed.roots]
 
     def tick(self, now: float) -> float | None:
         """Import, queue what is due, and return the epoch time of the next run."""
@@ -112,6 +115,7 @@ class SchedulerService:
 
     def _import(self, now: float) -> None:
         at = from_timestamp(now)
+        self.unclaimed.check()
         try:
             results = import_all_actor_jobs(
                 self.home, self.config, self.scheduler.store, at, local_tz=self.local_tz
