@@ -400,7 +400,7 @@ allow_from = []            # user ids allowed before pairing; empty denies every
 enabled = false
 token_env = "DISCORD_BOT_TOKEN"
 allow_from = []
-# allow_groups = []        # channel ids (not guild ids) where a mention gets an answer
+# allow_groups = []        # channel ids (not guild ids; their threads too) where a mention is answered
 
 [channels.whatsapp]
 enabled = false

@@ -97,6 +97,27 @@ async def test_group_messages_need_a_mention_or_a_reply_in_an_allowed_channel(
     assert len(kit.incoming()) == 2  # the unmentioned and the disallowed ones: ignored
 
 
+async def test_a_thread_of_an_allowed_channel_is_allowed_and_answered_in_the_thread(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    fake, guild = kit.fake, kit.guild
+    plan, off_topic = guild.thread("release-plan"), guild.thread("off-topic-thread")
+    common = {"guild_id": guild.id, "author": kit.alice, "mentions": [fake.bot]}
+    fake.push_message(channel_id=off_topic, content=f"{fake.bot.mention} hi", **common)
+    fake.push_message(channel_id=plan, content=f"{fake.bot.mention} what ships?", **common)
+
+    [asked] = await kit.queued()  # the thread under #random is not allowed
+    assert (asked.chat_id, asked.text, asked.is_group) == (plan, "what ships?", True)
+    assert asked.meta["parent_channel_id"] == guild.channel("general")
+    assert asked.meta["channel"] == "release-plan"
+
+    await kit.delivered(kit.reply(asked, "Pairing and schedules."))
+    [answer] = fake.messages
+    assert (answer.channel_id, answer.content) == (plan, "Pairing and schedules.")
+    await asyncio.sleep(0.1)
+    assert len(kit.incoming()) == 1
+
+
 async def test_long_reply_is_split_at_2000_characters(
     listener: DiscordChannel, kit: ListenerKit
 ) -> None:

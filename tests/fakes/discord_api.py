@@ -32,7 +32,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -225,9 +225,20 @@ class DiscordFake:
     def user(self, username: str = "alice") -> FakeUser:
         return FakeUser(snowflake(), username)
 
-    def add_guild(self, name: str = "guild", channels: Iterable[str] = ("general",)) -> FakeGuild:
-        """A guild the bot is in; sent as GUILD_CREATE after READY (add it before connecting)."""
-        guild = FakeGuild(snowflake(), name, {ch: snowflake() for ch in channels})
+    def add_guild(
+        self,
+        name: str = "guild",
+        channels: Iterable[str] = ("general",),
+        threads: Mapping[str, str] | None = None,
+    ) -> FakeGuild:
+        """A guild the bot is in; sent as GUILD_CREATE after READY (add it before
+        connecting). ``threads`` maps a thread's name to its parent channel's name."""
+        guild = FakeGuild(
+            snowflake(),
+            name,
+            {ch: snowflake() for ch in channels},
+            {t: (snowflake(), parent) for t, parent in (threads or {}).items()},
+        )
         self.guilds.append(guild)
         return guild
 

@@ -49,7 +49,11 @@ class ListenerKit:
         self.fake = fake
         self.spool = Spool(home, durable=False)
         self.alice: FakeUser = fake.user("alice")
-        self.guild: FakeGuild = fake.add_guild("club", channels=("general", "random"))
+        self.guild: FakeGuild = fake.add_guild(
+            "club",
+            channels=("general", "random"),
+            threads={"release-plan": "general", "off-topic-thread": "random"},
+        )
         self.sleeps: list[float] = []  # backoff delays the outbox asked for
         self.listeners: list[DiscordChannel] = []
 

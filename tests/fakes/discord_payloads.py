@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,9 +54,13 @@ class FakeGuild:
     id: str
     name: str
     channels: dict[str, str]  # channel name -> channel id
+    threads: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (id, parent)
 
     def channel(self, name: str = "general") -> str:
         return self.channels[name]
+
+    def thread(self, name: str) -> str:
+        return self.threads[name][0]
 
 
 def member(user: FakeUser | None = None) -> dict[str, Any]:
@@ -146,7 +150,27 @@ def guild(guild: FakeGuild, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]
         "emojis": [],
         "stickers": [],
         "channels": channels,
-        "threads": [],
+        "threads": [
+            {
+                "id": tid,
+                "type": 11,  # a public thread
+                "guild_id": guild.id,
+                "name": name,
+                "parent_id": guild.channels[parent],
+                "owner_id": owner.id,
+                "message_count": 0,
+                "member_count": 1,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": now(),
+                    "locked": False,
+                },
+            }
+            for name, (tid, parent) in guild.threads.items()
+        ],
         "members": [member(bot)],
         "voice_states": [],
         "presences": [],

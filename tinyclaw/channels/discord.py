@@ -6,8 +6,9 @@ retries) is the shared code in :mod:`tinyclaw.channels.base`.
 * **Chats.** A DM is a chat of its own (``chat_id`` = the DM channel id). In a guild,
   ``chat_id`` is the text channel (or thread) id, and ``allow_groups`` lists **channel
   ids**, not guild ids: a guild has many channels and allowing one should not open the
-  others; a thread is a channel of its own, so list its id too. (Turn on Developer
-  Mode in Discord, right-click a channel, "Copy Channel ID".)
+  others. Allowing a channel allows its threads (each thread is a chat of its own);
+  a thread can also be listed alone. (Turn on Developer Mode in Discord, right-click a
+  channel, "Copy Channel ID".)
   A guild message counts only when it mentions the bot (its user or its managed role)
   or replies to one of the bot's messages; the mention is removed from the text.
 * **Intents.** ``guilds``, ``guild_messages``, ``dm_messages`` and the privileged

@@ -112,12 +112,16 @@ def translate(message: discord.Message, me: discord.abc.User) -> IncomingMessage
         reply_text, reply_author = quoted.content, quoted.author.display_name
         mentioned = mentioned or quoted.author.id == me.id
     meta: dict[str, Any] = {}
+    parent: str | None = None
     if guild is not None:
         meta = {
             "guild_id": str(guild.id),
             "guild": guild.name,
             "channel": getattr(message.channel, "name", None),
         }
+        if isinstance(message.channel, discord.Thread):
+            parent = str(message.channel.parent_id)
+            meta["parent_channel_id"] = parent
     return IncomingMessage(
         chat_id=str(message.channel.id),
         message_id=str(message.id),
@@ -131,6 +135,7 @@ def translate(message: discord.Message, me: discord.abc.User) -> IncomingMessage
         reply_to_message_id=(
             str(reference.message_id) if reference is not None and reference.message_id else None
         ),
+        parent_chat_id=parent,
         files=[incoming_file(a) for a in message.attachments],
         meta=meta,
     )

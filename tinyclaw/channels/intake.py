@@ -93,7 +93,8 @@ class Intake:
         channel = self.platform.name
         tokens = self.platform.mention_tokens
         if message.is_group:
-            if message.chat_id not in self.config.allow_groups:
+            allowed = self.config.allow_groups
+            if message.chat_id not in allowed and message.parent_chat_id not in allowed:
                 self.log.debug(
                     "ignored a message in group %s (not in allow_groups)", message.chat_id
                 )

@@ -38,6 +38,8 @@ class IncomingMessage:
     ``mentioned`` is True when the bot was mentioned by an entity the platform knows
     or the message replies to one of the bot's own messages; the shared code also
     counts any of the channel's ``mention_tokens`` found in the text.
+    ``parent_chat_id`` is set for a thread (Discord): the channel it belongs to, so
+    that allowing a channel allows its threads too.
     """
 
     chat_id: str
@@ -50,6 +52,7 @@ class IncomingMessage:
     reply_to_text: str | None = None
     reply_to_author: str = ""
     reply_to_message_id: str | None = None
+    parent_chat_id: str | None = None
     files: Sequence[IncomingFile] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
 
