@@ -41,6 +41,7 @@ from tinyclaw.home import Home  # noqa: E402
 from tinyclaw.messages import Inbound, Sender  # noqa: E402
 from tinyclaw.runners import RunRequest, RunResult  # noqa: E402
 from tinyclaw.runtime import build_runners  # noqa: E402
+from tinyclaw.schedule.service import build_services  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
 from tinyclaw.worker.loop import Worker  # noqa: E402
 
@@ -88,10 +89,18 @@ def message(actor: str, i: int) -> Inbound:
 
 
 def serve(
-    home: Home, runners: dict[str, object] | None = None
+    home: Home, runners: dict[str, object] | None = None, *, services: bool = False
 ) -> tuple[Worker, threading.Event, threading.Thread]:
+    """A worker thread (with the schedule and outbox services if ``services``)."""
     config = load_config(home)
-    worker = Worker(home, config, runners or build_runners(home, config))  # type: ignore[arg-type]
+    spool = Spool(home)
+    worker = Worker(
+        home,
+        config,
+        runners or build_runners(home, config),  # type: ignore[arg-type]
+        spool=spool,
+        services=build_services(home, config, spool) if services else (),
+    )
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -285,21 +294,12 @@ def bench_spawn8(tmp: Path, cli: Path, n: int) -> tuple[float, float]:
 
 def bench_outbox(tmp: Path, cli: Path, n: int) -> tuple[float, float]:
     """An outbox file renamed into place → its notice in outgoing/, p50 and p99 (ms)."""
-    from tinyclaw.schedule.service import build_services
-
     home = make_home(tmp / "outbox", 1, cli, tmp / "outbox.log")
     with home.config_file.open("a") as config:
         config.write('owner_chat = "telegram:1"\n')  # a chat the actor may write to
-    config_ = load_config(home)
-    spool = Spool(home)
-    worker = Worker(
-        home, config_, build_runners(home, config_), services=build_services(home, config_, spool)
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    outbox = config_.workspace_for(home, "a0") / "outbox"
-    queued = spool.outgoing("telegram")
+    worker, stop, thread = serve(home, services=True)
+    outbox = worker.config.workspace_for(home, "a0") / "outbox"
+    queued = worker.spool.outgoing("telegram")
     samples = []
     try:
         wait_file(outbox)

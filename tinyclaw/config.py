@@ -263,30 +263,31 @@ class Config(Strict):
             return path if path.is_absolute() else home.root / path
         return home.actor_dir(name) / "workspace"
 
-    def shares_workspace(self, home: Home, name: str) -> bool:
-        """Whether another actor runs in the same folder as ``name`` (symlinks
-        resolved). Allowed: two actors may work on one repository."""
-        mine = self.workspace_for(home, name).resolve()
-        return any(
-            other != name and self.workspace_for(home, other).resolve() == mine
-            for other in self.actors
-        )
+    def workspace_groups(self, home: Home) -> dict[Path, list[str]]:
+        """Each workspace (symlinks resolved) → the actors that run in it. More than
+        one is allowed: two actors may work on one repository."""
+        groups: dict[Path, list[str]] = {}
+        for name in self.actors:
+            groups.setdefault(self.workspace_for(home, name).resolve(), []).append(name)
+        return groups
 
-    def actor_folder(self, home: Home, name: str, folder: str) -> Path:
-        """One of an actor's drop folders (``outbox``, ``schedules``):
+    def actor_folders(self, home: Home, folder: str) -> dict[str, Path]:
+        """Each actor's drop folder ``folder`` (``outbox``, ``schedules``):
         ``<workspace>/<folder>``, or ``<workspace>/<folder>/<name>`` in a shared
         workspace, so that what one actor writes is never taken for another's."""
-        base = self.workspace_for(home, name) / folder
-        return base / name if self.shares_workspace(home, name) else base
+        shared = self.shared_folders(home, folder).values()
+        sharing = {name for names in shared for name in names}
+        folders = {}
+        for name in self.actors:
+            base = self.workspace_for(home, name) / folder
+            folders[name] = base / name if name in sharing else base
+        return folders
 
     def shared_folders(self, home: Home, folder: str) -> dict[Path, list[str]]:
         """``<workspace>/<folder>`` of each shared workspace → the actors sharing it: a
-        file written there directly belongs to nobody (see :meth:`actor_folder`)."""
-        shared: dict[Path, list[str]] = {}
-        for name in self.actors:
-            if self.shares_workspace(home, name):
-                shared.setdefault(self.workspace_for(home, name) / folder, []).append(name)
-        return shared
+        file written there directly belongs to nobody (see :meth:`actor_folders`)."""
+        groups = self.workspace_groups(home).items()
+        return {ws / folder: names for ws, names in groups if len(names) > 1}
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:

@@ -21,6 +21,7 @@ from tests.worker.conftest import (
     fake_cli_config,
     message,
     reply_for,
+    serving,
     wait_for,
     worker_thread,
     write_config,
@@ -76,16 +77,9 @@ def test_a_backlog_of_2000_drains_and_each_file_is_read_a_few_times_not_per_disp
     watched = [spool.incoming] + [spool.inbox(a) for a in ACTORS]
     watched += [spool.processing(a) for a in ACTORS]
     worker = Worker(home, config, {"claude": NoopRunner()}, spool=spool)
-    stop = threading.Event()
-    with counting_opens(watched) as opens:
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-        thread.start()
-        out = spool.outgoing("cli")
+    out = spool.outgoing("cli")
+    with counting_opens(watched) as opens, serving(worker):
         wait_for(lambda: len(spool.list_box(out)) == len(msgs), timeout=120, what="the drain")
-        stop.set()
-        worker.wake.set()
-        thread.join(30)
-    assert not thread.is_alive()
     replies = [load_reply(p.read_bytes()) for p in spool.list_box(out)]
     assert sorted(r.in_reply_to for r in replies) == sorted(m.id for m in msgs)
     assert all(r.text.startswith("echo: backlog ") for r in replies)

@@ -5,14 +5,13 @@ move forward, and small readers for what came out of the queue."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.worker.conftest import wait_for
+from tests.worker.conftest import serving, wait_for
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
@@ -50,16 +49,8 @@ def worker_with_services(home: Home, clock: Callable[[], float] = time.time) -> 
         clock=clock,
         services=build_services(home, config, spool, clock=clock),
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with serving(worker):
         yield worker
-    finally:
-        stop.set()
-        worker.wake.set()
-        thread.join(30)
-        assert not thread.is_alive(), "worker did not stop"
 
 
 def claude_config(

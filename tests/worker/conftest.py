@@ -92,9 +92,8 @@ def reply_for(home: Home, msg: Inbound, timeout: float = 20.0) -> Reply:
 
 
 @contextmanager
-def worker_thread(home: Home) -> Iterator[Worker]:
-    config = load_config(home)
-    worker = Worker(home, config, build_runners(home, config))
+def serving(worker: Worker) -> Iterator[Worker]:
+    """Run ``worker`` in a thread for the block; stop it gracefully after."""
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -105,6 +104,13 @@ def worker_thread(home: Home) -> Iterator[Worker]:
         worker.wake.set()
         thread.join(30)
         assert not thread.is_alive(), "worker did not stop"
+
+
+@contextmanager
+def worker_thread(home: Home) -> Iterator[Worker]:
+    config = load_config(home)
+    with serving(Worker(home, config, build_runners(home, config))) as worker:
+        yield worker
 
 
 def start_worker_process(home: Home, **env: str) -> subprocess.Popen[bytes]:

@@ -146,11 +146,8 @@ def write_personas(home: Home, config: Config) -> set[str]:
     """Refresh every actor's persona file; returns the actors whose persona now lives
     in their file. Actors sharing a workspace are skipped (one file cannot hold two
     personas): their persona keeps going to the CLI as a system prompt instead."""
-    by_workspace: dict[Path, list[str]] = {}
-    for name in config.actors:
-        by_workspace.setdefault(config.workspace_for(home, name).resolve(), []).append(name)
     written: set[str] = set()
-    for workspace, names in by_workspace.items():
+    for workspace, names in config.workspace_groups(home).items():
         if len(names) > 1:
             log.warning(
                 "actors %s share the workspace %s: no persona file written for them",

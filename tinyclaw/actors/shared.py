@@ -2,7 +2,7 @@
 
 Actors may share one workspace (two actors on one repository). Their drop folders
 (``outbox/``, ``schedules/``) then get a subfolder per actor
-(:meth:`~tinyclaw.config.Config.actor_folder`), and a file written straight into the
+(:meth:`~tinyclaw.config.Config.actor_folders`), and a file written straight into the
 shared folder cannot be credited to anyone: taking it as one actor's would let the
 other write with its chats. It is left where it is and reported once, naming the
 folder the writer should have used.
@@ -34,8 +34,8 @@ class Unclaimed:
         self.events = events
         self._reported: set[tuple[Path, int, int]] = set()
 
-    def check(self) -> list[Path]:
-        """The unclaimed files now present; the ones not reported before are logged."""
+    def check(self) -> None:
+        """Report the unclaimed files not reported before (a rewrite counts as new)."""
         seen: set[tuple[Path, int, int]] = set()
         for root, actors in self.roots.items():
             try:
@@ -55,7 +55,6 @@ class Unclaimed:
                 if key not in self._reported:
                     self._report(root / name, actors)
         self._reported = seen
-        return sorted({path for path, _, _ in seen})
 
     def _report(self, path: Path, actors: list[str]) -> None:
         names = ", ".join(f"@{a}" for a in actors)

@@ -98,7 +98,7 @@ class OutboxService:
         self.store = store or JobStore.for_home(home)
         self.events = events
         self.settle = settle
-        self._folders = {a: config.actor_folder(home, a, FOLDER) for a in config.actors}
+        self._folders = config.actor_folders(home, FOLDER)
         self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
         for actor, folder in self._folders.items():
             try:

@@ -26,7 +26,7 @@ talked into it cannot make the assistant write to strangers. An actor may keep a
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -179,11 +179,20 @@ def import_actor_jobs(
 
 
 def import_all_actor_jobs(
-    home: Home, config: Config, store: JobStore, now: datetime, *, local_tz: tzinfo
+    home: Home,
+    config: Config,
+    store: JobStore,
+    now: datetime,
+    *,
+    local_tz: tzinfo,
+    folders: Mapping[str, Path] | None = None,
 ) -> list[ImportResult]:
-    """Import from every configured actor's ``<workspace>/schedules/``, each allowed to
-    write only where :func:`~tinyclaw.schedule.reach.reachable_targets` says (its
+    """Import from every configured actor's ``schedules/`` folder (``folders``, as
+    :meth:`~tinyclaw.config.Config.actor_folders` gives them), each allowed to write
+    only where :func:`~tinyclaw.schedule.reach.reachable_targets` says (its
     ``owner_chat`` first, which is also the default)."""
+    if folders is None:
+        folders = config.actor_folders(home, FOLDER)
     results = []
     jobs = store.list()
     for name in config.actors:
@@ -191,7 +200,7 @@ def import_all_actor_jobs(
         results += import_actor_jobs(
             store,
             name,
-            config.actor_folder(home, name, FOLDER),
+            folders[name],
             now,
             local_tz=local_tz,
             default_to=allowed[0] if allowed else None,

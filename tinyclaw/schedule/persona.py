@@ -70,8 +70,8 @@ def persona_section(home: Home, config: Config, actor: str) -> str:
     """Markdown for ``actor``'s persona file: the outbox and self-scheduling formats,
     with its folders and allowed chats, plus its heartbeat if it has one."""
     workspace = config.workspace_for(home, actor)
-    outbox = config.actor_folder(home, actor, OUTBOX_FOLDER)
-    schedules = config.actor_folder(home, actor, SCHEDULES_FOLDER)
+    outbox = config.actor_folders(home, OUTBOX_FOLDER)[actor]
+    schedules = config.actor_folders(home, SCHEDULES_FOLDER)[actor]
     targets = reachable_targets(config, actor, JobStore.for_home(home).list())
     example_to = targets[0] if targets else "telegram:123456"
     limit_mb = MAX_ATTACHMENT_BYTES // (1024 * 1024)

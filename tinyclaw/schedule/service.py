@@ -78,9 +78,9 @@ class SchedulerService:
         self._wakeup: float | None = None
         for problem in self.scheduler.problems:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
-        self._folders = [config.actor_folder(home, a, FOLDER) for a in config.actors]
+        self._folders = config.actor_folders(home, FOLDER)
         self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
-        for folder in self._folders:
+        for folder in self._folders.values():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -88,7 +88,7 @@ class SchedulerService:
 
     def folders(self) -> list[Path]:
         """The actors' ``schedules/`` folders: a job file there is imported at once."""
-        return [*self._folders, *self.unclaimed.roots]
+        return [*self._folders.values(), *self.unclaimed.roots]
 
     def tick(self, now: float) -> float | None:
         """Import, queue what is due, and return the epoch time of the next run."""
@@ -118,7 +118,12 @@ class SchedulerService:
         self.unclaimed.check()
         try:
             results = import_all_actor_jobs(
-                self.home, self.config, self.scheduler.store, at, local_tz=self.local_tz
+                self.home,
+                self.config,
+                self.scheduler.store,
+                at,
+                local_tz=self.local_tz,
+                folders=self._folders,
             )
         except TinyclawError as exc:
             log.error("importing actor-written schedules failed: %s", exc)
