@@ -25,6 +25,7 @@ swallows ``Exception``::
     │   └── PermanentDeliveryError never retry (400, 403, chat gone)
     │       └── AttachmentTooLargeError an inbound file over the size cap
     ├── LauncherError          tmux is missing or the tmux session cannot be managed
+    ├── AlreadyRunningError    another worker (or listener) already serves this home
     ├── PairingError           a pairing code or store problem
     │   └── PairingStoreError      the pairing store cannot be read: nobody is let in
     └── ChannelAuthError       a listener's platform refused its credentials
@@ -119,6 +120,11 @@ class AttachmentTooLargeError(PermanentDeliveryError):
 
 class LauncherError(TinyclawError):
     """tmux is missing, or the launcher's tmux session cannot be created or found."""
+
+
+class AlreadyRunningError(TinyclawError):
+    """Another process already holds this role for the home (a second worker would
+    requeue the first one's runs; a second listener would deliver every reply twice)."""
 
 
 class PairingError(TinyclawError):

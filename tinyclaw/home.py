@@ -58,6 +58,11 @@ class Home:
     def schedules(self) -> Path:
         return self.root / "schedules"
 
+    @property
+    def runs(self) -> Path:
+        """The process groups of the CLIs running now (``runners.groups``)."""
+        return self.state / "runs"
+
     def actor_dir(self, name: str) -> Path:
         return self.actors / name
 

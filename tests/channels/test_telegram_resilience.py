@@ -19,7 +19,7 @@ from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.fakes.telegram_api import BAD_GATEWAY, TelegramFake
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import ChannelAuthError
+from tinyclaw.errors import AlreadyRunningError, ChannelAuthError
 from tinyclaw.home import Home
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +46,21 @@ async def test_a_token_revoked_while_running_stops_the_listener(
     telegram_fake.token = "revoked"
     with pytest.raises(ChannelAuthError, match="refused the bot token"):
         await asyncio.wait_for(run, 10)
+
+
+async def test_a_second_listener_of_the_same_platform_is_refused(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    """Two listeners would each deliver every reply; the second one stops at once."""
+    async with run_telegram():
+        config = ChannelConfig(enabled=True, base_url=telegram_fake.base_url)
+        second = TelegramChannel(home, config, token=telegram_fake.token, poll_timeout=1)
+        polls = len(telegram_fake.calls_to("getMe"))
+        with pytest.raises(AlreadyRunningError, match=rf"telegram listener .*pid {os.getpid()}"):
+            await asyncio.wait_for(second.run(asyncio.Event()), 10)
+        assert len(telegram_fake.calls_to("getMe")) == polls  # it never connected
+    async with run_telegram():  # the lock goes with its holder
+        pass
 
 
 async def test_lost_connection_is_retried_with_backoff_and_logged(

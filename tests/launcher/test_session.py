@@ -264,3 +264,30 @@ def test_attach_shows_the_session_with_the_actors_window_selected(
             attach.kill()
             attach.wait()
         os.close(primary)
+
+
+def test_a_worker_started_by_hand_is_shown_and_start_refuses_to_add_a_second(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    by_hand = subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw", "worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(
+            lambda: any(e["event"] == "worker.start" for e in events(launch_home)),
+            "the hand-started worker",
+        )
+        status = run_tinyclaw("status")
+        assert "outside tmux" in status.stdout and str(by_hand.pid) in status.stdout
+
+        refused = run_tinyclaw("start", "--no-attach")
+
+        assert refused.returncode == 1
+        assert f"a worker is already running outside tmux (pid {by_hand.pid})" in refused.stderr
+        assert not tmux.has_session()
+    finally:
+        by_hand.send_signal(signal.SIGTERM)
+        assert by_hand.wait(30) == 0
+    assert "outside tmux" not in run_tinyclaw("status").stdout

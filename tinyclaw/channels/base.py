@@ -77,6 +77,7 @@ from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
 from tinyclaw.home import Home
+from tinyclaw.instance import InstanceLock, listener_lock_path
 from tinyclaw.spool import Spool
 
 __all__ = [
@@ -229,7 +230,14 @@ class Channel(abc.ABC):
     async def run(self, stop: asyncio.Event, *, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until ``stop`` is set (``on_ready`` runs once connected). An outbox that
         dies or a platform that aborts takes the listener down rather than leaving a
-        half-working process behind; the error is raised after a clean stop."""
+        half-working process behind; the error is raised after a clean stop. A second
+        listener of this platform on the same home is refused (AlreadyRunningError):
+        both would deliver every reply."""
+        lock = InstanceLock(listener_lock_path(self.home.state, self.name), f"{self.name} listener")
+        with lock:
+            await self._serve(stop, on_ready)
+
+    async def _serve(self, stop: asyncio.Event, on_ready: Callable[[], None] | None) -> None:
         await self.start()
         try:
             if on_ready is not None:

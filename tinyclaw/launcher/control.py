@@ -24,7 +24,7 @@ from tinyclaw.errors import LauncherError
 from tinyclaw.home import Home
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir
-from tinyclaw.launcher.status import RecentEvents
+from tinyclaw.launcher.status import loose_worker
 from tinyclaw.launcher.tmux import Tmux, window_env
 
 STOP_MARGIN = 10.0
@@ -94,12 +94,10 @@ class Launcher:
                 "parts of an earlier start are still running outside the tmux session "
                 f"(pids {', '.join(map(str, leftovers))}); run `tinyclaw stop` first"
             )
-        events = RecentEvents(self.home.logs / "events.jsonl")
-        events.refresh()
-        loose = [pid for pid in events.worker_pids if pid_alive(pid)]
-        if loose:
+        loose = loose_worker(self.home)
+        if loose is not None:
             raise LauncherError(
-                f"a worker is already running outside tmux (pid {loose[0]}); stop it "
+                f"a worker is already running outside tmux (pid {loose}); stop it "
                 "(Ctrl-C in its terminal) before `tinyclaw start`"
             )
         self.home.ensure()

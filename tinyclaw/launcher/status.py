@@ -21,6 +21,7 @@ from typing import Any
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.home import Home
+from tinyclaw.instance import lock_holder, worker_lock_path
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
 from tinyclaw.messages import load_inbound
@@ -95,7 +96,6 @@ class RecentEvents:
         self.path = path
         self.events: deque[dict[str, Any]] = deque(maxlen=keep)
         self.started: dict[str, dict[str, Any]] = {}  # message id -> run.start, in flight
-        self.worker_pids: dict[int, float] = {}  # worker.start pid -> ts, not stopped yet
         self._offset = 0
         self._inode: int | None = None
         self._buffer = b""
@@ -137,10 +137,6 @@ class RecentEvents:
             self.started[record["id"]] = record
         elif kind == "run.end" and isinstance(record.get("id"), str):
             self.started.pop(record["id"], None)
-        elif kind == "worker.start" and isinstance(record.get("pid"), int):
-            self.worker_pids[record["pid"]] = float(record.get("ts", 0))
-        elif kind == "worker.stop" and isinstance(record.get("pid"), int):
-            self.worker_pids.pop(record["pid"], None)
         self.events.append(record)
 
     def of_kind(self, *kinds: str) -> list[dict[str, Any]]:
@@ -167,12 +163,11 @@ def _component_view(component: Component, state: ComponentState | None) -> Compo
     )
 
 
-def _loose_worker(events: RecentEvents) -> int | None:
-    """A worker started by hand (``tinyclaw worker``): its start event and live pid."""
-    for pid in sorted(events.worker_pids, key=lambda p: events.worker_pids[p], reverse=True):
-        if pid_alive(pid):
-            return pid
-    return None
+def loose_worker(home: Home, supervised: int | None = None) -> int | None:
+    """The pid of a worker serving ``home`` that is not the ``supervised`` one (a
+    ``tinyclaw worker`` started by hand): whoever holds the worker lock."""
+    holder = lock_holder(worker_lock_path(home.state))
+    return holder if holder and holder != supervised else None
 
 
 def _message_summary(path: Path) -> tuple[str, str]:
@@ -238,9 +233,9 @@ def collect(
     spool = Spool(home)
     states = read_states(state_dir(home.root))
     views = [_component_view(c, states.get(c.name)) for c in (components or plan(config))]
-    loose = _loose_worker(events)
     for view in views:
-        if view.kind == "worker" and not view.running and loose is not None:
+        loose = loose_worker(home, view.pid) if view.kind == "worker" else None
+        if loose is not None and not view.running:
             view.running, view.phase, view.pid = True, "outside tmux", loose
     in_flight = _in_flight(spool, events, now)
     running_by_actor = {r.actor: r for r in in_flight}

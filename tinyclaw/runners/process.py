@@ -58,6 +58,15 @@ class Child(Protocol):
         ...
 
 
+class GroupRecorder(Protocol):
+    """Where a run records its process group while it lives (``groups.GroupLedger``),
+    so a worker that dies mid-run does not leave the group working unsupervised."""
+
+    def add(self, pid: int) -> None: ...
+
+    def remove(self, pid: int) -> None: ...
+
+
 class Spawner(Protocol):
     def __call__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Child: ...
 
@@ -206,7 +215,8 @@ class ProcessRunner:
     """Runs argv to completion, a timeout, or a cancel; never leaves processes behind.
 
     ``spawner`` and ``clock`` are injectable so the stopping logic can be tested
-    without real processes; ``grace`` is the SIGTERM → SIGKILL delay.
+    without real processes; ``grace`` is the SIGTERM → SIGKILL delay; ``ledger``
+    records each group while it runs (the worker passes ``state/runs/``).
     """
 
     def __init__(
@@ -216,8 +226,10 @@ class ProcessRunner:
         grace: float = 2.0,
         poll_interval: float = 0.05,
         stderr_limit: int = STDERR_LIMIT,
+        ledger: GroupRecorder | None = None,
     ) -> None:
         self._spawner = spawner
+        self._ledger = ledger
         self._clock = clock
         self._grace = grace
         self._poll = poll_interval
@@ -263,6 +275,8 @@ class ProcessRunner:
             reader.start()
         timed_out = cancelled = False
         try:
+            if self._ledger is not None:
+                self._ledger.add(child.pid)
             if on_start is not None:
                 on_start(child.pid)
             timed_out, cancelled = self._loop(child, lines, on_line, start + timeout, cancel)
@@ -273,6 +287,8 @@ class ProcessRunner:
                 self._stop(child)
             exit_code = child.wait()
             self._stop_leftovers(child)
+            if self._ledger is not None:
+                self._ledger.remove(child.pid)
             for reader in readers:
                 reader.join(timeout=self._grace)
             if any(reader.is_alive() for reader in readers):

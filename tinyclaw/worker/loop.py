@@ -23,9 +23,11 @@ from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.fsutil import confine
 from tinyclaw.home import Home
+from tinyclaw.instance import InstanceLock, worker_lock_path
 from tinyclaw.messages import Inbound, load_inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
+from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.sessions import SessionStore
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
@@ -71,6 +73,7 @@ class Worker:
         progress: ProgressSink | None = None,
         services: Iterable[Service] = (),
         access: WorkerAccess | None = None,
+        ledger: GroupLedger | None = None,
     ) -> None:
         self.home = home
         self.config = config
@@ -80,6 +83,8 @@ class Worker:
         self.access = access or WorkerAccess.for_home(home, config, self.spool)
         self.sessions = sessions or SessionStore(home.state / "sessions")
         self.journal = RunJournal(home.state / "results")
+        # The CLIs' process groups, as build_runners records them (state/runs/).
+        self.ledger = ledger or GroupLedger(home.runs)
         self.services = list(services)
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
         self.clock = clock
@@ -100,7 +105,13 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------
 
     def recover(self) -> None:
-        """Put back what a crash left behind before taking anything new."""
+        """Put back what a crash left behind before taking anything new.
+
+        A CLI left running by a killed worker is stopped first: it would otherwise go
+        on working in the workspace while its message runs again."""
+        orphans = self.ledger.reap()
+        if orphans:
+            self.events.emit("recovered.orphans", groups=orphans)
         cfg = self.config.worker
         requeued, failed = self.spool.recover_processing(cfg.max_attempts, cfg.retry_backoff)
         rolled = self.spool.recover_tmp()
@@ -116,7 +127,12 @@ class Worker:
             self.events.emit("recovered", requeued=requeued, failed=failed, rolled=rolled)
 
     def run(self, stop: threading.Event) -> None:
-        """Serve until ``stop`` is set, then shut down gracefully."""
+        """Serve until ``stop`` is set, then shut down gracefully. Raises
+        AlreadyRunningError if another worker serves this home."""
+        with InstanceLock(worker_lock_path(self.home.state), "worker"):
+            self._serve(stop)
+
+    def _serve(self, stop: threading.Event) -> None:
         self.recover()
         boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
         # A service folder that could not be made (unwritable workspace) was reported by

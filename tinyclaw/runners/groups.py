@@ -1,0 +1,109 @@
+"""The ledger of running CLI process groups, so a worker that died cannot leave one.
+
+A CLI runs in a session of its own (so a timeout can stop all of it), which also means
+it does not die with the worker: after a SIGKILL of the worker, the CLI and everything
+it started keep working in the actor's workspace while the restarted worker runs the
+same message again. Each run therefore records its group (leader pid and the leader's
+start time) in ``state/runs/<pid>`` while it lives; the next worker stops whatever is
+left in the ledger before it requeues the interrupted messages, so a message never has
+two CLIs at work.
+
+The start time (from ``/proc``) tells our leader from a later process that was given
+the same pid. When the leader itself is gone but members of its group remain, the group
+id is still reserved by the kernel (a pid is not reused while a group of that id has
+members), so those members are ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tinyclaw.runners.process import live_group_members
+
+log = logging.getLogger("tinyclaw.runner")
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22 of stat(5); fields[0] is field 3
+    except (IndexError, ValueError):
+        return None
+
+
+class GroupLedger:
+    """``state/runs/``: one small file per CLI process group that may still run."""
+
+    def __init__(self, root: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.root = root
+        self._sleep = sleep
+
+    def add(self, pid: int) -> None:
+        """Record the group led by ``pid`` (called right after it was spawned)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        started = start_time(pid)
+        # Not fsynced: it guards against a killed worker, not a power cut (after which
+        # no process of the group survives anyway).
+        tmp = self.root / f".{pid}.tmp"
+        tmp.write_text(f"{started if started is not None else ''}\n", encoding="ascii")
+        os.replace(tmp, self.root / str(pid))
+
+    def remove(self, pid: int) -> None:
+        (self.root / str(pid)).unlink(missing_ok=True)
+
+    def reap(self, grace: float = 2.0) -> list[int]:
+        """Stop every recorded group that still has members; returns their group ids.
+
+        Called by a starting worker, before it puts interrupted runs back in the queue.
+        SIGTERM first (a CLI may save its session), SIGKILL after ``grace`` seconds."""
+        try:
+            entries = sorted(self.root.iterdir())
+        except FileNotFoundError:
+            return []
+        stopped = []
+        for entry in entries:
+            if not entry.name.isdigit():
+                entry.unlink(missing_ok=True)  # a torn temporary file
+                continue
+            pid = int(entry.name)
+            if self._ours(pid, entry):
+                log.warning("stopping CLI process group %d left running by a dead worker", pid)
+                self._stop(pid, grace)
+                stopped.append(pid)
+            entry.unlink(missing_ok=True)
+        return stopped
+
+    def _ours(self, pid: int, entry: Path) -> bool:
+        members = live_group_members(pid)
+        if not members:
+            return False
+        if pid not in members:
+            return True  # leader gone, group id still reserved: its members are ours
+        try:
+            recorded = entry.read_text(encoding="ascii").strip()
+        except OSError:
+            return False
+        return recorded == str(start_time(pid))
+
+    def _stop(self, pgid: int, grace: float) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not live_group_members(pgid):
+                return
+            self._sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
