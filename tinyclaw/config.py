@@ -138,6 +138,12 @@ class WorkerConfig(Strict):
     stop_timeout: float = Field(
         default=30.0, ge=0, description="seconds in-flight runs get on stop before requeue"
     )
+    keep_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=3650,
+        description="days queue/sent/ and queue/seen/ remember a message before pruning",
+    )
 
 
 class ChannelConfig(Strict):

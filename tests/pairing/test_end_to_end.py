@@ -17,13 +17,21 @@ from tests.fakes.discord_harness import running_fake
 from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tests.pairing.stack import WHATSAPP_SECRET
-from tests.worker.conftest import message, reply_for, wait_for, worker_thread
+from tests.worker.conftest import (
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_thread,
+    write_config,
+)
 from tinyclaw.home import Home
 from tinyclaw.messages import Sender
 from tinyclaw.spool import Spool
 
 from .helpers import code_in
 from .stack import (
+    ACTORS,
     configure,
     discord_listener,
     downloaded,
@@ -162,6 +170,31 @@ async def test_a_revocation_after_queueing_stops_the_run_in_the_worker(
     [reason] = failed_reasons(home)
     assert "sender not paired" in reason and "telegram:1001" in reason
     assert not any(t.startswith("echo:") for t in telegram.texts(ALICE))
+
+
+async def test_a_revocation_stops_a_message_already_waiting_in_the_actors_inbox(
+    home: Home, telegram: TelegramFake
+) -> None:
+    slow = {"FAKE_CLI_SLEEP": "3", "FAKE_CLI_SLEEP_ON": "slowly"}
+    write_config(home, fake_cli_config(ACTORS, env=slow))
+    alice = telegram.user(ALICE, "Alice")
+    spool = Spool(home)
+    async with telegram_listener(home, telegram):
+        await pair_by_invite(home, telegram, ALICE)
+        with worker_thread(home) as worker:
+            telegram.push_message(alice, "think slowly about this")
+            await until(worker.running_snapshot, "the first run")
+            telegram.push_message(alice, "second, queued behind")
+            await until(lambda: spool.list_box(spool.inbox("assistant")), "the second in the inbox")
+
+            tinyclaw(home, "pair", "revoke", f"telegram:{ALICE}")
+
+            await until(lambda: failed_reasons(home), "the waiting message refused")
+            await said(telegram, ALICE, "echo:")  # the run under way was let finish
+    [reason] = failed_reasons(home)
+    assert "sender not paired" in reason and f"telegram:{ALICE}" in reason
+    answers = [t for t in telegram.texts(ALICE) if t.startswith("echo:")]
+    assert len(answers) == 1 and "slowly" in answers[0]
 
 
 async def test_one_profile_linked_on_telegram_and_discord(

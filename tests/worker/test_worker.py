@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -289,3 +291,23 @@ def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
         worker.stderr.close()  # type: ignore[union-attr]
     # The waited-for reply was taken by `send` and is in the delivery ledger.
     assert len(list(Spool(fake_home).sent("cli").iterdir())) == 1
+
+
+def test_the_delivery_and_redelivery_ledgers_forget_after_keep_days(fake_home: Home) -> None:
+    spool = Spool(fake_home)
+    old_sent = spool.sent("telegram") / "old.json"
+    new_sent = spool.sent("telegram") / "new.json"
+    old_seen = spool.seen_root / "telegram" / "42-1"
+    for path in (old_sent, new_sent, old_seen):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    eight_days_ago = time.time() - 8 * 86400
+    for path in (old_sent, old_seen):
+        os.utime(path, (eight_days_ago, eight_days_ago))
+
+    with worker_thread(fake_home):
+        wait_for(lambda: not old_sent.exists() and not old_seen.exists(), what="pruning")
+
+    assert new_sent.exists()
+    pruned = [e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "pruned"]
+    assert [e["files"] for e in pruned] == [2]

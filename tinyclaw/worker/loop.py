@@ -42,6 +42,7 @@ from tinyclaw.worker.replies import reply_to, result_reply
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
+PRUNE_EVERY = 3600.0  # seconds between prunings of queue/sent/ and queue/seen/
 
 
 class Service(Protocol):
@@ -146,7 +147,7 @@ class Worker:
             len(self.config.actors),
             self.config.worker.concurrency,
         )
-        last_maintenance = 0.0
+        last_maintenance = last_prune = 0.0
         try:
             while not stop.is_set():
                 self.wake.clear()
@@ -155,6 +156,9 @@ class Worker:
                 if now - last_maintenance > 60:
                     self.spool.recover_tmp()
                     last_maintenance = now
+                if now - last_prune > PRUNE_EVERY:
+                    self.prune()
+                    last_prune = now
                 timeout = self.config.worker.scan_interval
                 if self._next_due is not None:
                     timeout = max(0.01, min(timeout, self._next_due - now))
@@ -162,6 +166,19 @@ class Worker:
         finally:
             watcher.stop()
             self.shutdown()
+
+    def prune(self) -> None:
+        """Forget delivered replies and seen platform keys older than ``keep_days``.
+
+        Both ledgers only matter for a while: ``sent/`` tells recovery that a message
+        was answered (minutes after a crash), ``seen/`` filters platform redeliveries
+        (Telegram keeps updates a day, WhatsApp retries a webhook for up to a week)."""
+        age = self.config.worker.keep_days * 86400
+        removed = self.spool.prune(self.spool.sent_root, age)
+        removed += self.spool.prune(self.spool.seen_root, age)
+        if removed:
+            log.info("pruned %d ledger files older than %g days", removed, age / 86400)
+            self.events.emit("pruned", files=removed)
 
     def shutdown(self) -> None:
         """No new claims; give in-flight runs ``stop_timeout``, then return them."""
@@ -269,9 +286,26 @@ class Worker:
                 self.spool.fail(claimed, str(exc))
                 self.wake.set()
                 continue
+            if self._refused_at_run(claimed, message, actor):
+                self.wake.set()
+                continue
             running = Running(actor, message, claimed, self.clock())
             self.inflight.add(running)
             self._pool.submit(self._process_safely, running)
+
+    def _refused_at_run(self, claimed: Path, message: Inbound, actor: str) -> bool:
+        """Pairing's look again just before the CLI runs: the sender may have been
+        revoked while the message waited in the inbox, and a file may have been put
+        into an inbox directly, past the router's check."""
+        refused = self.access.refuse_sender(message)
+        if refused is not None:
+            self.spool.fail(claimed, refused)
+            return True
+        not_yours = self.access.refuse_actor(message, actor)
+        if not_yours is not None:
+            self._answer(claimed, message, not_yours, "error")
+            return True
+        return False
 
     def _due_head(self, actor: str) -> Path | None:
         """The oldest inbox file if it may run now (a retry waits for ``not_before``
