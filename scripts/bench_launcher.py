@@ -9,7 +9,12 @@ socket, so it never touches a real home or the user's tmux server.
 
 "Ready" is what `tinyclaw start` waits for: each supervisor records in
 state/launcher/<component>.json the moment its child signalled readiness (the worker's
-`worker.start` event, the windows' ready files). Targets: start ≤ 1.5 s.
+`worker.start` event, the windows' ready files). Targets: start ≤ 1.5 s. The session
+has no listener window (no chat platform is configured), so "every component" is the
+status window, the worker and one window per actor.
+
+Memory and CPU come from /proc (Linux), so the bench needs nothing beyond tinyclaw
+itself (no psutil).
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_START = 1.5
@@ -65,20 +68,64 @@ def component_states(root: Path) -> dict[str, dict[str, Any]]:
     return states
 
 
+PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): field 3 on."""
+    text = (PROC / str(pid) / "stat").read_text()
+    return text.rsplit(")", 1)[1].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it, from the parent pids in /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int(_stat_fields(int(entry.name))[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += parents.get(current, [])
+    return found
+
+
+def rss_bytes(pid: int) -> int:
+    for line in (PROC / str(pid) / "status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (0 if it is gone)."""
+    try:
+        fields = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def command_line(pid: int) -> str:
+    raw = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+    return " ".join(part.decode(errors="replace") for part in raw[1:6])
+
+
 def tree_rss(pid: int) -> tuple[int, list[tuple[int, str, int]]]:
     """RSS of ``pid`` and all its descendants, with one row per process."""
-    try:
-        top = psutil.Process(pid)
-        procs = [top, *top.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0, []
     rows = []
-    for proc in procs:
+    for proc in descendants(pid):
         try:
-            cmd = " ".join(proc.cmdline()[1:6])
-            rows.append((proc.pid, cmd, proc.memory_info().rss))
-        except psutil.NoSuchProcess:
-            continue
+            rows.append((proc, command_line(proc), rss_bytes(proc)))
+        except OSError:
+            continue  # it exited meanwhile
     return sum(r[2] for r in rows), rows
 
 
@@ -88,6 +135,9 @@ def main() -> int:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds idle before RSS")
     options = parser.parse_args()
+    if not PROC.is_dir():
+        print("this benchmark reads /proc: run it on Linux", file=sys.stderr)
+        return 2
 
     with tempfile.TemporaryDirectory(prefix="tinyclaw-bench-") as tmp:
         root = Path(tmp) / "home"
@@ -120,7 +170,10 @@ def main() -> int:
                     tinyclaw("stop", env=env)
 
             components = len(component_states(root))
-            print(f"components: {components} (status, worker, {options.actors} actor windows)")
+            print(
+                f"components: {components} (status, worker, {options.actors} actor windows; "
+                "no listener: no chat platform is configured)"
+            )
             print(
                 f"tinyclaw start → every component ready: median {statistics.median(ready_times):.2f} s, "
                 f"best {min(ready_times):.2f} s, worst {max(ready_times):.2f} s "
@@ -132,13 +185,14 @@ def main() -> int:
             )
 
             states = component_states(root)
-            procs = []
-            for state in states.values():
-                top = psutil.Process(int(state["supervisor_pid"]))
-                procs += [top, *top.children(recursive=True)]
-            cpu_before = sum(sum(p.cpu_times()[:2]) for p in procs)
+            procs = [
+                pid
+                for state in states.values()
+                for pid in descendants(int(state["supervisor_pid"]))
+            ]
+            cpu_before = sum(cpu_seconds(pid) for pid in procs)
             time.sleep(options.idle)
-            cpu_after = sum(sum(p.cpu_times()[:2]) for p in procs if p.is_running())
+            cpu_after = sum(cpu_seconds(pid) for pid in procs)
             share = (cpu_after - cpu_before) / options.idle * 100
             print(f"idle CPU, whole session: {share:.1f}% of one core over {options.idle:g} s")
             total = 0

@@ -33,7 +33,7 @@ class Strict(BaseModel):
 
 def _check_env_names(names: list[str]) -> list[str]:
     for name in names:
-        if not ENV_NAME_RE.match(name):
+        if not ENV_NAME_RE.fullmatch(name):
             raise ValueError(f"{name!r} is not an environment variable name")
     return names
 
@@ -77,6 +77,13 @@ class HeartbeatConfig(Strict):
     to: str | None = Field(default=None, description="target chat channel:chat_id")
 
 
+# What each CLI accepts: claude's --permission-mode, codex's --sandbox.
+PERMISSION_MODES: dict[str, tuple[str, ...]] = {
+    "claude": ("default", "acceptEdits", "auto", "bypassPermissions", "dontAsk", "manual", "plan"),
+    "codex": ("read-only", "workspace-write", "danger-full-access"),
+}
+
+
 class ActorConfig(Strict):
     runner: RunnerKind = "claude"
     model: str | None = None
@@ -94,6 +101,17 @@ class ActorConfig(Strict):
         default_factory=list,
         description="more channel:chat_id targets its outbox and own schedules may write to",
     )
+
+    @model_validator(mode="after")
+    def _permission_mode_of_its_runner(self) -> ActorConfig:
+        # A typo here would pass every check and fail every run, so it is caught now.
+        modes = PERMISSION_MODES[self.runner]
+        if self.permission_mode is not None and self.permission_mode not in modes:
+            raise ValueError(
+                f"permission_mode {self.permission_mode!r} is not a {self.runner} mode; "
+                f"expected one of: {', '.join(modes)}"
+            )
+        return self
 
     @field_validator("may_message")
     @classmethod
@@ -363,7 +381,7 @@ def load_dotenv(path: Path, environ: dict[str, str] | None = None) -> dict[str, 
             line = line[len("export ") :].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not ENV_NAME_RE.match(key):
+        if not sep or not ENV_NAME_RE.fullmatch(key):
             raise ConfigError(f"{path}:{number}: expected KEY=value")
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -401,7 +419,7 @@ permission_mode = "acceptEdits"
 [channels.telegram]
 enabled = false
 token_env = "TELEGRAM_BOT_TOKEN"
-allow_from = []            # user ids allowed before pairing; empty denies everyone
+allow_from = []            # user ids let in without pairing; empty: only paired users
 
 [channels.discord]
 enabled = false

@@ -27,16 +27,26 @@ from tinyclaw.launcher.components import plan
 from tinyclaw.launcher.render import clock, money
 from tinyclaw.launcher.state import touch_ready
 from tinyclaw.launcher.status import RecentEvents, Snapshot, collect, duration
+from tinyclaw.printable import printable
 
 PHASE_STYLE = {
     "ready": "green",
     "starting": "yellow",
+    "connecting": "yellow",
     "backoff": "red",
     "gave_up": "bold red",
     "stopped": "dim",
     "not started": "dim",
     "outside tmux": "cyan",
 }
+
+
+def _plain(value: object, style: str = "") -> Text:
+    """A cell from data we do not control (chat text, chat ids, error messages): a
+    ``Text``, so rich reads no markup in it (``[red]`` stays text, a stray ``[/x]`` cannot
+    crash the window), with control characters made visible (no escape sequences reach
+    the terminal: rich itself strips only BEL, BS, VT, FF and CR)."""
+    return Text(printable(str(value)), style=style)
 
 
 def _components(snap: Snapshot) -> Table:
@@ -46,13 +56,13 @@ def _components(snap: Snapshot) -> Table:
     for c in snap.components:
         phase = c.phase if c.running or c.phase in ("backoff", "gave_up") else "stopped"
         table.add_row(
-            c.window,
+            _plain(c.window),
             c.kind,
-            Text(phase, style=PHASE_STYLE.get(phase, "")),
+            _plain(phase, PHASE_STYLE.get(phase, "")),
             str(c.pid or ""),
             duration(snap.now - c.since) if c.since and c.running else "",
             str(c.restarts or ""),
-            c.message if not c.running else "",
+            _plain(c.message if not c.running else ""),
         )
     return table
 
@@ -78,14 +88,14 @@ def _actors(snap: Snapshot) -> Table:
     for a in snap.actors:
         now: RenderableType = Text("idle", style="dim")
         if a.running is not None:
-            now = Text(f"{duration(a.running.elapsed)}  {a.running.text[:60]}", style="yellow")
+            now = _plain(f"{duration(a.running.elapsed)}  {a.running.text[:60]}", "yellow")
         last = ""
         if a.last_run:
             ok = "ok" if a.last_run.get("ok") else f"failed: {a.last_run.get('error') or '?'}"
             took = a.last_run.get("duration")
             took_text = f"{took:.1f}s" if isinstance(took, (int, float)) else "?"
             last = f"{clock(a.last_run.get('ts'))} {ok} {took_text} {money(a.last_run.get('cost'))}"
-        table.add_row(f"@{a.name}", a.runner, str(a.inbox or ""), now, last)
+        table.add_row(_plain(f"@{a.name}"), a.runner, str(a.inbox or ""), now, _plain(last))
     return table
 
 
@@ -95,24 +105,26 @@ def _recent(events: list[dict[str, Any]]) -> Table:
         table.add_column(column, no_wrap=column != "what")
     for event in events[-8:]:
         if event.get("event") == "routed":
-            what = Text(f"queued {event.get('id', '')}", style="dim")
+            what = _plain(f"queued {event.get('id', '')}", "dim")
             chat = f"{event.get('channel', '?')}:{event.get('chat', '?')}"
         else:
             took = event.get("duration")
             took_text = f"{took:.1f}s" if isinstance(took, (int, float)) else "?"
             if event.get("ok"):
-                what = Text(f"answered in {took_text} {money(event.get('cost'))}", style="green")
+                what = _plain(f"answered in {took_text} {money(event.get('cost'))}", "green")
             else:
-                what = Text(f"failed after {took_text}: {event.get('error')}", style="red")
+                what = _plain(f"failed after {took_text}: {event.get('error')}", "red")
             chat = str(event.get("conversation", ""))
-        table.add_row(clock(event.get("ts")), f"@{event.get('actor', '?')}", chat, what)
+        table.add_row(
+            clock(event.get("ts")), _plain(f"@{event.get('actor', '?')}"), _plain(chat), what
+        )
     return table
 
 
 def render(snap: Snapshot) -> RenderableType:
     title = Text.assemble(
         ("tinyclaw", "bold"),
-        f"  session {snap.session}  ·  {snap.home}  ·  {time.strftime('%H:%M:%S')}",
+        printable(f"  session {snap.session}  ·  {snap.home}  ·  {time.strftime('%H:%M:%S')}"),
     )
     parts: list[RenderableType] = [title, _components(snap), _queues(snap), _actors(snap)]
     if snap.in_flight:
@@ -120,7 +132,9 @@ def render(snap: Snapshot) -> RenderableType:
         for column in ("actor", "for", "from", "message"):
             flights.add_column(column)
         for r in snap.in_flight:
-            flights.add_row(f"@{r.actor}", duration(r.elapsed), r.origin, r.text[:70])
+            flights.add_row(
+                _plain(f"@{r.actor}"), duration(r.elapsed), _plain(r.origin), _plain(r.text[:70])
+            )
         parts.append(flights)
     parts.append(_recent(snap.recent))
     failures = Text(
@@ -128,7 +142,7 @@ def render(snap: Snapshot) -> RenderableType:
     )
     parts.append(failures)
     for f in snap.failures:
-        parts.append(Text(f"  {f.at} {f.name}: {f.reason[:160]}", style="red"))
+        parts.append(_plain(f"  {f.at} {f.name}: {f.reason[:160]}", "red"))
     return Group(*parts)
 
 

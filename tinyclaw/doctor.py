@@ -14,7 +14,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +29,10 @@ PINNED = {"claude": "2.1.331", "codex": "0.169.0"}
 PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex"}
 TMUX_FIX = "sudo apt-get install tmux   (macOS: brew install tmux)"
 Run = Callable[[list[str]], tuple[int, str]]
+# pairing/: the files that must be the owner's alone, and those that hold nothing secret
+# (the folder's README, filelock's empty lock file).
+PAIRING_SECRETS = frozenset({"secret.key", "store.json"})
+PAIRING_PLAIN = frozenset({"README.md", "store.lock"})
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,15 @@ class Doctor:
         environ: dict[str, str] | None = None,
         run: Run = run_version,
         which: Callable[[str], str | None] = shutil.which,
+        search_dirs: Sequence[Path] | None = None,
     ) -> None:
         self.home = home
         self.environ = dict(os.environ) if environ is None else environ
         self.run = run
         self.which = which
+        # Where a CLI is looked for besides PATH (the runners' list by default); a test
+        # passes [] to see a machine where neither CLI is installed anywhere.
+        self.search_dirs = list(cli_search_dirs(home) if search_dirs is None else search_dirs)
         self.versions = pinned_versions()
 
     def checks(self) -> list[Check]:
@@ -136,14 +144,15 @@ class Doctor:
         results = []
         for kind in ("claude", "codex"):
             settings = runners.for_kind(kind)
-            command = resolve_command(kind, settings, self.environ, cli_search_dirs(self.home))
+            command = resolve_command(kind, settings, self.environ, self.search_dirs)
             needed = kind in used or config is None
             if command is None:
                 where = (
                     f"configured command {settings.command!r} does not exist or is not executable"
                     if settings.command
-                    else "not on PATH nor in "
-                    + ", ".join(str(d) for d in cli_search_dirs(self.home))
+                    else "not on PATH"
+                    + "".join(f" nor in {d}" for d in self.search_dirs[:1])
+                    + "".join(f", {d}" for d in self.search_dirs[1:])
                 )
                 fix = fix_install
                 if settings.command:
@@ -211,23 +220,7 @@ class Doctor:
         return results
 
     def permissions(self) -> list[Check]:
-        results = []
-        pairing = self.home.pairing
-        if pairing.is_dir():
-            exposed = [pairing] if _mode(pairing) & 0o005 else []
-            exposed += [p for p in pairing.iterdir() if p.name != "README.md" and _mode(p) & 0o004]
-            if exposed:
-                shown = ", ".join(str(p) for p in exposed[:3])
-                results.append(
-                    Check(
-                        "problem",
-                        "pairing store",
-                        f"open to every user of this machine: {shown}",
-                        f"chmod -R go-rwx {pairing}",
-                    )
-                )
-            else:
-                results.append(Check("ok", "pairing store", f"{pairing} is private"))
+        results = self.pairing_permissions()
         env_file = self.home.env_file
         if env_file.exists():
             mode = stat.S_IMODE(env_file.stat().st_mode)
@@ -251,6 +244,43 @@ class Doctor:
                     f"chown/chmod {self.home.root}",
                 )
             )
+        return results
+
+    def pairing_permissions(self) -> list[Check]:
+        """The pairing folder and its secrets must be the owner's alone: the key signs
+        invite codes and the store says who may talk to the assistant, so even group
+        read access (0640, a shared "staff" group) lets another user mint codes."""
+        pairing = self.home.pairing
+        if not pairing.is_dir():
+            return []
+        results = []
+        mode = _mode(pairing)
+        if mode & 0o077:
+            results.append(
+                Check(
+                    "problem",
+                    "pairing store",
+                    f"{pairing} has mode {mode:04o}; other users of this machine can look inside",
+                    f"chmod 700 {pairing}",
+                )
+            )
+        for path in sorted(pairing.iterdir()):
+            if path.name in PAIRING_PLAIN:
+                continue
+            mode = _mode(path)
+            private = path.name in PAIRING_SECRETS
+            if mode & (0o077 if private else 0o004):
+                who = "other users" if private else "every user"
+                results.append(
+                    Check(
+                        "problem",
+                        "pairing store",
+                        f"{path} has mode {mode:04o}; {who} of this machine can read it",
+                        f"chmod 600 {path}",
+                    )
+                )
+        if not results:
+            results.append(Check("ok", "pairing store", f"{pairing} is private"))
         return results
 
 

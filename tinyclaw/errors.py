@@ -23,7 +23,8 @@ swallows ``Exception``::
     ├── DeliveryError          a platform refused or failed a reply
     │   ├── TransientDeliveryError retry later (network, 5xx, 429)
     │   └── PermanentDeliveryError never retry (400, 403, chat gone)
-    │       └── AttachmentTooLargeError an inbound file over the size cap
+    │       ├── AttachmentTooLargeError an inbound file over the size cap
+    │       └── UploadTooLargeError    an outgoing file over the upload limit
     ├── LauncherError          tmux is missing or the tmux session cannot be managed
     ├── AlreadyRunningError    another worker (or listener) already serves this home
     ├── PairingError           a pairing code or store problem
@@ -116,6 +117,12 @@ class AttachmentTooLargeError(PermanentDeliveryError):
     def __init__(self, message: str, size: int | None = None) -> None:
         super().__init__(message)
         self.size = size
+
+
+class UploadTooLargeError(PermanentDeliveryError):
+    """An outgoing file is over the platform's upload limit (checked before sending, or
+    the platform answered 413): the reply gets a short "not sent: too large" note in
+    its place instead of failing as a whole."""
 
 
 class LauncherError(TinyclawError):

@@ -1,13 +1,23 @@
 """The structured event log: one JSON object per line in ``logs/events.jsonl``.
 
 Every process appends to the same file with ``O_APPEND`` and one ``write`` per event,
-which POSIX keeps whole for lines this small, so no lock is needed. ``tinyclaw trace``,
-``status`` and the dashboard read it; nothing else depends on it, and a failure to
-write an event never stops the work it describes.
+which POSIX keeps whole for lines this small, so no lock is needed to write.
+``tinyclaw trace``, ``status`` and the dashboard read it; nothing else depends on it,
+and a failure to write an event never stops the work it describes.
+
+The file is bounded: a writer that finds it past ``max_bytes`` after its write renames
+it to ``events.jsonl.1`` (replacing the previous one), so the log costs at most about
+twice ``max_bytes``. Rotation is safe across processes: each write opens the path
+afresh (a writer that opened the old inode just before the rename adds its line to
+``.1``, where readers look too), and the rename happens under an exclusive ``flock``
+on ``events.jsonl.lock`` after checking the size *of the path* again, so two writers
+crossing the limit together rotate once, never throwing away a fresh file.
+:meth:`EventLog.read` reads ``.1`` then the current file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -18,12 +28,26 @@ from typing import Any
 
 log = logging.getLogger("tinyclaw.events")
 MAX_LINE = 16_000
+MAX_BYTES = 10_000_000
+ROTATED_SUFFIX = ".1"
+
+
+def rotated_path(path: Path) -> Path:
+    """Where the previous part of an event log lives (``events.jsonl.1``)."""
+    return path.with_name(path.name + ROTATED_SUFFIX)
 
 
 class EventLog:
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_bytes: int = MAX_BYTES,
+    ) -> None:
         self.path = path
         self.clock = clock
+        self.max_bytes = max_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def emit(self, kind: str, **fields: Any) -> None:
@@ -39,22 +63,46 @@ class EventLog:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, (line + "\n").encode("utf-8"))
+                full = os.fstat(fd).st_size >= self.max_bytes
             finally:
                 os.close(fd)
+            if full:
+                self.rotate()
         except OSError as exc:
             log.warning("cannot write event log %s: %s", self.path, exc)
 
-    def read(self) -> Iterator[dict[str, Any]]:
-        """Every readable event, oldest first; a torn or foreign line is skipped."""
+    def rotate(self) -> bool:
+        """Move a full log to ``.1``; False if another process just did (or no need)."""
+        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            handle = self.path.open("r", encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return
-        with handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict):
-                    yield record
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.path.stat().st_size < self.max_bytes:
+                    return False  # someone rotated between our write and the lock
+            except FileNotFoundError:
+                return False
+            os.replace(self.path, rotated_path(self.path))
+            return True
+        finally:
+            os.close(lock)  # closing drops the flock
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        """Every readable event, oldest first (the rotated ``.1``, then the current
+        file); a torn or foreign line is skipped."""
+        for path in (rotated_path(self.path), self.path):
+            yield from _read_lines(path)
+
+
+def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        handle = path.open("r", encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record

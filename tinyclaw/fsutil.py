@@ -138,10 +138,10 @@ def parse_json_object(data: bytes) -> dict[str, Any]:
     return raw
 
 
-def read_json_object(path: Path, limit: int) -> dict[str, Any]:
-    """A JSON object from a file written by someone else (a job file, an actor's
-    request): a regular file (no symlink, FIFO or device), at most ``limit`` bytes.
-    Any problem is an InvalidFileError; FileNotFoundError passes through."""
+def read_foreign(path: Path, limit: int) -> bytes:
+    """The bytes of a file written by someone else (a job file, an actor's request):
+    a regular file (no symlink, FIFO or device), at most ``limit`` bytes. Any problem
+    is an InvalidFileError; FileNotFoundError passes through."""
     try:
         data = read_regular(path, limit)
     except UnsafePathError as exc:
@@ -154,7 +154,12 @@ def read_json_object(path: Path, limit: int) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             raise InvalidFileError(f"file is {path.stat().st_size} bytes; the limit is {limit}")
         raise InvalidFileError(f"file is over the limit of {limit} bytes")
-    return parse_json_object(data)
+    return data
+
+
+def read_json_object(path: Path, limit: int) -> dict[str, Any]:
+    """A JSON object from a file written by someone else (see :func:`read_foreign`)."""
+    return parse_json_object(read_foreign(path, limit))
 
 
 def sanitize_name(name: str, *, default: str = "file", max_length: int = 120) -> str:

@@ -2,7 +2,9 @@
 
 A redaction filter replaces the values of secret environment variables (everything
 the configuration names as a token, and any ``*_TOKEN``/``*_API_KEY``/``*_SECRET``)
-with ``***``, so a library that logs a URL with a token in it cannot leak it.
+with ``***``, so a library that logs a URL with a token in it cannot leak it. Control
+characters in a record (a chat message quoted in an error) are written as ``\\xNN``
+text: the worker's and listeners' stderr is a tmux window the operator looks at.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging.handlers
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from tinyclaw.printable import printable
 
 SECRET_SUFFIXES = ("_TOKEN", "_API_KEY", "_SECRET", "_KEY", "_PASSWORD")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -23,21 +27,23 @@ def secret_values(extra_names: Iterable[str] = ()) -> list[str]:
     return sorted(set(values), key=len, reverse=True)
 
 
-class Redact(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
+class SafeFormatter(logging.Formatter):
+    """The usual format, with every secret value replaced by ``***`` and no escape
+    sequence left (see printable).
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
+    Redaction works on the *formatted* record, traceback included: an exception's
+    text (a URL with a bot token in it) reaches the log through ``exc_info``, which a
+    filter on the message alone never sees."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt)
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
         for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+            text = text.replace(secret, "***")
+        return printable(text)
 
 
 def setup_logging(
@@ -52,8 +58,7 @@ def setup_logging(
     root.setLevel(level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    redact = Redact(secret_values(secret_names))
-    formatter = logging.Formatter(FORMAT)
+    formatter = SafeFormatter(FORMAT, secret_values(secret_names))
     handlers: list[logging.Handler] = []
     if stderr:
         handlers.append(logging.StreamHandler())
@@ -66,7 +71,6 @@ def setup_logging(
         )
     for handler in handlers:
         handler.setFormatter(formatter)
-        handler.addFilter(redact)
         root.addHandler(handler)
     for noisy in ("httpx", "httpcore", "watchdog", "telegram.ext", "discord", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

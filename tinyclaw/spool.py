@@ -53,13 +53,13 @@ _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 
 
 def _check_actor(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise UnsafePathError(f"invalid actor name {name!r}")
     return name
 
 
 def _check_channel(name: str) -> str:
-    if not _CHANNEL_RE.match(name):
+    if not _CHANNEL_RE.fullmatch(name):
         raise UnsafePathError(f"invalid channel name {name!r}")
     return name
 
@@ -87,6 +87,7 @@ class Spool:
         self.failed = self.root / "failed"
         self.seen_root = self.root / "seen"
         self.files_root = self.root / "files"
+        self._boxes: set[Path] = set()
         for path in (
             self.tmp,
             self.incoming,
@@ -94,7 +95,35 @@ class Spool:
             self.outgoing_root,
             self.failed,
         ):
-            path.mkdir(parents=True, exist_ok=True)
+            self.ensure_box(path)
+
+    def ensure_box(self, box: Path) -> Path:
+        """Create ``box`` if needed, refusing a symlink anywhere below the home.
+
+        A folder of the queue replaced by a link (``queue/outgoing/cli`` → somewhere
+        else) would make every write land, and every read come from, outside the
+        home. Each folder is checked once per process, then remembered."""
+        if box in self._boxes:
+            return box
+        try:
+            parts = box.relative_to(self.home.root).parts
+        except ValueError:
+            raise UnsafePathError(f"{box} is outside the home {self.home.root}") from None
+        current = self.home.root
+        for part in parts:
+            current = current / part
+            if current.is_symlink():
+                raise UnsafePathError(
+                    f"{current} is a symlink; tinyclaw only uses real folders inside its "
+                    "home (remove the link, or point the whole home elsewhere)"
+                )
+            try:
+                current.mkdir()
+            except FileExistsError:
+                if not current.is_dir():
+                    raise UnsafePathError(f"{current} is a file, not a folder") from None
+        self._boxes.add(box)
+        return box
 
     # -- boxes ---------------------------------------------------------------------
 
@@ -133,7 +162,7 @@ class Spool:
                 entry.name
                 for entry in os.scandir(self.home.actors)
                 if entry.is_dir()
-                and NAME_RE.match(entry.name)
+                and NAME_RE.fullmatch(entry.name)
                 and (Path(entry.path) / "inbox").is_dir()
             )
         except FileNotFoundError:
@@ -158,10 +187,30 @@ class Spool:
             raise InvalidMessageError(f"file is over the limit of {MAX_FILE_BYTES} bytes")
         return data
 
+    @classmethod
+    def load(cls, path: Path) -> Inbound:
+        """Read and validate one message file of a box.
+
+        The file's name is the message's id (replies, the run journal and recovery
+        all key on it), so a file whose JSON carries another id is refused: two such
+        files with one id would otherwise share a reply, and the second would be taken
+        for answered and dropped without a word."""
+        message = load_inbound(cls.read(path), default_id=path.stem)
+        if path.suffix == SUFFIX and message.id != path.stem:
+            raise InvalidMessageError(
+                f"the message id {message.id!r} differs from the file name {path.name!r} "
+                "(a queue file is named <id>.json; leave out `id` to take the name)"
+            )
+        return message
+
     # -- writing -------------------------------------------------------------------
 
     def _commit(self, tmp: Path, box: Path, name: str) -> Path:
-        box.mkdir(parents=True, exist_ok=True)
+        try:
+            self.ensure_box(box)
+        except UnsafePathError:
+            tmp.unlink(missing_ok=True)
+            raise
         target = box / name
         try:
             os.rename(tmp, target)
@@ -202,12 +251,17 @@ class Spool:
                 # Not queued after all: forget the key, or the redelivery is dropped.
                 seen.unlink(missing_ok=True)
                 raise
-        return self._commit(tmp, box, message.id + SUFFIX)
+        target = self._commit(tmp, box, message.id + SUFFIX)
+        failpoint("put.committed")
+        return target
 
     def put_reply(self, reply: Reply) -> Path:
         """Write a reply into ``outgoing/<channel>/<id>.json``, replacing any earlier one."""
         tmp = write_tmp(self.tmp, dump(reply), durable=self.durable)
-        return self._commit(tmp, self.outgoing(reply.channel), reply.id + SUFFIX)
+        failpoint("put_reply.tmp_written")
+        target = self._commit(tmp, self.outgoing(reply.channel), reply.id + SUFFIX)
+        failpoint("put_reply.committed")
+        return target
 
     def rewrite(self, path: Path, message: Inbound, box: Path) -> Path:
         """Move ``path`` into ``box`` with new content (e.g. a counted retry): the new
@@ -222,10 +276,11 @@ class Spool:
 
     # -- moving --------------------------------------------------------------------
 
-    def move(self, path: Path, box: Path) -> Path | None:
-        """Rename ``path`` into ``box``; None if another process took it first."""
-        box.mkdir(parents=True, exist_ok=True)
-        target = box / path.name
+    def move(self, path: Path, box: Path, name: str | None = None) -> Path | None:
+        """Rename ``path`` into ``box`` (as ``name``, default its own); None if another
+        process took it first."""
+        self.ensure_box(box)
+        target = box / (name or path.name)
         try:
             os.rename(path, target)
         except FileNotFoundError:
@@ -241,17 +296,25 @@ class Spool:
     def complete(self, path: Path) -> None:
         """Release a claim whose result is already written."""
         path.unlink(missing_ok=True)
+        failpoint("complete.unlinked")
         if self.durable:
             fsync_dir(path.parent)
 
     def fail(self, path: Path, reason: str) -> Path | None:
-        """Move ``path`` to ``failed/`` with a reason file written first beside it."""
-        reason_path = self.failed / (path.name + REASON_SUFFIX)
+        """Move ``path`` to ``failed/`` with a reason file written first beside it.
+
+        A name already taken in ``failed/`` gets a unique suffix: the earlier file and
+        its reason are evidence and are never replaced. A reason alone is not: it is
+        what a process killed inside this method left, and is written again."""
+        name = path.name
+        if (self.failed / name).exists():
+            name = f"{path.stem}.{unique_name()}{path.suffix}"
+        reason_path = self.failed / (name + REASON_SUFFIX)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
         body = json.dumps({"reason": reason, "from": str(path.parent), "at": stamp}, indent=1)
         atomic_write(reason_path, body.encode(), tmp_dir=self.tmp, durable=self.durable)
         failpoint("fail.reason_written")
-        target = self.move(path, self.failed)
+        target = self.move(path, self.failed, name)
         log.warning("moved %s to failed/: %s", path.name, reason)
         return target
 
@@ -279,7 +342,7 @@ class Spool:
         except FileNotFoundError:
             return 0, 0
         for actor_dir in actor_dirs:
-            if not NAME_RE.match(actor_dir.name):
+            if not NAME_RE.fullmatch(actor_dir.name):
                 for stray in self.list_box(actor_dir):
                     self.fail(stray, f"claimed under an invalid actor name {actor_dir.name!r}")
                     failed += 1
@@ -300,7 +363,7 @@ class Spool:
     def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
         """Count an attempt and put ``path`` back into ``actor``'s inbox, or fail it."""
         try:
-            message = load_inbound(self.read(path), default_id=path.stem)
+            message = self.load(path)
         except FileNotFoundError:
             return True
         except (OSError, InvalidMessageError) as exc:  # unreadable: it can never succeed
@@ -337,14 +400,36 @@ class Spool:
                 if st.st_nlink > 1 and now - st.st_mtime > 1.0:
                     try:
                         message = load_inbound(self.read(Path(entry.path)))
-                    except Exception as exc:
+                    except FileNotFoundError:
+                        raise  # taken meanwhile: nothing to do (suppressed above)
+                    except (OSError, InvalidMessageError) as exc:
                         self.fail(Path(entry.path), f"unreadable half-queued message: {exc}")
                         continue
+                    failpoint("recover_tmp.rolling")
                     os.rename(entry.path, self.incoming / (message.id + SUFFIX))
                     rolled += 1
                 elif now - st.st_mtime > min_age:
                     os.unlink(entry.path)
         return rolled
+
+    def strays(self, box: Path, older_than: float) -> list[Path]:
+        """Files in ``box`` that are not queue files (no ``.json``, not hidden) and
+        older than ``older_than`` seconds: nothing would ever read them, so they are
+        failed with a reason rather than left to sit unseen. Young ones may still be
+        on their way to a rename."""
+        cutoff = self.clock() - older_than
+        found = []
+        try:
+            entries = list(os.scandir(box))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name.endswith((SUFFIX, REASON_SUFFIX)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    found.append(Path(entry.path))
+        return found
 
     def prune(self, box: Path, older_than: float) -> int:
         """Delete files older than ``older_than`` seconds from a ledger box (sent/, seen/)."""

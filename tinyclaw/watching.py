@@ -90,10 +90,17 @@ class Watcher:
         self._observer.daemon = True
         self._observer.start()
 
+    @property
+    def backend(self) -> str:
+        """ "inotify" (wakes at once), "observer" (watchdog's, a rename up to 0.5 s
+        late) or "" before ``start``; shown in the log and checked by the tests."""
+        return "inotify" if self._inotify is not None else "observer" if self._observer else ""
+
     def _start_inotify(self) -> bool:
         try:
             from watchdog.observers.inotify_c import CallbackId, InotifyConstants, InotifyFD, Mask
-        except ImportError:
+        except ImportError as exc:  # a watchdog older than pyproject.toml allows
+            log.warning("watchdog has no inotify interface (%s); using its observer", exc)
             return False
         mask = Mask(
             InotifyConstants.IN_MOVED_TO

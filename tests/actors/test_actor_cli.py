@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from tests.teams.conftest import team_config
 from tests.worker.conftest import write_config
+from tinyclaw.actors.manage import check_name, delete_folder
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
+from tinyclaw.errors import ConfigError, ConversationError
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Sender
+from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
+from tinyclaw.teams.state import ConversationStore
 
 BASE = team_config(None, {"lead": "leads", "helper": "helps"}, {"crew": ["lead", "helper"]})
 
@@ -125,3 +130,73 @@ def test_remove_refuses_a_team_member_an_unknown_name_and_waiting_work(home: Hom
     forced = tinyclaw("actor", "remove", "busy", "--yes", "--force")
     assert forced.exit_code == 0, forced.output
     assert "busy" not in load_config(home).actors
+
+
+def test_remove_keeps_a_folder_another_actor_works_in(home: Home) -> None:
+    """@twin runs in @temp's workspace: deleting actors/temp/ would delete its work."""
+    shared = home.actors / "temp" / "workspace"
+    write_config(
+        home,
+        BASE + f'\n[actors.temp]\n\n[actors.twin]\nworkspace = "{shared}"\n',
+    )
+    shared.mkdir(parents=True)
+    (shared / "work.txt").write_text("twin's work")
+    result = tinyclaw("actor", "remove", "temp", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"kept {home.actors / 'temp'}: the workspace of @twin is inside it" in result.stdout
+    assert (shared / "work.txt").read_text() == "twin's work"
+    assert set(load_config(home).actors) == {"lead", "helper", "twin"}
+
+
+def test_delete_folder_refuses_while_another_actor_works_inside(home: Home) -> None:
+    inner = home.actors / "temp" / "sub" / "repo"
+    write_config(home, BASE + f'\n[actors.temp]\n\n[actors.twin]\nworkspace = "{inner}"\n')
+    inner.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="the workspace of @twin is inside it"):
+        delete_folder(home, "temp")
+    assert inner.is_dir()
+
+
+def test_remove_lists_the_actors_jobs_and_removes_them_only_after_a_yes(home: Home) -> None:
+    write_config(home, BASE + '\n[actors.temp]\nowner_chat = "telegram:1"\n')
+    added = tinyclaw(
+        "schedule", "add", "--actor", "temp", "--every", "2h", "--to", "telegram:1", "check"
+    )
+    assert added.exit_code == 0, added.output
+    [job] = JobStore.for_home(home).list()
+
+    declined = tinyclaw("actor", "remove", "temp", input="n\n")
+    assert declined.exit_code == 1
+    assert f"{job.id}: every 2h → telegram:1" in declined.stdout
+    assert "its jobs would be left without an actor" in declined.stderr
+    assert "temp" in load_config(home).actors and JobStore.for_home(home).list() == [job]
+
+    accepted = tinyclaw("actor", "remove", "temp", input="y\nn\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert f"removed job {job.id}" in accepted.stdout
+    assert JobStore.for_home(home).list() == []
+    assert "temp" not in load_config(home).actors
+
+
+def test_remove_refuses_the_effective_default_actor(home: Home) -> None:
+    """Without worker.default_actor the first actor gets every message without @name:
+    removing it would silently hand them to another actor."""
+    write_config(home, "[actors.solo]\n\n[actors.other]\n")
+    result = tinyclaw("actor", "remove", "solo", "--yes")
+    assert result.exit_code == 1 and "the default actor (the first one" in result.stderr
+    assert "solo" in load_config(home).actors
+    assert tinyclaw("actor", "remove", "other", "--yes").exit_code == 0
+
+
+def test_names_with_a_trailing_newline_are_refused(home: Home) -> None:
+    write_config(home, BASE)
+    result = tinyclaw("actor", "add", "bob\n")
+    assert result.exit_code == 1 and "invalid actor name" in result.stderr
+    with pytest.raises(ConfigError, match="invalid actor name"):
+        check_name("lead\n")
+    scheduled = tinyclaw(
+        "schedule", "add", "--actor", "lead\n", "--every", "1h", "--to", "telegram:1", "x"
+    )
+    assert scheduled.exit_code == 1 and "invalid actor name" in scheduled.stderr
+    with pytest.raises(ConversationError):
+        ConversationStore(home.state / "conversations").path("abc\n")

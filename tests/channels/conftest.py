@@ -1,5 +1,6 @@
 """Fixtures the listener tests share: the Telegram fake, a listener running against it,
-and a recording ``sleep`` so backoff and retry-after are asserted without waiting."""
+the WhatsApp Graph fake with the listener's secrets in the environment, and a
+recording ``sleep`` so backoff and retry-after are asserted without waiting."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
+from tests.fakes.whatsapp_api import WhatsAppFake
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
@@ -40,6 +42,20 @@ def telegram_fake() -> Iterator[TelegramFake]:
         yield fake
 
 
+WHATSAPP_APP_SECRET = "app-secret-for-tests"
+WHATSAPP_VERIFY = "verify-me"
+
+
+@pytest.fixture
+def whatsapp_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[WhatsAppFake]:
+    """The Graph API fake, with WHATSAPP_TOKEN / _VERIFY_TOKEN / _APP_SECRET set."""
+    with WhatsAppFake() as fake:
+        monkeypatch.setenv("WHATSAPP_TOKEN", fake.token)
+        monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", WHATSAPP_VERIFY)
+        monkeypatch.setenv("WHATSAPP_APP_SECRET", WHATSAPP_APP_SECRET)
+        yield fake
+
+
 def incoming(home: Home) -> list[Inbound]:
     """What the worker would find in ``queue/incoming``, oldest first."""
     spool = Spool(home)
@@ -51,7 +67,8 @@ def run_telegram(
     home: Home, telegram_fake: TelegramFake, sleeps: RecordedSleeps
 ) -> Callable[..., Any]:
     """``async with run_telegram(allow_groups=[...]) as channel:`` a listener serving
-    the fake, allowed to hear Alice, with fast retries and the recording sleep."""
+    the fake, allowed to hear Alice, with fast retries and the recording sleep
+    (keyword arguments other than the listener's options are ChannelConfig fields)."""
 
     @asynccontextmanager
     async def running(
@@ -59,6 +76,9 @@ def run_telegram(
         token: str = TOKEN,
         scan_interval: float = 0.2,
         poll_timeout: float = 2,
+        typing_interval: float = 0.2,
+        typing_cap: float = 600.0,
+        retry: RetryPolicy | None = None,
         **settings: Any,
     ) -> AsyncIterator[TelegramChannel]:
         fields: dict[str, Any] = {
@@ -73,9 +93,10 @@ def run_telegram(
             ChannelConfig(**fields),
             token=token,
             poll_timeout=poll_timeout,
-            retry=RetryPolicy(tries=4, base=0.5, rounds=3, round_backoff=60),
+            retry=retry or RetryPolicy(tries=4, base=0.5, rounds=3, round_backoff=60),
             scan_interval=scan_interval,
-            typing_interval=0.2,
+            typing_interval=typing_interval,
+            typing_cap=typing_cap,
             sleep=sleeps,
             reconnect_delay=0.05,
         )

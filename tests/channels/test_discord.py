@@ -114,6 +114,7 @@ async def test_a_thread_of_an_allowed_channel_is_allowed_and_answered_in_the_thr
     await kit.delivered(kit.reply(asked, "Pairing and schedules."))
     [answer] = fake.messages
     assert (answer.channel_id, answer.content) == (plan, "Pairing and schedules.")
+    assert answer.reference_id == asked.message_id
     await asyncio.sleep(0.1)
     assert len(kit.incoming()) == 1
 
@@ -209,3 +210,35 @@ async def test_chat_commands_go_to_the_worker(listener: DiscordChannel, kit: Lis
     kit.fake.push_message(channel_id="555", content="/reset   @coder", author=kit.alice)
     [message] = await kit.queued()
     assert (message.kind, message.text) == ("command", "/reset @coder")
+
+
+async def test_typing_is_refreshed_while_the_message_is_worked_on_and_ends_with_the_reply(
+    kit: ListenerKit,
+) -> None:
+    listener = await kit.start(options={"typing_interval": 0.05})
+    fake = kit.fake
+    fake.push_message(channel_id="555", content="think hard", author=kit.alice)
+    [message] = await kit.queued()
+
+    await wait_until(lambda: fake.state.typing.count("555") >= 3, what="typing refreshed")
+    await kit.delivered(kit.reply(message, "Done thinking."))
+    await wait_until(lambda: not listener.typing.active("555"), what="typing stopped")
+    await asyncio.sleep(0.3)  # six refresh intervals
+    [reply_post] = fake.requests_to("POST", "/channels/555/messages")
+    late = [r for r in fake.requests_to("POST", "/channels/555/typing") if r.at > reply_post.at]
+    assert late == []
+
+
+async def test_typing_gives_up_after_the_cap_when_no_reply_comes(kit: ListenerKit) -> None:
+    listener = await kit.start(options={"typing_interval": 0.05, "typing_cap": 0.5})
+    fake = kit.fake
+    fake.push_message(channel_id="555", content="anyone there?", author=kit.alice)
+    await kit.queued()
+
+    await wait_until(lambda: fake.state.typing.count("555") >= 2, what="typing refreshed")
+    await wait_until(lambda: not listener.typing.active("555"), what="the cap")
+    await asyncio.sleep(0.1)  # a refresh already on the wire when it stopped
+    typed = fake.state.typing.count("555")
+    await asyncio.sleep(0.3)
+    assert fake.state.typing.count("555") == typed
+    assert kit.spool.list_box(kit.spool.incoming)  # the message itself still waits

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, incoming, until
+from tests.channels.conftest import ALICE_ID, RecordedSleeps, incoming, until
 from tests.fakes.telegram_api import BAD_GATEWAY, TelegramFake
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
@@ -78,6 +78,54 @@ async def test_lost_connection_is_retried_with_backoff_and_logged(
     assert any("polling works again" in r.getMessage() for r in caplog.records)
 
 
+async def test_polling_reconnects_with_growing_delays(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any, sleeps: RecordedSleeps
+) -> None:
+    """The waits go through the listener's ``sleep`` (recorded here, not waited out):
+    0.05 s doubling while the Bot API keeps failing, back to normal once it answers."""
+    alice = telegram_fake.user(ALICE_ID)
+    telegram_fake.fail("getUpdates", BAD_GATEWAY, BAD_GATEWAY, BAD_GATEWAY, BAD_GATEWAY)
+    async with run_telegram():
+        telegram_fake.push_message(alice, "after the outage")
+        await until(lambda: incoming(home), "the message after four failed polls")
+    assert sleeps[:4] == [0.05, 0.1, 0.2, 0.4]
+    statuses = [c.status for c in telegram_fake.calls_to("getUpdates")]
+    assert statuses[:5] == [502, 502, 502, 502, 200]
+
+
+async def test_bot_api_unreachable_at_start_is_retried_until_it_answers(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any, sleeps: RecordedSleeps
+) -> None:
+    """A listener started while the Bot API (or the self-hosted server) is down keeps
+    trying with backoff instead of exiting; it connects as soon as getMe answers."""
+    alice = telegram_fake.user(ALICE_ID)
+    telegram_fake.fail("getMe", BAD_GATEWAY, BAD_GATEWAY, BAD_GATEWAY)
+    async with run_telegram() as channel:
+        assert channel.mention_tokens == ("@tiny_claw_bot",)
+        telegram_fake.push_message(alice, "hello once it is up")
+        await until(lambda: incoming(home), "the first message")
+    assert [c.status for c in telegram_fake.calls_to("getMe")][:4] == [502, 502, 502, 200]
+    assert sleeps[:3] == [0.05, 0.1, 0.2]
+
+
+async def test_a_stop_while_the_bot_api_is_still_unreachable_ends_the_listener(
+    home: Home, telegram_fake: TelegramFake
+) -> None:
+    """SIGTERM during the start-up retries must not wait for a server that may never
+    come back (the supervisor would sit out its whole timeout, then kill)."""
+    telegram_fake.fail("getMe", *[BAD_GATEWAY] * 10_000)
+    config = ChannelConfig(enabled=True, base_url=telegram_fake.base_url)
+    channel = TelegramChannel(home, config, token=telegram_fake.token, reconnect_delay=0.05)
+    stop = asyncio.Event()
+    run = asyncio.create_task(channel.run(stop))
+    await until(lambda: len(telegram_fake.calls_to("getMe")) >= 2, "a retry")
+
+    stop.set()
+
+    await asyncio.wait_for(run, 10)  # returns instead of retrying for ever
+    assert not telegram_fake.calls_to("getUpdates")
+
+
 async def test_stop_releases_the_long_poll_and_confirms_handled_updates(
     home: Home, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
@@ -134,13 +182,38 @@ def test_cli_with_a_refused_token_exits_2_with_one_line(
     assert "123:wrong" not in err  # the token itself is never printed
 
 
-def test_cli_refuses_a_disabled_channel(home: Home, telegram_fake: TelegramFake) -> None:
+def test_cli_refuses_a_disabled_channel_and_asks_not_to_be_restarted(
+    home: Home, telegram_fake: TelegramFake
+) -> None:
+    """Exit code 2 tells the supervisor that restarting cannot help (only an edit of
+    tinyclaw.toml can), so it stops instead of restarting forever."""
     _write_home(home, telegram_fake, enabled=False)
     proc = _listen(home, telegram_fake.token)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "channels.telegram.enabled is false" in err
     assert telegram_fake.calls == []
+
+
+def test_cli_without_the_token_exits_2_with_one_line(
+    home: Home, telegram_fake: TelegramFake
+) -> None:
+    _write_home(home, telegram_fake)
+    proc = _listen(home, "")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert "TELEGRAM_BOT_TOKEN" in line
+    assert telegram_fake.calls == []
+
+
+def test_cli_with_a_broken_config_exits_2(home: Home, telegram_fake: TelegramFake) -> None:
+    home.config_file.write_text("[channels.telegram]\nenabled = maybe\n", encoding="utf-8")
+    proc = _listen(home, telegram_fake.token)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in err and "error:" in err
 
 
 async def test_cli_listens_until_sigterm_and_stops_cleanly(

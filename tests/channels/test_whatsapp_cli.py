@@ -168,3 +168,30 @@ def test_a_dm_round_trip_through_the_listener_process(home: Home, fake: WhatsApp
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_without_the_access_token_it_exits_2_so_it_is_not_restarted(
+    home: Home, fake: WhatsAppFake
+) -> None:
+    """A missing secret needs a person: exit code 2 stops the supervisor's restarts."""
+    configure(home, fake, free_port())
+    env = {k: v for k, v in os.environ.items() if k != "WHATSAPP_TOKEN"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw.channels", "whatsapp"],
+        env={
+            **env,
+            "PYTHONPATH": str(REPO),
+            "TINYCLAW_HOME": str(home.root),
+            "WHATSAPP_VERIFY_TOKEN": VERIFY,
+            "WHATSAPP_APP_SECRET": APP_SECRET,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "WHATSAPP_TOKEN" in line
+    assert fake.state.requests == []

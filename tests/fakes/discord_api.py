@@ -9,6 +9,8 @@ What discord.py does against it (PLATFORM-FACTS.md, "discord.py")::
     WS   /gateway/                           see tests/fakes/discord_gateway.py
     POST /api/v10/channels/{id}/messages     JSON, or multipart (payload_json + files[n])
     POST /api/v10/channels/{id}/typing       204
+    PUT  /api/v10/applications/{id}/commands the slash commands (tests/fakes/discord_commands.py)
+    POST /api/v10/interactions/{id}/{token}/callback   acknowledging a slash command
     GET  /attachments/{channel}/{id}/{name}  the bytes of an attachment the test added
 
 Discord quirks kept on purpose, because the library depends on them: JSON responses
@@ -21,6 +23,7 @@ Cloudflare ban and raises); a message over 2000 characters is a 400 with code 50
 The server runs in its own thread with its own event loop, so a test (async or not,
 in-process listener or a ``tinyclaw listen`` subprocess) drives it through plain
 thread-safe methods: :meth:`DiscordFake.push_message` dispatches a MESSAGE_CREATE,
+:meth:`DiscordFake.push_interaction` an INTERACTION_CREATE (a slash command),
 :meth:`DiscordFake.fail` scripts errors, :meth:`DiscordFake.drop_connection` cuts the
 gateway; :func:`wait_until` polls a condition without blocking the caller's loop.
 """
@@ -33,15 +36,23 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
 
 from tests.fakes import discord_payloads as payloads
+from tests.fakes.discord_commands import ApplicationCommands, Callback
 from tests.fakes.discord_gateway import Gateway
 from tests.fakes.discord_payloads import FakeGuild, FakeUser, snowflake
+from tests.fakes.discord_records import (
+    Recorded,
+    RestLog,
+    ScriptedError,
+    SentFile,
+    SentMessage,
+    json_response,
+)
 
 MAX_CONTENT = 2000
 T = TypeVar("T")
@@ -51,61 +62,17 @@ _TOO_LONG = {
     "errors": {"content": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}},
 }
 
-__all__ = ["DiscordFake", "FakeGuild", "FakeUser", "ScriptedError", "SentFile", "wait_until"]
-
-
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON body with the exact Content-Type discord.py checks for."""
-    return web.Response(
-        status=status,
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-
-
-@dataclass(frozen=True)
-class SentFile:
-    filename: str
-    data: bytes
-    content_type: str
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """One ``POST /channels/{id}/messages`` the fake accepted."""
-
-    channel_id: str
-    content: str
-    files: list[SentFile]
-    reference_id: str | None  # message_reference.message_id: what it replies to
-    payload: dict[str, Any]  # what the client sent
-    response: dict[str, Any]  # the message as the fake answered (usable as reply_to)
-
-
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    at: float  # time.monotonic() on arrival
-
-
-@dataclass(frozen=True)
-class ScriptedError:
-    status: int
-    message: str = "scripted failure"
-    code: int = 0
-    retry_after: float | None = None
-
-
-@dataclass
-class RestLog:
-    """Everything REST clients did; appended to only on the fake's loop."""
-
-    requests: list[Recorded] = field(default_factory=list)
-    messages: list[SentMessage] = field(default_factory=list)
-    typing: list[str] = field(default_factory=list)  # channel ids
-    downloads: list[str] = field(default_factory=list)  # attachment ids
+__all__ = [
+    "Callback",
+    "DiscordFake",
+    "FakeGuild",
+    "FakeUser",
+    "ScriptedError",
+    "SentFile",
+    "SentMessage",
+    "wait_until",
+]
+_NO_BOT_TOKEN = frozenset({"download", "callback"})  # public URLs; the token is in the path
 
 
 class DiscordFake:
@@ -126,6 +93,7 @@ class DiscordFake:
         self.application_id = snowflake()
         self.max_upload_bytes = max_upload_bytes
         self.state = RestLog()
+        self.commands = ApplicationCommands(self.application_id)
         self.guilds: list[FakeGuild] = []
         self.gateway = Gateway(
             token=lambda: self.token,
@@ -199,6 +167,11 @@ class DiscordFake:
         app.router.add_get(api + "/gateway/bot", self._gateway_info)
         app.router.add_post(api + "/channels/{channel_id}/messages", self._send_message)
         app.router.add_post(api + "/channels/{channel_id}/typing", self._typing)
+        commands = api + "/applications/{application_id}/commands"
+        app.router.add_put(commands, self._put_commands)
+        app.router.add_get(commands, self._get_commands)
+        callback = api + "/interactions/{interaction_id}/{token}/callback"
+        app.router.add_post(callback, self._callback)
         app.router.add_get("/attachments/{channel_id}/{file_id}/{filename}", self._download)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/", self.gateway.handle)
@@ -264,7 +237,8 @@ class DiscordFake:
 
     def fail(self, route: str, *errors: ScriptedError) -> None:
         """Answer the next requests to ``route`` with these errors, in order. Routes:
-        ``me``, ``application``, ``gateway``, ``send_message``, ``typing``, ``download``."""
+        ``me``, ``application``, ``gateway``, ``send_message``, ``typing``, ``download``,
+        ``commands`` (registering slash commands), ``callback`` (acknowledging one)."""
         self._errors[route].extend(errors)
 
     @staticmethod
@@ -296,6 +270,40 @@ class DiscordFake:
         self.dispatch("MESSAGE_CREATE", payload)
         return payload
 
+    def push_interaction(
+        self,
+        name: str,
+        *,
+        user: FakeUser,
+        channel_id: str,
+        guild: FakeGuild | None = None,
+        options: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Dispatch an INTERACTION_CREATE: ``user`` picked the slash command ``name``
+        in ``channel_id`` (a channel or thread of ``guild``, or their DM with the bot
+        when ``guild`` is None). Returns the payload; its acknowledgement shows up in
+        :attr:`callbacks`."""
+        if guild is None:
+            channel = payloads.dm_channel(channel_id, user)
+        else:
+            channel = payloads.guild_channel(guild, channel_id, owner=self.owner)
+        payload = payloads.interaction(
+            application_id=self.application_id,
+            name=name,
+            user=user,
+            channel=channel,
+            guild_id=guild.id if guild is not None else None,
+            options=options,
+        )
+        self.commands.issue(payload)
+        self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    @property
+    def callbacks(self) -> list[Callback]:
+        """The interaction acknowledgements the fake accepted, oldest first."""
+        return list(self.commands.callbacks)
+
     def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send one dispatch (op 0) on the live, READY gateway connection."""
 
@@ -324,7 +332,7 @@ class DiscordFake:
         self.state.requests.append(
             Recorded(request.method, request.path, headers, time.monotonic())
         )
-        if route != "download" and headers.get("authorization") != f"Bot {self.token}":
+        if route not in _NO_BOT_TOKEN and headers.get("authorization") != f"Bot {self.token}":
             return json_response(401, {"message": "401: Unauthorized", "code": 0})
         queue = self._errors.get(route)
         if not queue:
@@ -358,6 +366,27 @@ class DiscordFake:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
         body = {"url": self.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": limit}
         return await self._begin(request, "gateway") or json_response(200, body)
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "commands")
+        if early is not None:
+            return early
+        body = await request.json()
+        return json_response(*self.commands.overwrite(request.match_info["application_id"], body))
+
+    async def _get_commands(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "commands")
+        if early is not None:
+            return early
+        return json_response(*self.commands.listing(request.match_info["application_id"]))
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "callback")
+        if early is not None:
+            return early
+        info = request.match_info
+        body = await request.json()
+        return json_response(*self.commands.callback(info["interaction_id"], info["token"], body))
 
     async def _typing(self, request: web.Request) -> web.Response:
         early = await self._begin(request, "typing")

@@ -74,24 +74,31 @@ class ListenerKit:
         settings.update(overrides)
         return ChannelConfig(**settings)
 
-    def listener(self, token: str | None = None, **overrides: Any) -> DiscordChannel:
+    def listener(
+        self, token: str | None = None, *, options: dict[str, Any] | None = None, **overrides: Any
+    ) -> DiscordChannel:
+        """A listener for this kit's home; ``overrides`` change the channel's config,
+        ``options`` the listener's constructor arguments (``typing_cap=…``)."""
+        settings: dict[str, Any] = {
+            "spool": self.spool,
+            "retry": RetryPolicy(tries=3, base=0.5, rounds=3, round_backoff=0.05),
+            "scan_interval": 0.2,
+            "typing_interval": 0.2,
+            "sleep": self._fast_sleep,
+            "ready_timeout": 5.0,
+            "identify_delay": 0.0,
+            **(options or {}),
+        }
         listener = DiscordChannel(
-            self.home,
-            self.config(**overrides),
-            token=token or self.fake.token,
-            spool=self.spool,
-            retry=RetryPolicy(tries=3, base=0.5, rounds=3, round_backoff=0.05),
-            scan_interval=0.2,
-            typing_interval=0.2,
-            sleep=self._fast_sleep,
-            ready_timeout=5.0,
-            identify_delay=0.0,
+            self.home, self.config(**overrides), token=token or self.fake.token, **settings
         )
         self.listeners.append(listener)
         return listener
 
-    async def start(self, token: str | None = None, **overrides: Any) -> DiscordChannel:
-        listener = self.listener(token, **overrides)
+    async def start(
+        self, token: str | None = None, *, options: dict[str, Any] | None = None, **overrides: Any
+    ) -> DiscordChannel:
+        listener = self.listener(token, options=options, **overrides)
         await listener.start()
         return listener
 

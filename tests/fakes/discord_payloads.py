@@ -133,10 +133,7 @@ def guild(guild: FakeGuild, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]
         "mentionable": False,
         "flags": 0,
     }
-    channels = [
-        {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": []}
-        for i, (name, cid) in enumerate(guild.channels.items())
-    ]
+    channels = [text_channel(guild, name) for name in guild.channels]
     return {
         "id": guild.id,
         "name": guild.name,
@@ -150,31 +147,111 @@ def guild(guild: FakeGuild, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]
         "emojis": [],
         "stickers": [],
         "channels": channels,
-        "threads": [
-            {
-                "id": tid,
-                "type": 11,  # a public thread
-                "guild_id": guild.id,
-                "name": name,
-                "parent_id": guild.channels[parent],
-                "owner_id": owner.id,
-                "message_count": 0,
-                "member_count": 1,
-                "rate_limit_per_user": 0,
-                "flags": 0,
-                "thread_metadata": {
-                    "archived": False,
-                    "auto_archive_duration": 1440,
-                    "archive_timestamp": now(),
-                    "locked": False,
-                },
-            }
-            for name, (tid, parent) in guild.threads.items()
-        ],
+        "threads": [thread_channel(guild, name, owner) for name in guild.threads],
         "members": [member(bot)],
         "voice_states": [],
         "presences": [],
     }
+
+
+def text_channel(guild: FakeGuild, name: str) -> dict[str, Any]:
+    """A guild text channel (type 0), as in GUILD_CREATE and in an interaction."""
+    position = list(guild.channels).index(name)
+    return {
+        "id": guild.channels[name],
+        "type": 0,
+        "guild_id": guild.id,
+        "name": name,
+        "position": position,
+        "permission_overwrites": [],
+    }
+
+
+def thread_channel(guild: FakeGuild, name: str, owner: FakeUser) -> dict[str, Any]:
+    """A public thread (type 11) under one of the guild's text channels."""
+    tid, parent = guild.threads[name]
+    return {
+        "id": tid,
+        "type": 11,
+        "guild_id": guild.id,
+        "name": name,
+        "parent_id": guild.channels[parent],
+        "owner_id": owner.id,
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": now(),
+            "locked": False,
+        },
+    }
+
+
+def guild_channel(guild: FakeGuild, channel_id: str, *, owner: FakeUser) -> dict[str, Any]:
+    """The channel or thread ``channel_id`` of ``guild``, as an interaction carries it."""
+    for name, (tid, _parent) in guild.threads.items():
+        if tid == channel_id:
+            return thread_channel(guild, name, owner)
+    [name] = [n for n, cid in guild.channels.items() if cid == channel_id]
+    return text_channel(guild, name)
+
+
+def dm_channel(channel_id: str, user: FakeUser) -> dict[str, Any]:
+    """The bot's DM channel with ``user`` (type 1)."""
+    return {
+        "id": channel_id,
+        "type": 1,
+        "last_message_id": None,
+        "recipients": [user.payload()],
+        "flags": 0,
+    }
+
+
+def interaction(
+    *,
+    application_id: str,
+    name: str,
+    user: FakeUser,
+    channel: dict[str, Any],
+    guild_id: str | None = None,
+    options: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload for the slash command ``name`` (type 2, an
+    application command) with string ``options``; in a guild the sender comes as a
+    member, in a DM as a user, as Discord sends them."""
+    payload: dict[str, Any] = {
+        "id": snowflake(),
+        "application_id": application_id,
+        "type": 2,
+        "token": "interaction-token-" + snowflake(),
+        "version": 1,
+        "data": {
+            "id": snowflake(),
+            "name": name,
+            "type": 1,
+            "options": [
+                {"name": key, "type": 3, "value": value} for key, value in (options or {}).items()
+            ],
+        },
+        "channel": channel,
+        "channel_id": channel["id"],
+        "app_permissions": ALL_PERMISSIONS,
+        "locale": "en-US",
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": guild_id or "0"},
+        "context": 0 if guild_id is not None else 1,
+    }
+    if guild_id is not None:
+        payload["guild_id"] = guild_id
+        payload["guild_locale"] = "en-US"
+        payload["member"] = {**member(user), "permissions": ALL_PERMISSIONS}
+    else:
+        payload["user"] = user.payload()
+    return payload
 
 
 def application(app_id: str, *, bot: FakeUser, owner: FakeUser) -> dict[str, Any]:

@@ -13,6 +13,7 @@ What the listener does against it (PLATFORM-FACTS.md, "python-telegram-bot")::
     POST /bot{token}/getFile            -> file_path
     GET  /file/bot{token}/{file_path}   the bytes a test attached to an update
     POST /bot{token}/setMyCommands
+    413 for a request body over ``max_request_bytes`` (the Bot API's 50 MB upload cap)
 
 Requests are form-encoded (JSON-valued fields such as ``reply_parameters`` arrive as
 JSON strings); every answer is ``{"ok": true, "result": …}`` or ``{"ok": false,
@@ -113,6 +114,7 @@ class Sent:
     file_name: str | None = None
     data: bytes = b""
     reply_to: int | None = None
+    thread_id: int | None = None  # message_thread_id: a forum topic
 
 
 @dataclass
@@ -137,8 +139,9 @@ def utf16_len(text: str) -> int:
 class TelegramFake:
     """``with TelegramFake() as fake:`` serves on 127.0.0.1 at an ephemeral port."""
 
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, *, max_request_bytes: int = 200 * 1024 * 1024) -> None:
         self.token = token
+        self.max_request_bytes = max_request_bytes
         self.port = 0
         self._state = _State()
         self._lock = threading.Lock()
@@ -190,7 +193,7 @@ class TelegramFake:
     async def _serve(self) -> None:
         self._stopping = asyncio.Event()
         self._new_update = asyncio.Condition()
-        app = web.Application(client_max_size=200 * 1024 * 1024)
+        app = web.Application(client_max_size=self.max_request_bytes)
         app.router.add_post("/bot{token}/{method}", self._api)
         app.router.add_get("/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -244,6 +247,7 @@ class TelegramFake:
         voice: bytes | None = None,
         caption: str | None = None,
         declared_size: int | None = None,
+        thread_id: int | None = None,
     ) -> dict[str, Any]:
         """A Bot API ``Message`` as Telegram would send it to the bot."""
         chat_key = str(chat_id if chat_id is not None else sender.id)
@@ -263,6 +267,10 @@ class TelegramFake:
         }
         if text is not None:
             message["text"] = text
+        if thread_id is not None:  # a message in a forum topic
+            chat["is_forum"] = True
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if entities:
             message["entities"] = entities
         if caption is not None:
@@ -348,6 +356,14 @@ class TelegramFake:
         with self._lock:
             return list(self._state.sent)
 
+    def typing(self, chat_id: int | str | None = None) -> list[Call]:
+        """The ``sendChatAction`` calls that reached the fake (to ``chat_id``)."""
+        return [
+            c
+            for c in self.calls_to("sendChatAction")
+            if chat_id is None or str(c.params.get("chat_id")) == str(chat_id)
+        ]
+
     def texts(self, chat_id: int | str | None = None) -> list[str]:
         return [
             s.text
@@ -410,7 +426,11 @@ class TelegramFake:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params, files = await self._params(request)
+        try:
+            params, files = await self._params(request)
+        except web.HTTPRequestEntityTooLarge:
+            self._record(method, {}, 413)
+            return ScriptedError(413, "Request Entity Too Large").response()
         if request.match_info["token"] != self.token:
             self._record(method, params, 401)
             return ScriptedError(401, "Unauthorized").response()
@@ -507,7 +527,14 @@ class TelegramFake:
         message = self._sent_message(chat_id, {"text": text}, reply_to)
         with self._lock:
             self._state.sent.append(
-                Sent(chat_id, "text", message["message_id"], text=text, reply_to=reply_to)
+                Sent(
+                    chat_id,
+                    "text",
+                    message["message_id"],
+                    text=text,
+                    reply_to=reply_to,
+                    thread_id=_thread(params),
+                )
             )
         return message
 
@@ -534,6 +561,7 @@ class TelegramFake:
                     file_name=name,
                     data=data,
                     reply_to=reply_to,
+                    thread_id=_thread(params),
                 )
             )
         return message
@@ -571,6 +599,11 @@ def _decode(value: str) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _thread(params: dict[str, Any]) -> int | None:
+    value = params.get("message_thread_id")
+    return int(value) if value not in (None, "") else None
 
 
 def _reply_to(params: dict[str, Any]) -> int | None:

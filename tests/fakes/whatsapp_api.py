@@ -13,6 +13,9 @@ What pywa does against it (PLATFORM-FACTS.md, "pywa")::
     GET  /{media_id}                 the same without a version (the Graph API allows it)
     GET  /media-download/{media_id}  the bytes at that url (bearer token required, as
                                      Meta's lookaside host requires it)
+    POST /v{N}/{phone_id}/conversational_automation
+                                     JSON ``commands`` (a JSON string of
+                                     ``[{command_name, command_description}]``): the menu
 
 Every call needs ``Authorization: Bearer <token>``; a wrong one is a 401 with Graph code
 190, as Meta answers an expired token. Errors carry Graph's body shape
@@ -151,6 +154,7 @@ class _State:
     typing: list[str] = field(default_factory=list)
     media_lookups: list[str] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
+    commands: list[dict[str, str]] = field(default_factory=list)  # the "/" menu
 
 
 class WhatsAppFake:
@@ -223,6 +227,9 @@ class WhatsAppFake:
         app.router.add_get("/media-download/{media_id}", self._download)
         app.router.add_post("/{version}/{phone_id}/messages", self._messages)
         app.router.add_post("/{version}/{phone_id}/media", self._upload)
+        app.router.add_post(
+            "/{version}/{phone_id}/conversational_automation", self._conversational_automation
+        )
         app.router.add_get("/{version}/{media_id}", self._media_url)
         app.router.add_get("/{media_id}", self._media_url)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
@@ -254,7 +261,8 @@ class WhatsAppFake:
     def fail(self, route: str, *errors: ScriptedError) -> None:
         """Answer the next requests to ``route`` with these errors, in order. Routes:
         ``messages`` (sends, reads and typing), ``media`` (uploads), ``media_url``,
-        ``download``, ``phone`` (the start-up lookup of the phone number)."""
+        ``download``, ``phone`` (the start-up lookup of the phone number),
+        ``automation`` (the command menu)."""
         self._errors[route].extend(errors)
 
     @staticmethod
@@ -390,6 +398,28 @@ class WhatsAppFake:
                 "messages": [{"id": message.id}],
             }
         )
+
+    async def _conversational_automation(self, request: web.Request) -> web.Response:
+        early = self._begin(request, "automation")
+        if early is not None:
+            return early
+        if request.match_info["phone_id"] != self.phone_id:
+            return self._bad_request("Unsupported post request. Object does not exist", 100)
+        payload = await request.json()
+        try:
+            commands = json.loads(payload.get("commands") or "[]")
+        except (TypeError, json.JSONDecodeError):
+            return self._bad_request("Param commands must be a JSON array")
+        if not isinstance(commands, list) or len(commands) > 30:
+            return self._bad_request("Param commands must be an array of at most 30")
+        for command in commands:
+            name = str(command.get("command_name", ""))
+            if not name or len(name) > 32 or name.startswith("/"):
+                return self._bad_request(f"Invalid command_name {name!r}")
+            if len(str(command.get("command_description", ""))) > 256:
+                return self._bad_request("command_description is longer than 256")
+        self.state.commands = [dict(c) for c in commands]
+        return web.json_response({"success": True})
 
     async def _upload(self, request: web.Request) -> web.Response:
         early = self._begin(request, "media")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from tests.launcher.conftest import run_tinyclaw, write_config
+from tinyclaw.doctor import Doctor, format_checks
 from tinyclaw.home import Home
 from tinyclaw.runtime import PACKAGE_ROOT
 
@@ -76,8 +78,58 @@ def test_secrets_readable_by_others_are_problems(home: Home) -> None:
 
     assert result.returncode == 1
     assert f"chmod 600 {home.env_file}" in result.stdout
-    assert f"chmod -R go-rwx {home.pairing}" in result.stdout
+    assert f"chmod 700 {home.pairing}" in result.stdout
+    assert f"chmod 600 {home.pairing / 'store.json'}" in result.stdout
     assert "sk-test-123456" not in result.stdout
+
+
+def test_a_group_readable_key_in_a_private_folder_is_still_a_problem(home: Home) -> None:
+    # 0700 keeps strangers out of the folder, but 0640 on the key says "my group may
+    # read it": one chmod on the folder away from every group member minting invites.
+    home.pairing.chmod(0o700)
+    key = home.pairing / "secret.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o640)
+    store = home.pairing / "store.json"
+    store.write_text("{}")
+    store.chmod(0o600)
+
+    checks = Doctor(home, environ={}, run=lambda argv: (0, "tmux 3.4")).pairing_permissions()
+
+    problems = [c for c in checks if c.level == "problem"]
+    assert [(c.detail.split()[0], c.fix) for c in problems] == [(str(key), f"chmod 600 {key}")]
+    assert "0640" in problems[0].detail
+
+    key.chmod(0o600)
+    fixed = Doctor(home, environ={}).pairing_permissions()
+    assert [c.level for c in fixed] == ["ok"]
+
+
+def test_no_cli_installed_anywhere_is_a_problem_with_the_install_command(
+    home: Home, tmp_path: Path
+) -> None:
+    _config(home)  # no command configured: claude is looked for on PATH and in .tools
+    _private(home)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+
+    doctor = Doctor(
+        home,
+        environ={"PATH": str(empty)},
+        run=lambda argv: (0, "tmux 3.4"),
+        which=lambda name: "/usr/bin/tmux" if name == "tmux" else None,
+        search_dirs=[],
+    )
+    checks = {c.name: c for c in doctor.checks()}
+
+    claude = checks["claude"]
+    assert claude.level == "problem"  # the actor runs claude
+    assert claude.detail == "not found: not on PATH"
+    assert claude.fix is not None and claude.fix.startswith(
+        f"npm install --prefix {home.root / '.tools'} @anthropic-ai/claude-code@"
+    )
+    assert checks["codex"].level == "info"  # nobody runs codex: said, not a problem
+    assert "FAIL  claude: not found" in format_checks(list(checks.values()))
 
 
 def test_a_broken_config_is_reported_line_by_line(home: Home) -> None:

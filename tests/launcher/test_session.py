@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -28,6 +29,7 @@ from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.timeout(120)
+ALICE_ID = 1001  # the fake's default user
 
 
 def _start(expect_ready: bool = True) -> str:
@@ -89,6 +91,41 @@ def test_a_message_from_the_queue_shows_up_in_its_actors_window(
     assert "please refactor the parser" not in tmux.capture("actor-reviewer")
 
 
+def test_windows_show_tool_use_and_the_dashboard_and_obey_no_escape_in_a_message(
+    home: Home, tmux: TmuxServer
+) -> None:
+    write_config(home, runner_env='env = { FAKE_CLI_TOOLS = "1" }')
+    _start()
+    title_before = _pane_title(tmux, "actor-coder")
+
+    sent = run_tinyclaw("send", "--actor", "coder", "tidy the notes \x1b]0;pwned\x07 \x1b[2J")
+
+    assert sent.returncode == 0, sent.stderr
+    wait_until(lambda: "done in" in tmux.capture("actor-coder"), "the run's end in the window")
+    screen = tmux.capture("actor-coder")
+    lines = screen.splitlines()
+    assert any(line.lstrip().startswith("$ ") and line.endswith("ls -la") for line in lines)
+    workspace = home.root / "actors" / "coder" / "workspace"
+    edit = next(line for line in lines if line.lstrip().startswith("✎ "))
+    assert edit.endswith(f"Edit {workspace / 'notes.md'}"), screen
+    assert screen.index("ls -la") < screen.index("✎ ") < screen.index("answer")
+    # the message's escape sequences are shown as text, not obeyed by the terminal
+    assert "tidy the notes \\x1b]0;pwned\\x07 \\x1b[2J" in screen
+    assert "took" in screen  # the screen was not cleared
+    assert _pane_title(tmux, "actor-coder") == title_before != "pwned"
+
+    wait_until(lambda: "@coder" in tmux.capture("status"), "the dashboard to show the actors")
+    dashboard = tmux.capture("status")
+    for part in ("components", "queues", "incoming", "failed", "actors", "@reviewer", "worker"):
+        assert part in dashboard, dashboard
+    wait_until(lambda: "answered in" in tmux.capture("status"), "the run in recent conversations")
+
+
+def _pane_title(tmux: TmuxServer, component: str) -> str:
+    shown = tmux.tmux("display-message", "-p", "-t", tmux.window_id(component), "#{pane_title}")
+    return shown.stdout.strip()
+
+
 def test_a_line_typed_in_an_actor_window_reaches_that_actor_and_its_answer_appears(
     launch_home: Home, tmux: TmuxServer
 ) -> None:
@@ -140,6 +177,7 @@ def test_a_killed_listener_is_restarted(home: Home, tmux: TmuxServer) -> None:
     with TelegramFake() as fake:
         channels = (
             '[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
+            f'allow_from = ["{ALICE_ID}"]\n'
             f'base_url = "{fake.base_url}"\nbase_file_url = "{fake.base_file_url}"\n'
         )
         write_config(home, channels=channels)
@@ -159,8 +197,60 @@ def test_a_killed_listener_is_restarted(home: Home, tmux: TmuxServer) -> None:
             "the telegram listener to come back",
         )
         assert "restart #1" in tmux.capture("telegram")
+
+        # "ready" means it receives again: an update after the restart is queued,
+        # routed and answered through the restarted listener.
+        fake.push_message(fake.user(ALICE_ID), "are you back?")
+        wait_until(
+            lambda: any(
+                e.get("event") == "routed" and e.get("channel") == "telegram" for e in events(home)
+            ),
+            "the update to be queued and routed",
+        )
+        routed = [e for e in events(home) if e.get("event") == "routed"]
+        assert routed[-1]["chat"] == str(ALICE_ID) and routed[-1]["actor"] == "coder"
+        wait_until(
+            lambda: any("are you back?" in t for t in fake.texts(ALICE_ID)),
+            "the answer to reach Telegram",
+            timeout=30,
+        )
         stopped = run_tinyclaw("stop", "--timeout", "20")
         assert stopped.returncode == 0
+
+
+def test_a_listener_that_cannot_connect_is_not_called_ready(home: Home, tmux: TmuxServer) -> None:
+    # A "Bot API" that takes the connection and never answers: getMe hangs.
+    with socket.socket() as black_hole:
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(8)
+        url = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+        channels = (
+            '[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
+            f'base_url = "{url}/bot"\nbase_file_url = "{url}/file/bot"\n'
+        )
+        write_config(home, channels=channels)
+        home.env_file.write_text("TELEGRAM_BOT_TOKEN=7000000001:AAnever-answered\n")
+        home.env_file.chmod(0o600)
+
+        result = run_tinyclaw("start", "--no-attach", "--wait", "3")
+
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "all ready" not in out
+        telegram = next(line for line in out.splitlines() if line.strip().startswith("telegram"))
+        assert "not ready: still connecting after 3 s" in telegram
+        assert "tinyclaw logs telegram" in telegram
+        assert "1 component(s) not ready" in out
+        assert states(home)["telegram"].phase == "starting"
+        status = run_tinyclaw("status").stdout
+        line = next(line for line in status.splitlines() if line.strip().startswith("telegram"))
+        assert "connecting" in line, status
+        assert all(states(home)[name].phase == "ready" for name in ("worker", "actor-coder"))
+    # A listener still connecting does not heed SIGTERM (it retries getMe until it
+    # gets through), so stop has to kill it; a short timeout keeps this test quick.
+    stopped = run_tinyclaw("stop", "--timeout", "3")
+    assert stopped.returncode == 0, stopped.stderr
+    assert not tmux.has_session()
 
 
 def test_stop_ends_every_process_and_keeps_queued_work(home: Home, tmux: TmuxServer) -> None:
@@ -192,6 +282,7 @@ def test_stop_ends_every_process_and_keeps_queued_work(home: Home, tmux: TmuxSer
 
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped" in stopped.stdout and "killed" not in stopped.stdout
+    assert "waiting for 1 run(s) in flight to finish (at most 11 s" in stopped.stdout
     assert not tmux.has_session()
     assert not [pid for pid in pids if pid_alive(pid)]
     assert not pid_alive(cli_pid, needle="fake-cli"), "the CLI run outlived the stop"

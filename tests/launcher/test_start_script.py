@@ -62,3 +62,67 @@ def test_missing_clis_get_the_exact_npm_command_then_start_runs(tmp_path: Path) 
     assert "not found: claude codex" in result.stderr
     assert result.returncode == 0, result.stderr
     assert "Start everything in one tmux session" in result.stdout
+
+
+# A stand-in for python3: `-m venv DIR` makes DIR/bin/python (and the tinyclaw entry
+# point pip would install) as further stand-ins; every call is written to $CALLS.
+STUB_PYTHON = """#!/usr/bin/env bash
+echo "python3 $*" >> "$CALLS"
+if [ "$1 $2" = "-m venv" ]; then
+  mkdir -p "$3/bin"
+  cat > "$3/bin/python" <<'PY'
+#!/usr/bin/env bash
+echo "venv-python $*" >> "$CALLS"
+if [ "$1" = "-" ]; then  # "is tinyclaw importable?": only once pip installed it
+  cat > /dev/null
+  [ -e "$CALLS.installed" ]; exit
+fi
+if [ "$1 $2 $3" = "-m pip install" ] && [ "$5" = "-e" ]; then touch "$CALLS.installed"; fi
+PY
+  printf '#!/usr/bin/env bash\\necho "tinyclaw $*" >> "$CALLS"\\n' > "$3/bin/tinyclaw"
+  chmod +x "$3/bin/python" "$3/bin/tinyclaw"
+fi
+"""
+
+
+def test_a_fresh_checkout_gets_a_venv_and_an_install_then_start(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    (root / "scripts").mkdir(parents=True)
+    for name in ("start", "versions.sh"):
+        shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
+    python = tmp_path / "python3-stub"
+    python.write_text(STUB_PYTHON.replace("#!/usr/bin/env bash", f"#!{BASH}"))
+    python.chmod(0o755)
+    calls = tmp_path / "calls"
+    path = _bin_with(tmp_path, "tmux", "cat", "mkdir", "chmod", "touch")
+
+    def start() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BASH, str(root / "scripts" / "start"), "--no-attach"],
+            env={**os.environ, "PATH": path, "PYTHON": str(python), "CALLS": str(calls)},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+
+    first = start()
+
+    assert first.returncode == 0, first.stderr
+    assert "creating .venv (first start)" in first.stderr
+    assert "installing tinyclaw into .venv" in first.stderr
+    assert calls.read_text().splitlines() == [
+        "python3 -m venv .venv",
+        "venv-python -",
+        "venv-python -m pip install -q --upgrade pip",
+        "venv-python -m pip install -q -e .[all]",
+        "tinyclaw start --no-attach",
+    ]
+
+    calls.unlink()
+    again = start()  # the venv is there and tinyclaw imports: straight to start
+
+    assert again.returncode == 0, again.stderr
+    assert "creating" not in again.stderr and "installing" not in again.stderr
+    assert calls.read_text().splitlines() == ["venv-python -", "tinyclaw start --no-attach"]

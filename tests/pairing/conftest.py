@@ -4,11 +4,12 @@ processes: each reads the file on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.fakes.telegram_api import TelegramFake
 from tinyclaw.home import Home
 from tinyclaw.pairing import PairingService
 
@@ -34,3 +35,10 @@ def make_service(home: Home, clock: FakeClock) -> ServiceFactory:
 @pytest.fixture
 def service(make_service: ServiceFactory) -> PairingService:
     return make_service()
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramFake]:
+    """The loopback Telegram Bot API the end-to-end stories' listener talks to."""
+    with TelegramFake() as fake:
+        yield fake

@@ -2,13 +2,16 @@
 gate against the loopback platform fakes, the real worker in a thread running
 ``scripts/fake-cli`` (it answers ``echo: <prompt>``), and ``tinyclaw pair ...`` run
 through the real command-line app, exactly as the owner would type it.
+
+The listener's gate and the worker's pairing check take a clock (``now``), so a story
+can let a code expire or a lockout run out without waiting for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -16,7 +19,7 @@ from typer.testing import CliRunner, Result
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
-from tests.worker.conftest import fake_cli_config, write_config
+from tests.worker.conftest import fake_cli_config, serving, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.telegram import TelegramChannel
@@ -26,8 +29,12 @@ from tinyclaw.config import ChannelConfig, load_config
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, load_inbound
 from tinyclaw.pairing import pairing_service
+from tinyclaw.pairing.gate import Clock, utc_now
 from tinyclaw.pairing.listener import ListenerGate
+from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.runtime import build_runners
 from tinyclaw.spool import Spool
+from tinyclaw.worker.loop import Worker
 
 ACTORS: dict[str, dict[str, object]] = {
     "assistant": {"description": "general help"},
@@ -47,9 +54,20 @@ def tinyclaw(home: Home, *args: str) -> Result:
     return result
 
 
-def gate_for(home: Home) -> ListenerGate:
-    """What ``tinyclaw listen`` builds: the pairing gate of the home's config."""
-    return ListenerGate(pairing_service(home, load_config(home)))
+def gate_for(home: Home, now: Clock = utc_now) -> ListenerGate:
+    """What ``tinyclaw listen`` builds: the pairing gate of the home's config (on the
+    clock ``now``: a test passes one it moves to make codes and lockouts expire)."""
+    return ListenerGate(pairing_service(home, load_config(home), now=now))
+
+
+@contextmanager
+def worker_thread(home: Home, now: Clock = utc_now) -> Iterator[Worker]:
+    """The real worker in a thread, as ``tests.worker.conftest.worker_thread`` runs it,
+    but with its pairing check (and the owner's chat commands) on the clock ``now``."""
+    config = load_config(home)
+    access = WorkerAccess.for_home(home, config, now=now)
+    with serving(Worker(home, config, build_runners(home, config), access=access)) as worker:
+        yield worker
 
 
 async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
@@ -88,13 +106,16 @@ def downloaded(home: Home) -> list[str]:
 
 
 @asynccontextmanager
-async def telegram_listener(home: Home, fake: TelegramFake) -> AsyncIterator[TelegramChannel]:
-    """The Telegram listener serving ``fake``, gated by pairing, until the block ends."""
+async def telegram_listener(
+    home: Home, fake: TelegramFake, gate: ListenerGate | None = None
+) -> AsyncIterator[TelegramChannel]:
+    """The Telegram listener serving ``fake``, gated by pairing (``gate``, default
+    :func:`gate_for` the home), until the block ends."""
     channel = TelegramChannel(
         home,
         ChannelConfig(enabled=True, base_url=fake.base_url, base_file_url=fake.base_file_url),
         token=TOKEN,
-        gate=gate_for(home),
+        gate=gate or gate_for(home),
         poll_timeout=2,
         retry=RetryPolicy(tries=4, base=0.05, rounds=3, round_backoff=1),
         scan_interval=0.1,

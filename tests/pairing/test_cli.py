@@ -1,4 +1,4 @@
-"""The owner at a terminal: ``tinyclaw pair list|pending|approve|deny|revoke|invite|link``."""
+"""The owner at a terminal: ``tinyclaw pair list|pending|approve|deny|revoke|invite|link|profile``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from tinyclaw.spool import Spool
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
 
-CONFIG = DEFAULT_CONFIG + '\n[pairing]\nowners = ["telegram:1"]\ncode_ttl = "30m"\n'
+CONFIG = (
+    DEFAULT_CONFIG
+    + '\n[actors.coder]\nrunner = "claude"\n'
+    + '\n[pairing]\nowners = ["telegram:1"]\ncode_ttl = "30m"\n'
+)
 
 
 @pytest.fixture
@@ -163,6 +167,64 @@ def test_revoking_a_config_owner_warns_that_the_config_still_allows_them(
     service.redeem(OWNER, service.invite(profile="me", owner=True))
     out = _ok(run("revoke", "me"))
     assert "telegram:1 is still allowed by tinyclaw.toml" in out
+
+
+def test_profile_changes_role_and_actors_from_the_next_message(
+    run: Run, service: PairingService, home: Home
+) -> None:
+    service.redeem(ALICE, service.invite(profile="alice", actors=["assistant"]))
+    service.link("alice", ALICE_DISCORD)
+    assert not service.is_owner(ALICE) and not service.may_use(ALICE, "coder")
+
+    out = _ok(run("profile", "alice", "--actors", "coder,assistant,coder"))
+    assert out.strip() == "Profile alice: role user, actors coder, assistant"
+    assert service.may_use(ALICE_DISCORD, "coder")  # every account of the person
+
+    out = _ok(run("profile", "alice", "--role", "owner"))
+    assert "role owner, actors coder, assistant" in out
+    assert service.is_owner(ALICE) and service.is_owner(ALICE_DISCORD)
+    # now she may answer requests from her chat
+    code = code_in(service.handle_unknown(BOB))
+    assert service.approve(code, by=ALICE).identity == BOB
+
+    out = _ok(run("profile", "alice", "--role", "user", "--actors", ""))
+    assert "role user, actors all" in out
+    assert not service.is_owner(ALICE) and service.may_use(ALICE, "anything")
+    assert "Note:" not in out  # telegram:1 still owns the home through tinyclaw.toml
+    [alice] = [p for p in service.profiles() if p.name == "alice"]
+    assert alice.identities == ("telegram:1001", "discord:555000111")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["profile", "ghost", "--role", "owner"], "no profile 'ghost'"),
+        (["profile", "alice"], "nothing to change"),
+        (["profile", "alice", "--role", "admin"], "'admin' is not a role: use owner or user"),
+        (["profile", "alice", "--actors", "assistant,ghost"], "unknown actor(s) ghost"),
+        (["profile", "alice", "--actors", "Bad Name"], "unknown actor(s) Bad Name"),
+        (["profile", "Not A Name", "--role", "user"], "not a valid profile name"),
+    ],
+)
+def test_profile_mistakes_change_nothing(
+    run: Run, service: PairingService, home: Home, args: list[str], message: str
+) -> None:
+    service.redeem(ALICE, service.invite(profile="alice", actors=["assistant"]))
+    before = (home.pairing / "store.json").read_bytes()
+    _fails(run(*args), message)
+    assert (home.pairing / "store.json").read_bytes() == before
+
+
+def test_demoting_the_last_owner_says_how_to_get_one_back(
+    home: Home, service: PairingService
+) -> None:
+    main = typer.Typer()
+    main.callback()(lambda: None)
+    register(main, notifier=None)  # TINYCLAW_HOME finds the home; no tinyclaw.toml
+    service.redeem(OWNER, service.invite(profile="me", owner=True))
+    out = _ok(CliRunner().invoke(main, ["pair", "profile", "me", "--role", "user"]))
+    assert "no owner is left" in out and "--role owner" in out
+    assert not service.is_owner(OWNER)
 
 
 def test_owner_invite(run: Run, service: PairingService) -> None:

@@ -8,8 +8,6 @@ pairing gate that ``tinyclaw listen`` builds, the real worker in a thread with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.fakes.discord_api import DiscordFake
@@ -22,7 +20,6 @@ from tests.worker.conftest import (
     message,
     reply_for,
     wait_for,
-    worker_thread,
     write_config,
 )
 from tinyclaw.home import Home
@@ -44,15 +41,10 @@ from .stack import (
     tinyclaw,
     until,
     whatsapp_listener,
+    worker_thread,
 )
 
 OLIVIA, ALICE, BOB, CAROL = 100, 1001, 2002, 3003  # Telegram ids; Olivia owns the home
-
-
-@pytest.fixture
-def telegram() -> Iterator[TelegramFake]:
-    with TelegramFake() as fake:
-        yield fake
 
 
 async def pair_by_invite(home: Home, telegram: TelegramFake, user: int, *options: str) -> str:
@@ -123,18 +115,6 @@ async def test_an_invite_and_pair_code_let_a_new_user_in_with_only_their_actors(
     assert "write a haiku" in answer
     assert refusal == "Sorry, you may not use @assistant. You may talk to: @coder."
     assert incoming(home) == [] and failed_reasons(home) == []
-
-
-async def test_an_invite_code_works_once(home: Home, telegram: TelegramFake) -> None:
-    configure(home)
-    code = tinyclaw(home, "pair", "invite").stdout.strip()
-    async with telegram_listener(home, telegram):
-        telegram.push_message(telegram.user(ALICE), f"/pair {code.lower()}")
-        await said(telegram, ALICE, "Paired")
-        telegram.push_message(telegram.user(BOB), f"/pair {code}")
-        refusal = await said(telegram, BOB, "not valid")
-    assert "wrong, expired or already used" in refusal
-    assert incoming(home) == []
 
 
 async def test_a_revoked_sender_is_stopped_at_once(home: Home, telegram: TelegramFake) -> None:

@@ -7,26 +7,15 @@ import json
 
 from tinyclaw.home import Home
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome
-from tinyclaw.pairing.codes import format_code, normalize_code, random_code
 
-from .helpers import ALICE, BOB, MALLORY, FakeClock
-
-
-def _wrong_codes(count: int, real: str) -> list[str]:
-    real_raw = normalize_code(real)
-    codes: list[str] = []
-    while len(codes) < count:
-        raw = random_code()
-        if raw != real_raw:
-            codes.append(format_code(raw))
-    return codes
+from .helpers import ALICE, BOB, MALLORY, FakeClock, wrong_codes
 
 
 def test_ten_thousand_wrong_codes_from_one_sender_never_succeed(
     service: PairingService, clock: FakeClock
 ) -> None:
     real = service.invite(profile="alice")
-    outcomes = [service.redeem(MALLORY, code).outcome for code in _wrong_codes(10_000, real)]
+    outcomes = [service.redeem(MALLORY, code).outcome for code in wrong_codes(10_000, real)]
 
     assert RedeemOutcome.LINKED not in outcomes
     assert outcomes[:4] == [RedeemOutcome.WRONG] * 4
@@ -43,7 +32,7 @@ def test_ten_thousand_wrong_codes_from_one_sender_never_succeed(
 def test_the_lockout_grows(service: PairingService, clock: FakeClock) -> None:
     durations = []
     for _ in range(3):
-        for code in _wrong_codes(5, "ACDE-FGHJ"):
+        for code in wrong_codes(5, "ACDE-FGHJ"):
             result = service.redeem(MALLORY, code)
         assert result.outcome is RedeemOutcome.LOCKED
         start = clock.now
@@ -57,7 +46,7 @@ def test_a_flood_of_made_up_senders_cannot_guess_either(
     service: PairingService, clock: FakeClock, home: Home
 ) -> None:
     real = service.invite()
-    floods = _wrong_codes(10_000, real)
+    floods = wrong_codes(10_000, real)
     outcomes = [
         service.redeem(Identity("telegram", f"bot{n}"), code).outcome
         for n, code in enumerate(floods)
@@ -91,7 +80,7 @@ def test_failures_are_shared_between_processes(
 ) -> None:
     """The listener and the worker each hold a service; guesses add up across them."""
     other = PairingService(home.pairing, now=clock)
-    for n, code in enumerate(_wrong_codes(5, "ACDE-FGHJ")):
+    for n, code in enumerate(wrong_codes(5, "ACDE-FGHJ")):
         (service if n % 2 else other).redeem(MALLORY, code)
     assert service.check(MALLORY).state is Access.LOCKED
     assert other.check(MALLORY).state is Access.LOCKED

@@ -147,6 +147,25 @@ def test_revoking_a_profile_cancels_its_open_invites(service: PairingService) ->
     assert service.redeem(ALICE_DISCORD, code).outcome is RedeemOutcome.WRONG
 
 
+def test_a_profile_changed_after_the_fact(service: PairingService) -> None:
+    service.redeem(ALICE, service.invite(profile="alice", actors=["coder"]))
+    changed = service.update_profile("alice", role=Role.OWNER, actors=["coder", "reviewer"])
+    assert (changed.role, changed.actors) == (Role.OWNER, ("coder", "reviewer"))
+    assert service.is_owner(ALICE)
+    with pytest.raises(PairingError, match="only an owner"):
+        service.update_profile("alice", role=Role.USER, by=BOB)
+    with pytest.raises(PairingError, match="not a valid actor name"):
+        service.update_profile("alice", actors=["Bad Name"])
+    with pytest.raises(PairingError, match="nothing to change"):
+        service.update_profile("alice")
+    # an owner in chat may demote themselves; actors=None keeps the actors
+    assert service.update_profile("alice", role=Role.USER, by=ALICE).actors == (
+        "coder",
+        "reviewer",
+    )
+    assert not service.is_owner(ALICE)
+
+
 def test_names_are_checked(service: PairingService) -> None:
     with pytest.raises(PairingError, match="not a valid profile name"):
         service.invite(profile="../etc")

@@ -1,5 +1,6 @@
-"""The store fails closed: if it cannot be read, nobody gets in, and nothing writes an
-empty store over the damaged one. The config's owners still get in to fix it."""
+"""The store fails closed: if it cannot be read, nobody it pairs gets in, and nothing
+writes an empty store over the damaged one. Who tinyclaw.toml lets in (its owners and
+allow_from entries) still gets in, so the owner can reach the assistant to fix it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 
 from tinyclaw.errors import PairingError, PairingStoreError
 from tinyclaw.home import Home
-from tinyclaw.pairing import Access, PairingService, RedeemOutcome
+from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome
 
 from .conftest import ServiceFactory
 from .helpers import ALICE, BOB, OWNER
+
+CAROL = Identity("telegram", "3003")  # in allow_from of tinyclaw.toml
 
 DAMAGE = {
     "truncated JSON": b'{"version": 1, "profiles": [',
@@ -43,7 +46,7 @@ DAMAGE = {
 def test_a_damaged_store_denies_everyone_and_is_never_overwritten(
     make_service: ServiceFactory, home: Home, damage: bytes
 ) -> None:
-    service = make_service(owners={OWNER})
+    service = make_service(owners={OWNER}, static_allow={CAROL})
     service.redeem(ALICE, service.invite())
     assert service.check(ALICE).allowed
     store = home.pairing / "store.json"
@@ -52,7 +55,10 @@ def test_a_damaged_store_denies_everyone_and_is_never_overwritten(
     decision = service.check(ALICE)
     assert not decision.allowed and decision.state is Access.LOCKED
     assert "unreadable" in decision.reason
-    assert service.check(OWNER).allowed  # the config owner can still reach the assistant
+    # tinyclaw.toml does not depend on the store: its owners and allow_from entries
+    # still reach the assistant (which is how the owner gets in to fix things)
+    assert service.check(OWNER).allowed and service.check(OWNER).owner
+    assert service.check(CAROL).allowed and not service.check(CAROL).owner
     assert service.handle_unknown(BOB) is None
     assert service.redeem(BOB, "ACDE-FGHJ").outcome is RedeemOutcome.UNAVAILABLE
     for change in (

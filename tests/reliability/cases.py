@@ -16,15 +16,6 @@ from typing import Any
 from tests.reliability.corpus import Case, Lab
 from tinyclaw.fsutil import unique_name
 
-READS_FOLLOW_LINKS = (
-    "the worker reads queue files with path.read_bytes(), which follows symlinks, blocks "
-    "on a FIFO and reads any size; use Spool.read(path) in Worker.route, dispatch, "
-    "_due_head and _chat_status"
-)
-ATTACHMENT_NOT_CONFINED = (
-    "the worker does not check that an attachment path is inside queue/files/ before "
-    "listing it in the CLI's prompt; confine it in Worker.process (fsutil.confine)"
-)
 # -- planting helpers -----------------------------------------------------------------------
 
 
@@ -102,6 +93,23 @@ def _workspace_dir_link(lab: Lab) -> str:
     link = lab.workspace / f"out-{secrets.token_hex(3)}"
     os.symlink(lab.outside, link, target_is_directory=True)
     return f"{link.name}/sentinel.txt"
+
+
+def _linked_reply_folder(lab: Lab) -> str:
+    """The reply folder of a channel replaced by a link to a folder outside the home."""
+    elsewhere = lab.outside / "replies"
+    elsewhere.mkdir(exist_ok=True)
+    os.symlink(elsewhere, lab.spool.outgoing_root / "linked", target_is_directory=True)
+    return lab.drop_message("answer me through the link", channel="linked")
+
+
+def _same_id_twice(lab: Lab) -> str:
+    """Two files carrying one id: the first (named after it) is answered, the second
+    would share its reply and be taken for answered."""
+    first = lab.drop_message("the first of two with one id")
+    ident = first.removesuffix(".json")
+    body = json.dumps(lab.message("the second of two with one id", id=ident)).encode()
+    return lab.drop(f"copy-{unique_name()}.json", body)
 
 
 def _dotdot_to_sentinel(lab: Lab) -> str:
@@ -262,6 +270,21 @@ CASES: list[Case] = [
         _symlink_in(lambda lab: lab.spool.processing("coder")),
         "failed",
         "symlink",
+    ),
+    Case(
+        "symlinked-reply-folder",
+        "queue/outgoing/<channel> is a symlink to a folder outside the home",
+        _linked_reply_folder,
+        "failed",
+        "symlink",
+        isolated=True,
+    ),
+    Case(
+        "same-id-twice",
+        "a second file whose JSON carries the id of another queued message",
+        _same_id_twice,
+        "failed",
+        "differs from the file name",
     ),
     Case(
         "directory-as-message",

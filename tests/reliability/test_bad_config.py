@@ -29,6 +29,14 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
     ),
     "traversal-actor-name": (b'[actors."../../etc"]\n', "names use a-z"),
     "unknown-runner": (b'[actors.a]\nrunner = "gpt"\n', "runner"),
+    "permission-mode-typo": (
+        b'[actors.a]\npermission_mode = "acceptEdit"\n',
+        "permission_mode 'acceptEdit' is not a claude mode; expected one of: default, acceptEdits",
+    ),
+    "claude-mode-for-codex": (
+        b'[actors.a]\nrunner = "codex"\npermission_mode = "acceptEdits"\n',
+        "expected one of: read-only, workspace-write, danger-full-access",
+    ),
     "port-out-of-range": (
         b"[channels.telegram]\nport = 99999\n" + GOOD_ACTOR.encode(),
         "channels.telegram.port",

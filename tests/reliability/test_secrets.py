@@ -12,15 +12,19 @@ redacted. Finally every file of the home is searched for every secret value.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import signal
 from pathlib import Path
+
+import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, Reply, cli_path, codex_config_toml
 from tests.fakes.openai_api import OpenAIFake
 from tests.worker.conftest import message, reply_for, start_worker_process, wait_for
 from tinyclaw.home import Home
+from tinyclaw.logsetup import setup_logging
 from tinyclaw.spool import Spool
 
 PLATFORM_SECRETS = {
@@ -157,3 +161,28 @@ def test_no_secret_reaches_a_cli_a_log_a_queue_file_or_a_reply(
     assert list(home.logs.glob("*.log")), "the worker writes a log file"
     assert _files_containing(home.root, every_secret) == {}
     assert [s for s in every_secret if s in stderr] == []
+
+
+def test_a_secret_inside_a_logged_traceback_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "123456:AAE-very-secret-bot-token"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        setup_logging(tmp_path, "listen-telegram", stderr=False)
+        try:
+            raise RuntimeError(f"GET https://api.telegram.org/bot{token}/getMe failed")
+        except RuntimeError:
+            logging.getLogger("tinyclaw.channels.telegram").exception("polling failed")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = saved
+    text = (tmp_path / "listen-telegram.log").read_text()
+    assert "Traceback" in text and "polling failed" in text
+    assert token not in text
+    assert "https://api.telegram.org/bot***/getMe" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ def run_import(
         "local_tz": BERLIN,
         "default_to": "telegram:123",
         "allowed_to": {"telegram:123"},
+        "settle": 0.0,  # the clock is not the file system's: judge every file at once
     }
     params.update(kwargs)
     return import_actor_jobs(store, "coder", folder, clock.now(), **params)  # type: ignore[arg-type]
@@ -161,3 +163,39 @@ def test_every_configured_actor_is_imported_with_its_own_rules(
     assert by_actor["coder"].job is not None and by_actor["coder"].job.to == "telegram:123"
     assert not by_actor["helper"].ok
     assert [job.actor for job in store.list()] == ["coder"]
+
+
+def test_a_file_written_in_chunks_is_imported_once_it_is_complete(
+    store: JobStore, folder: Path, clock: ManualClock
+) -> None:
+    """The CLI's Write tool truncates the file and writes it; a scan can land between
+    the two, or between two chunks. Such a file is left alone, not refused."""
+    path = folder / "later.json"
+    path.write_text("")  # opened and truncated, nothing written yet
+    clock.set(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+    [waiting] = run_import(store, folder, clock, settle=5.0)
+    assert (waiting.job, waiting.error) == (None, None)
+    assert waiting.retry_at == path.stat().st_mtime + 5.0
+    with path.open("a") as handle:  # the first chunk
+        handle.write('{"every": "2h", "prom')
+    [waiting] = run_import(store, folder, clock, settle=5.0)
+    assert waiting.retry_at is not None and path.exists() and store.list() == []
+    with path.open("a") as handle:  # and the rest
+        handle.write('pt": "Look at the inbox"}')
+    [result] = run_import(store, folder, clock, settle=5.0)
+    assert result.ok and [job.prompt for job in store.list()] == ["Look at the inbox"]
+    assert not path.exists() and not (folder / "failed").exists()
+
+
+def test_a_file_that_never_becomes_json_is_refused_once_it_settles(
+    store: JobStore, folder: Path, clock: ManualClock
+) -> None:
+    path = write(folder, "stuck.json", '{"every": "2h"')
+    written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    clock.set(written + timedelta(seconds=4.9))
+    [waiting] = run_import(store, folder, clock, settle=5.0)
+    assert waiting.retry_at is not None and path.exists()
+    clock.set(written + timedelta(seconds=5.01))
+    [result] = run_import(store, folder, clock, settle=5.0)
+    assert result.error is not None and "not valid UTF-8 JSON" in result.error
+    assert (folder / "failed" / "stuck.json").exists()

@@ -3,6 +3,10 @@ quiet when there is nothing to say."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -23,7 +27,9 @@ from tinyclaw.schedule.heartbeat import (
 )
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.scheduler import Scheduler
+from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore
+from tinyclaw.spool import Spool
 
 from .conftest import BERLIN, ManualClock, write_config
 
@@ -260,3 +266,42 @@ def test_jobs_and_heartbeats_share_one_wakeup(home: Home, clock: ManualClock) ->
         )
     )
     assert scheduler.next_wakeup() == clock.now() + timedelta(minutes=10)
+
+
+CRASHING_TICK = """
+import sys, time
+from pathlib import Path
+from tinyclaw.config import load_config
+from tinyclaw.home import Home
+from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.spool import Spool
+home = Home(Path(sys.argv[1]))
+SchedulerService(home, load_config(home), Spool(home)).tick(time.time())
+"""
+
+
+def test_a_kill_between_queueing_and_recording_does_not_run_a_heartbeat_twice(
+    home: Home,
+) -> None:
+    """An overdue heartbeat's slot is "now": were it not stored before queueing, the
+    restart would make a new slot, a new id, and run the heartbeat a second time."""
+    write_config(home, HEARTBEAT_CONFIG.replace('active_hours = "08:00-22:00"\n', ""))
+    home.actor_dir("coder").mkdir(parents=True, exist_ok=True)
+    (home.actor_dir("coder") / "HEARTBEAT.md").write_text("- check")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_TICK, str(home.root)],
+        env={**os.environ, "TINYCLAW_FAILPOINT": "schedule.queued"},
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr.decode()
+    spool = Spool(home)
+    [queued] = spool.list_box(spool.incoming)
+    assert HeartbeatLog.for_home(home).last_run("coder") is None  # never recorded
+
+    restarted = SchedulerService(home, load_config(home), spool)
+    restarted.tick(datetime.now(UTC).timestamp() + 90)  # later: "now" is another slot by then
+    assert spool.list_box(spool.incoming) == [queued]  # the same run, not a second one
+    assert HeartbeatLog.for_home(home).last_run("coder") is not None
+    assert HeartbeatLog.for_home(home).planned("coder") is None

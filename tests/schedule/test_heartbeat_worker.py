@@ -11,7 +11,7 @@ from tests.fakes.providers import Reply
 from tests.worker.conftest import write_config
 from tinyclaw.config import RunnerSettings
 from tinyclaw.home import Home
-from tinyclaw.runners.sessions import SessionStore
+from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.schedule.heartbeat import HeartbeatLog
 
 from .running import claude_config, events, outgoing, wait_until_idle, worker_with_services
@@ -52,7 +52,7 @@ def test_a_heartbeat_with_nothing_to_report_sends_nothing_and_one_with_news_does
     prompts = [r.text for r in anthropic_fake.model_requests()]
     assert any("QUIET-CHECK" in p and "HEARTBEAT_OK" in p for p in prompts)
 
-    sessions = SessionStore(home.state / "sessions")
+    sessions = home_sessions(home)
     for actor, chat in (("quiet", "telegram:1001"), ("loud", "telegram:1002")):
         assert sessions.get(actor, "heartbeat")  # its own conversation ...
         assert sessions.get(actor, chat) is None  # ... never the user's

@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import re
 
+from typer.testing import CliRunner
+
 from tests.worker.conftest import fake_cli_config, write_config
+from tinyclaw.actors.persona import persona_path, write_persona
+from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
 from tinyclaw.home import Home
 from tinyclaw.outbox.request import check_target, validate_request
 from tinyclaw.schedule.actor_jobs import import_actor_jobs
+from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.persona import persona_section
+from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore
+from tinyclaw.spool import Spool
 
 from .conftest import BERLIN, ManualClock
 
@@ -73,3 +80,43 @@ def test_the_examples_pass_the_real_checks(home: Home, clock: ManualClock) -> No
     )
     assert [r.error for r in results] == [None, None, None]
     assert sorted(job.kind for job in JobStore.for_home(home).list()) == ["at", "cron", "every"]
+
+
+def test_schedule_add_and_rm_refresh_the_chats_the_persona_lists(home: Home) -> None:
+    """An operator's job lets its actor write first to the job's chat; the persona the
+    CLI reads says so at once, not after the worker's next start."""
+    write_config(home, fake_cli_config({"coder": {"owner_chat": "telegram:1001"}}))
+    persona = persona_path(home, load_config(home), "coder")
+    write_persona(home, load_config(home), "coder")
+    assert "`discord:77`" not in persona.read_text()
+
+    added = CliRunner().invoke(
+        app,
+        ["schedule", "add", "--actor", "coder", "--every", "1h", "--to", "discord:77", "x"],
+    )
+    assert added.exit_code == 0, added.output
+    assert "`telegram:1001`, `discord:77`" in persona.read_text()
+
+    [job] = JobStore.for_home(home).list()
+    removed = CliRunner().invoke(app, ["schedule", "rm", job.id])
+    assert removed.exit_code == 0, removed.output
+    assert "`discord:77`" not in persona.read_text()
+
+
+def test_the_worker_refreshes_the_persona_when_the_jobs_change(
+    home: Home, clock: ManualClock
+) -> None:
+    """A job file written by hand (or by a CLI of another version) while the worker
+    runs: its next pass rewrites the persona."""
+    write_config(home, fake_cli_config({"coder": {"owner_chat": "telegram:1001"}}))
+    config = load_config(home)
+    service = SchedulerService(home, config, Spool(home), clock=clock, local_tz=BERLIN)
+    write_persona(home, config, "coder")
+    persona = persona_path(home, config, "coder")
+    JobStore.for_home(home).add(
+        build_job(
+            actor="coder", to="discord:77", prompt="x", now=clock.now(), local_tz=BERLIN, every="1h"
+        )
+    )
+    service.tick(clock())
+    assert "`telegram:1001`, `discord:77`" in persona.read_text()

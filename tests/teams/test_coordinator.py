@@ -196,3 +196,19 @@ def test_unreadable_state_is_an_error_not_a_guess(home: Home) -> None:
     coordinator.store.path(root.id).write_text("{torn")
     with pytest.raises(ConversationError):
         coordinator.before_run(task, "a")
+
+
+def test_the_listener_sends_every_progress_line_before_the_final_answer(home: Home) -> None:
+    """Listeners send a folder in name order; after a backlog (a listener that was down)
+    the user must still read the progress first and the final answer last."""
+    coordinator = make(home, ["lead", "a", "b"])
+    root = message("@crew go", actor="lead")
+    coordinator.after_run(root, "lead", result("[@a: one] [@b: two]"), "")
+    for actor in ("a", "b"):
+        coordinator.after_run(take(coordinator, actor), actor, result(f"{actor} done"), "")
+    coordinator.after_run(take(coordinator, "lead"), "lead", result("all done"), "")
+
+    waiting = Spool.list_box(coordinator.spool.outgoing("cli"))
+    kinds = [json.loads(p.read_bytes())["kind"] for p in waiting]
+    assert kinds == ["progress", "progress", "progress", "reply"]
+    assert waiting[-1].name == f"{root.id}.json"

@@ -40,7 +40,7 @@ def test_a_conversation_is_found_by_any_message_id_in_it(home: Home) -> None:
     c.outcomes["elsewhere-42"] = Outcome(message_id="elsewhere-42", actor="a", kind="late", at=3)
     store.save(c)
     store.save(conversation("20260101T000000.000002Z-1-000002"))
-    for ident in (c.id, f"{c.id}.h007", f"{c.id}.p001", "elsewhere-42"):
+    for ident in (c.id, f"{c.id}.h007", f"{c.id}.0p0001", "elsewhere-42"):
         found = store.find(ident)
         assert found is not None and found.id == c.id, ident
     assert store.find("unknown") is None

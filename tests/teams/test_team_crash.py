@@ -1,6 +1,12 @@
 """Kill the worker (SIGKILL) at each step of a team conversation, start it again: the
 conversation finishes, every answer arrives exactly once, and no CLI runs twice.
 
+A deliverer plays the listener the whole time: it takes each reply out of
+``outgoing/cli`` into ``sent/cli``, as a platform listener does, and counts it. So a
+reply written again after a restart is a second delivery the user would see, not a
+file quietly overwritten; and what was written before a kill is already in ``sent/``
+when the worker comes back (the deliverer drains ``outgoing/`` in between).
+
 The worker is a real process running the real ``claude`` for every actor; a named
 failpoint (``TINYCLAW_FAILPOINT``) kills it the first time it reaches that step.
 One run at a time (``concurrency = 1``) makes the order of steps the same on every
@@ -10,6 +16,7 @@ run, so each point is hit at a known place.
 from __future__ import annotations
 
 import signal
+import threading
 from collections import Counter
 
 import pytest
@@ -19,21 +26,54 @@ from tests.fakes.providers import Reply
 from tests.teams.conftest import (
     conversation,
     outgoing,
-    progress_texts,
     requests_with,
     setup_home,
     team_config,
     wait_drained,
 )
-from tests.worker.conftest import message, reply_for, start_worker_process
+from tests.worker.conftest import message, start_worker_process, wait_for
 from tinyclaw.config import RunnerSettings
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
+from tinyclaw.messages import load_reply
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.cli
 
 FANIN = "[Answers from your teammates]"
+
+
+class Deliverer:
+    """The listener's part: move each reply from ``outgoing/cli`` to ``sent/cli``,
+    remembering every id it delivered (twice = the user saw it twice)."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.delivered: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def drain(self) -> None:
+        for path in self.spool.list_box(self.spool.outgoing("cli")):
+            try:
+                reply = load_reply(path.read_bytes())
+            except FileNotFoundError:
+                continue
+            self.delivered.append(reply.id)
+            self.spool.mark_sent(path, "cli")
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.02):
+            self.drain()
+
+    def __enter__(self) -> Deliverer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.drain()
 
 
 @pytest.mark.parametrize(
@@ -47,6 +87,7 @@ FANIN = "[Answers from your teammates]"
         "teams.gathered.emitting",  # the last answer's progress is out, the fan-in is not
         "teams.gathered.emitted",  # the fan-in is in the inbox, not marked delivered
         "teams.final.planned",  # the final answer is decided, not yet written
+        "teams.final.emitting",  # the final answer is out (and delivered), not marked
     ],
 )
 def test_a_team_conversation_survives_a_kill_at_any_step(
@@ -70,21 +111,28 @@ def test_a_team_conversation_survives_a_kill_at_any_step(
     msg = message("@travel PLAN-IT")
     spool.put(msg)
 
-    crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
-    assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
-    crashed.stderr.close()  # type: ignore[union-attr]
-    worker = start_worker_process(home)
-    try:
-        final = reply_for(home, msg, timeout=60)
-        wait_drained(home)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
+    with Deliverer(spool) as deliverer:
+        crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
+        assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
+        crashed.stderr.close()  # type: ignore[union-attr]
+        deliverer.drain()  # what the killed worker wrote reaches the chat before the restart
+        worker = start_worker_process(home)
+        try:
+            wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
+            wait_drained(home)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0
+            worker.stderr.close()  # type: ignore[union-attr]
 
+    sent = [load_reply(p.read_bytes()) for p in Spool.list_box(spool.sent("cli"))]
+    assert outgoing(home) == []
+    # Exactly once, counting what reached the chat before the kill.
+    assert sorted(deliverer.delivered) == sorted(r.id for r in sent), deliverer.delivered
+    assert len(sent) == 4
+    (final,) = [r for r in sent if r.id == msg.id]
+    progress = [r.text for r in sent if r.kind == "progress"]
     assert final.kind == "reply" and final.text == "TAP 120, Alfama then Belem."
-    assert [r.id for r in outgoing(home) if r.kind != "progress"] == [msg.id]
-    progress = progress_texts(home, msg)
     assert len(progress) == 3
     assert progress.count("@scout → @lead:\nTAP 120") == 1
     assert progress.count("@scribe → @lead:\nAlfama then Belem") == 1

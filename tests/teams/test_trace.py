@@ -44,7 +44,7 @@ def test_trace_shows_who_got_what_when_and_how_long_each_run_took(home: Home) ->
     assert len(runs) == 4 and all(re.search(r"ran \d+\.\d\ds · \$", r) for r in runs)
     assert all(re.match(r"\d\d:\d\d:\d\d\.\d{3}  ", line) for line in timeline)
     # Any message id of the conversation finds it too: a handoff, a fan-in, a progress line.
-    for ident in (f"{msg.id}.h002", f"{msg.id}.f001", f"{msg.id}.p001"):
+    for ident in (f"{msg.id}.h002", f"{msg.id}.f001", f"{msg.id}.0p0001"):
         assert tinyclaw("trace", ident).stdout.splitlines()[0] == head
 
     single = tinyclaw("trace", plain.id)

@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs against loopback fakes)
+    anthropic_fake,
+    claude_settings,
+    codex_settings,
+    openai_fake,
+)
 from tinyclaw.config import load_config
 from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home

@@ -37,6 +37,12 @@ def test_a_message_gets_one_reply_from_the_default_actor(fake_home: Home) -> Non
     assert reply.text == "echo: hello there"
     assert reply.in_reply_to == msg.id and reply.chat_id == "local"
     assert spool.list_box(spool.incoming) == [] and spool.depths()["processing"] == 0
+    # what the CLI reported it cost is kept with the reply and in the event log
+    assert reply.meta["cost_usd"] == 0 and reply.meta["usage"]["num_turns"] == 1
+    [ended] = [
+        e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "run.end"
+    ]
+    assert ended["cost"] == 0 and ended["usage"]["num_turns"] == 1
 
 
 def test_at_prefix_picks_the_actor_case_insensitively_and_is_stripped(fake_home: Home) -> None:
@@ -54,6 +60,19 @@ def test_an_unknown_actor_gets_a_helpful_list(fake_home: Home) -> None:
         reply = reply_for(fake_home, msg)
     assert reply.kind == "error"
     assert "no actor called @nobody" in reply.text and "@coder - writes code" in reply.text
+
+
+def test_a_name_with_nothing_after_it_gets_a_hint_not_a_run(fake_home: Home) -> None:
+    with worker_thread(fake_home):
+        msg = message("@Coder   ")
+        Spool(fake_home).put(msg)
+        reply = reply_for(fake_home, msg)
+    assert reply.kind == "error"
+    assert reply.text == "Nothing to send to @coder: write your message after the name."
+    runs = [
+        e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "run.start"
+    ]
+    assert runs == []
 
 
 @pytest.mark.parametrize(
@@ -138,6 +157,23 @@ def test_the_concurrency_limit_holds(home: Home) -> None:
     assert kinds == ["run.start", "run.end"] * 3
 
 
+def test_a_busy_actor_does_not_starve_the_others_when_slots_are_few(home: Home) -> None:
+    actors = {"a0": {}, "a1": {}}
+    write_config(home, fake_cli_config(actors, env={"FAKE_CLI_SLEEP": "0.1"}, concurrency=1))
+    spool = Spool(home)
+    msgs = [message("@a0 job 1"), message("@a1 the only job")]
+    msgs += [message(f"@a0 job {n}") for n in range(2, 6)]
+    for m in msgs:
+        spool.put(m)
+    with worker_thread(home):
+        for m in msgs:
+            reply_for(home, m)
+    order = [
+        e["actor"] for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "run.start"
+    ]
+    assert order == ["a0", "a1", "a0", "a0", "a0", "a0"]  # oldest message first
+
+
 def test_a_cli_error_becomes_a_readable_error_reply(home: Home) -> None:
     write_config(home, fake_cli_config(env={"FAKE_CLI_FAIL": "overloaded"}))
     with worker_thread(home):
@@ -206,6 +242,23 @@ def test_cancel_stops_the_running_cli_of_this_chat(home: Home) -> None:
         spool.put(cancel)
         assert "Stopping @assistant" in reply_for(home, cancel).text
         reply = reply_for(home, slow, timeout=10)
+    assert reply.kind == "notice" and "Stopped" in reply.text
+
+
+def test_the_operator_cancels_an_actors_run_from_its_window_whoever_asked(home: Home) -> None:
+    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "30"}))
+    spool = Spool(home)
+    with worker_thread(home) as worker:
+        stuck = message("@coder take forever", chat="someone-else")
+        spool.put(stuck)
+        wait_for(worker.running_snapshot, what="the run to start")
+        elsewhere = message("/cancel", kind="command")  # another chat stops nothing
+        spool.put(elsewhere)
+        assert reply_for(home, elsewhere).text == "Nothing is running for this chat."
+        operator = message("/cancel", kind="command", chat="coder", channel="operator")
+        spool.put(operator)
+        assert reply_for(home, operator).text == "Stopping @coder."
+        reply = reply_for(home, stuck, timeout=10)
     assert reply.kind == "notice" and "Stopped" in reply.text
 
 
@@ -311,3 +364,25 @@ def test_the_delivery_and_redelivery_ledgers_forget_after_keep_days(fake_home: H
     assert new_sent.exists()
     pruned = [e for e in EventLog(fake_home.logs / "events.jsonl").read() if e["event"] == "pruned"]
     assert [e["files"] for e in pruned] == [2]
+
+
+def test_messages_nobody_would_ever_run_are_failed_with_a_reason(fake_home: Home) -> None:
+    spool = Spool(fake_home)
+    gone = spool.inbox("retired")  # an actor removed from tinyclaw.toml
+    gone.mkdir(parents=True)
+    spool.put(message("for the retired actor"), gone)
+    stray = spool.incoming / "notes.txt"  # not a queue file
+    stray.write_text("hello?")
+    hour_ago = time.time() - 3600
+    os.utime(stray, (hour_ago, hour_ago))
+    young = spool.incoming / "draft.txt"  # may still be on its way to a rename
+    young.write_text("...")
+
+    with worker_thread(fake_home):
+        wait_for(lambda: len(spool.list_box(spool.failed)) == 1 and not stray.exists())
+
+    reasons = sorted(p.read_text() for p in spool.failed.glob("*.reason"))
+    assert len(reasons) == 2
+    assert "@retired is not in tinyclaw.toml" in reasons[0] + reasons[1]
+    assert "not a queue file" in reasons[0] + reasons[1]
+    assert young.exists() and spool.list_box(gone) == []

@@ -3,7 +3,10 @@
 Adding or removing an actor edits ``tinyclaw.toml`` as text (see ``toml_edit``), and
 the edited text must load, with exactly the intended change, before it replaces the
 file. Removing never deletes anything outside ``actors/<name>/``: a workspace
-configured elsewhere stays, and so do its sessions under ``state/``.
+configured elsewhere stays, and so do its sessions under ``state/``. Nor does it
+delete that folder while another actor's workspace lies inside it. The actor's
+scheduled jobs go with it (the CLI lists them and asks first): a job for an actor
+that no longer exists could only fail at every run.
 """
 
 from __future__ import annotations
@@ -11,21 +14,23 @@ from __future__ import annotations
 import os
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.actors.toml_edit import FieldValue, append_section, remove_section, section_text
 from tinyclaw.config import NAME_RE, Config, RunnerKind, load_config, parse_config
-from tinyclaw.errors import ConfigError, UnsafePathError
+from tinyclaw.errors import ConfigError, JobNotFoundError, UnsafePathError
 from tinyclaw.fsutil import atomic_write
 from tinyclaw.home import Home
+from tinyclaw.schedule.models import Job
+from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 from tinyclaw.teams.roster import teammates, teams_of
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise ConfigError(
             f"invalid actor name {name!r}: use a-z, 0-9, '-' and '_', start with a letter "
             "or digit, at most 32 characters"
@@ -101,6 +106,24 @@ class Removal:
     workspace: Path
     workspace_inside: bool  # the workspace is in the folder (deleting it deletes both)
     queued: int  # messages waiting in its inbox or claimed for it
+    used_by: list[str] = field(default_factory=list)  # others working inside the folder
+    jobs: list[Job] = field(default_factory=list)  # its scheduled jobs, removed with it
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    resolved, root = path.resolve(), folder.resolve()
+    return resolved == root or root in resolved.parents
+
+
+def workspaces_inside(home: Home, config: Config, name: str) -> list[str]:
+    """The other actors whose workspace (symlinks resolved) lies in ``actors/<name>/``:
+    deleting that folder would delete the place they work in."""
+    folder = home.actor_dir(name)
+    return [
+        other
+        for other in config.actors
+        if other != name and _inside(config.workspace_for(home, other), folder)
+    ]
 
 
 def plan_removal(home: Home, name: str, *, force: bool = False) -> Removal:
@@ -113,8 +136,16 @@ def plan_removal(home: Home, name: str, *, force: bool = False) -> Removal:
     if teams:
         listed = ", ".join(f"[teams.{t}]" for t in teams)
         raise ConfigError(f"@{name} is in {listed}; take it out of the team first")
-    if config.worker.default_actor == name:
-        raise ConfigError(f"@{name} is worker.default_actor; choose another default first")
+    if config.default_actor == name:
+        why = (
+            "worker.default_actor"
+            if config.worker.default_actor == name
+            else "the default actor (the first one defined, as worker.default_actor is not set)"
+        )
+        raise ConfigError(
+            f"@{name} is {why}: messages without an @name go to it; set "
+            "worker.default_actor to another actor first"
+        )
     spool = Spool(home)
     queued = len(spool.list_box(spool.inbox(name))) + len(spool.list_box(spool.processing(name)))
     if queued and not force:
@@ -124,10 +155,30 @@ def plan_removal(home: Home, name: str, *, force: bool = False) -> Removal:
         )
     folder = home.actor_dir(name)
     workspace = config.workspace_for(home, name)
-    inside = (
-        workspace.resolve() == folder.resolve() or folder.resolve() in workspace.resolve().parents
+    jobs = [job for job in JobStore.for_home(home).list() if job.actor == name]
+    return Removal(
+        name,
+        folder,
+        workspace,
+        _inside(workspace, folder),
+        queued,
+        used_by=workspaces_inside(home, config, name),
+        jobs=jobs,
     )
-    return Removal(name, folder, workspace, inside, queued)
+
+
+def remove_jobs(home: Home, removal: Removal) -> list[str]:
+    """Delete the actor's scheduled jobs (a job of an actor that is gone could only
+    fail at every run); the ids removed. A job already gone is skipped."""
+    store = JobStore.for_home(home)
+    removed = []
+    for job in removal.jobs:
+        try:
+            store.remove(job.id)
+        except JobNotFoundError:
+            continue
+        removed.append(job.id)
+    return removed
 
 
 def remove_from_config(home: Home, name: str) -> None:
@@ -148,8 +199,17 @@ def remove_from_config(home: Home, name: str) -> None:
 
 
 def delete_folder(home: Home, name: str) -> bool:
-    """Delete ``actors/<name>/`` and nothing else; False if there was none."""
+    """Delete ``actors/<name>/`` and nothing else; False if there was none. Refused
+    (ConfigError, naming them) while another configured actor works inside it."""
     check_name(name)
+    if home.config_file.exists():
+        users = workspaces_inside(home, load_config(home), name)
+        if users:
+            raise ConfigError(
+                f"not deleting {home.actor_dir(name)}: the workspace of "
+                + ", ".join(f"@{u}" for u in users)
+                + " is inside it"
+            )
     root = home.actors.resolve()
     folder = home.actor_dir(name)
     if folder.is_symlink():

@@ -110,6 +110,14 @@ def render_persona(config: Config, actor: str, extras: Sequence[str] = ()) -> st
     return "\n\n".join(parts) + "\n"
 
 
+def persona_prompt(home: Home, config: Config, actor: str) -> str:
+    """The whole persona as a system prompt, for an actor without a persona file of
+    its own (actors sharing a workspace): the text the file would hold, without the
+    markers, so such an actor still learns its team, its folders and its formats."""
+    block = render_persona(config, actor, extra_sections(home, config, actor))
+    return block.replace(BEGIN, "").replace(END, "").strip()
+
+
 def merge_block(existing: str | None, block: str) -> str:
     """``existing`` with its generated block replaced by ``block`` (or ``block`` added
     after what a person wrote, if there is none yet)."""
@@ -162,3 +170,20 @@ def write_personas(home: Home, config: Config) -> set[str]:
             continue
         written.add(names[0])
     return written
+
+
+def refresh_persona(home: Home, config: Config, actor: str) -> bool:
+    """Rewrite one actor's persona file after something it lists changed (the chats a
+    new or removed job lets it write to). False if it has none: an unknown actor, or
+    one sharing its workspace (see :func:`write_personas`)."""
+    if actor not in config.actors:
+        return False
+    workspace = config.workspace_for(home, actor).resolve()
+    if len(config.workspace_groups(home).get(workspace, [])) > 1:
+        return False
+    try:
+        write_persona(home, config, actor)
+    except OSError as exc:
+        log.warning("cannot write the persona file of @%s: %s", actor, exc)
+        return False
+    return True

@@ -1,5 +1,10 @@
 """Drop folders in a shared workspace: files that belong to nobody.
 
+Every drop folder follows one rule about half-written files (:func:`parse_settled`):
+the CLI writes with its ordinary Write tool, which may truncate the file and write it
+in chunks, so a file that is empty or not yet JSON is left alone until it has not
+changed for ``SETTLE_SECONDS``; only then is it refused.
+
 Actors may share one workspace (two actors on one repository). Their drop folders
 (``outbox/``, ``schedules/``) then get a subfolder per actor
 (:meth:`~tinyclaw.config.Config.actor_folders`), and a file written straight into the
@@ -10,14 +15,45 @@ folder the writer should have used.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from tinyclaw.errors import InvalidFileError
 from tinyclaw.events import EventLog
 from tinyclaw.spool import SUFFIX
 
 log = logging.getLogger("tinyclaw.actors")
+
+SETTLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """A drop file that is not JSON yet but may still be being written: look again at
+    ``retry_at`` (epoch seconds)."""
+
+    retry_at: float
+
+
+def parse_settled(
+    data: bytes, mtime: float, now: float, settle: float = SETTLE_SECONDS
+) -> object | Unsettled:
+    """The JSON value of a file an actor's CLI dropped (``data``, last written at
+    ``mtime``), or Unsettled while it is empty or unparseable and younger than
+    ``settle`` seconds. Once settled, an empty or unparseable file raises
+    InvalidFileError. ``settle <= 0`` never waits."""
+    try:
+        if not data.strip():
+            raise ValueError("the file is empty")
+        value: object = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        if settle > 0 and now < mtime + settle:
+            return Unsettled(mtime + settle)
+        raise InvalidFileError(f"not valid UTF-8 JSON: {exc}") from None
+    return value
 
 
 class Unclaimed:
@@ -32,11 +68,11 @@ class Unclaimed:
         self.roots = roots
         self.kind = kind
         self.events = events
-        self._reported: set[tuple[Path, int, int]] = set()
+        self._reported: set[tuple[Path, int]] = set()
 
     def check(self) -> None:
-        """Report the unclaimed files not reported before (a rewrite counts as new)."""
-        seen: set[tuple[Path, int, int]] = set()
+        """Report the unclaimed files not reported before (a replaced one counts as new)."""
+        seen: set[tuple[Path, int]] = set()
         for root, actors in self.roots.items():
             try:
                 with os.scandir(root) as listing:
@@ -50,7 +86,9 @@ class Unclaimed:
             except (FileNotFoundError, NotADirectoryError):
                 continue
             for name, st in entries:
-                key = (root / name, st.st_ino, st.st_mtime_ns)  # a rewrite is news again
+                # A file replaced by a rename is news again; one still being written
+                # (its mtime moving under a scan) is the same file, reported once.
+                key = (root / name, st.st_ino)
                 seen.add(key)
                 if key not in self._reported:
                     self._report(root / name, actors)

@@ -28,6 +28,13 @@ Public API (additive changes only; the platform modules build on it)::
         async def send_typing(self, chat_id: str) -> None
         async def register_commands(self, commands: Sequence[ChatCommand]) -> None  # optional
         def text_length(self, text: str) -> int                                     # optional
+        def max_upload_bytes(self, file: OutgoingFile) -> int | None  # optional; None: no check
+        async def send_upload(self, chat_id: str, file: OutgoingFile, *,
+                              reply_to: str | None = None) -> None  # optional; default
+            # calls send_file(file.path). The outbox opens each file once (O_NOFOLLOW,
+            # confinement re-checked on the open file), replaces one over max_upload_bytes
+            # with a "not sent: too large" note, and does the same when a send raises
+            # UploadTooLargeError (a 413).
             # send_* raise TransientDeliveryError(msg, retry_after=...),
             # PermanentDeliveryError(msg), or ChannelAuthError (token revoked: the
             # listener stops, the reply stays queued). IncomingFile.fetch raises
@@ -49,6 +56,9 @@ Public API (additive changes only; the platform modules build on it)::
             # run() stops the listener and raises ``error``
 
     read_secret(env_name: str | None, what: str) -> str   # ConfigError if unset
+
+    ``Channel.sleep`` is the injected ``sleep``: platforms use it for their reconnect
+    backoff too, so tests record the delays instead of waiting them out.
 
 Other modules: ``gate.py`` (Gate, GateDecision, AllowListGate), ``split.py``
 (split_text, utf16_len), ``commands.py`` (CHAT_COMMANDS, parse_command),
@@ -73,7 +83,7 @@ from tinyclaw.channels.delivery import DeliveryOutcome, Outbox, RetryPolicy
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.intake import Intake
-from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
+from tinyclaw.channels.models import IncomingFile, IncomingMessage, OutgoingFile, Platform
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
 from tinyclaw.home import Home
@@ -85,6 +95,7 @@ __all__ = [
     "DeliveryOutcome",
     "IncomingFile",
     "IncomingMessage",
+    "OutgoingFile",
     "Platform",
     "RetryPolicy",
     "read_secret",
@@ -131,6 +142,7 @@ class Channel(abc.ABC):
         self.spool = spool if spool is not None else Spool(home)
         self.log = logging.getLogger(f"tinyclaw.channels.{self.name}")
         self.mention_tokens: tuple[str, ...] = ()
+        self.sleep = sleep
         self.typing = TypingIndicator(
             self.send_typing, interval=typing_interval, cap=typing_cap, log=self.log
         )
@@ -180,6 +192,19 @@ class Channel(abc.ABC):
         """How the platform counts ``text`` against ``text_limit`` (code points)."""
         return len(text)
 
+    def max_upload_bytes(self, file: OutgoingFile) -> int | None:
+        """The largest upload the platform accepts for ``file``; None leaves the check
+        to ``send_file`` (a platform whose limit depends on the server's answer)."""
+        del file
+        return None
+
+    async def send_upload(
+        self, chat_id: str, file: OutgoingFile, *, reply_to: str | None = None
+    ) -> None:
+        """Upload a file the outbox opened. Platforms that can send an open file
+        override this; the default re-opens by path through ``send_file``."""
+        await self.send_file(chat_id, file.path, reply_to=reply_to)
+
     # -- shared behaviour ----------------------------------------------------------
 
     async def receive(self, message: IncomingMessage) -> Path | None:
@@ -227,6 +252,24 @@ class Channel(abc.ABC):
             self._abort_error = error
         self._abort.set()
 
+    async def _start_unless_stopped(self, stop: asyncio.Event) -> bool:
+        """Start, but give up when ``stop`` is set first: a platform that cannot be
+        reached is retried for ever, and SIGTERM must still end the listener at once
+        rather than after the supervisor's timeout. False if it stopped instead."""
+        starting = asyncio.create_task(self.start(), name=f"{self.name}-start")
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if starting.done():
+            starting.result()  # raise what failed (a refused token)
+            return True
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await self.stop()
+        self.log.info("stopped before %s could be reached", self.name)
+        return False
+
     async def run(self, stop: asyncio.Event, *, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until ``stop`` is set (``on_ready`` runs once connected). An outbox that
         dies or a platform that aborts takes the listener down rather than leaving a
@@ -238,7 +281,8 @@ class Channel(abc.ABC):
             await self._serve(stop, on_ready)
 
     async def _serve(self, stop: asyncio.Event, on_ready: Callable[[], None] | None) -> None:
-        await self.start()
+        if not await self._start_unless_stopped(stop):
+            return
         try:
             if on_ready is not None:
                 on_ready()

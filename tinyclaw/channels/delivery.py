@@ -5,7 +5,12 @@ between files and survives a restart. For each file, in arrival order:
 
 * the text is split at the platform's limit (:func:`split_text`), the first part
   replying to the user's message; then the files the actor asked to send, each
-  re-confined to the actor's workspace (a refused one becomes a short note instead);
+  re-confined to the actor's workspace and opened once (``O_NOFOLLOW``, confinement
+  checked again on the open file, so a symlink swapped in after the check is not
+  followed); a refused file, or one over the platform's upload limit (or answered
+  with 413), becomes a short note instead;
+* the typing indicator stops when a final reply starts going out, and starts again
+  if that reply is deferred (the user is still waiting for it);
 * after every part the platform accepted, progress (``meta.parts_sent`` /
   ``meta.files_sent``) is written back atomically, so a crash resends at most the one
   part that was in flight (at-least-once for that part, never for the others);
@@ -24,6 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
+import os
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -33,7 +41,7 @@ from pathlib import Path
 from typing import Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
-from tinyclaw.channels.models import Platform
+from tinyclaw.channels.models import OutgoingFile, Platform
 from tinyclaw.channels.split import split_text
 from tinyclaw.config import load_config
 from tinyclaw.errors import (
@@ -43,6 +51,7 @@ from tinyclaw.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
     UnsafePathError,
+    UploadTooLargeError,
 )
 from tinyclaw.fsutil import atomic_write, confine, sanitize_name
 from tinyclaw.messages import Reply, dump, load_reply
@@ -51,6 +60,11 @@ from tinyclaw.watching import Watcher
 
 DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]
 FINAL_KINDS = frozenset({"reply", "error"})
+_MB = 1024 * 1024
+_SHOWN_NAMES = {"telegram": "Telegram", "discord": "Discord", "whatsapp": "WhatsApp"}
+# O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a FIFO planted
+# in the workspace from blocking the open (it is then refused as not a regular file).
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +191,12 @@ class Outbox:
             self.spool.fail(path, f"{self.platform.name} refused the reply: {exc}")
             return "failed"
         except TransientDeliveryError as exc:
-            return self._defer(progress.reply, path, exc)
+            return self._postpone(progress.reply, path, exc)
         except ChannelAuthError:
             raise  # the listener stops; the reply stays for the next start
         except Exception as exc:  # the outbox is an edge: one bad reply must not kill it
             self.log.exception("unexpected error delivering %s", path.name)
-            return self._defer(progress.reply, path, TransientDeliveryError(repr(exc)))
+            return self._postpone(progress.reply, path, TransientDeliveryError(repr(exc)))
         self.spool.mark_sent(path, self.platform.name)
         self.log.info("delivered %s to %s", path.name, reply.chat_id)
         return "sent"
@@ -200,14 +214,41 @@ class Outbox:
         files_sent = int(reply.meta.get("files_sent", 0))
         for index in range(files_sent, len(reply.files)):
             try:
-                path = self._confine(reply, reply.files[index])
+                file = self._open(reply, reply.files[index])
             except UnsafePathError as exc:
-                note = f"(file not sent: {exc})"
                 self.log.warning("refused to send %r: %s", reply.files[index], exc)
-                await self._retrying(partial(self.platform.send_text, reply.chat_id, note))
+                await self._note(reply.chat_id, f"(file not sent: {exc})")
             else:
-                await self._retrying(partial(self.platform.send_file, reply.chat_id, path))
+                with file.handle:
+                    await self._upload(reply.chat_id, file)
             progress.advance("files_sent", index + 1)
+
+    async def _note(self, chat_id: str, note: str) -> None:
+        await self._retrying(partial(self.platform.send_text, chat_id, note))
+
+    async def _upload(self, chat_id: str, file: OutgoingFile) -> None:
+        """Send one opened file, or a note saying why it was not sent: a file over the
+        platform's limit would be refused anyway, and the rest of the reply with it."""
+        shown = _SHOWN_NAMES.get(self.platform.name, self.platform.name)
+        limit = self.platform.max_upload_bytes(file)
+        if limit is not None and file.size > limit:
+            self.log.warning("not sending %s: %d bytes, limit %d", file.name, file.size, limit)
+            await self._note(
+                chat_id,
+                f"(file {file.name} not sent: too large, {file.size / _MB:.1f} MB is over "
+                f"{shown}'s {limit / _MB:.0f} MB upload limit)",
+            )
+            return
+
+        async def attempt() -> None:
+            file.handle.seek(0)  # a retried upload starts from the beginning
+            await self.platform.send_upload(chat_id, file)
+
+        try:
+            await self._retrying(attempt)
+        except UploadTooLargeError as exc:
+            self.log.warning("%s refused %s as too large: %s", shown, file.name, exc)
+            await self._note(chat_id, f"(file {file.name} not sent: too large for {shown} ({exc}))")
 
     def _workspaces(self) -> list[Path]:
         """The workspaces replies may send files from: those of the configured actors
@@ -223,9 +264,39 @@ class Outbox:
             self._allowed_roots = [root.resolve() for root in roots]
         return self._allowed_roots
 
-    def _confine(self, reply: Reply, name: str) -> Path:
+    def _open(self, reply: Reply, name: str) -> OutgoingFile:
+        """Open the confined file once, without following a symlink at its last
+        component, and check the open file again: a path component swapped for a
+        symlink between the check and the open is caught here, not uploaded."""
+        workspace, path = self._confine(reply, name)
+        shown = sanitize_name(name)
+        try:
+            # open(), not os.fdopen: the handle keeps the path as its name (pywa
+            # guesses from it), while the flags are ours.
+            handle = open(path, "rb", opener=_open_no_follow)  # noqa: SIM115
+        except OSError as exc:
+            raise UnsafePathError(f"{shown} cannot be opened ({exc.strerror})") from None
+        try:
+            fd = handle.fileno()
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise UnsafePathError(f"{shown} is not a regular file")
+            opened = _opened_path(fd)
+            if opened is not None and opened != workspace and workspace not in opened.parents:
+                raise UnsafePathError(f"{shown} is outside the actor's workspace")
+            if opened is None and os.stat(path, follow_symlinks=False).st_ino != info.st_ino:
+                raise UnsafePathError(f"{shown} changed while it was being opened")
+            os.set_blocking(fd, True)
+        except BaseException:
+            handle.close()
+            raise
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return OutgoingFile(path=path, name=path.name, size=info.st_size, mime=mime, handle=handle)
+
+    def _confine(self, reply: Reply, name: str) -> tuple[Path, Path]:
         """The worker confined the file already; the listener checks again because a
-        reply file is input too. Symlinks are resolved before the check."""
+        reply file is input too. Symlinks are resolved before the check. Returns the
+        resolved workspace and file."""
         shown = sanitize_name(name)
         if not reply.workspace:
             raise UnsafePathError(f"{shown}: no workspace to send it from")
@@ -238,7 +309,7 @@ class Outbox:
             raise UnsafePathError(f"{shown} is outside the actor's workspace") from None
         if not path.is_file():
             raise UnsafePathError(f"{shown} does not exist")
-        return path
+        return workspace, path
 
     async def _retrying(self, call: Callable[[], Awaitable[None]]) -> None:
         attempt = 0
@@ -260,6 +331,14 @@ class Outbox:
                 self.log.warning("%s: %s; retrying in %.1f s", self.platform.name, exc, delay)
                 await self._sleep(delay)
 
+    def _postpone(self, reply: Reply, path: Path, exc: TransientDeliveryError) -> DeliveryOutcome:
+        """Defer the reply; while it waits for its next round, the user still waits for
+        an answer, so "typing…" comes back (it stopped when sending began)."""
+        outcome = self._defer(reply, path, exc)
+        if outcome == "deferred" and reply.kind in FINAL_KINDS:
+            self.typing.start(reply.chat_id)
+        return outcome
+
     def _defer(self, reply: Reply, path: Path, exc: TransientDeliveryError) -> DeliveryOutcome:
         rounds = reply.attempts + 1
         if rounds >= self.retry.rounds:
@@ -277,6 +356,19 @@ class Outbox:
         ):
             self._earliest = updated.not_before
         return "deferred"
+
+
+def _open_no_follow(path: str, flags: int) -> int:
+    """The opener for outgoing files: ``open``'s flags plus ours (see _OPEN_FLAGS)."""
+    return os.open(path, flags | _OPEN_FLAGS)
+
+
+def _opened_path(fd: int) -> Path | None:
+    """Where an open file really is (Linux: ``/proc/self/fd``); None elsewhere."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
 
 
 class _Progress:

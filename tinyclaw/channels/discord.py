@@ -15,8 +15,18 @@ retries) is the shared code in :mod:`tinyclaw.channels.base`.
   ``message_content``: without it a guild message that does not mention the bot arrives
   empty. If the intent is not enabled for the application, Discord closes the gateway
   with 4014 and the listener exits with a line saying where to enable it.
-* **Commands.** Plain text (``/reset @coder``); no application commands are
-  registered, so nothing has to be synced with Discord.
+* **Commands.** Typed as text (``/reset @coder``), or picked from Discord's command
+  menu: at start-up the chat commands are published as global application (slash)
+  commands, one bulk overwrite (``PUT /applications/{id}/commands``) that replaces
+  whatever an earlier version registered; a failure there is a warning, not a reason to
+  stop. A slash command arrives as an INTERACTION_CREATE. Discord wants an answer
+  within 3 s, so it is acknowledged at once with a short note only the sender sees
+  (never after the gate or a slow disk); then it becomes exactly the text command
+  (``/reset`` with ``actor: coder`` → ``/reset @coder``) and goes through the same
+  policy: allowed channels only, ``/pair`` before the gate, the gate. The worker's
+  answer comes as an ordinary message in the channel, through the outbox like every
+  reply (split, retried, typing stopped), not as the interaction's follow-up: an
+  interaction token expires after 15 minutes and a reply file must outlive that.
 * **Errors.** discord.py itself sleeps through short 429s (``retry_after`` ≤ 30 s) and
   retries 500/502/504 a few times; what still fails maps to ``TransientDeliveryError``
   (network, 5xx, a longer 429 with its ``retry_after``) or ``PermanentDeliveryError``
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,14 @@ import discord
 import yarl
 
 from tinyclaw.channels.base import Channel
-from tinyclaw.channels.discord_translate import LIBRARY_ERRORS, delivery_error, translate
+from tinyclaw.channels.commands import ChatCommand, parse_command
+from tinyclaw.channels.discord_translate import (
+    LIBRARY_ERRORS,
+    command_payloads,
+    delivery_error,
+    translate,
+    translate_interaction,
+)
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import (
     ChannelAuthError,
@@ -102,6 +120,9 @@ class _Client(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.listener.on_message(message)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.listener.on_interaction(interaction)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """discord.py waits 5 s before a fresh IDENTIFY after a lost session (Discord
@@ -273,6 +294,55 @@ class DiscordChannel(Channel):
             await self.receive(incoming)
         except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
             self.log.exception("could not queue discord message %s: %s", message.id, exc)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A slash command: acknowledged first (in Discord's 3 s, whatever happens
+        next), then queued exactly as the same command typed as text would be."""
+        if interaction.type is not discord.InteractionType.application_command:
+            return  # buttons, autocomplete: the listener offers none
+        incoming = translate_interaction(interaction)
+        command = parse_command(incoming.text) if incoming is not None else None
+        if incoming is None or command is None:
+            note = "Unknown command. Try /help."
+        elif incoming.is_group and not (
+            {incoming.chat_id, incoming.parent_chat_id} & set(self.config.allow_groups)
+        ):
+            # Said only to the sender (ephemeral): the group rule's silence is about
+            # not chattering in a channel, and an unanswered command looks broken.
+            note = "I don't answer in this channel (it is not in allow_groups)."
+        else:
+            note = f"Got /{command.name}; the answer comes as a message in this chat."
+        try:
+            await interaction.response.send_message(note, ephemeral=True)
+        except (*LIBRARY_ERRORS, discord.InteractionResponded) as exc:
+            self.log.warning(
+                "discord: could not acknowledge interaction %s: %s", interaction.id, exc
+            )
+        if incoming is None or command is None:
+            return
+        try:
+            await self.receive(incoming)
+        except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
+            self.log.exception("could not queue discord interaction %s: %s", interaction.id, exc)
+
+    # -- the command menu ------------------------------------------------------------
+
+    async def register_commands(self, commands: Sequence[ChatCommand]) -> None:
+        """Publish the chat commands as global slash commands (one bulk overwrite, so a
+        command dropped here disappears from Discord too). Discord may take a while to
+        show new global commands; the text forms work regardless."""
+        client = self.client
+        if client is None or client.application_id is None:
+            raise TransientDeliveryError("discord: the application id is not known yet")
+        payload = command_payloads(commands)
+        await self._call(
+            "command registration",
+            client.http.bulk_upsert_global_commands(client.application_id, payload),
+        )
+        self.log.info(
+            "discord: registered the slash commands %s",
+            " ".join("/" + command["name"] for command in payload),
+        )
 
     # -- outbound ------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Discord ↔ tinyclaw translation: a discord.py message becomes an
-:class:`IncomingMessage`, a discord.py or aiohttp failure becomes one of the two
-delivery errors. Pure functions over library objects, no connection state, so
+"""Discord ↔ tinyclaw translation: a discord.py message or slash-command interaction
+becomes an :class:`IncomingMessage`, the chat commands become Discord's application
+command payloads, a discord.py or aiohttp failure becomes one of the two delivery
+errors. Pure functions over library objects, no connection state, so
 :mod:`tinyclaw.channels.discord` stays about connecting and sending.
 
 Imported only by the Discord listener (it imports discord.py).
@@ -11,17 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import aiohttp
 import discord
 
+from tinyclaw.channels.commands import ChatCommand
 from tinyclaw.channels.models import AttachmentKind, IncomingFile, IncomingMessage
 from tinyclaw.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
 _CHANNEL_MENTION = re.compile(r"<#(\d+)>")
+
+# Discord's application command vocabulary (API v10).
+CHAT_INPUT = 1  # a slash command
+STRING_OPTION = 3
+CONTEXT_GUILD, CONTEXT_BOT_DM = 0, 1
+GUILD_INSTALL = 0
+# The one option a command of ours takes, by command name: (name, description, required).
+# What the user fills in is appended to the command text, as if typed: "/reset @coder".
+COMMAND_OPTIONS: dict[str, tuple[str, str, bool]] = {
+    "reset": (
+        "actor",
+        "The actor to start afresh with, e.g. @coder (default: the usual one)",
+        False,
+    ),
+    "pair": ("code", "The pairing code the owner gave you", True),
+}
 
 # What a REST call may raise besides our own errors (RateLimited is not an HTTPException).
 LIBRARY_ERRORS = (
@@ -161,3 +180,86 @@ def readable(text: str, message: discord.Message) -> str:
     text = _USER_MENTION.sub(user, text)
     text = _ROLE_MENTION.sub(role, text)
     return _CHANNEL_MENTION.sub(channel, text)
+
+
+def command_payloads(commands: Sequence[ChatCommand]) -> list[dict[str, Any]]:
+    """The chat commands as global application commands, for Discord's bulk overwrite
+    (``PUT /applications/{id}/commands``): slash commands usable in guild channels and
+    in the bot's DMs (not in other people's DMs or group DMs, where the bot cannot post
+    the answer)."""
+    payloads: list[dict[str, Any]] = []
+    for command in commands:
+        payload: dict[str, Any] = {
+            "type": CHAT_INPUT,
+            "name": command.name,
+            "description": command.description[:100],
+            "contexts": [CONTEXT_GUILD, CONTEXT_BOT_DM],
+            "integration_types": [GUILD_INSTALL],
+        }
+        option = COMMAND_OPTIONS.get(command.name)
+        if option is not None:
+            name, description, required = option
+            payload["options"] = [
+                {
+                    "type": STRING_OPTION,
+                    "name": name,
+                    "description": description[:100],
+                    "required": required,
+                }
+            ]
+        payloads.append(payload)
+    return payloads
+
+
+def interaction_text(data: Mapping[str, Any]) -> str:
+    """A slash command as the same command typed as text: ``/reset`` with the option
+    ``actor=coder`` is ``/reset @coder`` (the worker reads the text form only)."""
+    words = ["/" + str(data.get("name") or "")]
+    for option in data.get("options") or ():
+        value = " ".join(str(option.get("value") or "").split())
+        if option.get("name") == "actor" and value and not value.startswith("@"):
+            value = "@" + value
+        if value:
+            words.append(value)
+    return " ".join(words)
+
+
+def translate_interaction(interaction: discord.Interaction) -> IncomingMessage | None:
+    """A slash-command interaction as the shared code wants a message (no policy
+    applied), or None when Discord did not say which chat it came from.
+
+    It counts as a mention (a slash command is addressed to the bot), so the group rule
+    left to apply is the one that matters: only in allowed channels. ``message_id`` is
+    ``interaction-<id>``: unique for the redelivery check, and not a message id, so the
+    answer is sent as a plain message rather than as a reply to a message that does not
+    exist.
+    """
+    channel_id = interaction.channel_id
+    if channel_id is None:
+        return None
+    data = cast("Mapping[str, Any]", interaction.data or {})
+    channel = interaction.channel
+    meta: dict[str, Any] = {"via": "slash command"}
+    parent: str | None = None
+    if interaction.guild_id is not None:
+        guild = interaction.guild
+        meta.update(
+            guild_id=str(interaction.guild_id),
+            guild=guild.name if guild is not None else None,
+            channel=getattr(channel, "name", None),
+        )
+        if isinstance(channel, discord.Thread):
+            parent = str(channel.parent_id)
+            meta["parent_channel_id"] = parent
+    user = interaction.user
+    return IncomingMessage(
+        chat_id=str(channel_id),
+        message_id=f"interaction-{interaction.id}",
+        sender_id=str(user.id),
+        sender_name=user.display_name,
+        text=interaction_text(data),
+        is_group=interaction.guild_id is not None,
+        mentioned=True,
+        parent_chat_id=parent,
+        meta=meta,
+    )

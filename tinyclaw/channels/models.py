@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from tinyclaw.channels.commands import ChatCommand
 
@@ -57,6 +57,21 @@ class IncomingMessage:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A file an actor asked to send, opened by the outbox after it was confined to the
+    actor's workspace. The platform uploads ``handle`` (never re-opens ``path``): a
+    symlink swapped in after the check cannot redirect the upload. ``size`` is from
+    ``fstat`` of the open file; the outbox rewinds ``handle`` before each attempt and
+    closes it afterwards."""
+
+    path: Path
+    name: str
+    size: int
+    mime: str
+    handle: BinaryIO
+
+
 class Platform(Protocol):
     """The calls shared code makes into a platform module (``Channel`` provides them)."""
 
@@ -85,6 +100,17 @@ class Platform(Protocol):
 
     async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
         """Upload one file (already confined to the actor's workspace)."""
+        ...
+
+    async def send_upload(
+        self, chat_id: str, file: OutgoingFile, *, reply_to: str | None = None
+    ) -> None:
+        """Upload an already opened file (``Channel`` falls back to ``send_file``);
+        a platform that answers "too large" raises UploadTooLargeError."""
+        ...
+
+    def max_upload_bytes(self, file: OutgoingFile) -> int | None:
+        """The largest ``file`` the platform takes, in bytes (None: no shared check)."""
         ...
 
     async def send_typing(self, chat_id: str) -> None:

@@ -3,8 +3,11 @@
 Free of Typer on purpose: ``python -m tinyclaw.channels PLATFORM`` (what the launcher
 runs) starts a listener without the command-line application, so the process holds
 the interpreter, the core and its one platform library. Exit codes: 0 after a clean
-stop, 1 for a configuration problem, 2 when the platform refused the credentials (the
-supervisor stops restarting: retrying cannot help).
+stop; 2 (:data:`AUTH_EXIT`, "do not retry") when the platform refused the credentials,
+a secret is missing or the configuration is wrong (the channel disabled, a bad value):
+the supervisor stops restarting, because only a person can fix those; 1 for anything
+else (another listener holds the home, the webhook port is still taken, a background
+task died), which a restart may well cure.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
         gate = ListenerGate(pairing_service(home, config))
         channel = build_channel(platform, home, channel_config, gate)
         asyncio.run(_serve(home, channel))
-    except ChannelAuthError as exc:
+    except (ChannelAuthError, ConfigError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return AUTH_EXIT
     except TinyclawError as exc:

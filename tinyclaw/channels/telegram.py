@@ -9,6 +9,17 @@ token (stop with one clear line), and confirm the last update on the way out.
 API server (``http://host:8081/bot`` and ``http://host:8081/file/bot``); calls go to
 ``{base_url}{token}/{method}``. Everything Telegram-specific ends here: updates become
 :class:`IncomingMessage`, errors become Transient/PermanentDeliveryError.
+
+* Forum topics: a message in a topic of a forum supergroup is its own chat for the
+  rest of tinyclaw, ``"<chat id>:<topic id>"`` (its own conversation, its own typing),
+  with the group as ``parent_chat_id`` so that allowing the group allows its topics.
+  Every send to such a chat carries ``message_thread_id``, so continuation parts,
+  files and "typing…" stay in the topic instead of falling into "General".
+* Uploads stream from the file the outbox opened (``read_file_handle=False``), up to
+  the Bot API's 50 MB. (A self-hosted server in ``--local`` mode takes 2000 MB, but
+  nothing tells the listener which mode it runs in, so 50 MB holds everywhere.) A 413
+  from the server is UploadTooLargeError, never retried.
+* Reconnect waits go through the channel's injected ``sleep`` (1 s doubling to 30 s).
 """
 
 from __future__ import annotations
@@ -16,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import mimetypes
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,12 +36,12 @@ from typing import Any
 from telegram import (
     Bot,
     BotCommand,
+    InputFile,
     Message,
-    MessageEntity,
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -40,10 +53,10 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from tinyclaw.channels.base import Channel, IncomingFile, IncomingMessage
+from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile
 from tinyclaw.channels.commands import ChatCommand
-from tinyclaw.channels.models import AttachmentKind
 from tinyclaw.channels.split import utf16_len
+from tinyclaw.channels.telegram_translate import translate_message
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import (
     ChannelAuthError,
@@ -54,6 +67,7 @@ from tinyclaw.errors import (
     TinyclawError,
     TransientDeliveryError,
     UnsafePathError,
+    UploadTooLargeError,
 )
 from tinyclaw.home import Home
 
@@ -62,6 +76,7 @@ DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 ALLOWED_UPDATES = ("message",)
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # larger images go as documents
+UPLOAD_LIMIT = 50 * 1024 * 1024  # the Bot API's multipart upload limit
 MAX_RECONNECT_DELAY = 30.0
 # python-telegram-bot puts the token into InvalidToken's message: never show that one.
 REFUSED = "telegram refused the bot token (401/404 from the Bot API)"
@@ -71,8 +86,33 @@ def _seconds(value: int | dtm.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
+class RequestTooLarge(TelegramError):
+    """HTTP 413 from the Bot API. python-telegram-bot reports it as a NetworkError,
+    which would be retried; the request said this upload can never succeed."""
+
+
+class _Request(HTTPXRequest):
+    """python-telegram-bot's HTTPX backend, telling 413 apart from network trouble."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == 413:
+            raise RequestTooLarge("Request Entity Too Large (413)")
+        return code, payload
+
+
+def split_chat(chat_id: str) -> tuple[str, int | None]:
+    """``"-100123:7"`` (a forum topic) -> ("-100123", 7); a plain chat id -> (id, None)."""
+    chat, sep, topic = chat_id.partition(":")
+    if sep and topic.isdigit():
+        return chat, int(topic)
+    return chat_id, None
+
+
 def translate_error(exc: TelegramError) -> DeliveryError | ChannelAuthError:
     """One place that knows which Telegram errors are worth retrying."""
+    if isinstance(exc, RequestTooLarge):
+        return UploadTooLargeError(str(exc))
     if isinstance(exc, RetryAfter):
         return TransientDeliveryError(str(exc), retry_after=_seconds(exc.retry_after))
     if isinstance(exc, InvalidToken):
@@ -104,14 +144,14 @@ class TelegramChannel(Channel):
             token,
             base_url=config.base_url or DEFAULT_BASE_URL,
             base_file_url=config.base_file_url or DEFAULT_BASE_FILE_URL,
-            request=HTTPXRequest(
+            request=_Request(
                 connection_pool_size=8,
                 read_timeout=request_timeout,
                 write_timeout=request_timeout,
                 connect_timeout=request_timeout,
                 media_write_timeout=max(request_timeout, 60.0),
             ),
-            get_updates_request=HTTPXRequest(
+            get_updates_request=_Request(
                 connection_pool_size=1,
                 read_timeout=poll_timeout + request_timeout,
                 connect_timeout=request_timeout,
@@ -142,7 +182,7 @@ class TelegramChannel(Channel):
             except TelegramError as exc:
                 delay = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, delay * 2))
                 self.log.warning("cannot reach the Bot API (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
         self.bot_id = self.bot.id
         self.mention_tokens = (f"@{self.bot.username}",)
         self.log.info("connected as @%s", self.bot.username)
@@ -183,14 +223,14 @@ class TelegramChannel(Channel):
                 self.abort(ChannelAuthError(f"{REFUSED}; check {self.config.token_env}"))
                 return
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await self.sleep(_seconds(exc.retry_after))
                 continue
             except TimedOut:
                 continue
             except TelegramError as exc:
                 delay = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, delay * 2))
                 self.log.warning("polling failed (%s); reconnecting in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
                 continue
             if delay:
                 self.log.info("polling works again")
@@ -216,87 +256,10 @@ class TelegramChannel(Channel):
     # -- inbound -------------------------------------------------------------------
 
     def translate(self, message: Message, update_id: int | None = None) -> IncomingMessage:
-        """A Telegram message as the shared code sees it."""
-        user = message.from_user
-        assert user is not None
-        chat = message.chat
-        is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        quoted = message.reply_to_message
-        quote_text: str | None = None
-        if message.quote is not None:
-            quote_text = message.quote.text
-        elif quoted is not None:
-            quote_text = quoted.text or quoted.caption or ""
-        author = ""
-        if quoted is not None and quoted.from_user is not None:
-            author = quoted.from_user.full_name
-        meta: dict[str, Any] = {"chat_type": str(chat.type)}
-        if update_id is not None:
-            meta["update_id"] = update_id
-        if user.username:
-            meta["username"] = user.username
-        if chat.title:
-            meta["chat_title"] = chat.title
-        return IncomingMessage(
-            chat_id=str(chat.id),
-            message_id=str(message.message_id),
-            sender_id=str(user.id),
-            sender_name=user.full_name,
-            text=message.text or message.caption or "",
-            is_group=is_group,
-            mentioned=self._mentions_bot(message),
-            reply_to_text=quote_text,
-            reply_to_author=author,
-            reply_to_message_id=str(quoted.message_id) if quoted is not None else None,
-            files=self._files(message),
-            meta=meta,
+        """A Telegram message as the shared code sees it (see telegram_translate)."""
+        return translate_message(
+            message, bot_id=self.bot_id, fetcher=self._fetcher, update_id=update_id
         )
-
-    def _mentions_bot(self, message: Message) -> bool:
-        """Replied to, or named by a text_mention entity (users without a username);
-        plain ``@name`` mentions are found in the text by the shared code."""
-        quoted = message.reply_to_message
-        if (
-            quoted is not None
-            and quoted.from_user is not None
-            and quoted.from_user.id == self.bot_id
-        ):
-            return True
-        entities = (*message.entities, *message.caption_entities)
-        return any(
-            e.type == MessageEntity.TEXT_MENTION and e.user is not None and e.user.id == self.bot_id
-            for e in entities
-        )
-
-    def _files(self, message: Message) -> list[IncomingFile]:
-        found: list[tuple[str, AttachmentKind, str, int | None, str | None]] = []
-        ident = message.message_id
-        if message.photo:
-            photo = message.photo[-1]  # the largest size Telegram made
-            found.append(
-                (f"photo_{ident}.jpg", "photo", photo.file_id, photo.file_size, "image/jpeg")
-            )
-        if message.document is not None:
-            doc = message.document
-            name = doc.file_name or f"document_{ident}"
-            found.append((name, "document", doc.file_id, doc.file_size, doc.mime_type))
-        if message.voice is not None:
-            voice = message.voice
-            found.append(
-                (f"voice_{ident}.ogg", "voice", voice.file_id, voice.file_size, voice.mime_type)
-            )
-        if message.audio is not None:
-            audio = message.audio
-            name = audio.file_name or f"audio_{ident}.mp3"
-            found.append((name, "audio", audio.file_id, audio.file_size, audio.mime_type))
-        if message.video is not None:
-            video = message.video
-            name = video.file_name or f"video_{ident}.mp4"
-            found.append((name, "video", video.file_id, video.file_size, video.mime_type))
-        return [
-            IncomingFile(name=name, kind=kind, fetch=self._fetcher(file_id), size=size, mime=mime)
-            for name, kind, file_id, size, mime in found
-        ]
 
     def _fetcher(self, file_id: str) -> Callable[[], Awaitable[bytes]]:
         async def fetch() -> bytes:
@@ -314,27 +277,58 @@ class TelegramChannel(Channel):
         return utf16_len(text)  # Telegram counts UTF-16 code units
 
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
+        chat, topic = split_chat(chat_id)
         await self._call(
-            self.bot.send_message(chat_id=chat_id, text=text, reply_parameters=_reply(reply_to))
+            self.bot.send_message(
+                chat_id=chat,
+                text=text,
+                message_thread_id=topic,
+                reply_parameters=_reply(reply_to),
+            )
         )
 
+    def max_upload_bytes(self, file: OutgoingFile) -> int | None:
+        del file
+        return UPLOAD_LIMIT
+
     async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
-        data = path.read_bytes()
-        if path.suffix.lower() in PHOTO_SUFFIXES and len(data) <= MAX_PHOTO_BYTES:
+        """Send ``path`` (a caller that did not open it): opened here, streamed."""
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            file = OutgoingFile(path=path, name=path.name, size=size, mime=mime, handle=handle)
+            await self.send_upload(chat_id, file, reply_to=reply_to)
+
+    async def send_upload(
+        self, chat_id: str, file: OutgoingFile, *, reply_to: str | None = None
+    ) -> None:
+        """Stream the open file (never read into memory): a photo as a photo when
+        Telegram takes it as one, anything else as a document."""
+        chat, topic = split_chat(chat_id)
+        upload = InputFile(file.handle, filename=file.name, read_file_handle=False)
+        if Path(file.name).suffix.lower() in PHOTO_SUFFIXES and file.size <= MAX_PHOTO_BYTES:
             call = self.bot.send_photo(
-                chat_id=chat_id, photo=data, filename=path.name, reply_parameters=_reply(reply_to)
+                chat_id=chat,
+                photo=upload,
+                message_thread_id=topic,
+                reply_parameters=_reply(reply_to),
             )
         else:
             call = self.bot.send_document(
-                chat_id=chat_id,
-                document=data,
-                filename=path.name,
+                chat_id=chat,
+                document=upload,
+                message_thread_id=topic,
                 reply_parameters=_reply(reply_to),
             )
         await self._call(call)
 
     async def send_typing(self, chat_id: str) -> None:
-        await self._call(self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING))
+        chat, topic = split_chat(chat_id)
+        await self._call(
+            self.bot.send_chat_action(
+                chat_id=chat, action=ChatAction.TYPING, message_thread_id=topic
+            )
+        )
 
     async def register_commands(self, commands: Sequence[ChatCommand]) -> None:
         await self._call(
@@ -351,6 +345,8 @@ class TelegramChannel(Channel):
 
 
 def _delivery_error(exc: TelegramError) -> DeliveryError:
+    """The DeliveryError for a failed call (a download's InvalidToken, which ``_call``
+    never lets through, counts as permanent for that one file)."""
     error = translate_error(exc)
     if isinstance(error, ChannelAuthError):
         return PermanentDeliveryError(str(error))
@@ -365,4 +361,11 @@ def _reply(message_id: str | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=int(message_id), allow_sending_without_reply=True)
 
 
-__all__ = ["DEFAULT_BASE_FILE_URL", "DEFAULT_BASE_URL", "TelegramChannel", "translate_error"]
+__all__ = [
+    "DEFAULT_BASE_FILE_URL",
+    "DEFAULT_BASE_URL",
+    "UPLOAD_LIMIT",
+    "TelegramChannel",
+    "split_chat",
+    "translate_error",
+]

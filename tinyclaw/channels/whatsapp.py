@@ -28,6 +28,11 @@ What is particular to WhatsApp:
   size cap whatever Meta said.
 * Replies older than 24 h after the user's last message are refused by Meta (error
   131047): they go to ``failed/`` with that reason.
+* Command menu: the chat commands are published as the number's conversational
+  automation ``commands`` (what users see after typing "/"); a refusal is a warning.
+* Uploads: the file the outbox opened is streamed to ``/{phone_id}/media``. Meta's
+  limits: images 5 MB (a bigger image goes as a document), audio and video 16 MB,
+  documents 100 MB; a file over its limit becomes a "not sent: too large" note.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import mimetypes
+import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,11 +51,19 @@ import httpx
 from pywa.errors import WhatsAppError
 from pywa.handlers import MessageHandler
 from pywa.types.chat import ChatType
+from pywa.types.others import Command
 from pywa.utils import UserIdentifier
 from pywa_async.client import WhatsApp
 from pywa_async.types.message import Message
 
-from tinyclaw.channels.base import Channel, IncomingFile, IncomingMessage, read_secret
+from tinyclaw.channels.base import (
+    Channel,
+    IncomingFile,
+    IncomingMessage,
+    OutgoingFile,
+    read_secret,
+)
+from tinyclaw.channels.commands import ChatCommand
 from tinyclaw.channels.models import AttachmentKind
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport, delivery_error, split_updates
 from tinyclaw.channels.whatsapp_webhook import WebhookServer, build_app
@@ -60,11 +75,14 @@ from tinyclaw.errors import (
     PermanentDeliveryError,
     TinyclawError,
     TransientDeliveryError,
+    UploadTooLargeError,
 )
 from tinyclaw.home import Home
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # bigger images go as documents (Cloud API limit)
+MAX_AUDIO_VIDEO_BYTES = 16 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
 TYPING_INTERVAL = 20.0  # Meta's indicator lasts 25 s
 _MEDIA_KINDS: tuple[tuple[str, AttachmentKind], ...] = (
     ("image", "photo"),
@@ -154,7 +172,9 @@ class WhatsAppChannel(Channel):
                 validate=self._wa.webhook_update_validator,
                 handle=self._handle,
             )
-            self._server = WebhookServer(app, self.config.host, self.config.port, self.log)
+            self._server = WebhookServer(
+                app, self.config.host, self.config.port, self.log, on_exit=self.abort
+            )
             self.port = await self._server.start()
         except BaseException:
             await self._session.aclose()
@@ -307,23 +327,55 @@ class WhatsAppChannel(Channel):
         except (WhatsAppError, httpx.TransportError) as exc:
             raise self._error(exc, "sending a message") from None
 
+    def max_upload_bytes(self, file: OutgoingFile) -> int | None:
+        """Meta's limit for what the file will be sent as (a big image: a document)."""
+        kind = file.mime.partition("/")[0]
+        if kind in ("audio", "video"):
+            return MAX_AUDIO_VIDEO_BYTES
+        return MAX_DOCUMENT_BYTES
+
     async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:
+        """Send ``path`` (a caller that did not open it): opened here, streamed."""
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        as_image = mime in IMAGE_TYPES and path.stat().st_size <= MAX_IMAGE_BYTES
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            file = OutgoingFile(path=path, name=path.name, size=size, mime=mime, handle=handle)
+            await self.send_upload(chat_id, file, reply_to=reply_to)
+
+    async def send_upload(
+        self, chat_id: str, file: OutgoingFile, *, reply_to: str | None = None
+    ) -> None:
+        """Upload the open file to Meta, then send it: an image as an image when Meta
+        takes it as one, anything else as a document."""
+        as_image = file.mime in IMAGE_TYPES and file.size <= MAX_IMAGE_BYTES
         try:
-            media = await self.wa.upload_media(path, mime_type=mime, filename=path.name)
+            media = await self.wa.upload_media(file.handle, mime_type=file.mime, filename=file.name)
             if as_image:
                 await self.wa.send_image(to=chat_id, image=media.id, reply_to_message_id=reply_to)
             else:
                 await self.wa.send_document(
                     to=chat_id,
                     document=media.id,
-                    filename=path.name,
-                    mime_type=mime,
+                    filename=file.name,
+                    mime_type=file.mime,
                     reply_to_message_id=reply_to,
                 )
         except (WhatsAppError, httpx.TransportError) as exc:
-            raise self._error(exc, f"sending {path.name}") from None
+            error = self._error(exc, f"sending {file.name}")
+            if isinstance(exc, WhatsAppError) and exc.status_code == 413:
+                raise UploadTooLargeError(str(error)) from None
+            raise error from None
+
+    async def register_commands(self, commands: Sequence[ChatCommand]) -> None:
+        """The "/" menu of the business number (conversational automation)."""
+        menu = [Command(name=c.name, description=c.description) for c in commands]
+        try:
+            await self.wa.update_conversational_automation(commands=menu)
+        except (WhatsAppError, httpx.TransportError) as exc:
+            error = self._error(exc, "registering the command menu")
+            if isinstance(error, ChannelAuthError):  # a menu is no reason to stop
+                raise PermanentDeliveryError(str(error)) from None
+            raise error from None
 
     async def send_typing(self, chat_id: str) -> None:
         message_id = self._last_message.get(chat_id)

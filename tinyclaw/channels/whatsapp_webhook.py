@@ -18,12 +18,16 @@ FastAPI's import alone adds ~6 MB, and a listener must stay under 70 MB idle.
 
 uvicorn normally takes over SIGINT/SIGTERM while it serves; :class:`_Server` leaves
 signals to the ``tinyclaw listen`` command, which stops the whole channel cleanly.
+A server task that ends on its own after start-up (uvicorn crashed or gave up) is
+reported through ``on_exit``: the listener aborts with a clear error instead of
+running on deaf while Meta's webhooks go unanswered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
 import socket
@@ -36,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.errors import ConfigError, TinyclawError
 
 MAX_BODY = 4 * 1024 * 1024
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -109,9 +113,12 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise ConfigError(
-            f"channels.whatsapp: cannot listen on {host}:{port}: {exc.strerror or exc}"
-        ) from None
+        message = f"channels.whatsapp: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        if exc.errno == errno.EADDRINUSE:
+            # Maybe the previous listener is still shutting down: a restart may help,
+            # so not a ConfigError (which tells the supervisor to stop trying).
+            raise TinyclawError(message) from None
+        raise ConfigError(message) from None
     sock.set_inheritable(True)
     return sock
 
@@ -119,11 +126,20 @@ def bind(host: str, port: int) -> socket.socket:
 class WebhookServer:
     """uvicorn serving ``app`` as a task of the current loop."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        log: logging.Logger,
+        *,
+        on_exit: Callable[[TinyclawError], None] | None = None,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.log = log
+        self.on_exit = on_exit
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -146,13 +162,31 @@ class WebhookServer:
             if self._task.done():
                 sock.close()
                 self._task.result()
-                raise ConfigError(
+                raise TinyclawError(
                     f"channels.whatsapp: the webhook server on port {self.port} "
                     "stopped during start-up"
                 )
             await asyncio.sleep(0.01)
+        self._task.add_done_callback(self._ended)
         self.log.info("webhook listening on http://%s:%d/", self.host, self.port)
         return self.port
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The serving task finished: fine during :meth:`stop`, fatal otherwise."""
+        if self._task is not task or self.on_exit is None:
+            return  # stop() cleared it: an orderly shutdown
+        reason = "it stopped"
+        if task.cancelled():
+            reason = "it was cancelled"
+        elif task.exception() is not None:
+            reason = f"it failed: {task.exception()!r}"
+        self.log.error("the webhook server on port %d stopped: %s", self.port, reason)
+        self.on_exit(
+            TinyclawError(
+                f"whatsapp: the webhook server on port {self.port} stopped unexpectedly "
+                f"({reason}); Meta's webhooks would go unanswered"
+            )
+        )
 
     async def stop(self) -> None:
         server, task = self._server, self._task

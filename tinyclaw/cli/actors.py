@@ -2,7 +2,9 @@
 
 Every mistake (a bad name, a name in use, an actor still in a team) is one line on
 stderr and exit code 1. ``remove`` asks before it deletes an actor's folder (and the
-workspace in it) unless ``--yes`` is given, and never deletes anything outside it.
+workspace in it) unless ``--yes`` is given, and never deletes anything outside it,
+nor the folder while another actor's workspace is inside it. The actor's scheduled
+jobs are listed and removed with it (after a yes); declining keeps the actor.
 """
 
 from __future__ import annotations
@@ -118,24 +120,42 @@ def remove(
         bool, typer.Option(help="remove it even with messages waiting in its inbox")
     ] = False,
 ) -> None:
-    """Remove an actor from tinyclaw.toml; asks before deleting actors/NAME/ (its workspace)."""
-    from tinyclaw.actors.manage import delete_folder, plan_removal, remove_from_config
+    """Remove an actor from tinyclaw.toml with its scheduled jobs; asks before deleting
+    actors/NAME/ (its workspace) and before removing jobs."""
+    from tinyclaw.actors.manage import delete_folder, plan_removal, remove_from_config, remove_jobs
+    from tinyclaw.errors import ConfigError
 
     with clean_errors():
         home = home_from(ctx)
         load(home)
         plan = plan_removal(home, name.lstrip("@"), force=force)
+        # Every question comes first: an aborted or declined one changes nothing.
+        if plan.jobs:
+            typer.echo(f"@{plan.name} has {len(plan.jobs)} scheduled job(s):")
+            for job in plan.jobs:
+                typer.echo(f"  {job.id}: {job.schedule_text} → {job.to}")
+            if not (yes or typer.confirm("Remove them with the actor?", default=False)):
+                raise ConfigError(
+                    f"@{plan.name} not removed: its jobs would be left without an actor; "
+                    "remove them (tinyclaw schedule rm ID) or answer yes"
+                )
         delete = False
-        if plan.folder.exists():  # ask first: an aborted question changes nothing
+        if plan.used_by:
+            users = ", ".join(f"@{u}" for u in plan.used_by)
+        elif plan.folder.exists():
             what = "its folder and the workspace in it" if plan.workspace_inside else "its folder"
             delete = yes or typer.confirm(f"Delete {what}, {plan.folder}?", default=False)
         remove_from_config(home, plan.name)
         typer.echo(f"removed [actors.{plan.name}] from {home.config_file}")
+        for job_id in remove_jobs(home, plan):
+            typer.echo(f"removed job {job_id}")
         if not plan.workspace_inside:
             typer.echo(f"kept its workspace {plan.workspace} (outside {plan.folder})")
         if delete:
             delete_folder(home, plan.name)
             typer.echo(f"deleted {plan.folder}")
+        elif plan.used_by:
+            typer.echo(f"kept {plan.folder}: the workspace of {users} is inside it")
         elif plan.folder.exists():
             typer.echo(f"kept {plan.folder}")
 

@@ -46,6 +46,7 @@ def version() -> None:
 
 @app.command()
 def init(
+    ctx: typer.Context,
     path: Annotated[
         Path | None, typer.Argument(help="where to create the home (default: the chosen home)")
     ] = None,
@@ -53,7 +54,7 @@ def init(
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
     from tinyclaw.config import DEFAULT_CONFIG
 
-    home = Home(path.resolve()) if path else home_from(None)
+    home = Home(path.resolve()) if path else home_from(ctx)
     if home.config_file.exists():
         typer.secho(
             f"error: {home.config_file} already exists; not overwriting it", err=True, fg="red"
@@ -122,7 +123,7 @@ def reset(
 ) -> None:
     """Forget an actor's CLI session, so its next message starts fresh."""
     from tinyclaw.cli.context import load
-    from tinyclaw.runners.sessions import SessionStore
+    from tinyclaw.runners.sessions import home_sessions
 
     with clean_errors():
         home = home_from(ctx)
@@ -132,7 +133,7 @@ def reset(
                 f"error: no actor {actor!r}; actors: {', '.join(config.actors)}", err=True, fg="red"
             )
             raise typer.Exit(1)
-        SessionStore(home.state / "sessions").reset(actor, chat_key)
+        home_sessions(home).reset(actor, chat_key)
     typer.echo(f"reset @{actor}" + (f" for {chat_key}" if chat_key else " for every conversation"))
 
 

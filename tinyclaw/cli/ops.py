@@ -93,10 +93,24 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         typer.echo("watch it: tinyclaw attach [ACTOR]    stop it: tinyclaw stop")
 
 
+def _waiting(runs: int, timeout: float) -> None:
+    """Said before stop waits, which can take up to ``worker.stop_timeout`` + 10 s."""
+    if runs:
+        typer.echo(
+            f"stopping: waiting for {runs} run(s) in flight to finish (at most {timeout:.0f} s; "
+            "a run still going then goes back to its inbox for the next start)"
+        )
+    else:
+        typer.echo(
+            f"stopping: no runs in flight; waiting for every process to exit "
+            f"(at most {timeout:.0f} s)"
+        )
+
+
 def _stop(ctx: typer.Context, timeout: float | None) -> None:
     home = home_from(ctx)
     config = load(home)
-    report = _launcher(home, config).stop(timeout=timeout)
+    report = _launcher(home, config).stop(timeout=timeout, on_waiting=_waiting)
     if not report.was_running:
         typer.echo("tinyclaw is not running")
         return

@@ -25,7 +25,7 @@ from tinyclaw.config import Config
 from tinyclaw.errors import PairingError
 from tinyclaw.home import Home
 from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
-from tinyclaw.pairing.gate import utc_now
+from tinyclaw.pairing.models import Role
 from tinyclaw.pairing.notices import queue_notifier
 from tinyclaw.pairing.texts import in_words
 from tinyclaw.schedule.durations import parse_duration
@@ -98,6 +98,15 @@ def _print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
+def _role(text: str | None) -> Role | None:
+    if text is None:
+        return None
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        raise PairingError(f"{text!r} is not a role: use owner or user") from None
+
+
 def _ago(then: datetime, now: datetime) -> str:
     return f"{in_words(now - then)} ago"
 
@@ -141,7 +150,7 @@ def pending(ctx: typer.Context) -> None:
     if not requests:
         typer.echo("No pending requests.")
         return
-    now = utc_now()
+    now = c.service.now()
     rows = [
         [r.identity, r.display_name, _ago(r.created_at, now), in_words(r.expires_at - now)]
         for r in requests
@@ -233,3 +242,30 @@ def link(
     with clean_errors():
         joined = _Ctx(ctx).service.link(profile, Identity.parse(identity))
     typer.echo(f"Profile {joined.name}: {' '.join(joined.identities)}")
+
+
+@pair_app.command("profile")
+def profile_(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="an existing profile (see tinyclaw pair list)"),
+    role: str | None = typer.Option(None, help="owner or user"),
+    actors: str | None = typer.Option(
+        None, help='comma-separated actors they may use; "" for all of them'
+    ),
+) -> None:
+    """Change a profile's role or actors; counts from their next message."""
+    with clean_errors():
+        c = _Ctx(ctx)
+        actor_list = _actor_list(actors) if actors is not None else None
+        c.check_actors(actor_list or [])
+        changed = c.service.update_profile(name, role=_role(role), actors=actor_list)
+        profiles = c.service.profiles()
+    typer.echo(
+        f"Profile {changed.name}: role {changed.role.value}, "
+        f"actors {', '.join(changed.actors) or 'all'}"
+    )
+    if not c.service.owners and not any(p.role is Role.OWNER for p in profiles):
+        typer.echo(
+            "Note: no owner is left to approve from chat; tinyclaw pair on this host "
+            "still works, and tinyclaw pair profile NAME --role owner makes one again."
+        )

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from tinyclaw.actors.persona import refresh_persona
 from tinyclaw.cli.context import clean_errors, home_from
 from tinyclaw.config import NAME_RE, load_config
 from tinyclaw.errors import ConfigError
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
 def _check_actor(home: Home, actor: str) -> None:
     """A valid name, and, when the home has a configuration, a defined actor (without
     one, e.g. while setting up, the name alone is checked)."""
-    if not NAME_RE.match(actor):
+    if not NAME_RE.fullmatch(actor):
         raise ConfigError(
             f"invalid actor name {actor!r}: use a-z, 0-9, '-' and '_', at most 32 characters"
         )
@@ -50,6 +51,14 @@ def _check_actor(home: Home, actor: str) -> None:
     if actor not in config.actors:
         defined = ", ".join(sorted(config.actors))
         raise ConfigError(f"unknown actor {actor!r} (defined: {defined})")
+
+
+def _refresh_persona(home: Home, actor: str) -> None:
+    """A job's ``--to`` is a chat its actor may write to first, and the actor's persona
+    lists those chats: rewrite it now, not at the next worker start (the worker also
+    notices on its next pass)."""
+    if home.config_file.exists():
+        refresh_persona(home, load_config(home), actor)
 
 
 @schedule_app.command("add")
@@ -96,6 +105,7 @@ def add(
             tz=tz,
         )
         JobStore.for_home(home).add(job)
+        _refresh_persona(home, actor)
     typer.echo(f"added {job.id}: {job.schedule_text}, next run {format_time(job.next_run, zone)}")
 
 
@@ -146,5 +156,7 @@ def resume(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="job i
 def remove(ctx: typer.Context, job_id: Annotated[str, typer.Argument(help="job id")]) -> None:
     """Delete a job."""
     with clean_errors():
-        job = JobStore.for_home(home_from(ctx)).remove(job_id)
+        home = home_from(ctx)
+        job = JobStore.for_home(home).remove(job_id)
+        _refresh_persona(home, job.actor)
     typer.echo(f"removed {job.id}")

@@ -19,11 +19,16 @@ from tinyclaw.cli.context import load
 from tinyclaw.errors import ConfigError, InvalidMessageError
 from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
+from tinyclaw.instance import lock_holder, worker_lock_path
 from tinyclaw.messages import Inbound, Reply, Sender, load_reply
+from tinyclaw.printable import printable
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.worker.commands import resolve_actor
 
 CHANNEL = "cli"
+ACTOR_COMMANDS = ("/reset",)  # commands that act on one actor (default: the default actor)
+STARTING_GRACE = 5.0  # seconds `send` gives a worker that is starting up to take its lock
+NO_WORKER = "no worker is running for this home; start it with `scripts/start` or `tinyclaw worker`"
 
 
 def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = "chat") -> Inbound:
@@ -34,6 +39,8 @@ def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = 
         )
     if actor is not None and kind == "chat":
         text = f"@{actor} {text}"
+    elif actor is not None and text.split()[0].lower() in ACTOR_COMMANDS and len(text.split()) == 1:
+        text = f"{text} @{actor}"  # `chat --actor coder` then `/reset`: coder's session
     user = getpass.getuser()
     message = Inbound(
         id=unique_name(),
@@ -92,13 +99,27 @@ def _take(spool: Spool, path: Path) -> Reply | None:
 
 
 def _print(reply: Reply) -> None:
+    """Show a reply; its text is the model's or a chat user's, so control characters
+    (a window retitle, a screen clear) are shown as text, never sent to the terminal."""
+    text = printable(reply.text)
     if reply.kind == "progress":
-        typer.secho(reply.text, dim=True)
+        typer.secho(text, dim=True)
         return
     color = typer.colors.RED if reply.kind == "error" else None
-    typer.secho(reply.text, fg=color)
+    typer.secho(text, fg=color)
     for file in reply.files:
-        typer.echo(f"[file] {file}")
+        typer.echo(f"[file] {printable(file)}")
+
+
+def worker_running(home: Home, grace: float = 0.0) -> bool:
+    """Whether a worker serves ``home`` (it holds the worker lock), waiting up to
+    ``grace`` seconds for one that is still starting."""
+    deadline = time.monotonic() + grace
+    while lock_holder(worker_lock_path(home.state)) is None:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _default_timeout(home: Home) -> float:
@@ -114,6 +135,9 @@ def send_and_wait(
     if not wait:
         typer.echo(message.id)
         return 0
+    if not worker_running(home, grace=STARTING_GRACE):
+        typer.secho(f"queued as {message.id}, but {NO_WORKER}", err=True, fg=typer.colors.YELLOW)
+        return 2
     reply = receive(home, message, timeout or _default_timeout(home), on_progress=_print)
     if reply is None:
         typer.secho(
@@ -129,6 +153,8 @@ def send_and_wait(
 def interactive(home: Home, *, actor: str | None, chat: str) -> None:
     timeout = _default_timeout(home)
     typer.echo("tinyclaw chat: type a message, /help for commands, Ctrl-D to leave.")
+    if not worker_running(home):
+        typer.secho(f"note: {NO_WORKER}; messages wait in the queue", fg=typer.colors.YELLOW)
     while True:
         try:
             line = input("you> ").strip()
@@ -138,7 +164,7 @@ def interactive(home: Home, *, actor: str | None, chat: str) -> None:
         if not line:
             continue
         kind = "command" if line.startswith("/") else "chat"
-        message = enqueue(home, line, actor=actor if kind == "chat" else None, chat=chat, kind=kind)
+        message = enqueue(home, line, actor=actor, chat=chat, kind=kind)
         reply = receive(home, message, timeout, on_progress=_print)
         if reply is None:
             typer.secho("(no reply in time; is `tinyclaw worker` running?)", fg=typer.colors.YELLOW)

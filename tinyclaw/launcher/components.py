@@ -27,10 +27,11 @@ ACTOR_PREFIX = "actor-"
 
 # Readiness probes (see supervisor.ReadyProbe). The worker announces itself with a
 # ``worker.start`` event once it recovered the queue and watches its boxes; our own
-# window programs touch the ready file; a listener is given a short grace period
-# unless it touches the ready file itself.
+# window programs touch the ready file; a listener only with ``listener.ready``, which
+# it writes once the platform accepted its token and it receives messages. No grace
+# period: a listener that cannot reach its platform is "connecting", never "ready".
 WORKER_READY = "event:worker.start"
-LISTENER_READY = "event:listener.ready,alive:1.5"
+LISTENER_READY = "event:listener.ready"
 PROGRAM_READY = "file"
 # Every window uses a light entry point (`python -m tinyclaw.worker`,
 # `python -m tinyclaw.channels PLATFORM`, `python -m tinyclaw.launcher watch|dashboard`):

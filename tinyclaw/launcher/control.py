@@ -140,16 +140,36 @@ class Launcher:
                 break
             self.sleep(0.02)
         states = read_states(self.state_dir)
+        waited = self.clock() - began
+        kinds = {c.name: c.kind for c in self.components}
         for name in pending:
             state = states.get(name)
-            report.not_ready[name] = (
-                f"{state.phase}: {state.message}".rstrip(": ") if state else "did not start"
-            )
+            if state is None:
+                report.not_ready[name] = "did not start"
+            elif state.phase == "starting" and kinds.get(name) == "listener":
+                # Alive but never said listener.ready: the platform did not accept it
+                # (network down, an API that does not answer). Its supervisor keeps it
+                # running and it keeps trying, but nothing is received yet.
+                report.not_ready[name] = (
+                    f"still connecting after {waited:.0f} s (no listener.ready yet; "
+                    f"see `tinyclaw logs {name}`)"
+                )
+            elif state.phase == "starting":
+                report.not_ready[name] = f"still starting after {waited:.0f} s"
+            else:
+                report.not_ready[name] = f"{state.phase}: {state.message}".rstrip(": ")
 
     # -- stop ------------------------------------------------------------------------
 
-    def stop(self, *, timeout: float | None = None) -> StopReport:
-        """Stop every component gracefully, then remove the session."""
+    def stop(
+        self,
+        *,
+        timeout: float | None = None,
+        on_waiting: Callable[[int, float], None] | None = None,
+    ) -> StopReport:
+        """Stop every component gracefully, then remove the session. ``on_waiting`` is
+        told (runs in flight, seconds at most) once the signals are sent, so a command
+        can say why it sits there: the worker lets its runs finish first."""
         began = self.clock()
         timeout = self.config.worker.stop_timeout + STOP_MARGIN if timeout is None else timeout
         if self.running():
@@ -174,6 +194,10 @@ class Launcher:
                 _signal(pid, signal.SIGTERM)
         everything = {f"s:{k}": v for k, v in supervisors.items()}
         everything.update({f"c:{k}": v for k, v in children.items()})
+        if on_waiting is not None and everything:
+            from tinyclaw.spool import Spool
+
+            on_waiting(Spool(self.home).depths().get("processing", 0), timeout)
         deadline = self.clock() + timeout
         while any(pid_alive(pid) for pid in everything.values()) and self.clock() < deadline:
             self.sleep(0.05)

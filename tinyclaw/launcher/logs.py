@@ -19,6 +19,7 @@ from typing import TextIO
 
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
+from tinyclaw.printable import printable
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def last_lines(path: Path, count: int, block: int = 64 * 1024) -> list[str]:
             data = handle.read(end - start) + data
             end = start
     lines = data.decode("utf-8", errors="replace").splitlines()
-    return lines[-count:]
+    return [printable(line) for line in lines[-count:]]
 
 
 def follow(
@@ -94,7 +95,7 @@ def follow(
         while not should_stop():
             chunk = handle.read()
             if chunk:
-                out.write(chunk.decode("utf-8", errors="replace"))
+                out.write(printable(chunk.decode("utf-8", errors="replace")))
                 out.flush()
                 continue
             try:

@@ -10,9 +10,10 @@ can announce itself the same way whatever its probe.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from tinyclaw.live import JsonlTail
 
 
 @dataclass(frozen=True)
@@ -48,35 +49,19 @@ class ReadyProbe:
 
 
 class EventTail:
-    """New lines of the event log since the child was spawned (readiness by event)."""
+    """New events of the event log since the child was spawned (readiness by event).
+    Follows the log across its rotation (``events.jsonl`` → ``.1``), so an event
+    written just before a rotation is not missed."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.offset = path.stat().st_size
-        except OSError:
-            self.offset = 0
-        self.buffer = b""
+        self._tail = JsonlTail(path)
+        self._tail.poll()  # start at the current end: only what comes next counts
 
     def seen(self, pid: int, names: frozenset[str]) -> bool:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except OSError:
-            return False
-        self.offset += len(chunk)
-        lines = (self.buffer + chunk).split(b"\n")
-        self.buffer = lines.pop()
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if (
-                isinstance(record, dict)
-                and record.get("pid") == pid
-                and record.get("event") in names
-            ):
-                return True
-        return False
+        return any(
+            record.get("pid") == pid and record.get("event") in names
+            for record in self._tail.poll()
+        )
+
+    def close(self) -> None:
+        self._tail.close()

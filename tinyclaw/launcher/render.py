@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tinyclaw.printable import printable
+
 ICONS = {
     "start": "·",
     "text": "…",
@@ -35,9 +37,13 @@ COLORS = {
 
 @dataclass(frozen=True)
 class Style:
+    """Colours a piece of text; the text itself is made :func:`printable` first, so
+    every styled fragment is safe whatever it came from."""
+
     color: bool = True
 
     def __call__(self, text: str, *names: str) -> str:
+        text = printable(text)
         if not self.color or not names:
             return text
         codes = ";".join(COLORS[n] for n in names)
@@ -52,7 +58,7 @@ def clock(ts: Any) -> str:
 
 
 def _indent(text: str, max_lines: int, prefix: str = "    ") -> list[str]:
-    lines = text.rstrip().splitlines() or [""]
+    lines = printable(text.rstrip()).splitlines() or [""]
     shown = lines[:max_lines]
     out = [prefix + line for line in shown]
     if len(lines) > max_lines:
@@ -137,7 +143,7 @@ def logged(event: dict[str, Any], s: Style) -> list[str]:
 
 def operator_sent(text: str, message_id: str, actor: str, s: Style) -> list[str]:
     return [
-        s(f"▷ you → @{actor}: ", "bold", "yellow") + text,
+        s(f"▷ you → @{actor}: ", "bold", "yellow") + printable(text),
         s(f"  queued as {message_id}", "dim"),
     ]
 

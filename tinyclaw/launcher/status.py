@@ -20,15 +20,19 @@ from typing import Any
 
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError
+from tinyclaw.events import rotated_path
 from tinyclaw.home import Home
 from tinyclaw.instance import lock_holder, worker_lock_path
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
+from tinyclaw.live import JsonlTail
 from tinyclaw.messages import load_inbound
+from tinyclaw.printable import printable
 from tinyclaw.spool import REASON_SUFFIX, Spool
 
 TAIL_BYTES = 1_000_000
 RECENT = 200
+CONNECTING = "connecting"
 
 
 @dataclass
@@ -90,46 +94,31 @@ class Snapshot:
 
 class RecentEvents:
     """The newest events of ``logs/events.jsonl``, read once from the end and then only
-    what was appended, so a dashboard refreshing every second reads a few bytes."""
+    what was appended, so a dashboard refreshing every second reads a few bytes. It
+    follows the log across its rotation, and when the current file is young the end
+    of the rotated ``events.jsonl.1`` fills in the history (the last runs, the runs in
+    flight) that a rotation would otherwise hide."""
 
     def __init__(self, path: Path, keep: int = RECENT, tail_bytes: int = TAIL_BYTES) -> None:
         self.path = path
         self.events: deque[dict[str, Any]] = deque(maxlen=keep)
         self.started: dict[str, dict[str, Any]] = {}  # message id -> run.start, in flight
-        self._offset = 0
-        self._inode: int | None = None
-        self._buffer = b""
+        self._tail = JsonlTail(path, backlog=tail_bytes)
         self._tail_bytes = tail_bytes
+        self._first = True
 
     def refresh(self) -> None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return
-        if st.st_ino != self._inode or st.st_size < self._offset:
-            self._inode = st.st_ino
-            self._offset = max(0, st.st_size - self._tail_bytes)
-            self._buffer = b""
-            skip_partial = self._offset > 0
-        else:
-            skip_partial = False
-        if st.st_size == self._offset:
-            return
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            chunk = handle.read()
-        self._offset += len(chunk)
-        lines = (self._buffer + chunk).split(b"\n")
-        self._buffer = lines.pop()
-        if skip_partial and lines:
-            lines = lines[1:]  # started mid-line
-        for line in lines:
+        records = self._tail.poll()
+        if self._first:
+            self._first = False
             try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                self._add(record)
+                size = self.path.stat().st_size
+            except OSError:
+                size = 0
+            if size < self._tail_bytes:
+                records = _last_records(rotated_path(self.path), self._tail_bytes - size) + records
+        for record in records:
+            self._add(record)
 
     def _add(self, record: dict[str, Any]) -> None:
         kind = record.get("event")
@@ -143,13 +132,39 @@ class RecentEvents:
         return [e for e in self.events if e.get("event") in kinds]
 
 
+def _last_records(path: Path, budget: int) -> list[dict[str, Any]]:
+    """The whole records in the last ``budget`` bytes of ``path`` (none if missing)."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - budget)
+            handle.seek(start)
+            data = handle.read()
+    except OSError:
+        return []
+    lines = data.split(b"\n")
+    if start > 0:
+        lines = lines[1:]  # started mid-line
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def _component_view(component: Component, state: ComponentState | None) -> ComponentView:
     if state is None:
         return ComponentView(component.name, component.window, component.kind, False, "not started")
     alive = pid_alive(state.supervisor_pid) and state.phase != "stopped"
     child_alive = pid_alive(state.child_pid)
-    phase = state.phase if alive else "stopped"
+    phase: str = state.phase if alive else "stopped"
     running = alive and child_alive and phase in ("starting", "ready")
+    if component.kind == "listener" and phase == "starting":
+        phase = CONNECTING  # alive, but its platform has not accepted it (yet)
     return ComponentView(
         component.name,
         component.window,
@@ -320,4 +335,6 @@ def format_status(snap: Snapshot) -> str:
     lines.append(f"failures: {snap.failures_count}")
     for f in snap.failures:
         lines.append(f"  {f.at}  {f.name}: {f.reason[:200]}")
-    return "\n".join(lines)
+    # Message texts, chat ids and failure reasons come from chat users and CLIs: no
+    # escape sequence of theirs reaches the terminal that runs `tinyclaw status`.
+    return printable("\n".join(lines))

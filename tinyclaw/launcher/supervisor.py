@@ -231,6 +231,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 pass
             if self.state.ready_at is None and self._is_ready(child, started, tail):
+                tail.close()  # not needed any more; don't hold a rotated log open
                 self.state.ready_at = self.wall()
                 self._save("ready")
                 self.events.emit("component.ready", component=self.component, child_pid=child.pid)
@@ -238,6 +239,7 @@ class Supervisor:
                 code = child.wait()
                 break
         ran = self.clock() - started
+        tail.close()
         self.child = None
         self.state.last_exit = code
         self.state.last_exit_at = self.wall()

@@ -10,8 +10,10 @@ chat_id=ACTOR, actor=ACTOR)`` in ``queue/incoming``; the worker routes a message
 ``actor`` set straight to that inbox, so it queues behind the actor's current work
 like any chat message and keeps its own CLI session ("operator:<actor>"). A line
 starting with ``/`` is a chat command (``/status``, ``/cancel``, ``/reset``) for that
-same operator conversation. The answer comes back as a reply file, which this window
-shows and then moves to ``sent/`` — the operator channel has no other listener.
+same operator conversation, except that the operator owns the home: ``/cancel`` here
+stops whatever @actor is running, whoever asked for it. The answer comes back as a
+reply file, which this window shows and then moves to ``sent/`` (the operator channel
+has no other listener).
 """
 
 from __future__ import annotations
@@ -88,8 +90,9 @@ class ActorWatch:
             lines.append(s(actor.description, "dim"))
         lines.append(
             s(
-                f"Type a line and press Enter to send it to @{self.actor} as the operator "
-                "(/status, /cancel, /reset work too). C-b d detaches.",
+                f"Type a line and press Enter to send it to @{self.actor} as the operator. "
+                f"/cancel stops @{self.actor}'s current run; /status and /reset act on what "
+                "you send from here. C-b d detaches.",
                 "yellow",
             )
         )
@@ -253,7 +256,14 @@ class ActorWatch:
             try:
                 line = stdin.readline()
             except KeyboardInterrupt:
-                self.emit([self.style("(Ctrl-C: type /cancel to stop the current run)", "dim")])
+                self.emit(
+                    [
+                        self.style(
+                            "(Ctrl-C stops nothing here: /cancel stops the actor's current run)",
+                            "dim",
+                        )
+                    ]
+                )
                 continue
             if not line:
                 if not interactive:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
 import stat
@@ -34,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tinyclaw.actors.shared import Unclaimed
+from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed, Unsettled, parse_settled
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError, UnsafePathError
+from tinyclaw.errors import InvalidFileError, InvalidMessageError, UnsafePathError
 from tinyclaw.events import EventLog
 from tinyclaw.fsutil import read_regular, sanitize_name, unique_name, write_tmp
 from tinyclaw.home import Home
@@ -54,7 +53,7 @@ from tinyclaw.spool import SUFFIX, Spool
 log = logging.getLogger("tinyclaw.outbox")
 
 FOLDER = "outbox"
-SETTLE_SECONDS = 5.0
+__all__ = ["FOLDER", "SETTLE_SECONDS", "OutboxResult", "OutboxService"]
 
 Status = Literal["sent", "refused", "waiting", "gone"]
 
@@ -168,12 +167,11 @@ class OutboxService:
         if len(data) > MAX_REQUEST_BYTES:
             return self._refuse(actor, path, f"file is over the limit of {MAX_REQUEST_BYTES} bytes")
         try:
-            raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            settled_at = info.st_mtime + self.settle
-            if now < settled_at:
-                return OutboxResult(actor, path.name, "waiting", retry_at=settled_at)
-            return self._refuse(actor, path, f"not valid UTF-8 JSON: {exc}")
+            raw = parse_settled(data, info.st_mtime, now, self.settle)
+        except InvalidFileError as exc:
+            return self._refuse(actor, path, str(exc))
+        if isinstance(raw, Unsettled):
+            return OutboxResult(actor, path.name, "waiting", retry_at=raw.retry_at)
         workspace = self.config.workspace_for(self.home, actor)
         try:
             request = validate_request(raw)

@@ -15,7 +15,7 @@ which is what ties the request to that person).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tinyclaw.errors import PairingError
 from tinyclaw.messages import Inbound
@@ -70,7 +70,7 @@ def owner_command(pairing: PairingService | None, message: Inbound, command: str
     words = args.split()
     try:
         if command == "/pending":
-            return _pending(pairing, datetime.now(UTC))
+            return _pending(pairing, pairing.now())
         if not words:
             return f"Usage: {command} CODE (the code the sender was given, e.g. ABCD-EFGH)"
         if command == "/approve":

@@ -81,6 +81,11 @@ class PairingGate:
         self._notify = notify
         self._last_store_error = ""
 
+    def now(self) -> datetime:
+        """The service's idea of the current time (its injected clock): anything that
+        shows ages or time left, like ``/pending``, must use this, not the wall clock."""
+        return self._now()
+
     # -- the gate (hot path) -----------------------------------------------------
 
     def check(self, ident: Identity) -> Decision:

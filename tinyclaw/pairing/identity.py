@@ -29,9 +29,9 @@ class Identity:
     user_id: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.channel, str) or not _CHANNEL_RE.match(self.channel):
+        if not isinstance(self.channel, str) or not _CHANNEL_RE.fullmatch(self.channel):
             raise PairingError(f"{self.channel!r} is not a channel name (e.g. telegram)")
-        if not isinstance(self.user_id, str) or not _USER_RE.match(self.user_id):
+        if not isinstance(self.user_id, str) or not _USER_RE.fullmatch(self.user_id):
             raise PairingError(f"{self.user_id!r} is not a user id (no spaces, 1-200 chars)")
 
     @classmethod

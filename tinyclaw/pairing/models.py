@@ -2,7 +2,8 @@
 
 Every field is checked on load, and so are the invariants between them (one identity
 belongs to at most one profile, profile names are unique): a file that breaks any of
-them is *unreadable*, and an unreadable store lets nobody in (see ``store.py``).
+them is *unreadable*, and an unreadable store lets in nobody but the owners and
+``allow_from`` entries of ``tinyclaw.toml``, which do not depend on it (see ``store.py``).
 ``version`` is the format version; a reader refuses versions it does not know.
 
 Entries are frozen; a transaction replaces them (``model_copy(update=...)``) through

@@ -16,7 +16,7 @@ _NOT_NAME = re.compile(r"[^a-z0-9_-]+")
 
 
 def check_name(name: str, what: str = "profile") -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise PairingError(
             f"{name!r} is not a valid {what} name: use a-z, 0-9, '-' and '_', "
             "start with a letter or digit, at most 32"

@@ -1,4 +1,5 @@
-"""The owner's side of pairing: answer requests, hand out invites, revoke, link.
+"""The owner's side of pairing: answer requests, hand out invites, revoke, link, and
+change a profile's role or actors.
 
 :class:`PairingService` is the :class:`~tinyclaw.pairing.gate.PairingGate` plus these
 operations, so one object serves the listener, the worker and ``tinyclaw pair``.
@@ -162,6 +163,36 @@ class PairingService(PairingGate):
             if data.profile_named(profile) is None:
                 raise PairingError(f"no profile {profile!r} (see tinyclaw pair list)")
             return prof.join(data, ident, now=now, name=profile)
+
+    def update_profile(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        actors: Sequence[str] | None = None,
+        by: Identity | None = None,
+    ) -> Profile:
+        """Change a profile's role and/or actors (``actors=()``: every actor); None
+        leaves that part as it is. Counts from the profile's very next message, on every
+        account it links, because the gate reads the store for each message."""
+        self._require_owner(by)
+        prof.check_name(name)
+        if role is None and actors is None:
+            raise PairingError("nothing to change: give a role, actors, or both")
+        _check_join_args(None, actors or ())
+        update: dict[str, object] = {}
+        if role is not None:
+            update["role"] = role
+        if actors is not None:
+            update["actors"] = tuple(dict.fromkeys(actors))  # in order, without repeats
+        with self.store.transaction() as data:
+            found = data.profile_named(name)
+            if found is None:
+                raise PairingError(f"no profile {name!r} (see tinyclaw pair list)")
+            changed = found.model_copy(update=update)
+            data.put_profile(changed)
+        log.info("pairing: profile %s is now %s, actors %s", name, changed.role, changed.actors)
+        return changed
 
     def profiles(self) -> list[Profile]:
         """Every profile; raises PairingStoreError if the store is unreadable."""

@@ -14,7 +14,8 @@ Two rules make it safe to share between the listeners, the worker and the comman
   small read when nothing changed.
 
 A file that cannot be parsed or validated is *unreadable*: reads raise
-:class:`PairingStoreError` (the gate turns that into "not allowed") and transactions
+:class:`PairingStoreError` (the gate turns that into "not allowed" for everyone but
+the owners and ``allow_from`` entries of ``tinyclaw.toml``) and transactions
 refuse to run, so an empty store is never written over a damaged one. A missing file
 is simply a new, empty store.
 """

@@ -31,6 +31,7 @@ from tinyclaw.home import Home
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS, sender_identity
 from tinyclaw.pairing.factory import pairing_service
+from tinyclaw.pairing.gate import Clock, utc_now
 from tinyclaw.pairing.notices import queue_notifier
 from tinyclaw.pairing.service import PairingService
 from tinyclaw.spool import Spool
@@ -52,11 +53,14 @@ class WorkerAccess:
         self.config = config
 
     @classmethod
-    def for_home(cls, home: Home, config: Config, spool: Spool | None = None) -> WorkerAccess:
+    def for_home(
+        cls, home: Home, config: Config, spool: Spool | None = None, *, now: Clock = utc_now
+    ) -> WorkerAccess:
         """The check of ``home``: its pairing store and ``tinyclaw.toml``, with approvals
-        from chat announced through the outgoing queue."""
+        from chat announced through the outgoing queue. ``now`` is the clock that decides
+        expiry and lockouts (tests pass one they move; the worker takes the default)."""
         notify = queue_notifier(home, spool)
-        return cls(pairing_service(home, config, notify=notify), config)
+        return cls(pairing_service(home, config, notify=notify, now=now), config)
 
     @staticmethod
     def applies_to(message: Inbound) -> bool:

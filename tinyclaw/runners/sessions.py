@@ -1,9 +1,16 @@
 """Which CLI session continues which conversation, per actor, on disk.
 
-One small JSON file per actor (``<dir>/<actor>.json``), replaced atomically on every
-change (tmp → fsync → rename), so a crash leaves the old mapping or the new one and a
-restart resumes every conversation. A lock serialises the read-modify-write of the
-threads of one process; processes do not share a store (the worker owns it).
+One small JSON file per actor, in the actor's own folder (``actors/<actor>/sessions.json``),
+replaced atomically on every change (tmp → fsync → rename), so a crash leaves the old
+mapping or the new one and a restart resumes every conversation. Two processes write
+it (the worker after each run, ``tinyclaw reset`` from a terminal), so every change is a
+read-modify-write under a file lock beside it.
+
+A reset must win over a run that was already under way when it came: the run started
+from the old session and would write it (or its continuation) back when it ends. So
+each conversation carries a *generation*, raised by every reset; a run reads the
+generation with the session id (:meth:`SessionStore.lease`) and its result is stored
+only if no reset happened since (:meth:`SessionStore.set` with that lease).
 
 A file that cannot be read counts as empty: losing a session id only means the next
 message starts a new conversation, which is better than not answering at all.
@@ -14,71 +21,152 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
 
 from tinyclaw.config import NAME_RE
 from tinyclaw.errors import UnsafePathError
 from tinyclaw.fsutil import atomic_write
+from tinyclaw.home import Home
 
 log = logging.getLogger("tinyclaw.runner")
 
-_VERSION = 1
+_VERSION = 2
+FILE_NAME = "sessions.json"
+_ALL = "*"  # the generation key a reset of every conversation raises
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A conversation's session id as a run found it, and the reset generation then."""
+
+    session_id: str | None
+    generation: tuple[int, int]
+
+
+@dataclass
+class _State:
+    sessions: dict[str, str]
+    generations: dict[str, int]
+
+    def generation(self, conversation: str) -> tuple[int, int]:
+        return self.generations.get(_ALL, 0), self.generations.get(conversation, 0)
 
 
 class SessionStore:
-    """``get``/``set``/``reset`` of session ids keyed by (actor, conversation)."""
+    """``lease``/``set``/``reset`` of session ids keyed by (actor, conversation).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``root`` is the folder holding one folder per actor (the home's ``actors/``);
+    ``legacy`` is where version 1 kept ``<actor>.json`` (read once, then moved)."""
+
+    def __init__(self, root: Path, *, legacy: Path | None = None) -> None:
+        self.root = root
+        self.legacy = legacy
         self._lock = threading.Lock()
 
     def _file(self, actor: str) -> Path:
-        if not NAME_RE.match(actor):
+        if not NAME_RE.fullmatch(actor):
             raise UnsafePathError(f"{actor!r} is not a valid actor name")
-        return self.path / f"{actor}.json"
+        return self.root / actor / FILE_NAME
 
-    def _load(self, file: Path) -> dict[str, str]:
+    def _read(self, file: Path) -> dict[str, Any] | None:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             log.warning("%s: unreadable session file, starting fresh: %s", file, exc)
-            return {}
-        sessions = data.get("sessions") if isinstance(data, dict) else None
-        if not isinstance(sessions, dict):
-            log.warning("%s: no sessions mapping, starting fresh", file)
-            return {}
-        return {str(k): v for k, v in sessions.items() if isinstance(v, str)}
+            return None
+        if not isinstance(data, dict):
+            log.warning("%s: not a sessions file, starting fresh", file)
+            return None
+        return data
 
-    def _save(self, file: Path, sessions: dict[str, str]) -> None:
-        if not sessions:
-            file.unlink(missing_ok=True)
-            return
-        payload = {"version": _VERSION, "sessions": dict(sorted(sessions.items()))}
+    def _load(self, actor: str) -> _State:
+        data = self._read(self._file(actor))
+        if data is None and self.legacy is not None:
+            data = self._read(self.legacy / f"{actor}.json")
+        data = data or {}
+        sessions = data.get("sessions")
+        generations = data.get("generations")
+        return _State(
+            {str(k): v for k, v in sessions.items() if isinstance(v, str)}
+            if isinstance(sessions, dict)
+            else {},
+            {str(k): v for k, v in generations.items() if isinstance(v, int)}
+            if isinstance(generations, dict)
+            else {},
+        )
+
+    def _save(self, actor: str, state: _State) -> None:
+        file = self._file(actor)
+        payload = {
+            "version": _VERSION,
+            "sessions": dict(sorted(state.sessions.items())),
+            "generations": dict(sorted(state.generations.items())),
+        }
+        file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(file, json.dumps(payload, indent=2, ensure_ascii=False).encode() + b"\n")
+        if self.legacy is not None:
+            (self.legacy / f"{actor}.json").unlink(missing_ok=True)
+
+    def _locked(self, actor: str) -> FileLock:
+        file = self._file(actor)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(file.with_suffix(".lock")), timeout=30)
+
+    # -- reading -------------------------------------------------------------------
+
+    def lease(self, actor: str, conversation: str) -> Lease:
+        """The session a run should resume, with the generation to store its result."""
+        with self._lock:
+            state = self._load(actor)
+        return Lease(state.sessions.get(conversation), state.generation(conversation))
 
     def get(self, actor: str, conversation: str) -> str | None:
-        file = self._file(actor)
-        with self._lock:
-            return self._load(file).get(conversation)
+        return self.lease(actor, conversation).session_id
 
-    def set(self, actor: str, conversation: str, session_id: str) -> None:
-        file = self._file(actor)
-        with self._lock:
-            sessions = self._load(file)
-            if sessions.get(conversation) == session_id:
-                return
-            sessions[conversation] = session_id
-            self._save(file, sessions)
+    # -- writing -------------------------------------------------------------------
+
+    def set(
+        self, actor: str, conversation: str, session_id: str, lease: Lease | None = None
+    ) -> bool:
+        """Remember ``session_id`` for the conversation, unless a reset came after
+        ``lease`` was taken (then the run's session is dropped: returns False)."""
+        with self._lock, self._locked(actor):
+            state = self._load(actor)
+            if lease is not None and state.generation(conversation) != lease.generation:
+                log.info(
+                    "actor=%s %s: reset during the run; its session is not kept",
+                    actor,
+                    conversation,
+                )
+                return False
+            if state.sessions.get(conversation) == session_id:
+                return True
+            state.sessions[conversation] = session_id
+            self._save(actor, state)
+            return True
 
     def reset(self, actor: str, conversation: str | None = None) -> None:
-        """Forget one conversation's session, or (``None``) all of the actor's."""
-        file = self._file(actor)
-        with self._lock:
+        """Forget one conversation's session, or (``None``) all of the actor's; a run
+        under way for it will not bring its session back."""
+        with self._lock, self._locked(actor):
+            state = self._load(actor)
             if conversation is None:
-                file.unlink(missing_ok=True)
-                return
-            sessions = self._load(file)
-            if sessions.pop(conversation, None) is not None:
-                self._save(file, sessions)
+                state.sessions.clear()
+                key = _ALL
+            else:
+                state.sessions.pop(conversation, None)
+                key = conversation
+            state.generations[key] = state.generations.get(key, 0) + 1
+            self._save(actor, state)
+
+
+def home_sessions(home: Home) -> SessionStore:
+    """The sessions of a home: in each actor's folder (version 1 kept them in
+    ``state/sessions/``, which is read once and moved)."""
+    return SessionStore(home.actors, legacy=home.state / "sessions")

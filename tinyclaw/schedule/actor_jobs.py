@@ -12,7 +12,9 @@ Exactly one of ``cron``, ``every``, ``at``; ``tz`` and ``to`` are optional, ``ac
 too (if present it must be the actor itself: an actor schedules only itself). The
 worker imports these files as they land (it watches the folder) and on its scans: a
 valid one becomes a job in the home's store (``created_by: "actor"``) and its file is
-removed; an invalid one is moved to ``schedules/failed/`` in the workspace with a
+removed; an empty or unparseable one younger than the settle window (the CLI may
+still be writing it, see :func:`~tinyclaw.actors.shared.parse_settled`) is left for a
+later pass; an invalid one is moved to ``schedules/failed/`` in the workspace with a
 ``.reason`` file beside it, where the actor can read what was wrong, and the result
 carries the reason for the worker's log.
 
@@ -34,8 +36,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tinyclaw.actors.shared import SETTLE_SECONDS, Unsettled, parse_settled
 from tinyclaw.errors import ConfigError, InvalidFileError, ScheduleError
-from tinyclaw.fsutil import read_json_object
+from tinyclaw.fsutil import read_foreign
 from tinyclaw.schedule.models import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
@@ -72,19 +75,27 @@ class ImportResult:
     source: str
     job: Job | None = None
     error: str | None = None
+    retry_at: float | None = None  # not JSON yet, may still be being written
 
     @property
     def ok(self) -> bool:
         return self.job is not None
 
 
-def _read_request(path: Path) -> JobRequest:
+def _read_request(path: Path, now: float, settle: float) -> JobRequest | Unsettled:
+    """The request in ``path``, or Unsettled while the CLI may still be writing it
+    (the same rule as the outbox: see :func:`tinyclaw.actors.shared.parse_settled`)."""
     if path.is_symlink():
         raise ConfigError("a symlink is not accepted; write the file itself")
     try:
-        raw = read_json_object(path, MAX_REQUEST_BYTES)
+        modified = path.stat().st_mtime
+        raw = parse_settled(read_foreign(path, MAX_REQUEST_BYTES), modified, now, settle)
     except InvalidFileError as exc:
         raise ConfigError(str(exc)) from None
+    if isinstance(raw, Unsettled):
+        return raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a JSON object, got {type(raw).__name__}")
     try:
         return JobRequest.model_validate(raw)
     except ValidationError as exc:
@@ -132,10 +143,13 @@ def import_actor_jobs(
     default_to: str | None = None,
     allowed_to: Collection[str] | None = None,
     max_jobs: int = MAX_ACTOR_JOBS,
+    settle: float = SETTLE_SECONDS,
 ) -> list[ImportResult]:
     """Turn the ``*.json`` files in ``folder`` into jobs of ``actor``; one result per
     file. ``allowed_to=None`` allows any valid target (use it only for trusted
-    callers); an empty collection allows none."""
+    callers); an empty collection allows none. A file that is empty or not JSON and
+    was written less than ``settle`` seconds before ``now`` is left for a later call
+    (its result carries ``retry_at``): the CLI may be writing it in chunks."""
     try:
         names = sorted(
             entry.name
@@ -157,7 +171,11 @@ def import_actor_jobs(
                 raise ConfigError(
                     f"{actor!r} already has {live} scheduled jobs; the limit is {max_jobs}"
                 )
-            job = _accept(_read_request(path), actor, now, local_tz, default_to, allowed_to)
+            request = _read_request(path, now.timestamp(), settle)
+            if isinstance(request, Unsettled):
+                results.append(ImportResult(actor, name, retry_at=request.retry_at))
+                continue
+            job = _accept(request, actor, now, local_tz, default_to, allowed_to)
             store.add(job)
         except FileNotFoundError:
             continue  # the actor removed it again
@@ -186,6 +204,7 @@ def import_all_actor_jobs(
     *,
     local_tz: tzinfo,
     folders: Mapping[str, Path] | None = None,
+    settle: float = SETTLE_SECONDS,
 ) -> list[ImportResult]:
     """Import from every configured actor's ``schedules/`` folder (``folders``, as
     :meth:`~tinyclaw.config.Config.actor_folders` gives them), each allowed to write
@@ -205,5 +224,6 @@ def import_all_actor_jobs(
             local_tz=local_tz,
             default_to=allowed[0] if allowed else None,
             allowed_to=frozenset(allowed),
+            settle=settle,
         )
     return results

@@ -107,7 +107,7 @@ def _clock_text(seconds: int) -> str:
 
 def parse_active_hours(text: str) -> ActiveHours:
     """``"08:00-22:00"``, ``"22:00-06:00"`` (across midnight), ``"00:00-24:00"``."""
-    match = _HOURS_RE.match(text)
+    match = _HOURS_RE.fullmatch(text)
     problem = f"active_hours {text!r}: expected HH:MM-HH:MM such as 08:00-22:00"
     if match is None:
         raise ConfigError(problem)
@@ -189,6 +189,12 @@ class HeartbeatLog:
     Only the last run is kept, which is exactly what makes "ran once after downtime"
     true. A file that cannot be read counts as "never ran": the heartbeat runs once and
     the file is rewritten, which is the harmless way to fail.
+
+    It also keeps the slot about to be queued (``planned``), written *before* the run
+    is queued: an overdue heartbeat's slot is "now", and a crash between queueing and
+    :meth:`record` would otherwise make a new slot, a new run id, and a second run
+    after the restart. With the slot stored, the replay has the same id and the queue's
+    dedupe key drops it.
     """
 
     def __init__(self, root: Path) -> None:
@@ -199,25 +205,51 @@ class HeartbeatLog:
         return cls(home.state / "heartbeats")
 
     def _path(self, actor: str) -> Path:
-        if not NAME_RE.match(actor):
+        if not NAME_RE.fullmatch(actor):
             raise ConfigError(f"invalid actor name {actor!r}")
         return self.root / f"{actor}.json"
 
-    def last_run(self, actor: str) -> datetime | None:
+    def _read(self, actor: str) -> dict[str, datetime]:
         path = self._path(actor)
         try:
             raw = json.loads(path.read_bytes())
-            return aware_utc(datetime.fromisoformat(raw["last_run"]))
+            return {
+                key: aware_utc(datetime.fromisoformat(raw[key]))
+                for key in ("last_run", "planned")
+                if raw.get(key) is not None
+            }
         except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError, ScheduleError) as exc:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ScheduleError) as exc:
             log.warning("ignoring unreadable heartbeat state %s: %s", path, exc)
+            return {}
+
+    def _write(self, actor: str, last_run: datetime | None, planned: datetime | None) -> None:
+        data: dict[str, str] = {"actor": actor}
+        if last_run is not None:
+            data["last_run"] = aware_utc(last_run).isoformat()
+        if planned is not None:
+            data["planned"] = aware_utc(planned).isoformat()
+        body = (json.dumps(data) + "\n").encode("utf-8")
+        atomic_write(self._path(actor), body, tmp_dir=self.root / "tmp")
+
+    def last_run(self, actor: str) -> datetime | None:
+        return self._read(actor).get("last_run")
+
+    def planned(self, actor: str) -> datetime | None:
+        """The slot :meth:`plan` stored and no :meth:`record` has answered yet."""
+        state = self._read(actor)
+        planned, last = state.get("planned"), state.get("last_run")
+        if planned is None or (last is not None and last >= planned):
             return None
+        return planned
+
+    def plan(self, actor: str, slot: datetime) -> None:
+        """Remember ``slot`` as the run about to be queued (before queueing it)."""
+        self._write(actor, self.last_run(actor), slot)
 
     def record(self, actor: str, at: datetime) -> None:
-        stamp = aware_utc(at).isoformat()
-        data = json.dumps({"actor": actor, "last_run": stamp}) + "\n"
-        atomic_write(self._path(actor), data.encode("utf-8"), tmp_dir=self.root / "tmp")
+        self._write(actor, at, None)
 
 
 def heartbeat_files(home: Home, config: Config, actor: str) -> tuple[Path, ...]:

@@ -166,7 +166,7 @@ def build_job(
     already past is refused (a typo, most likely, and it would fire at once).
     """
     now = aware_utc(now)
-    if not NAME_RE.match(actor):
+    if not NAME_RE.fullmatch(actor):
         raise ConfigError(
             f"invalid actor name {actor!r}: use a-z, 0-9, '-' and '_', at most 32 characters"
         )

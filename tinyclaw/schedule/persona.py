@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.errors import ConfigError
 from tinyclaw.messages import MAX_TEXT
 from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
 from tinyclaw.outbox.service import FOLDER as OUTBOX_FOLDER
-from tinyclaw.outbox.service import SETTLE_SECONDS
 from tinyclaw.schedule.actor_jobs import FOLDER as SCHEDULES_FOLDER
 from tinyclaw.schedule.actor_jobs import MAX_ACTOR_JOBS
 from tinyclaw.schedule.durations import format_duration
@@ -125,6 +125,9 @@ conversation of its own, and your answer goes to `to`:
 * `prompt`: what you will be asked, at most {MAX_PROMPT:,} characters.
 * At most {MAX_ACTOR_JOBS} live jobs of your own. Missed runs (while tinyclaw was down)
   run once, not once per missed slot.
+* Write the whole file at once (or write `name.tmp`, then rename it to
+  `name.json`). A file that is not valid JSON {SETTLE_SECONDS:.0f} seconds after it
+  was last written is refused.
 
 A valid file disappears from the folder: it became a job, which the operator sees with
 `tinyclaw schedule list` and removes with `tinyclaw schedule rm`. An invalid one is

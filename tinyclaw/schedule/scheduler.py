@@ -10,8 +10,9 @@ How the worker uses it::
     sleep until scheduler.next_wakeup()  # or a file event, or the scan interval
 
 A crash between queueing and ``mark_ran`` offers the same slot again after the
-restart, with the same ``run_id`` (a job's slot is stored), so the spool's dedupe key
-drops the second copy: nothing is lost and nothing doubles. ``mark_ran`` of the same
+restart, with the same ``run_id`` (a job's slot is stored; a heartbeat's is stored by
+``due`` before it is returned, as its slot is "now" when it is overdue), so the
+spool's dedupe key drops the second copy: nothing is lost and nothing doubles. ``mark_ran`` of the same
 run twice is harmless too.
 
 Missed runs (the policy). While the worker is down, nothing runs. When it comes back,
@@ -192,7 +193,8 @@ class Scheduler:
     # -- the three calls the worker makes ----------------------------------------
 
     def due(self, now: datetime | None = None) -> list[DueRun]:
-        """Everything that should run at ``now``, oldest slot first."""
+        """Everything that should run at ``now``, oldest slot first. A due heartbeat's
+        slot is stored here (the one thing this call writes), so a replay keeps its id."""
         now = self._now(now)
         runs = []
         for job in self.store.list():
@@ -216,6 +218,7 @@ class Scheduler:
                 continue
             upcoming = next_heartbeat(spec, self._last_heartbeat(spec.actor), now)
             if upcoming <= now:
+                upcoming = self._heartbeat_slot(spec.actor, upcoming)
                 runs.append(
                     DueRun(
                         key=spec.key,
@@ -229,6 +232,16 @@ class Scheduler:
                     )
                 )
         return sorted(runs, key=lambda run: (run.scheduled_for, run.key))
+
+    def _heartbeat_slot(self, actor: str, upcoming: datetime) -> datetime:
+        """The slot of a due heartbeat: the one planned before a crash if there is one,
+        else ``upcoming``, stored before anyone queues it (see :class:`HeartbeatLog`)."""
+        assert self.heartbeat_log is not None  # __init__ requires one with heartbeats
+        planned = self.heartbeat_log.planned(actor)
+        if planned is not None:
+            return planned
+        self.heartbeat_log.plan(actor, upcoming)
+        return upcoming
 
     def mark_ran(self, run: DueRun | str, at: datetime | None = None) -> None:
         """Record that ``run`` (a DueRun, or a key) was queued at ``at``.

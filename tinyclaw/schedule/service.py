@@ -9,8 +9,10 @@ The worker loop calls :meth:`SchedulerService.tick` on every pass (see
    (``spool.put(run.to_inbound(), dedupe_key=run.run_id)``), then marks it as run: a
    crash in between offers the same slot again with the same id, and the dedupe key
    drops the copy;
-3. now and then deletes temporary files a crash left in the job store;
-4. returns when the next run is due, so the worker sleeps exactly until then.
+3. rewrites the persona of an actor whose list of chats it may write to changed
+   (an operator's job added or removed since the last pass);
+4. now and then deletes temporary files a crash left in the job store;
+5. returns when the next run is due, so the worker sleeps exactly until then.
 
 From ``queue/incoming`` a run takes the normal path: routed to its actor's inbox, run
 in its own conversation, answered to the job's target chat; a heartbeat that answers
@@ -31,10 +33,13 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyclaw.actors.persona import refresh_persona
 from tinyclaw.actors.shared import Unclaimed
 from tinyclaw.errors import TinyclawError
 from tinyclaw.events import EventLog
+from tinyclaw.failpoints import failpoint
 from tinyclaw.schedule.actor_jobs import FOLDER, import_all_actor_jobs
+from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
 from tinyclaw.schedule.timing import from_timestamp, local_zone
 
@@ -78,6 +83,7 @@ class SchedulerService:
         self._wakeup: float | None = None
         for problem in self.scheduler.problems:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
+        self._targets = self._reachable()
         self._folders = config.actor_folders(home, FOLDER)
         self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
         for folder in self._folders.values():
@@ -99,7 +105,8 @@ class SchedulerService:
             return min(last + self.min_interval, math.inf if due is None else due)
         self._last_pass = now
         at = from_timestamp(now)
-        self._import(now)
+        settling = self._import(now)
+        self._refresh_personas()
         stuck = False
         for run in self.scheduler.due(at):
             stuck |= not self._queue(run, now)
@@ -111,9 +118,12 @@ class SchedulerService:
         if stuck or (self._wakeup is not None and self._wakeup <= now):
             # Something due could not be queued: try again soon, not in a busy loop.
             self._wakeup = now + RETRY_AFTER
+        if settling is not None:  # a job file still being written: look again then
+            self._wakeup = settling if self._wakeup is None else min(self._wakeup, settling)
         return self._wakeup
 
-    def _import(self, now: float) -> None:
+    def _import(self, now: float) -> float | None:
+        """Import the actors' job files; return when a half-written one has settled."""
         at = from_timestamp(now)
         self.unclaimed.check()
         try:
@@ -127,9 +137,12 @@ class SchedulerService:
             )
         except TinyclawError as exc:
             log.error("importing actor-written schedules failed: %s", exc)
-            return
+            return None
+        settling: float | None = None
         for result in results:
-            if result.job is not None:
+            if result.retry_at is not None:
+                settling = min(settling or math.inf, result.retry_at)
+            elif result.job is not None:
                 job = result.job
                 log.info("@%s scheduled %s: %s", job.actor, job.id, job.schedule_text)
                 self._emit("schedule.added", actor=job.actor, job=job.id, to=job.to)
@@ -140,6 +153,27 @@ class SchedulerService:
                 self._emit(
                     "schedule.refused", actor=result.actor, file=result.source, reason=result.error
                 )
+        return settling
+
+    def _reachable(self) -> dict[str, list[str]]:
+        jobs = self.scheduler.store.list()
+        return {name: reachable_targets(self.config, name, jobs) for name in self.config.actors}
+
+    def _refresh_personas(self) -> None:
+        """Each persona lists the chats its actor may write to first, and an operator's
+        job adds one (``tinyclaw schedule add``/``rm``, or a hand-edited job file):
+        rewrite the persona of every actor whose list changed since the last pass."""
+        try:
+            targets = self._reachable()
+        except TinyclawError as exc:
+            log.error("cannot read the job store: %s", exc)
+            return
+        for name, now_allowed in targets.items():
+            if now_allowed != self._targets.get(name) and refresh_persona(
+                self.home, self.config, name
+            ):
+                log.info("@%s may now write first to: %s", name, ", ".join(now_allowed) or "-")
+        self._targets = targets
 
     def _queue(self, run: DueRun, now: float) -> bool:
         """Queue one run and mark it; False if it must be tried again later."""
@@ -148,6 +182,7 @@ class SchedulerService:
         except (OSError, TinyclawError) as exc:
             log.error("cannot queue %s for @%s: %s", run.run_id, run.actor, exc)
             return False
+        failpoint("schedule.queued")  # queued, not yet marked: the replay must not double
         try:
             self.scheduler.mark_ran(run, from_timestamp(now))
         except TinyclawError as exc:
@@ -173,11 +208,13 @@ def build_services(
     clock: Callable[[], float] = time.time,
     local_tz: tzinfo | None = None,
 ) -> list[Service]:
-    """The services a worker runs besides its queues: schedules and heartbeats, and
-    the actors' outboxes."""
+    """The services a worker runs besides its queues: schedules and heartbeats, the
+    actors' outboxes, and the sweep that ends stalled team conversations."""
     from tinyclaw.outbox.service import OutboxService
+    from tinyclaw.teams.sweep import TeamSweep
 
     events = EventLog(home.logs / "events.jsonl", clock=clock)
     scheduler = SchedulerService(home, config, spool, clock=clock, local_tz=local_tz, events=events)
     outbox = OutboxService(home, config, spool, store=scheduler.scheduler.store, events=events)
-    return [scheduler, outbox]
+    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
+    return [scheduler, outbox, sweep]

@@ -145,7 +145,7 @@ class JobStore:
     def path(self, job_id: str) -> Path:
         """The file of ``job_id``; an id that could not be a job (``../x``) is simply
         not found, so a name from the command line can never leave the folder."""
-        if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
+        if not isinstance(job_id, str) or not _JOB_ID_RE.fullmatch(job_id):
             raise JobNotFoundError(f"no job {job_id!r}")
         return self.root / f"{job_id}{SUFFIX}"
 

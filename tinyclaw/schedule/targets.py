@@ -30,7 +30,7 @@ class Target:
 def parse_target(text: str) -> Target:
     """``"telegram:123"`` → ``Target("telegram", "123")``; anything else is a
     ConfigError naming the expected form and the known channels."""
-    match = _TARGET_RE.match(text.strip()) if isinstance(text, str) else None
+    match = _TARGET_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None or match.group(1) not in CHANNELS:
         raise ConfigError(
             f"{text!r} is not a target: expected channel:chat_id with channel one of "

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from tinyclaw.config import Config
+from tinyclaw.errors import UnsafePathError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.fsutil import atomic_write
@@ -34,7 +35,7 @@ from tinyclaw.runners import RunResult
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.teams.planner import Planner, RunInfo, new_conversation
 from tinyclaw.teams.roster import teams_of
-from tinyclaw.teams.state import Conversation, ConversationStore, Outcome
+from tinyclaw.teams.state import Branch, Conversation, ConversationStore, Outcome
 from tinyclaw.teams.tags import parse_tags
 from tinyclaw.teams.transcript import render_transcript
 
@@ -123,6 +124,56 @@ class Coordinator:
                 self._record(conversation, outcome)
         self._deliver(conversation, outcome)
         return True
+
+    # -- the sweep's call ----------------------------------------------------------------
+
+    def sweep(
+        self, conversation_id: str, now: float, gave_up: Callable[[Branch], str | None]
+    ) -> Conversation | None:
+        """Settle what no run will: end an open conversation past its wall-clock
+        budget, fail each open branch whose task message ``gave_up`` (returns the
+        reason it was set aside, else None), and write the files of every outcome that
+        is recorded but not delivered while its message waits nowhere (a crash after
+        a sweep's record). Returns the conversation as it now stands."""
+        with self.store.locked(conversation_id):
+            conversation = self.store.load(conversation_id)
+            if conversation is None:
+                return None
+            settled: list[Outcome] = []
+            if self.planner.over_budget(conversation, now):
+                settled.append(self.planner.expire(conversation, now))
+                self._record(conversation, settled[-1])
+            elif conversation.status == "open":
+                for branch in list(conversation.branches.values()):
+                    if branch.status != "open" or branch.message_id is None:
+                        continue
+                    if branch.message_id in conversation.outcomes:
+                        continue
+                    reason = gave_up(branch)
+                    if reason is not None:
+                        settled.append(
+                            self.planner.give_up_branch(conversation, branch, reason, now)
+                        )
+                        self._record(conversation, settled[-1])
+            pending = [
+                outcome
+                for outcome in conversation.outcomes.values()
+                if not outcome.delivered
+                and outcome not in settled
+                and not self._waiting(outcome.actor, outcome.message_id)
+            ]
+        for outcome in [*settled, *pending]:
+            self._deliver(conversation, outcome)
+        return conversation
+
+    def _waiting(self, actor: str, message_id: str) -> bool:
+        """The message is in ``actor``'s inbox or being run: its run will deliver."""
+        name = message_id + SUFFIX
+        try:
+            boxes = (self.spool.inbox(actor), self.spool.processing(actor))
+        except UnsafePathError:
+            return False
+        return any((box / name).exists() for box in boxes)
 
     # -- steps -------------------------------------------------------------------------
 

@@ -21,6 +21,14 @@ def derive_id(conversation_id: str, suffix: str) -> str:
     return hashlib.sha256(conversation_id.encode()).hexdigest()[:40] + "." + suffix
 
 
+def progress_id(conversation_id: str, number: int) -> str:
+    """``<conversation>.0p0001``: listeners send a folder in name order, and the final
+    answer is ``<conversation>.json``; the ``0`` sorts every progress line before it
+    (``0`` < ``j``), so after a backlog the user still reads the progress first. Four
+    digits keep the lines in order up to 9999 (a conversation has at most two per run)."""
+    return derive_id(conversation_id, f"0p{number:04d}")
+
+
 def handoff_message(conversation: Conversation, branch: Branch, context: str) -> Inbound:
     """The task file for ``branch.to_actor``'s inbox; replies reach the user's chat."""
     assert branch.message_id is not None

@@ -106,10 +106,10 @@ class Planner:
         limits = self.config.limits
         if conversation.runs >= limits.max_runs:
             why = f"it used {limits.max_runs} CLI runs (limits.max_runs)"
-            return self._end(conversation, message, actor, now, why)
+            return self._end(conversation, message.id, actor, now, why)
         if now - conversation.started_at > limits.budget_seconds:
             why = f"it ran longer than {limits.budget_seconds:g} seconds (limits.budget_seconds)"
-            return self._end(conversation, message, actor, now, why)
+            return self._end(conversation, message.id, actor, now, why)
         conversation.started.append(message.id)
         return None
 
@@ -128,7 +128,7 @@ class Planner:
         if conversation.status != "open":
             return self._late(conversation, message, actor, now, ran=True)
         if cancelled == "user":
-            return self._end(conversation, message, actor, now, None)
+            return self._end(conversation, message.id, actor, now, None)
         if tags:
             return self._open_round(conversation, message, actor, run, tags, now)
         return self._answer(conversation, message, actor, run, now)
@@ -145,7 +145,7 @@ class Planner:
         hop = hop_of(message) + 1
         if hop > self.config.limits.max_hops:
             why = f"the hand-offs went {self.config.limits.max_hops} deep (limits.max_hops)"
-            return self._end(conversation, message, actor, now, why)
+            return self._end(conversation, message.id, actor, now, why)
         mates = teammates(self.config, actor)
         context = text_around(run.text, tags)
         number = conversation.next("f")
@@ -210,8 +210,23 @@ class Planner:
         branch = conversation.branches.get(branch_id)
         if branch is None or branch.status != "open":
             return self._late(conversation, message, actor, now, ran=True)
-        branch.status = "answered" if run.ok else "failed"
-        branch.answer = run.text if run.ok else f"(@{actor} could not answer: {run.text})"
+        answer = run.text if run.ok else f"(@{actor} could not answer: {run.text})"
+        return self._settle_branch(conversation, branch, message.id, run.ok, answer, now)
+
+    def _settle_branch(
+        self,
+        conversation: Conversation,
+        branch: Branch,
+        message_id: str,
+        ok: bool,
+        answer: str,
+        now: float,
+    ) -> Outcome:
+        """Record ``branch``'s answer (or failure); write the fan-in if it completes
+        its round."""
+        actor = branch.to_actor
+        branch.status = "answered" if ok else "failed"
+        branch.answer = answer
         branch.answered_at = now
         conversation.log.append(
             Entry(
@@ -221,7 +236,7 @@ class Planner:
                 to=branch.from_actor,
                 branch=branch.id,
                 hop=branch.hop,
-                message_id=message.id,
+                message_id=message_id,
                 text=branch.answer,
             )
         )
@@ -232,17 +247,43 @@ class Planner:
         pending = [b for b in round_.branches if conversation.branches[b].answer is None]
         if pending or round_.gathered:
             return Outcome(
-                message_id=message.id, actor=actor, kind="answered", at=now, replies=replies
+                message_id=message_id, actor=actor, kind="answered", at=now, replies=replies
             )
         fanin = self._gather(conversation, round_, now)
         return Outcome(
-            message_id=message.id,
+            message_id=message_id,
             actor=actor,
             kind="gathered",
             at=now,
             inbox=[fanin],
             replies=replies,
         )
+
+    # -- the sweep (nothing ran: time passed, or a message was given up) ---------------
+
+    def over_budget(self, conversation: Conversation, now: float) -> bool:
+        return (
+            conversation.status == "open"
+            and now - conversation.started_at > self.config.limits.budget_seconds
+        )
+
+    def expire(self, conversation: Conversation, now: float) -> Outcome:
+        """End an open conversation that outlived its wall-clock budget while nothing
+        of it ran (a stuck or lost message): the user hears it and what was done."""
+        budget = self.config.limits.budget_seconds
+        why = f"it ran longer than {budget:g} seconds (limits.budget_seconds)"
+        end_id = outputs.derive_id(conversation.id, "end")
+        return self._end(conversation, end_id, conversation.root_actor, now, why)
+
+    def give_up_branch(
+        self, conversation: Conversation, branch: Branch, reason: str, now: float
+    ) -> Outcome:
+        """``branch``'s task message was set aside in ``queue/failed/`` and will not run
+        again: the branch fails, and the actor that asked is told so in its fan-in (the
+        outcome is keyed by that message, so it is never applied twice)."""
+        assert branch.message_id is not None
+        answer = texts.gave_up(branch.to_actor, reason)
+        return self._settle_branch(conversation, branch, branch.message_id, False, answer, now)
 
     def _final(
         self, conversation: Conversation, message: Inbound, actor: str, run: RunInfo, now: float
@@ -277,7 +318,7 @@ class Planner:
     def _end(
         self,
         conversation: Conversation,
-        message: Inbound,
+        message_id: str,
         actor: str,
         now: float,
         why: str | None,
@@ -298,7 +339,7 @@ class Planner:
             conversation.end_reason = why
             entry = Entry(at=now, kind="limit", actor=actor, to="user", text=headline)
             outcome_kind = "limited"
-        entry.message_id = message.id
+        entry.message_id = message_id
         conversation.log.append(entry)
         reply = outputs.reply(
             conversation,
@@ -308,7 +349,7 @@ class Planner:
             meta={"conversation": conversation.id},
         )
         return Outcome(
-            message_id=message.id, actor=actor, kind=outcome_kind, at=now, replies=[reply]
+            message_id=message_id, actor=actor, kind=outcome_kind, at=now, replies=[reply]
         )
 
     def _late(
@@ -377,6 +418,6 @@ class Planner:
             text,
             kind="progress",
             actor=actor,
-            reply_id=outputs.derive_id(conversation.id, f"p{number:03d}"),
+            reply_id=outputs.progress_id(conversation.id, number),
             meta={"conversation": conversation.id},
         )

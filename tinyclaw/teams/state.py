@@ -40,6 +40,8 @@ from tinyclaw.messages import ID_PATTERN, Inbound, Reply
 log = logging.getLogger("tinyclaw.teams")
 
 _ID_RE = re.compile(ID_PATTERN)
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 Status = Literal["open", "done", "limited", "cancelled"]
 BranchStatus = Literal["open", "answered", "failed", "refused"]
@@ -149,11 +151,9 @@ class ConversationStore:
     def __init__(self, root: Path, *, durable: bool = True) -> None:
         self.root = root
         self.durable = durable
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
 
     def path(self, conversation_id: str, suffix: str = ".json") -> Path:
-        if not _ID_RE.match(conversation_id):
+        if not _ID_RE.fullmatch(conversation_id):
             raise ConversationError(f"invalid conversation id {conversation_id!r}")
         return self.root / f"{conversation_id}{suffix}"
 
@@ -181,9 +181,12 @@ class ConversationStore:
 
     @contextmanager
     def locked(self, conversation_id: str) -> Iterator[None]:
-        """Hold the lock of one conversation (threads of this process)."""
-        with self._locks_guard:
-            lock = self._locks.setdefault(conversation_id, threading.Lock())
+        """Hold the lock of one conversation (threads of this process). The locks are
+        shared by every store of the process on the same folder: the worker's runs and
+        the sweep service each have a store, and must exclude each other."""
+        key = (str(self.root.absolute()), conversation_id)
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(key, threading.Lock())
         with lock:
             yield
 
@@ -205,12 +208,12 @@ class ConversationStore:
             )
         except FileNotFoundError:
             return []
-        return [n for n in names if _ID_RE.match(n)]
+        return [n for n in names if _ID_RE.fullmatch(n)]
 
     def find(self, ident: str) -> Conversation | None:
         """The conversation with this id, or the one a message id belongs to (the
         user's message, a handoff, a fan-in or a progress reply)."""
-        if _ID_RE.match(ident):
+        if _ID_RE.fullmatch(ident):
             direct = self._quiet_load(ident)
             if direct is not None:
                 return direct

@@ -46,6 +46,14 @@ def answer_progress(branch: Branch) -> str:
     return f"@{branch.to_actor} → @{branch.from_actor}:\n{clip(branch.answer or '', PROGRESS_ANSWER_CHARS)}"
 
 
+def gave_up(actor: str, reason: str) -> str:
+    """The answer of a branch whose task message failed for good."""
+    return (
+        f"(@{actor} could not answer: its task failed and was set aside "
+        f"({one_line(reason, 200)}); carry on without it)"
+    )
+
+
 def refusal(problem: str, hint: str) -> str:
     """The answer a refused branch carries back to the actor that made it."""
     return f"(not delivered: {problem}. {hint})"

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
+from tinyclaw.errors import InvalidMessageError
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.inflight import Running, same_chat
 
 if TYPE_CHECKING:
     from tinyclaw.pairing.service import PairingService
@@ -78,6 +80,28 @@ def overview(worker: WorkerView) -> str:
         f"Queue: {depths['incoming']} incoming, {depths['outgoing']} outgoing, "
         f"{depths['failed']} failed"
     )
+    return "\n".join(lines)
+
+
+def chat_status(
+    config: Config, spool: Spool, running: list[Running], message: Inbound, now: float
+) -> str:
+    """``/status`` for one chat: its runs in flight (``running``) and how many of its
+    messages wait in the actors' inboxes."""
+    lines = [
+        f"@{r.actor} is working on: {r.message.text[:60]!r} ({now - r.started:.0f}s)"
+        for r in running
+    ]
+    queued = 0
+    for actor in config.actors:
+        for path in spool.list_box(spool.inbox(actor)):
+            try:
+                other = spool.load(path)
+            except (OSError, InvalidMessageError):
+                continue
+            if same_chat(other, message):
+                queued += 1
+    lines.append(f"{queued} message(s) waiting." if queued else "Nothing waiting.")
     return "\n".join(lines)
 
 

@@ -53,11 +53,18 @@ class InFlight:
         with self._lock:
             return [r for r in self._runs.values() if same_chat(r.message, message)]
 
-    def cancel(self, reason: str, message: Inbound | None = None) -> list[str]:
-        """Stop the runs of ``message``'s chat (all runs without one); the actors."""
+    def cancel(
+        self, reason: str, message: Inbound | None = None, actor: str | None = None
+    ) -> list[str]:
+        """Stop the runs of ``message``'s chat and ``actor``'s run (every run when
+        neither is given); returns the actors stopped."""
         with self._lock:
             chosen = [
-                r for r in self._runs.values() if message is None or same_chat(r.message, message)
+                r
+                for r in self._runs.values()
+                if (message is None and actor is None)
+                or (message is not None and same_chat(r.message, message))
+                or r.actor == actor
             ]
             for running in chosen:
                 running.cancel_reason = reason

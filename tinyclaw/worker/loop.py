@@ -16,33 +16,37 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from tinyclaw.actors.persona import write_personas
+from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError, TinyclawError, UnsafePathError
+from tinyclaw.errors import InvalidMessageError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import confine
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, worker_lock_path
-from tinyclaw.messages import Inbound, load_inbound
+from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.groups import GroupLedger
-from tinyclaw.runners.sessions import SessionStore
+from tinyclaw.runners.sessions import SessionStore, home_sessions
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
-from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
-from tinyclaw.worker.inflight import InFlight, Running, same_chat
+from tinyclaw.worker.commands import (
+    CommandContext,
+    chat_status,
+)
+from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
-from tinyclaw.worker.prompt import build_prompt, fit_prompt
-from tinyclaw.worker.replies import reply_to, result_reply
+from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
+from tinyclaw.worker.replies import result_reply
+from tinyclaw.worker.router import Router
+from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
-PRUNE_EVERY = 3600.0  # seconds between prunings of queue/sent/ and queue/seen/
+OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
 
 
 class Service(Protocol):
@@ -82,7 +86,7 @@ class Worker:
         self.spool = spool or Spool(home, clock=clock)
         # Pairing's second look before routing (default: this home's store; fails closed).
         self.access = access or WorkerAccess.for_home(home, config, self.spool)
-        self.sessions = sessions or SessionStore(home.state / "sessions")
+        self.sessions = sessions or home_sessions(home)
         self.journal = RunJournal(home.state / "results")
         # The CLIs' process groups, as build_runners records them (state/runs/).
         self.ledger = ledger or GroupLedger(home.runs)
@@ -98,34 +102,14 @@ class Worker:
         )
         self._next_due: float | None = None
         for name in config.actors:
-            self.spool.inbox(name).mkdir(parents=True, exist_ok=True)
+            self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
         self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
         self.persona_files = write_personas(home, config)  # these actors read their persona there
+        self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
+        self.router = Router(self.spool, config, self.access, self.events, self._commands)
 
     # -- lifecycle -----------------------------------------------------------------
-
-    def recover(self) -> None:
-        """Put back what a crash left behind before taking anything new.
-
-        A CLI left running by a killed worker is stopped first: it would otherwise go
-        on working in the workspace while its message runs again."""
-        orphans = self.ledger.reap()
-        if orphans:
-            self.events.emit("recovered.orphans", groups=orphans)
-        cfg = self.config.worker
-        requeued, failed = self.spool.recover_processing(cfg.max_attempts, cfg.retry_backoff)
-        rolled = self.spool.recover_tmp()
-        inboxes = [self.spool.inbox(a) for a in self.config.actors]
-        queued = {p.stem for box in inboxes for p in self.spool.list_box(box)}
-        for message_id in self.journal.ids():
-            if message_id not in queued:  # killed between complete() and drop()
-                self.journal.drop(message_id)
-        if requeued or failed or rolled:
-            log.warning(
-                "recovered: %d requeued, %d failed, %d half-queued", requeued, failed, rolled
-            )
-            self.events.emit("recovered", requeued=requeued, failed=failed, rolled=rolled)
 
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set, then shut down gracefully. Raises
@@ -134,7 +118,7 @@ class Worker:
             self._serve(stop)
 
     def _serve(self, stop: threading.Event) -> None:
-        self.recover()
+        self.upkeep.recover()
         boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
         # A service folder that could not be made (unwritable workspace) was reported by
         # its service; the timed scan still covers it if it appears later.
@@ -147,18 +131,12 @@ class Worker:
             len(self.config.actors),
             self.config.worker.concurrency,
         )
-        last_maintenance = last_prune = 0.0
         try:
             while not stop.is_set():
                 self.wake.clear()
                 self.tick()
                 now = self.clock()
-                if now - last_maintenance > 60:
-                    self.spool.recover_tmp()
-                    last_maintenance = now
-                if now - last_prune > PRUNE_EVERY:
-                    self.prune()
-                    last_prune = now
+                self.upkeep.periodic(now)
                 timeout = self.config.worker.scan_interval
                 if self._next_due is not None:
                     timeout = max(0.01, min(timeout, self._next_due - now))
@@ -166,19 +144,6 @@ class Worker:
         finally:
             watcher.stop()
             self.shutdown()
-
-    def prune(self) -> None:
-        """Forget delivered replies and seen platform keys older than ``keep_days``.
-
-        Both ledgers only matter for a while: ``sent/`` tells recovery that a message
-        was answered (minutes after a crash), ``seen/`` filters platform redeliveries
-        (Telegram keeps updates a day, WhatsApp retries a webhook for up to a week)."""
-        age = self.config.worker.keep_days * 86400
-        removed = self.spool.prune(self.spool.sent_root, age)
-        removed += self.spool.prune(self.spool.seen_root, age)
-        if removed:
-            log.info("pruned %d ledger files older than %g days", removed, age / 86400)
-            self.events.emit("pruned", files=removed)
 
     def shutdown(self) -> None:
         """No new claims; give in-flight runs ``stop_timeout``, then return them."""
@@ -197,7 +162,7 @@ class Worker:
         for path in self.spool.list_box(self.spool.incoming):
             if self.stopping.is_set():
                 return
-            self._route_safely(path)
+            self.router.route_safely(path)
         self._next_due = None
         self.dispatch()
         self._tick_services()
@@ -213,75 +178,30 @@ class Worker:
             if wanted is not None:
                 self._next_due = wanted if self._next_due is None else min(self._next_due, wanted)
 
-    def _route_safely(self, path: Path) -> None:
-        try:
-            self.route(path)
-        except TinyclawError as exc:
-            log.error("routing %s failed: %s", path.name, exc)
-            self.spool.fail(path, f"routing failed: {exc}")
-        except OSError as exc:
-            log.error("routing %s failed: %s", path.name, exc)
-
-    def route(self, path: Path) -> None:
-        try:
-            message = load_inbound(self.spool.read(path), default_id=path.stem)
-        except FileNotFoundError:
-            return
-        except InvalidMessageError as exc:
-            self.spool.fail(path, str(exc))
-            return
-        refused = self.access.refuse_sender(message)  # unpaired: no run, no reply
-        if refused is not None:
-            self.spool.fail(path, refused)
-            return
-        if message.kind == "command":
-            context = self.access.equip(self._command_context(), self)
-            self._answer(path, message, handle_command(message, context), "notice")
-            return
-        target = message.actor
-        if target is None:
-            name, _ = parse_address(message.text)
-            target = resolve_actor(self.config, name)
-            if target is None:
-                text = (
-                    f"There is no actor called @{name}. Here is who you can talk to:\n"
-                    + describe_actors(self.config)
-                )
-                self._answer(path, message, text, "error")
-                return
-        elif target not in self.config.actors:
-            self.spool.fail(path, f"addressed to unknown actor {target!r}")
-            return
-        not_yours = self.access.refuse_actor(message, target)
-        if not_yours is not None:
-            self._answer(path, message, not_yours, "error")
-            return
-        failpoint("route.before_move")
-        if self.spool.move(path, self.spool.inbox(target)) is not None:
-            self.events.emit(
-                "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
-            )
-
-    def _answer(self, path: Path, message: Inbound, text: str, kind: str) -> None:
-        """Reply without running a CLI: reply first, then drop the incoming file."""
-        self.spool.put_reply(reply_to(message, text, kind=kind))
-        self.spool.complete(path)
-
     def dispatch(self) -> None:
-        if self.stopping.is_set():
+        """Start the due head of each idle actor, oldest message first.
+
+        Oldest first, not actor by actor: with fewer run slots than busy actors, an
+        actor named early in the configuration would otherwise run its whole backlog
+        before a later actor's older message got a turn."""
+        limit = self.config.worker.concurrency
+        if self.stopping.is_set() or len(self.inflight) >= limit:
             return
+        heads = []
         for actor in self.config.actors:
-            if not self.inflight.can_start(actor, self.config.worker.concurrency):
-                continue
-            path = self._due_head(actor)
-            if path is None:
-                continue
+            if self.inflight.can_start(actor, limit):
+                path = self._due_head(actor)
+                if path is not None:
+                    heads.append((path.name, actor, path))
+        for _name, actor, path in sorted(heads):
+            if not self.inflight.can_start(actor, limit):
+                break  # every slot is taken
             claimed = self.spool.claim(path, actor)
             if claimed is None:
                 continue
             failpoint("worker.claimed")
             try:
-                message = load_inbound(self.spool.read(claimed), default_id=claimed.stem)
+                message = self.spool.load(claimed)
             except (OSError, InvalidMessageError) as exc:
                 self.spool.fail(claimed, str(exc))
                 self.wake.set()
@@ -303,7 +223,7 @@ class Worker:
             return True
         not_yours = self.access.refuse_actor(message, actor)
         if not_yours is not None:
-            self._answer(claimed, message, not_yours, "error")
+            self.router.answer(claimed, message, not_yours, "error")
             return True
         return False
 
@@ -312,7 +232,7 @@ class Worker:
         and holds the actor's later messages behind it, keeping arrival order)."""
         for path in self.spool.list_box(self.spool.inbox(actor)):
             try:
-                message = load_inbound(self.spool.read(path), default_id=path.stem)
+                message = self.spool.load(path)
             except FileNotFoundError:
                 continue
             except (OSError, InvalidMessageError) as exc:
@@ -351,7 +271,7 @@ class Worker:
             self.spool.complete(running.path)
             self.journal.drop(message.id)  # killed between reply and drop: no orphan
             return
-        outside = self._unconfined_attachments(message)
+        outside = unconfined_attachment(self.spool.files_root, message)
         if outside:
             self.spool.fail(running.path, outside)
             return
@@ -365,15 +285,20 @@ class Worker:
         if message.actor is None:
             _, text = parse_address(text)
         conversation = message.conversation_key
+        lease = self.sessions.lease(actor_name, conversation)
         request = RunRequest(
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
             workspace=workspace,
             model=actor.model,
-            persona="" if actor_name in self.persona_files else actor.persona,
+            persona=(
+                ""  # the CLI reads it from the persona file in its workspace
+                if actor_name in self.persona_files
+                else persona_prompt(self.home, self.config, actor_name)
+            ),
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
-            session_id=self.sessions.get(actor_name, conversation),
+            session_id=lease.session_id,
         )
         result = self.journal.get(message.id)
         if result is not None:
@@ -387,7 +312,7 @@ class Worker:
             self.journal.put(message.id, result)
             failpoint("worker.ran")
         if result.session_id:
-            self.sessions.set(actor_name, conversation, result.session_id)
+            self.sessions.set(actor_name, conversation, result.session_id, lease)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
             reply = result_reply(message, actor_name, workspace, result, running.cancel_reason)
             if reply is not None:
@@ -395,16 +320,6 @@ class Worker:
         failpoint("worker.replied")
         self.spool.complete(running.path)
         self.journal.drop(message.id)
-
-    def _unconfined_attachments(self, message: Inbound) -> str | None:
-        """Attachments are listed in the CLI's prompt, and the CLI opens them: each must
-        be a file a listener stored under ``queue/files/``, never a path elsewhere."""
-        for attachment in message.attachments:
-            try:
-                confine(self.spool.files_root, attachment.path)
-            except UnsafePathError:
-                return f"attachment {attachment.name!r} is outside queue/files/"
-        return None
 
     def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
         message, actor_name = running.message, running.actor
@@ -423,38 +338,30 @@ class Worker:
             error=result.error,
             duration=round(result.duration_s, 3),
             cost=result.cost_usd,
+            usage=result.usage,
             conversation=conversation,
         )
         return result
 
     # -- commands ------------------------------------------------------------------
 
-    def _command_context(self) -> CommandContext:
-        return CommandContext(
+    def _commands(self) -> CommandContext:
+        """What chat commands may see and do; owners get pairing and the overview."""
+        context = CommandContext(
             self.config, self.sessions.reset, self._chat_status, self._cancel_chat
         )
+        return self.access.equip(context, self)
 
     def _chat_status(self, message: Inbound) -> str:
-        lines = []
-        now = self.clock()
-        for r in self.inflight.for_chat(message):
-            lines.append(
-                f"@{r.actor} is working on: {r.message.text[:60]!r} ({now - r.started:.0f}s)"
-            )
-        queued = 0
-        for actor in self.config.actors:
-            for path in self.spool.list_box(self.spool.inbox(actor)):
-                try:
-                    other = load_inbound(self.spool.read(path), default_id=path.stem)
-                except (OSError, InvalidMessageError):
-                    continue
-                if same_chat(other, message):
-                    queued += 1
-        lines.append(f"{queued} message(s) waiting." if queued else "Nothing waiting.")
-        return "\n".join(lines)
+        runs = self.inflight.for_chat(message)
+        return chat_status(self.config, self.spool, runs, message, self.clock())
 
     def _cancel_chat(self, message: Inbound) -> list[str]:
-        return self.inflight.cancel("user", message)
+        """``/cancel``: the runs of the sender's chat. The operator typing in an actor's
+        window (channel ``operator``, chat = the actor) owns the home: their ``/cancel``
+        also stops whatever that actor is running, for whoever asked."""
+        actor = message.chat_id if message.channel == OPERATOR_CHANNEL else None
+        return self.inflight.cancel("user", message, actor)
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""

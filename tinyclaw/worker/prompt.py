@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.errors import UnsafePathError
+from tinyclaw.fsutil import atomic_write, confine
 from tinyclaw.messages import Inbound
 
 # Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and both CLIs take the prompt
@@ -20,6 +21,18 @@ def _size(num: int | None) -> str:
     if num < 1024 * 1024:
         return f"{num / 1024:.0f} KB"
     return f"{num / 1024 / 1024:.1f} MB"
+
+
+def unconfined_attachment(files_root: Path, message: Inbound) -> str | None:
+    """Attachments are listed in the CLI's prompt, and the CLI opens them: each must be
+    a file a listener stored under ``queue/files/``, never a path elsewhere. Returns
+    the reason to refuse the message, or None."""
+    for attachment in message.attachments:
+        try:
+            confine(files_root, attachment.path)
+        except UnsafePathError:
+            return f"attachment {attachment.name!r} is outside queue/files/"
+    return None
 
 
 def build_prompt(message: Inbound, text: str) -> str:

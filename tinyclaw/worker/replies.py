@@ -65,5 +65,9 @@ def result_reply(
         actor=actor,
         files=wanted.files,
         workspace=str(workspace),
-        meta={"cost_usd": result.cost_usd, "duration_s": round(result.duration_s, 3)},
+        meta={
+            "cost_usd": result.cost_usd,
+            "usage": result.usage,
+            "duration_s": round(result.duration_s, 3),
+        },
     )

@@ -1,0 +1,85 @@
+"""Where tinyclaw lives: `tinyclaw init` makes a home, every command finds it the way
+git finds `.git`, and secrets come from the environment or a `.env` beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tinyclaw.cli.app import app
+from tinyclaw.config import load_config, load_dotenv
+from tinyclaw.errors import ConfigError
+from tinyclaw.home import Home, find_home
+
+
+def test_init_makes_a_working_home_and_never_clobbers_one(tmp_path: Path) -> None:
+    target = tmp_path / "assistant-home"
+    made = CliRunner().invoke(app, ["init", str(target)])
+    assert made.exit_code == 0, made.output
+    home = Home(target)
+    for folder in (home.queue, home.actors, home.pairing, home.logs, home.state):
+        assert folder.is_dir(), folder
+    assert oct(home.pairing.stat().st_mode & 0o777) == "0o700"
+    config = load_config(home)  # the template is a valid configuration
+    assert config.actors
+
+    home.config_file.write_text(home.config_file.read_text() + "\n# mine\n")
+    again = CliRunner().invoke(app, ["init", str(target)])
+    assert again.exit_code == 1
+    assert "already exists; not overwriting it" in again.output
+    assert home.config_file.read_text().endswith("# mine\n")
+
+
+def test_init_honours_the_home_option(tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen"
+    made = CliRunner().invoke(app, ["--home", str(chosen), "init"])
+    assert made.exit_code == 0, made.output
+    assert (chosen / "tinyclaw.toml").is_file()
+
+
+def test_the_home_is_found_like_git_finds_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    deep = project / "src" / "deep"
+    deep.mkdir(parents=True)
+    (project / "tinyclaw.toml").write_text("")
+    monkeypatch.delenv("TINYCLAW_HOME")
+
+    assert find_home(cwd=deep).root == project  # the nearest ancestor with tinyclaw.toml
+    assert find_home(cwd=tmp_path).root == Path(os.environ["HOME"]).resolve() / ".tinyclaw"
+    monkeypatch.setenv("TINYCLAW_HOME", str(tmp_path / "from-env"))
+    assert find_home(cwd=deep).root == tmp_path / "from-env"  # the environment wins
+    assert find_home(tmp_path / "explicit", cwd=deep).root == tmp_path / "explicit"  # --home
+
+
+def test_dotenv_fills_in_secrets_without_overriding_the_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# secrets\n"
+        "TELEGRAM_BOT_TOKEN=from-file\n"
+        "export DISCORD_BOT_TOKEN='quoted value'\n"
+        'WHATSAPP_TOKEN="double"\n'
+        "\n"
+    )
+    environ = {"TELEGRAM_BOT_TOKEN": "from-environment"}
+
+    loaded = load_dotenv(env_file, environ)
+
+    assert environ == {
+        "TELEGRAM_BOT_TOKEN": "from-environment",
+        "DISCORD_BOT_TOKEN": "quoted value",
+        "WHATSAPP_TOKEN": "double",
+    }
+    assert loaded == {"DISCORD_BOT_TOKEN": "quoted value", "WHATSAPP_TOKEN": "double"}
+    assert load_dotenv(tmp_path / "missing.env", environ) == {}
+
+
+def test_a_bad_dotenv_line_is_one_clear_error(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GOOD=1\nthis is not an assignment\n")
+    with pytest.raises(ConfigError, match=r"\.env:2: expected KEY=value"):
+        load_dotenv(env_file, {})

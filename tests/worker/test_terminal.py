@@ -1,0 +1,87 @@
+"""The terminal channel as its user meets it: `tinyclaw send`, `tinyclaw chat` and
+`tinyclaw reset`, through the same queue and worker a chat platform uses."""
+
+from __future__ import annotations
+
+import time
+
+from typer.testing import CliRunner
+
+from tests.worker.conftest import (
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_thread,
+    write_config,
+)
+from tinyclaw.cli.app import app
+from tinyclaw.home import Home
+from tinyclaw.runners.sessions import home_sessions
+from tinyclaw.spool import Spool
+
+
+def tinyclaw(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_send_without_a_worker_says_so_at_once_and_keeps_the_message(fake_home: Home) -> None:
+    started = time.monotonic()
+    code, _out, err = tinyclaw("send", "is anyone there?")
+    assert code == 2
+    assert time.monotonic() - started < 10  # not the 11 minutes of the reply timeout
+    assert "no worker is running for this home" in err and "queued as " in err
+    [queued] = Spool(fake_home).list_box(Spool(fake_home).incoming)
+    assert queued.stem in err
+
+
+def test_chat_with_an_actor_resets_that_actors_session(fake_home: Home) -> None:
+    sessions = home_sessions(fake_home)
+    with worker_thread(fake_home):
+        code, out, _ = tinyclaw("chat", "--actor", "coder", stdin="hello coder\n")
+        assert code == 0 and "echo: hello coder" in out
+        assert sessions.get("coder", "cli:local")
+        other = message("and hello assistant")
+        Spool(fake_home).put(other)
+        reply_for(fake_home, other)
+        assert sessions.get("assistant", "cli:local")
+
+        code, out, _ = tinyclaw("chat", "--actor", "coder", stdin="/reset\n")
+
+    assert "fresh conversation with @coder" in out
+    assert sessions.get("coder", "cli:local") is None
+    assert sessions.get("assistant", "cli:local") is not None  # not the default actor's
+
+
+def test_a_reset_while_the_actor_is_working_is_not_undone_by_that_run(home: Home) -> None:
+    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "1.5", "FAKE_CLI_SLEEP_ON": "slow"}))
+    sessions = home_sessions(home)
+    with worker_thread(home) as worker:
+        first = message("@coder start")
+        Spool(home).put(first)
+        reply_for(home, first)
+        before = sessions.get("coder", "cli:local")
+        slow = message("@coder a slow one")
+        Spool(home).put(slow)
+        wait_for(worker.running_snapshot, what="the slow run")
+
+        code, out, _ = tinyclaw("reset", "coder", "--chat", "cli:local")
+        assert code == 0 and "reset @coder for cli:local" in out
+
+        reply_for(home, slow)
+        wait_for(lambda: not worker.running_snapshot(), what="the run to end")
+        assert sessions.get("coder", "cli:local") is None
+        after = message("@coder and now?")
+        Spool(home).put(after)
+        reply_for(home, after)
+    assert before is not None
+    assert sessions.get("coder", "cli:local") not in (None, before)  # a new session
+
+
+def test_control_characters_in_a_reply_reach_the_terminal_as_text(fake_home: Home) -> None:
+    with worker_thread(fake_home):
+        code, out, _ = tinyclaw("send", "title \x1b]0;pwned\x07 clear \x1b[2J")
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;pwned\\x07" in out

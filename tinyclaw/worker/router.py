@@ -1,0 +1,106 @@
+"""Routing: each file of ``incoming/`` goes to one actor's inbox, or is answered or
+failed right here, without a CLI run.
+
+In order: an unreadable file goes to ``failed/``; a sender pairing refuses gets nothing
+(the file goes to ``failed/`` with the reason); a chat command is answered at once,
+never behind an actor's queue (so ``/cancel`` works while that actor is busy); an
+unknown ``@name`` gets the list of actors, a bare ``@name`` a hint; an actor the
+sender's profile may not use, one line saying so. Everything else moves to its actor's
+inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from tinyclaw.config import Config
+from tinyclaw.errors import InvalidMessageError, TinyclawError
+from tinyclaw.events import EventLog
+from tinyclaw.failpoints import failpoint
+from tinyclaw.messages import Inbound
+from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.spool import Spool
+from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
+from tinyclaw.worker.replies import reply_to
+
+log = logging.getLogger("tinyclaw.worker")
+
+
+class Router:
+    def __init__(
+        self,
+        spool: Spool,
+        config: Config,
+        access: WorkerAccess,
+        events: EventLog,
+        commands: Callable[[], CommandContext],
+    ) -> None:
+        self.spool = spool
+        self.config = config
+        self.access = access
+        self.events = events
+        self.commands = commands
+
+    def route_safely(self, path: Path) -> None:
+        try:
+            self.route(path)
+        except TinyclawError as exc:
+            log.error("routing %s failed: %s", path.name, exc)
+            self.spool.fail(path, f"routing failed: {exc}")
+        except OSError as exc:  # unreadable (permissions, I/O): it will not get better
+            log.error("routing %s failed: %s", path.name, exc)
+            try:
+                self.spool.fail(path, f"cannot be read: {exc}")
+            except OSError as again:
+                log.error("cannot move %s to failed/ either: %s", path.name, again)
+
+    def route(self, path: Path) -> None:
+        try:
+            message = self.spool.load(path)
+        except FileNotFoundError:
+            return
+        except InvalidMessageError as exc:
+            self.spool.fail(path, str(exc))
+            return
+        refused = self.access.refuse_sender(message)  # unpaired: no run, no reply
+        if refused is not None:
+            self.spool.fail(path, refused)
+            return
+        if message.kind == "command":
+            self.answer(path, message, handle_command(message, self.commands()), "notice")
+            return
+        target = message.actor
+        if target is None:
+            name, words = parse_address(message.text)
+            target = resolve_actor(self.config, name)
+            if target is None:
+                text = (
+                    f"There is no actor called @{name}. Here is who you can talk to:\n"
+                    + describe_actors(self.config)
+                )
+                self.answer(path, message, text, "error")
+                return
+            if not words.strip() and not message.attachments:  # "@coder" and nothing else
+                hint = f"Nothing to send to @{target}: write your message after the name."
+                self.answer(path, message, hint, "error")
+                return
+        elif target not in self.config.actors:
+            self.spool.fail(path, f"addressed to unknown actor {target!r}")
+            return
+        not_yours = self.access.refuse_actor(message, target)
+        if not_yours is not None:
+            self.answer(path, message, not_yours, "error")
+            return
+        failpoint("route.before_move")
+        if self.spool.move(path, self.spool.inbox(target)) is not None:
+            self.events.emit(
+                "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
+            )
+
+    def answer(self, path: Path, message: Inbound, text: str, kind: str) -> None:
+        """Reply without running a CLI: reply first, then drop the incoming file."""
+        self.spool.put_reply(reply_to(message, text, kind=kind))
+        self.spool.complete(path)
