@@ -17,7 +17,7 @@ def _checkout(tmp_path: Path) -> Path:
     """A checkout without .tools/: the script and its versions, this .venv linked in."""
     root = tmp_path / "checkout"
     (root / "scripts").mkdir(parents=True)
-    for name in ("start", "versions.sh"):
+    for name in ("start", "versions.sh", "make-venv.sh"):
         shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
     (root / ".venv").symlink_to(REPO / ".venv")
     return root
@@ -88,7 +88,7 @@ fi
 def test_a_fresh_checkout_gets_a_venv_and_an_install_then_start(tmp_path: Path) -> None:
     root = tmp_path / "fresh"
     (root / "scripts").mkdir(parents=True)
-    for name in ("start", "versions.sh"):
+    for name in ("start", "versions.sh", "make-venv.sh"):
         shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
     python = tmp_path / "python3-stub"
     python.write_text(STUB_PYTHON.replace("#!/usr/bin/env bash", f"#!{BASH}"))
@@ -113,6 +113,7 @@ def test_a_fresh_checkout_gets_a_venv_and_an_install_then_start(tmp_path: Path) 
     assert "creating .venv (first start)" in first.stderr
     assert "installing tinyclaw into .venv" in first.stderr
     assert calls.read_text().splitlines() == [
+        "python3 -c import sys; sys.exit(sys.version_info < (3, 11))",
         "python3 -m venv .venv",
         "venv-python -",
         "venv-python -m pip install -q --upgrade pip",
@@ -126,3 +127,28 @@ def test_a_fresh_checkout_gets_a_venv_and_an_install_then_start(tmp_path: Path) 
     assert again.returncode == 0, again.stderr
     assert "creating" not in again.stderr and "installing" not in again.stderr
     assert calls.read_text().splitlines() == ["venv-python -", "tinyclaw start --no-attach"]
+
+
+def test_a_python_older_than_3_11_is_named_with_what_to_install(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    (root / "scripts").mkdir(parents=True)
+    for name in ("start", "versions.sh", "make-venv.sh"):
+        shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
+    old = tmp_path / "python3.9"
+    old.write_text(f"#!{BASH}\n[ \"$1\" = -V ] && echo 'Python 3.9.2' && exit 0\nexit 1\n")
+    old.chmod(0o755)
+
+    result = subprocess.run(
+        [BASH, str(root / "scripts" / "start"), "--no-attach"],
+        env={**os.environ, "PYTHON": str(old)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "tinyclaw needs Python 3.11 or newer" in result.stderr
+    assert "Python 3.9.2" in result.stderr and "PYTHON=python3.11" in result.stderr
+    assert not (root / ".venv").exists()

@@ -31,6 +31,7 @@ def team_config(
     concurrency: int = 4,
     team_extra: dict[str, dict[str, object]] | None = None,
     runner_env: dict[str, str] | None = None,
+    retry_backoff: float = 0,
 ) -> str:
     """A tinyclaw.toml: ``actors`` maps name → description; ``teams`` maps name →
     members, the first being the leader. ``runner=None`` uses scripts/fake-cli."""
@@ -40,7 +41,7 @@ def team_config(
         "[worker]",
         f"concurrency = {concurrency}",
         "scan_interval = 0.5",
-        "retry_backoff = 0",
+        f"retry_backoff = {retry_backoff}",
         "stop_timeout = 1",
         "",
         "[runners.claude]",

@@ -148,3 +148,53 @@ def test_a_team_conversation_survives_a_kill_at_any_step(
     assert [b.status for b in state.branches.values()] == ["answered", "answered"]
     assert all(o.delivered for o in state.outcomes.values())
     assert Spool.list_box(spool.failed) == []
+
+
+def test_members_who_answered_before_the_leaders_replay_are_not_asked_again(
+    home: Home, claude_settings: RunnerSettings, anthropic_fake: AnthropicFake
+) -> None:
+    """The worker dies after the leader's handoffs are in the inboxes but before they
+    are marked delivered. After the restart the leader's message waits out its retry
+    backoff, so the members run and answer first, while their tasks are written again
+    (the outcome was not marked delivered): each member must still run once, and the
+    leader combine each answer once."""
+    spool = setup_home(
+        home,
+        team_config(
+            claude_settings,
+            {"lead": "plans", "scout": "finds flights", "scribe": "writes"},
+            {"travel": ["lead", "scout", "scribe"]},
+            concurrency=1,
+            retry_backoff=3,
+        ),
+    )
+    anthropic_fake.on_marker(
+        "PLAN-IT", Reply.say("On it. [@scout: flights FLIGHT-Q] [@scribe: itinerary ITIN-Q]")
+    )
+    anthropic_fake.on_marker("FLIGHT-Q", Reply.say("TAP 120"))
+    anthropic_fake.on_marker("ITIN-Q", Reply.say("Alfama then Belem"))
+    anthropic_fake.on_marker(FANIN, Reply.say("TAP 120, Alfama then Belem."))
+    msg = message("@travel PLAN-IT")
+    spool.put(msg)
+
+    with Deliverer(spool) as deliverer:
+        crashed = start_worker_process(home, TINYCLAW_FAILPOINT="teams.opened.emitted")
+        assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
+        crashed.stderr.close()  # type: ignore[union-attr]
+        worker = start_worker_process(home)
+        try:
+            wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
+            wait_drained(home)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0
+            worker.stderr.close()  # type: ignore[union-attr]
+
+    events = list(EventLog(home.logs / "events.jsonl").read())
+    order = [e["actor"] for e in events if e["event"] == "run.start"]
+    assert order == ["lead", "scout", "scribe", "lead"]  # members first, then the fan-in
+    starts = Counter(e["id"] for e in events if e["event"] == "run.start")
+    assert set(starts.values()) == {1}, starts  # nobody asked twice
+    (fanin,) = requests_with(anthropic_fake, "", FANIN)
+    assert fanin.count("TAP 120") == 1 and fanin.count("Alfama then Belem") == 1
+    assert conversation(home, msg).status == "done"

@@ -85,3 +85,20 @@ def test_control_characters_in_a_reply_reach_the_terminal_as_text(fake_home: Hom
     assert code == 0
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]0;pwned\\x07" in out
+
+
+def test_replies_to_no_wait_messages_can_be_read_later(fake_home: Home) -> None:
+    with worker_thread(fake_home):
+        code, first, _ = tinyclaw("send", "--no-wait", "one for later")
+        code2, second, _ = tinyclaw("send", "--no-wait", "--chat", "other", "another")
+        box = Spool(fake_home).outgoing("cli")
+        for ident in (first.strip(), second.strip()):
+            wait_for((box / f"{ident}.json").exists, what="the reply")
+
+    code3, out, _ = tinyclaw("replies", "--chat", "local")
+    assert (code, code2, code3) == (0, 0, 0)
+    assert "echo: one for later" in out and first.strip() in out
+    assert "another" not in out
+    _, rest, _ = tinyclaw("replies")
+    assert "echo: another" in rest
+    assert tinyclaw("replies")[1].strip() == "no replies waiting"

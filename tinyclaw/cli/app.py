@@ -99,6 +99,23 @@ def send(
 
 
 @app.command()
+def replies(
+    ctx: typer.Context,
+    chat: Annotated[
+        str | None, typer.Option(help="only this conversation (default: every one)")
+    ] = None,
+) -> None:
+    """Print the terminal's replies still waiting (answers to `send --no-wait`, or to
+    scheduled jobs addressed to cli:CHAT); each is then marked delivered."""
+    from tinyclaw.cli.terminal import collect_replies
+
+    with clean_errors():
+        shown = collect_replies(home_from(ctx), chat=chat)
+    if not shown:
+        typer.echo("no replies waiting")
+
+
+@app.command()
 def chat(
     ctx: typer.Context,
     actor: Annotated[

@@ -98,6 +98,29 @@ def _take(spool: Spool, path: Path) -> Reply | None:
     return reply
 
 
+def collect_replies(home: Home, *, chat: str | None = None) -> int:
+    """Print and mark delivered every reply waiting in ``outgoing/cli/`` (of ``chat``
+    only, if given), oldest first, each under a line naming what it answers."""
+    spool = Spool(home)
+    shown = 0
+    for path in spool.list_box(spool.outgoing(CHANNEL)):
+        try:
+            reply = load_reply(Spool.read(path))
+        except FileNotFoundError:
+            continue
+        except InvalidMessageError as exc:
+            spool.fail(path, f"unreadable reply: {exc}")
+            continue
+        if chat is not None and reply.chat_id != chat:
+            continue
+        by = f", @{reply.actor}" if reply.actor else ""
+        typer.secho(f"— {reply.in_reply_to} ({CHANNEL}:{reply.chat_id}{by})", dim=True)
+        _print(reply)
+        spool.mark_sent(path, CHANNEL)
+        shown += 1
+    return shown
+
+
 def _print(reply: Reply) -> None:
     """Show a reply; its text is the model's or a chat user's, so control characters
     (a window retitle, a screen clear) are shown as text, never sent to the terminal."""

@@ -33,7 +33,8 @@ from tinyclaw.home import Home
 from tinyclaw.messages import Inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import SUFFIX, Spool
-from tinyclaw.teams.planner import Planner, RunInfo, new_conversation
+from tinyclaw.teams.opening import new_conversation
+from tinyclaw.teams.planner import Planner, RunInfo
 from tinyclaw.teams.roster import teams_of
 from tinyclaw.teams.state import Branch, Conversation, ConversationStore, Outcome
 from tinyclaw.teams.tags import parse_tags

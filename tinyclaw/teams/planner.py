@@ -17,7 +17,7 @@ from pathlib import Path
 from tinyclaw.config import Config
 from tinyclaw.messages import Inbound, Reply
 from tinyclaw.teams import outputs, texts
-from tinyclaw.teams.roster import addressable_hint, conversation_team, teammates
+from tinyclaw.teams.roster import addressable_hint, teammates
 from tinyclaw.teams.state import (
     Branch,
     Conversation,
@@ -28,7 +28,7 @@ from tinyclaw.teams.state import (
     Round,
 )
 from tinyclaw.teams.tags import Tag, text_around
-from tinyclaw.worker.addressing import extract_send_files, parse_address
+from tinyclaw.worker.addressing import extract_send_files
 
 
 @dataclass(frozen=True)
@@ -48,36 +48,6 @@ def hop_of(message: Inbound) -> int:
 def owed_branch(message: Inbound) -> str | None:
     """The branch whose answer ``message``'s reply is (None: the answer to the user)."""
     return message.handoff.branch if message.handoff is not None else None
-
-
-def new_conversation(
-    config: Config, message: Inbound, actor: str, started_at: float
-) -> Conversation:
-    addressed, text = (None, message.text) if message.actor else parse_address(message.text)
-    conversation = Conversation(
-        id=message.id,
-        team=conversation_team(config, actor, addressed),
-        root_actor=actor,
-        channel=message.channel,
-        chat_id=message.chat_id,
-        chat_key=message.conversation_key,
-        message_id=message.message_id,
-        is_group=message.is_group,
-        request=text,
-        started_at=started_at,
-        started=[message.id],
-    )
-    conversation.log.append(
-        Entry(
-            at=min(message.received_at.timestamp(), started_at),
-            kind="request",
-            actor="user",
-            to=actor,
-            message_id=message.id,
-            text=text,
-        )
-    )
-    return conversation
 
 
 class Planner:
