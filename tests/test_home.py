@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tinyclaw.cli.app import app
-from tinyclaw.config import load_config, load_dotenv
+from tinyclaw.config import load_config
+from tinyclaw.dotenv import load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home, find_home
 

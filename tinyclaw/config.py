@@ -8,7 +8,6 @@ named here (``token_env``, ``pass_env``) and read from the environment or ``.env
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -16,12 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tinyclaw.dotenv import ENV_NAME_RE, load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 NAME_RE = re.compile(NAME_PATTERN)
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 RunnerKind = Literal["claude", "codex"]
 ChannelName = Literal["telegram", "discord", "whatsapp"]
@@ -360,78 +359,3 @@ def load_home_config(home: Home) -> Config:
     it), then the validated configuration."""
     load_dotenv(home.env_file)
     return load_config(home)
-
-
-def load_dotenv(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Merge ``KEY=value`` lines of a ``.env`` file into ``environ`` without overriding
-    what the real environment already says. Returns the keys it set."""
-    target = os.environ if environ is None else environ
-    loaded: dict[str, str] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return loaded
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not ENV_NAME_RE.fullmatch(key):
-            raise ConfigError(f"{path}:{number}: expected KEY=value")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        if key not in target:
-            target[key] = value
-            loaded[key] = value
-    return loaded
-
-
-DEFAULT_CONFIG = """\
-# tinyclaw configuration. No secrets here: tokens come from the environment or .env.
-# Every key is described in README.md, section "Configuration".
-
-[worker]
-concurrency = 4            # actors running at the same time
-# default_actor = "assistant"
-
-[runners.claude]
-# command = "/path/to/claude"       # default: `claude` on PATH (or .tools/node_modules/.bin)
-# env = { CLAUDE_CODE_USE_BEDROCK = "1" }
-pass_env = ["ANTHROPIC_API_KEY"]    # copied from your environment into the CLI's
-
-[runners.codex]
-# command = "/path/to/codex"
-pass_env = ["OPENAI_API_KEY"]
-
-[actors.assistant]
-runner = "claude"
-description = "General assistant"
-persona = "You are a helpful assistant that answers through a chat app. Be concise."
-timeout = 600
-permission_mode = "acceptEdits"
-
-[channels.telegram]
-enabled = false
-token_env = "TELEGRAM_BOT_TOKEN"
-allow_from = []            # user ids let in without pairing; empty: only paired users
-
-[channels.discord]
-enabled = false
-token_env = "DISCORD_BOT_TOKEN"
-allow_from = []
-# allow_groups = []        # channel ids (not guild ids; their threads too) where a mention is answered
-
-[channels.whatsapp]
-enabled = false
-token_env = "WHATSAPP_TOKEN"
-verify_token_env = "WHATSAPP_VERIFY_TOKEN"
-app_secret_env = "WHATSAPP_APP_SECRET"
-# phone_id = "1234567890"
-allow_from = []
-"""

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tinyclaw.config import Config, RunnersConfig, load_config, load_dotenv
+from tinyclaw.config import Config, RunnersConfig, load_config
+from tinyclaw.dotenv import load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 from tinyclaw.runtime import PACKAGE_ROOT, cli_search_dirs

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from tinyclaw.cli.pair import register
-from tinyclaw.config import DEFAULT_CONFIG
+from tinyclaw.config_template import DEFAULT_CONFIG
 from tinyclaw.home import Home
 from tinyclaw.messages import load_reply
 from tinyclaw.pairing import Identity, PairingService, RedeemOutcome

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tinyclaw.channels.gate import Gate
-from tinyclaw.config import DEFAULT_CONFIG, load_config
+from tinyclaw.config import load_config
+from tinyclaw.config_template import DEFAULT_CONFIG
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 from tinyclaw.pairing import PairingService, pairing_service

@@ -52,7 +52,7 @@ def init(
     ] = None,
 ) -> None:
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
-    from tinyclaw.config import DEFAULT_CONFIG
+    from tinyclaw.config_template import DEFAULT_CONFIG
 
     home = Home(path.resolve()) if path else home_from(ctx)
     if home.config_file.exists():

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 def _load_config() -> tuple[Home, Config] | None:
     """The home and its configuration (``.env`` first), or None after saying why."""
-    from tinyclaw.config import load_config, load_dotenv
+    from tinyclaw.config import load_config
+    from tinyclaw.dotenv import load_dotenv
     from tinyclaw.errors import ConfigError
 
     home = find_home()
