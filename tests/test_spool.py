@@ -17,6 +17,7 @@ from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Reply, Sender, load_inbound
 from tinyclaw.spool import Spool
+from tinyclaw.spool_recovery import recover_processing, recover_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +91,7 @@ def test_recovery_returns_claims_to_their_inbox_and_counts_the_attempt(home: Hom
     path = spool.put(make_message(), spool.inbox("coder"))
     assert path is not None
     spool.claim(path, "coder")
-    requeued, failed = spool.recover_processing(max_attempts=3, backoff=2.0)
+    requeued, failed = recover_processing(spool, max_attempts=3, backoff=2.0)
     assert (requeued, failed) == (1, 0)
     back = load_inbound(path.read_bytes())
     assert back.attempts == 1 and back.not_before == 1002.0
@@ -103,7 +104,7 @@ def test_a_message_that_keeps_crashing_ends_in_failed_with_a_reason(home: Home) 
     assert path is not None
     for _ in range(3):
         spool.claim(path, "coder")
-        spool.recover_processing(max_attempts=3, backoff=0)
+        recover_processing(spool, max_attempts=3, backoff=0)
     assert not path.exists()
     failed = spool.failed / path.name
     reason = json.loads((spool.failed / (path.name + ".reason")).read_text())
@@ -115,7 +116,7 @@ def test_an_unreadable_claim_fails_at_once(home: Home) -> None:
     spool.processing("coder").mkdir(parents=True)
     junk = spool.processing("coder") / "junk.json"
     junk.write_bytes(b"\x00\xff not json")
-    assert spool.recover_processing(3, 0) == (0, 1)
+    assert recover_processing(spool, 3, 0) == (0, 1)
     assert (spool.failed / "junk.json").exists()
 
 
@@ -167,7 +168,7 @@ def test_a_listener_killed_during_put_queues_the_message_at_most_once(
     )
     assert proc.returncode == (-signal.SIGKILL if point else 0)
     spool = Spool(home, clock=lambda: 10**10)
-    spool.recover_tmp()
+    recover_tmp(spool)
     queued = spool.list_box(spool.incoming)
     # The platform redelivers what was not acknowledged; the dedupe key decides.
     again = spool.put(make_message(channel="telegram", chat_id="1"), dedupe_key="1:99")
@@ -183,8 +184,9 @@ REWRITE_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from tinyclaw.home import Home
     from tinyclaw.spool import Spool
+    from tinyclaw.spool_recovery import recover_processing
     spool = Spool(Home(Path(sys.argv[1])))
-    spool.recover_processing(5, 0)
+    recover_processing(spool, 5, 0)
     """
 )
 
@@ -198,7 +200,7 @@ def test_recovery_killed_midway_leaves_one_copy(home: Home) -> None:
     proc = subprocess.run([sys.executable, "-c", REWRITE_SCRIPT, str(home.root)], env=env, cwd=REPO)
     assert proc.returncode == -signal.SIGKILL
     # Both copies carry the same name: a second recovery converges to one.
-    spool.recover_processing(5, 0)
+    recover_processing(spool, 5, 0)
     assert [p.name for p in spool.list_box(spool.inbox("coder"))] == [path.name]
     assert spool.list_box(spool.processing("coder")) == []
     assert load_inbound(path.read_bytes()).attempts >= 1

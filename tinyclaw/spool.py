@@ -20,7 +20,6 @@ doubling it, and a reply already in ``sent/`` tells recovery the work was done.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -229,7 +228,7 @@ class Spool:
         With ``dedupe_key`` (the platform's message id) a redelivered message is queued
         at most once: the tmp file is hard-linked into ``seen/`` first, which fails if
         the key is known. A crash between link and rename leaves a tmp file with two
-        links, which :meth:`recover_tmp` rolls forward. Returns None for a duplicate.
+        links, which ``spool_recovery.recover_tmp`` rolls forward. Returns None for a duplicate.
         """
         box = box or self.incoming
         tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
@@ -327,38 +326,7 @@ class Spool:
         name = reply_id + SUFFIX
         return (self.outgoing(channel) / name).exists() or (self.sent(channel) / name).exists()
 
-    # -- recovery ------------------------------------------------------------------
-
-    def recover_processing(self, max_attempts: int, backoff: float) -> tuple[int, int]:
-        """Return every claimed file to its actor's inbox after a crash.
-
-        Each return counts one attempt in the file and sets ``not_before`` (exponential
-        backoff); past ``max_attempts`` the file goes to ``failed/``, so a message that
-        kills the worker cannot loop forever. Returns (requeued, failed).
-        """
-        requeued = failed = 0
-        try:
-            actor_dirs = [Path(e.path) for e in os.scandir(self.processing_root) if e.is_dir()]
-        except FileNotFoundError:
-            return 0, 0
-        for actor_dir in actor_dirs:
-            if not NAME_RE.fullmatch(actor_dir.name):
-                for stray in self.list_box(actor_dir):
-                    self.fail(stray, f"claimed under an invalid actor name {actor_dir.name!r}")
-                    failed += 1
-                continue
-            for path in self.list_box(actor_dir):
-                if self.retry(
-                    path,
-                    actor_dir.name,
-                    max_attempts,
-                    backoff,
-                    "interrupted (process stopped during the run)",
-                ):
-                    requeued += 1
-                else:
-                    failed += 1
-        return requeued, failed
+    # -- recovery (the sweeps are in spool_recovery.py) ------------------------------
 
     def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
         """Count an attempt and put ``path`` back into ``actor``'s inbox, or fail it."""
@@ -380,69 +348,6 @@ class Spool:
         self.rewrite(path, updated, self.inbox(actor))
         log.info("requeued %s for %s (attempt %d, %s)", path.name, actor, attempts + 1, why)
         return True
-
-    def recover_tmp(self, min_age: float = STALE_TMP_SECONDS) -> int:
-        """Finish or discard what writers left in ``tmp/``.
-
-        A tmp file with a second link was already registered in ``seen/``: the writer
-        died between link and rename, so roll it forward into ``incoming/``. A lone tmp
-        file older than ``min_age`` belongs to a writer that died mid-write: remove it.
-        """
-        now = self.clock()
-        rolled = 0
-        try:
-            entries = list(os.scandir(self.tmp))
-        except FileNotFoundError:
-            return 0
-        for entry in entries:
-            with contextlib.suppress(FileNotFoundError):
-                st = entry.stat(follow_symlinks=False)
-                if st.st_nlink > 1 and now - st.st_mtime > 1.0:
-                    try:
-                        message = load_inbound(self.read(Path(entry.path)))
-                    except FileNotFoundError:
-                        raise  # taken meanwhile: nothing to do (suppressed above)
-                    except (OSError, InvalidMessageError) as exc:
-                        self.fail(Path(entry.path), f"unreadable half-queued message: {exc}")
-                        continue
-                    failpoint("recover_tmp.rolling")
-                    os.rename(entry.path, self.incoming / (message.id + SUFFIX))
-                    rolled += 1
-                elif now - st.st_mtime > min_age:
-                    os.unlink(entry.path)
-        return rolled
-
-    def strays(self, box: Path, older_than: float) -> list[Path]:
-        """Files in ``box`` that are not queue files (no ``.json``, not hidden) and
-        older than ``older_than`` seconds: nothing would ever read them, so they are
-        failed with a reason rather than left to sit unseen. Young ones may still be
-        on their way to a rename."""
-        cutoff = self.clock() - older_than
-        found = []
-        try:
-            entries = list(os.scandir(box))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if entry.name.startswith(".") or entry.name.endswith((SUFFIX, REASON_SUFFIX)):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    found.append(Path(entry.path))
-        return found
-
-    def prune(self, box: Path, older_than: float) -> int:
-        """Delete files older than ``older_than`` seconds from a ledger box (sent/, seen/)."""
-        cutoff = self.clock() - older_than
-        removed = 0
-        for dirpath, _dirnames, filenames in os.walk(box):
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                with contextlib.suppress(FileNotFoundError):
-                    if os.stat(path).st_mtime < cutoff:
-                        os.unlink(path)
-                        removed += 1
-        return removed
 
     def depths(self) -> dict[str, int]:
         """How many files each box holds, for `tinyclaw status` and the dashboard."""

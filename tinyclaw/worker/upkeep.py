@@ -16,6 +16,7 @@ from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.spool import Spool
+from tinyclaw.spool_recovery import prune, recover_processing, recover_tmp, strays
 from tinyclaw.worker.journal import RunJournal
 
 log = logging.getLogger("tinyclaw.worker")
@@ -49,8 +50,8 @@ class Upkeep:
         if orphans:
             self.events.emit("recovered.orphans", groups=orphans)
         cfg = self.config.worker
-        requeued, failed = self.spool.recover_processing(cfg.max_attempts, cfg.retry_backoff)
-        rolled = self.spool.recover_tmp()
+        requeued, failed = recover_processing(self.spool, cfg.max_attempts, cfg.retry_backoff)
+        rolled = recover_tmp(self.spool)
         self.fail_unrunnable()
         inboxes = [self.spool.inbox(a) for a in self.config.actors]
         queued = {p.stem for box in inboxes for p in self.spool.list_box(box)}
@@ -75,14 +76,14 @@ class Upkeep:
         self.fail_strays()
 
     def fail_strays(self) -> None:
-        for path in self.spool.strays(self.spool.incoming, STRAY_AGE):
+        for path in strays(self.spool, self.spool.incoming, STRAY_AGE):
             self.spool.fail(path, "not a queue file: a message file is named <id>.json")
 
     def periodic(self, now: float) -> None:
         """Called on every pass of the loop; does what is due."""
         if now - self._last_sweep > TMP_EVERY:
             self._last_sweep = now
-            self.spool.recover_tmp()
+            recover_tmp(self.spool)
             self.fail_strays()
         if now - self._last_prune > PRUNE_EVERY:
             self._last_prune = now
@@ -95,8 +96,8 @@ class Upkeep:
         was answered (minutes after a crash), ``seen/`` filters platform redeliveries
         (Telegram keeps updates a day, WhatsApp retries a webhook for up to a week)."""
         age = self.config.worker.keep_days * 86400
-        removed = self.spool.prune(self.spool.sent_root, age)
-        removed += self.spool.prune(self.spool.seen_root, age)
+        removed = prune(self.spool, self.spool.sent_root, age)
+        removed += prune(self.spool, self.spool.seen_root, age)
         if removed:
             log.info("pruned %d ledger files older than %g days", removed, age / 86400)
             self.events.emit("pruned", files=removed)
