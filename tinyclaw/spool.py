@@ -145,15 +145,19 @@ class Spool:
     @staticmethod
     def list_box(box: Path) -> list[Path]:
         """The box's message files in arrival order (a sorted listing is the FIFO)."""
+        return [box / name for name in Spool.box_names(box)]
+
+    @staticmethod
+    def box_names(box: Path) -> Iterator[str]:
+        """The box's file names in arrival order, lazily: the worker needs only an
+        inbox's head, and an inbox may hold thousands. The listing is sorted in C and
+        filtered name by name as it is consumed, so the head costs O(1) Python work."""
         try:
-            names = sorted(
-                entry.name
-                for entry in os.scandir(box)
-                if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
-            )
+            names = os.listdir(box)
         except FileNotFoundError:
-            return []
-        return [box / name for name in names]
+            return iter(())
+        names.sort()
+        return (n for n in names if n.endswith(SUFFIX) and not n.startswith("."))
 
     def actors_with_inbox(self) -> list[str]:
         try:
@@ -275,22 +279,35 @@ class Spool:
 
     # -- moving --------------------------------------------------------------------
 
-    def move(self, path: Path, box: Path, name: str | None = None) -> Path | None:
+    def move(
+        self, path: Path, box: Path, name: str | None = None, *, sync: bool = True
+    ) -> Path | None:
         """Rename ``path`` into ``box`` (as ``name``, default its own); None if another
-        process took it first."""
+        process took it first.
+
+        ``sync=False`` leaves the directory fsync to the caller (:meth:`sync`), who
+        must make it before anything depends on the move: a batch of moves into one
+        box then costs one fsync (group commit), or the fsync leaves the loop thread."""
         self.ensure_box(box)
         target = box / (name or path.name)
         try:
             os.rename(path, target)
         except FileNotFoundError:
             return None
-        if self.durable:
-            fsync_dir(box)
+        if sync:
+            self.sync(box)
         return target
 
-    def claim(self, path: Path, actor: str) -> Path | None:
-        """Claim an inbox file for ``actor``'s run: the loser of a race gets None."""
-        return self.move(path, self.processing(actor))
+    def sync(self, box: Path) -> None:
+        """Make the renames into (and out of) ``box`` durable."""
+        if self.durable:
+            fsync_dir(box)
+
+    def claim(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
+        """Claim an inbox file for ``actor``'s run: the loser of a race gets None.
+        With ``sync=False`` the caller syncs the processing box before the run starts
+        (the worker does it on the run thread)."""
+        return self.move(path, self.processing(actor), sync=sync)
 
     def complete(self, path: Path) -> None:
         """Release a claim whose result is already written."""

@@ -65,7 +65,14 @@ class SessionStore:
     def __init__(self, root: Path, *, legacy: Path | None = None) -> None:
         self.root = root
         self.legacy = legacy
-        self._lock = threading.Lock()
+        # One lock per actor, not one for the store: actors run in parallel and each
+        # has its own file (and file lock), so they need not wait for one another.
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _lock(self, actor: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(actor, threading.Lock())
 
     def _file(self, actor: str) -> Path:
         if not NAME_RE.fullmatch(actor):
@@ -122,7 +129,7 @@ class SessionStore:
 
     def lease(self, actor: str, conversation: str) -> Lease:
         """The session a run should resume, with the generation to store its result."""
-        with self._lock:
+        with self._lock(actor):
             state = self._load(actor)
         return Lease(state.sessions.get(conversation), state.generation(conversation))
 
@@ -136,7 +143,7 @@ class SessionStore:
     ) -> bool:
         """Remember ``session_id`` for the conversation, unless a reset came after
         ``lease`` was taken (then the run's session is dropped: returns False)."""
-        with self._lock, self._locked(actor):
+        with self._lock(actor), self._locked(actor):
             state = self._load(actor)
             if lease is not None and state.generation(conversation) != lease.generation:
                 log.info(
@@ -154,7 +161,7 @@ class SessionStore:
     def reset(self, actor: str, conversation: str | None = None) -> None:
         """Forget one conversation's session, or (``None``) all of the actor's; a run
         under way for it will not bring its session back."""
-        with self._lock, self._locked(actor):
+        with self._lock(actor), self._locked(actor):
             state = self._load(actor)
             if conversation is None:
                 state.sessions.clear()

@@ -159,10 +159,13 @@ class Worker:
 
     def tick(self) -> None:
         """Route everything in ``incoming/``, then start what can start."""
-        for path in self.spool.list_box(self.spool.incoming):
-            if self.stopping.is_set():
-                return
-            self.router.route_safely(path)
+        try:
+            for path in self.spool.list_box(self.spool.incoming):
+                if self.stopping.is_set():
+                    return
+                self.router.route_safely(path)
+        finally:
+            self.router.flush()  # one fsync per inbox for the batch, before any claim
         self._next_due = None
         self.dispatch()
         self._tick_services()
@@ -196,7 +199,9 @@ class Worker:
         for _name, actor, path in sorted(heads):
             if not self.inflight.can_start(actor, limit):
                 break  # every slot is taken
-            claimed = self.spool.claim(path, actor)
+            # The claim's fsync is made on the run thread, before the CLI starts: off
+            # this thread, which serves every actor, and concurrent with the others'.
+            claimed = self.spool.claim(path, actor, sync=False)
             if claimed is None:
                 continue
             failpoint("worker.claimed")
@@ -230,7 +235,9 @@ class Worker:
     def _due_head(self, actor: str) -> Path | None:
         """The oldest inbox file if it may run now (a retry waits for ``not_before``
         and holds the actor's later messages behind it, keeping arrival order)."""
-        for path in self.spool.list_box(self.spool.inbox(actor)):
+        inbox = self.spool.inbox(actor)
+        for name in self.spool.box_names(inbox):
+            path = inbox / name
             try:
                 message = self.spool.load(path)
             except FileNotFoundError:
@@ -249,6 +256,7 @@ class Worker:
 
     def _process_safely(self, running: Running) -> None:
         try:
+            self.spool.sync(running.path.parent)  # the claim is durable before the run
             self.process(running)
         except Exception as exc:  # the edge of a run: log it, retry the message, go on
             log.exception("run of %s for %s failed", running.path.name, running.actor)

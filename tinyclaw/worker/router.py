@@ -43,6 +43,17 @@ class Router:
         self.access = access
         self.events = events
         self.commands = commands
+        # Inboxes moved into since the last flush(), not yet fsynced.
+        self._unsynced: set[Path] = set()
+
+    def flush(self) -> None:
+        """fsync each inbox routed into since the last call, once (group commit).
+
+        The worker calls it after routing a batch and before claiming from any inbox,
+        so a claimed file's route is durable, as with one fsync per move."""
+        for box in self._unsynced:
+            self.spool.sync(box)
+        self._unsynced.clear()
 
     def route_safely(self, path: Path) -> None:
         try:
@@ -95,7 +106,9 @@ class Router:
             self.answer(path, message, not_yours, "error")
             return
         failpoint("route.before_move")
-        if self.spool.move(path, self.spool.inbox(target)) is not None:
+        inbox = self.spool.inbox(target)
+        if self.spool.move(path, inbox, sync=False) is not None:
+            self._unsynced.add(inbox)
             self.events.emit(
                 "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
             )

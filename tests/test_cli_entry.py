@@ -1,0 +1,65 @@
+"""`tinyclaw worker` idles as lightly as the launcher's worker: the console script
+starts it before the command-line application (Typer, rich) is imported; every other
+command line goes to that application."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tinyclaw.cli.main import worker_home
+from tinyclaw.home import Home
+from tinyclaw.instance import lock_holder, worker_lock_path
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["worker"], (None,)),
+        (["--home", "/srv/claw", "worker"], (Path("/srv/claw"),)),
+        (["--home=/srv/claw", "worker"], (Path("/srv/claw"),)),
+        (["worker", "--help"], None),
+        (["send", "worker"], None),
+        (["--home", "/srv/claw"], None),
+        ([], None),
+    ],
+)
+def test_only_a_plain_worker_command_skips_the_application(
+    args: list[str], expected: tuple[Path | None] | None
+) -> None:
+    assert worker_home(args) == expected
+
+
+def test_the_worker_runs_without_typer_and_help_still_comes_from_it(home: Home) -> None:
+    home.config_file.write_text("[actors.assistant]\n")
+    worker = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "tinyclaw", "--home", str(home.root), "worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while lock_holder(worker_lock_path(home.state)) != worker.pid:
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, imports = worker.communicate(timeout=30)
+    assert worker.returncode == 0, imports[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in imports.splitlines() if "|" in line}
+    assert "tinyclaw.worker.loop" in imported
+    assert not {"typer", "click", "rich"} & imported
+
+    helped = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "worker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert helped.returncode == 0 and "Run the worker in the foreground" in helped.stdout
