@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
 from tinyclaw.launcher.state import ComponentState, read_states, state_dir
+from tinyclaw.messages import Inbound, Sender
+from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_CLI = REPO / "scripts" / "fake-cli"
@@ -152,3 +155,20 @@ def events(home: Home) -> list[dict[str, object]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def claimed(home: Home, actor: str, text: str, sender: str = "Alice") -> Inbound:
+    """A Telegram message the worker has claimed for ``actor`` (it sits in processing/)."""
+    spool = Spool(home)
+    message = Inbound(
+        id=unique_name(),
+        channel="telegram",
+        chat_id="42",
+        sender=Sender(id="7", name=sender),
+        text=text,
+        actor=actor,
+    )
+    path = spool.put(message, spool.inbox(actor))
+    assert path is not None
+    spool.claim(path, actor)
+    return message

@@ -6,29 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tinyclaw.fsutil import unique_name
+from tests.launcher.conftest import claimed
 from tinyclaw.home import Home
 from tinyclaw.live import JsonlTail, LiveSink, live_path
-from tinyclaw.messages import Inbound, Sender
 from tinyclaw.runners.base import RunEvent
-from tinyclaw.spool import Spool
-
-
-def _claimed(home: Home, actor: str, text: str) -> Inbound:
-    """A message the worker has claimed for ``actor`` (it sits in processing/)."""
-    spool = Spool(home)
-    message = Inbound(
-        id=unique_name(),
-        channel="telegram",
-        chat_id="42",
-        sender=Sender(id="7", name="Alice"),
-        text=text,
-        actor=actor,
-    )
-    path = spool.put(message, spool.inbox(actor))
-    assert path is not None
-    spool.claim(path, actor)
-    return message
 
 
 def _records(home: Home, actor: str) -> list[dict[str, object]]:
@@ -37,7 +18,7 @@ def _records(home: Home, actor: str) -> list[dict[str, object]]:
 
 def test_a_run_is_recorded_between_a_start_and_an_end_marker(home: Home) -> None:
     sink = LiveSink(home, clock=lambda: 1000.0)
-    message = _claimed(home, "coder", "fix the failing test")
+    message = claimed(home, "coder", "fix the failing test")
 
     sink("coder", RunEvent("start", "claude started (pid 5)", {"pid": 5}))
     sink("coder", RunEvent("command", "pytest -x", {"name": "Bash"}))
@@ -61,7 +42,7 @@ def test_a_run_is_recorded_between_a_start_and_an_end_marker(home: Home) -> None
 
 def test_a_retried_session_in_the_same_run_gets_no_second_marker(home: Home) -> None:
     sink = LiveSink(home)
-    _claimed(home, "coder", "hello")
+    claimed(home, "coder", "hello")
     sink("coder", RunEvent("start", "claude started (pid 5)", {}))
     sink("coder", RunEvent("start", "claude started (pid 6)", {}))
     assert [r["kind"] for r in _records(home, "coder")].count("task.start") == 1
@@ -69,7 +50,7 @@ def test_a_retried_session_in_the_same_run_gets_no_second_marker(home: Home) -> 
 
 def test_the_file_stays_bounded(home: Home) -> None:
     sink = LiveSink(home, max_bytes=2_000)
-    _claimed(home, "coder", "talk a lot")
+    claimed(home, "coder", "talk a lot")
     for n in range(100):
         sink("coder", RunEvent("text", f"line {n} " + "x" * 50, {}))
     current = live_path(home, "coder")

@@ -11,7 +11,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from tests.launcher.conftest import run_tinyclaw, write_config
+from tests.launcher.conftest import claimed, run_tinyclaw, write_config
 from tinyclaw.config import load_config
 from tinyclaw.dashboard import render
 from tinyclaw.events import EventLog
@@ -36,26 +36,10 @@ def assert_harmless(output: str) -> None:
     assert "\\x1b]0;pwned\\x07" in output, "the attack is not shown as text"
 
 
-def _claimed(home: Home, text: str, actor: str = "coder") -> Inbound:
-    spool = Spool(home)
-    message = Inbound(
-        id=unique_name(),
-        channel="telegram",
-        chat_id="42",
-        sender=Sender(id="7", name="Mallory \x1b[31m"),
-        text=text,
-        actor=actor,
-    )
-    path = spool.put(message, spool.inbox(actor))
-    assert path is not None
-    spool.claim(path, actor)
-    return message
-
-
 def test_the_actor_window_shows_an_escape_sequence_as_text(home: Home) -> None:
     write_config(home)
     config = load_config(home)
-    message = _claimed(home, ATTACK)
+    message = claimed(home, "coder", ATTACK, sender="Mallory \x1b[31m")
     path = live_path(home, "coder")
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [
@@ -86,7 +70,7 @@ def test_the_actor_window_shows_an_escape_sequence_as_text(home: Home) -> None:
 def test_the_dashboard_and_status_show_an_escape_sequence_as_text(home: Home) -> None:
     write_config(home)
     spool = Spool(home)
-    running = _claimed(home, ATTACK)
+    running = claimed(home, "coder", ATTACK, sender="Mallory \x1b[31m")
     EventLog(home.logs / "events.jsonl", clock=lambda: time.time() - 5).emit(
         "run.start", id=running.id, actor="coder", conversation="telegram:42"
     )

@@ -35,7 +35,7 @@ from tests.worker.conftest import message, start_worker_process, wait_for
 from tinyclaw.config import RunnerSettings
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.messages import Inbound, load_reply
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.cli
@@ -76,6 +76,49 @@ class Deliverer:
         self.drain()
 
 
+def _travel_team(
+    home: Home, claude_settings: RunnerSettings, fake: AnthropicFake, retry_backoff: float = 0
+) -> tuple[Spool, Inbound]:
+    """A leader who hands flights and an itinerary to two members, then combines the
+    answers; the user's message is queued, no worker runs yet."""
+    spool = setup_home(
+        home,
+        team_config(
+            claude_settings,
+            {"lead": "plans", "scout": "finds flights", "scribe": "writes"},
+            {"travel": ["lead", "scout", "scribe"]},
+            concurrency=1,
+            retry_backoff=retry_backoff,
+        ),
+    )
+    fake.on_marker(
+        "PLAN-IT", Reply.say("On it. [@scout: flights FLIGHT-Q] [@scribe: itinerary ITIN-Q]")
+    )
+    fake.on_marker("FLIGHT-Q", Reply.say("TAP 120"))
+    fake.on_marker("ITIN-Q", Reply.say("Alfama then Belem"))
+    fake.on_marker(FANIN, Reply.say("TAP 120, Alfama then Belem."))
+    msg = message("@travel PLAN-IT")
+    spool.put(msg)
+    return spool, msg
+
+
+def _kill_at_then_finish(home: Home, point: str, msg: Inbound, deliverer: Deliverer) -> None:
+    """Run a worker until it dies at ``point``, then a fresh one until the team's final
+    answer is delivered and nothing is left to run."""
+    crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
+    assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
+    crashed.stderr.close()  # type: ignore[union-attr]
+    deliverer.drain()  # what the killed worker wrote reaches the chat before the restart
+    worker = start_worker_process(home)
+    try:
+        wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
+        wait_drained(home)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        worker.stderr.close()  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     "point",
     [
@@ -93,37 +136,10 @@ class Deliverer:
 def test_a_team_conversation_survives_a_kill_at_any_step(
     home: Home, claude_settings: RunnerSettings, anthropic_fake: AnthropicFake, point: str
 ) -> None:
-    spool = setup_home(
-        home,
-        team_config(
-            claude_settings,
-            {"lead": "plans", "scout": "finds flights", "scribe": "writes"},
-            {"travel": ["lead", "scout", "scribe"]},
-            concurrency=1,
-        ),
-    )
-    anthropic_fake.on_marker(
-        "PLAN-IT", Reply.say("On it. [@scout: flights FLIGHT-Q] [@scribe: itinerary ITIN-Q]")
-    )
-    anthropic_fake.on_marker("FLIGHT-Q", Reply.say("TAP 120"))
-    anthropic_fake.on_marker("ITIN-Q", Reply.say("Alfama then Belem"))
-    anthropic_fake.on_marker(FANIN, Reply.say("TAP 120, Alfama then Belem."))
-    msg = message("@travel PLAN-IT")
-    spool.put(msg)
+    spool, msg = _travel_team(home, claude_settings, anthropic_fake)
 
     with Deliverer(spool) as deliverer:
-        crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
-        assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
-        crashed.stderr.close()  # type: ignore[union-attr]
-        deliverer.drain()  # what the killed worker wrote reaches the chat before the restart
-        worker = start_worker_process(home)
-        try:
-            wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
-            wait_drained(home)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(30) == 0
-            worker.stderr.close()  # type: ignore[union-attr]
+        _kill_at_then_finish(home, point, msg, deliverer)
 
     sent = [load_reply(p.read_bytes()) for p in Spool.list_box(spool.sent("cli"))]
     assert outgoing(home) == []
@@ -158,37 +174,10 @@ def test_members_who_answered_before_the_leaders_replay_are_not_asked_again(
     backoff, so the members run and answer first, while their tasks are written again
     (the outcome was not marked delivered): each member must still run once, and the
     leader combine each answer once."""
-    spool = setup_home(
-        home,
-        team_config(
-            claude_settings,
-            {"lead": "plans", "scout": "finds flights", "scribe": "writes"},
-            {"travel": ["lead", "scout", "scribe"]},
-            concurrency=1,
-            retry_backoff=3,
-        ),
-    )
-    anthropic_fake.on_marker(
-        "PLAN-IT", Reply.say("On it. [@scout: flights FLIGHT-Q] [@scribe: itinerary ITIN-Q]")
-    )
-    anthropic_fake.on_marker("FLIGHT-Q", Reply.say("TAP 120"))
-    anthropic_fake.on_marker("ITIN-Q", Reply.say("Alfama then Belem"))
-    anthropic_fake.on_marker(FANIN, Reply.say("TAP 120, Alfama then Belem."))
-    msg = message("@travel PLAN-IT")
-    spool.put(msg)
+    spool, msg = _travel_team(home, claude_settings, anthropic_fake, retry_backoff=3)
 
     with Deliverer(spool) as deliverer:
-        crashed = start_worker_process(home, TINYCLAW_FAILPOINT="teams.opened.emitted")
-        assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
-        crashed.stderr.close()  # type: ignore[union-attr]
-        worker = start_worker_process(home)
-        try:
-            wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
-            wait_drained(home)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(30) == 0
-            worker.stderr.close()  # type: ignore[union-attr]
+        _kill_at_then_finish(home, "teams.opened.emitted", msg, deliverer)
 
     events = list(EventLog(home.logs / "events.jsonl").read())
     order = [e["actor"] for e in events if e["event"] == "run.start"]
