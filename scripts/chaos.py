@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Chaos run: SIGKILL a real worker at random moments and prove nothing is lost or doubled.
+"""Chaos run: SIGKILL a real worker and real listeners at random moments and prove
+nothing is lost or doubled.
 
 A throwaway home gets several actors whose CLI is ``scripts/fake-cli`` (answers
 "echo: <prompt>" in milliseconds). Three things then run at once:
@@ -16,24 +17,32 @@ A throwaway home gets several actors whose CLI is ``scripts/fake-cli`` (answers
   routing, while CLIs run, between reply and release), about a quarter within a second
   of a restart (kills during recovery). A supervisor's restart follows at once.
 
-With ``--telegram SHARE`` that share of the messages arrives instead as updates from
-the loopback Telegram fake to a real ``tinyclaw listen telegram`` process, which is
-SIGKILLed ``--listener-kills`` times as well (``chaos_telegram.py``). An answer the
-fake received twice is reported as "resent": a listener killed after Telegram accepted
-a part, before it recorded that, sends that part again (the Bot API has no idempotency
-key), so at most one resend per listener kill is the bound the run checks.
+With ``--telegram``, ``--discord`` and ``--whatsapp`` (each a SHARE of the messages;
+by default a fifth each) those messages arrive instead through the platform: users
+write to the loopback fake of Telegram, Discord or WhatsApp, and a real listener
+process (``python -m tinyclaw.channels PLATFORM``, started once every listener is
+ready) queues them and sends the answers back to the fake. A second killer SIGKILLs
+each listener ``--listener-kills`` times, when the count of messages written crosses
+a random threshold (so kills land while messages arrive and answers go out), and
+restarts it at once (``chaos_listener.py``, one small module per platform). An answer
+a fake received twice is reported as "resent": a listener killed after the platform
+accepted a part, before it recorded that, sends that part again (no send API of the
+three takes an idempotency key), so at most one resend per kill of that platform's
+listener is the bound the run checks, per platform.
 
-At the end the worker is stopped with SIGTERM and the home is audited: every message
-must have exactly one reply (files in ``outgoing/cli`` + ``sent/cli``), the queue must
-be empty apart from ``failed/`` entries that each carry a ``.reason``, and the run
-journal must be empty. "Recovery" is the time from a kill to the first reply written
-by a later worker (process start, crash recovery, first CLI run).
+At the end the worker and the listeners are stopped with SIGTERM and the home is
+audited: every message must have exactly one reply (files in ``outgoing/cli`` +
+``sent/cli``; for a platform, one answer in the user's chat at its fake), the queue
+must be empty apart from ``failed/`` entries that each carry a ``.reason``, and the
+run journal must be empty. "Recovery" is the time from a worker kill to the first reply
+written by a later worker (process start, crash recovery, first CLI run).
 
-    .venv/bin/python scripts/chaos.py                       # 2,000 messages, 20 kills
+    .venv/bin/python scripts/chaos.py                       # 2,000 messages, 20 + 3 x 5 kills
     .venv/bin/python scripts/chaos.py --messages 150 --kills 4 --json
-    .venv/bin/python scripts/chaos.py --telegram 0.5 --listener-kills 10
+    .venv/bin/python scripts/chaos.py --telegram 0 --discord 0 --whatsapp 0   # worker only
 
-Exit status 0 when nothing was lost or doubled and the queue is clean, 1 otherwise.
+Exit status 0 when nothing was lost or doubled (beyond the resend bound) and the queue
+is clean, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from chaos_ledger import CHANNEL, Expected, Ledger, audit, deliver_once  # noqa: E402
+from chaos_report import PLATFORMS, TITLES, print_table  # noqa: E402
 
 from tinyclaw.fsutil import unique_name  # noqa: E402
 from tinyclaw.home import Home  # noqa: E402
@@ -65,7 +75,7 @@ from tinyclaw.messages import Inbound, Sender  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
 
 if TYPE_CHECKING:
-    from chaos_telegram import TelegramSide
+    from chaos_listener import ListenerSide
 
 
 def write_config(
@@ -93,16 +103,19 @@ def produce(
     expected: dict[str, Expected],
     args: argparse.Namespace,
     rng: random.Random,
-    side: TelegramSide | None,
+    sides: list[tuple[ListenerSide, float]],
     done: threading.Event,
+    arrived: list[int],
 ) -> None:
-    """Queue ``args.messages`` messages at ``args.rate`` per second; a share of them
-    (``--telegram``) arrive as Telegram updates for the listener instead."""
+    """Queue ``args.messages`` messages at ``args.rate`` per second; each side's share
+    of them is written to that platform's fake for its listener instead.
+    ``arrived[0]`` counts the messages written so far."""
     start = time.monotonic()
     for n in range(args.messages):
         actor = f"a{rng.randrange(args.actors)}"
         chat = rng.randrange(args.chats)
-        if side is not None and rng.random() < args.telegram:
+        side = pick(sides, rng.random())
+        if side is not None:
             side.send(n, actor, chat)
         else:
             body = f"message {n} in chat{chat}"
@@ -115,11 +128,25 @@ def produce(
             )
             expected[msg.id] = Expected(actor, f"echo: {body}", n)
             spool.put(msg)
+        arrived[0] = n + 1
         if args.rate > 0:
             lag = start + (n + 1) / args.rate - time.monotonic()
             if lag > 0:
                 time.sleep(lag)
     done.set()
+
+
+def pick(sides: list[tuple[ListenerSide, float]], draw: float) -> ListenerSide | None:
+    """The side whose share ``draw`` (uniform in [0, 1)) falls in; None: the CLI path."""
+    for side, share in sides:
+        if draw < share:
+            return side
+        draw -= share
+    return None
+
+
+def failed_ids(spool: Spool) -> set[str]:
+    return {path.stem for path in spool.list_box(spool.failed)}
 
 
 def deliver(
@@ -181,26 +208,51 @@ def wait_until(predicate: Callable[[], bool], deadline: float, step: float = 0.0
     return bool(predicate())
 
 
-def kill_schedule(args: argparse.Namespace, rng: random.Random) -> list[tuple[int, str]]:
-    """(progress threshold, what to kill), in order: progress is answers delivered."""
-    span = range(1, max(args.messages, args.kills + args.listener_kills + 1))
-    points = rng.sample(span, args.kills + args.listener_kills)
-    targets = ["worker"] * args.kills + ["listener"] * args.listener_kills
-    rng.shuffle(targets)
+def share(args: argparse.Namespace, platform: str) -> float:
+    return float(getattr(args, platform))
+
+
+def kill_schedule(args: argparse.Namespace, rng: random.Random) -> list[int]:
+    """When to kill the worker: thresholds of progress (answers delivered), in order."""
+    return sorted(rng.sample(range(1, max(args.messages, args.kills + 1)), args.kills))
+
+
+def listener_schedule(args: argparse.Namespace, rng: random.Random) -> list[tuple[int, str]]:
+    """When to kill which listener: (messages written so far, platform), in order. A
+    listener's own job is taking messages in while users write (and sending answers
+    meanwhile), so its kills are spread over the arrivals, not over the answers."""
+    targets = [p for p in PLATFORMS if share(args, p) > 0 for _ in range(args.listener_kills)]
+    points = rng.sample(range(1, max(args.messages, len(targets) + 1)), len(targets))
     return sorted(zip(points, targets, strict=True))
 
 
+def reached(counter: list[int], target: int) -> bool:
+    return counter[0] >= target
+
+
+def kill_listeners(
+    sides: dict[str, ListenerSide],
+    schedule: list[tuple[int, str]],
+    arrived: list[int],
+    rng: random.Random,
+    deadline: float,
+) -> None:
+    for threshold, platform in schedule:
+        if not wait_until(partial(reached, arrived, threshold), deadline):
+            return
+        time.sleep(rng.uniform(0.0, 0.05))
+        sides[platform].restart()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    rng = random.Random(args.seed)
+    from chaos_listener import make_side
+
     root = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="tinyclaw-chaos-"))
     home = Home(root.resolve())
     home.ensure()
-    side = None
-    if args.telegram > 0:
-        from chaos_telegram import TelegramSide as Side
-
-        side = Side(home, REPO)
-    write_config(home, args.actors, args.max_attempts, args.backoff, side.config() if side else "")
+    sides = {p: make_side(p, home, REPO) for p in PLATFORMS if share(args, p) > 0}
+    extra = "".join(side.config() for side in sides.values())
+    write_config(home, args.actors, args.max_attempts, args.backoff, extra)
     spool = Spool(home)
     expected: dict[str, Expected] = {}
     ledger = Ledger()
@@ -209,24 +261,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     deadline = started + args.timeout
     worker = WorkerProcess(home)
     worker.start()
-    if side is not None:
+    for side in sides.values():
         side.start()
+    # Users start writing once every listener serves: a platform's gap at start-up is
+    # not a kill's, and Discord keeps nothing for a bot that is not connected yet.
+    wait_until(lambda: all(side.is_ready() for side in sides.values()), deadline, step=0.05)
 
     def progress(target: int) -> bool:
-        return ledger.count + (len(side.delivered()) if side else 0) >= target
+        return ledger.count + sum(side.delivered() for side in sides.values()) >= target
 
+    shares = [(side, share(args, p)) for p, side in sides.items()]
+    arrived = [0]
     producer = threading.Thread(
-        target=produce, args=(spool, expected, args, rng, side, produced), daemon=True
+        target=produce,
+        args=(spool, expected, args, random.Random(args.seed), shares, produced, arrived),
+        daemon=True,
     )
     deliverer = threading.Thread(
         target=deliver, args=(spool, expected, ledger, stop_delivery), daemon=True
     )
+    rng = random.Random(args.seed + 1)  # the kills' own, whatever the producer draws
+    listener_killer = threading.Thread(
+        target=kill_listeners,
+        args=(sides, listener_schedule(args, rng), arrived, random.Random(rng.random()), deadline),
+        daemon=True,
+    )
     producer.start()
     deliverer.start()
+    listener_killer.start()
     kill_times: list[float] = []
-    early = listener_kills = 0
-    for threshold, target in kill_schedule(args, rng):
-        if target == "worker" and rng.random() < args.early_fraction:
+    early = 0
+    for threshold in kill_schedule(args, rng):
+        if rng.random() < args.early_fraction:
             time.sleep(rng.uniform(0.05, 1.0))  # the new worker is starting or recovering
             early += 1
         else:
@@ -234,61 +300,53 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(rng.uniform(0.0, 0.05))
         if time.monotonic() > deadline:
             break
-        if target == "worker":
-            kill_times.append(worker.kill())
-            worker.start()
-        elif side is not None:
-            side.kill()
-            side.start()
-            listener_kills += 1
+        kill_times.append(worker.kill())
+        worker.start()
     producer.join(max(0.0, deadline - time.monotonic()))
+    listener_killer.join(max(0.0, deadline - time.monotonic()))
     settled = wait_until(
         lambda: (
-            ledger.count + len(spool.list_box(spool.failed)) >= len(expected)
+            ledger.count + len(failed_ids(spool) & expected.keys()) >= len(expected)
             and not spool.list_box(spool.outgoing(CHANNEL))
-            and (side is None or side.settled())
+            and all(side.settled() for side in sides.values())
         ),
         deadline,
         step=0.05,
     )
     exit_code = worker.stop()
-    listener_exit = side.stop() if side else 0
+    listener_exits = {p: side.stop() for p, side in sides.items()}
     stop_delivery.set()
     deliverer.join(10)
     deliver_once(spool, expected, ledger)  # anything written while the worker stopped
     figures = audit(home, spool, expected, ledger, kill_times)
     figures["cli_messages"] = figures.pop("messages")
-    tg: dict[str, Any] = {"telegram_lost": 0, "telegram_duplicated": 0}
-    if side is not None:
-        tg = side.audit()
+    platforms_ok = True
+    for p, side in sides.items():
+        figures.update(side.audit(), **{f"{p}_exit_on_sigterm": listener_exits[p]})
+        platforms_ok = side.ok(figures, listener_exits[p]) and platforms_ok
         side.close()
-        figures.update(tg, listener_kills=listener_kills)
     figures.update(
         messages=args.messages,
-        lost=figures["lost"] + tg["telegram_lost"],
+        lost=figures["lost"] + sum(figures[f"{p}_lost"] for p in sides),
         kills=len(kill_times),
+        listener_kills=sum(side.kills for side in sides.values()),
         kills_during_startup=early,
         worker_lives=worker.lives,
         worker_exit_on_sigterm=exit_code,
-        listener_exit_on_sigterm=listener_exit,
         settled=settled,
         elapsed_s=round(time.monotonic() - started, 2),
         home=str(home.root),
     )
     figures["ok"] = (
         settled
+        and platforms_ok  # per platform: none lost, at most one resend per listener kill
         and figures["lost"] == 0
         and figures["duplicated"] == 0
-        # A listener killed after Telegram accepted a part, before it recorded that,
-        # sends that one part again (the Bot API has no idempotency key): at most one
-        # resend per listener kill is the documented bound.
-        and tg["telegram_duplicated"] <= listener_kills
         and figures["wrong_replies"] == 0
         and figures["failed_without_reason"] == 0
         and figures["left_in_queue"] == 0
         and figures["left_in_journal"] == 0
         and exit_code == 0
-        and listener_exit == 0
     )
     if not args.keep and not args.home and figures["ok"]:
         shutil.rmtree(home.root, ignore_errors=True)
@@ -296,56 +354,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-TABLE = [
-    ("messages", "messages"),
-    ("kills", "SIGKILLs (worker)"),
-    ("kills_during_startup", "  of them during start-up/recovery"),
-    ("listener_kills", "SIGKILLs (Telegram listener)"),
-    ("telegram_messages", "  messages through Telegram"),
-    ("telegram_lost", "  lost on the Telegram path"),
-    ("telegram_duplicated", "  resent to a Telegram chat (in flight at a kill)"),
-    ("lost", "lost"),
-    ("duplicated", "duplicated (answered or delivered twice)"),
-    ("failed_with_reason", "in failed/ (each with a reason)"),
-    ("wrong_replies", "replies to the wrong message"),
-    ("error_replies", "error replies"),
-    ("cli_reruns", "CLI reruns (killed mid-run)"),
-    ("out_of_order", "per-actor order violations"),
-    ("left_in_queue", "left in incoming/inboxes/processing/outgoing"),
-    ("left_in_journal", "left in the run journal"),
-    ("stale_tmp_files", "stale tmp/ files (removed after 10 min)"),
-    ("max_restart_to_ready_s", "max kill -> restarted worker ready (s)"),
-    ("max_recovery_s", "max recovery time: kill -> next reply (s)"),
-    ("mean_recovery_s", "mean recovery time (s)"),
-    ("elapsed_s", "elapsed (s)"),
-]
-
-
-def print_table(figures: dict[str, Any]) -> None:
-    rows = [(k, label) for k, label in TABLE if k in figures]  # no Telegram rows without it
-    width = max(len(label) for _, label in rows)
-    for key, label in rows:
-        print(f"{label:<{width}}  {figures[key]}")
-    print(f"{'result':<{width}}  {'PASS' if figures['ok'] else 'FAIL'}")
-    if figures.get("home"):
-        print(f"home kept at {figures['home']}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
     parser.add_argument("--actors", type=int, default=4)
     parser.add_argument("--chats", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0, help="messages queued per second")
     parser.add_argument("--early-fraction", type=float, default=0.25)
+    for platform in PLATFORMS:
+        parser.add_argument(
+            f"--{platform}",
+            type=float,
+            default=0.2,
+            metavar="SHARE",
+            help=f"share of messages sent through a real {TITLES[platform]} listener "
+            "(loopback fake); 0 leaves that listener out",
+        )
     parser.add_argument(
-        "--telegram",
-        type=float,
-        default=0.0,
-        help="share of messages sent through a real Telegram listener (loopback fake)",
+        "--listener-kills", type=int, default=5, help="SIGKILLs of each listener in the run"
     )
-    parser.add_argument("--listener-kills", type=int, default=0)
     parser.add_argument("--max-attempts", type=int, default=3, help="worker.max_attempts")
     parser.add_argument("--backoff", type=float, default=0.5, help="worker.retry_backoff")
     parser.add_argument("--seed", type=int, default=None)
@@ -354,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the throwaway home")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    if args.telegram <= 0:
-        args.listener_kills = 0
+    if any(share(args, p) < 0 for p in PLATFORMS) or sum(share(args, p) for p in PLATFORMS) > 1:
+        parser.error("each platform share must be >= 0 and together at most 1")
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
     figures = run(args)

@@ -1,48 +1,35 @@
 """The Telegram side of ``scripts/chaos.py --telegram``: a real listener process serving
 the loopback Telegram fake (``tests/fakes/telegram_api.py``), killed and restarted too.
 
-Messages go in as Telegram updates from several allowed users (each a private chat);
-the listener queues them (filtering redeliveries by the platform's message id), the
-worker answers, the listener sends the answers to the fake. A message counts once per
-``sendMessage`` the fake accepted whose text carries its number, so a listener that
-resent a reply after a kill shows up here as a duplicate, the way a user would see it.
+Messages go in as updates from several allowed users (each a private chat). Telegram
+keeps updates until a ``getUpdates`` offset confirms them, so a message written while
+the listener is dead waits there, and one a killed listener had fetched but not
+confirmed comes again: the spool's dedupe by message id filters the second copy.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from chaos_listener import USERS, ListenerSide
+
 from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tinyclaw.home import Home
-from tinyclaw.spool import Spool
 
-USERS = [1001 + n for n in range(6)]
-_NUMBER = re.compile(r"<(\d+)>")
+USER_IDS = [1001 + n for n in range(USERS)]
 
 
-class TelegramSide:
+class TelegramSide(ListenerSide):
+    platform = "telegram"
+
     def __init__(self, home: Home, repo: Path) -> None:
-        self.home = home
-        self.repo = repo
-        # A listener SIGKILLed mid-request makes aiohttp log a traceback: expected here.
-        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
+        super().__init__(home, repo)
         self.fake = TelegramFake().start()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.lives = 0
-        self.expected: dict[int, str] = {}  # number -> actor
 
     def config(self) -> str:
-        allow = ", ".join(f'"{u}"' for u in USERS)
+        allow = ", ".join(f'"{u}"' for u in USER_IDS)
         return "\n".join(
             [
                 "[channels.telegram]",
@@ -54,73 +41,21 @@ class TelegramSide:
             ]
         )
 
-    def start(self) -> float:
-        self.lives += 1
-        log = (self.home.logs / f"chaos-listener-{self.lives:03d}.stderr").open("wb")
-        env = {**os.environ, "TINYCLAW_HOME": str(self.home.root), "TELEGRAM_BOT_TOKEN": TOKEN}
-        env.pop("TINYCLAW_FAILPOINT", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tinyclaw", "listen", "telegram"],
-            cwd=self.repo,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        return time.time()
+    def secrets(self) -> dict[str, str]:
+        return {"TELEGRAM_BOT_TOKEN": TOKEN}
 
-    def kill(self) -> float:
-        assert self.proc is not None
-        when = time.time()
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        return when
+    def chat_id(self, chat: int) -> str:
+        return str(USER_IDS[chat % USERS])  # a private chat's id is the user's id
 
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return None
+    def deliver(self, text: str, chat: int) -> None:
+        user = self.fake.user(USER_IDS[chat % USERS], first_name=f"User{chat}")
+        self.fake.push_message(user, text)
 
-    def close(self) -> None:
+    def answers(self) -> list[tuple[str, str]]:
+        return [(s.chat_id, s.text) for s in self.fake.sent if s.kind == "text"]
+
+    def figures(self) -> dict[str, Any]:
+        return {"pending_updates": self.fake.pending_updates()}
+
+    def close_fake(self) -> None:
         self.fake.stop()
-
-    def send(self, number: int, actor: str, chat: int) -> None:
-        """A user writes to the bot: one update in the fake's queue."""
-        self.expected[number] = actor
-        user = self.fake.user(USERS[chat % len(USERS)], first_name=f"User{chat}")
-        self.fake.push_message(user, f"@{actor} message <{number}>")
-
-    def delivered(self) -> Counter[int]:
-        """How many times each message number reached a chat in an answer."""
-        counts: Counter[int] = Counter()
-        for text in self.fake.texts():
-            if text.startswith("echo: "):
-                for match in _NUMBER.findall(text):
-                    counts[int(match)] += 1
-        return counts
-
-    def settled(self) -> bool:
-        done = self.delivered()
-        spool = Spool(self.home)
-        return all(n in done for n in self.expected) and not spool.list_box(
-            spool.outgoing("telegram")
-        )
-
-    def audit(self) -> dict[str, Any]:
-        done = self.delivered()
-        spool = Spool(self.home)
-        return {
-            "telegram_messages": len(self.expected),
-            "telegram_lost": sum(1 for n in self.expected if n not in done),
-            "telegram_duplicated": sum(1 for n in self.expected if done[n] > 1),
-            "telegram_left_in_outgoing": len(spool.list_box(spool.outgoing("telegram"))),
-            "telegram_pending_updates": self.fake.pending_updates(),
-            "listener_lives": self.lives,
-        }

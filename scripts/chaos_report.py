@@ -1,0 +1,67 @@
+"""The table ``scripts/chaos.py`` prints: the run's figures, then each platform's.
+
+Only the figures present are shown, so a run without a platform has no rows for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PLATFORMS = ("telegram", "discord", "whatsapp")
+TITLES = {"telegram": "Telegram", "discord": "Discord", "whatsapp": "WhatsApp"}
+
+TABLE = [
+    ("messages", "messages"),
+    ("cli_messages", "  queued as files (the CLI channel)"),
+    ("kills", "SIGKILLs (worker)"),
+    ("kills_during_startup", "  of them during start-up/recovery"),
+    ("listener_kills", "SIGKILLs (listeners)"),
+    ("lost", "lost"),
+    ("duplicated", "duplicated (answered or delivered twice)"),
+    ("failed_with_reason", "in failed/ (each with a reason)"),
+    ("wrong_replies", "replies to the wrong message"),
+    ("error_replies", "error replies"),
+    ("cli_reruns", "CLI reruns (killed mid-run)"),
+    ("out_of_order", "per-actor order violations"),
+    ("left_in_queue", "left in incoming/inboxes/processing/outgoing"),
+    ("left_in_journal", "left in the run journal"),
+    ("stale_tmp_files", "stale tmp/ files (removed after 10 min)"),
+    ("max_restart_to_ready_s", "max kill -> restarted worker ready (s)"),
+    ("max_recovery_s", "max recovery time: kill -> next reply (s)"),
+    ("mean_recovery_s", "mean recovery time (s)"),
+]
+PLATFORM_TABLE = [
+    ("messages", "messages"),
+    ("kills", "  SIGKILLs (listener)"),
+    ("lost", "  lost"),
+    ("failed", "  in failed/ (each with a reason)"),
+    ("duplicated", "  resent (in flight at a kill; bound: kills)"),
+    ("wrong_chat", "  answers in the wrong chat"),
+    ("unexpected_exits", "  listener exits nobody asked for"),
+    ("pending_updates", "  updates left unconfirmed in Telegram"),
+    ("held_offline", "  held while no listener was READY"),
+    ("redispatched", "  sent again: killed before queuing them"),
+    ("webhook_retries", "  webhook POSTs retried (listener down)"),
+]
+
+
+def table_rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, label) for the figures present: the run's, then each platform's."""
+    rows = [(k, label) for k, label in TABLE if k in figures]
+    for p in PLATFORMS:
+        rows += [
+            (f"{p}_{k}", f"{TITLES[p]} {label}" if k == "messages" else label)
+            for k, label in PLATFORM_TABLE
+            if f"{p}_{k}" in figures
+        ]
+    return [*rows, ("elapsed_s", "elapsed (s)")]
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    rows = table_rows(figures)
+    width = max(len(label) for _, label in rows)
+    for key, label in rows:
+        print(f"{label:<{width}}  {figures[key]}")
+    print(f"{'result':<{width}}  {'PASS' if figures['ok'] else 'FAIL'}")
+    if figures.get("home"):
+        print(f"home kept at {figures['home']}")
