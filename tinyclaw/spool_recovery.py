@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import NAME_RE
@@ -20,12 +21,19 @@ from tinyclaw.messages import load_inbound
 from tinyclaw.spool import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 
-def recover_processing(spool: Spool, max_attempts: int, backoff: float) -> tuple[int, int]:
+def recover_processing(
+    spool: Spool,
+    max_attempts: int,
+    backoff: float,
+    ran: Callable[[str], bool] = lambda message_id: False,
+) -> tuple[int, int]:
     """Return every claimed file to its actor's inbox after a crash.
 
     Each return counts one attempt in the file and sets ``not_before`` (exponential
     backoff); past ``max_attempts`` the file goes to ``failed/``, so a message that
-    kills the worker cannot loop forever. Returns (requeued, failed).
+    kills the worker cannot loop forever. A message whose run had finished (``ran``:
+    its result is saved, only the release was cut short) is no such message: it goes
+    back as it is, to be completed from the saved result. Returns (requeued, failed).
     """
     requeued = failed = 0
     try:
@@ -39,7 +47,10 @@ def recover_processing(spool: Spool, max_attempts: int, backoff: float) -> tuple
                 failed += 1
             continue
         for path in spool.list_box(actor_dir):
-            if spool.retry(
+            if ran(path.stem):
+                spool.move(path, spool.inbox(actor_dir.name))
+                requeued += 1
+            elif spool.retry(
                 path,
                 actor_dir.name,
                 max_attempts,

@@ -7,6 +7,8 @@ What discord.py does against it (PLATFORM-FACTS.md, "discord.py")::
     GET  /api/v10/oauth2/applications/@me    application info
     GET  /api/v10/gateway(/bot)              served, though discord.py 2.x skips it
     WS   /gateway/                           see tests/fakes/discord_gateway.py
+    GET  /api/v10/channels/{id}              a guild channel, thread or DM the fake knows
+    GET  /api/v10/channels/{id}/messages     history, newest first (tests/fakes/discord_history.py)
     POST /api/v10/channels/{id}/messages     JSON, or multipart (payload_json + files[n])
     POST /api/v10/channels/{id}/typing       204
     PUT  /api/v10/applications/{id}/commands the slash commands (tests/fakes/discord_commands.py)
@@ -23,6 +25,7 @@ Cloudflare ban and raises); a message over 2000 characters is a 400 with code 50
 The server runs in its own thread with its own event loop, so a test (async or not,
 in-process listener or a ``tinyclaw listen`` subprocess) drives it through plain
 thread-safe methods: :meth:`DiscordFake.push_message` dispatches a MESSAGE_CREATE,
+:meth:`DiscordFake.write_offline` only stores one (written while no bot was connected),
 :meth:`DiscordFake.push_interaction` an INTERACTION_CREATE (a slash command),
 :meth:`DiscordFake.fail` scripts errors, :meth:`DiscordFake.drop_connection` cuts the
 gateway; :func:`wait_until` polls a condition without blocking the caller's loop.
@@ -44,6 +47,7 @@ from aiohttp import web
 from tests.fakes import discord_payloads as payloads
 from tests.fakes.discord_commands import ApplicationCommands, Callback
 from tests.fakes.discord_gateway import Gateway
+from tests.fakes.discord_history import ChannelHistory
 from tests.fakes.discord_payloads import FakeGuild, FakeUser, snowflake
 from tests.fakes.discord_records import (
     Recorded,
@@ -95,6 +99,7 @@ class DiscordFake:
         self.state = RestLog()
         self.commands = ApplicationCommands(self.application_id)
         self.guilds: list[FakeGuild] = []
+        self.history = ChannelHistory()
         self.gateway = Gateway(
             token=lambda: self.token,
             bot=self.bot,
@@ -166,6 +171,8 @@ class DiscordFake:
         app.router.add_get(api + "/gateway", self._gateway_info)
         app.router.add_get(api + "/gateway/bot", self._gateway_info)
         app.router.add_post(api + "/channels/{channel_id}/messages", self._send_message)
+        app.router.add_get(api + "/channels/{channel_id}/messages", self._get_messages)
+        app.router.add_get(api + "/channels/{channel_id}", self._get_channel)
         app.router.add_post(api + "/channels/{channel_id}/typing", self._typing)
         commands = api + "/applications/{application_id}/commands"
         app.router.add_put(commands, self._put_commands)
@@ -238,7 +245,8 @@ class DiscordFake:
     def fail(self, route: str, *errors: ScriptedError) -> None:
         """Answer the next requests to ``route`` with these errors, in order. Routes:
         ``me``, ``application``, ``gateway``, ``send_message``, ``typing``, ``download``,
-        ``commands`` (registering slash commands), ``callback`` (acknowledging one)."""
+        ``commands`` (registering slash commands), ``callback`` (acknowledging one),
+        ``channel`` (reading a channel), ``history`` (reading its messages)."""
         self._errors[route].extend(errors)
 
     @staticmethod
@@ -267,7 +275,15 @@ class DiscordFake:
     def push_message(self, **kwargs: Any) -> dict[str, Any]:
         """Dispatch a MESSAGE_CREATE (arguments as :meth:`message_payload`); returns it."""
         payload = payloads.message(**kwargs)
+        self.history.add(payload)
         self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    def write_offline(self, **kwargs: Any) -> dict[str, Any]:
+        """A message written while no bot is connected (arguments as
+        :meth:`message_payload`): only the channel's history has it. Returns it."""
+        payload = payloads.message(**kwargs)
+        self.history.add(payload)
         return payload
 
     def push_interaction(
@@ -434,8 +450,41 @@ class DiscordFake:
             self.add_attachment(channel_id, f.filename, f.data, f.content_type) for f in files
         ]
         sent = SentMessage(channel_id, content, files, ref_id, payload, response)
+        self.history.add(response)
         self.state.messages.append(sent)
         return json_response(200, response)
+
+    async def _get_messages(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "history")
+        if early is not None:
+            return early
+        channel_id = request.match_info["channel_id"]
+        if self._channel_payload(channel_id) is None:
+            return json_response(404, {"message": "Unknown Channel", "code": 10003})
+        return json_response(200, self.history.page(channel_id, dict(request.query)))
+
+    async def _get_channel(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "channel")
+        if early is not None:
+            return early
+        found = self._channel_payload(request.match_info["channel_id"])
+        if found is None:
+            return json_response(404, {"message": "Unknown Channel", "code": 10003})
+        return json_response(200, found)
+
+    def _channel_payload(self, channel_id: str) -> dict[str, Any] | None:
+        """A guild's channel or thread, or a DM: a channel with messages and no guild,
+        whose other party is the first non-bot author."""
+        for guild in self.guilds:
+            if channel_id in guild.channels.values() or any(
+                tid == channel_id for tid, _ in guild.threads.values()
+            ):
+                return payloads.guild_channel(guild, channel_id, owner=self.owner)
+        for message in self.history.known(channel_id):
+            if "guild_id" not in message and not message["author"].get("bot"):
+                author = message["author"]
+                return payloads.dm_channel(channel_id, FakeUser(author["id"], author["username"]))
+        return None
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:

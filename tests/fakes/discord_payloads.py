@@ -1,26 +1,36 @@
 """The JSON shapes the Discord fake serves: users, guilds, messages.
 
 Only the fields discord.py reads without ``.get`` are filled in, plus the ones the
-listener looks at (mentions, references, attachments). Ids are snowflake strings from
-one process-wide counter, so two fakes in one test run never hand out the same id.
+listener looks at (mentions, references, attachments). Ids are snowflake strings made
+as Discord makes them (time in the top bits), from one process-wide sequence, so two
+fakes in one test run never hand out the same id.
 """
 
 from __future__ import annotations
 
-import itertools
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-_snowflakes = itertools.count(1_100_000_000_000_000_000)
+DISCORD_EPOCH_MS = 1_420_070_400_000
+_last_snowflake = 0
+_snowflake_lock = threading.Lock()
 MESSAGE_DEFAULT, MESSAGE_REPLY = 0, 19
 ALL_PERMISSIONS = str((1 << 41) - 1)
 
 
 def snowflake() -> str:
-    """A fresh id; Discord ids are decimal strings of 64-bit integers."""
-    return str(next(_snowflakes))
+    """A fresh id; Discord ids are decimal strings of 64-bit integers whose top bits
+    are the milliseconds since Discord's epoch (the listener's catch-up relies on it),
+    strictly increasing within the process."""
+    global _last_snowflake
+    stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+    with _snowflake_lock:
+        _last_snowflake = max(_last_snowflake + 1, stamp)
+        return str(_last_snowflake)
 
 
 def now() -> str:

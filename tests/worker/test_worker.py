@@ -308,6 +308,31 @@ def test_a_worker_killed_at_any_step_answers_exactly_once_after_restart(
     assert len(runs) == 1
 
 
+def test_a_kill_after_the_run_is_not_counted_against_the_message(home: Home) -> None:
+    """Attempts are counted to stop a message that kills the worker. One whose run had
+    finished (its result saved) did not: even with ``max_attempts = 1`` it is answered
+    from the saved result after the restart, not set aside in failed/."""
+    write_config(
+        home, fake_cli_config(extra="").replace("[worker]\n", "[worker]\nmax_attempts = 1\n")
+    )
+    spool = Spool(home)
+    msg = message("finish me")
+    spool.put(msg)
+    crashed = start_worker_process(home, TINYCLAW_FAILPOINT="worker.ran")
+    assert crashed.wait(30) == -signal.SIGKILL
+    crashed.stderr.close()  # type: ignore[union-attr]
+    worker = start_worker_process(home)
+    try:
+        assert reply_for(home, msg).text == "echo: finish me"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        worker.stderr.close()  # type: ignore[union-attr]
+    assert spool.list_box(spool.failed) == []
+    runs = [e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "run.start"]
+    assert len(runs) == 1
+
+
 def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
     worker = start_worker_process(fake_home)
     try:

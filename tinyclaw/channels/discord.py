@@ -38,13 +38,18 @@ retries) is the shared code in :mod:`tinyclaw.channels.base`.
   library elsewhere (a loopback fake in the tests, a proxy in production). discord.py
   keeps both as process-wide class attributes, so they are set on connect and restored
   on disconnect; one listener process serves one platform, so nothing else shares them.
+* **Catching up.** Discord keeps nothing for an offline bot, so after each fresh
+  IDENTIFY the listener reads what was written meanwhile in the chats it has heard from
+  (see :mod:`tinyclaw.channels.discord_catchup`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,7 @@ import yarl
 
 from tinyclaw.channels.base import Channel
 from tinyclaw.channels.commands import ChatCommand, parse_command
+from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor, catch_up
 from tinyclaw.channels.discord_translate import (
     LIBRARY_ERRORS,
     command_payloads,
@@ -109,6 +115,11 @@ class _Client(discord.Client):
         self.listener.log.info("discord: gateway connected")
         self.listener.ready.set()
 
+    async def on_ready(self) -> None:
+        """READY follows every fresh IDENTIFY (start-up, a session Discord would not
+        resume); a RESUME replays the missed events itself and dispatches no READY."""
+        self.listener.start_catch_up()
+
     async def on_resumed(self) -> None:
         self.listener.log.info("discord: gateway session resumed")
         self.listener.ready.set()
@@ -159,6 +170,9 @@ class DiscordChannel(Channel):
         self.client: _Client | None = None
         self._gateway: asyncio.Task[None] | None = None
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
+        self._clock = options.get("clock", time.time)
+        self.cursor = Cursor(home.state / CURSOR_FILE)
+        self.catch_up_task: asyncio.Task[None] | None = None
 
     # -- connecting ----------------------------------------------------------------
 
@@ -269,6 +283,10 @@ class DiscordChannel(Channel):
 
     async def disconnect(self) -> None:
         try:
+            if self.catch_up_task is not None:
+                self.catch_up_task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await self.catch_up_task
             if self.client is not None:
                 await self.client.close()
             if self._gateway is not None:
@@ -288,12 +306,27 @@ class DiscordChannel(Channel):
             return  # our own replies, other bots, joins/pins: never queued
         assert self.client is not None and self.client.user is not None
         incoming = translate(message, self.client.user)
-        if not incoming.text and not incoming.files:
-            return  # a sticker, an embed-only message: nothing an actor could read
         try:
-            await self.receive(incoming)
+            # A sticker or an embed-only message has nothing an actor could read.
+            if incoming.text or incoming.files:
+                await self.receive(incoming)
+            if not incoming.is_group or (
+                {incoming.chat_id, incoming.parent_chat_id} & set(self.config.allow_groups)
+            ):
+                self.cursor.advance(incoming.chat_id, message.id)
         except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
             self.log.exception("could not queue discord message %s: %s", message.id, exc)
+
+    def start_catch_up(self) -> None:
+        """Read, in the background, what was written while no session was open."""
+        if self.catch_up_task is None or self.catch_up_task.done():
+            self.catch_up_task = asyncio.create_task(self._run_catch_up(), name="discord-catch-up")
+
+    async def _run_catch_up(self) -> None:
+        assert self.client is not None
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        count = await catch_up(self.client, self.cursor, self.on_message, now=now, log=self.log)
+        self.log.info("discord: caught up on %d message(s) written while away", count)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """A slash command: acknowledged first (in Discord's 3 s, whatever happens

@@ -50,7 +50,10 @@ class Upkeep:
         if orphans:
             self.events.emit("recovered.orphans", groups=orphans)
         cfg = self.config.worker
-        requeued, failed = recover_processing(self.spool, cfg.max_attempts, cfg.retry_backoff)
+        saved = set(self.journal.ids())  # ran to the end: not a message that kills us
+        requeued, failed = recover_processing(
+            self.spool, cfg.max_attempts, cfg.retry_backoff, ran=saved.__contains__
+        )
         rolled = recover_tmp(self.spool)
         self.fail_unrunnable()
         inboxes = [self.spool.inbox(a) for a in self.config.actors]
