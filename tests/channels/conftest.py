@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.discord_api import DiscordFake
+from tests.fakes.discord_harness import ListenerKit, running_fake
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tinyclaw.channels.delivery import RetryPolicy
+from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
 from tinyclaw.home import Home
@@ -119,3 +122,25 @@ def run_telegram(
 
 async def until(condition: Callable[[], object], what: str = "", timeout: float = 15.0) -> None:
     await wait_until(lambda: bool(condition()), timeout=timeout, what=what)
+
+
+# -- Discord: the fake, a kit to start listeners against it, and one started listener.
+# (A test module may define its own ``fake``; the WhatsApp modules do.)
+
+
+@pytest.fixture
+def fake() -> Iterator[DiscordFake]:
+    with running_fake() as server:
+        yield server
+
+
+@pytest.fixture
+async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
+    kit = ListenerKit(home, fake)
+    yield kit
+    await kit.close()
+
+
+@pytest.fixture
+async def listener(kit: ListenerKit) -> DiscordChannel:
+    return await kit.start()

@@ -8,33 +8,11 @@ writes a reply into ``queue/outgoing/discord``, and the fake shows what Discord 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.fakes.discord_api import DiscordFake, wait_until
-from tests.fakes.discord_harness import ListenerKit, running_fake
+from tests.fakes.discord_api import wait_until
+from tests.fakes.discord_harness import ListenerKit
 from tinyclaw.channels.discord import DiscordChannel
-from tinyclaw.home import Home
-
-
-@pytest.fixture
-def fake() -> Iterator[DiscordFake]:
-    with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
-    kit = ListenerKit(home, fake)
-    yield kit
-    await kit.close()
-
-
-@pytest.fixture
-async def listener(kit: ListenerKit) -> DiscordChannel:
-    return await kit.start()
 
 
 async def test_dm_round_trip(listener: DiscordChannel, kit: ListenerKit) -> None:

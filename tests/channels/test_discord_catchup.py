@@ -5,32 +5,18 @@ the chats it has heard from. The real discord.py against the loopback fake."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
 import discord
 import pytest
 
-from tests.fakes.discord_api import DiscordFake, FakeUser, ScriptedError, wait_until
-from tests.fakes.discord_harness import ListenerKit, running_fake
+from tests.fakes.discord_api import FakeUser, ScriptedError, wait_until
+from tests.fakes.discord_harness import ListenerKit
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor
 from tinyclaw.home import Home
 
 DM = "4242"
-
-
-@pytest.fixture
-def fake() -> Iterator[DiscordFake]:
-    with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
-    kit = ListenerKit(home, fake)
-    yield kit
-    await kit.close()
 
 
 async def caught_up(listener: DiscordChannel) -> None:

@@ -4,35 +4,16 @@ gateway, a refused token. The real discord.py against the loopback fake."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakes.discord_api import DiscordFake, ScriptedError, wait_until
+from tests.fakes.discord_api import ScriptedError, wait_until
 from tests.fakes.discord_harness import ListenerKit, running_fake
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.errors import ChannelAuthError
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound
-
-
-@pytest.fixture
-def fake() -> Iterator[DiscordFake]:
-    with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
-    kit = ListenerKit(home, fake)
-    yield kit
-    await kit.close()
-
-
-@pytest.fixture
-async def listener(kit: ListenerKit) -> DiscordChannel:
-    return await kit.start()
 
 
 async def a_message(kit: ListenerKit, text: str = "hello") -> Inbound:

@@ -11,34 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.fakes.discord_api import DiscordFake, ScriptedError, wait_until
-from tests.fakes.discord_harness import ListenerKit, running_fake
+from tests.fakes.discord_harness import ListenerKit
 from tinyclaw.channels.discord import DiscordChannel
-from tinyclaw.home import Home
 
 DM = "555"
-
-
-@pytest.fixture
-def fake() -> Iterator[DiscordFake]:
-    with running_fake() as server:
-        yield server
-
-
-@pytest.fixture
-async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
-    kit = ListenerKit(home, fake)
-    yield kit
-    await kit.close()
-
-
-@pytest.fixture
-async def listener(kit: ListenerKit) -> DiscordChannel:
-    return await kit.start()
 
 
 async def acknowledged(fake: DiscordFake, interaction: dict[str, object]) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.fakes.discord_api import DiscordFake, FakeUser, SentMessage, wait_until
-from tests.fakes.discord_harness import running_fake
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
@@ -55,12 +54,6 @@ class Story:
         sent = found()
         assert sent is not None
         return sent
-
-
-@pytest.fixture
-def fake() -> Iterator[DiscordFake]:
-    with running_fake() as server:
-        yield server
 
 
 @pytest.fixture
