@@ -187,7 +187,12 @@ def confine(root: Path, candidate: str | os.PathLike[str]) -> Path:
     path = Path(text).expanduser()
     if not path.is_absolute():
         path = root_resolved / path
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before 3.13),
+        # or a link swapped for a file while it was being resolved (EINVAL)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UnsafePathError(f"{text!r} cannot be resolved ({why})") from None
     if resolved != root_resolved and root_resolved not in resolved.parents:
         raise UnsafePathError(f"{text!r} is outside {root_resolved}")
     return resolved

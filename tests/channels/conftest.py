@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_harness import ListenerKit, running_fake
+from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tinyclaw.channels.delivery import RetryPolicy
@@ -103,19 +104,8 @@ def run_telegram(
             sleep=sleeps,
             reconnect_delay=0.05,
         )
-        stop = asyncio.Event()
-        ready = asyncio.Event()
-        task = asyncio.create_task(channel.run(stop, on_ready=ready.set))
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            waiter.cancel()
-            task.result()  # raises what stopped it
-        try:
+        async with serving_channel(channel):
             yield channel
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
 
     return running
 

@@ -9,7 +9,6 @@ can let a code expire or a lockout run out without waiting for it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from tests.fakes.discord_api import DiscordFake
+from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
 from tests.worker.conftest import fake_cli_config, serving, write_config
@@ -122,19 +122,8 @@ async def telegram_listener(
         typing_interval=0.5,
         reconnect_delay=0.05,
     )
-    stop = asyncio.Event()
-    ready = asyncio.Event()
-    task = asyncio.create_task(channel.run(stop, on_ready=ready.set))
-    waiter = asyncio.create_task(ready.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        waiter.cancel()
-        task.result()
-    try:
+    async with serving_channel(channel):
         yield channel
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 @asynccontextmanager

@@ -10,18 +10,18 @@ itself, so the README's figures come from the code tested here.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.worker.conftest import (
     REPO,
+    crash_at,
     fake_cli_config,
     message,
     reply_for,
-    start_worker_process,
     wait_for,
+    worker_process,
     write_config,
 )
 from tinyclaw.home import Home
@@ -87,15 +87,8 @@ def test_a_kill_right_after_the_reply_leaves_nothing_in_the_run_journal(home: Ho
     spool = Spool(home)
     msg = message("answer me once")
     spool.put(msg)
-    crashed = start_worker_process(home, TINYCLAW_FAILPOINT="worker.replied")
-    assert crashed.wait(30) == -signal.SIGKILL
-    crashed.stderr.close()  # type: ignore[union-attr]
-    worker = start_worker_process(home)
-    try:
+    crash_at(home, "worker.replied")
+    with worker_process(home):
         assert reply_for(home, msg).text == "echo: answer me once"
         wait_for(lambda: spool.depths()["processing"] + spool.depths()["inboxes"] == 0)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
     assert list((home.state / "results").iterdir()) == []

@@ -7,7 +7,6 @@ bad reply files are dropped into its outbox, then a good one proves it still ser
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.reliability.corpus import Lab
 from tinyclaw.channels.delivery import RetryPolicy
@@ -54,14 +54,8 @@ async def listening(lab: Lab, fake: TelegramFake) -> AsyncIterator[TelegramChann
         scan_interval=0.2,
         reconnect_delay=0.05,
     )
-    stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(channel.run(stop, on_ready=ready.set))
-    await asyncio.wait_for(ready.wait(), 30)
-    try:
+    async with serving_channel(channel, stop_timeout=30):
         yield channel
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def reply(text: str, **fields: object) -> dict[str, object]:

@@ -15,7 +15,6 @@ run, so each point is hit at a known place.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections import Counter
 
@@ -31,7 +30,7 @@ from tests.teams.conftest import (
     team_config,
     wait_drained,
 )
-from tests.worker.conftest import message, start_worker_process, wait_for
+from tests.worker.conftest import crash_at, message, wait_for, worker_process
 from tinyclaw.config import RunnerSettings
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
@@ -105,18 +104,11 @@ def _travel_team(
 def _kill_at_then_finish(home: Home, point: str, msg: Inbound, deliverer: Deliverer) -> None:
     """Run a worker until it dies at ``point``, then a fresh one until the team's final
     answer is delivered and nothing is left to run."""
-    crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
-    assert crashed.wait(60) == -signal.SIGKILL, "the failpoint was never reached"
-    crashed.stderr.close()  # type: ignore[union-attr]
+    crash_at(home, point)
     deliverer.drain()  # what the killed worker wrote reaches the chat before the restart
-    worker = start_worker_process(home)
-    try:
+    with worker_process(home):
         wait_for(lambda: msg.id in deliverer.delivered, 60, "the final answer")
         wait_drained(home)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

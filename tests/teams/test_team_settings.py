@@ -3,14 +3,19 @@ so a tag in the user's text comes back as the leader's handoff)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 
 import pytest
 
 from tests.teams.conftest import conversation, outgoing, setup_home, team_config, wait_drained
-from tests.worker.conftest import REPO, message, reply_for, start_worker_process, worker_thread
+from tests.worker.conftest import (
+    REPO,
+    message,
+    reply_for,
+    worker_process,
+    worker_thread,
+)
 from tinyclaw.home import Home
 from tinyclaw.spool import Spool
 
@@ -74,8 +79,7 @@ def test_nested_tags_make_a_chain_and_the_run_limit_stops_a_long_one(home: Home)
 
 def test_tinyclaw_send_to_a_team_prints_the_leaders_final_answer(home: Home) -> None:
     setup_home(home, team_config(None, ACTORS, {"crew": ["lead", "a", "b"]}))
-    worker = start_worker_process(home)
-    try:
+    with worker_process(home):
         run = subprocess.run(
             [sys.executable, "-m", "tinyclaw", "send", "--actor", "crew", "[@a: ping]"],
             capture_output=True,
@@ -83,10 +87,6 @@ def test_tinyclaw_send_to_a_team_prints_the_leaders_final_answer(home: Home) -> 
             timeout=60,
             cwd=REPO,
         )
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
     assert run.returncode == 0, run.stderr
     # Progress first (who works on what), then the leader's final answer.
     progress, _, final = run.stdout.partition("echo: [Answers from your teammates]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -127,6 +128,26 @@ def start_worker_process(home: Home, **env: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+@contextmanager
+def worker_process(home: Home, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``tinyclaw worker`` for the block, stopped with SIGTERM after it (which
+    must end it cleanly, exit code 0)."""
+    worker = start_worker_process(home, **env)
+    try:
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        worker.stderr.close()  # type: ignore[union-attr]
+
+
+def crash_at(home: Home, point: str) -> None:
+    """Run a worker until the failpoint ``point`` SIGKILLs it."""
+    crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
+    assert crashed.wait(60) == -signal.SIGKILL, f"the failpoint {point} was never reached"
+    crashed.stderr.close()  # type: ignore[union-attr]
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from tests.worker.conftest import (
     reply_for,
     start_worker_process,
     wait_for,
+    worker_process,
     write_config,
 )
 from tinyclaw.events import EventLog
@@ -27,17 +28,10 @@ from tinyclaw.runners.process import live_group_members
 from tinyclaw.spool import Spool
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(30) == 0
-    worker.stderr.close()  # type: ignore[union-attr]
-
-
 def test_a_second_worker_on_the_same_home_is_refused_and_names_the_first(
     fake_home: Home,
 ) -> None:
-    first = start_worker_process(fake_home)
-    try:
+    with worker_process(fake_home) as first:
         lock = worker_lock_path(fake_home.state)
         wait_for(lambda: lock_holder(lock) == first.pid, what="the first worker's lock")
 
@@ -56,8 +50,6 @@ def test_a_second_worker_on_the_same_home_is_refused_and_names_the_first(
         msg = message("still there?")
         Spool(fake_home).put(msg)
         assert reply_for(fake_home, msg).text == "echo: still there?"
-    finally:
-        _stop(first)
     assert lock_holder(worker_lock_path(fake_home.state)) is None
 
 
@@ -80,13 +72,10 @@ def test_a_cli_left_running_by_a_killed_worker_is_stopped_before_its_message_run
     assert live_group_members(cli), "the CLI outlived its worker (its own session)"
 
     write_config(home, fake_cli_config())  # the next run answers at once
-    worker = start_worker_process(home)
-    try:
+    with worker_process(home):
         assert reply_for(home, msg).text == "echo: a long job"
         assert live_group_members(cli) == []
         wait_for(lambda: spool.depths()["processing"] == 0, what="the run to complete")
-    finally:
-        _stop(worker)
     assert [p.name for p in spool.list_box(spool.outgoing("cli"))] == [f"{msg.id}.json"]
     recovered = [
         e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "recovered.orphans"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,11 +12,12 @@ import pytest
 
 from tests.worker.conftest import (
     REPO,
+    crash_at,
     fake_cli_config,
     message,
     reply_for,
-    start_worker_process,
     wait_for,
+    worker_process,
     worker_thread,
     write_config,
 )
@@ -284,21 +284,14 @@ def test_a_worker_killed_at_any_step_answers_exactly_once_after_restart(
     spool = Spool(fake_home)
     msg = message("survive this")
     spool.put(msg)
-    crashed = start_worker_process(fake_home, TINYCLAW_FAILPOINT=point)
-    assert crashed.wait(30) == -signal.SIGKILL
-    crashed.stderr.close()  # type: ignore[union-attr]
-    worker = start_worker_process(fake_home)
-    try:
+    crash_at(fake_home, point)
+    with worker_process(fake_home):
         reply = reply_for(fake_home, msg)
         assert reply.text == "echo: survive this"
         wait_for(
             lambda: spool.depths()["processing"] == 0 and spool.depths()["inboxes"] == 0,
             what="drain",
         )
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
     assert [p.name for p in spool.list_box(spool.outgoing("cli"))] == [f"{msg.id}.json"]
     assert spool.list_box(spool.failed) == []
     # A result saved before the crash is reused: the CLI never runs twice.
@@ -318,24 +311,16 @@ def test_a_kill_after_the_run_is_not_counted_against_the_message(home: Home) -> 
     spool = Spool(home)
     msg = message("finish me")
     spool.put(msg)
-    crashed = start_worker_process(home, TINYCLAW_FAILPOINT="worker.ran")
-    assert crashed.wait(30) == -signal.SIGKILL
-    crashed.stderr.close()  # type: ignore[union-attr]
-    worker = start_worker_process(home)
-    try:
+    crash_at(home, "worker.ran")
+    with worker_process(home):
         assert reply_for(home, msg).text == "echo: finish me"
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
     assert spool.list_box(spool.failed) == []
     runs = [e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "run.start"]
     assert len(runs) == 1
 
 
 def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
-    worker = start_worker_process(fake_home)
-    try:
+    with worker_process(fake_home):
         run = subprocess.run(
             [sys.executable, "-m", "tinyclaw", "send", "--actor", "coder", "what is up"],
             capture_output=True,
@@ -363,10 +348,6 @@ def test_tinyclaw_send_against_a_running_worker(fake_home: Home) -> None:
             cwd=REPO,
         )
         assert bad.returncode == 1 and "no actor or team '../etc'" in bad.stderr
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        assert worker.wait(30) == 0
-        worker.stderr.close()  # type: ignore[union-attr]
     # The waited-for reply was taken by `send` and is in the delivery ledger.
     assert len(list(Spool(fake_home).sent("cli").iterdir())) == 1
 
