@@ -324,7 +324,7 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         loc = _format_location(tuple(item["loc"]))
         message = item["msg"]
         if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see README, Configuration)"
+            message = "unknown key (check the spelling; see docs/configuration.md)"
         elif item["type"] == "string_pattern_mismatch":
             message = "names use a-z, 0-9, '-' and '_', start with a letter or digit, at most 32"
         lines.append(f"{source}: {loc}: {message}")
