@@ -17,6 +17,7 @@ import re
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from tinyclaw.errors import InvalidFileError, UnsafePathError
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+# Deeper nesting than any file of tinyclaw's needs; pydantic cannot serialize ~250.
+MAX_JSON_DEPTH = 64
 
 
 def unique_name() -> str:
@@ -91,6 +94,32 @@ def atomic_write(
         fsync_dir(target_dir)
 
 
+# Errors of the filesystem, not of a file: the same operation may well succeed later
+# (the disk is back, space was freed, the mount is writable again).
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EIO,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EAGAIN,
+        errno.EINTR,
+        errno.ENOMEM,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.EBUSY,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+    }
+)
+
+
+def is_transient(exc: OSError) -> bool:
+    """Whether ``exc`` says the filesystem is in trouble now, rather than that the
+    file itself is bad: such a file is left where it is and tried again later."""
+    return exc.errno in TRANSIENT_ERRNOS
+
+
 def read_regular(path: Path, limit: int) -> bytes:
     """Read at most ``limit + 1`` bytes of ``path``, which must be a regular file.
 
@@ -125,17 +154,53 @@ def read_regular(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def parse_json_object(data: bytes) -> dict[str, Any]:
-    """Bytes that must hold one JSON object; InvalidFileError says what is wrong."""
+def parse_json_object(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """Bytes that must hold one JSON object; InvalidFileError says what is wrong.
+
+    Every way the bytes can fail to parse ends as that one error, because each caller
+    turns it into a move to ``failed/`` and goes on: ``json.loads`` raises
+    ``RecursionError`` past about 1,000 levels of nesting (10 KB of ``[`` is enough,
+    so the size limits do not help), and ``ValueError`` for invalid UTF-8 or an integer
+    of more than 4,300 digits. Nesting deeper than ``max_depth`` is refused as well:
+    no file of tinyclaw's needs it, and pydantic cannot write such a value back out
+    (a retry rewrites the file)."""
     if not data.strip():
         raise InvalidFileError("file is empty")
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise InvalidFileError(
+            f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5,000-digit number
         raise InvalidFileError(f"not valid UTF-8 JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidFileError(f"expected a JSON object, got {type(raw).__name__}")
+    if json_depth(raw) > max_depth:
+        raise InvalidFileError(
+            f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
+        )
     return raw
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0).
+
+    Iterative, so a value nested past the recursion limit is measured, not a crash."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def read_foreign(path: Path, limit: int) -> bytes:

@@ -18,9 +18,10 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError
+from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
+from tinyclaw.fsutil import is_transient
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, worker_lock_path
 from tinyclaw.messages import Inbound
@@ -38,7 +39,13 @@ from tinyclaw.worker.commands import (
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
-from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
+from tinyclaw.worker.kinds import OPERATOR_CHANNEL, kind_problem
+from tinyclaw.worker.prompt import (
+    build_prompt,
+    discard_prompt_file,
+    fit_prompt,
+    unconfined_attachment,
+)
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.upkeep import Upkeep
@@ -46,7 +53,10 @@ from tinyclaw.worker.upkeep import Upkeep
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
-OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
+# How far past the longest retry wait a ``not_before`` may lie (clock changes, a slow
+# disk); beyond it the time was not set by a retry, and the message would block its
+# actor's inbox for good.
+NOT_BEFORE_SLACK = 3600.0
 
 
 class Service(Protocol):
@@ -107,7 +117,9 @@ class Worker:
         self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
-        self.router = Router(self.spool, config, self.access, self.events, self._commands)
+        self.router = Router(
+            self.spool, config, self.access, self.events, self._commands, self.teams.store.exists
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -223,6 +235,8 @@ class Worker:
         revoked while the message waited in the inbox, and a file may have been put
         into an inbox directly, past the router's check."""
         refused = self.access.refuse_sender(message)
+        if refused is None:  # a hand-made file may have skipped the router
+            refused = kind_problem(message, self.teams.store.exists)
         if refused is not None:
             self.spool.fail(claimed, refused)
             return True
@@ -234,7 +248,11 @@ class Worker:
 
     def _due_head(self, actor: str) -> Path | None:
         """The oldest inbox file if it may run now (a retry waits for ``not_before``
-        and holds the actor's later messages behind it, keeping arrival order)."""
+        and holds the actor's later messages behind it, keeping arrival order).
+
+        A head that can never run goes to ``failed/`` and the next one is looked at;
+        one the filesystem cannot read just now (EIO, ...) holds the inbox until the
+        next pass, as a retry would."""
         inbox = self.spool.inbox(actor)
         for name in self.spool.box_names(inbox):
             path = inbox / name
@@ -242,8 +260,18 @@ class Worker:
                 message = self.spool.load(path)
             except FileNotFoundError:
                 continue
-            except (OSError, InvalidMessageError) as exc:
-                self.spool.fail(path, str(exc))
+            except OSError as exc:
+                if is_transient(exc):
+                    log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
+                    return None
+                self._fail_head(path, f"cannot be read: {exc}")
+                continue
+            except InvalidMessageError as exc:
+                self._fail_head(path, str(exc))
+                continue
+            too_late = self._far_not_before(message)
+            if too_late is not None:
+                self._fail_head(path, too_late)
                 continue
             if message.not_before is not None and message.not_before > self.clock():
                 due = message.not_before
@@ -251,6 +279,27 @@ class Worker:
                 return None
             return path
         return None
+
+    def _far_not_before(self, message: Inbound) -> str | None:
+        """Why the message's ``not_before`` is no retry's (None if it may be): far
+        beyond the longest wait ``max_attempts`` × ``retry_backoff`` can set."""
+        if message.not_before is None:
+            return None
+        cfg = self.config.worker
+        longest = cfg.retry_backoff * 2.0**cfg.max_attempts + NOT_BEFORE_SLACK
+        wait = message.not_before - self.clock()
+        if wait <= longest:
+            return None
+        return (
+            f"not_before is {wait:.3g} s away, beyond the longest retry wait "
+            f"({longest:.0f} s); it would hold this actor's inbox for good"
+        )
+
+    def _fail_head(self, path: Path, reason: str) -> None:
+        try:
+            self.spool.fail(path, reason)
+        except (OSError, TinyclawError) as exc:  # a read-only disk: the next pass retries
+            log.error("cannot move %s to failed/: %s", path.name, exc)
 
     # -- one run -------------------------------------------------------------------
 
@@ -275,6 +324,14 @@ class Worker:
     def process(self, running: Running) -> None:
         message, actor_name = running.message, running.actor
         if self.spool.reply_exists(message.channel, message.id):
+            if not self.journal.has(message.id):  # not ours: a new file with an old id
+                self.spool.fail(
+                    running.path,
+                    f"message id {message.id!r} was answered already (its reply is in "
+                    f"queue/outgoing/ or queue/sent/{message.channel}/); a new message "
+                    "needs a new id",
+                )
+                return
             log.info("%s was answered before a restart; not running it again", message.id)
             self.spool.complete(running.path)
             self.journal.drop(message.id)  # killed between reply and drop: no orphan
@@ -312,7 +369,10 @@ class Worker:
         if result is not None:
             log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
         else:
-            result = self._run(running, request, conversation)
+            try:
+                result = self._run(running, request, conversation)
+            finally:  # a long prompt's file has been read (or will be written anew)
+                discard_prompt_file(message.id, workspace)
             if running.cancel_reason == "shutdown":
                 self.spool.move(running.path, self.spool.inbox(actor_name))
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
