@@ -12,6 +12,7 @@ import threading
 from types import FrameType
 
 from tinyclaw.config import load_home_config
+from tinyclaw.errors import HomeError
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
@@ -19,6 +20,16 @@ log = logging.getLogger("tinyclaw.worker")
 
 
 def run_worker(home: Home) -> None:
+    """Serve ``home`` until SIGTERM/SIGINT. A home the worker cannot write to (a
+    read-only disk, wrong permissions) is a HomeError: one line, not a traceback."""
+    try:
+        _run_worker(home)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise HomeError(f"cannot use the home {home.root}: {exc.strerror or exc}{where}") from None
+
+
+def _run_worker(home: Home) -> None:
     from tinyclaw.runtime import build_runners
     from tinyclaw.worker.loop import Worker
 
