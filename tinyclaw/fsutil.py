@@ -120,7 +120,7 @@ def is_transient(exc: OSError) -> bool:
     return exc.errno in TRANSIENT_ERRNOS
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+def read_regular(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
     """Read at most ``limit + 1`` bytes of ``path``, which must be a regular file.
 
     Queue files are input: a symlink planted in a box must not make tinyclaw read a
@@ -130,9 +130,14 @@ def read_regular(path: Path, limit: int) -> bytes:
     (no race with a rename) and a bounded read; one byte past ``limit`` lets the
     caller say "too large" without reading the rest. Raises UnsafePathError for
     anything that is not a regular file; FileNotFoundError passes through.
+    ``follow_symlinks`` is for a file the user may keep elsewhere (``tinyclaw.toml``
+    in a dotfiles repository): the link is followed, the rest still holds.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePathError(f"{path.name} is a symlink, not a regular file") from None

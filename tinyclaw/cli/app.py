@@ -69,9 +69,9 @@ def init(
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
-    from tinyclaw.cli.run_worker import run_worker
+    from tinyclaw.cli.run_worker import exit_code, run_worker
 
-    with clean_errors():
+    with clean_errors(exit_code):  # 2 for a broken tinyclaw.toml, as a listener
         run_worker(home_from(ctx))
 
 

@@ -33,7 +33,7 @@ def main() -> None:
 
         typer_main()
         return
-    from tinyclaw.cli.run_worker import run_worker
+    from tinyclaw.cli.run_worker import exit_code, run_worker
     from tinyclaw.errors import TinyclawError
     from tinyclaw.home import find_home
 
@@ -43,4 +43,4 @@ def main() -> None:
         run_worker(home)
     except TinyclawError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        sys.exit(1)
+        sys.exit(exit_code(exc))

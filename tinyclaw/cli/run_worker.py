@@ -12,11 +12,21 @@ import threading
 from types import FrameType
 
 from tinyclaw.config import load_home_config
-from tinyclaw.errors import HomeError
+from tinyclaw.errors import ConfigError, HomeError, TinyclawError
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
 log = logging.getLogger("tinyclaw.worker")
+
+# As a listener's: a broken tinyclaw.toml is not cured by a restart (the launcher's
+# supervisor stops restarting on it), only by a person.
+CONFIG_EXIT = 2
+
+
+def exit_code(error: TinyclawError) -> int:
+    """The worker's exit code for an error that stopped it: 2 for the configuration,
+    1 for anything a restart may cure (another worker holds the home, ...)."""
+    return CONFIG_EXIT if isinstance(error, ConfigError) else 1
 
 
 def run_worker(home: Home) -> None:

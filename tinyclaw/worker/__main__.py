@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from tinyclaw.cli.run_worker import run_worker
+from tinyclaw.cli.run_worker import exit_code, run_worker
 from tinyclaw.errors import TinyclawError
 from tinyclaw.home import find_home
 
@@ -15,7 +15,7 @@ def main() -> int:
         run_worker(find_home())
     except TinyclawError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 1
+        return exit_code(exc)
     return 0
 
 
