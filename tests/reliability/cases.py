@@ -323,6 +323,7 @@ CASES: list[Case] = [
         "failed",
         "symlink",
         isolated=True,
+        runs_first=True,
     ),
     Case(
         "same-id-twice",

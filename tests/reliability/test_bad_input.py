@@ -32,6 +32,8 @@ def test_each_bad_input_ends_in_failed_or_with_a_clear_answer(
     assert not outcome.leaked, f"the sentinel's secret reached a {outcome.got}"
     assert outcome.got == case.expect, f"{case.what}: ended as {outcome.got}: {outcome.detail!r}"
     assert case.says.lower() in outcome.detail.lower(), outcome.detail
+    if case.expect == "failed" and not case.runs_first:  # refused before a run at a cost
+        assert not outcome.ran, "the CLI ran for a message that ended in failed/"
     if case.isolated:
         assert not [p for p in corpus.problems if p.startswith(case.name)]
 
