@@ -111,6 +111,7 @@ class Worker:
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
         self._next_due: float | None = None
+        self._unreadable_heads: set[str] = set()  # said once each in the log
         for name in config.actors:
             self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
@@ -262,13 +263,16 @@ class Worker:
                 continue
             except OSError as exc:
                 if is_transient(exc):
-                    log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
+                    if name not in self._unreadable_heads:
+                        self._unreadable_heads.add(name)
+                        log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
                     return None
                 self._fail_head(path, f"cannot be read: {exc}")
                 continue
             except InvalidMessageError as exc:
                 self._fail_head(path, str(exc))
                 continue
+            self._unreadable_heads.discard(name)
             too_late = self._far_not_before(message)
             if too_late is not None:
                 self._fail_head(path, too_late)
