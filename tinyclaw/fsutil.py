@@ -26,6 +26,7 @@ from tinyclaw.errors import InvalidFileError, UnsafePathError
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Deeper nesting than any file of tinyclaw's needs; pydantic cannot serialize ~250.
 MAX_JSON_DEPTH = 64
 
@@ -166,46 +167,48 @@ def parse_json_object(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[s
     turns it into a move to ``failed/`` and goes on: ``json.loads`` raises
     ``RecursionError`` past about 1,000 levels of nesting (10 KB of ``[`` is enough,
     so the size limits do not help), and ``ValueError`` for invalid UTF-8 or an integer
-    of more than 4,300 digits. Nesting deeper than ``max_depth`` is refused as well:
-    no file of tinyclaw's needs it, and pydantic cannot write such a value back out
-    (a retry rewrites the file)."""
+    of more than 4,300 digits. Two things ``json.loads`` accepts are refused as well,
+    because the file could never be written back out (a retry rewrites it): nesting
+    deeper than ``max_depth``, and a lone UTF-16 surrogate (``"\\ud800"``), which is
+    no character of any text."""
     if not data.strip():
         raise InvalidFileError("file is empty")
     try:
         raw = json.loads(data)
     except RecursionError:
-        raise InvalidFileError(
-            f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
-        ) from None
+        raise InvalidFileError(_too_deep(max_depth)) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5,000-digit number
         raise InvalidFileError(f"not valid UTF-8 JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidFileError(f"expected a JSON object, got {type(raw).__name__}")
-    if json_depth(raw) > max_depth:
-        raise InvalidFileError(
-            f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
-        )
+    _check_parsed(raw, max_depth)
     return raw
 
 
-def json_depth(value: object) -> int:
-    """How deeply lists and objects nest in a parsed JSON value (a scalar is 0).
+def _too_deep(max_depth: int) -> str:
+    return f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
 
-    Iterative, so a value nested past the recursion limit is measured, not a crash."""
-    deepest = 0
+
+def _check_parsed(value: object, max_depth: int) -> None:
+    """Walk a parsed JSON value (iteratively: it may nest past the recursion limit)
+    and refuse nesting deeper than ``max_depth`` and lone surrogates in strings."""
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE_RE.search(item):
+                raise InvalidFileError(f"not valid unicode text: a lone surrogate in {item[:40]!r}")
+            continue
         children: Iterable[object]
         if isinstance(item, dict):
-            children = item.values()
+            children = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
-        deepest = max(deepest, depth + 1)
+        if depth + 1 > max_depth:
+            raise InvalidFileError(_too_deep(max_depth))
         stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def read_foreign(path: Path, limit: int) -> bytes:

@@ -408,6 +408,13 @@ CASES: list[Case] = [
         "digits",
     ),
     Case(
+        "json-lone-surrogate",
+        "a lone UTF-16 surrogate (\\ud800) in the text: valid JSON, not valid text",
+        _raw_field("meta", '{"note": "\\ud800"}'),
+        "failed",
+        "unicode",
+    ),
+    Case(
         "json-not-before-infinity",
         "not_before: Infinity (Python's json reads it)",
         _raw_field("not_before", "Infinity"),
