@@ -142,3 +142,12 @@ def test_a_byte_order_mark_and_spaces_around_ids_are_forgiven(home: Home) -> Non
     text = '[channels.telegram]\nallow_from = ["7000 ", 8000]\n' + GOOD_ACTOR
     home.config_file.write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert load_config(home).channels.telegram.allow_from == ["7000", "8000"]
+
+
+def test_a_config_symlinked_to_a_regular_file_is_read(home: Home, tmp_path: Path) -> None:
+    """A tinyclaw.toml kept in a dotfiles repository and linked into the home."""
+    kept = tmp_path / "dotfiles" / "tinyclaw.toml"
+    kept.parent.mkdir()
+    kept.write_text(GOOD_ACTOR)
+    os.symlink(kept, home.config_file)
+    assert list(load_config(home).actors) == ["assistant"]
