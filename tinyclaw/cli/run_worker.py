@@ -12,34 +12,13 @@ import threading
 from types import FrameType
 
 from tinyclaw.config import load_home_config
-from tinyclaw.errors import ConfigError, HomeError, TinyclawError
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
 log = logging.getLogger("tinyclaw.worker")
 
-# As a listener's: a broken tinyclaw.toml is not cured by a restart (the launcher's
-# supervisor stops restarting on it), only by a person.
-CONFIG_EXIT = 2
-
-
-def exit_code(error: TinyclawError) -> int:
-    """The worker's exit code for an error that stopped it: 2 for the configuration,
-    1 for anything a restart may cure (another worker holds the home, ...)."""
-    return CONFIG_EXIT if isinstance(error, ConfigError) else 1
-
 
 def run_worker(home: Home) -> None:
-    """Serve ``home`` until SIGTERM/SIGINT. A home the worker cannot write to (a
-    read-only disk, wrong permissions) is a HomeError: one line, not a traceback."""
-    try:
-        _run_worker(home)
-    except OSError as exc:
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise HomeError(f"cannot use the home {home.root}: {exc.strerror or exc}{where}") from None
-
-
-def _run_worker(home: Home) -> None:
     from tinyclaw.runtime import build_runners
     from tinyclaw.worker.loop import Worker
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from tinyclaw.cli.run_worker import exit_code, run_worker
+from tinyclaw.cli.worker_entry import exit_code, serve_worker
 from tinyclaw.errors import TinyclawError
 from tinyclaw.home import find_home
 
 
 def main() -> int:
     try:
-        run_worker(find_home())
+        serve_worker(find_home())
     except TinyclawError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exit_code(exc)
