@@ -33,13 +33,13 @@ from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
 from tinyclaw.worker.commands import (
     CommandContext,
     chat_status,
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
-from tinyclaw.worker.kinds import OPERATOR_CHANNEL, kind_problem
 from tinyclaw.worker.prompt import (
     build_prompt,
     discard_prompt_file,
@@ -53,10 +53,6 @@ from tinyclaw.worker.upkeep import Upkeep
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
-# How far past the longest retry wait a ``not_before`` may lie (clock changes, a slow
-# disk); beyond it the time was not set by a retry, and the message would block its
-# actor's inbox for good.
-NOT_BEFORE_SLACK = 3600.0
 
 
 class Service(Protocol):
@@ -273,7 +269,7 @@ class Worker:
                 self._fail_head(path, str(exc))
                 continue
             self._unreadable_heads.discard(name)
-            too_late = self._far_not_before(message)
+            too_late = far_not_before(message, self.config.worker, self.clock())
             if too_late is not None:
                 self._fail_head(path, too_late)
                 continue
@@ -283,21 +279,6 @@ class Worker:
                 return None
             return path
         return None
-
-    def _far_not_before(self, message: Inbound) -> str | None:
-        """Why the message's ``not_before`` is no retry's (None if it may be): far
-        beyond the longest wait ``max_attempts`` × ``retry_backoff`` can set."""
-        if message.not_before is None:
-            return None
-        cfg = self.config.worker
-        longest = cfg.retry_backoff * 2.0**cfg.max_attempts + NOT_BEFORE_SLACK
-        wait = message.not_before - self.clock()
-        if wait <= longest:
-            return None
-        return (
-            f"not_before is {wait:.3g} s away, beyond the longest retry wait "
-            f"({longest:.0f} s); it would hold this actor's inbox for good"
-        )
 
     def _fail_head(self, path: Path, reason: str) -> None:
         try:

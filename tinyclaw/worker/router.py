@@ -3,7 +3,7 @@ failed right here, without a CLI run.
 
 In order: an unreadable file goes to ``failed/``; a sender pairing refuses gets nothing
 (the file goes to ``failed/`` with the reason); a ``kind`` that does not fit its
-message (see ``kinds.py``) goes to ``failed/`` too; a chat command is answered at once,
+message (see ``admission.py``) goes to ``failed/`` too; a chat command is answered at once,
 never behind an actor's queue (so ``/cancel`` works while that actor is busy); an
 unknown ``@name`` gets the list of actors, a bare ``@name`` a hint; an actor the
 sender's profile may not use, one line saying so. Everything else moves to its actor's
@@ -30,8 +30,8 @@ from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.admission import kind_problem
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
-from tinyclaw.worker.kinds import kind_problem
 from tinyclaw.worker.replies import reply_to
 
 log = logging.getLogger("tinyclaw.worker")

@@ -1,4 +1,5 @@
-"""Whether a message's ``kind`` fits the rest of it, checked before anything runs.
+"""What a message must be to run at all: its ``kind`` fits the rest of it, and its
+``not_before`` is a time a retry could have set. Checked before anything runs.
 
 Listeners write ``chat`` and ``command``; the home writes the other kinds itself
 (operator lines, hand-offs and fan-ins between actors, schedules, heartbeats). A file
@@ -11,6 +12,10 @@ made by hand may claim any kind, and two kinds change what the worker does with 
   naming a conversation that is not an id or does not exist, the run's result would
   have nowhere to go (the CLI would run at a cost, and its answer be thrown away).
 
+A ``not_before`` is only ever set by a retry's backoff; one far beyond the longest
+backoff (``1e300``: the file was made by hand) would hold the actor's inbox, and every
+message behind it, for good.
+
 Such a file can never succeed: it goes to ``failed/`` with the reason, at once.
 """
 
@@ -19,11 +24,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from tinyclaw.config import WorkerConfig
 from tinyclaw.messages import ID_PATTERN, Inbound
 
 OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
 TEAM_KINDS = frozenset({"handoff", "fanin"})
 _ID_RE = re.compile(ID_PATTERN)
+# How far past the longest retry wait a ``not_before`` may lie (clock changes, a slow
+# disk) and still be a retry's.
+NOT_BEFORE_SLACK = 3600.0
 
 
 def kind_problem(message: Inbound, conversation_exists: Callable[[str], bool]) -> str | None:
@@ -45,3 +54,18 @@ def kind_problem(message: Inbound, conversation_exists: Callable[[str], bool]) -
         if not conversation_exists(conversation):
             return f"handoff names conversation {conversation!r}, which does not exist"
     return None
+
+
+def far_not_before(message: Inbound, worker: WorkerConfig, now: float) -> str | None:
+    """Why the message's ``not_before`` is no retry's, or None if it may be: it lies
+    beyond the longest wait ``retry_backoff`` and ``max_attempts`` can set."""
+    if message.not_before is None:
+        return None
+    longest = worker.retry_backoff * 2.0**worker.max_attempts + NOT_BEFORE_SLACK
+    wait = message.not_before - now
+    if wait <= longest:
+        return None
+    return (
+        f"not_before is {wait:.3g} s away, beyond the longest retry wait "
+        f"({longest:.0f} s); it would hold this actor's inbox for good"
+    )
