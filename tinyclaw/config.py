@@ -396,6 +396,16 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """The TOML of ``tinyclaw.toml``; any reason it cannot be parsed is a ConfigError."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
+
+
 def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
     try:
         return Config.model_validate(data)
@@ -403,7 +413,7 @@ def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def _read_config_text(path: Path) -> str:
+def read_config_text(path: Path) -> str:
     """The text of ``tinyclaw.toml``: a regular file (a symlink to one is fine; to
     ``/dev/zero`` or a FIFO is not), at most 1 MiB, UTF-8 with or without a BOM."""
     try:
@@ -428,14 +438,7 @@ def _read_config_text(path: Path) -> str:
 def load_config(home: Home) -> Config:
     """Read and validate ``tinyclaw.toml``; a missing or broken file is a ConfigError."""
     path = home.config_file
-    raw = _read_config_text(path)
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
-    return parse_config(data, str(path))
+    return parse_config(parse_toml(read_config_text(path), str(path)), str(path))
 
 
 def load_home_config(home: Home) -> Config:

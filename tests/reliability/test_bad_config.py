@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.worker.conftest import REPO
+from tinyclaw.actors.manage import add_actor
 from tinyclaw.config import load_config
+from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 
 GOOD_ACTOR = "[actors.assistant]\n"
@@ -151,3 +153,14 @@ def test_a_config_symlinked_to_a_regular_file_is_read(home: Home, tmp_path: Path
     kept.write_text(GOOD_ACTOR)
     os.symlink(kept, home.config_file)
     assert list(load_config(home).actors) == ["assistant"]
+
+
+def test_editing_the_config_reads_it_as_the_worker_does(home: Home) -> None:
+    """`tinyclaw actors add` reads tinyclaw.toml itself: with the same limits (a link to
+    /dev/zero is refused, not read until memory runs out) and the same BOM forgiveness."""
+    home.config_file.write_bytes(b"\xef\xbb\xbf" + GOOD_ACTOR.encode())
+    assert "helper" in add_actor(home, "helper").actors
+    home.config_file.unlink()
+    os.symlink("/dev/zero", home.config_file)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        add_actor(home, "another")
