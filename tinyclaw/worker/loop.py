@@ -38,6 +38,7 @@ from tinyclaw.worker.commands import (
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
+from tinyclaw.worker.killed import retry_if_killed
 from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
@@ -316,6 +317,16 @@ class Worker:
             if running.cancel_reason == "shutdown":
                 self.spool.move(running.path, self.spool.inbox(actor_name))
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
+                return
+            if retry_if_killed(
+                self.spool,
+                running.path,
+                message,
+                actor_name,
+                result,
+                self.config.worker,
+                self.clock(),
+            ):
                 return
             self.journal.put(message.id, result)
             failpoint("worker.ran")
