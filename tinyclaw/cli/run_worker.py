@@ -28,14 +28,16 @@ def run_worker(home: Home) -> None:
     from tinyclaw.live import LiveSink
 
     stop = threading.Event()
+    from tinyclaw.credentials import worker_redactor
     from tinyclaw.schedule.service import build_services
     from tinyclaw.spool import Spool
 
-    spool = Spool(home)
+    redactor = worker_redactor(home, config)
+    spool = Spool(home, redact=redactor)
     worker = Worker(
         home,
         config,
-        build_runners(home, config),
+        build_runners(home, config, redactor),
         spool=spool,
         progress=LiveSink(home),
         services=build_services(home, config, spool),
