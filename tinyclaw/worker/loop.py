@@ -105,7 +105,14 @@ class Worker:
         for name in config.actors:
             self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
-        self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
+        self.teams = Coordinator(
+            home,
+            config,
+            self.spool,
+            events=self.events,
+            clock=clock,
+            may_hand_to=self.access.refuse_handoff,
+        )
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
         self.router = Router(self.spool, config, self.access, self.events, self._commands)
