@@ -21,6 +21,7 @@ import errno
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,7 @@ class DiskGuard:
         self.state = DiskState(full=False)
         self._next_probe: float | None = None
         self._ready = False
+        self._lock = threading.Lock()  # run threads stall, the loop thread checks
 
     @property
     def full(self) -> bool:
@@ -117,6 +119,10 @@ class DiskGuard:
 
     def stall(self, what: str, exc: BaseException, waiting: int) -> None:
         """The disk is full: stop claiming, probe, and say so."""
+        with self._lock:
+            self._stall(what, exc, waiting)
+
+    def _stall(self, what: str, exc: BaseException, waiting: int) -> None:
         if not self.state.full:
             log.error("disk full (%s): %s; claiming nothing until space returns", what, exc)
             self.state = DiskState(True, self.clock(), waiting, str(exc)[:200])
@@ -131,6 +137,10 @@ class DiskGuard:
 
     def check(self) -> bool:
         """Probe if due; True if the disk was full and has room again."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> bool:
         if not self.state.full or self._next_probe is None or self.clock() < self._next_probe:
             return False
         if not self._has_room():

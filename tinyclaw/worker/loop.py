@@ -120,6 +120,7 @@ class Worker:
         # A full disk stalls runs, never fails them; see tinyclaw.diskspace.
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
+        self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -298,22 +299,27 @@ class Worker:
     def _stall(self, running: Running, exc: BaseException) -> None:
         """The disk is full: the message goes back to its inbox, attempt not counted
         (it is not its fault), and the worker waits for space (``DiskGuard``)."""
-        self._stalled.append((running.path, running.actor))
+        with self._stalled_lock:
+            self._stalled.append((running.path, running.actor))
         self._put_back_stalled()
-        waiting = Spool.list_box(self.spool.inbox(running.actor))
-        self.disk.stall(f"{running.path.name} for @{running.actor}", exc, len(waiting))
+        depths = self.spool.depths()
+        waiting = depths["inboxes"] + depths["incoming"]
+        self.disk.stall(f"{running.path.name} for @{running.actor}", exc, waiting)
 
     def _put_back_stalled(self) -> None:
         """Move stalled claims back to their inboxes (a rename: no space needed);
         one that cannot move yet stays listed for the next try."""
-        left: list[tuple[Path, str]] = []
-        for path, actor in self._stalled:
-            try:
-                self.spool.move(path, self.spool.inbox(actor), sync=False)
-            except OSError as exc:
-                log.warning("cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc)
-                left.append((path, actor))
-        self._stalled = left
+        with self._stalled_lock:
+            left: list[tuple[Path, str]] = []
+            for path, actor in self._stalled:
+                try:
+                    self.spool.move(path, self.spool.inbox(actor), sync=False)
+                except OSError as exc:
+                    log.warning(
+                        "cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc
+                    )
+                    left.append((path, actor))
+            self._stalled = left
 
     def process(self, running: Running) -> None:
         message, actor_name = running.message, running.actor
