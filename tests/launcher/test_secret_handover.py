@@ -150,3 +150,25 @@ def test_a_token_fixed_in_dotenv_is_used_when_enter_is_pressed(
         global_env = tmux.tmux("show-environment", "-g").stdout
         assert "TELEGRAM_BOT_TOKEN" not in global_env
         run_tinyclaw("stop", "--timeout", "20")
+
+
+def test_a_token_fixed_in_dotenv_is_used_by_restart_over_a_stale_exported_one(
+    home: Home, tmux: TmuxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "7000000001:AAstale-exported-token")
+    with TelegramFake() as fake:
+        home.config_file.write_text(
+            '[actors.coder]\nrunner = "claude"\n\n[channels.telegram]\nenabled = true\n'
+            f'base_url = "{fake.base_url}"\nbase_file_url = "{fake.base_file_url}"\n'
+        )
+        home.env_file.write_text("TELEGRAM_BOT_TOKEN=7000000001:AAwrong-in-dotenv\n")
+        home.env_file.chmod(0o600)
+        run_tinyclaw("start", "--no-attach", "--wait", "20")
+        wait_until(lambda: states(home)["telegram"].phase == "gave_up", "the refused token")
+
+        home.env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\n")
+        restarted = run_tinyclaw("restart", "--no-attach", "--wait", "30")
+
+        assert "all ready" in restarted.stdout, restarted.stdout + restarted.stderr
+        assert states(home)["telegram"].phase == "ready"
+        run_tinyclaw("stop", "--timeout", "20")
