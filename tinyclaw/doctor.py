@@ -14,12 +14,15 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tinyclaw.config import Config, RunnersConfig, load_config
+from tinyclaw.diskspace import describe as describe_disk
+from tinyclaw.diskspace import read_report
 from tinyclaw.dotenv import load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
@@ -29,6 +32,7 @@ Level = Literal["ok", "warning", "problem", "info"]
 PINNED = {"claude": "2.1.331", "codex": "0.169.0"}
 PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex"}
 TMUX_FIX = "sudo apt-get install tmux   (macOS: brew install tmux)"
+LOW_SPACE = 1024 * 1024  # bytes: less and the next run or reply may not fit
 Run = Callable[[list[str]], tuple[int, str]]
 # pairing/: the files that must be the owner's alone, and those that hold nothing secret
 # (the folder's README, filelock's empty lock file).
@@ -104,7 +108,23 @@ class Doctor:
         if config is not None:
             results += self.tokens(config)
         results += self.permissions()
+        results += self.disk()
         return results
+
+    def disk(self) -> list[Check]:
+        """Room on the home's filesystem, and whether the worker is stalled on it."""
+        fix = f"free space where the home is (df -h {self.home.root}); no restart is needed"
+        report = read_report(self.home.state)
+        if report is not None and report.full:
+            return [Check("problem", "disk", describe_disk(report, time.time()), fix)]
+        try:
+            fs = os.statvfs(self.home.root)
+        except OSError as exc:
+            return [Check("warning", "disk", f"cannot measure free space: {exc}")]
+        free = fs.f_bavail * fs.f_frsize
+        if free < LOW_SPACE:
+            return [Check("problem", "disk", f"only {free // 1024} KiB free", fix)]
+        return [Check("ok", "disk", f"{free // (1024 * 1024)} MiB free")]
 
     # -- each area -------------------------------------------------------------------
 

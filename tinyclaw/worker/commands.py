@@ -49,6 +49,8 @@ class CommandContext:
     cancel_chat: Callable[[Inbound], list[str]]
     pairing: PairingService | None = None  # who is an owner; answers owner commands
     overview: Callable[[], str] | None = None  # everything the worker does, for owners
+    # (message, actor, name typed) -> a refusal if the sender may not use that actor
+    refuse_reset: Callable[[Inbound, str, str | None], str | None] | None = None
 
 
 class WorkerView(Protocol):
@@ -143,6 +145,9 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
         actor = resolve_actor(ctx.config, target)
         if actor is None:
             return f"No actor called @{target}. Try /actors."
+        refused = ctx.refuse_reset(message, actor, target) if ctx.refuse_reset else None
+        if refused is not None:
+            return refused
         ctx.reset_session(actor, message.conversation_key)
         return f"Started a fresh conversation with @{actor}."
     if command == "/status":

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
+from tinyclaw.diskspace import DiskGuard, disk_full
 from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
@@ -40,6 +41,7 @@ from tinyclaw.worker.commands import (
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
+from tinyclaw.worker.killed import retry_if_killed
 from tinyclaw.worker.prompt import (
     build_prompt,
     discard_prompt_file,
@@ -111,12 +113,23 @@ class Worker:
         for name in config.actors:
             self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
-        self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
+        self.teams = Coordinator(
+            home,
+            config,
+            self.spool,
+            events=self.events,
+            clock=clock,
+            may_hand_to=self.access.refuse_handoff,
+        )
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
         self.router = Router(
             self.spool, config, self.access, self.events, self._commands, self.teams.store.exists
         )
+        # A full disk stalls runs, never fails them; see tinyclaw.diskspace.
+        self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
+        self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
+        self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -128,6 +141,7 @@ class Worker:
 
     def _serve(self, stop: threading.Event) -> None:
         self.upkeep.recover()
+        self.disk.prepare()
         boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
         # A service folder that could not be made (unwritable workspace) was reported by
         # its service; the timed scan still covers it if it appears later.
@@ -143,12 +157,15 @@ class Worker:
         try:
             while not stop.is_set():
                 self.wake.clear()
+                if self.disk.check():
+                    self._put_back_stalled()
                 self.tick()
                 now = self.clock()
                 self.upkeep.periodic(now)
                 timeout = self.config.worker.scan_interval
-                if self._next_due is not None:
-                    timeout = max(0.01, min(timeout, self._next_due - now))
+                for due in (self._next_due, self.disk.due()):
+                    if due is not None:
+                        timeout = max(0.01, min(timeout, due - now))
                 self.wake.wait(timeout)
         finally:
             watcher.stop()
@@ -197,7 +214,7 @@ class Worker:
         actor named early in the configuration would otherwise run its whole backlog
         before a later actor's older message got a turn."""
         limit = self.config.worker.concurrency
-        if self.stopping.is_set() or len(self.inflight) >= limit:
+        if self.stopping.is_set() or self.disk.full or len(self.inflight) >= limit:
             return
         heads = []
         for actor in self.config.actors:
@@ -290,21 +307,53 @@ class Worker:
 
     def _process_safely(self, running: Running) -> None:
         try:
-            self.spool.sync(running.path.parent)  # the claim is durable before the run
-            self.process(running)
-        except Exception as exc:  # the edge of a run: log it, retry the message, go on
-            log.exception("run of %s for %s failed", running.path.name, running.actor)
-            cfg = self.config.worker
-            self.spool.retry(
-                running.path,
-                running.actor,
-                cfg.max_attempts,
-                cfg.retry_backoff,
-                f"internal error: {exc}",
-            )
+            try:
+                self.spool.sync(running.path.parent)  # the claim is durable before the run
+                self.process(running)
+            except Exception as exc:  # the edge of a run: log it, retry the message, go on
+                if disk_full(exc):
+                    raise
+                log.exception("run of %s for %s failed", running.path.name, running.actor)
+                cfg = self.config.worker
+                self.spool.retry(
+                    running.path,
+                    running.actor,
+                    cfg.max_attempts,
+                    cfg.retry_backoff,
+                    f"internal error: {exc}",
+                )
+        except Exception as exc:  # wrapped or not (a ConversationError from ENOSPC)
+            if not disk_full(exc):
+                raise
+            self._stall(running, exc)
         finally:
             self.inflight.remove(running.actor)
             self.wake.set()
+
+    def _stall(self, running: Running, exc: BaseException) -> None:
+        """The disk is full: the message goes back to its inbox, attempt not counted
+        (it is not its fault), and the worker waits for space (``DiskGuard``)."""
+        with self._stalled_lock:
+            self._stalled.append((running.path, running.actor))
+        self._put_back_stalled()
+        depths = self.spool.depths()
+        waiting = depths["inboxes"] + depths["incoming"]
+        self.disk.stall(f"{running.path.name} for @{running.actor}", exc, waiting)
+
+    def _put_back_stalled(self) -> None:
+        """Move stalled claims back to their inboxes (a rename: no space needed);
+        one that cannot move yet stays listed for the next try."""
+        with self._stalled_lock:
+            left: list[tuple[Path, str]] = []
+            for path, actor in self._stalled:
+                try:
+                    self.spool.move(path, self.spool.inbox(actor), sync=False)
+                except OSError as exc:
+                    log.warning(
+                        "cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc
+                    )
+                    left.append((path, actor))
+            self._stalled = left
 
     def process(self, running: Running) -> None:
         message, actor_name = running.message, running.actor
@@ -361,6 +410,16 @@ class Worker:
             if running.cancel_reason == "shutdown":
                 self.spool.move(running.path, self.spool.inbox(actor_name))
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
+                return
+            if retry_if_killed(
+                self.spool,
+                running.path,
+                message,
+                actor_name,
+                result,
+                self.config.worker,
+                self.clock(),
+            ):
                 return
             self.journal.put(message.id, result)
             failpoint("worker.ran")
