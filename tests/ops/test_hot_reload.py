@@ -1,0 +1,92 @@
+"""Editing tinyclaw.toml while a real worker serves: the edit counts, no restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from tests.worker.conftest import (
+    REPO,
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_process,
+    write_config,
+)
+from tinyclaw.events import EventLog
+from tinyclaw.home import Home
+from tinyclaw.spool import Spool
+
+
+def events(home: Home, kind: str) -> list[dict[str, object]]:
+    return [e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == kind]
+
+
+def tinyclaw(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tinyclaw", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TINYCLAW_HOME": str(home.root)},
+        cwd=REPO,
+        check=False,
+    )
+
+
+def ask(home: Home, text: str, **fields: object) -> str:
+    msg = message(text, **fields)
+    Spool(home).put(msg)
+    return reply_for(home, msg, timeout=30).text
+
+
+def test_an_actor_added_to_the_file_answers_without_a_restart(home: Home) -> None:
+    write_config(home, fake_cli_config({"assistant": {}}))
+    with worker_process(home) as worker:
+        assert ask(home, "hello") == "echo: hello"
+        write_config(home, fake_cli_config({"assistant": {}, "reviewer": {"description": "x"}}))
+        wait_for(lambda: events(home, "config.reload"), 20, "the worker to reload")
+        assert ask(home, "look at this", actor="reviewer") == "echo: look at this"
+        [reloaded] = events(home, "config.reload")
+        assert reloaded["pid"] == worker.pid and reloaded["trigger"] == "file"
+        assert "actors.reviewer added" in reloaded["applied"]  # type: ignore[operator]
+        assert worker.poll() is None  # the same process all along
+
+
+def test_an_invalid_edit_is_refused_and_the_old_config_keeps_serving(home: Home) -> None:
+    write_config(home, fake_cli_config({"assistant": {}}))
+    with worker_process(home):
+        assert ask(home, "first") == "echo: first"
+        home.config_file.write_text("[actors.assistant]\nrunner = 'gpt'\n", encoding="utf-8")
+        wait_for(lambda: events(home, "config.refused"), 20, "the worker to refuse the edit")
+        assert ask(home, "still there?") == "echo: still there?"
+        result = tinyclaw(home, "reload")
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("error: refused, the running configuration stays in force:")
+        assert "actors.assistant.runner" in line
+        log = (home.logs / "worker.log").read_text(encoding="utf-8")
+        assert "configuration refused, the running one stays in force" in log
+        assert ask(home, "and now?") == "echo: and now?"
+
+
+def test_tinyclaw_reload_reports_what_changed_and_what_needs_a_restart(home: Home) -> None:
+    write_config(home, fake_cli_config({"assistant": {}}))
+    with worker_process(home) as worker:
+        assert ask(home, "hi") == "echo: hi"
+        # SIGHUP alone (what systemd's `reload` sends) reads the file again
+        worker.send_signal(signal.SIGHUP)
+        wait_for(lambda: events(home, "config.reload"), 20, "the SIGHUP reload")
+        extra = "[launcher]\nsession_name = 'other'\n[limits]\nmax_hops = 3\n"
+        config = fake_cli_config({"assistant": {}}, concurrency=2, extra=extra)
+        write_config(home, config)
+        result = tinyclaw(home, "reload")
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert out.startswith("worker: reloaded;")
+        assert "limits.max_hops" in out and "worker.concurrency" in out
+        assert "needs a restart: launcher" in out
+        assert ask(home, "after") == "echo: after"
