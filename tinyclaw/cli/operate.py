@@ -5,11 +5,15 @@ start of the others."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from
+
+if TYPE_CHECKING:
+    from tinyclaw.service import ServiceManager
+    from tinyclaw.service.manage import Outcome
 
 service_app = typer.Typer(
     no_args_is_help=True,
@@ -78,3 +82,52 @@ def restore(
     with clean_errors():
         summary = restore_backup(home_from(ctx), file.resolve())
     typer.echo(summary)
+
+
+def _manager(ctx: typer.Context, prefix: str) -> ServiceManager:
+    from tinyclaw.service import ServiceManager, Systemctl, units_dir
+
+    return ServiceManager(home_from(ctx), units_dir(), Systemctl(), prefix=prefix)
+
+
+PrefixOption = Annotated[
+    str, typer.Option("--name", help="unit name prefix (one per home on a machine)")
+]
+
+
+@service_app.command("install")
+def service_install(ctx: typer.Context, name: PrefixOption = "tinyclaw") -> None:
+    """Write user units for the worker and each enabled listener, and start them."""
+    import os
+    import sys
+
+    from tinyclaw.cli.context import load
+
+    with clean_errors():
+        config = load(home_from(ctx))
+        outcome = _manager(ctx, name).install(
+            config, python=sys.executable, path_env=os.environ.get("PATH", "")
+        )
+    _print(outcome)
+
+
+@service_app.command("uninstall")
+def service_uninstall(ctx: typer.Context, name: PrefixOption = "tinyclaw") -> None:
+    """Stop and disable the units, and remove their files."""
+    with clean_errors():
+        outcome = _manager(ctx, name).uninstall()
+    _print(outcome)
+
+
+@service_app.command("status")
+def service_status(ctx: typer.Context, name: PrefixOption = "tinyclaw") -> None:
+    """Which units are installed, and whether they run (exit 1 if one does not)."""
+    with clean_errors():
+        outcome = _manager(ctx, name).status()
+    _print(outcome)
+
+
+def _print(outcome: Outcome) -> None:
+    for line in outcome.lines:
+        typer.echo(line)
+    raise typer.Exit(0 if outcome.ok else 1)
