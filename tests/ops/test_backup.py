@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.test_hot_reload import ask, tinyclaw
+from tests.ops.conftest import ask, tinyclaw
 from tests.worker.conftest import fake_cli_config, message, reply_for, worker_process, write_config
 from tinyclaw.backup import MANIFEST
 from tinyclaw.config import load_config

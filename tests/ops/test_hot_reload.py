@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
-from tests.worker.conftest import (
-    REPO,
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
-from tinyclaw.events import EventLog
+from tests.ops.conftest import ask, events, tinyclaw
+from tests.worker.conftest import fake_cli_config, wait_for, worker_process, write_config
 from tinyclaw.home import Home
-from tinyclaw.spool import Spool
-
-
-def events(home: Home, kind: str) -> list[dict[str, object]]:
-    return [e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == kind]
-
-
-def tinyclaw(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyclaw", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TINYCLAW_HOME": str(home.root)},
-        cwd=REPO,
-        check=False,
-    )
-
-
-def ask(home: Home, text: str, **fields: object) -> str:
-    msg = message(text, **fields)
-    Spool(home).put(msg)
-    return reply_for(home, msg, timeout=30).text
 
 
 def test_an_actor_added_to_the_file_answers_without_a_restart(home: Home) -> None:

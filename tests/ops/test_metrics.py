@@ -11,7 +11,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.test_hot_reload import ask, tinyclaw
+from tests.ops.conftest import ask, tinyclaw
 from tests.worker.conftest import REPO, fake_cli_config, wait_for, worker_process, write_config
 from tinyclaw.home import Home
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.ops.conftest import tinyclaw
 from tests.worker.conftest import (
     REPO,
     fake_cli_config,
@@ -35,18 +32,6 @@ enabled = true
 [channels.discord]
 enabled = true
 """
-
-
-def tinyclaw(home: Home, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tinyclaw", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TINYCLAW_HOME": str(home.root), **env},
-        cwd=REPO,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -173,21 +158,6 @@ def test_with_a_user_manager_install_enables_and_starts_and_uninstall_removes(
     assert result.returncode == 0
     assert list(units_in(config_home).iterdir()) == []
     assert tinyclaw(home, "service", "status", **env).returncode == 1
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    """A datagram socket where systemd would listen (short path: AF_UNIX limit)."""
-    folder = tempfile.mkdtemp(prefix="tc-notify-")
-    path = os.path.join(folder, "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(30)
-    try:
-        yield sock, path
-    finally:
-        sock.close()
-        shutil.rmtree(folder)
 
 
 def test_a_real_worker_says_ready_once_it_serves_and_stopping_on_sigterm(
