@@ -44,7 +44,7 @@ _LISTENER_KEYS = frozenset(
 )
 # Top-level sections only a restart applies.
 _RESTART_SECTIONS = {
-    "launcher": "restart tinyclaw (`tinyclaw restart`)",
+    "launcher": "restart tinyclaw: `tinyclaw restart`",
     "spool": "restart the worker and every listener",
     "metrics": "restart the worker",
 }

@@ -107,3 +107,15 @@ def test_a_heartbeat_added_to_the_file_runs_without_a_restart(home: Home) -> Non
             return [p.read_text() for p in new if "water the plants" in p.read_text()]
 
         assert wait_for(heartbeat_answer, 30, "the heartbeat's first run")
+
+
+def test_reload_with_nothing_running_only_checks_the_file(home: Home) -> None:
+    write_config(home, fake_cli_config({"assistant": {}}))
+    result = tinyclaw(home, "reload")
+    assert result.returncode == 0
+    assert result.stdout == "nothing is running; the configuration is valid and is read at start\n"
+    home.config_file.write_text("[worker]\nconcurrency = 0\n[actors.a]\n", encoding="utf-8")
+    result = tinyclaw(home, "reload")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: refused, the running configuration stays in force: ")
+    assert "worker.concurrency" in result.stderr and len(result.stderr.splitlines()) == 1
