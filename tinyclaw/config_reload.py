@@ -130,7 +130,7 @@ def diff(old: Config, new: Config) -> ConfigChange:
         elif section in _RESTART_SECTIONS:
             restart.append(f"{section} ({_RESTART_SECTIONS[section]})")
         else:
-            applied += [f"{section}.{key}" for key in _changed_keys(a, b)]
+            applied += [".".join(filter(None, (section, k))) for k in _changed_keys(a, b)]
     return ConfigChange(applied, restart)
 
 

@@ -45,6 +45,8 @@ from tinyclaw.config import Config, load_config
 from tinyclaw.config_reload import LOCAL_CONFIG_NAME
 from tinyclaw.errors import BackupError, ConfigError
 from tinyclaw.home import CONFIG_NAME, Home
+from tinyclaw.pairing.store import LOCK_FILE as PAIRING_LOCK
+from tinyclaw.runners.sessions import FILE_NAME as SESSIONS_FILE
 
 MANIFEST = "tinyclaw-backup.json"
 FORMAT = 1
@@ -74,7 +76,7 @@ def create_backup(home: Home, target: Path, *, workspaces: bool, with_env: bool)
     got = _Collected()
     for name in (CONFIG_NAME, LOCAL_CONFIG_NAME, *((".env",) if with_env else ())):
         _read_file(home, home.root / name, got)
-    _read_tree(home, home.pairing, got, _lock(home.pairing / "store.lock"))
+    _read_tree(home, home.pairing, got, _lock(home.pairing / PAIRING_LOCK))
     _read_tree(home, home.schedules, got, _lock(home.schedules / ".lock"))
     _read_actors(home, got, skip_workspace=not workspaces)
     _read_tree(home, home.state, got, skip=("runs",))
@@ -163,7 +165,8 @@ def _read_actors(home: Home, got: _Collected, *, skip_workspace: bool) -> None:
         return
     for actor in sorted(p for p in home.actors.iterdir() if p.is_dir() and not p.is_symlink()):
         skip = ("inbox", "workspace") if skip_workspace else ("inbox",)
-        _read_tree(home, actor, got, _lock(actor / "sessions.lock"), skip=skip)
+        sessions_lock = (actor / SESSIONS_FILE).with_suffix(".lock")  # as SessionStore's
+        _read_tree(home, actor, got, _lock(sessions_lock), skip=skip)
 
 
 def _read_queue(home: Home, got: _Collected) -> None:
