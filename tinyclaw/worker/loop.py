@@ -90,9 +90,12 @@ class Worker:
         self.config = config
         self.runners = runners
         self.spool = spool or Spool(home, clock=clock)
-        # Pairing's second look before routing (default: this home's store; fails closed).
+        # Pairing's second look before routing (default: this home's store, built from
+        # the configuration by _adopt, so a reload changes owners and allow lists; fails
+        # closed).
         self._own_access = access is None
-        self.access = access or WorkerAccess.for_home(home, config, self.spool)
+        if access is not None:
+            self.access = access
         # Hot reload: runners and services come from the configuration too, so a new
         # one is built by ``rebuild`` (None: they stay as given).
         self._rebuild = rebuild
