@@ -86,6 +86,10 @@ def restore(
 
 def _manager(ctx: typer.Context, prefix: str) -> ServiceManager:
     from tinyclaw.service import ServiceManager, Systemctl, units_dir
+    from tinyclaw.service.units import NAME_RE
+
+    if not NAME_RE.fullmatch(prefix):
+        raise typer.BadParameter("letters, digits, '-' and '_' only", param_hint="--name")
 
     return ServiceManager(home_from(ctx), units_dir(), Systemctl(), prefix=prefix)
 
