@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import ask, tinyclaw
-from tests.worker.conftest import fake_cli_config, message, reply_for, worker_process, write_config
+from tests.worker.conftest import (
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_process,
+    write_config,
+)
 from tinyclaw.backup import MANIFEST
 from tinyclaw.config import load_config
 from tinyclaw.home import Home
@@ -171,3 +178,25 @@ def test_a_message_that_moved_during_the_backup_is_restored_once(
     with tarfile.open(archive) as tar:
         names = [n for n in tar.getnames() if n.endswith(queued.name)]
     assert names == [f"actors/assistant/inbox/{queued.name}"]
+
+
+def test_a_message_in_progress_during_the_backup_is_answered_by_the_restored_home(
+    home: Home, tmp_path: Path
+) -> None:
+    mark = tmp_path / "cli-started"
+    env = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "3", "FAKE_CLI_MARK": str(mark)}
+    write_config(home, fake_cli_config({"assistant": {}}, env=env))
+    archive = tmp_path / "b.tar.gz"
+    msg = message("answer slowly")
+    with worker_process(home):
+        Spool(home).put(msg)
+        wait_for(mark.exists, 20, "the CLI to start on the message")
+        assert tinyclaw(home, "backup", str(archive)).returncode == 0
+    with tarfile.open(archive) as tar:
+        [copy] = [n for n in tar.getnames() if n.endswith(f"{msg.id}.json")]
+    assert copy.startswith("queue/processing/assistant/")  # taken mid-run, kept once
+
+    new = Home(tmp_path / "restored")
+    assert tinyclaw(new, "restore", str(archive)).returncode == 0
+    with worker_process(new):
+        assert reply_for(new, msg, timeout=30).text == "echo: answer slowly"
