@@ -4,9 +4,11 @@ running the fake CLI."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -83,6 +85,14 @@ def test_the_textfile_for_node_exporter_is_written_and_kept_fresh(home: Home) ->
 
         wait_for(counted, 20, "the textfile to count the run")
         assert "ok    metrics:" in tinyclaw(home, "doctor").stdout
+    hour_ago = time.time() - 3600
+    os.utime(path, (hour_ago, hour_ago))  # the worker is gone; the file ages
+    stale = tinyclaw(home, "doctor").stdout
+    assert re.search(
+        rf"FAIL  metrics: {re.escape(str(path))} is stale \(written 36\d\d s ago\)", stale
+    )
+    path.unlink()
+    assert f"FAIL  metrics: {path} is missing" in tinyclaw(home, "doctor").stdout
 
 
 PROBE = """
