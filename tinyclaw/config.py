@@ -301,6 +301,28 @@ class LauncherConfig(Strict):
     session_name: str = "tinyclaw"
 
 
+class MetricsConfig(Strict):
+    """Prometheus metrics of the worker: served over HTTP or written for node_exporter."""
+
+    enabled: bool = False
+    exporter: Literal["http", "textfile"] = Field(
+        default="http", description="http: serve /metrics; textfile: write a .prom file"
+    )
+    host: str = Field(default="127.0.0.1", description="http: the address to listen on")
+    port: int = Field(default=9464, ge=1, le=65535, description="http: the port")
+    textfile: str = Field(
+        default="metrics/tinyclaw.prom",
+        description="textfile: where to write (relative to the home, or absolute)",
+    )
+    interval: float = Field(
+        default=15.0, gt=0, le=3600, description="textfile: seconds between writes"
+    )
+
+    def textfile_path(self, home: Home) -> Path:
+        path = Path(self.textfile).expanduser()
+        return path if path.is_absolute() else home.root / path
+
+
 ActorName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
@@ -315,6 +337,7 @@ class Config(Strict):
     channels: ChannelsConfig = ChannelsConfig()
     pairing: PairingConfig = PairingConfig()
     launcher: LauncherConfig = LauncherConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

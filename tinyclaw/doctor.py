@@ -107,6 +107,8 @@ class Doctor:
         results += self.clis(config)
         if config is not None:
             results += self.tokens(config)
+            if config.metrics.enabled:
+                results.append(self.metrics(config))
         results += self.permissions()
         results += self.disk()
         return results
@@ -155,6 +157,47 @@ class Doctor:
             return None, [Check("problem", "config", line, fix) for line in lines]
         actors = ", ".join(config.actors)
         return config, [Check("ok", "config", f"{self.home.config_file} ({actors})")]
+
+    def metrics(self, config: Config) -> Check:
+        """The endpoint answers with tinyclaw's metrics, or the textfile is fresh."""
+        import time
+        import urllib.request
+
+        metrics = config.metrics
+        if metrics.exporter == "textfile":
+            path = metrics.textfile_path(self.home)
+            try:
+                age = time.time() - path.stat().st_mtime
+            except OSError:
+                age = None
+            if age is not None and age <= 3 * metrics.interval + 5:
+                return Check("ok", "metrics", f"{path} written {age:.0f} s ago")
+            what = "missing" if age is None else f"stale (written {age:.0f} s ago)"
+            return Check(
+                "problem",
+                "metrics",
+                f"{path} is {what}",
+                "start the worker, and check that it may write there (logs/worker.log)",
+            )
+        url = f"http://{metrics.host}:{metrics.port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                body = response.read(1_000_000).decode("utf-8", "replace")
+        except OSError as exc:
+            return Check(
+                "problem",
+                "metrics",
+                f"nothing answers at {url}: {exc}",
+                "start the worker; if it runs, see logs/worker.log (is the port taken?)",
+            )
+        if "tinyclaw_worker_up" not in body:
+            return Check(
+                "problem",
+                "metrics",
+                f"{url} answers, but not with tinyclaw's metrics",
+                "another program holds the port: choose another [metrics] port",
+            )
+        return Check("ok", "metrics", f"{url} answers")
 
     def clis(self, config: Config | None) -> list[Check]:
         from tinyclaw.runners import resolve_command

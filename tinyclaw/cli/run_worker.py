@@ -13,6 +13,7 @@ import sys
 import threading
 from types import FrameType
 
+from tinyclaw import sdnotify
 from tinyclaw.config import Config, load_config, load_home_config
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
@@ -21,8 +22,10 @@ log = logging.getLogger("tinyclaw.worker")
 
 
 def run_worker(home: Home) -> None:
+    from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
+    from tinyclaw.runners import Runner
     from tinyclaw.runtime import build_runners
-    from tinyclaw.worker.loop import Worker
+    from tinyclaw.worker.loop import Service, Worker
 
     _drop_foreign_secrets(load_config(home))
     config = load_home_config(home)
@@ -37,6 +40,13 @@ def run_worker(home: Home) -> None:
 
     redactor = worker_redactor(home, config)
     spool = Spool(home, redact=redactor)
+    # Metrics count the worker's own events as they are written (off: a plain log).
+    stats = RunStats() if config.metrics.enabled else None
+    events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
+
+    def rebuild(new: Config) -> tuple[dict[str, Runner], list[Service]]:
+        return build_runners(home, new, redactor), build_services(home, new, spool)
+
     worker = Worker(
         home,
         config,
@@ -44,18 +54,35 @@ def run_worker(home: Home) -> None:
         spool=spool,
         progress=LiveSink(home),
         services=build_services(home, config, spool),
+        rebuild=rebuild,
+        events=events,
     )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
             "received %s: finishing in-flight runs, taking nothing new", signal.Signals(signum).name
         )
+        sdnotify.stopping("finishing in-flight runs")
         stop.set()
         worker.wake.set()  # the loop may be asleep until its next rescan
 
+    def _reload(_signum: int, _frame: FrameType | None) -> None:
+        worker.hot_reload.request()
+
+    def _ready() -> None:
+        sdnotify.ready(f"serving {len(worker.config.actors)} actor(s)")
+
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    worker.run(stop)
+    signal.signal(signal.SIGHUP, _reload)
+    metrics = start_metrics(
+        home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
+    )
+    try:
+        worker.run(stop, on_ready=_ready)
+    finally:
+        if metrics is not None:
+            metrics.stop()
     log.info("worker stopped")
 
 

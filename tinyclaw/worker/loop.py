@@ -48,6 +48,7 @@ from tinyclaw.worker.prompt import (
     fit_prompt,
     unconfined_attachment,
 )
+from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.upkeep import Upkeep
@@ -72,6 +73,10 @@ class Service(Protocol):
     def folders(self) -> list[Path]: ...
 
 
+# What a reload builds anew from a configuration besides the worker's own parts.
+Rebuild = Callable[[Config], "tuple[Mapping[str, Runner], Iterable[Service]]"]
+
+
 class Worker:
     def __init__(
         self,
@@ -87,13 +92,23 @@ class Worker:
         services: Iterable[Service] = (),
         access: WorkerAccess | None = None,
         ledger: GroupLedger | None = None,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.runners = runners
         self.spool = spool or Spool(home, clock=clock)
-        # Pairing's second look before routing (default: this home's store; fails closed).
-        self.access = access or WorkerAccess.for_home(home, config, self.spool)
+        # Pairing's second look before routing (default: this home's store, built from
+        # the configuration by _adopt, so a reload changes owners and allow lists; fails
+        # closed).
+        self._own_access = access is None
+        if access is not None:
+            self.access = access
+        # Hot reload: runners and services come from the configuration too, so a new
+        # one is built by ``rebuild`` (None: they stay as given).
+        self._rebuild = rebuild
+        self._watcher: Watcher | None = None
+        self._retired_pools: list[ThreadPoolExecutor] = []
         self.sessions = sessions or home_sessions(home)
         self.journal = RunJournal(home.state / "results")
         # The CLIs' process groups, as build_runners records them (state/runs/).
@@ -110,55 +125,66 @@ class Worker:
         )
         self._next_due: float | None = None
         self._unreadable_heads: set[str] = set()  # said once each in the log
-        for name in config.actors:
-            self.spool.ensure_box(self.spool.inbox(name))
-            config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
-        self.teams = Coordinator(
-            home,
-            config,
-            self.spool,
-            events=self.events,
-            clock=clock,
-            may_hand_to=self.access.refuse_handoff,
-        )
-        self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
-        self.router = Router(
-            self.spool, config, self.access, self.events, self._commands, self.teams.store.exists
-        )
         # A full disk stalls runs, never fails them; see tinyclaw.diskspace.
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
+        self._adopt(config)
+        self.hot_reload = HotReload(
+            home, self.events, lambda: self.config, self.apply_config, self.wake
+        )
+
+    def _adopt(self, config: Config) -> None:
+        """Build everything that follows from the configuration (at start and on reload)."""
+        home = self.home
+        for name in config.actors:
+            self.spool.ensure_box(self.spool.inbox(name))
+            config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
+        if self._own_access:
+            self.access = WorkerAccess.for_home(home, config, self.spool)
+        teams = Coordinator(
+            home,
+            config,
+            self.spool,
+            events=self.events,
+            clock=self.clock,
+            may_hand_to=self.access.refuse_handoff,
+        )
+        persona_files = write_personas(home, config)  # these actors read their persona there
+        self.config, self.teams, self.persona_files = config, teams, persona_files
+        self.upkeep.config = config
+        self.router = Router(
+            self.spool, config, self.access, self.events, self._commands, teams.store.exists
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until ``stop`` is set, then shut down gracefully. Raises
-        AlreadyRunningError if another worker serves this home."""
+        AlreadyRunningError if another worker serves this home. ``on_ready`` is called
+        once the queues are recovered and watched (systemd's ``READY=1``)."""
         with InstanceLock(worker_lock_path(self.home.state), "worker"):
-            self._serve(stop)
+            self._serve(stop, on_ready)
 
-    def _serve(self, stop: threading.Event) -> None:
+    def _serve(self, stop: threading.Event, on_ready: Callable[[], None] | None) -> None:
         self.upkeep.recover()
         self.disk.prepare()
-        boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
-        # A service folder that could not be made (unwritable workspace) was reported by
-        # its service; the timed scan still covers it if it appears later.
-        boxes += [f for service in self.services for f in service.folders() if f.is_dir()]
-        watcher = Watcher(boxes, self.wake)
-        watcher.start()
+        self._watch()
         self.events.emit("worker.start", actors=list(self.config.actors))
         log.info(
             "worker ready: %d actors, concurrency %d",
             len(self.config.actors),
             self.config.worker.concurrency,
         )
+        if on_ready is not None:
+            on_ready()
         try:
             while not stop.is_set():
                 self.wake.clear()
                 if self.disk.check():
                     self._put_back_stalled()
+                self.hot_reload.check()
                 self.tick()
                 now = self.clock()
                 self.upkeep.periodic(now)
@@ -168,8 +194,48 @@ class Worker:
                         timeout = max(0.01, min(timeout, due - now))
                 self.wake.wait(timeout)
         finally:
-            watcher.stop()
+            if self._watcher is not None:
+                self._watcher.stop()
             self.shutdown()
+
+    def _watch(self) -> None:
+        """(Re)start the watcher on the boxes of the actors configured now, the
+        services' folders and the home itself (an edit of ``tinyclaw.toml``)."""
+        boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
+        # A service folder that could not be made (unwritable workspace) was reported by
+        # its service; the timed scan still covers it if it appears later.
+        boxes += [f for service in self.services for f in service.folders() if f.is_dir()]
+        boxes.append(self.home.root)
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._watcher = Watcher(boxes, self.wake)
+        self._watcher.start()
+
+    def apply_config(self, config: Config) -> None:
+        """Switch to ``config`` between passes. Runs in flight finish with what they
+        started with; a changed ``worker.concurrency`` takes a new pool of run threads
+        (the old one ends as its runs do)."""
+        old = self.config
+        runners, services = (
+            self._rebuild(config) if self._rebuild is not None else (self.runners, self.services)
+        )
+        try:
+            self._adopt(config)
+        except (OSError, TinyclawError):
+            self._adopt(old)
+            raise
+        self.runners, self.services = runners, list(services)
+        if config.worker.concurrency != old.worker.concurrency:
+            self._pool.shutdown(wait=False)
+            self._retired_pools.append(self._pool)
+            self._pool = ThreadPoolExecutor(
+                max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
+            )
+        for name in set(old.actors) - set(config.actors):
+            waiting = len(list(self.spool.box_names(self.spool.inbox(name))))
+            if waiting:
+                log.warning("@%s was removed; %d message(s) wait in its inbox", name, waiting)
+        self._watch()
 
     def shutdown(self) -> None:
         """No new claims; give in-flight runs ``stop_timeout``, then return them."""
@@ -178,7 +244,8 @@ class Worker:
         while len(self.inflight) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.inflight.cancel("shutdown")
-        self._pool.shutdown(wait=True)
+        for pool in (*self._retired_pools, self._pool):
+            pool.shutdown(wait=True)
         self.events.emit("worker.stop")
 
     # -- one pass ------------------------------------------------------------------
@@ -378,8 +445,9 @@ class Worker:
             self.spool.complete(running.path)
             self.journal.drop(message.id)
             return
-        actor = self.config.actors[actor_name]
-        workspace = self.config.workspace_for(self.home, actor_name)
+        config = self.config  # a reload during the run does not change what it runs with
+        actor = config.actors[actor_name]
+        workspace = config.workspace_for(self.home, actor_name)
         text = message.text
         if message.actor is None:
             _, text = parse_address(text)
@@ -393,7 +461,7 @@ class Worker:
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace
                 if actor_name in self.persona_files
-                else persona_prompt(self.home, self.config, actor_name)
+                else persona_prompt(self.home, config, actor_name)
             ),
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
@@ -404,7 +472,7 @@ class Worker:
             log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
         else:
             try:
-                result = self._run(running, request, conversation)
+                result = self._run(running, request, conversation, self.runners[actor.runner])
             finally:  # a long prompt's file has been read (or will be written anew)
                 discard_prompt_file(message.id, workspace)
             if running.cancel_reason == "shutdown":
@@ -433,10 +501,11 @@ class Worker:
         self.spool.complete(running.path)
         self.journal.drop(message.id)
 
-    def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
+    def _run(
+        self, running: Running, request: RunRequest, conversation: str, runner: Runner
+    ) -> RunResult:
         message, actor_name = running.message, running.actor
         self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
-        runner = self.runners[self.config.actors[actor_name].runner]
         on_event = None
         if self.progress is not None:
             sink = self.progress
