@@ -180,6 +180,11 @@ class ChannelConfig(Strict):
     phone_id: str | None = None
     verify_token_env: str | None = None
     app_secret_env: str | None = None
+    formatting: Literal["markdown", "plain"] = Field(
+        default="markdown",
+        description="markdown: replies are rendered the platform's way (bold, code "
+        "blocks, links); plain: sent as the model wrote them",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0: any free port")
 
