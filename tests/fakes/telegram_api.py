@@ -251,6 +251,7 @@ class TelegramFake:
         document: tuple[str, bytes, str] | None = None,
         photo: bytes | None = None,
         voice: bytes | None = None,
+        voice_seconds: int = 3,
         caption: str | None = None,
         declared_size: int | None = None,
         thread_id: int | None = None,
@@ -317,7 +318,7 @@ class TelegramFake:
             message["voice"] = {
                 "file_id": file_id,
                 "file_unique_id": "u" + file_id,
-                "duration": 3,
+                "duration": voice_seconds,
                 "mime_type": "audio/ogg",
                 "file_size": len(voice),
             }

@@ -29,6 +29,7 @@ class IncomingFile:
     fetch: Callable[[], Awaitable[bytes]]
     size: int | None = None
     mime: str | None = None
+    duration: float | None = None  # seconds (voice, audio, video), when the platform says
 
 
 @dataclass(frozen=True, slots=True)
