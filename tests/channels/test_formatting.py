@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -171,3 +172,19 @@ def test_every_whatsapp_and_discord_part_fits_with_code_blocks_closed(reply: str
             assert len(fences) % 2 == 0
             if convert is discord_parts:  # outside code, no mass mention survives
                 assert not re.search(r"@(everyone|here)", part.text.replace("`@everyone`", ""))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ">- >a",  # a quote inside a list inside a quote: quotes do not nest
+        ">![i](https://i.org)",  # a linked image that is a whole quote
+        "[**bold `code` link**](https://x.org)",
+        "[![img](https://i.org)](https://l.org)",  # a link around a linked image
+        "***both*** and ~~**struck bold**~~",
+        "| `a|b` | **c** |\n|-|-|\n| [d](https://e.org) | f |",
+    ],
+)
+def test_tricky_nestings_give_entities_telegram_accepts(reply: str) -> None:
+    for part in telegram_parts(reply):
+        assert entity_problem(part.text, list(part.entities)) is None

@@ -87,7 +87,14 @@ def _pair_problem(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     b_in_a = a_start <= b_start and b_end <= a_end
     if not (a_in_b or b_in_a):
         return f"entities {a['type']} and {b['type']} overlap partially"
+    if a_in_b and b_in_a:  # the same range: either may be the outer one
+        one, other = _nesting_problem(a, b), _nesting_problem(b, a)
+        return None if one is None or other is None else one
     outer, inner = (b, a) if a_in_b else (a, b)
+    return _nesting_problem(outer, inner)
+
+
+def _nesting_problem(outer: dict[str, Any], inner: dict[str, Any]) -> str | None:
     if outer["type"] in QUOTES and inner["type"] in QUOTES:
         return "blockquotes can't be nested"
     if outer["type"] in QUOTES:

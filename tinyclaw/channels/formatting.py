@@ -55,19 +55,26 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 def _tidy(spans: Sequence[Span]) -> list[Span]:
     """Spans Telegram accepts: nothing overlaps code/pre except a quote (the overlap
-    is cut out of the other span), and a quote inside a quote is dropped."""
+    is cut out of the other span); a quote inside a quote, or a link inside a link,
+    is dropped."""
     leaves = sorted((s for s in spans if s.style in _LEAF), key=lambda s: s.start)
     starts = [leaf.start for leaf in leaves]  # leaves never overlap: both lists sorted
     ends = [leaf.end for leaf in leaves]
-    quotes: list[Span] = []
     tidy: list[Span] = list(leaves)
+    quotes: list[Span] = []  # outermost first: an inner quote is dropped
+    for quote in sorted((s for s in spans if s.style == "blockquote"), key=_outer_first):
+        if not any(q.start <= quote.start and quote.end <= q.end for q in quotes):
+            quotes.append(quote)
+    tidy += quotes
+    links: list[Span] = []  # a link around a linked image: the outer link wins
+    for link in sorted((s for s in spans if s.style == "text_link"), key=_outer_first):
+        if not any(k.start < link.end and link.start < k.end for k in links):
+            links.append(link)
+    kept = {id(link) for link in links}
     for span in spans:
-        if span.style in _LEAF:
+        if span.style in _LEAF or span.style == "blockquote":
             continue
-        if span.style == "blockquote":
-            if not any(q.start <= span.start and span.end <= q.end for q in quotes):
-                quotes.append(span)
-                tidy.append(span)
+        if span.style == "text_link" and id(span) not in kept:
             continue
         inside = leaves[bisect.bisect_right(ends, span.start) : bisect.bisect_left(starts, span.end)]
         if not inside:
@@ -81,6 +88,10 @@ def _tidy(spans: Sequence[Span]) -> list[Span]:
         if cursor < span.end:
             tidy.append(Span(span.style, cursor, span.end, span.url))
     return tidy
+
+
+def _outer_first(span: Span) -> tuple[int, int]:
+    return span.start, -span.end
 
 
 def _utf16_offsets(text: str) -> list[int] | None:
