@@ -15,7 +15,7 @@ not a web address keeps the target visible, a table becomes an aligned monospace
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyromark
 
@@ -49,8 +49,9 @@ class Span:
 @dataclass(frozen=True, slots=True)
 class Markers:
     """What a platform writes around each style. Empty strings: the style is kept as a
-    :class:`Span` only (Telegram's entities). ``link`` formats a link whose text is not
-    its address, from (text, url); None keeps the text and records a ``text_link``."""
+    :class:`Span` only (Telegram's entities). ``link_suffix`` is written after a link's
+    text when the text is not the address (``" ({url})"``); None records a web link as
+    a ``text_link`` span instead (a link to no web address always shows its target)."""
 
     bold: tuple[str, str] = ("", "")
     italic: tuple[str, str] = ("", "")
@@ -255,15 +256,16 @@ class _Renderer:
         self.open.append((style, self.out.length, {"marker": len(opening)}))
 
     def _close_inline(self) -> None:
-        style, start, data = self.open.pop()
-        closing = self.markers.around(style)[1]  # type: ignore[arg-type]
+        kind, start, data = self.open.pop()
+        style = cast(Style, kind)  # only styles are closed here
+        closing = self.markers.around(style)[1]
         out = self.out
         if out.length == start:  # nothing inside: take the opening marker back
             if data["marker"]:
                 out.chunks.pop()
                 out.length -= data["marker"]
             return
-        out.spans.append(Span(style, start, out.length))  # type: ignore[arg-type]
+        out.spans.append(Span(style, start, out.length))
         out.write(closing)
 
     def _end(self, tag: Any) -> None:
@@ -298,7 +300,7 @@ class _Renderer:
             self._end_table()
 
     def _end_link(self) -> None:
-        name, start, data = self.open.pop()
+        _, start, data = self.open.pop()
         out = self.out
         url = str(data.get("dest_url", ""))
         shown = "".join(out.chunks[data["chunk"] :]) if out.length > start else ""
@@ -311,7 +313,6 @@ class _Renderer:
             out.spans.append(Span("text_link", start, out.length, url=url))
         else:
             out.write((self.markers.link_suffix or " ({url})").replace("{url}", url))
-        del name
 
     def _end_code(self) -> None:
         out = self.out
