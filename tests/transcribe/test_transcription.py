@@ -24,7 +24,8 @@ from tinyclaw.errors import ConfigError, TranscriptionError
 from tinyclaw.home import Home
 from tinyclaw.messages import Attachment, Inbound, load_reply
 from tinyclaw.spool import Spool
-from tinyclaw.transcribe import ApiTranscriber, transcribe_message
+from tinyclaw.transcribe import transcribe_message
+from tinyclaw.transcribe.api import ApiTranscriber
 from tinyclaw.transcribe.local import LocalTranscriber, model_present
 from tinyclaw.transcribe.ogg import opus_seconds
 

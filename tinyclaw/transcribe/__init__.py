@@ -14,14 +14,15 @@ Public API::
         # the notice for the user; pure apart from reading the audio and the engine
 
 ``ogg.py`` reads an Ogg Opus file's duration from its last page (no decoding).
+The engines (``api.py`` with httpx, ``local.py`` with faster-whisper) are imported
+only when a configuration names them: a worker without ``[transcription]`` loads
+neither.
 """
 
-from tinyclaw.transcribe.api import ApiTranscriber
 from tinyclaw.transcribe.engine import Transcriber, build_transcriber
 from tinyclaw.transcribe.voice import Transcribed, transcribe_message
 
 __all__ = [
-    "ApiTranscriber",
     "Transcribed",
     "Transcriber",
     "build_transcriber",
