@@ -1,7 +1,7 @@
 """A reply's Markdown as each platform renders it, split into messages it accepts.
 
 One function per platform, each called from one place (the platform's
-``format_reply``); all are pure, so a listener that crashed mid-reply re-splits the
+``render_markdown``); all are pure, so a listener that crashed mid-reply re-splits the
 same text into the same parts and skips the ones it sent.
 
 * **Telegram**: plain text plus message entities (no parse mode, so nothing needs
