@@ -25,7 +25,7 @@ from tinyclaw.home import Home
 from tinyclaw.messages import Attachment, Inbound, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.transcribe import transcribe_message
-from tinyclaw.transcribe.api import ApiTranscriber
+from tinyclaw.transcribe.api import ApiTranscriber, endpoint
 from tinyclaw.transcribe.local import LocalTranscriber, model_present
 from tinyclaw.transcribe.ogg import opus_seconds
 
@@ -213,3 +213,16 @@ def test_the_local_engine_names_a_missing_model_instead_of_downloading_one(
     config = TranscriptionConfig(engine="local", local_model=str(tmp_path / "no-model"))
     with pytest.raises(TranscriptionError, match="no faster-whisper model in"):
         LocalTranscriber(config).transcribe(stored(tmp_path, recording), "audio/ogg")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "url"),
+    [
+        ("https://api.openai.com/v1", "https://api.openai.com/v1/audio/transcriptions"),
+        ("https://api.groq.com/openai/v1/", "https://api.groq.com/openai/v1/audio/transcriptions"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1/audio/transcriptions"),
+        ("http://h:1/v1/audio/transcriptions", "http://h:1/v1/audio/transcriptions"),
+    ],
+)
+def test_base_url_is_the_api_root_or_a_bare_server_address(base_url: str, url: str) -> None:
+    assert endpoint(base_url) == url

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,7 +28,7 @@ class ApiTranscriber:
         self, config: TranscriptionConfig, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.config = config
-        self.url = f"{config.base_url}/audio/transcriptions"
+        self.url = endpoint(config.base_url)
         self._transport = transport
 
     def _headers(self) -> dict[str, str]:
@@ -64,6 +65,19 @@ class ApiTranscriber:
         except OSError as exc:
             raise TranscriptionError(f"the audio cannot be read ({exc.strerror})") from None
         return _text_of(response)
+
+
+def endpoint(base_url: str) -> str:
+    """Where the upload goes. ``base_url`` is the API root as OpenAI's clients take it
+    (``https://api.openai.com/v1``, ``https://api.groq.com/openai/v1``); a bare server
+    address (``http://127.0.0.1:8000``) gets the standard ``/v1``, and a full endpoint
+    URL is used as it is."""
+    base = base_url.rstrip("/")
+    if base.endswith("/audio/transcriptions"):
+        return base
+    if not urlsplit(base).path:
+        base += "/v1"
+    return f"{base}/audio/transcriptions"
 
 
 def _text_of(response: httpx.Response) -> str:
