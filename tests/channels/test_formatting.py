@@ -188,3 +188,8 @@ def test_every_whatsapp_and_discord_part_fits_with_code_blocks_closed(reply: str
 def test_tricky_nestings_give_entities_telegram_accepts(reply: str) -> None:
     for part in telegram_parts(reply):
         assert entity_problem(part.text, list(part.entities)) is None
+
+
+def test_an_empty_code_block_leaves_no_fences_or_gaps_behind() -> None:
+    assert [p.text for p in whatsapp_parts("a\n\n```\n```\n\nb")] == ["a\n\nb"]
+    assert [p.text for p in telegram_parts("a\n\n```py\n```\n\nb")] == ["a\n\nb"]

@@ -214,7 +214,8 @@ class Channel(abc.ABC):
         ``"plain"``. Deterministic: a resumed delivery re-splits the same parts."""
         if self.config.formatting == "plain":
             return plain_parts(text, self.text_limit, self.text_length)
-        return self.render_markdown(text)
+        # Markup that renders to nothing visible still deserves an answer: as written.
+        return self.render_markdown(text) or plain_parts(text, self.text_limit, self.text_length)
 
     def render_markdown(self, text: str) -> list[TextPart]:
         """Markdown as this platform shows it; a platform without markup only splits."""

@@ -320,8 +320,17 @@ class _Renderer:
             last = out.chunks[-1]
             out.chunks[-1] = last.rstrip("\n")
             out.length -= len(last) - len(out.chunks[-1])
-        if out.length > self.code_start:
-            out.spans.append(Span("pre", self.code_start, out.length, language=self.code_language))
+        if out.length == self.code_start:  # an empty block: take it back, fence and break
+            opening = self.markers.fence[0]
+            if opening and out.chunks and out.chunks[-1] == opening.replace(
+                "{lang}", self.code_language or ""
+            ):
+                out.length -= len(out.chunks.pop())
+            while out.chunks and not out.chunks[-1].strip():
+                out.length -= len(out.chunks.pop())
+            out.block("\n" if self.lists else "\n\n")
+            return
+        out.spans.append(Span("pre", self.code_start, out.length, language=self.code_language))
         out.write(self.markers.fence[1])
         out.block("\n" if self.lists else "\n\n")
 
