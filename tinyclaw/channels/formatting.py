@@ -29,9 +29,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import pyromark
-
-from tinyclaw.channels.markdown import INLINE_STYLES, Markers, Span, render
+from tinyclaw.channels.markdown import INLINE_STYLES, Markers, Span, parser, render
 from tinyclaw.channels.models import TextPart
 from tinyclaw.channels.split import split_ranges, split_text, utf16_len
 
@@ -157,11 +155,7 @@ def _char_index(data: bytes, text: str) -> Any:
 def _events(text: str) -> list[tuple[Any, tuple[int, int]]]:
     data = text.encode("utf-8")
     index = _char_index(data, text)
-    options = (
-        pyromark.Options.ENABLE_TABLES
-        | pyromark.Options.ENABLE_STRIKETHROUGH
-        | pyromark.Options.ENABLE_TASKLISTS
-    )
+    pyromark, options = parser()
     return [
         (event, (index(where["start"]), index(where["end"])))
         for event, where in pyromark.events_with_range(text, options=options)

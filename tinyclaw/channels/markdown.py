@@ -14,18 +14,12 @@ not a web address keeps the target visible, a table becomes an aligned monospace
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-import pyromark
-
 Style = Literal["bold", "italic", "strikethrough", "code", "pre", "text_link", "blockquote"]
 INLINE_STYLES = frozenset({"bold", "italic", "strikethrough", "code", "text_link"})
-_OPTIONS = (
-    pyromark.Options.ENABLE_TABLES
-    | pyromark.Options.ENABLE_STRIKETHROUGH
-    | pyromark.Options.ENABLE_TASKLISTS
-)
 _WEB_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 _RULE = "———"
 _EVENT_STYLES: dict[str, Style] = {
@@ -354,11 +348,25 @@ class _Renderer:
         out.block()
 
 
+@functools.cache
+def parser() -> tuple[Any, Any]:
+    """pyromark and its options, imported on the first reply rather than at start-up
+    (an idle listener does not carry the parser)."""
+    import pyromark
+
+    options = (
+        pyromark.Options.ENABLE_TABLES
+        | pyromark.Options.ENABLE_STRIKETHROUGH
+        | pyromark.Options.ENABLE_TASKLISTS
+    )
+    return pyromark, options
+
+
 def render(markdown: str, markers: Markers = ENTITIES) -> Rendered:
     """``markdown`` as chat text: the visible text with ``markers`` written around each
     style, and the styled ranges (see :class:`Span`)."""
-    renderer = _Renderer(markers)
-    return renderer.feed(pyromark.events(markdown, options=_OPTIONS))
+    pyromark, options = parser()
+    return _Renderer(markers).feed(pyromark.events(markdown, options=options))
 
 
-__all__ = ["ENTITIES", "INLINE_STYLES", "Markers", "Rendered", "Span", "render"]
+__all__ = ["ENTITIES", "INLINE_STYLES", "Markers", "Rendered", "Span", "parser", "render"]
