@@ -193,3 +193,10 @@ def test_tricky_nestings_give_entities_telegram_accepts(reply: str) -> None:
 def test_an_empty_code_block_leaves_no_fences_or_gaps_behind() -> None:
     assert [p.text for p in whatsapp_parts("a\n\n```\n```\n\nb")] == ["a\n\nb"]
     assert [p.text for p in telegram_parts("a\n\n```py\n```\n\nb")] == ["a\n\nb"]
+
+
+def test_telegram_never_cuts_inside_a_bold_phrase() -> None:
+    phrase = " ".join(["important"] * 6)
+    text = " ".join(f"word{i}" if i % 7 else f"**{phrase}**" for i in range(400))
+    bold = [b for p in telegram_parts(text, limit=500) for b in styled(p.text, p.entities)["bold"]]
+    assert bold == [phrase] * text.count(phrase)
