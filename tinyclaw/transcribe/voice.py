@@ -63,9 +63,10 @@ def _one(
         path = confine(root, attachment.path)
     except UnsafePathError:
         raise TranscriptionError("the recording is not in the queue's files") from None
-    if not path.is_file():
-        raise TranscriptionError("the recording is missing")
-    _check_caps(attachment, path, config)
+    try:
+        _check_caps(attachment, path, config)
+    except OSError as exc:  # gone or unreadable since the listener saved it
+        raise TranscriptionError(f"the recording cannot be read ({exc.strerror})") from None
     text = transcriber.transcribe(path, attachment.mime)
     if not text:
         raise TranscriptionError("no speech was recognised")
