@@ -16,7 +16,14 @@ and points it at the fake, and runs the listener as the launcher does: the light
   its file appearing in ``queue/incoming/`` (target p50 ≤ 10 ms). The directory is
   polled every ~0.2 ms, so detection adds at most that much.
 
+* reply formatting: a 20,000-character Markdown reply with code blocks, a list and
+  a table, rendered and split for each platform, in-process (target p50 ≤ 5 ms);
+* voice-note intake: what the shared intake adds for a voice note (a real Ogg Opus
+  recording, fetched from memory, saved to ``queue/files/``) over a text message,
+  p50 against p50 (target ≤ 20 ms; transcription happens later, in the worker).
+
 Usage: .venv/bin/python scripts/bench_listeners.py [-n 100] [--idle 1.0] [--only PLATFORM]
+       .venv/bin/python scripts/bench_listeners.py --chat-only   (the last two only)
 """
 
 from __future__ import annotations
@@ -402,6 +409,149 @@ class _Pusher:
         self._thread.join(5)
 
 
+# -- formatting and voice intake (no listener process: the work itself, in-process) --------
+
+FORMAT_TARGET_MS = 5.0
+VOICE_TARGET_MS = 20.0
+
+
+def long_reply(size: int = 20_000) -> str:
+    """A model's long answer: prose with inline styles, a list, code blocks, a table."""
+    para = (
+        "The **worker** claims each file by renaming it into `processing/`, so two "
+        "workers never run the same message; see [the queue](https://example.org/q) "
+        "for the details. A crash leaves the file there and the next start puts it "
+        "back, *counting the attempt*; after three it goes to `failed/` with a reason."
+    )
+    items = "\n".join(
+        f"- step {i}: run `tinyclaw {word}` and check the **output**"
+        for i, word in enumerate(("init", "doctor", "start", "status", "stop"))
+    )
+    code = (
+        "```python\n"
+        + "\n".join(
+            f"def handler_{i}(message: Inbound) -> Reply:\n    return reply_to(message, '{i}')"
+            for i in range(8)
+        )
+        + "\n```"
+    )
+    table = "| box | meaning |\n|---|---|\n| incoming | new |\n| processing | claimed |"
+    blocks: list[str] = []
+    while sum(len(b) + 2 for b in blocks) < size:
+        blocks.append((para, items, code, para, table)[len(blocks) % 5])
+    return "\n\n".join(blocks)[:size]
+
+
+def formatting_times(n: int) -> dict[str, list[float]]:
+    """Seconds to format and split ``long_reply()`` for each platform, ``n`` times."""
+    from tinyclaw.channels.formatting import discord_parts, telegram_parts, whatsapp_parts
+
+    text = long_reply()
+    times: dict[str, list[float]] = {}
+    for name, convert in (
+        ("telegram", telegram_parts),
+        ("discord", discord_parts),
+        ("whatsapp", whatsapp_parts),
+    ):
+        convert(text)  # warm-up
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            convert(text)
+            samples.append(time.perf_counter() - start)
+        times[name] = samples
+    return times
+
+
+def voice_intake_times(root: Path, n: int) -> tuple[list[float], list[float]]:
+    """Seconds the shared intake takes for a text message and for a voice note (a
+    real Ogg Opus recording, fetched from memory: the platform's download is the
+    network's time, not intake's), ``n`` of each, alternating."""
+    import asyncio
+
+    from tests.fakes.transcription_api import voice_note
+    from tinyclaw.channels.base import Channel, IncomingFile, IncomingMessage
+    from tinyclaw.config import ChannelConfig
+
+    class Quiet(Channel):
+        name = "telegram"
+        text_limit = 4096
+
+        async def connect(self) -> None: ...
+        async def disconnect(self) -> None: ...
+        async def send_text(
+            self, chat_id: str, text: str, *, reply_to: str | None = None
+        ) -> None: ...
+        async def send_file(
+            self, chat_id: str, path: Path, *, reply_to: str | None = None
+        ) -> None: ...
+        async def send_typing(self, chat_id: str) -> None: ...
+
+    recording = voice_note("please remind me to water the plants tomorrow")
+    home = Home(root / "voice-home")
+    home.ensure()
+
+    async def fetch() -> bytes:
+        return recording
+
+    async def run() -> tuple[list[float], list[float]]:
+        channel = Quiet(home, ChannelConfig(enabled=True, allow_from=["1"]))
+        text_times: list[float] = []
+        voice_times: list[float] = []
+        for i in range(n):
+            for kind, times in (("text", text_times), ("voice", voice_times)):
+                files = (
+                    [IncomingFile("voice.ogg", "voice", fetch, len(recording), "audio/ogg", 3.0)]
+                    if kind == "voice"
+                    else []
+                )
+                message = IncomingMessage(
+                    chat_id="1", message_id=f"{kind}{i}", sender_id="1", text="", files=files
+                )
+                start = time.perf_counter()
+                await channel.receive(message)
+                times.append(time.perf_counter() - start)
+        await channel.typing.close()
+        return text_times, voice_times
+
+    return asyncio.run(run())
+
+
+def chat_rows(root: Path, n: int) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, samples in formatting_times(n).items():
+        ms = [x * 1000 for x in samples]
+        p50 = statistics.median(ms)
+        rows.append(
+            (
+                f"{name}: format + split a 20,000-char reply (n={n})",
+                f"p50 {p50:.2f} / p95 {pct(ms, 0.95):.2f} ms",
+                f"p50 ≤ {FORMAT_TARGET_MS:.0f} ms",
+                "PASS" if p50 <= FORMAT_TARGET_MS else "FAIL",
+            )
+        )
+    text_times, voice_times = voice_intake_times(root, n)
+    extra = (statistics.median(voice_times) - statistics.median(text_times)) * 1000
+    rows.append(
+        (
+            f"extra intake time of a voice note (n={n})",
+            f"{extra:.2f} ms (voice p50 {statistics.median(voice_times) * 1000:.2f}, "
+            f"text p50 {statistics.median(text_times) * 1000:.2f})",
+            f"≤ {VOICE_TARGET_MS:.0f} ms",
+            "PASS" if extra <= VOICE_TARGET_MS else "FAIL",
+        )
+    )
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    header = ("figure", "measured", "target", "ok?")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    print()
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
 # -- report --------------------------------------------------------------------------------
 
 
@@ -410,8 +560,18 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=100, help="inbound messages per listener")
     parser.add_argument("--idle", type=float, default=1.0, help="seconds idle before RSS")
     parser.add_argument("--only", choices=tuple(LIBRARY_IMPORTS), action="append")
+    parser.add_argument(
+        "--chat-only",
+        action="store_true",
+        help="only the formatting and voice-intake figures (no listener processes)",
+    )
     options = parser.parse_args()
-    names = options.only or list(LIBRARY_IMPORTS)
+    names = [] if options.chat_only else (options.only or list(LIBRARY_IMPORTS))
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        print("benchmarking reply formatting and voice-note intake ...", flush=True)
+        print_table(chat_rows(Path(tmp), options.n))
+    if not names:
+        return 0
 
     bare_rss, bare_uss = import_floor("pass")
     results: list[Result] = []
@@ -448,11 +608,7 @@ def main() -> int:
                 "ok" if p50 <= P50_TARGET_MS else "MISSED",
             )
         )
-    header = ("figure", "measured", "target", "ok?")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    print()
-    for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    print_table(rows)
 
     print("\ncontext (no target):")
     print(f"  bare interpreter (python -c pass): RSS {mb(bare_rss)}, USS {mb(bare_uss)}")

@@ -217,6 +217,11 @@ class ChannelConfig(Strict):
     phone_id: str | None = None
     verify_token_env: str | None = None
     app_secret_env: str | None = None
+    formatting: Literal["markdown", "plain"] = Field(
+        default="markdown",
+        description="markdown: replies are rendered the platform's way (bold, code "
+        "blocks, links); plain: sent as the model wrote them",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535, description="0: any free port")
 
@@ -297,6 +302,65 @@ class PairingConfig(Strict):
     max_pending_per_channel: int = Field(default=5, ge=1, le=1000)
 
 
+TranscribedKind = Literal["voice", "audio"]
+_TRANSCRIBED: tuple[TranscribedKind, ...] = ("voice", "audio")
+
+
+class TranscriptionConfig(Strict):
+    """``[transcription]``: voice notes become text before the actor sees them.
+
+    ``engine = "api"`` posts the audio to an OpenAI-compatible
+    ``{base_url}/audio/transcriptions`` (OpenAI, Groq, a local whisper server);
+    ``engine = "local"`` runs faster-whisper (``pip install 'tinyclaw[whisper]'``) on
+    the model folder ``local_model``."""
+
+    enabled: bool = True
+    engine: Literal["api", "local"] = "api"
+    base_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="the API root: requests go to {base_url}/audio/transcriptions",
+    )
+    model: str = "whisper-1"
+    api_key_env: str | None = Field(
+        default="OPENAI_API_KEY",
+        description="environment variable holding the API key; empty: send none",
+    )
+    language: str | None = Field(default=None, description="ISO-639-1 code, e.g. en")
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+    max_mb: float = Field(default=25.0, gt=0, le=2048)
+    max_seconds: float = Field(default=600.0, gt=0, le=86400)
+    show_transcript: bool = Field(
+        default=True, description="tell the user what was heard before the answer"
+    )
+    kinds: list[TranscribedKind] = Field(
+        default_factory=lambda: list(_TRANSCRIBED),
+        description="which attachments are transcribed: voice notes, audio files",
+    )
+    local_model: str | None = Field(
+        default=None, description="engine = local: the faster-whisper model folder"
+    )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _key_env(cls, value: str | None) -> str | None:
+        if value:
+            _check_env_names([value])
+        return value or None
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _local_needs_a_model(self) -> TranscriptionConfig:
+        if self.engine == "local" and not self.local_model:
+            raise ValueError("engine = \"local\" needs local_model = \"/path/to/model\"")
+        return self
+
+
 class LauncherConfig(Strict):
     session_name: str = "tinyclaw"
 
@@ -338,6 +402,7 @@ class Config(Strict):
     pairing: PairingConfig = PairingConfig()
     launcher: LauncherConfig = LauncherConfig()
     metrics: MetricsConfig = MetricsConfig()
+    transcription: TranscriptionConfig | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -43,4 +43,13 @@ verify_token_env = "WHATSAPP_VERIFY_TOKEN"
 app_secret_env = "WHATSAPP_APP_SECRET"
 # phone_id = "1234567890"
 allow_from = []
+
+# Voice notes become text (docs/voice.md). Uncomment to turn it on; any
+# OpenAI-compatible /v1/audio/transcriptions endpoint works (OpenAI, Groq, a local
+# whisper server).
+# [transcription]
+# base_url = "https://api.openai.com/v1"
+# model = "whisper-1"
+# api_key_env = "OPENAI_API_KEY"
+# show_transcript = true
 """

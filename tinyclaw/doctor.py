@@ -10,6 +10,7 @@ logged in without an API key in the environment).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import stat
@@ -109,6 +110,7 @@ class Doctor:
             results += self.tokens(config)
             if config.metrics.enabled:
                 results.append(self.metrics(config))
+            results += self.transcription(config)
         results += self.permissions()
         results += self.disk()
         return results
@@ -282,6 +284,47 @@ class Doctor:
                         )
                     )
         return results
+
+    def transcription(self, config: Config) -> list[Check]:
+        """Voice notes: the key the service needs, or the local model and its engine."""
+        settings = config.transcription
+        if settings is None or not settings.enabled:
+            return []
+        if settings.engine == "local":
+            from tinyclaw.transcribe.local import MODEL_FILE, model_present
+
+            folder = settings.local_model or ""
+            if not model_present(folder):
+                return [
+                    Check(
+                        "problem",
+                        "transcription",
+                        f"no faster-whisper model in {folder} ({MODEL_FILE} is missing)",
+                        "set [transcription] local_model to a converted model folder",
+                    )
+                ]
+            if importlib.util.find_spec("faster_whisper") is None:
+                return [
+                    Check(
+                        "problem",
+                        "transcription",
+                        "the local engine needs faster-whisper",
+                        "pip install 'tinyclaw[whisper]'",
+                    )
+                ]
+            return [Check("ok", "transcription", f"local model {folder}")]
+        name = settings.api_key_env
+        if name and not self.environ.get(name):
+            return [
+                Check(
+                    "problem",
+                    "transcription",
+                    f"{name} is not set (voice notes go to {settings.base_url})",
+                    f"add {name}=... to {self.home.env_file}, or set api_key_env = \"\" "
+                    "for a server without a key",
+                )
+            ]
+        return [Check("ok", "transcription", f"{settings.base_url} ({settings.model})")]
 
     def permissions(self) -> list[Check]:
         results = self.pairing_permissions()

@@ -25,6 +25,7 @@ swallows ``Exception``::
     │   └── PermanentDeliveryError never retry (400, 403, chat gone)
     │       ├── AttachmentTooLargeError an inbound file over the size cap
     │       └── UploadTooLargeError    an outgoing file over the upload limit
+    ├── TranscriptionError     a voice note could not be turned into text
     ├── LauncherError          tmux is missing or the tmux session cannot be managed
     ├── AlreadyRunningError    another worker (or listener) already serves this home
     ├── PairingError           a pairing code or store problem
@@ -124,6 +125,11 @@ class UploadTooLargeError(PermanentDeliveryError):
     """An outgoing file is over the platform's upload limit (checked before sending, or
     the platform answered 413): the reply gets a short "not sent: too large" note in
     its place instead of failing as a whole."""
+
+
+class TranscriptionError(TinyclawError):
+    """A voice note could not be transcribed (service down, refused, too long, no
+    speech). The message still reaches the actor, with the audio and this reason."""
 
 
 class LauncherError(TinyclawError):

@@ -61,6 +61,9 @@ class Attachment(_Model):
     kind: Literal["photo", "document", "voice", "audio", "video", "other"] = "document"
     mime: ShortText | None = None
     size: int | None = Field(default=None, ge=0)
+    duration: float | None = Field(
+        default=None, ge=0, description="seconds, as the platform reported (audio, video)"
+    )
 
     _nul = field_validator("path", "name")(_no_nul)
 

@@ -220,3 +220,19 @@ async def test_typing_gives_up_after_the_cap_when_no_reply_comes(kit: ListenerKi
     await asyncio.sleep(0.3)
     assert fake.state.typing.count("555") == typed
     assert kit.spool.list_box(kit.spool.incoming)  # the message itself still waits
+
+
+async def test_a_markdown_reply_keeps_its_markdown_and_pings_nobody(
+    listener: DiscordChannel, kit: ListenerKit
+) -> None:
+    kit.fake.push_message(channel_id="555", content="who broke it?", author=kit.alice)
+    [message] = await kit.queued()
+    reply_text = "**Nobody** did, @everyone relax; ask <@42> or <@&7>.\n\n| a | b |\n|-|-|\n| 1 | 2 |"
+    await kit.delivered(kit.reply(message, reply_text))
+    [answer] = kit.fake.messages
+    assert answer.content == (
+        "**Nobody** did, @\u200beveryone relax; ask <@42> or <@&7>.\n\n"
+        "```\na | b\n--+--\n1 | 2\n```"
+    )
+    mentions = answer.payload["allowed_mentions"]
+    assert mentions["parse"] == [] and mentions.get("replied_user") is True

@@ -150,4 +150,4 @@ async def test_a_mention_in_an_allowed_guild_channel_is_answered_there(story: St
     answer = await story.answer(general, "echo:")
     assert "is the build green?" in answer.content and "<@" not in answer.content
     assert answer.reference_id == sent["id"]  # a reply to Alice's message, in #general
-    assert answer.payload["allowed_mentions"]["parse"] == ["users"]  # no @everyone, no roles
+    assert answer.payload["allowed_mentions"]["parse"] == []  # no @everyone, roles or users

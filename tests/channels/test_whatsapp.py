@@ -490,3 +490,20 @@ async def test_an_unreachable_graph_api_at_start_does_not_stop_receiving(
     async with listening(home, fake) as (_channel, meta):
         assert (await meta.apost(meta.text("still there?", wa_id=ALICE))).status_code == 200
     assert [m.text for m in incoming(home)] == ["still there?"]
+
+
+MARKDOWN_ANSWER = (
+    "## Status\n\nThe build is **green**; run `make test` again, see "
+    "[the log](https://ci.example.org/42).\n\n```sh\nmake test\n```"
+)
+
+
+async def test_a_markdown_reply_arrives_in_whatsapp_markup(home: Home, fake: WhatsAppFake) -> None:
+    async with listening(home, fake) as (_channel, meta):
+        message = await queued_dm(home, fake, meta, "status?")
+        Spool(home).put_reply(reply_to(message, MARKDOWN_ANSWER))
+        await async_wait_for(lambda: sent_box(home), what="sent/")
+    assert fake.texts == [
+        "*Status*\n\nThe build is *green*; run `make test` again, see the log "
+        "(https://ci.example.org/42).\n\n```\nmake test\n```"
+    ]

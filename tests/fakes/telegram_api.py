@@ -6,7 +6,9 @@ What the listener does against it::
     POST /bot{token}/getMe              401 if the token is wrong
     POST /bot{token}/deleteWebhook
     POST /bot{token}/getUpdates         offset confirms; long-polls up to ``timeout``
-    POST /bot{token}/sendMessage        400 "message is too long" past 4096 UTF-16 units
+    POST /bot{token}/sendMessage        400 "message is too long" past 4096 UTF-16 units;
+                                        400 "can't parse entities: …" for entities that
+                                        break the Bot API's rules, or bad parse_mode=HTML
     POST /bot{token}/sendChatAction
     POST /bot{token}/sendDocument       multipart (the file in ``document``)
     POST /bot{token}/sendPhoto          multipart (the file in ``photo``)
@@ -41,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.telegram_markup import entity_problem, html_problem
 
 MAX_TEXT = 4096
 BOT_ID = 7_000_000_001
@@ -115,6 +119,8 @@ class Sent:
     data: bytes = b""
     reply_to: int | None = None
     thread_id: int | None = None  # message_thread_id: a forum topic
+    entities: tuple[dict[str, Any], ...] = ()  # as sent (validated by the fake)
+    parse_mode: str | None = None
 
 
 @dataclass
@@ -245,6 +251,7 @@ class TelegramFake:
         document: tuple[str, bytes, str] | None = None,
         photo: bytes | None = None,
         voice: bytes | None = None,
+        voice_seconds: int = 3,
         caption: str | None = None,
         declared_size: int | None = None,
         thread_id: int | None = None,
@@ -311,7 +318,7 @@ class TelegramFake:
             message["voice"] = {
                 "file_id": file_id,
                 "file_unique_id": "u" + file_id,
-                "duration": 3,
+                "duration": voice_seconds,
                 "mime_type": "audio/ogg",
                 "file_size": len(voice),
             }
@@ -440,12 +447,14 @@ class TelegramFake:
         if scripted is not None:
             self._record(method, params, scripted.status)
             return scripted.response()
-        if method != "getUpdates":
-            self._record(method, params)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
+            self._record(method, params, 404)
             return ScriptedError(404, "Not Found: method not found").response()
         result: Any = await handler(params, files)
+        status = result.status if isinstance(result, web.Response) else 200
+        if method != "getUpdates":
+            self._record(method, params, status)  # with the status the bot got
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
@@ -522,6 +531,17 @@ class TelegramFake:
             return ScriptedError(400, "Bad Request: message is too long").response()
         if not text.strip():
             return ScriptedError(400, "Bad Request: message text is empty").response()
+        entities = params.get("entities") or []
+        parse_mode = params.get("parse_mode") or None
+        problem = (
+            entity_problem(text, entities)
+            if not isinstance(entities, str)
+            else "entities are not a JSON array"
+        )
+        if problem is None and parse_mode is not None:
+            problem = html_problem(text) if parse_mode == "HTML" else "unsupported parse mode"
+        if problem is not None:
+            return ScriptedError(400, f"Bad Request: can't parse entities: {problem}").response()
         chat_id = str(params["chat_id"])
         reply_to = _reply_to(params)
         message = self._sent_message(chat_id, {"text": text}, reply_to)
@@ -534,6 +554,8 @@ class TelegramFake:
                     text=text,
                     reply_to=reply_to,
                     thread_id=_thread(params),
+                    entities=tuple(entities),
+                    parse_mode=parse_mode,
                 )
             )
         return message

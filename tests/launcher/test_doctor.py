@@ -163,3 +163,24 @@ def test_a_healthy_home_has_no_problems(home: Home) -> None:
     assert "no problems found" in result.stdout
     assert "ok    claude:" in result.stdout and "2.1.331" in result.stdout
     assert "ok    tmux: tmux" in result.stdout
+
+
+def test_voice_notes_need_their_key_or_their_local_model(home: Home, tmp_path: Path) -> None:
+    claude = f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"'
+    _config(home, claude=claude, channels='[transcription]\napi_key_env = "GROQ_API_KEY"\n')
+    _private(home)
+
+    result = run_tinyclaw("doctor")
+    assert (
+        "FAIL  transcription: GROQ_API_KEY is not set "
+        "(voice notes go to https://api.openai.com/v1)" in result.stdout
+    )
+
+    missing = tmp_path / "no-model"
+    _config(
+        home,
+        claude=claude,
+        channels=f'[transcription]\nengine = "local"\nlocal_model = "{missing}"\n',
+    )
+    result = run_tinyclaw("doctor")
+    assert f"FAIL  transcription: no faster-whisper model in {missing}" in result.stdout

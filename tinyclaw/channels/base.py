@@ -28,6 +28,10 @@ Public API (additive changes only; the platform modules build on it)::
         async def send_typing(self, chat_id: str) -> None
         async def register_commands(self, commands: Sequence[ChatCommand]) -> None  # optional
         def text_length(self, text: str) -> int                                     # optional
+        def render_markdown(self, text: str) -> list[TextPart]  # optional; default: split
+        async def send_part(self, chat_id: str, part: TextPart, *,
+                            reply_to: str | None = None) -> None  # optional; default
+            # sends part.text; Telegram sends its entities, falling back to plain text
         def max_upload_bytes(self, file: OutgoingFile) -> int | None  # optional; None: no check
         async def send_upload(self, chat_id: str, file: OutgoingFile, *,
                               reply_to: str | None = None) -> None  # optional; default
@@ -47,6 +51,9 @@ Public API (additive changes only; the platform modules build on it)::
             # (deduplicated by chat_id:message_id) -> typing starts. Returns the
             # incoming file, or None when nothing was queued.
         async def deliver(self, path: Path) -> DeliveryOutcome   # one outgoing file
+        def format_reply(self, text: str) -> list[TextPart]
+            # the reply's Markdown as this platform's messages (``formatting = "plain"``
+            # in the channel's configuration: split only)
         async def start(self) -> None     # connect, register commands, run the outbox
         async def stop(self) -> None      # idempotent; stops typing, outbox, platform
         async def run(self, stop: asyncio.Event, *,
@@ -61,7 +68,8 @@ Public API (additive changes only; the platform modules build on it)::
     backoff too, so tests record the delays instead of waiting them out.
 
 Other modules: ``gate.py`` (Gate, GateDecision, AllowListGate), ``split.py``
-(split_text, utf16_len), ``commands.py`` (CHAT_COMMANDS, parse_command),
+(split_text, utf16_len), ``markdown.py`` and ``formatting.py`` (a reply's Markdown
+per platform), ``commands.py`` (CHAT_COMMANDS, parse_command),
 ``intake.py`` (inbound policy), ``delivery.py`` (Outbox, RetryPolicy,
 DeliveryOutcome), ``indicator.py`` (TypingIndicator).
 """
@@ -80,10 +88,17 @@ from typing import ClassVar
 
 from tinyclaw.channels.commands import CHAT_COMMANDS, ChatCommand
 from tinyclaw.channels.delivery import DeliveryOutcome, Outbox, RetryPolicy
+from tinyclaw.channels.formatting import plain_parts
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.intake import Intake
-from tinyclaw.channels.models import IncomingFile, IncomingMessage, OutgoingFile, Platform
+from tinyclaw.channels.models import (
+    IncomingFile,
+    IncomingMessage,
+    OutgoingFile,
+    Platform,
+    TextPart,
+)
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
 from tinyclaw.home import Home
@@ -98,6 +113,7 @@ __all__ = [
     "OutgoingFile",
     "Platform",
     "RetryPolicy",
+    "TextPart",
     "read_secret",
 ]
 
@@ -191,6 +207,23 @@ class Channel(abc.ABC):
     def text_length(self, text: str) -> int:
         """How the platform counts ``text`` against ``text_limit`` (code points)."""
         return len(text)
+
+    def format_reply(self, text: str) -> list[TextPart]:
+        """The reply as this platform's messages: its Markdown rendered the platform's
+        way (``render_markdown``), or only split when the channel's ``formatting`` is
+        ``"plain"``. Deterministic: a resumed delivery re-splits the same parts."""
+        if self.config.formatting == "plain":
+            return plain_parts(text, self.text_limit, self.text_length)
+        # Markup that renders to nothing visible still deserves an answer: as written.
+        return self.render_markdown(text) or plain_parts(text, self.text_limit, self.text_length)
+
+    def render_markdown(self, text: str) -> list[TextPart]:
+        """Markdown as this platform shows it; a platform without markup only splits."""
+        return plain_parts(text, self.text_limit, self.text_length)
+
+    async def send_part(self, chat_id: str, part: TextPart, *, reply_to: str | None = None) -> None:
+        """Send one part of :meth:`format_reply` (its markup is in its text)."""
+        await self.send_text(chat_id, part.text, reply_to=reply_to)
 
     def max_upload_bytes(self, file: OutgoingFile) -> int | None:
         """The largest upload the platform accepts for ``file``; None leaves the check

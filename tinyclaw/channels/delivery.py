@@ -3,7 +3,8 @@
 A reply file carries everything needed to send it, so delivery keeps no memory
 between files and survives a restart. For each file, in arrival order:
 
-* the text is split at the platform's limit (:func:`split_text`), the first part
+* the text is rendered the platform's way and split at its limit
+  (``Platform.format_reply``: the same text always gives the same parts), the first part
   replying to the user's message; then the files the actor asked to send, each
   re-confined to the actor's workspace and opened once (``O_NOFOLLOW``, confinement
   checked again on the open file, so a symlink swapped in after the check is not
@@ -42,7 +43,6 @@ from typing import Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.models import OutgoingFile, Platform
-from tinyclaw.channels.split import split_text
 from tinyclaw.config import load_config
 from tinyclaw.errors import (
     ChannelAuthError,
@@ -209,12 +209,12 @@ class Outbox:
 
     async def _send_all(self, progress: _Progress) -> None:
         reply = progress.reply
-        parts = split_text(reply.text, self.platform.text_limit, measure=self.platform.text_length)
+        parts = self.platform.format_reply(reply.text)
         parts_sent = int(reply.meta.get("parts_sent", 0))
         for index in range(parts_sent, len(parts)):
             reply_to = reply.reply_to_message_id if index == 0 else None
             await self._retrying(
-                partial(self.platform.send_text, reply.chat_id, parts[index], reply_to=reply_to)
+                partial(self.platform.send_part, reply.chat_id, parts[index], reply_to=reply_to)
             )
             progress.advance("parts_sent", index + 1)
         files_sent = int(reply.meta.get("files_sent", 0))

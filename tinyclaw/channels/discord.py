@@ -56,7 +56,7 @@ from typing import Any
 import discord
 import yarl
 
-from tinyclaw.channels.base import Channel
+from tinyclaw.channels.base import Channel, TextPart
 from tinyclaw.channels.commands import ChatCommand, parse_command
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor, catch_up
 from tinyclaw.channels.discord_translate import (
@@ -66,6 +66,7 @@ from tinyclaw.channels.discord_translate import (
     translate,
     translate_interaction,
 )
+from tinyclaw.channels.formatting import discord_parts
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import (
     ChannelAuthError,
@@ -79,6 +80,9 @@ from tinyclaw.errors import (
 from tinyclaw.home import Home
 
 TEXT_LIMIT = 2000
+# A reply quotes what the model wrote: "@everyone", "<@id>" or "<@&role>" in it must not
+# ping anyone. Only the person replied to is notified, as with any reply.
+NO_MENTIONS = discord.AllowedMentions(everyone=False, users=False, roles=False, replied_user=True)
 UPLOAD_LIMIT = 10 * 1024 * 1024  # what a bot may upload to a guild without boosts
 READY_TIMEOUT = 30.0
 IDENTIFY_DELAY = 5.0
@@ -384,6 +388,9 @@ class DiscordChannel(Channel):
             raise TransientDeliveryError("discord: not connected yet")
         return self.client.get_partial_messageable(_snowflake(chat_id, "chat id"))
 
+    def render_markdown(self, text: str) -> list[TextPart]:
+        return discord_parts(text, self.text_limit)
+
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
         channel = self._channel(chat_id)
         reference = None
@@ -396,7 +403,7 @@ class DiscordChannel(Channel):
             channel.send(
                 content=text,
                 reference=reference,  # type: ignore[arg-type]
-                allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+                allowed_mentions=NO_MENTIONS,
             ),
         )
 

@@ -104,6 +104,7 @@ def incoming_file(attachment: discord.Attachment) -> IncomingFile:
         fetch=fetch,
         size=attachment.size,
         mime=attachment.content_type,
+        duration=attachment.duration,  # set for voice messages
     )
 
 

@@ -210,7 +210,12 @@ class Intake:
                 handle.write(data)
             attachments.append(
                 Attachment(
-                    path=str(path), name=name, kind=item.kind, mime=item.mime, size=len(data)
+                    path=str(path),
+                    name=name,
+                    kind=item.kind,
+                    mime=item.mime,
+                    size=len(data),
+                    duration=item.duration,
                 )
             )
         return attachments, notes

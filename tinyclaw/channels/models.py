@@ -29,6 +29,7 @@ class IncomingFile:
     fetch: Callable[[], Awaitable[bytes]]
     size: int | None = None
     mime: str | None = None
+    duration: float | None = None  # seconds (voice, audio, video), when the platform says
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,17 @@ class OutgoingFile:
     handle: BinaryIO
 
 
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """One message of a reply as the platform will render it: ``text`` in the
+    platform's own markup, and for Telegram the ``entities`` (Bot API dicts, offsets
+    in UTF-16 units) that style it. Sending ``text`` without them is the plain-text
+    fallback: it reads the same, only unstyled."""
+
+    text: str
+    entities: tuple[dict[str, Any], ...] = ()
+
+
 class Platform(Protocol):
     """The calls shared code makes into a platform module (``Channel`` provides them)."""
 
@@ -96,6 +108,17 @@ class Platform(Protocol):
 
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
         """Send one message of at most ``text_limit``; raise a DeliveryError subclass."""
+        ...
+
+    def format_reply(self, text: str) -> list[TextPart]:
+        """The model's Markdown as the messages this platform renders, each within
+        ``text_limit``; the same text always gives the same parts (a resumed delivery
+        skips the parts it sent before)."""
+        ...
+
+    async def send_part(self, chat_id: str, part: TextPart, *, reply_to: str | None = None) -> None:
+        """Send one part of :meth:`format_reply` (falling back to plain text where the
+        platform refuses its markup)."""
         ...
 
     async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None:

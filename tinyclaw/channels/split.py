@@ -10,12 +10,16 @@ re-split the same text and skip the parts it already sent. Rules, in order:
   reopens it, with the same info string (```python), at the start of the next, so
   every part renders as the author meant;
 * lengths are measured by ``measure`` (Telegram counts UTF-16 code units, so it passes
-  :func:`utf16_len`; the default counts code points).
+  :func:`utf16_len`; the default counts code points);
+* ``protect`` names ranges of ``text`` no cut may fall inside when another cut fits
+  (formatting such as ``*bold words*``: a cut there would leave both halves as literal
+  asterisks). Only a range longer than a whole part is cut anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+from collections.abc import Callable, Sequence
 
 FENCE = "```"
 CLOSE = "\n" + FENCE
@@ -43,16 +47,43 @@ def _fit(text: str, budget: int, measure: Measure) -> int:
     return low
 
 
-def _cut(text: str, end: int) -> tuple[int, int]:
+class _Guard:
+    """Answers "is position p strictly inside a protected range?" in O(log n)."""
+
+    def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
+        merged: list[list[int]] = []
+        for start, end in sorted(r for r in ranges if r[1] - r[0] > 1):
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self._starts = [m[0] for m in merged]
+        self._ends = [m[1] for m in merged]
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def inside(self, position: int) -> bool:
+        index = bisect.bisect_left(self._starts, position) - 1
+        return index >= 0 and position < self._ends[index]
+
+
+def _cut(text: str, end: int, guard: _Guard | None = None, base: int = 0) -> tuple[int, int]:
     """Where to cut ``text`` at or before ``end``: (chunk end, start of the rest).
 
-    The separator itself (blank line, newline, space) is dropped between parts.
+    The separator itself (blank line, newline, space) is dropped between parts. With a
+    ``guard`` (``text`` starting at ``base`` of the guarded text), a separator inside a
+    protected range is passed over while another one fits.
     """
     window = text[: end + 1]  # a separator starting exactly at ``end`` still counts
     for sep in ("\n\n", "\n", " "):
         index = window.rfind(sep, 0, end + 1)
+        while guard and index > 0 and guard.inside(base + index):
+            index = window.rfind(sep, 0, index)
         if index > 0:
             return index, index + len(sep)
+    if guard:
+        return _cut(text, end)
     return end, end
 
 
@@ -68,7 +99,13 @@ def _fence_after(chunk: str, open_fence: str | None) -> str | None:
     return open_fence
 
 
-def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
+def split_text(
+    text: str,
+    limit: int,
+    *,
+    measure: Measure = len,
+    protect: Sequence[tuple[int, int]] = (),
+) -> list[str]:
     """Parts of ``text``, each at most ``limit`` long by ``measure``; [] for blank text.
 
     >>> split_text("one\\n\\ntwo", 5)
@@ -82,6 +119,8 @@ def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
         return [text]
     parts: list[str] = []
     rest = text
+    consumed = 0  # where ``rest`` starts in ``text``
+    guard = _Guard(protect) if protect else None
     open_fence: str | None = None
     while rest:
         prefix = open_fence + "\n" if open_fence else ""
@@ -92,7 +131,7 @@ def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
         # Room is kept for a closing fence: whether one is needed is known only
         # after choosing the cut, and a part must never exceed the limit.
         end = _fit(rest, body_budget - len(CLOSE), measure)
-        chunk_end, rest_start = _cut(rest, end)
+        chunk_end, rest_start = _cut(rest, end, guard, consumed)
         chunk = rest[:chunk_end]
         still_open = _fence_after(chunk, open_fence)
         body = prefix + chunk
@@ -101,9 +140,39 @@ def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
         if chunk.strip():
             parts.append(body)
         rest = rest[rest_start:]
+        consumed += rest_start
         if still_open is None:
-            rest = rest.lstrip("\n")
+            stripped = rest.lstrip("\n")
+            consumed += len(rest) - len(stripped)
+            rest = stripped
         open_fence = still_open
         if not rest.strip():
             break
     return parts
+
+
+def split_ranges(
+    text: str,
+    limit: int,
+    *,
+    measure: Measure = len,
+    protect: Sequence[tuple[int, int]] = (),
+) -> list[tuple[int, int]]:
+    """Where to cut ``text`` into parts of at most ``limit``: ``[start, end)`` ranges,
+    by the same rules as :func:`split_text` but adding nothing (no fences): for text
+    whose formatting lives outside it (Telegram's entities), so a part is a slice."""
+    if limit < 2:
+        raise ValueError(f"limit {limit} is too small")
+    guard = _Guard(protect) if protect else None
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        rest = text[start:]
+        if measure(rest) <= limit:
+            ranges.append((start, len(text)))
+            break
+        end = max(1, _fit(rest, limit, measure))
+        chunk_end, rest_start = _cut(rest, end, guard, start)
+        ranges.append((start, start + chunk_end))
+        start += max(rest_start, 1)
+    return [(a, b) for a, b in ranges if text[a:b].strip()]

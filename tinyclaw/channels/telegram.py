@@ -20,6 +20,10 @@ API server (``http://host:8081/bot`` and ``http://host:8081/file/bot``); calls g
   nothing tells the listener which mode it runs in, so 50 MB holds everywhere.) A 413
   from the server is UploadTooLargeError, never retried.
 * Reconnect waits go through the channel's injected ``sleep`` (1 s doubling to 30 s).
+* Replies go out as plain text with message entities (``formatting.telegram_parts``),
+  never with a parse mode: nothing needs escaping. Should Telegram still refuse a part's
+  entities ("can't parse entities"), that part is sent again without them: the same
+  words, unstyled, rather than no answer.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from telegram import (
     BotCommand,
     InputFile,
     Message,
+    MessageEntity,
     ReplyParameters,
     Update,
 )
@@ -53,8 +58,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile
+from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile, TextPart
 from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.formatting import telegram_parts
 from tinyclaw.channels.split import utf16_len
 from tinyclaw.channels.telegram_translate import translate_message
 from tinyclaw.config import ChannelConfig
@@ -276,16 +282,33 @@ class TelegramChannel(Channel):
     def text_length(self, text: str) -> int:
         return utf16_len(text)  # Telegram counts UTF-16 code units
 
+    def render_markdown(self, text: str) -> list[TextPart]:
+        return telegram_parts(text, self.text_limit)
+
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
+        await self.send_part(chat_id, TextPart(text), reply_to=reply_to)
+
+    async def send_part(self, chat_id: str, part: TextPart, *, reply_to: str | None = None) -> None:
+        """One message with its entities; if Telegram cannot parse them, the same text
+        again without them (a styled answer is nice, an answer is what matters)."""
         chat, topic = split_chat(chat_id)
-        await self._call(
-            self.bot.send_message(
+        entities = [MessageEntity(**entity) for entity in part.entities] or None
+        try:
+            await self.bot.send_message(
                 chat_id=chat,
-                text=text,
+                text=part.text,
+                entities=entities,
                 message_thread_id=topic,
                 reply_parameters=_reply(reply_to),
             )
-        )
+            return
+        except BadRequest as exc:
+            if entities is None or not unparseable(exc):
+                raise _call_error(exc, self.config.token_env) from None
+            self.log.warning("telegram refused the formatting (%s); sending it as plain text", exc)
+        except TelegramError as exc:
+            raise _call_error(exc, self.config.token_env) from None
+        await self.send_part(chat_id, TextPart(part.text), reply_to=reply_to)
 
     def max_upload_bytes(self, file: OutgoingFile) -> int | None:
         del file
@@ -338,10 +361,23 @@ class TelegramChannel(Channel):
     async def _call(self, call: Awaitable[object]) -> None:
         try:
             await call
-        except InvalidToken:
-            raise ChannelAuthError(f"{REFUSED}; check {self.config.token_env}") from None
         except TelegramError as exc:
-            raise _delivery_error(exc) from None
+            raise _call_error(exc, self.config.token_env) from None
+
+
+def unparseable(exc: BadRequest) -> bool:
+    """Telegram's answer to markup or entities it cannot read ("Bad Request: can't
+    parse entities: …", "… entity …"): the text itself would be fine."""
+    message = str(exc).lower()
+    return "parse entities" in message or "entity" in message
+
+
+def _call_error(exc: TelegramError, token_env: str | None) -> DeliveryError | ChannelAuthError:
+    """A failed send: a refused token stops the listener, anything else is a
+    DeliveryError."""
+    if isinstance(exc, InvalidToken):
+        return ChannelAuthError(f"{REFUSED}; check {token_env}")
+    return _delivery_error(exc)
 
 
 def _delivery_error(exc: TelegramError) -> DeliveryError:

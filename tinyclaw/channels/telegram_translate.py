@@ -8,6 +8,7 @@ topic becomes the chat ``"<chat id>:<topic id>"`` with the group as its parent (
 
 from __future__ import annotations
 
+import datetime as dtm
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -84,29 +85,67 @@ def mentions_bot(message: Message, bot_id: int | None) -> bool:
 
 def attachments(message: Message, fetcher: Fetcher) -> list[IncomingFile]:
     """Photo (the largest size), document, voice, audio and video of a message."""
-    found: list[tuple[str, AttachmentKind, str, int | None, str | None]] = []
+    found: list[tuple[str, AttachmentKind, str, int | None, str | None, float | None]] = []
     ident = message.message_id
     if message.photo:
         photo = message.photo[-1]  # the largest size Telegram made
-        found.append((f"photo_{ident}.jpg", "photo", photo.file_id, photo.file_size, "image/jpeg"))
+        found.append(
+            (f"photo_{ident}.jpg", "photo", photo.file_id, photo.file_size, "image/jpeg", None)
+        )
     if message.document is not None:
         doc = message.document
         name = doc.file_name or f"document_{ident}"
-        found.append((name, "document", doc.file_id, doc.file_size, doc.mime_type))
+        found.append((name, "document", doc.file_id, doc.file_size, doc.mime_type, None))
     if message.voice is not None:
         voice = message.voice
         found.append(
-            (f"voice_{ident}.ogg", "voice", voice.file_id, voice.file_size, voice.mime_type)
+            (
+                f"voice_{ident}.ogg",
+                "voice",
+                voice.file_id,
+                voice.file_size,
+                voice.mime_type,
+                _seconds(voice.duration),
+            )
         )
     if message.audio is not None:
         audio = message.audio
         name = audio.file_name or f"audio_{ident}.mp3"
-        found.append((name, "audio", audio.file_id, audio.file_size, audio.mime_type))
+        found.append(
+            (
+                name,
+                "audio",
+                audio.file_id,
+                audio.file_size,
+                audio.mime_type,
+                _seconds(audio.duration),
+            )
+        )
     if message.video is not None:
         video = message.video
         name = video.file_name or f"video_{ident}.mp4"
-        found.append((name, "video", video.file_id, video.file_size, video.mime_type))
+        found.append(
+            (
+                name,
+                "video",
+                video.file_id,
+                video.file_size,
+                video.mime_type,
+                _seconds(video.duration),
+            )
+        )
     return [
-        IncomingFile(name=name, kind=kind, fetch=fetcher(file_id), size=size, mime=mime)
-        for name, kind, file_id, size, mime in found
+        IncomingFile(
+            name=name, kind=kind, fetch=fetcher(file_id), size=size, mime=mime, duration=seconds
+        )
+        for name, kind, file_id, size, mime, seconds in found
     ]
+
+
+def _seconds(value: object) -> float | None:
+    """A duration as python-telegram-bot gives it (int seconds or a timedelta)."""
+    if isinstance(value, dtm.timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float):
+        return float(value)
+    return None

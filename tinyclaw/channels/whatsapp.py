@@ -61,9 +61,11 @@ from tinyclaw.channels.base import (
     IncomingFile,
     IncomingMessage,
     OutgoingFile,
+    TextPart,
     read_secret,
 )
 from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.formatting import whatsapp_parts
 from tinyclaw.channels.models import AttachmentKind
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport, delivery_error, split_updates
 from tinyclaw.channels.whatsapp_webhook import WebhookServer, build_app
@@ -320,6 +322,9 @@ class WhatsAppChannel(Channel):
         self, exc: Exception, what: str
     ) -> TransientDeliveryError | PermanentDeliveryError | ChannelAuthError:
         return delivery_error(exc, what, token_env=self._token_env)
+
+    def render_markdown(self, text: str) -> list[TextPart]:
+        return whatsapp_parts(text, self.text_limit)
 
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
         try:

@@ -32,6 +32,7 @@ from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.sessions import SessionStore, home_sessions
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
+from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_message
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
@@ -49,13 +50,14 @@ from tinyclaw.worker.prompt import (
     unconfined_attachment,
 )
 from tinyclaw.worker.reloading import HotReload
-from tinyclaw.worker.replies import result_reply
+from tinyclaw.worker.replies import reply_to, result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
+CHAT_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})  # where a notice can go
 
 
 class Service(Protocol):
@@ -93,6 +95,7 @@ class Worker:
         access: WorkerAccess | None = None,
         ledger: GroupLedger | None = None,
         rebuild: Rebuild | None = None,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self.home = home
         self.config = config
@@ -117,6 +120,10 @@ class Worker:
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
         self.clock = clock
         self.progress = progress
+        listening = config.transcription
+        if transcriber is None and listening is not None and listening.enabled:
+            transcriber = build_transcriber(listening)
+        self.transcriber = transcriber
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.inflight = InFlight(clock)
@@ -441,6 +448,7 @@ class Worker:
         if outside:
             self.spool.fail(running.path, outside)
             return
+        message = self._transcribe(running)
         if self.teams.before_run(message, actor_name):  # applied before a restart, or ended
             self.spool.complete(running.path)
             self.journal.drop(message.id)
@@ -500,6 +508,39 @@ class Worker:
         failpoint("worker.replied")
         self.spool.complete(running.path)
         self.journal.drop(message.id)
+
+    def _transcribe(self, running: Running) -> Inbound:
+        """Voice notes become the message's text before the run (see
+        tinyclaw.transcribe.voice). The user hears back first (what was heard, or why
+        nothing was); then the transcript is written into the claimed file, so a crash
+        after this point neither transcribes nor notifies again."""
+        settings, transcriber = self.config.transcription, self.transcriber
+        if settings is None or transcriber is None:
+            return running.message
+        message = running.message
+        started = self.clock()
+        outcome = transcribe_message(message, settings, transcriber, self.spool.files_root)
+        if outcome is None:
+            return message
+        self.events.emit(
+            "transcription",
+            id=message.id,
+            ok=outcome.ok,
+            engine=transcriber.name,
+            duration=round(self.clock() - started, 3),
+            error=outcome.message.meta["transcription"].get("error"),
+        )
+        notice_id = f"{message.id}.heard"
+        if (
+            outcome.notice
+            and message.channel in CHAT_CHANNELS
+            and not self.spool.reply_exists(message.channel, notice_id)
+        ):
+            notice = reply_to(message, outcome.notice, kind="notice")
+            self.spool.put_reply(notice.model_copy(update={"id": notice_id}))
+        self.spool.rewrite(running.path, outcome.message, running.path.parent)
+        running.message = outcome.message
+        return outcome.message
 
     def _run(
         self, running: Running, request: RunRequest, conversation: str, runner: Runner

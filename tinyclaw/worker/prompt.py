@@ -48,6 +48,9 @@ def build_prompt(message: Inbound, text: str) -> str:
             parts.append(f"Context:\n{message.handoff.context}")
     elif message.channel != "cli" and message.sender.name:
         parts.append(f"[{message.sender.name} via {message.channel}]")
+    transcription = message.meta.get("transcription")
+    if isinstance(transcription, dict) and transcription.get("ok"):
+        parts.append("[A voice message, transcribed automatically; the recording is attached]")
     if message.reply_to is not None and message.reply_to.text:
         author = f" {message.reply_to.author}" if message.reply_to.author else ""
         quoted = "\n".join("> " + line for line in message.reply_to.text.splitlines())

@@ -1,0 +1,30 @@
+"""Voice notes become text: the engines and the worker's step that uses them.
+
+Public API::
+
+    from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_message
+
+    class Transcriber(Protocol):
+        name: str                                      # "api" / "local"
+        def transcribe(self, audio: Path, mime: str | None) -> str  # TranscriptionError
+
+    build_transcriber(config: TranscriptionConfig) -> Transcriber
+    transcribe_message(message, config, transcriber, files_root) -> Transcribed
+        # the message with its transcript as text (or the reason it has none) and
+        # the notice for the user; pure apart from reading the audio and the engine
+
+``ogg.py`` reads an Ogg Opus file's duration from its last page (no decoding).
+The engines (``api.py`` with httpx, ``local.py`` with faster-whisper) are imported
+only when a configuration names them: a worker without ``[transcription]`` loads
+neither.
+"""
+
+from tinyclaw.transcribe.engine import Transcriber, build_transcriber
+from tinyclaw.transcribe.voice import Transcribed, transcribe_message
+
+__all__ = [
+    "Transcribed",
+    "Transcriber",
+    "build_transcriber",
+    "transcribe_message",
+]
