@@ -1,6 +1,6 @@
 """``tinyclaw actor add|list|show|remove``, as functions the CLI calls.
 
-Adding or removing an actor edits ``tinyclaw.toml`` as text (see ``toml_edit``), and
+Adding or removing an actor edits ``tinyclaw.toml`` with ``tomlkit`` (see ``toml_edit``), and
 the edited text must load, with exactly the intended change, before it replaces the
 file. Removing never deletes anything outside ``actors/<name>/``: a workspace
 configured elsewhere stays, and so do its sessions under ``state/``. Nor does it
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyclaw.actors.persona import persona_path, write_persona
-from tinyclaw.actors.toml_edit import FieldValue, append_section, remove_section, section_text
+from tinyclaw.actors.toml_edit import FieldValue, add_table, remove_table
 from tinyclaw.config import NAME_RE, Config, RunnerKind, load_config, parse_config
 from tinyclaw.errors import ConfigError, JobNotFoundError, UnsafePathError
 from tinyclaw.fsutil import atomic_write
@@ -60,6 +60,12 @@ def _replace_config(home: Home, text: str) -> None:
     os.chmod(path, mode)
 
 
+# What a new actor may do unless told otherwise: write in its workspace, as the
+# template's first actor does. Without it claude denies every edit and codex runs in
+# its read-only sandbox, so an added actor would silently differ from the first one.
+WRITE_MODES: dict[str, str] = {"claude": "acceptEdits", "codex": "workspace-write"}
+
+
 def add_actor(
     home: Home,
     name: str,
@@ -83,10 +89,10 @@ def add_actor(
         "model": model,
         "description": description,
         "persona": persona,
-        "permission_mode": permission_mode,
+        "permission_mode": permission_mode or WRITE_MODES[runner],
     }
     fields = {key: value for key, value in given.items() if value}
-    updated = append_section(text, section_text(("actors", name), fields))
+    updated = add_table(text, ("actors", name), fields, str(home.config_file))
     new_config = _parse(updated, str(home.config_file))
     if set(new_config.actors) != {*config.actors, name}:
         raise ConfigError(f"{home.config_file}: appending [actors.{name}] did not add it cleanly")
@@ -185,15 +191,14 @@ def remove_from_config(home: Home, name: str) -> None:
     """Cut ``[actors.NAME]`` out of tinyclaw.toml, changing nothing else."""
     text = _read(home)
     before = load_config(home)
-    updated = remove_section(text, ("actors", name))
+    updated = remove_table(text, ("actors", name), str(home.config_file))
     after = _parse(updated, str(home.config_file))
     expected = {k: v for k, v in before.actors.items() if k != name}
     if after.actors != expected or after.model_dump(exclude={"actors"}) != before.model_dump(
         exclude={"actors"}
     ):
         raise ConfigError(
-            f"{home.config_file}: cannot remove @{name} cleanly (is it defined inline?); "
-            "edit the file by hand"
+            f"{home.config_file}: cannot remove @{name} cleanly; edit the file by hand"
         )
     _replace_config(home, updated)
 

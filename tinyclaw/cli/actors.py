@@ -41,7 +41,11 @@ def add(
     ] = "",
     persona: Annotated[str, typer.Option(help="who it is: the start of its persona file")] = "",
     permission_mode: Annotated[
-        str | None, typer.Option(help="claude: --permission-mode; codex: --sandbox")
+        str | None,
+        typer.Option(
+            help="claude: --permission-mode (default acceptEdits); "
+            "codex: --sandbox (default workspace-write)"
+        ),
     ] = None,
 ) -> None:
     """Add an actor: its section in tinyclaw.toml, its folders and its persona file."""

@@ -15,7 +15,7 @@ from tinyclaw.home import Home, find_home
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     help="tinyclaw: your assistant in Telegram, Discord and WhatsApp, powered by claude and codex.",
     pretty_exceptions_enable=False,
 )
@@ -28,8 +28,24 @@ HomeOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tinyclaw import __version__
+
+        typer.echo(f"tinyclaw {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version", "-V", is_eager=True, callback=_print_version, help="print the version and exit"
+    ),
+]
+
+
 @app.callback()
-def _root(ctx: typer.Context, home: HomeOption = None) -> None:
+def _root(ctx: typer.Context, home: HomeOption = None, version: VersionOption = False) -> None:
     resolved: Home = find_home(home)
     # Sub-commands in other modules find the home through the environment as well.
     os.environ["TINYCLAW_HOME"] = str(resolved.root)
