@@ -41,6 +41,27 @@ def test_init_honours_the_home_option(tmp_path: Path) -> None:
     assert (chosen / "tinyclaw.toml").is_file()
 
 
+def test_init_without_a_path_creates_the_user_home_even_inside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "tinyclaw.toml").write_text("[actors.dev]\n")
+    monkeypatch.delenv("TINYCLAW_HOME")
+    monkeypatch.chdir(checkout)
+
+    made = CliRunner().invoke(app, ["init"])
+
+    assert made.exit_code == 0, made.output
+    user_home = Path(os.environ["HOME"]).resolve() / ".tinyclaw"
+    assert f"created {user_home}" in made.stdout
+    assert load_config(Home(user_home)).actors
+    assert (checkout / "tinyclaw.toml").read_text() == "[actors.dev]\n"  # untouched
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYCLAW_HOME")  # the command exported it for its sub-commands
+    assert find_home().root == user_home  # outside a checkout, commands find it
+
+
 def test_the_home_is_found_like_git_finds_its_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

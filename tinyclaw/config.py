@@ -338,20 +338,47 @@ def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def load_config(home: Home) -> Config:
-    """Read and validate ``tinyclaw.toml``; a missing or broken file is a ConfigError."""
-    path = home.config_file
+def read_toml(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """One TOML file as data; a broken file is a one-line ConfigError naming it."""
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if missing_ok:
+            return {}
         raise ConfigError(f"{path}: not found (run `tinyclaw init` to create a home)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        data = tomllib.loads(raw)
+        return tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+
+
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: tables merge key by key, at any depth; any other
+    value (a string, a number, a list) in ``over`` replaces the one in ``base``."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = merge_tables(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(home: Home) -> Config:
+    """Read ``tinyclaw.toml``, lay ``tinyclaw.local.toml`` over it when there is one,
+    and validate the result; a missing or broken file is a ConfigError.
+
+    The local file holds the owner's settings in a checkout, where tinyclaw.toml is
+    tracked by git: configuring the assistant then leaves the checkout clean."""
+    data = read_toml(home.config_file)
+    local = read_toml(home.local_config_file, missing_ok=True)
+    if not local:
+        return parse_config(data, str(home.config_file))
+    source = f"{home.config_file} + {home.local_config_file.name}"
+    return parse_config(merge_tables(data, local), source)
 
 
 def load_home_config(home: Home) -> Config:

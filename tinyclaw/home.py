@@ -16,6 +16,7 @@ from pathlib import Path
 from tinyclaw.errors import HomeError
 
 CONFIG_NAME = "tinyclaw.toml"
+LOCAL_CONFIG_NAME = "tinyclaw.local.toml"
 ENV_VAR = "TINYCLAW_HOME"
 
 
@@ -28,6 +29,11 @@ class Home:
     @property
     def config_file(self) -> Path:
         return self.root / CONFIG_NAME
+
+    @property
+    def local_config_file(self) -> Path:
+        """The owner's settings merged over ``tinyclaw.toml`` (git-ignored in a checkout)."""
+        return self.root / LOCAL_CONFIG_NAME
 
     @property
     def env_file(self) -> Path:

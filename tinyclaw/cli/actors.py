@@ -149,8 +149,8 @@ def remove(
         elif plan.folder.exists():
             what = "its folder and the workspace in it" if plan.workspace_inside else "its folder"
             delete = yes or typer.confirm(f"Delete {what}, {plan.folder}?", default=False)
-        remove_from_config(home, plan.name)
-        typer.echo(f"removed [actors.{plan.name}] from {home.config_file}")
+        for path in remove_from_config(home, plan.name):
+            typer.echo(f"removed [actors.{plan.name}] from {path}")
         for job_id in remove_jobs(home, plan):
             typer.echo(f"removed job {job_id}")
         if not plan.workspace_inside:
