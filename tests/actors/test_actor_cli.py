@@ -235,3 +235,17 @@ def test_an_actor_written_as_dotted_keys_can_be_removed(home: Home) -> None:
 
     assert removed.exit_code == 0, removed.output
     assert set(load_config(home).actors) == {"lead", "helper"}
+
+
+def test_actor_list_as_json(home: Home) -> None:
+    import json
+
+    write_config(home, BASE)
+    listing = tinyclaw("actor", "list", "--json")
+    assert listing.exit_code == 0, listing.output
+    lead, helper = json.loads(listing.stdout)["actors"]
+    assert lead["name"] == "lead" and lead["teams"] == ["crew"] and lead["default"] is True
+    assert helper["teammates"] == ["lead"] and helper["waiting"] == 0
+    assert helper["workspace"] == str(home.actors / "helper" / "workspace")
+    assert set(lead) == {"name", "runner", "model", "permission_mode", "description", "teams",
+                         "teammates", "workspace", "persona_file", "waiting", "default"}  # fmt: skip

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
@@ -166,9 +167,11 @@ def register(app: typer.Typer) -> None:
             _start(ctx, wait, attach)
 
     @app.command()
-    def status(ctx: typer.Context) -> None:
-        """Components, queue depths, runs in flight and failures (works without tmux)."""
+    def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """Components, queue depths, runs in flight and failures (works without tmux).
+        Exit code 0: everything runs; 3: nothing runs; 4: a component is down."""
         from tinyclaw.errors import LauncherError
+        from tinyclaw.launcher.health import snapshot_json, status_code
         from tinyclaw.launcher.status import collect, format_status
         from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
 
@@ -182,10 +185,14 @@ def register(app: typer.Typer) -> None:
             except LauncherError:
                 running = None
             snap = collect(home, config, session=name, session_running=running)
+            if as_json:
+                emit(snapshot_json(snap))
+                raise typer.Exit(status_code(snap))
             typer.echo(format_status(snap))
-            from tinyclaw.schedule.status import schedule_lines  # issue 8: next runs
+            from tinyclaw.schedule.status import schedule_lines
 
             typer.echo("\n".join(schedule_lines(home, config)))
+        raise typer.Exit(status_code(snap))
 
     @app.command()
     def attach(
