@@ -207,8 +207,10 @@ class Doctor:
                         )
                     )
         for kind in sorted({a.runner for a in config.actors.values()}):
-            for name in config.runners.for_kind(kind).pass_env:
-                if not self.environ.get(name):
+            runner = config.runners.for_kind(kind)
+            for name in runner.pass_env:
+                # The runner's own `env` hands the CLI this variable just as well.
+                if not self.environ.get(name) and not runner.env.get(name):
                     results.append(
                         Check(
                             "warning",

@@ -105,4 +105,6 @@ class WorkerAccess:
     def equip(self, context: CommandContext, worker: WorkerView) -> CommandContext:
         """The command context with what owner commands need: the pairing service
         (``/approve``, ``/deny``, ``/pending``) and the whole worker (``/status``)."""
-        return replace(context, pairing=self.pairing, overview=lambda: overview(worker))
+        return replace(
+            context, pairing=self.pairing, overview=lambda asking: overview(worker, asking)
+        )
