@@ -94,3 +94,16 @@ def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> N
         [str(TINYCLAW)], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
     )
     assert completed.stdout.split() == ["pair"]
+
+
+def test_what_tinyclaw_tells_you_to_type_works_in_your_shell(tmp_path: Path) -> None:
+    """`start` says `tinyclaw attach`: true only when PATH finds this tinyclaw;
+    otherwise it names the full path."""
+    ask = [sys.executable, "-c", "from tinyclaw.cli.context import command_name as c; print(c())"]
+    elsewhere = {**os.environ, "PATH": "/usr/bin:/bin"}
+    on_path = {**os.environ, "PATH": f"{TINYCLAW.parent}:/usr/bin:/bin"}
+
+    assert subprocess.run(ask, capture_output=True, text=True, env=elsewhere, check=True,
+                          cwd=tmp_path).stdout.strip() == str(TINYCLAW)  # fmt: skip
+    assert subprocess.run(ask, capture_output=True, text=True, env=on_path, check=True,
+                          cwd=tmp_path).stdout.strip() == "tinyclaw"  # fmt: skip

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.cli.context import clean_errors, command_name, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
     launcher = _launcher(home, config)
     report = launcher.start(wait=wait)
     session = launcher.tmux.name
+    me = command_name()  # what the user can type: `tinyclaw`, or its full path
     if report.already_running:
-        typer.echo(f"tinyclaw is already running in tmux session {session!r} (tinyclaw attach)")
+        typer.echo(f"tinyclaw is already running in tmux session {session!r} ({me} attach)")
         return
     width = max(len(c.window) for c in report.components)
     typer.echo(f"started tmux session {session!r} for {home.root}")
@@ -81,7 +82,7 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         if report.not_ready:
             typer.secho(
                 f"{len(report.not_ready)} component(s) not ready after {report.elapsed:.1f} s; "
-                "see `tinyclaw status` and `tinyclaw logs`",
+                f"see `{me} status` and `{me} logs`",
                 fg="yellow",
             )
         else:
@@ -91,7 +92,7 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
     if attach:
         _attach(home, config, None)
     else:
-        typer.echo("watch it: tinyclaw attach [ACTOR]    stop it: tinyclaw stop")
+        typer.echo(f"watch it: {me} attach [ACTOR]    stop it: {me} stop")
 
 
 def _waiting(runs: int, timeout: float) -> None:
