@@ -65,3 +65,13 @@ def test_actor_add_and_remove_edit_the_local_file_when_there_is_one(checkout: Ho
     assert f"removed [actors.coder] from {checkout.local_config_file}" in removed.stdout
     assert checkout.local_config_file.read_text() == "# my settings\n"
     assert checkout.config_file.read_text() == DEFAULT_CONFIG
+
+
+def test_doctor_names_the_local_file_it_read(checkout: Home) -> None:
+    from tests.launcher.conftest import run_tinyclaw
+
+    checkout.local_config_file.write_text("[worker]\nconcurrency = 2\n", encoding="utf-8")
+    assert "tinyclaw.toml + tinyclaw.local.toml (assistant)" in run_tinyclaw("doctor").stdout
+    checkout.local_config_file.write_text("[worker]\nconcurrency = 0\n", encoding="utf-8")
+    broken = run_tinyclaw("doctor").stdout
+    assert "worker.concurrency" in broken and "or tinyclaw.local.toml" in broken

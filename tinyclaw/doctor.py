@@ -127,14 +127,14 @@ class Doctor:
         except ConfigError as exc:
             lines = str(exc).splitlines()
             missing = not self.home.config_file.exists()
-            fix = (
-                "tinyclaw init"
-                if missing
-                else f"edit {self.home.config_file} (README: Configuration)"
-            )
+            local = self.home.local_config_file
+            edit = f"{self.home.config_file}" + (f" or {local.name}" if local.exists() else "")
+            fix = "tinyclaw init" if missing else f"edit {edit} (README: Configuration)"
             return None, [Check("problem", "config", line, fix) for line in lines]
         actors = ", ".join(config.actors)
-        return config, [Check("ok", "config", f"{self.home.config_file} ({actors})")]
+        local = self.home.local_config_file
+        source = f"{self.home.config_file}" + (f" + {local.name}" if local.exists() else "")
+        return config, [Check("ok", "config", f"{source} ({actors})")]
 
     def clis(self, config: Config | None) -> list[Check]:
         from tinyclaw.runners import resolve_command
