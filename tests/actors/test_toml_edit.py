@@ -98,3 +98,10 @@ def test_adding_a_name_that_exists_or_to_broken_toml_is_refused() -> None:
         add_table(CONFIG, ("actors", "coder"), {}, "t.toml")
     with pytest.raises(ConfigError, match=r"t\.toml: not valid TOML"):
         add_table("[actors\n", ("actors", "x"), {}, "t.toml")
+
+
+def test_blank_lines_inside_a_persona_are_kept_exactly() -> None:
+    persona = "Intro.\n\n\n\n[Rules]\n\n\nEnd."
+    added = add_table(CONFIG, ("actors", "poet"), {"persona": persona}, "t.toml")
+    removed = remove_table(added, ("actors", "coder"), "t.toml")
+    assert tomllib.loads(removed)["actors"]["poet"]["persona"] == persona

@@ -78,9 +78,9 @@ def _headed_tables(
         yield from _headed_tables(item.value, here)
 
 
-def _take_trailing_comment(table: Table) -> str:
-    """Cut the comment block that ends ``table``'s body and return it: it stands just
-    above the next header and describes that one, so it must follow that header."""
+def _trailing_comment(table: Table) -> tuple[int, list[str], list[str]]:
+    """Where the comments and blank lines ending ``table``'s body start, those lines,
+    and the comment block among them that stands just above the next header."""
     body = table.value.body
     end = len(body)
     while end and isinstance(body[end - 1][1], (Comment, Whitespace)):
@@ -93,27 +93,33 @@ def _take_trailing_comment(table: Table) -> str:
         if not line.strip().startswith("#"):
             break
         block.insert(0, line.strip())
-    if not block:
-        return ""
-    kept = lines[: len(lines) - len(block)]
-    del body[end:]
-    body.append((None, Whitespace("".join(line + "\n" for line in kept) or "\n")))
-    return "\n" + "".join(line + "\n" for line in block)
+    return end, lines, block
 
 
-def _move_comment(order: list[tuple[tuple[str, ...], Table]], last: int) -> None:
-    """Move the comment ending table ``order[last]`` onto the header after it."""
+def _move_comment(
+    order: list[tuple[tuple[str, ...], Table]], last: int, *, apart: bool = False
+) -> None:
+    """Move the comment block ending table ``order[last]`` onto the header after it,
+    which it describes (``apart``: after a blank line, as it no longer follows the
+    comment it stood under)."""
     if last + 1 >= len(order):
         return
-    moved = _take_trailing_comment(order[last][1])
+    table = order[last][1]
+    end, lines, block = _trailing_comment(table)
+    if not block:
+        return
+    kept = lines[: len(lines) - len(block)]
+    del table.value.body[end:]
+    table.value.body.append((None, Whitespace("".join(line + "\n" for line in kept) or "\n")))
     following = order[last + 1][1]
+    moved = ("\n" if apart else "") + "".join(line + "\n" for line in block)
     following.trivia.indent = moved + following.trivia.indent
 
 
 def _tidy(text: str) -> str:
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.lstrip("\n").rstrip("\n") + "\n" if text.strip() else ""
+    """No blank lines at the start or the end. (Blank lines inside are left alone: a
+    multi-line string may hold them.)"""
+    return text.strip("\n") + "\n" if text.strip() else ""
 
 
 def remove_table(text: str, table: tuple[str, str], source: str) -> str:
@@ -127,7 +133,10 @@ def remove_table(text: str, table: tuple[str, str], source: str) -> str:
     order = list(_headed_tables(doc))
     inside = [i for i, (path, _t) in enumerate(order) if path[:2] == table]
     if inside:
-        _move_comment(order, inside[-1])
+        # A comment left above the removed header (it ends the table before) and the
+        # one that moves down stay apart.
+        above = inside[0] > 0 and bool(_trailing_comment(order[inside[0] - 1][1])[2])
+        _move_comment(order, inside[-1], apart=above)
     del parent[name]
     if isinstance(parent, Table) and not parent.value.body and parent.is_super_table():
         del doc[parent_key]
