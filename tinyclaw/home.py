@@ -93,8 +93,14 @@ def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
     for candidate in (start, *start.parents):
         if (candidate / CONFIG_NAME).is_file():
             return Home(candidate)
+    return user_home()
+
+
+def user_home() -> Home:
+    """``~/.tinyclaw``: the home of an installed tinyclaw (what ``tinyclaw init``
+    creates when told no other place)."""
     try:
-        user_home = Path.home()
+        home_dir = Path.home()
     except RuntimeError as exc:  # no HOME and no passwd entry
         raise HomeError("cannot find a home: set TINYCLAW_HOME or pass --home") from exc
-    return Home((user_home / ".tinyclaw").resolve())
+    return Home((home_dir / ".tinyclaw").resolve())

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from
-from tinyclaw.home import ENV_VAR, Home, find_home
+from tinyclaw.home import ENV_VAR, Home, find_home, user_home
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -75,7 +75,8 @@ def init(
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
     from tinyclaw.config_template import DEFAULT_CONFIG
 
-    home = Home(path.expanduser().resolve()) if path else _init_home(ctx)
+    with clean_errors():
+        home = Home(path.expanduser().resolve()) if path else _init_home(ctx)
     if home.config_file.exists():
         typer.secho(
             f"error: {home.config_file} already exists; not overwriting it", err=True, fg="red"
@@ -98,7 +99,7 @@ def _init_home(ctx: typer.Context) -> Home:
     checkout or folder the command happens to run in (a checkout is already a home)."""
     if ctx.meta.get("home_given"):
         return home_from(ctx)
-    return Home((Path.home() / ".tinyclaw").resolve())
+    return user_home()
 
 
 @app.command()
