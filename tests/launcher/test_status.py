@@ -75,7 +75,8 @@ def test_status_without_tmux_shows_runs_in_flight_queues_and_failures(home: Home
     assert "worker    not running" in out
     assert "incoming 0  inboxes 1  processing 1  outgoing 0  failed 1" in out
     in_flight = next(line for line in out.splitlines() if line.startswith("  @coder"))
-    assert "42s" in in_flight or "43s" in in_flight
+    elapsed = int(in_flight.split()[1].removesuffix("s"))
+    assert 42 <= elapsed < 60  # started 42 s before; the rest is this slow machine
     assert "telegram:42" in in_flight and "summarise the meeting notes" in in_flight
     assert "failures: 1" in out
     assert "addressed to unknown actor 'ghost'" in out
