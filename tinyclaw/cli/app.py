@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, home_from
+from tinyclaw.cli.context import clean_errors, command_name, home_from
 from tinyclaw.home import ENV_VAR, Home, find_home, user_home
 
 app = typer.Typer(
@@ -91,7 +91,7 @@ def init(
             "commands find it from any folder that is not itself a home (a checkout is); "
             f"or: export TINYCLAW_HOME={home.root}"
         )
-    typer.echo(f'next: edit {home.config_file}, then `tinyclaw send "hello"`')
+    typer.echo(f'next: edit {home.config_file}, then `{command_name()} send "hello"`')
 
 
 def _init_home(ctx: typer.Context) -> Home:

@@ -40,7 +40,9 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         raise LauncherError(f"no actor {actor!r}; actors: {', '.join(config.actors)}")
     tmux = Tmux(session_name(config), socket_name())
     if not tmux.exists():
-        raise LauncherError(f"tmux session {tmux.name!r} is not running; run `tinyclaw start`")
+        raise LauncherError(
+            f"tmux session {tmux.name!r} is not running; run `{command_name()} start`"
+        )
     tmux.check_home(home.root)
     tmux.select(actor_component(actor.lstrip("@")) if actor else None)
     inside = bool(os.environ.get("TMUX"))
@@ -52,7 +54,7 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         outside = " ".join(tmux.attach_argv(False))
         raise LauncherError(
             "this terminal is inside another tmux server; detach (C-b d) and run "
-            f"`tinyclaw attach`, or nest it: TMUX= {outside}"
+            f"`{command_name()} attach`, or nest it: TMUX= {outside}"
         )
 
 
