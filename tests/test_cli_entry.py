@@ -4,6 +4,7 @@ command line goes to that application."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -63,3 +64,46 @@ def test_the_worker_runs_without_typer_and_help_still_comes_from_it(home: Home) 
         timeout=60,
     )
     assert helped.returncode == 0 and "Run the worker in the foreground" in helped.stdout
+
+
+TINYCLAW = Path(sys.executable).parent / "tinyclaw"  # the console script of this venv
+
+
+def test_version_prints_the_version_and_exits_zero(tmp_path: Path) -> None:
+    from tinyclaw import __version__
+
+    for flag in ("--version", "-V"):
+        shown = subprocess.run(
+            [str(TINYCLAW), flag], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout == f"tinyclaw {__version__}\n"
+
+
+def test_shell_completion_is_offered_and_completes_commands(tmp_path: Path) -> None:
+    script = subprocess.run(
+        [str(TINYCLAW), "--show-completion", "bash"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    assert "_TINYCLAW_COMPLETE" in script.stdout
+
+    env = {**os.environ, "_TINYCLAW_COMPLETE": "complete_bash", "COMP_WORDS": "tinyclaw pa",
+           "COMP_CWORD": "1"}  # fmt: skip
+    completed = subprocess.run(
+        [str(TINYCLAW)], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    assert completed.stdout.split() == ["pair"]
+
+
+def test_what_tinyclaw_tells_you_to_type_works_in_your_shell(tmp_path: Path) -> None:
+    """`start` says `tinyclaw attach`: true only when PATH finds this tinyclaw;
+    otherwise it names the full path."""
+    ask = [sys.executable, "-c", "from tinyclaw.cli.context import command_name as c; print(c())"]
+    elsewhere = {**os.environ, "PATH": "/usr/bin:/bin"}
+    on_path = {**os.environ, "PATH": f"{TINYCLAW.parent}:/usr/bin:/bin"}
+
+    assert subprocess.run(ask, capture_output=True, text=True, env=elsewhere, check=True,
+                          cwd=tmp_path).stdout.strip() == str(TINYCLAW)  # fmt: skip
+    assert subprocess.run(ask, capture_output=True, text=True, env=on_path, check=True,
+                          cwd=tmp_path).stdout.strip() == "tinyclaw"  # fmt: skip

@@ -41,6 +41,27 @@ def test_init_honours_the_home_option(tmp_path: Path) -> None:
     assert (chosen / "tinyclaw.toml").is_file()
 
 
+def test_init_without_a_path_creates_the_user_home_even_inside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "tinyclaw.toml").write_text("[actors.dev]\n")
+    monkeypatch.delenv("TINYCLAW_HOME")
+    monkeypatch.chdir(checkout)
+
+    made = CliRunner().invoke(app, ["init"])
+
+    assert made.exit_code == 0, made.output
+    user_home = Path(os.environ["HOME"]).resolve() / ".tinyclaw"
+    assert f"created {user_home}" in made.stdout
+    assert load_config(Home(user_home)).actors
+    assert (checkout / "tinyclaw.toml").read_text() == "[actors.dev]\n"  # untouched
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TINYCLAW_HOME")  # the command exported it for its sub-commands
+    assert find_home().root == user_home  # outside a checkout, commands find it
+
+
 def test_the_home_is_found_like_git_finds_its_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -84,3 +105,42 @@ def test_a_bad_dotenv_line_is_one_clear_error(tmp_path: Path) -> None:
     env_file.write_text("GOOD=1\nthis is not an assignment\n")
     with pytest.raises(ConfigError, match=r"\.env:2: expected KEY=value"):
         load_dotenv(env_file, {})
+
+
+def test_dotenv_reads_values_as_other_tools_do(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "TELEGRAM_BOT_TOKEN=abc # my bot\n"
+        'GREETING="line one\\nline two"\n'
+        "BASE=/srv/bot\n"
+        "DATA=${BASE}/data\n"
+        "CACHE=${XDG_CACHE:-/tmp/cache}/bot\n"
+        "FROM_ENV=${USER_NAME}-suffix\n"
+        "KEY= # nothing but a comment\n"
+    )
+    environ = {"USER_NAME": "ada"}
+
+    load_dotenv(env_file, environ)
+
+    assert environ["TELEGRAM_BOT_TOKEN"] == "abc"
+    assert environ["GREETING"] == "line one\nline two"
+    assert environ["DATA"] == "/srv/bot/data"
+    assert environ["CACHE"] == "/tmp/cache/bot"
+    assert environ["FROM_ENV"] == "ada-suffix"
+    assert environ["KEY"] == ""
+
+
+def test_dotenv_expansion_prefers_the_environment_and_overrides_only_when_told(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BASE=/from/file\nDATA=${BASE}/data\n")
+    environ = {"BASE": "/from/env"}
+
+    assert load_dotenv(env_file, environ) == {"DATA": "/from/env/data"}
+    assert environ["BASE"] == "/from/env"
+
+    forced = {"BASE": "/from/env"}
+    load_dotenv(env_file, forced, override=True)
+    assert forced["BASE"] == "/from/file"
+    assert forced["DATA"] == "/from/file/data"

@@ -523,10 +523,38 @@ def read_config_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read: not UTF-8 text ({exc.reason})") from None
 
 
+def read_toml(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
+    """One TOML file as data; a broken file is a one-line ConfigError naming it."""
+    if missing_ok and not path.exists() and not path.is_symlink():
+        return {}
+    return parse_toml(read_config_text(path), str(path))
+
+
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``: tables merge key by key, at any depth; any other
+    value (a string, a number, a list) in ``over`` replaces the one in ``base``."""
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = merge_tables(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_config(home: Home) -> Config:
-    """Read and validate ``tinyclaw.toml``; a missing or broken file is a ConfigError."""
-    path = home.config_file
-    return parse_config(parse_toml(read_config_text(path), str(path)), str(path))
+    """Read ``tinyclaw.toml``, lay ``tinyclaw.local.toml`` over it when there is one,
+    and validate the result; a missing or broken file is a ConfigError.
+
+    The local file holds the owner's settings in a checkout, where tinyclaw.toml is
+    tracked by git: configuring the assistant then leaves the checkout clean."""
+    data = read_toml(home.config_file)
+    local = read_toml(home.local_config_file, missing_ok=True)
+    if not local:
+        return parse_config(data, str(home.config_file))
+    source = f"{home.config_file} + {home.local_config_file.name}"
+    return parse_config(merge_tables(data, local), source)
 
 
 def load_home_config(home: Home) -> Config:

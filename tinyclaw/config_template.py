@@ -4,6 +4,8 @@ actor, every platform off, and comments that point to the manual."""
 DEFAULT_CONFIG = """\
 # tinyclaw configuration. No secrets here: tokens come from the environment or .env.
 # Every key is described in docs/configuration.md.
+# Settings of your own can go in tinyclaw.local.toml beside this file: it is laid over
+# this one, table by table (see docs/install.md), and git ignores it.
 
 [worker]
 concurrency = 4            # actors running at the same time

@@ -151,14 +151,14 @@ class Doctor:
         except ConfigError as exc:
             lines = str(exc).splitlines()
             missing = not self.home.config_file.exists()
-            fix = (
-                "tinyclaw init"
-                if missing
-                else f"edit {self.home.config_file} (docs/configuration.md)"
-            )
+            local = self.home.local_config_file
+            edit = f"{self.home.config_file}" + (f" or {local.name}" if local.exists() else "")
+            fix = "tinyclaw init" if missing else f"edit {edit} (docs/configuration.md)"
             return None, [Check("problem", "config", line, fix) for line in lines]
         actors = ", ".join(config.actors)
-        return config, [Check("ok", "config", f"{self.home.config_file} ({actors})")]
+        local = self.home.local_config_file
+        source = f"{self.home.config_file}" + (f" + {local.name}" if local.exists() else "")
+        return config, [Check("ok", "config", f"{source} ({actors})")]
 
     def metrics(self, config: Config) -> Check:
         """The endpoint answers with tinyclaw's metrics, or the textfile is fresh."""
@@ -272,8 +272,10 @@ class Doctor:
                         )
                     )
         for kind in sorted({a.runner for a in config.actors.values()}):
-            for name in config.runners.for_kind(kind).pass_env:
-                if not self.environ.get(name):
+            runner = config.runners.for_kind(kind)
+            for name in runner.pass_env:
+                # The runner's own `env` hands the CLI this variable just as well.
+                if not self.environ.get(name) and not runner.env.get(name):
                     results.append(
                         Check(
                             "warning",

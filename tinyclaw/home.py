@@ -16,6 +16,7 @@ from pathlib import Path
 from tinyclaw.errors import HomeError
 
 CONFIG_NAME = "tinyclaw.toml"
+LOCAL_CONFIG_NAME = "tinyclaw.local.toml"
 ENV_VAR = "TINYCLAW_HOME"
 
 
@@ -28,6 +29,11 @@ class Home:
     @property
     def config_file(self) -> Path:
         return self.root / CONFIG_NAME
+
+    @property
+    def local_config_file(self) -> Path:
+        """The owner's settings merged over ``tinyclaw.toml`` (git-ignored in a checkout)."""
+        return self.root / LOCAL_CONFIG_NAME
 
     @property
     def env_file(self) -> Path:
@@ -87,8 +93,14 @@ def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
     for candidate in (start, *start.parents):
         if (candidate / CONFIG_NAME).is_file():
             return Home(candidate)
+    return user_home()
+
+
+def user_home() -> Home:
+    """``~/.tinyclaw``: the home of an installed tinyclaw (what ``tinyclaw init``
+    creates when told no other place)."""
     try:
-        user_home = Path.home()
+        home_dir = Path.home()
     except RuntimeError as exc:  # no HOME and no passwd entry
         raise HomeError("cannot find a home: set TINYCLAW_HOME or pass --home") from exc
-    return Home((user_home / ".tinyclaw").resolve())
+    return Home((home_dir / ".tinyclaw").resolve())

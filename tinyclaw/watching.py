@@ -65,8 +65,8 @@ class _InotifyWake:
     def on_queue_overflow(self) -> None:
         self._notify()  # events were lost: the scan finds what they said
 
-    def on_events_lost(self) -> None:  # watchdog 7.1 calls it after the overflow
-        self._notify()
+    def on_events_lost(self) -> None:
+        self._notify()  # watchdog 7.1, after an overflow once watches recovered: rescan
 
 
 class Watcher:

@@ -200,3 +200,52 @@ def test_names_with_a_trailing_newline_are_refused(home: Home) -> None:
     assert scheduled.exit_code == 1 and "invalid actor name" in scheduled.stderr
     with pytest.raises(ConversationError):
         ConversationStore(home.state / "conversations").path("abc\n")
+
+
+def test_added_actors_may_write_like_the_first_one_unless_told_otherwise(home: Home) -> None:
+    write_config(home, BASE)
+    assert tinyclaw("actor", "add", "writer").exit_code == 0
+    assert tinyclaw("actor", "add", "fixer", "--runner", "codex").exit_code == 0
+    careful = tinyclaw("actor", "add", "reader", "--permission-mode", "plan")
+    assert careful.exit_code == 0, careful.output
+
+    actors = load_config(home).actors
+    assert actors["writer"].permission_mode == "acceptEdits"
+    assert actors["fixer"].permission_mode == "workspace-write"
+    assert actors["reader"].permission_mode == "plan"
+
+
+def test_a_persona_with_rules_headers_can_be_added_and_removed_again(home: Home) -> None:
+    write_config(home, "# mine\n" + BASE)
+    persona = "You review code.\n[Rules]\nBe brief."
+    assert tinyclaw("actor", "add", "reviewer", "--persona", persona).exit_code == 0
+    assert load_config(home).actors["reviewer"].persona == persona
+
+    removed = tinyclaw("actor", "remove", "reviewer", "--yes")
+    assert removed.exit_code == 0, removed.output
+    assert "reviewer" not in load_config(home).actors
+    assert home.config_file.read_text().startswith("# mine\n")
+
+
+def test_an_actor_written_as_dotted_keys_can_be_removed(home: Home) -> None:
+    write_config(home, BASE + '\n[actors]\nextra.model = "opus"\nextra.description = "x"\n')
+    assert "extra" in load_config(home).actors
+
+    removed = tinyclaw("actor", "remove", "extra", "--yes")
+
+    assert removed.exit_code == 0, removed.output
+    assert set(load_config(home).actors) == {"lead", "helper"}
+
+
+def test_actor_list_as_json(home: Home) -> None:
+    import json
+
+    write_config(home, BASE)
+    listing = tinyclaw("actor", "list", "--json")
+    assert listing.exit_code == 0, listing.output
+    lead, helper = json.loads(listing.stdout)["actors"]
+    assert lead["name"] == "lead" and lead["teams"] == ["crew"] and lead["default"] is True
+    assert helper["teammates"] == ["lead"] and helper["waiting"] == 0
+    assert helper["workspace"] == str(home.actors / "helper" / "workspace")
+    assert set(lead) == {"name", "runner", "model", "permission_mode", "description", "teams",
+                         "teammates", "workspace", "persona_file", "waiting", "default"}  # fmt: skip

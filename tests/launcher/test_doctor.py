@@ -184,3 +184,24 @@ def test_voice_notes_need_their_key_or_their_local_model(home: Home, tmp_path: P
     )
     result = run_tinyclaw("doctor")
     assert f"FAIL  transcription: no faster-whisper model in {missing}" in result.stdout
+def test_a_key_the_runner_sets_in_env_is_not_reported_missing(home: Home) -> None:
+    fake = PACKAGE_ROOT / "scripts" / "fake-cli"
+    home.config_file.write_text(
+        f'[runners.claude]\ncommand = "{fake}"\npass_env = ["ANTHROPIC_API_KEY"]\n'
+        'env = { ANTHROPIC_API_KEY = "sk-from-config" }\n'
+        f'[runners.codex]\ncommand = "{fake}"\npass_env = ["OPENAI_API_KEY"]\n'
+        'env = { OPENAI_API_KEY = "sk-also-from-config" }\n'
+        '[actors.assistant]\nrunner = "claude"\n[actors.coder]\nrunner = "codex"\n'
+    )
+    _private(home)
+
+    out = run_tinyclaw("doctor").stdout
+
+    assert "ANTHROPIC_API_KEY (runners.claude.pass_env) is not set" not in out
+    assert "OPENAI_API_KEY (runners.codex.pass_env) is not set" not in out
+
+    home.config_file.write_text(
+        f'[runners.claude]\ncommand = "{fake}"\npass_env = ["ANTHROPIC_API_KEY"]\n'
+        '[actors.assistant]\nrunner = "claude"\n'
+    )
+    assert "ANTHROPIC_API_KEY (runners.claude.pass_env) is not set" in run_tinyclaw("doctor").stdout

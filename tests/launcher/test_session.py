@@ -73,6 +73,35 @@ def test_start_opens_a_window_per_component_and_a_second_start_is_harmless(
     assert f"belongs to the home {launch_home.root}" in clash.stderr
 
 
+def test_status_agrees_with_itself_from_a_shell_on_another_tmux_server(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    _start()
+    assert run_tinyclaw("status").returncode == 0  # everything runs
+
+    env = {k: v for k, v in os.environ.items() if k != "TINYCLAW_TMUX_SOCKET"}
+    env["TMUX_TMPDIR"] = str(launch_home.root / "no-tmux-here")  # no server at all
+    os.makedirs(env["TMUX_TMPDIR"])
+    elsewhere = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "status"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert "not on this tmux server; its components run" in elsewhere.stdout
+    assert "not running (tinyclaw start)" not in elsewhere.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "status", "--json"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    data = json.loads(as_json.stdout)
+    assert data["tmux"]["state"] == "elsewhere" and data["health"] == "ok"
+
+    stopped = run_tinyclaw("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert run_tinyclaw("status").returncode == 3
+
+
 def test_a_message_from_the_queue_shows_up_in_its_actors_window(
     launch_home: Home, tmux: TmuxServer
 ) -> None:

@@ -152,3 +152,81 @@ def test_a_python_older_than_3_11_is_named_with_what_to_install(tmp_path: Path) 
     assert "tinyclaw needs Python 3.11 or newer" in result.stderr
     assert "Python 3.9.2" in result.stderr and "PYTHON=python3.11" in result.stderr
     assert not (root / ".venv").exists()
+
+
+# A stand-in for npm: records its arguments and installs claude and codex stand-ins
+# where `npm install --prefix .tools` would put them (or fails when NPM_FAILS is set).
+STUB_NPM = """#!/usr/bin/env bash
+echo "npm $*" >> "$CALLS"
+[ -n "${NPM_FAILS:-}" ] && { echo "npm ERR! network down" >&2; exit 1; }
+mkdir -p .tools/node_modules/.bin
+for cli in claude codex; do printf '#!/bin/sh\\n' > ".tools/node_modules/.bin/$cli"; done
+chmod +x .tools/node_modules/.bin/claude .tools/node_modules/.bin/codex
+"""
+
+
+def _with_npm(tmp_path: Path) -> str:
+    path = _bin_with(tmp_path, "tmux", "mkdir", "chmod", "ln", "readlink")
+    npm = Path(path) / "npm"
+    npm.write_text(STUB_NPM.replace("#!/usr/bin/env bash", f"#!{BASH}"))
+    npm.chmod(0o755)
+    return path
+
+
+def test_without_a_terminal_the_missing_clis_are_installed_without_asking(
+    tmp_path: Path,
+) -> None:
+    root = _checkout(tmp_path)
+    calls = tmp_path / "calls"
+    result = subprocess.run(
+        [BASH, str(root / "scripts" / "start"), "--help"],
+        env={**os.environ, "PATH": _with_npm(tmp_path), "CALLS": str(calls)},
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines() == [
+        "npm install --prefix .tools --no-fund --no-audit --loglevel=error "
+        "@anthropic-ai/claude-code@2.1.331 @openai/codex@0.169.0"
+    ]
+    assert (root / ".tools" / "node_modules" / ".bin" / "claude").exists()
+    assert "starting anyway" not in result.stderr
+    assert "Start everything in one tmux session" in result.stdout
+
+
+def test_a_failed_install_stops_with_the_reason(tmp_path: Path) -> None:
+    root = _checkout(tmp_path)
+    env = {**os.environ, "PATH": _with_npm(tmp_path), "CALLS": str(tmp_path / "calls"),
+           "NPM_FAILS": "1"}  # fmt: skip
+    result = subprocess.run(
+        [BASH, str(root / "scripts" / "start"), "--help"],
+        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "npm ERR! network down" in result.stderr
+    assert "npm could not install the CLIs" in result.stderr
+
+
+def test_tinyclaw_is_linked_into_local_bin_when_that_is_on_path(tmp_path: Path) -> None:
+    root = _checkout(tmp_path)
+    (root / ".tools" / "node_modules" / ".bin").mkdir(parents=True)
+    for cli in ("claude", "codex"):
+        (root / ".tools" / "node_modules" / ".bin" / cli).write_text("#!/bin/sh\n")
+        (root / ".tools" / "node_modules" / ".bin" / cli).chmod(0o755)
+    local_bin = Path(os.environ["HOME"]) / ".local" / "bin"
+    tools = _bin_with(tmp_path, "tmux", "mkdir", "ln", "readlink")
+
+    on_path = _run(root, f"{tools}:{local_bin}", "--help")
+
+    assert on_path.returncode == 0, on_path.stderr
+    link = local_bin / "tinyclaw"
+    assert os.readlink(link) == str(root / ".venv" / "bin" / "tinyclaw")
+    assert "linked" in on_path.stderr
+    again = _run(root, f"{tools}:{local_bin}", "--help")
+    assert "linked" not in again.stderr and "not on your PATH" not in again.stderr
+
+    link.unlink()
+    off_path = _run(root, tools, "--help")
+    assert not link.exists()
+    assert f"run it as {root / '.venv' / 'bin' / 'tinyclaw'}" in off_path.stderr

@@ -259,3 +259,34 @@ def test_a_damaged_store_is_reported_not_replaced(run: Run, home: Home) -> None:
 def test_a_broken_config_is_one_line(run: Run, home: Home) -> None:
     home.config_file.write_text(CONFIG.replace('code_ttl = "30m"', 'code_ttl = "later"'))
     _fails(run("list"), "pairing.code_ttl")
+
+
+def test_a_one_second_invite_says_one_second(run: Run) -> None:
+    result = run("invite", "--ttl", "1s")
+    assert "Single use, valid for 1 second." in result.stderr
+
+
+def test_approving_the_help_example_of_old_names_the_symbol_codes_never_use(run: Run) -> None:
+    result = run("approve", "ABCD-EFGH")
+    assert result.exit_code == 1
+    assert "codes never contain B" in result.stderr and "e.g. KQ7M-T4XA" in result.stderr
+    assert "KQ7M-T4XA" in run("approve", "--help").stdout
+
+
+def test_list_and_pending_as_json(run: Run, service: PairingService) -> None:
+    import json
+
+    assert json.loads(_ok(run("pending", "--json"))) == {"requests": []}
+    service.handle_unknown(ALICE, "Alice")
+    (request,) = json.loads(_ok(run("pending", "--json")))["requests"]
+    assert request["identity"] == "telegram:1001" and request["name"] == "Alice"
+    assert request["asked_at"] < request["expires_at"]
+
+    code = _ok(run("invite", "--profile", "bob", "--actors", "assistant")).strip()
+    assert service.redeem(BOB, code).ok
+    listing = json.loads(_ok(run("list", "--json")))
+    assert listing["owners"] == ["telegram:1"]
+    assert listing["open_invites"] == 0
+    (bob,) = listing["profiles"]
+    assert bob["name"] == "bob" and bob["role"] == "user" and bob["actors"] == ["assistant"]
+    assert bob["identities"] == [str(BOB)]

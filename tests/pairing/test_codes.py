@@ -12,7 +12,10 @@ import pytest
 from tinyclaw.errors import PairingError
 from tinyclaw.pairing.codes import (
     ALPHABET,
+    EXAMPLE_CODE,
+    LEFT_OUT,
     CodeKey,
+    explain_bad_code,
     format_code,
     load_or_create_key,
     normalize_code,
@@ -90,6 +93,19 @@ def test_a_request_code_can_be_recomputed_but_not_without_the_nonce(tmp_path: Pa
 def test_durations_read_as_words_in_replies() -> None:
     assert in_words(timedelta(hours=1)) == "1 hour"
     assert in_words(timedelta(minutes=90)) == "1 hour 30 minutes"
-    assert in_words(timedelta(seconds=1)) == "1 minute"
+    assert in_words(timedelta(seconds=1)) == "1 second"  # never rounded up
+    assert in_words(timedelta(seconds=59.9)) == "59 seconds"
+    assert in_words(timedelta(seconds=90)) == "1 minute 30 seconds"
     assert in_words(timedelta(minutes=15)) == "15 minutes"
     assert in_words(timedelta(days=3)) == "3 days"
+    assert in_words(timedelta(hours=50)) == "2 days 2 hours"
+
+
+def test_help_and_errors_show_a_code_that_could_be_one() -> None:
+    assert normalize_code(EXAMPLE_CODE) is not None
+    for left_out in LEFT_OUT.split():
+        assert left_out not in ALPHABET
+    assert len(LEFT_OUT.split()) + len(ALPHABET) == 36  # every letter and digit accounted for
+    why = explain_bad_code("ABCD-EFGH")
+    assert why.startswith("'ABCD-EFGH' is not a pairing code: codes never contain B")
+    assert EXAMPLE_CODE in why and "ABCD-EFGH" not in why.split(": ", 1)[1]

@@ -55,7 +55,7 @@ def context(config: Config, pairing: PairingService | None) -> CommandContext:
         chat_status=lambda m: "Nothing waiting.",
         cancel_chat=lambda m: [],
         pairing=pairing,
-        overview=lambda: "Everything (owner view):",
+        overview=lambda asking: "Everything (owner view):",
     )
 
 

@@ -148,12 +148,14 @@ def test_no_secret_reaches_a_cli_a_log_a_queue_file_or_a_reply(
             assert value not in seen and f"{name}=" not in seen
     assert OPENAI_KEY not in claude_seen and ANTHROPIC_KEY not in codex_seen
 
-    # 2. Replies: a key the model repeats, or an API error quotes, arrives redacted.
+    # 2. Replies: a key the model repeats arrives redacted; an API error that quotes one
+    #    reaches the chat as a plain sentence and the event log redacted.
     assert replies[claude_env.id].kind == "reply"
     assert replies[claude_env.id].text == "Here is your key: *** (and that is all)"
     assert replies[codex_env.id].text == "Your key is ***."
     error = replies[claude_error.id]
-    assert error.kind == "error" and "upstream refused key ***" in error.text
+    assert error.kind == "error" and "upstream refused key" not in error.text  # plain words
+    assert "upstream refused key ***" in (home.logs / "events.jsonl").read_text()  # the owner's
 
     # 3. Nowhere in the home (queue files, sent/, failed/, state, logs, the live
     #    views of the actors), nor on the worker's stderr, is any secret value.

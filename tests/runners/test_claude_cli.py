@@ -105,7 +105,7 @@ def test_an_api_error_is_a_readable_failure(
     assert result.exit_code == 1
     assert result.error is not None and result.error.startswith("api_error: 500")
     assert result.text.startswith("Sorry, the assistant ran into an error")
-    assert "the model is on fire" in result.text
+    assert "the model is on fire" in result.error and "the model is on fire" not in result.text
     assert len(anthropic_fake.model_requests()) == 1  # no retries
 
 

@@ -131,7 +131,7 @@ def test_an_api_error_is_an_error_although_subtype_says_success() -> None:
     summary = stream.summary(1, "")
     assert not summary.ok
     assert summary.error is not None and summary.error.startswith("api_error: 500 ")
-    assert "server exploded" in summary.text
+    assert "server exploded" in summary.error and "server exploded" not in summary.text
 
 
 def test_an_unknown_session_is_recognised() -> None:
@@ -154,11 +154,18 @@ def test_garbage_and_a_missing_result_give_readable_failures() -> None:
     assert not empty.ok and empty.error == "bad_output"
     assert empty.session_id == SID
     crashed = stream.summary(3, "some warning\nError: cannot start\n")
-    assert crashed.error == "exit: 3"
-    assert "Error: cannot start" in crashed.text
+    assert crashed.error == "exit: 3 Error: cannot start"  # for the owner's log
+    assert crashed.text.startswith("Sorry, the assistant stopped with an error (exit code 3).")
+    assert "cannot start" not in crashed.text  # the chat user gets a plain sentence
 
 
 def test_a_nonzero_exit_fails_even_with_a_clean_result() -> None:
     stream, _ = parse_claude_stream([RESULT_OK])
     summary = stream.summary(2, "")
-    assert not summary.ok and summary.error == "exit: 2"
+    assert not summary.ok and summary.error is not None and summary.error.startswith("exit: 2")
+
+
+def test_a_cost_is_kept_to_a_millionth_of_a_dollar() -> None:
+    noisy = json.loads(RESULT_OK) | {"total_cost_usd": 0.032619999999999996}
+    stream, _ = parse_claude_stream([INIT, json.dumps(noisy)])
+    assert stream.summary(0, "").cost_usd == 0.03262

@@ -129,7 +129,8 @@ def test_a_failed_stream_is_a_readable_failure(
     openai_fake.enqueue(Reply.stream_error("the stream broke"))
     result = CodexRunner(codex_settings).run(ask(tmp_path / "ws", "hi"))
     assert not result.ok
-    assert "the stream broke" in result.text
+    assert result.error is not None and "the stream broke" in result.error
+    assert "the stream broke" not in result.text
 
 
 def test_a_hanging_provider_hits_the_timeout_and_nothing_is_left_running(

@@ -4,6 +4,7 @@ run): failures come back as results with a sentence for the user, never as excep
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -57,8 +58,9 @@ def test_cancel_stops_the_run(fake_cli_settings: RunnerSettings, tmp_path: Path)
 def test_a_cli_reporting_an_error(fake_cli_settings: RunnerSettings, tmp_path: Path) -> None:
     settings = fake_cli_settings.model_copy(update={"env": {"FAKE_CLI_FAIL": "quota exceeded"}})
     result = ClaudeRunner(settings).run(ask(tmp_path))
-    assert not result.ok and result.exit_code == 1 and result.error == "exit: 1"
-    assert "quota exceeded" in result.text
+    assert not result.ok and result.exit_code == 1
+    assert result.error is not None and result.error.startswith("exit: 1")
+    assert "quota exceeded" in result.error and "quota exceeded" not in result.text
 
 
 @pytest.mark.parametrize("kind", ["claude", "codex"])
@@ -96,7 +98,8 @@ def test_secrets_never_reach_the_logs(
     with caplog.at_level(logging.DEBUG, logger="tinyclaw.runner"):
         result = ClaudeRunner(settings, environ=environ).run(ask(tmp_path))
     assert not result.ok
-    assert "sk-very-secret" not in result.text and "***" in result.text
+    assert result.error is not None and "sk-very-secret" not in result.error
+    assert "bad key ***" in result.error and "sk-very-secret" not in result.text
     assert "sk-very-secret" not in caplog.text
 
 
@@ -107,3 +110,13 @@ def test_chat_text_the_os_cannot_pass_is_a_failed_run_not_an_exception(
     assert not result.ok and result.error is not None
     assert result.error.startswith("spawn_failed")
     assert result.text.startswith("Sorry, the assistant could not be started")
+
+
+def test_a_run_logs_its_cost_in_dollars_and_cents(
+    fake_cli_settings: RunnerSettings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="tinyclaw.runner"):
+        result = ClaudeRunner(fake_cli_settings).run(ask(tmp_path))
+    assert result.ok, result
+    (line,) = [r.getMessage() for r in caplog.records if " ok in " in r.getMessage()]
+    assert re.search(r"cost=(\$\d+\.\d{4}|\?)$", line), line

@@ -161,3 +161,23 @@ def test_an_unknown_job_id_is_an_error(home: Home, command: str) -> None:
     result = tinyclaw("schedule", command, "nope")
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: no job 'nope'"
+
+
+def test_list_as_json_gives_each_job_with_stable_fields(home: Home) -> None:
+    write_config(home)
+    job_id = added_id(
+        tinyclaw("schedule", "add", "--actor", "coder", "--every", "2h", "--to", "cli:local",
+                 "ping")
+    )  # fmt: skip
+    (home.schedules / "failed").mkdir(exist_ok=True)
+
+    listing = tinyclaw("schedule", "list", "--json")
+
+    assert listing.exit_code == 0, listing.output
+    data = json.loads(listing.stdout)
+    (job,) = data["jobs"]
+    assert job["id"] == job_id and job["actor"] == "coder" and job["to"] == "cli:local"
+    assert job["schedule"] == "every 2h" and job["state"] == "scheduled"
+    assert job["prompt"] == "ping" and job["last_run"] is None
+    assert job["next_run"].endswith("+00:00")
+    assert data["rejected"] == []

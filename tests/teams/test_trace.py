@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from typer.testing import CliRunner, Result
@@ -54,6 +55,24 @@ def test_trace_shows_who_got_what_when_and_how_long_each_run_took(home: Home) ->
 
     unknown = tinyclaw("trace", "nope")
     assert unknown.exit_code == 1 and "no conversation or message 'nope'" in unknown.stderr
+
+    as_json = tinyclaw("trace", "--json", f"{msg.id}.h001")
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["type"] == "conversation" and data["id"] == msg.id and data["team"] == "crew"
+    assert data["status"] == "done" and data["run_count"] == 4 and len(data["runs"]) == 4
+    kinds = [e["kind"] for e in data["entries"]]
+    assert kinds[0] == "request" and kinds[-1] == "final" and "fanin" in kinds
+    handoff = next(e for e in data["entries"] if e["kind"] == "handoff")
+    assert handoff["actor"] == "lead" and handoff["to"] == "a" and handoff["hop"] == 1
+    run = data["runs"][0]
+    assert set(run) == {"id", "actor", "ended_at", "duration", "cost_usd", "ok", "error"}
+    assert data["cost_usd"] == round(sum(r["cost_usd"] or 0 for r in data["runs"]), 6)
+
+    single_json = json.loads(tinyclaw("trace", "--json", plain.id).stdout)
+    assert single_json["type"] == "message" and single_json["routed"]["actor"] == "a"
+    assert single_json["routed"]["chat_id"] == "local" and len(single_json["runs"]) == 1
+    assert tinyclaw("trace", "--json", "nope").exit_code == 1
 
 
 def test_every_team_conversation_has_a_readable_transcript(home: Home) -> None:

@@ -169,12 +169,20 @@ def test_a_second_message_resumes_the_session_with_its_history(stage: Stage) -> 
 
 
 def test_an_api_error_is_a_readable_reply(stage: Stage) -> None:
-    stage.fake.enqueue(Reply.error(500, "the model is on fire"))
+    internal = "the model is on fire; check your inference gateway (127.0.0.1:39645)"
+    stage.fake.enqueue(Reply.error(500, internal))
     with stage.serving():
         reply = stage.ask("hi")
 
     assert reply.kind == "error"
     assert reply.text.startswith("Sorry, the assistant ran into an error"), reply.text
+    assert "127.0.0.1" not in reply.text and "gateway" not in reply.text  # a plain sentence
+    # The owner still sees the reason: in the event log (trace, status) and the log.
+    # (codex words an HTTP 500 its own way; claude passes the server's message on.)
+    events = (stage.home.logs / "events.jsonl").read_text()
+    assert '"error": "api_error: ' in events
+    if stage.kind == "claude":
+        assert "inference gateway (127.0.0.1:39645)" in events
     assert len(stage.fake.model_requests()) == 1  # no retries
     assert Spool.list_box(Spool(stage.home).failed) == []  # answered, not failed
 

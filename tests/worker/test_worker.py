@@ -180,7 +180,9 @@ def test_a_cli_error_becomes_a_readable_error_reply(home: Home) -> None:
         msg = message("hi")
         Spool(home).put(msg)
         reply = reply_for(home, msg)
-    assert reply.kind == "error" and "overloaded" in reply.text
+    assert reply.kind == "error" and reply.text.startswith("Sorry, the assistant stopped")
+    assert "overloaded" not in reply.text  # the CLI's own words are for the owner:
+    assert '"error": "exit: 1 overloaded"' in (home.logs / "events.jsonl").read_text()
 
 
 def test_a_missing_cli_binary_is_reported_to_the_user(home: Home) -> None:

@@ -1,6 +1,6 @@
 """``tinyclaw actor add|list|show|remove``, as functions the CLI calls.
 
-Adding or removing an actor edits ``tinyclaw.toml`` as text (see ``toml_edit``), and
+Adding or removing an actor edits ``tinyclaw.toml`` with ``tomlkit`` (see ``toml_edit``), and
 the edited text must load, with exactly the intended change, before it replaces the
 file. Removing never deletes anything outside ``actors/<name>/``: a workspace
 configured elsewhere stays, and so do its sessions under ``state/``. Nor does it
@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyclaw.actors.persona import persona_path, write_persona
-from tinyclaw.actors.toml_edit import FieldValue, append_section, remove_section, section_text
+from tinyclaw.actors.toml_edit import FieldValue, add_table, remove_table
 from tinyclaw.config import (
     NAME_RE,
     Config,
     RunnerKind,
     load_config,
+    merge_tables,
     parse_config,
     parse_toml,
     read_config_text,
+    read_toml,
 )
 from tinyclaw.errors import ConfigError, JobNotFoundError, UnsafePathError
 from tinyclaw.fsutil import atomic_write
@@ -45,24 +47,39 @@ def check_name(name: str) -> str:
     return name
 
 
-def _read(home: Home) -> str:
+def _read(path: Path) -> str:
     """The file as :func:`load_config` reads it: bounded, a regular file, no BOM."""
-    return read_config_text(home.config_file)
+    return read_config_text(path)
 
 
-def _parse(text: str, source: str) -> Config:
+def _files(home: Home) -> list[Path]:
+    """The configuration files in force: tinyclaw.toml, then the local one over it."""
+    local = home.local_config_file
+    return [home.config_file, local] if local.exists() else [home.config_file]
+
+
+def _parse_with(home: Home, path: Path, text: str) -> Config:
+    """The configuration as it would be with ``path`` holding ``text``."""
     try:
-        data = parse_toml(text, source)
+        edited = parse_toml(text, str(path))
     except ConfigError as exc:
         raise ConfigError(f"the edited file would not be valid: {exc}") from None
-    return parse_config(data, source)
+    data: dict[str, object] = {}
+    for source in _files(home):
+        data = merge_tables(data, edited if source == path else read_toml(source))
+    return parse_config(data, str(path))
 
 
-def _replace_config(home: Home, text: str) -> None:
-    path = home.config_file
+def _replace_config(path: Path, text: str) -> None:
     mode = path.stat().st_mode & 0o777
     atomic_write(path, text.encode("utf-8"))
     os.chmod(path, mode)
+
+
+# What a new actor may do unless told otherwise: write in its workspace, as the
+# template's first actor does. Without it claude denies every edit and codex runs in
+# its read-only sandbox, so an added actor would silently differ from the first one.
+WRITE_MODES: dict[str, str] = {"claude": "acceptEdits", "codex": "workspace-write"}
 
 
 def add_actor(
@@ -77,7 +94,9 @@ def add_actor(
 ) -> Config:
     """Append ``[actors.NAME]``, create its folders and persona file; the new config."""
     check_name(name)
-    text = _read(home)
+    # The owner's own file when there is one, so a checkout's tracked file stays clean.
+    target = _files(home)[-1]
+    text = _read(target)
     config = load_config(home)
     if name in config.actors:
         raise ConfigError(f"there is already an actor called {name!r}")
@@ -88,14 +107,14 @@ def add_actor(
         "model": model,
         "description": description,
         "persona": persona,
-        "permission_mode": permission_mode,
+        "permission_mode": permission_mode or WRITE_MODES[runner],
     }
     fields = {key: value for key, value in given.items() if value}
-    updated = append_section(text, section_text(("actors", name), fields))
-    new_config = _parse(updated, str(home.config_file))
+    updated = add_table(text, ("actors", name), fields, str(target))
+    new_config = _parse_with(home, target, updated)
     if set(new_config.actors) != {*config.actors, name}:
-        raise ConfigError(f"{home.config_file}: appending [actors.{name}] did not add it cleanly")
-    _replace_config(home, updated)
+        raise ConfigError(f"{target}: appending [actors.{name}] did not add it cleanly")
+    _replace_config(target, updated)
     Spool(home).inbox(name).mkdir(parents=True, exist_ok=True)
     new_config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
     write_persona(home, new_config, name)
@@ -186,21 +205,25 @@ def remove_jobs(home: Home, removal: Removal) -> list[str]:
     return removed
 
 
-def remove_from_config(home: Home, name: str) -> None:
-    """Cut ``[actors.NAME]`` out of tinyclaw.toml, changing nothing else."""
-    text = _read(home)
+def remove_from_config(home: Home, name: str) -> list[Path]:
+    """Cut ``[actors.NAME]`` out of each configuration file defining it, changing
+    nothing else; the files edited."""
     before = load_config(home)
-    updated = remove_section(text, ("actors", name))
-    after = _parse(updated, str(home.config_file))
-    expected = {k: v for k, v in before.actors.items() if k != name}
-    if after.actors != expected or after.model_dump(exclude={"actors"}) != before.model_dump(
-        exclude={"actors"}
-    ):
-        raise ConfigError(
-            f"{home.config_file}: cannot remove @{name} cleanly (is it defined inline?); "
-            "edit the file by hand"
-        )
-    _replace_config(home, updated)
+    edited = []
+    for path in _files(home):
+        text = _read(path)
+        updated = remove_table(text, ("actors", name), str(path))
+        if updated == text:
+            continue
+        after = _parse_with(home, path, updated)
+        if after.model_dump(exclude={"actors"}) != before.model_dump(exclude={"actors"}) or any(
+            after.actors.get(k) != v for k, v in before.actors.items() if k != name
+        ):
+            raise ConfigError(f"{path}: cannot remove @{name} cleanly; edit the file by hand")
+        _replace_config(path, updated)
+        edited.append(path)
+        before = load_config(home)
+    return edited
 
 
 def delete_folder(home: Home, name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import RunnerKind
 
 actor_app = typer.Typer(
@@ -41,7 +42,11 @@ def add(
     ] = "",
     persona: Annotated[str, typer.Option(help="who it is: the start of its persona file")] = "",
     permission_mode: Annotated[
-        str | None, typer.Option(help="claude: --permission-mode; codex: --sandbox")
+        str | None,
+        typer.Option(
+            help="claude: --permission-mode (default acceptEdits); "
+            "codex: --sandbox (default workspace-write)"
+        ),
     ] = None,
 ) -> None:
     """Add an actor: its section in tinyclaw.toml, its folders and its persona file."""
@@ -68,14 +73,37 @@ def add(
 
 
 @actor_app.command("list")
-def list_actors(ctx: typer.Context) -> None:
+def list_actors(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every actor: runner, model, teams, waiting messages, description."""
     from tinyclaw.actors.manage import info
+    from tinyclaw.teams.roster import teams_of
 
     with clean_errors():
         home = home_from(ctx)
         config = load(home)
         rows = [info(home, config, name) for name in config.actors]
+    if as_json:
+        emit(
+            {
+                "actors": [
+                    {
+                        "name": r.name,
+                        "runner": r.runner,
+                        "model": config.actors[r.name].model,
+                        "permission_mode": config.actors[r.name].permission_mode,
+                        "description": r.description,
+                        "teams": teams_of(config, r.name),
+                        "teammates": r.teammates,
+                        "workspace": r.workspace,
+                        "persona_file": r.persona_file,
+                        "waiting": r.queued,
+                        "default": r.name == config.default_actor,
+                    }
+                    for r in rows
+                ]
+            }
+        )
+        return
     width = max(len(r.name) for r in rows) + 1
     for r in rows:
         teams = ", ".join(r.teams) or "-"
@@ -145,8 +173,8 @@ def remove(
         elif plan.folder.exists():
             what = "its folder and the workspace in it" if plan.workspace_inside else "its folder"
             delete = yes or typer.confirm(f"Delete {what}, {plan.folder}?", default=False)
-        remove_from_config(home, plan.name)
-        typer.echo(f"removed [actors.{plan.name}] from {home.config_file}")
+        for path in remove_from_config(home, plan.name):
+            typer.echo(f"removed [actors.{plan.name}] from {path}")
         for job_id in remove_jobs(home, plan):
             typer.echo(f"removed job {job_id}")
         if not plan.workspace_inside:
@@ -163,10 +191,17 @@ def remove(
 def trace(
     ctx: typer.Context,
     ident: Annotated[str, typer.Argument(help="a conversation id or any message id in it")],
+    as_json: JsonOption = False,
 ) -> None:
     """The path a message took: who got what, when, how long each run took, its cost."""
     from tinyclaw.teams.trace import trace as trace_lines
+    from tinyclaw.teams.trace import trace_data
 
+    if as_json:
+        with clean_errors():
+            data = trace_data(home_from(ctx), ident)
+        emit(data)
+        return
     with clean_errors():
         lines = trace_lines(home_from(ctx), ident)
     typer.echo("\n".join(lines))

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, home_from
-from tinyclaw.home import Home, find_home
+from tinyclaw.cli.context import clean_errors, command_name, home_from
+from tinyclaw.home import ENV_VAR, Home, find_home, user_home
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     help="tinyclaw: your assistant in Telegram, Discord and WhatsApp, powered by claude and codex.",
     pretty_exceptions_enable=False,
 )
@@ -28,8 +28,26 @@ HomeOption = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from tinyclaw import __version__
+
+        typer.echo(f"tinyclaw {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version", "-V", is_eager=True, callback=_print_version, help="print the version and exit"
+    ),
+]
+
+
 @app.callback()
-def _root(ctx: typer.Context, home: HomeOption = None) -> None:
+def _root(ctx: typer.Context, home: HomeOption = None, version: VersionOption = False) -> None:
+    # Whether the user chose the home (`init` without a path creates ~/.tinyclaw otherwise).
+    ctx.meta["home_given"] = bool(home or os.environ.get(ENV_VAR))
     resolved: Home = find_home(home)
     # Sub-commands in other modules find the home through the environment as well.
     os.environ["TINYCLAW_HOME"] = str(resolved.root)
@@ -48,13 +66,17 @@ def version() -> None:
 def init(
     ctx: typer.Context,
     path: Annotated[
-        Path | None, typer.Argument(help="where to create the home (default: the chosen home)")
+        Path | None,
+        typer.Argument(
+            help="where to create the home (default: --home, $TINYCLAW_HOME, ~/.tinyclaw)"
+        ),
     ] = None,
 ) -> None:
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
     from tinyclaw.config_template import DEFAULT_CONFIG
 
-    home = Home(path.resolve()) if path else home_from(ctx)
+    with clean_errors():
+        home = Home(path.expanduser().resolve()) if path else _init_home(ctx)
     if home.config_file.exists():
         typer.secho(
             f"error: {home.config_file} already exists; not overwriting it", err=True, fg="red"
@@ -63,7 +85,21 @@ def init(
     home.root.mkdir(parents=True, exist_ok=True)
     home.ensure()
     home.config_file.write_text(DEFAULT_CONFIG, encoding="utf-8")
-    typer.echo(f'created {home.root}\nnext: edit {home.config_file}, then `tinyclaw send "hello"`')
+    typer.echo(f"created {home.root}")
+    if not ctx.meta.get("home_given"):
+        typer.echo(
+            "commands find it from any folder that is not itself a home (a checkout is); "
+            f"or: export TINYCLAW_HOME={home.root}"
+        )
+    typer.echo(f'next: edit {home.config_file}, then `{command_name()} send "hello"`')
+
+
+def _init_home(ctx: typer.Context) -> Home:
+    """``--home`` or ``$TINYCLAW_HOME`` when given, else ``~/.tinyclaw``: never the
+    checkout or folder the command happens to run in (a checkout is already a home)."""
+    if ctx.meta.get("home_given"):
+        return home_from(ctx)
+    return user_home()
 
 
 @app.command()

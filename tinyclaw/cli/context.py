@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -17,6 +20,17 @@ def home_from(ctx: typer.Context | None = None) -> Home:
     if isinstance(obj, Home):
         return obj
     return find_home()
+
+
+def command_name() -> str:
+    """How to type this very ``tinyclaw`` in a new shell: the bare name when that is
+    what PATH finds, else the full path of this installation's script (a checkout's
+    ``.venv/bin/tinyclaw`` before anything linked it onto PATH)."""
+    own = Path(sys.executable).parent / "tinyclaw"
+    found = shutil.which("tinyclaw")
+    if not own.exists() or (found is not None and Path(found).resolve() == own.resolve()):
+        return "tinyclaw"
+    return str(own)
 
 
 def load(home: Home) -> Config:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.cli.context import clean_errors, command_name, home_from, load
+from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
@@ -39,7 +40,9 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         raise LauncherError(f"no actor {actor!r}; actors: {', '.join(config.actors)}")
     tmux = Tmux(session_name(config), socket_name())
     if not tmux.exists():
-        raise LauncherError(f"tmux session {tmux.name!r} is not running; run `tinyclaw start`")
+        raise LauncherError(
+            f"tmux session {tmux.name!r} is not running; run `{command_name()} start`"
+        )
     tmux.check_home(home.root)
     tmux.select(actor_component(actor.lstrip("@")) if actor else None)
     inside = bool(os.environ.get("TMUX"))
@@ -51,7 +54,7 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         outside = " ".join(tmux.attach_argv(False))
         raise LauncherError(
             "this terminal is inside another tmux server; detach (C-b d) and run "
-            f"`tinyclaw attach`, or nest it: TMUX= {outside}"
+            f"`{command_name()} attach`, or nest it: TMUX= {outside}"
         )
 
 
@@ -61,8 +64,9 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
     launcher = _launcher(home, config)
     report = launcher.start(wait=wait)
     session = launcher.tmux.name
+    me = command_name()  # what the user can type: `tinyclaw`, or its full path
     if report.already_running:
-        typer.echo(f"tinyclaw is already running in tmux session {session!r} (tinyclaw attach)")
+        typer.echo(f"tinyclaw is already running in tmux session {session!r} ({me} attach)")
         return
     width = max(len(c.window) for c in report.components)
     typer.echo(f"started tmux session {session!r} for {home.root}")
@@ -80,7 +84,7 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         if report.not_ready:
             typer.secho(
                 f"{len(report.not_ready)} component(s) not ready after {report.elapsed:.1f} s; "
-                "see `tinyclaw status` and `tinyclaw logs`",
+                f"see `{me} status` and `{me} logs`",
                 fg="yellow",
             )
         else:
@@ -90,7 +94,7 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
     if attach:
         _attach(home, config, None)
     else:
-        typer.echo("watch it: tinyclaw attach [ACTOR]    stop it: tinyclaw stop")
+        typer.echo(f"watch it: {me} attach [ACTOR]    stop it: {me} stop")
 
 
 def _waiting(runs: int, timeout: float) -> None:
@@ -166,9 +170,11 @@ def register(app: typer.Typer) -> None:
             _start(ctx, wait, attach)
 
     @app.command()
-    def status(ctx: typer.Context) -> None:
-        """Components, queue depths, runs in flight and failures (works without tmux)."""
+    def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """Components, queue depths, runs in flight and failures (works without tmux).
+        Exit code 0: everything runs; 3: nothing runs; 4: a component is down."""
         from tinyclaw.errors import LauncherError
+        from tinyclaw.launcher.health import snapshot_json, status_code
         from tinyclaw.launcher.status import collect, format_status
         from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
 
@@ -182,10 +188,14 @@ def register(app: typer.Typer) -> None:
             except LauncherError:
                 running = None
             snap = collect(home, config, session=name, session_running=running)
+            if as_json:
+                emit(snapshot_json(snap))
+                raise typer.Exit(status_code(snap))
             typer.echo(format_status(snap))
-            from tinyclaw.schedule.status import schedule_lines  # next runs
+            from tinyclaw.schedule.status import schedule_lines
 
             typer.echo("\n".join(schedule_lines(home, config)))
+        raise typer.Exit(status_code(snap))
 
     @app.command()
     def attach(

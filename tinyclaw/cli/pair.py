@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tinyclaw.cli.context import clean_errors, home_from, load
+from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import Config
 from tinyclaw.errors import PairingError
 from tinyclaw.home import Home
@@ -112,12 +113,32 @@ def _ago(then: datetime, now: datetime) -> str:
 
 
 @pair_app.command("list")
-def list_(ctx: typer.Context) -> None:
+def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show paired profiles, the owners from tinyclaw.toml and open invites."""
     with clean_errors():
         c = _Ctx(ctx)
         profiles = c.service.profiles()
         invites = c.service.invites()
+    if as_json:
+        emit(
+            {
+                "profiles": [
+                    {
+                        "name": p.name,
+                        "role": p.role.value,
+                        "actors": list(p.actors),
+                        "identities": list(p.identities),
+                        "label": p.label,
+                        "created_at": p.created_at,
+                    }
+                    for p in profiles
+                ],
+                "owners": sorted(map(str, c.service.owners)),
+                "allow_from": sorted(map(str, c.service.static_allow)),
+                "open_invites": len(invites),
+            }
+        )
+        return
     if profiles:
         rows = [
             [
@@ -142,11 +163,26 @@ def list_(ctx: typer.Context) -> None:
 
 
 @pair_app.command()
-def pending(ctx: typer.Context) -> None:
+def pending(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show requests waiting for approval (approve them with the code the sender gives you)."""
     with clean_errors():
         c = _Ctx(ctx)
         requests = c.service.pending()
+    if as_json:
+        emit(
+            {
+                "requests": [
+                    {
+                        "identity": r.identity,
+                        "name": r.display_name,
+                        "asked_at": r.created_at,
+                        "expires_at": r.expires_at,
+                    }
+                    for r in requests
+                ]
+            }
+        )
+        return
     if not requests:
         typer.echo("No pending requests.")
         return
@@ -161,7 +197,7 @@ def pending(ctx: typer.Context) -> None:
 @pair_app.command()
 def approve(
     ctx: typer.Context,
-    code: str = typer.Argument(..., help="the code the sender was given, e.g. ABCD-EFGH"),
+    code: str = typer.Argument(..., help="the code the sender was given, e.g. KQ7M-T4XA"),
     profile: str | None = typer.Option(None, help="put them into this profile (new or existing)"),
     actors: str | None = typer.Option(
         None, help="comma-separated actors they may use (default all)"

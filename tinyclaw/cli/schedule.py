@@ -15,6 +15,7 @@ import typer
 
 from tinyclaw.actors.persona import refresh_persona
 from tinyclaw.cli.context import clean_errors, home_from
+from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import NAME_RE, load_config
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
@@ -113,6 +114,7 @@ def add(
 def list_jobs(
     ctx: typer.Context,
     actor: Annotated[str | None, typer.Option("--actor", help="only this actor's jobs")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show every job with its next run; rejected job files are listed after them."""
     with clean_errors():
@@ -126,6 +128,26 @@ def list_jobs(
             if actor is None or job.actor == actor
         ]
         failures = store.failures()
+    if as_json:
+        emit(
+            {
+                "jobs": [
+                    {
+                        "id": row.key,
+                        "actor": row.actor,
+                        "schedule": row.schedule,
+                        "to": row.to,
+                        "next_run": row.next_run,
+                        "last_run": row.last_run,
+                        "state": row.state,
+                        "prompt": row.prompt,
+                    }
+                    for row in rows
+                ],
+                "rejected": [{"file": f.name, "reason": f.reason} for f in failures],
+            }
+        )
+        return
     if rows:
         typer.echo(format_rows(rows, zone))
     else:

@@ -304,6 +304,13 @@ def format_status(snap: Snapshot) -> str:
         lines.append("tmux: not installed (status from files only)")
     elif snap.session_running:
         lines.append(f"tmux session {snap.session!r}: running (tinyclaw attach)")
+    elif any(c.running for c in snap.components):
+        # The components say they run: the session lives on another tmux server (or
+        # none: a service manager), so "not running" would contradict the list below.
+        lines.append(
+            f"tmux session {snap.session!r}: not on this tmux server; its components run "
+            "(to attach, set TINYCLAW_TMUX_SOCKET and TINYCLAW_TMUX_SESSION as at start)"
+        )
     else:
         lines.append(f"tmux session {snap.session!r}: not running (tinyclaw start)")
     lines.append("components:")

@@ -72,7 +72,7 @@ def owner_command(pairing: PairingService | None, message: Inbound, command: str
         if command == "/pending":
             return _pending(pairing, pairing.now())
         if not words:
-            return f"Usage: {command} CODE (the code the sender was given, e.g. ABCD-EFGH)"
+            return f"Usage: {command} CODE (the code the sender was given, e.g. KQ7M-T4XA)"
         if command == "/approve":
             profile = words[1] if len(words) > 1 else None
             approval = pairing.approve(words[0], by=by, profile=profile)

@@ -1,7 +1,7 @@
 """One-time pairing codes and the per-home key that protects them.
 
 A code is 8 symbols from an alphabet without look-alikes (no 0/O, 1/I/L, 2/Z, 5/S,
-8/B), shown as ``ABCD-EFGH`` and accepted in any case, with or without the dash or
+8/B), shown as ``KQ7M-T4XA`` and accepted in any case, with or without the dash or
 spaces. 25**8 is about 1.5e11 codes; with the per-sender and per-channel limits in
 :mod:`tinyclaw.pairing.limits` a guesser gets a few dozen tries a day.
 
@@ -32,6 +32,9 @@ CODE_LENGTH = 8
 KEY_BYTES = 32
 NONCE_BYTES = 16
 _ALLOWED = frozenset(ALPHABET)
+# What help texts show: a code that could really be one (never one with a left-out symbol).
+EXAMPLE_CODE = "KQ7M-T4XA"
+LEFT_OUT = "0 O 1 I L 2 Z 5 S 8 B"
 _IGNORED = str.maketrans("", "", "- \t")
 
 
@@ -49,6 +52,20 @@ def normalize_code(text: str) -> str | None:
     if len(raw) != CODE_LENGTH or not set(raw) <= _ALLOWED:
         return None
     return raw
+
+
+def explain_bad_code(text: str) -> str:
+    """Why ``text`` is not a code, in one sentence for the person who typed it."""
+    raw = text.strip().translate(_IGNORED).upper()
+    foreign = sorted({c for c in raw if c not in _ALLOWED})
+    if foreign:
+        why = f"codes never contain {', '.join(foreign)}"
+    else:
+        why = f"a code has {CODE_LENGTH} symbols, this has {len(raw)}"
+    return (
+        f"{text!r} is not a pairing code: {why} (codes use {ALPHABET}; "
+        f"there is no {LEFT_OUT}), e.g. {EXAMPLE_CODE}"
+    )
 
 
 def random_code() -> str:

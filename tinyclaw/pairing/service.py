@@ -17,7 +17,7 @@ from tinyclaw.errors import PairingError, TinyclawError
 from tinyclaw.pairing import limits as lim
 from tinyclaw.pairing import profiles as prof
 from tinyclaw.pairing import texts
-from tinyclaw.pairing.codes import format_code, normalize_code
+from tinyclaw.pairing.codes import explain_bad_code, format_code, normalize_code
 from tinyclaw.pairing.decisions import Approval, Notice
 from tinyclaw.pairing.gate import PairingGate, match
 from tinyclaw.pairing.identity import Identity
@@ -91,7 +91,7 @@ class PairingService(PairingGate):
         owner: bool = False,
         by: Identity | None = None,
     ) -> str:
-        """A one-time code (``ABCD-EFGH``) that pairs whoever sends ``/pair CODE`` first.
+        """A one-time code (``KQ7M-T4XA``) that pairs whoever sends ``/pair CODE`` first.
 
         With ``profile`` naming an existing profile the new account joins that person
         (how one links a second platform); role and actors then stay the profile's.
@@ -218,7 +218,7 @@ class PairingService(PairingGate):
     def _hash_or_raise(self, code: str) -> str:
         raw = normalize_code(code)
         if raw is None:
-            raise PairingError(f"{code!r} is not a pairing code (8 letters and digits, ABCD-EFGH)")
+            raise PairingError(explain_bad_code(code))
         return self._key.hash_code(raw)
 
     def _tell(self, notice: Notice) -> bool:

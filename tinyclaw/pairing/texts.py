@@ -12,15 +12,20 @@ from tinyclaw.pairing.codes import format_code
 
 
 def in_words(delta: timedelta) -> str:
-    """A positive duration as a sentence says it, rounded up to the minute: ``1 hour``,
-    ``15 minutes`` (``schedule.durations.format_duration`` gives the config spelling)."""
-    minutes = max(1, -(-int(delta.total_seconds()) // 60))
-    if minutes < 60:
-        return _plural(minutes, "minute")
-    hours, rest = divmod(minutes, 60)
-    if hours >= 48:
-        return _plural(round(hours / 24), "day")
-    return _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "")
+    """A duration as a sentence says it, never rounded up: ``1 second``, ``1 minute
+    30 seconds``, ``2 hours 5 minutes``, ``3 days``. Seconds show below an hour, minutes
+    below two days (``schedule.durations.format_duration`` gives the config spelling)."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return _plural(seconds, "second")
+    if seconds < 3600:
+        minutes, rest = divmod(seconds, 60)
+        return _plural(minutes, "minute") + (f" {_plural(rest, 'second')}" if rest else "")
+    hours, rest = divmod(seconds // 60, 60)
+    if hours < 48:
+        return _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "")
+    days, rest_hours = divmod(hours, 24)
+    return _plural(days, "day") + (f" {_plural(rest_hours, 'hour')}" if rest_hours else "")
 
 
 def _plural(n: int, unit: str) -> str:
@@ -77,7 +82,7 @@ def own_request() -> str:
 
 
 def usage() -> str:
-    return "Send /pair followed by the invite code the owner gave you, e.g. /pair ABCD-EFGH."
+    return "Send /pair followed by the invite code the owner gave you, e.g. /pair KQ7M-T4XA."
 
 
 def unavailable() -> str:

@@ -148,6 +148,6 @@ class WorkerAccess:
         return replace(
             context,
             pairing=self.pairing,
-            overview=lambda: overview(worker),
+            overview=lambda asking: overview(worker, asking),
             refuse_reset=self.refuse_reset,
         )

@@ -21,7 +21,15 @@ from tinyclaw.runners.base import (
     JsonLineStream,
     RunEvent,
 )
-from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
+from tinyclaw.runners.summary import (
+    API_FAILED,
+    Summary,
+    exit_failed,
+    killed_by_signal,
+    last_line,
+    shorten,
+    with_detail,
+)
 
 SESSION_NOT_FOUND = "No conversation found with session ID"
 _FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
@@ -99,7 +107,9 @@ class ClaudeStream(JsonLineStream):
                 str(d.get("tool_name", "?")) if isinstance(d, dict) else str(d) for d in denials
             ]
         cost = result.get("total_cost_usd")
-        cost_usd = float(cost) if isinstance(cost, (int, float)) else None
+        # Rounded to a millionth of a dollar: the CLI's sum of floats (0.032619999999999996)
+        # would otherwise reach the event log, replies' meta and every total built on them.
+        cost_usd = round(float(cost), 6) if isinstance(cost, (int, float)) else None
         session_id = result.get("session_id") if isinstance(result.get("session_id"), str) else None
         session_id = session_id or self.session_id
         reply = result.get("result")
@@ -113,8 +123,8 @@ class ClaudeStream(JsonLineStream):
         elif status:
             error = f"api_error: {status} {shorten(detail, 200)}"
         else:
-            error = f"{ERROR_EXIT}: {exit_code}"
-        text = f"Sorry, the assistant ran into an error: {shorten(detail, 500)}"
+            error = with_detail(f"{ERROR_EXIT}: {exit_code}", detail)
+        text = API_FAILED if status else exit_failed(exit_code)
         return Summary(False, text, session_id, error, cost_usd, usage)
 
     def _no_result(self, exit_code: int | None, stderr: str) -> Summary:
@@ -126,10 +136,11 @@ class ClaudeStream(JsonLineStream):
                 self.session_id,
                 ERROR_BAD_OUTPUT,
             )
-        error = ERROR_SESSION if SESSION_NOT_FOUND in stderr else f"{ERROR_EXIT}: {exit_code}"
-        detail = f": {shorten(line, 300)}" if line else "."
-        text = f"Sorry, the assistant stopped with an error (exit code {exit_code}){detail}"
-        return Summary(False, text, self.session_id, error)
+        if SESSION_NOT_FOUND in stderr:
+            error = ERROR_SESSION
+        else:
+            error = with_detail(f"{ERROR_EXIT}: {exit_code}", line)
+        return Summary(False, exit_failed(exit_code), self.session_id, error)
 
 
 def _errors(result: dict[str, Any]) -> list[str]:

@@ -34,7 +34,14 @@ from tinyclaw.runners.base import (
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
-from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
+from tinyclaw.runners.summary import (
+    SEE_LOG,
+    Summary,
+    killed_by_signal,
+    last_line,
+    shorten,
+    with_detail,
+)
 
 log = logging.getLogger("tinyclaw.runner")
 
@@ -181,12 +188,12 @@ class CliRunner:
             return self._not_found(request, outcome.duration_s)
         if outcome.spawn_error is not None:
             return RunResult(
-                text=f"Sorry, the assistant could not be started ({outcome.spawn_error}).",
+                text=f"Sorry, the assistant could not be started. {SEE_LOG}",
                 session_id=request.session_id,
                 ok=False,
                 exit_code=None,
                 duration_s=outcome.duration_s,
-                error=f"{ERROR_SPAWN}: {outcome.spawn_error}",
+                error=with_detail(ERROR_SPAWN + ":", outcome.spawn_error),
             )
         if outcome.timed_out:
             return RunResult(
@@ -207,7 +214,8 @@ class CliRunner:
                 error=ERROR_CANCELLED,
             )
         summary = stream.summary(outcome.exit_code, outcome.stderr)
-        if not summary.ok and summary.error == f"{ERROR_EXIT}: {outcome.exit_code}":
+        exited = f"{ERROR_EXIT}: {outcome.exit_code}"
+        if not summary.ok and summary.error and summary.error.split(" ", 2)[:2] == exited.split():
             summary = _killed(summary, outcome.exit_code)
         return RunResult(
             text=summary.text,
@@ -243,7 +251,7 @@ class CliRunner:
                 self.kind,
                 outcome.duration_s,
                 result.session_id,
-                result.cost_usd,
+                "?" if result.cost_usd is None else f"${result.cost_usd:.4f}",
             )
             return
         stderr = redact(shorten(last_line(outcome.stderr), 300), secrets)

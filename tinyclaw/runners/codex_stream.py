@@ -20,7 +20,15 @@ from tinyclaw.runners.base import (
     JsonLineStream,
     RunEvent,
 )
-from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
+from tinyclaw.runners.summary import (
+    API_FAILED,
+    Summary,
+    exit_failed,
+    killed_by_signal,
+    last_line,
+    shorten,
+    with_detail,
+)
 
 # stderr of `codex exec resume <unknown id>`
 SESSION_NOT_FOUND = "no rollout found for thread id"
@@ -112,9 +120,8 @@ class CodexStream(JsonLineStream):
     def summary(self, exit_code: int | None, stderr: str) -> Summary:
         """What the run came to, judged from the events, exit code and stderr."""
         if self.failure is not None:
-            text = f"Sorry, the assistant ran into an error: {shorten(self.failure, 500)}"
             error = f"api_error: {shorten(self.failure, 200)}"
-            return Summary(False, text, self.thread_id, error, None, self.usage)
+            return Summary(False, API_FAILED, self.thread_id, error, None, self.usage)
         finished = self.completed and killed_by_signal(exit_code)
         if exit_code not in (0, None) and not finished:
             if SESSION_NOT_FOUND in stderr:
@@ -125,11 +132,8 @@ class CodexStream(JsonLineStream):
                     ERROR_SESSION,
                 )
             detail = self.last_error or last_line(_without_noise(stderr))
-            suffix = f": {shorten(detail, 300)}" if detail else "."
-            text = f"Sorry, the assistant stopped with an error (exit code {exit_code}){suffix}"
-            return Summary(
-                False, text, self.thread_id, f"{ERROR_EXIT}: {exit_code}", None, self.usage
-            )
+            error = with_detail(f"{ERROR_EXIT}: {exit_code}", detail)
+            return Summary(False, exit_failed(exit_code), self.thread_id, error, None, self.usage)
         if not self.completed:
             return Summary(
                 False,

@@ -27,6 +27,24 @@ def killed_by_signal(exit_code: int | None) -> bool:
     so a kill in the moment between that line and the exit must not turn a finished
     answer into an error."""
     return exit_code is not None and exit_code < 0
+# What a chat user is told when a run fails. The reason itself (an API message, a
+# stderr line) can name internal addresses, hosts or paths ("check your inference
+# gateway (127.0.0.1:39645)"), so it goes to RunResult.error, which the log, the event
+# log, `tinyclaw trace` and the actor window show the owner, and never into the reply.
+SEE_LOG = "The owner can find the details in tinyclaw's log."
+API_FAILED = (
+    f"Sorry, the assistant ran into an error reaching its model and could not answer. {SEE_LOG}"
+)
+
+
+def exit_failed(exit_code: int | None) -> str:
+    return f"Sorry, the assistant stopped with an error (exit code {exit_code}). {SEE_LOG}"
+
+
+def with_detail(reason: str, detail: str | None, limit: int = 300) -> str:
+    """``exit: 2`` + ``config.toml: bad key`` → ``exit: 2 config.toml: bad key``: the
+    short reason first (as RunResult.error promises), the detail for the owner after it."""
+    return f"{reason} {shorten(detail, limit)}" if detail else reason
 
 
 def shorten(text: str, limit: int = 300) -> str:

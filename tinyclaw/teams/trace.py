@@ -116,3 +116,85 @@ def trace(home: Home, ident: str) -> list[str]:
     if conversation is None:
         return trace_message(events, ident)
     return trace_conversation(conversation, events)
+
+
+# -- the same, as data (``tinyclaw trace --json``) --------------------------------
+
+
+def _run_records(events: Iterable[dict[str, Any]], ids: set[str]) -> list[dict[str, Any]]:
+    records = []
+    for event in events:
+        if event.get("event") != "run.end" or event.get("id") not in ids:
+            continue
+        duration = event.get("duration")
+        cost = event.get("cost")
+        records.append(
+            {
+                "id": event["id"],
+                "actor": event.get("actor"),
+                "ended_at": event.get("ts"),
+                "duration": duration if isinstance(duration, (int, float)) else None,
+                "cost_usd": round(cost, 6) if isinstance(cost, (int, float)) else None,
+                "ok": bool(event.get("ok")),
+                "error": event.get("error"),
+            }
+        )
+    return records
+
+
+def _total_cost(runs: list[dict[str, Any]]) -> float:
+    return round(sum(r["cost_usd"] or 0.0 for r in runs), 6)
+
+
+def trace_data(home: Home, ident: str) -> dict[str, Any]:
+    """What ``tinyclaw trace --json`` prints; ConversationError if unknown."""
+    events = list(EventLog(home.logs / "events.jsonl").read())
+    c = ConversationStore(home.state / "conversations").find(ident)
+    if c is None:
+        mine = [e for e in events if e.get("id") == ident]
+        if not mine:
+            raise ConversationError(f"no conversation or message {ident!r} in this home")
+        routed = next((e for e in mine if e.get("event") == "routed"), None)
+        runs = _run_records(mine, {ident})
+        return {
+            "type": "message",
+            "id": ident,
+            "routed": None
+            if routed is None
+            else {
+                "at": routed.get("ts"),
+                "actor": routed.get("actor"),
+                "channel": routed.get("channel"),
+                "chat_id": routed.get("chat"),
+            },
+            "runs": runs,
+            "cost_usd": _total_cost(runs),
+        }
+    runs = _run_records(events, conversation_ids(c))
+    return {
+        "type": "conversation",
+        "id": c.id,
+        "channel": c.channel,
+        "chat_id": c.chat_id,
+        "team": c.team,
+        "status": c.status,
+        "end_reason": c.end_reason,
+        "started_at": c.started_at,
+        "ended_at": c.ended_at,
+        "run_count": c.runs,
+        "entries": [
+            {
+                "at": e.at,
+                "kind": e.kind,
+                "actor": e.actor,
+                "to": e.to,
+                "branch": e.branch,
+                "hop": e.hop,
+                "message_id": e.message_id,
+                "text": e.text,
+            }
+            for e in c.log
+        ],
+        "runs": runs,
+        "cost_usd": _total_cost(runs),
+    }

@@ -48,7 +48,8 @@ class CommandContext:
     chat_status: Callable[[Inbound], str]
     cancel_chat: Callable[[Inbound], list[str]]
     pairing: PairingService | None = None  # who is an owner; answers owner commands
-    overview: Callable[[], str] | None = None  # everything the worker does, for owners
+    # Everything the worker does, for owners; given the /status message asking.
+    overview: Callable[[Inbound], str] | None = None
     # (message, actor, name typed) -> a refusal if the sender may not use that actor
     refuse_reset: Callable[[Inbound, str, str | None], str | None] | None = None
 
@@ -62,8 +63,11 @@ class WorkerView(Protocol):
     def running_snapshot(self) -> list[tuple[str, str, float]]: ...
 
 
-def overview(worker: WorkerView) -> str:
-    """Everything in flight, for an owner's ``/status``: runs, inboxes, queue boxes."""
+def overview(worker: WorkerView, asking: Inbound | None = None) -> str:
+    """Everything in flight, for an owner's ``/status``: runs, inboxes, queue boxes.
+
+    ``asking`` is the ``/status`` message being answered: it still sits in
+    ``incoming/`` while it is answered, and is not work anyone waits for."""
     lines = ["Everything (owner view):"]
     running = sorted(worker.running_snapshot())
     for actor, message_id, seconds in running:
@@ -78,9 +82,9 @@ def overview(worker: WorkerView) -> str:
     ]
     lines.append("Waiting: " + (", ".join(waiting) if waiting else "nothing"))
     depths = spool.depths()
+    incoming = max(0, depths["incoming"] - (1 if asking is not None else 0))
     lines.append(
-        f"Queue: {depths['incoming']} incoming, {depths['outgoing']} outgoing, "
-        f"{depths['failed']} failed"
+        f"Queue: {incoming} incoming, {depths['outgoing']} outgoing, {depths['failed']} failed"
     )
     return "\n".join(lines)
 
@@ -153,7 +157,7 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
     if command == "/status":
         status = ctx.chat_status(message)
         if ctx.overview is not None and is_owner(ctx.pairing, message):
-            status += "\n\n" + ctx.overview()
+            status += "\n\n" + ctx.overview(message)
         return status
     if command == "/cancel":
         stopped = ctx.cancel_chat(message)
