@@ -24,6 +24,7 @@ def new_conversation(
         channel=message.channel,
         chat_id=message.chat_id,
         chat_key=message.conversation_key,
+        sender=message.sender.id,
         message_id=message.message_id,
         is_group=message.is_group,
         request=text,

@@ -116,6 +116,7 @@ class Conversation(_Model):
     channel: str
     chat_id: str
     chat_key: str  # the user's conversation key: sessions are kept under it
+    sender: str | None = None  # who started it (its runs' costs are charged to them)
     message_id: str | None = None  # the platform's id of the user's message
     is_group: bool = False
     request: str = ""

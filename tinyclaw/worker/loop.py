@@ -18,6 +18,7 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
+from tinyclaw.costs import CostLedger
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
@@ -38,9 +39,11 @@ from tinyclaw.worker.commands import (
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
+from tinyclaw.worker.model_choice import ModelChoices, effective_model
 from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
+from tinyclaw.worker.spending import SpendGuard
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -105,6 +108,18 @@ class Worker:
             self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
         self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
+        self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
+        self.costs = CostLedger(home.state / "costs")
+        self.spending = SpendGuard(
+            config,
+            self.costs,
+            self.spool,
+            self.teams.store,
+            self.events,
+            pairing=self.access.pairing,
+            notified_file=home.state / "costs" / "notified.json",
+            clock=clock,
+        )
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
         self.router = Router(self.spool, config, self.access, self.events, self._commands)
@@ -298,7 +313,7 @@ class Worker:
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
             workspace=workspace,
-            model=actor.model,
+            model=self.model_for(actor_name, conversation),
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace
                 if actor_name in self.persona_files
@@ -312,13 +327,18 @@ class Worker:
         if result is not None:
             log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
         else:
-            result = self._run(running, request, conversation)
+            # Spend limits: the one check before a run; over a limit, the answer is the result.
+            result = self.spending.check(message, actor_name) or self._run(
+                running, request, conversation
+            )
             if running.cancel_reason == "shutdown":
                 self.spool.move(running.path, self.spool.inbox(actor_name))
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
                 return
             self.journal.put(message.id, result)
             failpoint("worker.ran")
+        self.spending.record(message, actor_name, result, request.model)  # once per id
+        failpoint("worker.costed")
         if result.session_id:
             self.sessions.set(actor_name, conversation, result.session_id, lease)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
@@ -331,7 +351,13 @@ class Worker:
 
     def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
         message, actor_name = running.message, running.actor
-        self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
+        self.events.emit(
+            "run.start",
+            id=message.id,
+            actor=actor_name,
+            conversation=conversation,
+            model=request.model,
+        )
         runner = self.runners[self.config.actors[actor_name].runner]
         on_event = None
         if self.progress is not None:
@@ -356,7 +382,13 @@ class Worker:
     def _commands(self) -> CommandContext:
         """What chat commands may see and do; owners get pairing and the overview."""
         context = CommandContext(
-            self.config, self.sessions.reset, self._chat_status, self._cancel_chat
+            self.config,
+            self.sessions.reset,
+            self._chat_status,
+            self._cancel_chat,
+            models=self.models,
+            ledger=self.costs,
+            clock=self.clock,
         )
         return self.access.equip(context, self)
 
@@ -370,6 +402,11 @@ class Worker:
         also stops whatever that actor is running, for whoever asked."""
         actor = message.chat_id if message.channel == OPERATOR_CHANNEL else None
         return self.inflight.cancel("user", message, actor)
+
+    def model_for(self, actor: str, conversation: str) -> str | None:
+        """The ``--model`` of ``actor``'s next run in ``conversation``: the chat's
+        ``/model`` choice while the actor still offers it, else the actor's ``model``."""
+        return effective_model(self.config.actors[actor], self.models.get(actor, conversation))
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""
