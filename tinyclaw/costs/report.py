@@ -121,10 +121,14 @@ def _caps(row: Row) -> str:
     return f" (limit {', '.join(caps)})" if caps else ""
 
 
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
+
+
 def row_line(label: str, row: Row) -> str:
     return (
-        f"{label}: today {money(row.today_usd)} ({row.today_runs} runs), "
-        f"this month {money(row.month_usd)} ({row.month_runs} runs){_caps(row)}"
+        f"{label}: today {money(row.today_usd)} ({_runs(row.today_runs)}), "
+        f"this month {money(row.month_usd)} ({_runs(row.month_runs)}){_caps(row)}"
     )
 
 
