@@ -19,6 +19,7 @@ from typing import Protocol
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
 from tinyclaw.costs import CostLedger
+from tinyclaw.costs.backfill import import_run_ends
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
@@ -134,6 +135,7 @@ class Worker:
 
     def _serve(self, stop: threading.Event) -> None:
         self.upkeep.recover()
+        import_run_ends(self.costs, self.events.read(), self.clock())  # once per home
         boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
         # A service folder that could not be made (unwritable workspace) was reported by
         # its service; the timed scan still covers it if it appears later.
