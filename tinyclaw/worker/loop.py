@@ -18,7 +18,6 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
-from tinyclaw.costs import CostLedger
 from tinyclaw.costs.backfill import import_run_ends
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.events import EventLog
@@ -110,17 +109,10 @@ class Worker:
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
         self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
-        self.costs = CostLedger(home.state / "costs")
-        self.spending = SpendGuard(
-            config,
-            self.costs,
-            self.spool,
-            self.teams.store,
-            self.events,
-            pairing=self.access.pairing,
-            notified_file=home.state / "costs" / "notified.json",
-            clock=clock,
+        self.spending = SpendGuard.for_home(
+            home, config, self.spool, self.teams.store, self.events, self.access.pairing, clock
         )
+        self.costs = self.spending.ledger  # what each run cost (state/costs/)
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
         self.router = Router(self.spool, config, self.access, self.events, self._commands)

@@ -31,6 +31,7 @@ from tinyclaw.costs.periods import Periods, money
 from tinyclaw.errors import ConversationError, PairingError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.fsutil import atomic_write, unique_name
+from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Reply
 from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS
 from tinyclaw.pairing.identity import Identity
@@ -82,6 +83,30 @@ class SpendGuard:
         self.notified_file = notified_file
         self.clock = clock
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_home(
+        cls,
+        home: Home,
+        config: Config,
+        spool: Spool,
+        conversations: ConversationStore,
+        events: EventLog,
+        pairing: PairingService | None,
+        clock: Callable[[], float] = time.time,
+    ) -> SpendGuard:
+        """The guard of ``home``: its ledger and notice record in ``state/costs/``."""
+        root = home.state / "costs"
+        return cls(
+            config,
+            CostLedger(root),
+            spool,
+            conversations,
+            events,
+            pairing=pairing,
+            notified_file=root / "notified.json",
+            clock=clock,
+        )
 
     # -- who pays ------------------------------------------------------------------
 
