@@ -32,7 +32,9 @@ ALICE = "42"  # a paired Telegram user (allow_from)
 OWNER = "1"  # the owner, on Telegram too
 
 
-def configure(home: Home, settings: RunnerSettings, actor: str = "", extra: str = "") -> None:
+def configure(
+    home: Home, settings: RunnerSettings, actor: str = "", extra: str = "", runner: str = "claude"
+) -> None:
     env = ", ".join(f"{k} = {json.dumps(v)}" for k, v in settings.env.items())
     write_config(
         home,
@@ -42,12 +44,13 @@ scan_interval = 0.5
 retry_backoff = 0
 stop_timeout = 0.5
 
-[runners.claude]
+[runners.{runner}]
 command = {json.dumps(settings.command)}
 home = {json.dumps(settings.home)}
 env = {{ {env} }}
 
 [actors.assistant]
+runner = "{runner}"
 timeout = 120
 {actor}
 
@@ -125,6 +128,24 @@ def test_what_a_run_cost_is_recorded_and_tinyclaw_cost_adds_it_up(
     profiles = report["profiles"]
     assert isinstance(profiles, list)
     assert [p["name"] for p in profiles] == [f"telegram:{ALICE}"]
+
+
+def test_a_codex_run_reports_no_price_and_counts_as_a_run_at_no_cost(
+    home: Home, codex_settings: RunnerSettings
+) -> None:
+    configure(home, codex_settings, runner="codex")
+    with worker(home):
+        reply = ask(home, from_alice("hello"))
+
+    assert reply.kind == "reply"
+    [entry] = CostLedger(home.state / "costs").entries(0, 2e9)
+    assert (entry.actor, entry.cost_usd) == ("assistant", 0.0)
+    assert tinyclaw_cost(home)["total"] == {
+        "today_usd": 0.0,
+        "today_runs": 1,
+        "month_usd": 0.0,
+        "month_runs": 1,
+    }
 
 
 def test_a_message_over_the_actors_daily_limit_is_answered_without_running_the_cli(
