@@ -51,7 +51,7 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
         "actors.a.max_usd_per_day: Input should be greater than or equal to 0",
     ),
     "spend-limit-of-a-bad-profile-name": (
-        b"[pairing.profiles.\"Bad Name\"]\nmax_usd_per_day = 1\n" + GOOD_ACTOR.encode(),
+        b'[pairing.profiles."Bad Name"]\nmax_usd_per_day = 1\n' + GOOD_ACTOR.encode(),
         "pairing.profiles.Bad Name.[key]: names use a-z",
     ),
     "model-name-with-a-space": (
