@@ -19,6 +19,7 @@ from tests.worker.conftest import message, reply_for, serving, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.costs import CostLedger
+from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Sender, load_reply
 from tinyclaw.messages import Reply as Answer
@@ -222,3 +223,16 @@ def test_model_switches_the_model_of_the_chats_next_run(
     )
     models_file = home.actor_dir("assistant") / "models.json"
     assert json.loads(models_file.read_text())["models"] == {}
+
+
+def test_a_ledger_that_cannot_be_written_does_not_cost_the_user_the_answer(
+    home: Home, claude_settings: RunnerSettings
+) -> None:
+    configure(home, claude_settings)
+    (home.state / "costs").write_text("a file where the ledger folder should be")
+    with worker(home):
+        answer = ask(home, from_alice("hello"))
+
+    assert answer.kind == "reply" and answer.text == "echo: hello"
+    events = [e["event"] for e in EventLog(home.logs / "events.jsonl").read()]
+    assert "cost.unrecorded" in events and "run.end" in events

@@ -34,13 +34,17 @@ def import_run_ends(ledger: CostLedger, events: Iterable[dict[str, Any]], now: f
     since = now - LOOK_BACK
     known = {entry.id for entry in ledger.entries(since, now + 1)}
     copied = 0
-    for event in events:
-        entry = _entry(event, since)
-        if entry is None or entry.id in known:
-            continue
-        ledger.record(entry)
-        known.add(entry.id)
-        copied += 1
+    try:
+        for event in events:
+            entry = _entry(event, since)
+            if entry is None or entry.id in known:
+                continue
+            ledger.record(entry)
+            known.add(entry.id)
+            copied += 1
+    except OSError as exc:  # tried again at the next start; the worker serves meanwhile
+        log.warning("cost ledger: cannot take earlier runs from the event log: %s", exc)
+        return copied
     _mark(marker, copied)
     if copied:
         log.info("cost ledger: %d earlier runs taken from the event log", copied)

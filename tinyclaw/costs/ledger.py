@@ -148,6 +148,9 @@ class CostLedger:
         except FileNotFoundError:
             self._cursors.pop(month, None)
             return {}
+        except OSError as exc:  # counted as empty: a limit is not enforced, nothing stops
+            log.warning("cannot read the cost ledger %s: %s", path, exc)
+            return {}
         with handle:
             inode = os.fstat(handle.fileno()).st_ino
             cursor = self._cursors.get(month)

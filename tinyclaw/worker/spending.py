@@ -235,18 +235,23 @@ class SpendGuard:
         if result.error == ERROR_SPEND_LIMIT:
             return  # nothing ran
         payer = self.payer(message)
-        self.ledger.record(
-            CostEntry(
-                id=message.id,
-                ts=self.clock(),
-                actor=actor,
-                chat=f"{message.channel}:{message.chat_id}",
-                cost_usd=float(result.cost_usd or 0.0),
-                profile=payer.profile,
-                identity=payer.identity,
-                model=model,
-            )
+        entry = CostEntry(
+            id=message.id,
+            ts=self.clock(),
+            actor=actor,
+            chat=f"{message.channel}:{message.chat_id}",
+            cost_usd=float(result.cost_usd or 0.0),
+            profile=payer.profile,
+            identity=payer.identity,
+            model=model,
         )
+        try:
+            self.ledger.record(entry)
+        except OSError as exc:
+            # The answer matters more than its bookkeeping: it still goes out, and the
+            # cost stays in the event log's run.end for the owner to see.
+            log.error("cannot record the cost of %s in %s: %s", message.id, self.ledger.root, exc)
+            self.events.emit("cost.unrecorded", id=message.id, actor=actor, error=str(exc))
 
 
 def refusal_text(breach: Breach, periods: Periods, payer: Payer) -> str:
