@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the core pipeline (issue 2). Prints a table; asserts nothing.
+"""Benchmark of the core pipeline. Prints a table; asserts nothing.
 
 Every figure is set against a floor measured in the same run, so it means the same on
 a quiet laptop and a loaded CI box:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the chat listeners (issue 3, "Figures to reach"). Prints a table;
+"""Benchmark of the chat listeners. Prints a table;
 asserts nothing.
 
 For each of telegram, discord and whatsapp it starts the loopback fake of that platform

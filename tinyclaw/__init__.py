@@ -1,7 +1,7 @@
 """tinyclaw: a self-hosted chat assistant gateway.
 
 Chat platforms on one side, the ``claude`` and ``codex`` command-line tools on the
-other, and a crash-safe file queue in between. See README.md for the user's manual and
+other, and a crash-safe file queue in between. See docs/ for the user's manual and
 ``tinyclaw.errors`` for the one exception tree every module raises from.
 """
 

@@ -344,7 +344,7 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         loc = _format_location(tuple(item["loc"]))
         message = item["msg"]
         if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see README, Configuration)"
+            message = "unknown key (check the spelling; see docs/configuration.md)"
         elif item["type"] == "string_pattern_mismatch" and "models" in item["loc"]:
             message = "model names use letters, digits and . _ : @ / [ ] -, at most 100"
         elif item["type"] == "string_pattern_mismatch":

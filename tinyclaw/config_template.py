@@ -1,9 +1,9 @@
 """The ``tinyclaw.toml`` that ``tinyclaw init`` writes: a working home with one
-actor, every platform off, and comments that point to the README."""
+actor, every platform off, and comments that point to the manual."""
 
 DEFAULT_CONFIG = """\
 # tinyclaw configuration. No secrets here: tokens come from the environment or .env.
-# Every key is described in README.md, section "Configuration".
+# Every key is described in docs/configuration.md.
 
 [worker]
 concurrency = 4            # actors running at the same time

@@ -130,7 +130,7 @@ class Doctor:
             fix = (
                 "tinyclaw init"
                 if missing
-                else f"edit {self.home.config_file} (README: Configuration)"
+                else f"edit {self.home.config_file} (docs/configuration.md)"
             )
             return None, [Check("problem", "config", line, fix) for line in lines]
         actors = ", ".join(config.actors)

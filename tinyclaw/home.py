@@ -21,7 +21,7 @@ ENV_VAR = "TINYCLAW_HOME"
 
 @dataclass(frozen=True)
 class Home:
-    """The runtime layout of one tinyclaw home (see DESIGN.md, "Runtime layout")."""
+    """The runtime layout of one tinyclaw home (docs/configuration.md, "The home")."""
 
     root: Path
 

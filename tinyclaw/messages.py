@@ -61,10 +61,10 @@ class Attachment(_Model):
 
     _nul = field_validator("path", "name")(_no_nul)
 
-    # Added by the reliability suite (issue 7): the worker lists ``path`` in the CLI's
-    # prompt and the CLI opens it, so a queue file must not point it at ``../..`` or
-    # at a relative path that moves with the workspace. (Whether an absolute path is
-    # inside this home's ``queue/files/`` needs the home, so the worker must check it.)
+    # The worker lists ``path`` in the CLI's prompt and the CLI opens it, so a queue
+    # file must not point it at ``../..`` or at a relative path that moves with the
+    # workspace. (Whether an absolute path is inside this home's ``queue/files/``
+    # needs the home, so the worker must check it.)
     @field_validator("path")
     @classmethod
     def _plain_absolute_path(cls, value: str) -> str:
@@ -91,7 +91,7 @@ class Quote(_Model):
 
 
 class Handoff(_Model):
-    """Set on a message one actor sent another (issue 4: teams)."""
+    """Set on a message one actor sent another (teams)."""
 
     from_actor: ShortText
     conversation: ShortText

@@ -1,4 +1,4 @@
-"""The spool: Maildir rules applied to tinyclaw's queue (DESIGN.md, "The queue protocol").
+"""The spool: Maildir rules applied to tinyclaw's queue (docs/architecture.md, "The queue protocol").
 
 Boxes and the one move each file makes between them::
 
@@ -175,9 +175,8 @@ class Spool:
     def read(path: Path) -> bytes:
         """The bytes of one queue file, for ``load_inbound``/``load_reply``.
 
-        Added by the reliability suite (issue 7): ``path.read_bytes()`` follows a symlink
-        planted in a box (reading a file outside the home), blocks forever on a FIFO and
-        reads a 50 MB file whole. This refuses anything but a regular file and reads at
+        ``path.read_bytes()`` follows a symlink planted in a box (reading a file outside
+        the home), blocks forever on a FIFO and reads a 50 MB file whole. This refuses anything but a regular file and reads at
         most one byte past the size limit; both end as InvalidMessageError, which every
         reader already turns into a move to ``failed/``. FileNotFoundError passes
         through (another process took the file).

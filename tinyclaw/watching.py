@@ -9,7 +9,7 @@ file *out* of a box (routing, claiming), the next arrival in that box would be s
 up to 0.5 s late. Elsewhere the ``Observer`` is used as is.
 
 Events are only hints: inotify can overflow and watchdog merely logs it, so the loop
-also scans at start-up and on a timer (STYLE.md, habit 4).
+also scans at start-up and on a timer (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Each listener process imports its own platform library and no other: a Telegram
 listener that also loaded discord.py and pywa would carry ~100 MB it never uses (see
-PLATFORM-FACTS.md, "Import cost"). Checked in a fresh interpreter per platform, with
+docs/reliability.md, "Speed and memory"). Checked in a fresh interpreter per platform, with
 everything ``python -m tinyclaw.channels PLATFORM`` loads before it serves."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A loopback fake of Discord: the REST API and the gateway websocket, enough for the
 real discord.py to log in, receive messages and send replies.
 
-What discord.py does against it (PLATFORM-FACTS.md, "discord.py")::
+What discord.py does against it::
 
     GET  /api/v10/users/@me                  login; 401 if the token is wrong
     GET  /api/v10/oauth2/applications/@me    application info

@@ -1,7 +1,7 @@
 """A loopback fake of the Telegram Bot API, enough for python-telegram-bot's ``Bot`` to
 log in, long-poll updates, download files and send replies.
 
-What the listener does against it (PLATFORM-FACTS.md, "python-telegram-bot")::
+What the listener does against it::
 
     POST /bot{token}/getMe              401 if the token is wrong
     POST /bot{token}/deleteWebhook

@@ -1,7 +1,7 @@
 """A loopback fake of the WhatsApp Cloud API (Meta's Graph API), enough for the real
 pywa to send text and files and to download the media users send.
 
-What pywa does against it (PLATFORM-FACTS.md, "pywa")::
+What pywa does against it::
 
     POST /v{N}/{phone_id}/messages   JSON: type text | image | document | audio | video
                                      (media by uploaded ``id`` or ``link``); or

@@ -4,7 +4,7 @@ message exactly once.
 The small variant of ``scripts/chaos.py`` (150 messages, 4 worker kills; a fifth of the
 messages each through a real Telegram, Discord and WhatsApp listener against the
 loopback fakes, each listener killed twice while messages arrive) runs the script
-itself, so the README's figures come from the code tested here.
+itself, so the figures in docs/reliability.md come from the code tested here.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from tinyclaw.worker.loop import Worker
 pytestmark = pytest.mark.cli
 
 ACTOR = "assistant"
-# What each CLI needs to be allowed to write in its workspace (CLI-FACTS.md).
+# What each CLI needs to be allowed to write in its workspace.
 WRITE_MODE = {"claude": "acceptEdits", "codex": "workspace-write"}
 PATCH = """\
 *** Begin Patch

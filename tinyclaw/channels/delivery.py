@@ -164,7 +164,7 @@ class Outbox:
     async def deliver(self, path: Path) -> DeliveryOutcome:
         """Deliver one reply file; see the module docstring for what each outcome does."""
         try:
-            # Spool.read, not path.read_bytes (issue 7): a symlink or FIFO planted in
+            # Spool.read, not path.read_bytes: a symlink or FIFO planted in
             # the box is refused instead of followed, and the read is size-bounded.
             reply = load_reply(self.spool.read(path), default_id=path.stem)
         except FileNotFoundError:

@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
                 running = None
             snap = collect(home, config, session=name, session_running=running)
             typer.echo(format_status(snap))
-            from tinyclaw.schedule.status import schedule_lines  # issue 8: next runs
+            from tinyclaw.schedule.status import schedule_lines  # next runs
 
             typer.echo("\n".join(schedule_lines(home, config)))
 
