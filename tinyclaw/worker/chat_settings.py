@@ -77,7 +77,8 @@ def model_command(
     if wanted not in settings.models:
         if not offered:
             return f"@{actor} offers no models to pick from; it uses {default}."
-        return f"@{actor} has no model called {wanted!r}. You may pick: {offered} (or default)."
+        asked = wanted[:64]  # echoed back: a chat message can be long
+        return f"@{actor} has no model called {asked!r}. You may pick: {offered} (or default)."
     models.set(actor, conversation, wanted)
     return f"@{actor} now uses {wanted} in this chat, from the next message on."
 
