@@ -8,20 +8,26 @@ named here (``token_env``, ``pass_env``) and read from the environment or ``.env
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tinyclaw.dotenv import ENV_NAME_RE, load_dotenv
-from tinyclaw.errors import ConfigError
+from tinyclaw.errors import ConfigError, UnsafePathError
+from tinyclaw.fsutil import read_regular
 from tinyclaw.home import Home
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 NAME_RE = re.compile(NAME_PATTERN)
 ActorName = Annotated[str, Field(pattern=NAME_PATTERN)]
+MAX_CONFIG_BYTES = 1024 * 1024  # a real tinyclaw.toml is a few KB
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 RunnerKind = Literal["claude", "codex"]
 ChannelName = Literal["telegram", "discord", "whatsapp"]
@@ -29,6 +35,37 @@ ChannelName = Literal["telegram", "discord", "whatsapp"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str | None, schemes: tuple[str, ...], example: str) -> str | None:
+    """A URL a listener connects to: checked here, because a listener given
+    ``"::::"`` would otherwise retry the connection for ever."""
+    if value is None:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL ({exc}); expected e.g. {example}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"{value!r} is not a {wanted} URL; expected e.g. {example}")
+    return value
+
+
+def _check_user_ids(values: list[Any]) -> list[str]:
+    """Platform user ids: numbers (TOML integers welcome), spaces around them dropped.
+    An ``@name`` or a phone number with ``+`` matches nobody, silently: refused."""
+    ids = []
+    for value in values:
+        text = str(value).strip() if isinstance(value, str | int) else value
+        if not isinstance(text, str) or not text.isdigit():
+            raise ValueError(
+                f'{value!r} is not a user id: ids are numbers, such as "123456789" '
+                "(not @names; WhatsApp: the phone number as digits only, no '+')"
+            )
+        ids.append(text)
+    return ids
 
 
 def _check_env_names(names: list[str]) -> list[str]:
@@ -207,6 +244,28 @@ class ChannelConfig(Strict):
             _check_env_names([value])
         return value
 
+    @field_validator("allow_from", mode="before")
+    @classmethod
+    def _user_ids(cls, value: Any) -> Any:
+        return _check_user_ids(value) if isinstance(value, list) else value
+
+    @field_validator("allow_groups", mode="before")
+    @classmethod
+    def _group_ids(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [str(v).strip() if isinstance(v, str | int) else v for v in value]
+
+    @field_validator("base_url", "base_file_url", "api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("http", "https"), "https://api.telegram.org/bot")
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("ws", "wss"), "wss://gateway.discord.gg")
+
 
 _SECRET_ENV_DEFAULTS: dict[str, dict[str, str]] = {
     "telegram": {"token_env": "TELEGRAM_BOT_TOKEN"},
@@ -265,6 +324,28 @@ class LauncherConfig(Strict):
     session_name: str = "tinyclaw"
 
 
+class MetricsConfig(Strict):
+    """Prometheus metrics of the worker: served over HTTP or written for node_exporter."""
+
+    enabled: bool = False
+    exporter: Literal["http", "textfile"] = Field(
+        default="http", description="http: serve /metrics; textfile: write a .prom file"
+    )
+    host: str = Field(default="127.0.0.1", description="http: the address to listen on")
+    port: int = Field(default=9464, ge=1, le=65535, description="http: the port")
+    textfile: str = Field(
+        default="metrics/tinyclaw.prom",
+        description="textfile: where to write (relative to the home, or absolute)",
+    )
+    interval: float = Field(
+        default=15.0, gt=0, le=3600, description="textfile: seconds between writes"
+    )
+
+    def textfile_path(self, home: Home) -> Path:
+        path = Path(self.textfile).expanduser()
+        return path if path.is_absolute() else home.root / path
+
+
 class Config(Strict):
     """The whole of ``tinyclaw.toml``."""
 
@@ -276,6 +357,7 @@ class Config(Strict):
     channels: ChannelsConfig = ChannelsConfig()
     pairing: PairingConfig = PairingConfig()
     launcher: LauncherConfig = LauncherConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -334,7 +416,13 @@ class Config(Strict):
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    """``actors.coder.timeout``; a key that is not a plain word is quoted as TOML
+    would, with its newlines and control characters escaped (one mistake, one line)."""
+    parts = [
+        str(part) if isinstance(part, int) or _PLAIN_KEY_RE.fullmatch(part) else json.dumps(part)
+        for part in loc
+    ]
+    return ".".join(parts) or "(top level)"
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
@@ -353,6 +441,16 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """The TOML of ``tinyclaw.toml``; any reason it cannot be parsed is a ConfigError."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
+
+
 def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
     try:
         return Config.model_validate(data)
@@ -360,20 +458,32 @@ def parse_config(data: dict[str, Any], source: str = "tinyclaw.toml") -> Config:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+def read_config_text(path: Path) -> str:
+    """The text of ``tinyclaw.toml``: a regular file (a symlink to one is fine; to
+    ``/dev/zero`` or a FIFO is not), at most 1 MiB, UTF-8 with or without a BOM."""
+    try:
+        data = read_regular(path, MAX_CONFIG_BYTES, follow_symlinks=True)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (run `tinyclaw init` to create a home)") from None
+    except UnsafePathError:
+        raise ConfigError(f"{path}: cannot read: not a regular file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: cannot read: larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    # Windows editors may start the file with a byte order mark; TOML does not allow
+    # one, but it is not a mistake worth refusing the file for.
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 text ({exc.reason})") from None
+
+
 def load_config(home: Home) -> Config:
     """Read and validate ``tinyclaw.toml``; a missing or broken file is a ConfigError."""
     path = home.config_file
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (run `tinyclaw init` to create a home)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(parse_toml(read_config_text(path), str(path)), str(path))
 
 
 def load_home_config(home: Home) -> Config:

@@ -14,12 +14,15 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tinyclaw.config import Config, RunnersConfig, load_config
+from tinyclaw.diskspace import describe as describe_disk
+from tinyclaw.diskspace import read_report
 from tinyclaw.dotenv import load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
@@ -29,6 +32,7 @@ Level = Literal["ok", "warning", "problem", "info"]
 PINNED = {"claude": "2.1.331", "codex": "0.169.0"}
 PACKAGES = {"claude": "@anthropic-ai/claude-code", "codex": "@openai/codex"}
 TMUX_FIX = "sudo apt-get install tmux   (macOS: brew install tmux)"
+LOW_SPACE = 1024 * 1024  # bytes: less and the next run or reply may not fit
 Run = Callable[[list[str]], tuple[int, str]]
 # pairing/: the files that must be the owner's alone, and those that hold nothing secret
 # (the folder's README, filelock's empty lock file).
@@ -103,8 +107,26 @@ class Doctor:
         results += self.clis(config)
         if config is not None:
             results += self.tokens(config)
+            if config.metrics.enabled:
+                results.append(self.metrics(config))
         results += self.permissions()
+        results += self.disk()
         return results
+
+    def disk(self) -> list[Check]:
+        """Room on the home's filesystem, and whether the worker is stalled on it."""
+        fix = f"free space where the home is (df -h {self.home.root}); no restart is needed"
+        report = read_report(self.home.state)
+        if report is not None and report.full:
+            return [Check("problem", "disk", describe_disk(report, time.time()), fix)]
+        try:
+            fs = os.statvfs(self.home.root)
+        except OSError as exc:
+            return [Check("warning", "disk", f"cannot measure free space: {exc}")]
+        free = fs.f_bavail * fs.f_frsize
+        if free < LOW_SPACE:
+            return [Check("problem", "disk", f"only {free // 1024} KiB free", fix)]
+        return [Check("ok", "disk", f"{free // (1024 * 1024)} MiB free")]
 
     # -- each area -------------------------------------------------------------------
 
@@ -135,6 +157,47 @@ class Doctor:
             return None, [Check("problem", "config", line, fix) for line in lines]
         actors = ", ".join(config.actors)
         return config, [Check("ok", "config", f"{self.home.config_file} ({actors})")]
+
+    def metrics(self, config: Config) -> Check:
+        """The endpoint answers with tinyclaw's metrics, or the textfile is fresh."""
+        import time
+        import urllib.request
+
+        metrics = config.metrics
+        if metrics.exporter == "textfile":
+            path = metrics.textfile_path(self.home)
+            try:
+                age = time.time() - path.stat().st_mtime
+            except OSError:
+                age = None
+            if age is not None and age <= 3 * metrics.interval + 5:
+                return Check("ok", "metrics", f"{path} written {age:.0f} s ago")
+            what = "missing" if age is None else f"stale (written {age:.0f} s ago)"
+            return Check(
+                "problem",
+                "metrics",
+                f"{path} is {what}",
+                "start the worker, and check that it may write there (logs/worker.log)",
+            )
+        url = f"http://{metrics.host}:{metrics.port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                body = response.read(1_000_000).decode("utf-8", "replace")
+        except OSError as exc:
+            return Check(
+                "problem",
+                "metrics",
+                f"nothing answers at {url}: {exc}",
+                "start the worker; if it runs, see logs/worker.log (is the port taken?)",
+            )
+        if "tinyclaw_worker_up" not in body:
+            return Check(
+                "problem",
+                "metrics",
+                f"{url} answers, but not with tinyclaw's metrics",
+                "another program holds the port: choose another [metrics] port",
+            )
+        return Check("ok", "metrics", f"{url} answers")
 
     def clis(self, config: Config | None) -> list[Check]:
         from tinyclaw.runners import resolve_command

@@ -29,7 +29,8 @@ swallows ``Exception``::
     ├── AlreadyRunningError    another worker (or listener) already serves this home
     ├── PairingError           a pairing code or store problem
     │   └── PairingStoreError      the pairing store cannot be read: nobody is let in
-    └── ChannelAuthError       a listener's platform refused its credentials
+    ├── ChannelAuthError       a listener's platform refused its credentials
+    └── BackupError            a backup cannot be written, or an archive not restored
 """
 
 from __future__ import annotations
@@ -148,3 +149,7 @@ class PairingStoreError(PairingError):
 class ChannelAuthError(TinyclawError):
     """A chat platform refused the listener's token: retrying cannot help, so the
     listener exits with this one line (exit code 2) instead of a loop of tracebacks."""
+
+
+class BackupError(TinyclawError):
+    """A backup cannot be written, or an archive is unsafe, foreign or not restorable."""

@@ -17,6 +17,7 @@ import re
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from tinyclaw.errors import InvalidFileError, UnsafePathError
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Deeper nesting than any file of tinyclaw's needs; pydantic cannot serialize ~250.
+MAX_JSON_DEPTH = 64
 
 
 def unique_name() -> str:
@@ -91,7 +95,33 @@ def atomic_write(
         fsync_dir(target_dir)
 
 
-def read_regular(path: Path, limit: int) -> bytes:
+# Errors of the filesystem, not of a file: the same operation may well succeed later
+# (the disk is back, space was freed, the mount is writable again).
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EIO,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EAGAIN,
+        errno.EINTR,
+        errno.ENOMEM,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.EBUSY,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+    }
+)
+
+
+def is_transient(exc: OSError) -> bool:
+    """Whether ``exc`` says the filesystem is in trouble now, rather than that the
+    file itself is bad: such a file is left where it is and tried again later."""
+    return exc.errno in TRANSIENT_ERRNOS
+
+
+def read_regular(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
     """Read at most ``limit + 1`` bytes of ``path``, which must be a regular file.
 
     Queue files are input: a symlink planted in a box must not make tinyclaw read a
@@ -101,9 +131,14 @@ def read_regular(path: Path, limit: int) -> bytes:
     (no race with a rename) and a bounded read; one byte past ``limit`` lets the
     caller say "too large" without reading the rest. Raises UnsafePathError for
     anything that is not a regular file; FileNotFoundError passes through.
+    ``follow_symlinks`` is for a file the user may keep elsewhere (``tinyclaw.toml``
+    in a dotfiles repository): the link is followed, the rest still holds.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafePathError(f"{path.name} is a symlink, not a regular file") from None
@@ -125,17 +160,55 @@ def read_regular(path: Path, limit: int) -> bytes:
         os.close(fd)
 
 
-def parse_json_object(data: bytes) -> dict[str, Any]:
-    """Bytes that must hold one JSON object; InvalidFileError says what is wrong."""
+def parse_json_object(data: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """Bytes that must hold one JSON object; InvalidFileError says what is wrong.
+
+    Every way the bytes can fail to parse ends as that one error, because each caller
+    turns it into a move to ``failed/`` and goes on: ``json.loads`` raises
+    ``RecursionError`` past about 1,000 levels of nesting (10 KB of ``[`` is enough,
+    so the size limits do not help), and ``ValueError`` for invalid UTF-8 or an integer
+    of more than 4,300 digits. Two things ``json.loads`` accepts are refused as well,
+    because the file could never be written back out (a retry rewrites it): nesting
+    deeper than ``max_depth``, and a lone UTF-16 surrogate (``"\\ud800"``), which is
+    no character of any text."""
     if not data.strip():
         raise InvalidFileError("file is empty")
     try:
         raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise InvalidFileError(_too_deep(max_depth)) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a 5,000-digit number
         raise InvalidFileError(f"not valid UTF-8 JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidFileError(f"expected a JSON object, got {type(raw).__name__}")
+    _check_parsed(raw, max_depth)
     return raw
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"JSON nested too deeply (more than {max_depth} levels of lists or objects)"
+
+
+def _check_parsed(value: object, max_depth: int) -> None:
+    """Walk a parsed JSON value (iteratively: it may nest past the recursion limit)
+    and refuse nesting deeper than ``max_depth`` and lone surrogates in strings."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE_RE.search(item):
+                raise InvalidFileError(f"not valid unicode text: a lone surrogate in {item[:40]!r}")
+            continue
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > max_depth:
+            raise InvalidFileError(_too_deep(max_depth))
+        stack.extend((child, depth + 1) for child in children)
 
 
 def read_foreign(path: Path, limit: int) -> bytes:

@@ -10,12 +10,14 @@ writes its pid into the file so the refusal can name it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 
-from tinyclaw.errors import AlreadyRunningError
+from tinyclaw.errors import AlreadyRunningError, UnsafePathError
 
 
 class InstanceLock:
@@ -29,7 +31,7 @@ class InstanceLock:
     def acquire(self) -> None:
         """Take the lock, or raise :class:`AlreadyRunningError` naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -60,6 +62,24 @@ class InstanceLock:
         trace: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (or create) the lock file itself, never what a symlink in its place points
+    to: the holder writes its pid into it, which would overwrite a file outside the
+    home. A symlink, or anything but a regular file, is refused."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError(
+                f"{path} is a symlink; remove it (tinyclaw creates its own lock file)"
+            ) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafePathError(f"{path} is not a regular file; remove it")
+    return fd
 
 
 def lock_holder(path: Path) -> int | None:

@@ -9,6 +9,8 @@ text: the worker's and listeners' stderr is a tmux window the operator looks at.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import logging.handlers
 import os
@@ -46,6 +48,19 @@ class SafeFormatter(logging.Formatter):
         return printable(text)
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file only its owner may read (0600), like the rest of the home's
+    state: with ``-v`` it holds the users' message text. A log an older version left
+    world-readable is made private when it is opened again."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        with contextlib.suppress(OSError):  # not ours to change: leave it as it is
+            os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(
     logs_dir: Path | None,
     component: str,
@@ -65,7 +80,7 @@ def setup_logging(
     if logs_dir is not None:
         logs_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            PrivateLogFile(
                 logs_dir / f"{component}.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
             )
         )

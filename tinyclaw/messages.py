@@ -27,6 +27,9 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 ShortText = Annotated[str, Field(max_length=512)]
+# An epoch time in seconds: never Infinity or NaN (Python's json reads both), which
+# would hold a message back for ever.
+When = Annotated[float, Field(allow_inf_nan=False)]
 
 InboundKind = Literal["chat", "command", "handoff", "fanin", "operator", "schedule", "heartbeat"]
 ReplyKind = Literal["reply", "progress", "error", "notice"]
@@ -117,7 +120,7 @@ class Inbound(_Model):
     handoff: Handoff | None = None
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     attempts: int = Field(default=0, ge=0)
-    not_before: float | None = None
+    not_before: When | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
     _nul = field_validator("chat_id", "text")(_no_nul)
@@ -142,7 +145,7 @@ class Reply(_Model):
     workspace: Annotated[str, Field(max_length=4096)] | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     attempts: int = Field(default=0, ge=0)
-    not_before: float | None = None
+    not_before: When | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from tinyclaw.config import Config
 from tinyclaw.home import Home
+from tinyclaw.redaction import Redactor
 from tinyclaw.runners import ProcessRunner, Runner, make_runner
 from tinyclaw.runners.groups import GroupLedger
+from tinyclaw.runners.redacting import RedactingRunner
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,17 +25,21 @@ def cli_search_dirs(home: Home) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
-def build_runners(home: Home, config: Config) -> dict[str, Runner]:
+def build_runners(
+    home: Home, config: Config, redactor: Redactor | None = None
+) -> dict[str, Runner]:
     """One runner per kind in use; each records its CLIs' process groups in
-    ``state/runs/`` so the next worker can stop what a dead one left running."""
+    ``state/runs/`` so the next worker can stop what a dead one left running.
+    With ``redactor``, every result and progress event of theirs is redacted."""
     kinds = {actor.runner for actor in config.actors.values()}
     process = ProcessRunner(ledger=GroupLedger(home.runs))
-    return {
-        kind: make_runner(
+    runners: dict[str, Runner] = {}
+    for kind in sorted(kinds):
+        runner = make_runner(
             kind,
             config.runners.for_kind(kind),
             search_dirs=cli_search_dirs(home),
             process=process,
         )
-        for kind in sorted(kinds)
-    }
+        runners[kind] = RedactingRunner(runner, redactor) if redactor else runner
+    return runners

@@ -73,8 +73,13 @@ class Spool:
         *,
         clock: Callable[[], float] = time.time,
         durable: bool = True,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
+        """``redact`` is applied to every reply's text before it is written: the
+        worker passes its secret redactor, so no path (a run, an actor's outbox, a
+        command) can queue a secret for a chat."""
         self.home = home
+        self.redact = redact
         self.root = home.queue
         self.clock = clock
         self.durable = durable
@@ -259,6 +264,8 @@ class Spool:
 
     def put_reply(self, reply: Reply) -> Path:
         """Write a reply into ``outgoing/<channel>/<id>.json``, replacing any earlier one."""
+        if self.redact is not None:
+            reply = reply.model_copy(update={"text": self.redact(reply.text)})
         tmp = write_tmp(self.tmp, dump(reply), durable=self.durable)
         failpoint("put_reply.tmp_written")
         target = self._commit(tmp, self.outgoing(reply.channel), reply.id + SUFFIX)

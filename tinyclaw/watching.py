@@ -65,6 +65,9 @@ class _InotifyWake:
     def on_queue_overflow(self) -> None:
         self._notify()  # events were lost: the scan finds what they said
 
+    def on_events_lost(self) -> None:  # watchdog 7.1 calls it after the overflow
+        self._notify()
+
 
 class Watcher:
     """Watch some directories (not recursively) and call ``notify`` on arrivals (from

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.cli_fixtures import anthropic_fake  # noqa: F401  (the real claude's API fake)
 from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
 from tinyclaw.launcher.state import ComponentState, read_states, state_dir

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.reliability.corpus import Case, Lab
 from tinyclaw.fsutil import unique_name
+from tinyclaw.messages import Reply, dump
 
 # -- planting helpers -----------------------------------------------------------------------
 
@@ -114,6 +116,49 @@ def _same_id_twice(lab: Lab) -> str:
 
 def _dotdot_to_sentinel(lab: Lab) -> str:
     return os.path.relpath(lab.sentinel, lab.workspace)
+
+
+def _nested(depth: int, box: Callable[[Lab], Path] | None = None) -> Callable[[Lab], str]:
+    """A message whose ``meta`` nests ``depth`` lists (5,000 is 10 KB: json.loads
+    raises RecursionError near 1,000, far below the size limit)."""
+
+    def plant(lab: Lab) -> str:
+        name = f"deep-{unique_name()}.json"
+        head = b'{"channel": "cli", "chat_id": "corpus", "sender": {"id": "me"}, "text": "x"'
+        body = head + b', "meta": {"a": ' + b"[" * depth + b"]" * depth + b"}}"
+        return lab.drop(name, body, box(lab) if box else None)
+
+    return plant
+
+
+def _raw_field(field: str, literal: str) -> Callable[[Lab], str]:
+    """A message with one field written as a raw JSON literal (``Infinity``, a
+    5,000-digit number): what json.dumps would never write, but a hand can."""
+
+    def plant(lab: Lab) -> str:
+        name = f"raw-{unique_name()}.json"
+        head = b'{"channel": "cli", "chat_id": "corpus", "sender": {"id": "me"}, "text": "x"'
+        return lab.drop(name, head + f', "{field}": {literal}}}'.encode())
+
+    return plant
+
+
+def _answered_id_reused(lab: Lab) -> str:
+    """A new file carrying the id of a message whose reply was delivered already."""
+    ident = unique_name()
+    reply = Reply(id=ident, in_reply_to=ident, channel="cli", chat_id="corpus", text="done")
+    sent = lab.spool.sent("cli")
+    sent.mkdir(parents=True, exist_ok=True)
+    (sent / f"{ident}.json").write_bytes(dump(reply))
+    return lab.drop_message("a new question under an old id", id=ident)
+
+
+def _far_future(seconds: float) -> Callable[[Lab], str]:
+    return lambda lab: lab.drop_message("wait for me", not_before=time.time() + seconds)
+
+
+def _handoff(conversation: str) -> dict[str, Any]:
+    return {"from_actor": "assistant", "conversation": conversation}
 
 
 CASES: list[Case] = [
@@ -278,6 +323,7 @@ CASES: list[Case] = [
         "failed",
         "symlink",
         isolated=True,
+        runs_first=True,
     ),
     Case(
         "same-id-twice",
@@ -330,6 +376,120 @@ CASES: list[Case] = [
         _send_file(_dotdot_to_sentinel),
         "refused",
         "outside the workspace",
+    ),
+    Case(
+        "json-nested-5000",
+        "a message nested 5,000 lists deep in queue/incoming (10 KB)",
+        _nested(5000),
+        "failed",
+        "nested too deeply",
+        isolated=True,
+    ),
+    Case(
+        "json-nested-5000-inbox",
+        "a message nested 5,000 lists deep at the head of an actor's inbox",
+        _nested(5000, lambda lab: lab.spool.inbox("coder")),
+        "failed",
+        "nested too deeply",
+        isolated=True,
+    ),
+    Case(
+        "json-nested-300",
+        "a message nested 300 lists deep (parses, but could never be written back)",
+        _nested(300),
+        "failed",
+        "nested too deeply",
+    ),
+    Case(
+        "json-number-5000-digits",
+        "a 5,000-digit number (int() refuses it with a ValueError)",
+        _raw_field("attempts", "9" * 5000),
+        "failed",
+        "digits",
+    ),
+    Case(
+        "json-lone-surrogate",
+        "a lone UTF-16 surrogate (\\ud800) in the text: valid JSON, not valid text",
+        _raw_field("meta", '{"note": "\\ud800"}'),
+        "failed",
+        "unicode",
+    ),
+    Case(
+        "json-not-before-infinity",
+        "not_before: Infinity (Python's json reads it)",
+        _raw_field("not_before", "Infinity"),
+        "failed",
+        "finite number",
+    ),
+    Case(
+        "json-not-before-nan",
+        "not_before: NaN",
+        _raw_field("not_before", "NaN"),
+        "failed",
+        "finite number",
+    ),
+    Case(
+        "json-not-before-1e300",
+        "not_before: 1e300 (finite, and for ever)",
+        _raw_field("not_before", "1e300"),
+        "failed",
+        "beyond the longest retry wait",
+    ),
+    Case(
+        "json-not-before-next-year",
+        "not_before a year away",
+        _far_future(365 * 86400),
+        "failed",
+        "beyond the longest retry wait",
+    ),
+    Case(
+        "answered-id-reused",
+        "a new file reusing the id of a message whose reply was delivered",
+        _answered_id_reused,
+        "failed",
+        "was answered already",
+    ),
+    Case(
+        "kind-operator-from-telegram",
+        "kind 'operator' from an unpaired Telegram sender (it would skip pairing)",
+        _fields("hi", kind="operator", channel="telegram", chat_id="666", sender={"id": "666"}),
+        "failed",
+        "operator lines come only from",
+    ),
+    Case(
+        "kind-handoff-unknown-conversation",
+        "kind 'handoff' naming a conversation that does not exist",
+        _fields("do it", kind="handoff", actor="coder", handoff=_handoff("nope-1")),
+        "failed",
+        "does not exist",
+    ),
+    Case(
+        "kind-handoff-path-conversation",
+        "a handoff whose conversation is a path out of the home",
+        _fields("do it", kind="handoff", actor="coder", handoff=_handoff("../../../outside/ho")),
+        "failed",
+        "not a conversation id",
+    ),
+    Case(
+        "kind-fanin-without-handoff",
+        "kind 'fanin' without handoff data",
+        _fields("answers", kind="fanin", actor="coder"),
+        "failed",
+        "without handoff data",
+    ),
+    Case(
+        "kind-handoff-in-inbox",
+        "a hand-made handoff dropped straight into an actor's inbox (past the router)",
+        lambda lab: lab.drop(
+            f"{unique_name()}.json",
+            json.dumps(
+                {k: v for k, v in lab.message("x", kind="handoff").items() if k != "id"}
+                | {"handoff": _handoff("nope-2")}
+            ).encode(),
+            lab.spool.inbox("coder"),
+        ),
+        "failed",
+        "does not exist",
     ),
     Case(
         "send-file-absolute",

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import psutil
 
+from tinyclaw.events import EventLog
 from tinyclaw.fsutil import atomic_write, unique_name
 from tinyclaw.home import Home
 from tinyclaw.messages import load_reply
@@ -146,6 +147,7 @@ class Case:
     says: str = ""
     known_bug: str = ""
     isolated: bool = False
+    runs_first: bool = False  # fails only after a CLI run (its reply cannot be written)
 
 
 @dataclass
@@ -154,6 +156,7 @@ class Outcome:
     got: str  # failed / reply / error / refused / none
     detail: str = ""
     leaked: bool = False
+    ran: bool = False  # the worker started a CLI for it (events.jsonl: run.start)
 
     @property
     def handled(self) -> bool:
@@ -230,6 +233,12 @@ def observe(lab: Lab, case: Case, planted: str) -> Outcome:
         leaked = lab.secret in reply.text or any(lab.secret in f for f in reply.files)
         return Outcome(case, got, reply.text, leaked)
     return Outcome(case, "none")
+
+
+def _ran_ids(lab: Lab) -> set[str]:
+    """The message ids a CLI was started for, from the worker's event log."""
+    events = EventLog(lab.home.logs / "events.jsonl").read()
+    return {str(e.get("id")) for e in events if e.get("event") == "run.start"}
 
 
 def _secret_files(lab: Lab) -> list[str]:
@@ -327,8 +336,11 @@ def run_corpus(lab: Lab, cases: list[Case], *, timeout: float = 30.0) -> CorpusR
     elif worker.returncode != -signal.SIGKILL:  # not the memory guard: it died by itself
         run.crashes += 1
         run.problems.append(f"{label}: the worker exited by itself ({worker.returncode})")
+    ran = _ran_ids(lab)
     for case in cases:
-        run.outcomes.append(outcomes.get(case.name) or observe(lab, case, planted[case.name]))
+        outcome = outcomes.get(case.name) or observe(lab, case, planted[case.name])
+        outcome.ran = planted[case.name].removesuffix(".json") in ran
+        run.outcomes.append(outcome)
     run.problems += [
         f"{o.case.name}: the secret reached a {o.got}" for o in run.outcomes if o.leaked
     ]

@@ -8,10 +8,15 @@ lands, so the marker cannot outlive the bug.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.reliability.cases import CASES
 from tests.reliability.corpus import Case, CorpusRun, run_all
+from tests.worker.conftest import message, reply_for, worker_thread
+from tinyclaw.home import Home
+from tinyclaw.spool import Spool
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,8 @@ def test_each_bad_input_ends_in_failed_or_with_a_clear_answer(
     assert not outcome.leaked, f"the sentinel's secret reached a {outcome.got}"
     assert outcome.got == case.expect, f"{case.what}: ended as {outcome.got}: {outcome.detail!r}"
     assert case.says.lower() in outcome.detail.lower(), outcome.detail
+    if case.expect == "failed" and not case.runs_first:  # refused before a run at a cost
+        assert not outcome.ran, "the CLI ran for a message that ended in failed/"
     if case.isolated:
         assert not [p for p in corpus.problems if p.startswith(case.name)]
 
@@ -52,5 +59,33 @@ def test_nothing_outside_the_home_is_read_or_written(corpus: CorpusRun) -> None:
 def test_the_corpus_covers_every_kind_of_bad_input() -> None:
     kinds = {c.name.split("-")[0] for c in CASES}
     assert {"empty", "malformed", "json", "binary", "file", "huge", "control", "nul"} <= kinds
-    assert {"actor", "attachment", "symlink", "fifo", "send"} <= kinds
+    assert {"actor", "attachment", "symlink", "fifo", "send", "kind", "answered"} <= kinds
     assert len({c.name for c in CASES}) == len(CASES)
+
+
+def test_bad_heads_of_an_inbox_go_to_failed_and_the_messages_behind_them_run(
+    fake_home: Home,
+) -> None:
+    """One actor's inbox, oldest first: a file nested 5,000 deep, one waiting until
+    1e300, then a good message. Before, the first killed the worker on every start and
+    the second held the inbox for ever; now both go to failed/ and the third runs."""
+    spool = Spool(fake_home)
+    inbox = spool.inbox("coder")
+    inbox.mkdir(parents=True, exist_ok=True)
+    deep = message("deep", actor="coder")
+    body = json.loads(deep.model_dump_json())
+    body["meta"] = {"a": "@@"}
+    raw = json.dumps(body).replace('"@@"', "[" * 5000 + "]" * 5000)
+    (inbox / f"{deep.id}.json").write_text(raw)
+    never = message("never", actor="coder", not_before=1e300)
+    spool.put(never, inbox)
+    behind = message("behind them", actor="coder")
+    spool.put(behind, inbox)
+    with worker_thread(fake_home):
+        assert reply_for(fake_home, behind).text == "echo: behind them"
+    reasons = {
+        name: json.loads((spool.failed / f"{name}.json.reason").read_text())["reason"]
+        for name in (deep.id, never.id)
+    }
+    assert "nested too deeply" in reasons[deep.id]
+    assert "beyond the longest retry wait" in reasons[never.id]

@@ -126,3 +126,32 @@ async def test_a_forged_reply_naming_its_own_workspace_cannot_upload_any_file(
         await wait_until(lambda: len(telegram_fake.sent) >= 2, timeout=30)
         await still_serving(lab, telegram_fake)
     assert not any(lab.secret.encode() in data for data in uploads(telegram_fake))
+
+
+async def test_a_deeply_nested_reply_goes_to_failed_and_the_replies_behind_it_are_sent(
+    tmp_path: Path, telegram_fake: TelegramFake
+) -> None:
+    """10 KB of ``[`` made json.loads raise RecursionError, which killed the listener
+    on every start, with every valid reply stuck behind the bad one."""
+    lab = Lab.create(tmp_path)
+    box = lab.spool.outgoing("telegram")
+    box.mkdir(parents=True, exist_ok=True)
+    deep = box / f"{unique_name()}.json"
+    head = json.dumps(reply("deep"))[:-1]
+    deep.write_bytes(head.encode() + b', "meta": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}")
+    infinite = drop(lab, {**reply("never"), "not_before": "__INF__"})
+    infinite.write_text(infinite.read_text().replace('"__INF__"', "Infinity"))
+    behind = drop(lab, reply("the reply behind them"))
+    async with listening(lab, telegram_fake):
+        await wait_until(
+            lambda: "the reply behind them" in telegram_fake.texts(CHAT), timeout=30, what="it"
+        )
+        await still_serving(lab, telegram_fake)
+    assert not behind.exists()
+    reasons = {
+        path.name: json.loads((lab.spool.failed / f"{path.name}.reason").read_text())["reason"]
+        for path in (deep, infinite)
+    }
+    assert "nested too deeply" in reasons[deep.name]
+    assert "finite number" in reasons[infinite.name]
+    assert "deep" not in telegram_fake.texts(CHAT) and "never" not in telegram_fake.texts(CHAT)

@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.actors.toml_edit import FieldValue, append_section, remove_section, section_text
-from tinyclaw.config import NAME_RE, Config, RunnerKind, load_config, parse_config
+from tinyclaw.config import (
+    NAME_RE,
+    Config,
+    RunnerKind,
+    load_config,
+    parse_config,
+    parse_toml,
+    read_config_text,
+)
 from tinyclaw.errors import ConfigError, JobNotFoundError, UnsafePathError
 from tinyclaw.fsutil import atomic_write
 from tinyclaw.home import Home
@@ -39,17 +46,15 @@ def check_name(name: str) -> str:
 
 
 def _read(home: Home) -> str:
-    try:
-        return home.config_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{home.config_file}: not found (run `tinyclaw init`)") from None
+    """The file as :func:`load_config` reads it: bounded, a regular file, no BOM."""
+    return read_config_text(home.config_file)
 
 
 def _parse(text: str, source: str) -> Config:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: the edited file would not be valid TOML: {exc}") from None
+        data = parse_toml(text, source)
+    except ConfigError as exc:
+        raise ConfigError(f"the edited file would not be valid: {exc}") from None
     return parse_config(data, source)
 
 

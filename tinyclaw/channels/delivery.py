@@ -53,7 +53,7 @@ from tinyclaw.errors import (
     UnsafePathError,
     UploadTooLargeError,
 )
-from tinyclaw.fsutil import atomic_write, confine, sanitize_name
+from tinyclaw.fsutil import atomic_write, confine, is_transient, sanitize_name
 from tinyclaw.messages import Reply, dump, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.watching import Watcher
@@ -170,6 +170,12 @@ class Outbox:
         except FileNotFoundError:
             return "gone"
         except InvalidMessageError as exc:
+            self.spool.fail(path, f"unreadable reply: {exc}")
+            return "failed"
+        except OSError as exc:
+            if is_transient(exc):  # the disk's trouble, not the reply's: next pass
+                self.log.warning("cannot read %s now, will retry: %s", path.name, exc)
+                return "waiting"
             self.spool.fail(path, f"unreadable reply: {exc}")
             return "failed"
         if reply.channel != self.platform.name:

@@ -25,7 +25,8 @@ from tinyclaw.home import Home
 if TYPE_CHECKING:
     from tinyclaw.channels.base import Channel
     from tinyclaw.channels.gate import Gate
-    from tinyclaw.config import ChannelConfig
+    from tinyclaw.config import ChannelConfig, Config
+    from tinyclaw.pairing.listener import ListenerGate
 
 log = logging.getLogger("tinyclaw.listen")
 AUTH_EXIT = 2
@@ -85,7 +86,7 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
 
         gate = ListenerGate(pairing_service(home, config))
         channel = build_channel(platform, home, channel_config, gate)
-        asyncio.run(_serve(home, channel))
+        asyncio.run(_serve(home, channel, config, gate))
     except (ChannelAuthError, ConfigError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return AUTH_EXIT
@@ -95,23 +96,40 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
     return 0
 
 
-async def _serve(home: Home, channel: Channel) -> None:
+async def _serve(home: Home, channel: Channel, config: Config, gate: ListenerGate) -> None:
+    from tinyclaw import sdnotify
+    from tinyclaw.channels.reload import CHECK_EVERY, ListenerReload
     from tinyclaw.events import EventLog
     from tinyclaw.launcher.state import touch_ready
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        sdnotify.stopping()
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping)
     events = EventLog(home.logs / "events.jsonl")
+    reload = ListenerReload(home, config, channel, gate, events)
+    loop.add_signal_handler(signal.SIGHUP, reload.reload)
+
+    async def watch_config() -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            reload.check()
 
     def ready() -> None:
         events.emit("listener.ready", channel=channel.name)
         touch_ready()
+        sdnotify.ready(f"{channel.name} listener serving")
         log.info("%s listener running; Ctrl-C stops it", channel.name)
 
+    watcher = asyncio.create_task(watch_config())
     try:
         await channel.run(stop, on_ready=ready)
     finally:
+        watcher.cancel()
         events.emit("listener.stop", channel=channel.name)
         log.info("%s listener stopped", channel.name)

@@ -64,7 +64,7 @@ def add(
             permission_mode=permission_mode,
         )
         typer.echo(f"added @{name} ({runner}); persona file: {persona_path(home, config, name)}")
-        typer.echo("restart the worker (tinyclaw restart) to start serving it")
+        typer.echo("a running worker serves it within seconds (it follows tinyclaw.toml)")
 
 
 @actor_app.command("list")

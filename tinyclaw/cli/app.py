@@ -69,10 +69,10 @@ def init(
 @app.command()
 def worker(ctx: typer.Context) -> None:
     """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
-    from tinyclaw.cli.run_worker import run_worker
+    from tinyclaw.cli.worker_entry import exit_code, serve_worker
 
-    with clean_errors():
-        run_worker(home_from(ctx))
+    with clean_errors(exit_code):  # 2 for a broken tinyclaw.toml, as a listener
+        serve_worker(home_from(ctx))
 
 
 @app.command()
@@ -162,6 +162,7 @@ _GROUPS = (
     "tinyclaw.cli.actors",
     "tinyclaw.cli.ops",
     "tinyclaw.cli.cost",
+    "tinyclaw.cli.operate",
 )
 for _module in _GROUPS:
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
@@ -25,10 +25,11 @@ def load(home: Home) -> Config:
 
 
 @contextmanager
-def clean_errors() -> Iterator[None]:
-    """Turn any TinyclawError into one line on stderr and exit code 1."""
+def clean_errors(code: Callable[[TinyclawError], int] | None = None) -> Iterator[None]:
+    """Turn any TinyclawError into one line on stderr and exit code 1 (or what
+    ``code`` says for it)."""
     try:
         yield
     except TinyclawError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from None
+        raise typer.Exit(code(exc) if code is not None else 1) from None

@@ -33,14 +33,14 @@ def main() -> None:
 
         typer_main()
         return
-    from tinyclaw.cli.run_worker import run_worker
+    from tinyclaw.cli.worker_entry import exit_code, serve_worker
     from tinyclaw.errors import TinyclawError
     from tinyclaw.home import find_home
 
     try:
         home = find_home(plain_worker[0])
         os.environ["TINYCLAW_HOME"] = str(home.root)  # as the Typer callback does
-        run_worker(home)
+        serve_worker(home)
     except TinyclawError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        sys.exit(1)
+        sys.exit(exit_code(exc))

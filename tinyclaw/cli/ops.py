@@ -245,6 +245,8 @@ def register(app: typer.Typer) -> None:
         component: Annotated[str, typer.Argument(help="component name")],
         ready: Annotated[str, typer.Option(help="file | event:NAME | alive:SECONDS")] = "alive:1",
         interactive: Annotated[bool, typer.Option(help="the child reads the keyboard")] = False,
+        own: Annotated[str, typer.Option(help="secrets the child may hold (NAME,…)")] = "",
+        withhold: Annotated[str, typer.Option(help="secrets it must not hold (NAME,…)")] = "",
     ) -> None:
         """Run the command after -- and restart it with backoff when it dies."""
         from tinyclaw.launcher.supervisor import supervise_main
@@ -255,7 +257,13 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         home = home_from(ctx)
         code = supervise_main(
-            component, argv, ready=ready, interactive=interactive, home_root=home.root
+            component,
+            argv,
+            ready=ready,
+            interactive=interactive,
+            home_root=home.root,
+            own=[n for n in own.split(",") if n],
+            withheld=[n for n in withhold.split(",") if n],
         )
         raise typer.Exit(code)
 

@@ -1,6 +1,7 @@
 """``python -m tinyclaw.launcher``: the small entry points the tmux windows run.
 
-    python -m tinyclaw.launcher supervise COMPONENT [--ready P] [--interactive] -- ARGV…
+    python -m tinyclaw.launcher supervise COMPONENT [--ready P] [--interactive]
+        [--own NAME,…] [--withhold NAME,…] -- ARGV…
     python -m tinyclaw.launcher watch ACTOR
     python -m tinyclaw.launcher dashboard
 
@@ -51,6 +52,8 @@ def _supervise(raw: list[str]) -> int:
     parser.add_argument("component")
     parser.add_argument("--ready", default="alive:1")
     parser.add_argument("--interactive", action="store_true")
+    parser.add_argument("--own", default="", help="secrets the child may hold (names)")
+    parser.add_argument("--withhold", default="", help="secrets it must not (names)")
     options = parser.parse_args(raw[:split])
     return supervise_main(
         options.component,
@@ -58,6 +61,8 @@ def _supervise(raw: list[str]) -> int:
         ready=options.ready,
         interactive=options.interactive,
         home_root=find_home().root,
+        own=[n for n in options.own.split(",") if n],
+        withheld=[n for n in options.withhold.split(",") if n],
     )
 
 

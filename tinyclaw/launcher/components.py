@@ -9,15 +9,20 @@ A component's ``name`` is unique and safe as a file name (``worker``, ``telegram
 ``actor-coder``, ``status``); its ``window`` is what tmux shows (the actor's plain
 name). Windows are found again by the ``@tinyclaw`` window option holding the name,
 so an actor called "worker" cannot be mistaken for the worker.
+
+Each component names the secrets it owns (``own``) and those it must not hold
+(``withheld``: every other configured secret); its supervisor builds the child's
+environment from them (``childenv``).
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from tinyclaw.config import Config
+from tinyclaw.credentials import configured_secrets, owned_secrets
 
 Kind = Literal["status", "worker", "listener", "actor"]
 LISTENERS = ("telegram", "discord", "whatsapp")
@@ -50,6 +55,8 @@ class Component:
     interactive: bool = False
     actor: str | None = None
     module: str = "tinyclaw"  # our own window programs use the light tinyclaw.launcher
+    own: tuple[str, ...] = ()  # secrets the child may hold
+    withheld: tuple[str, ...] = ()  # configured secrets it must not
 
     def child_argv(self, python: str) -> list[str]:
         return [python, "-m", self.module, *self.args]
@@ -58,6 +65,10 @@ class Component:
         argv = [python, "-m", "tinyclaw.launcher", "supervise", self.name, "--ready", self.ready]
         if self.interactive:
             argv.append("--interactive")
+        if self.own:
+            argv += ["--own", ",".join(self.own)]
+        if self.withheld:
+            argv += ["--withhold", ",".join(self.withheld)]
         return [*argv, "--", *self.child_argv(python)]
 
     def window_command(self, python: str) -> str:
@@ -71,6 +82,16 @@ def actor_component(actor: str) -> str:
 
 def plan(config: Config) -> list[Component]:
     """Every component of a session for ``config``, in window order."""
+    return [_with_secrets(c, config) for c in _components(config)]
+
+
+def _with_secrets(component: Component, config: Config) -> Component:
+    own = tuple(owned_secrets(config).get(component.name, ()))
+    withheld = tuple(n for n in configured_secrets(config) if n not in own)
+    return replace(component, own=own, withheld=withheld)
+
+
+def _components(config: Config) -> list[Component]:
     components = [
         Component(STATUS, STATUS, "status", ("dashboard",), PROGRAM_READY, module=LIGHT),
         Component(WORKER, WORKER, "worker", (), WORKER_READY, module="tinyclaw.worker"),

@@ -23,6 +23,7 @@ from tinyclaw.config import Config
 from tinyclaw.errors import LauncherError
 from tinyclaw.home import Home
 from tinyclaw.launcher.components import Component, plan
+from tinyclaw.launcher.handover import launch_secrets
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir
 from tinyclaw.launcher.status import loose_worker
 from tinyclaw.launcher.tmux import Tmux, window_env
@@ -104,11 +105,14 @@ class Launcher:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         clear(self.state_dir)
         began, began_wall = self.clock(), self.wall()
+        handed = launch_secrets(self.home, self.config, self.components)
         self.tmux.create(
             self.components,
             python=self.python,
             env=window_env(self.home.root),
             cwd=self.home.root,
+            extra=handed.windows,
+            unset=handed.unset,
         )
         report = StartReport(already_running=False, components=self.components)
         if wait > 0:

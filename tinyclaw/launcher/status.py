@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config
+from tinyclaw.diskspace import DiskState, read_report
+from tinyclaw.diskspace import describe as describe_disk
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.events import rotated_path
 from tinyclaw.home import Home
@@ -86,6 +88,7 @@ class Snapshot:
     failures: list[FailureView]
     recent: list[dict[str, Any]] = field(default_factory=list)
     now: float = 0.0
+    disk: DiskState | None = None  # the worker's report (tinyclaw.diskspace)
 
     @property
     def worker_running(self) -> bool:
@@ -281,6 +284,7 @@ def collect(
         failures=latest,
         recent=events.of_kind("routed", "run.end")[-20:],
         now=now,
+        disk=read_report(home.state),
     )
 
 
@@ -325,6 +329,8 @@ def format_status(snap: Snapshot) -> str:
             for k in ("incoming", "inboxes", "processing", "outgoing", "failed")
         )
     )
+    if snap.disk is not None and snap.disk.full:
+        lines.append(describe_disk(snap.disk, snap.now))
     if snap.in_flight:
         lines.append("in flight:")
         for r in snap.in_flight:

@@ -11,6 +11,11 @@ error): the supervisor stops restarting, keeps the message on screen and waits f
 Enter or ``tinyclaw restart``. SIGTERM/SIGHUP are forwarded to the child as SIGTERM
 (the worker then finishes or requeues its runs); a second one escalates to SIGKILL.
 
+The child's environment is built anew at every start (``childenv``): the home's
+``.env`` is read again, so a token fixed there is used on Enter or ``tinyclaw
+restart``, and the child gets only the secrets it owns (``own``: a listener its
+platform's, the worker its runners' ``pass_env``).
+
 Readiness (what ``tinyclaw start`` waits for) is recorded in the status file when the
 child's probe (``readiness.ReadyProbe``) says so. This module imports only the
 standard library and small tinyclaw modules: it runs in every window and must stay
@@ -104,6 +109,8 @@ class Supervisor:
         wall: Callable[[], float] = time.time,
         poll: float = 0.02,
         max_restarts: int | None = None,
+        own: Sequence[str] = (),
+        withheld: Sequence[str] = (),
     ) -> None:
         if not argv:
             raise ValueError("nothing to supervise: the command after -- is empty")
@@ -118,6 +125,9 @@ class Supervisor:
         self.wall = wall
         self.poll = poll
         self.max_restarts = max_restarts
+        self.own = list(own)
+        self.withheld = list(withheld)
+        self.env_file = home_root / ".env"
         self.dir = state_dir(home_root)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(home_root / "logs" / "events.jsonl", clock=wall)
@@ -183,7 +193,7 @@ class Supervisor:
     def _start_child(self) -> subprocess.Popen[bytes]:
         marker = ready_file(self.dir, self.component)
         marker.unlink(missing_ok=True)
-        env = dict(os.environ)
+        env = self._child_environment()
         env[READY_FILE_ENV] = str(marker)
         env[COMPONENT_ENV] = self.component
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -194,6 +204,19 @@ class Supervisor:
             kwargs["stdin"] = subprocess.DEVNULL
             kwargs["process_group"] = 0
         return self.spawn(self.argv, **kwargs)
+
+    def _child_environment(self) -> dict[str, str]:
+        """The environment of the next child: ``.env`` read now, foreign secrets out."""
+        from tinyclaw.childenv import child_environment, read_dotenv
+        from tinyclaw.errors import ConfigError
+
+        try:
+            dotenv = read_dotenv(self.env_file)
+        except ConfigError as exc:  # the child reads it too and says so; go on without
+            self.say(f"{exc}; starting {self.component} without .env", "31")
+            dotenv = {}
+        env, _removed = child_environment(os.environ, dotenv, own=self.own, withheld=self.withheld)
+        return env
 
     def _is_ready(self, child: subprocess.Popen[bytes], since: float, tail: EventTail) -> bool:
         probe = self.probe
@@ -331,13 +354,26 @@ class Supervisor:
 
 
 def supervise_main(
-    component: str, argv: Sequence[str], *, ready: str, interactive: bool, home_root: Path
+    component: str,
+    argv: Sequence[str],
+    *,
+    ready: str,
+    interactive: bool,
+    home_root: Path,
+    own: Sequence[str] = (),
+    withheld: Sequence[str] = (),
 ) -> int:
     """The body of ``tinyclaw supervise`` (and of ``python -m tinyclaw.launcher``)."""
     from tinyclaw.logsetup import setup_logging
 
     setup_logging(home_root / "logs", f"supervise-{component}", stderr=False)
     supervisor = Supervisor(
-        component, argv, home_root=home_root, ready=ready, interactive=interactive
+        component,
+        argv,
+        home_root=home_root,
+        ready=ready,
+        interactive=interactive,
+        own=own,
+        withheld=withheld,
     )
     return supervisor.run()

@@ -6,15 +6,19 @@ name; default: the user's own server, so ``attach`` can switch-client from insid
 tmux). Tests set the socket to a private one and never touch the user's server.
 
 The windows get the home and PATH explicitly (``new-window -e``): a tmux server that
-was already running has the environment of whoever started it, not ours.
+was already running has the environment of whoever started it, not ours. A server we
+start gets our environment without any secret (``unset``): its global environment is
+what every window and every shell opened in the session inherits. A secret goes only
+into the window of the component that owns it (``extra``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tinyclaw.config import Config
@@ -26,7 +30,7 @@ SESSION_ENV = "TINYCLAW_TMUX_SESSION"
 COMPONENT_OPTION = "@tinyclaw"
 HOME_OPTION = "@tinyclaw_home"
 TMUX_INSTALL = "sudo apt-get install tmux   (macOS: brew install tmux)"
-# Passed into every window; secrets are not among them (they come from .env).
+# Passed into every window; secrets are not among them.
 PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "VIRTUAL_ENV", "NO_COLOR", "TZ")
 
 
@@ -60,6 +64,17 @@ def window_env(home_root: Path, environ: Mapping[str, str] | None = None) -> dic
             env[name] = environ[name]
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@contextlib.contextmanager
+def _environment_without(names: Collection[str]) -> Iterator[None]:
+    """This process's environment without ``names`` for the block: libtmux starts
+    the tmux client (and with it a new server) with ``os.environ``."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class Tmux:
@@ -109,31 +124,37 @@ class Tmux:
         python: str,
         env: Mapping[str, str],
         cwd: Path,
+        extra: Mapping[str, Mapping[str, str]] | None = None,
+        unset: Collection[str] = (),
     ) -> None:
         """Create the session with one window per component, detached. ``cwd`` is the
-        home: the windows start there, and the session records it as its owner."""
+        home: the windows start there, and the session records it as its owner.
+        ``extra`` adds variables to one component's window only; ``unset`` names
+        variables a tmux server started now must not inherit from this process."""
         from libtmux.exc import LibTmuxException
 
         if not components:
             raise LauncherError("nothing to start")
         first, rest = components[0], components[1:]
+        extra = extra or {}
         try:
-            session = self.server.new_session(
-                session_name=self.name,
-                window_name=first.window,
-                window_command=first.window_command(python),
-                environment=dict(env),
-                start_directory=str(cwd),
-                x=200,
-                y=50,
-                attach=False,
-            )
+            with _environment_without(unset):
+                session = self.server.new_session(
+                    session_name=self.name,
+                    window_name=first.window,
+                    window_command=first.window_command(python),
+                    environment={**env, **extra.get(first.name, {})},
+                    start_directory=str(cwd),
+                    x=200,
+                    y=50,
+                    attach=False,
+                )
             windows = [(first, session.windows[0])]
             for component in rest:
                 window = session.new_window(
                     window_name=component.window,
                     window_shell=component.window_command(python),
-                    environment=dict(env),
+                    environment={**env, **extra.get(component.name, {})},
                     start_directory=str(cwd),
                     attach=False,
                 )

@@ -12,6 +12,11 @@ message from a chat platform is routed, the worker asks pairing again:
 * an allowed sender addressing an actor their profile may not use gets one short
   error reply and no run.
 
+A profile's actor limit covers the whole conversation: an actor's handoff to one the
+person who started the conversation may not use is refused (the actor is told, as for
+a stranger), and so is ``/reset`` of such an actor. A profile that names a team may
+use every member of that team, so its handoffs inside the team go through.
+
 Only what a person typed on a platform is checked: ``kind`` ``chat`` or ``command``
 on ``telegram``/``discord``/``whatsapp``. Messages the home makes itself (the
 terminal's ``cli`` channel, schedules, heartbeats, operator lines, hand-offs between
@@ -32,9 +37,12 @@ from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS, sender_identity
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.pairing.gate import Clock, utc_now
+from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.notices import queue_notifier
 from tinyclaw.pairing.service import PairingService
 from tinyclaw.spool import Spool
+from tinyclaw.teams.roster import teams_of
+from tinyclaw.teams.state import Conversation
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.commands import CommandContext, WorkerView, overview
 
@@ -102,7 +110,44 @@ class WorkerAccess:
             f" You may talk to: {choice}." if choice else ""
         )
 
+    def _may_reach(self, ident: Identity, actor: str, via: str | None = None) -> bool:
+        """Whether ``ident``'s profile names ``actor``, the name ``via`` it was reached
+        by, or a team ``actor`` is a member of."""
+        names = [actor, *([via] if via else []), *teams_of(self.config, actor)]
+        return any(self.pairing.may_use(ident, name) for name in names)
+
+    def refuse_handoff(self, conversation: Conversation, actor: str) -> str | None:
+        """None if the person who started ``conversation`` may have ``actor`` run;
+        else why not, for the actor that handed off. Conversations the home started
+        (the terminal, a schedule) have no such limit."""
+        if conversation.channel not in PLATFORM_CHANNELS or conversation.sender_id is None:
+            return None
+        try:
+            ident = Identity(conversation.channel, conversation.sender_id)
+        except PairingError as exc:
+            return f"the person who asked cannot be checked ({exc})"
+        if self._may_reach(ident, actor):
+            return None
+        log.warning("worker: %s may not use @%s (handoff in %s)", ident, actor, conversation.id)
+        return f"the person who asked may not use @{actor}"
+
+    def refuse_reset(self, message: Inbound, actor: str, name: str | None) -> str | None:
+        """``/reset @name`` (resolved to ``actor``): None if the sender may use it."""
+        if not self.applies_to(message):
+            return None
+        ident = sender_identity(message)
+        assert ident is not None
+        if self._may_reach(ident, actor, name):
+            return None
+        return f"Sorry, you may not use @{name or actor}."
+
     def equip(self, context: CommandContext, worker: WorkerView) -> CommandContext:
         """The command context with what owner commands need: the pairing service
-        (``/approve``, ``/deny``, ``/pending``) and the whole worker (``/status``)."""
-        return replace(context, pairing=self.pairing, overview=lambda: overview(worker))
+        (``/approve``, ``/deny``, ``/pending``) and the whole worker (``/status``),
+        and the profile check ``/reset`` makes."""
+        return replace(
+            context,
+            pairing=self.pairing,
+            overview=lambda: overview(worker),
+            refuse_reset=self.refuse_reset,
+        )

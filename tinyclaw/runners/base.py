@@ -27,6 +27,8 @@ ERROR_BAD_OUTPUT = "bad_output"
 ERROR_SPAWN = "spawn_failed"
 ERROR_API = "api_error"
 ERROR_SESSION = "session_not_found"
+# Killed by a signal from outside (the OOM killer, kill -9) before any result line.
+ERROR_KILLED = "killed"
 
 
 @dataclass(frozen=True)

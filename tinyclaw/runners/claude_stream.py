@@ -21,7 +21,7 @@ from tinyclaw.runners.base import (
     JsonLineStream,
     RunEvent,
 )
-from tinyclaw.runners.summary import Summary, last_line, shorten
+from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
 
 SESSION_NOT_FOUND = "No conversation found with session ID"
 _FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
@@ -103,7 +103,7 @@ class ClaudeStream(JsonLineStream):
         session_id = result.get("session_id") if isinstance(result.get("session_id"), str) else None
         session_id = session_id or self.session_id
         reply = result.get("result")
-        if not result.get("is_error") and exit_code in (0, None):
+        if not result.get("is_error") and (exit_code in (0, None) or killed_by_signal(exit_code)):
             return Summary(True, str(reply or ""), session_id, None, cost_usd, usage)
         errors = _errors(result)
         detail = str(reply or "; ".join(errors) or last_line(stderr) or "unknown error")

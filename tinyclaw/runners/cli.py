@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 from tinyclaw.config import RunnerSettings
 from tinyclaw.runners.base import (
     ERROR_CANCELLED,
+    ERROR_EXIT,
+    ERROR_KILLED,
     ERROR_NOT_FOUND,
     ERROR_SESSION,
     ERROR_SPAWN,
@@ -31,7 +34,7 @@ from tinyclaw.runners.base import (
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
-from tinyclaw.runners.summary import Summary, last_line, shorten
+from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
 
 log = logging.getLogger("tinyclaw.runner")
 
@@ -204,6 +207,8 @@ class CliRunner:
                 error=ERROR_CANCELLED,
             )
         summary = stream.summary(outcome.exit_code, outcome.stderr)
+        if not summary.ok and summary.error == f"{ERROR_EXIT}: {outcome.exit_code}":
+            summary = _killed(summary, outcome.exit_code)
         return RunResult(
             text=summary.text,
             session_id=summary.session_id or session,
@@ -252,6 +257,26 @@ class CliRunner:
             outcome.pid,
             f"; stderr: {stderr}" if stderr else "",
         )
+
+
+def _killed(summary: Summary, exit_code: int | None) -> Summary:
+    """A CLI ended by a signal we did not send, before its result line: the run was
+    interrupted, not refused, so the worker may try it again (``ERROR_KILLED``).
+
+    The streams judge a complete successful result as the answer whatever the exit
+    signal, so only a run with no result line (or a failed one) gets here."""
+    if not killed_by_signal(exit_code):
+        return summary
+    assert exit_code is not None
+    try:
+        name = signal.Signals(-exit_code).name
+    except ValueError:
+        name = f"signal {-exit_code}"
+    return replace(
+        summary,
+        text=f"Sorry, the assistant was stopped from outside ({name}) before it answered.",
+        error=f"{ERROR_KILLED}: {name}",
+    )
 
 
 def _redacted(event: RunEvent, secrets: list[str]) -> RunEvent:

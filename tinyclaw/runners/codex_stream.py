@@ -20,7 +20,7 @@ from tinyclaw.runners.base import (
     JsonLineStream,
     RunEvent,
 )
-from tinyclaw.runners.summary import Summary, last_line, shorten
+from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
 
 # stderr of `codex exec resume <unknown id>`
 SESSION_NOT_FOUND = "no rollout found for thread id"
@@ -115,7 +115,8 @@ class CodexStream(JsonLineStream):
             text = f"Sorry, the assistant ran into an error: {shorten(self.failure, 500)}"
             error = f"api_error: {shorten(self.failure, 200)}"
             return Summary(False, text, self.thread_id, error, None, self.usage)
-        if exit_code not in (0, None):
+        finished = self.completed and killed_by_signal(exit_code)
+        if exit_code not in (0, None) and not finished:
             if SESSION_NOT_FOUND in stderr:
                 return Summary(
                     False,

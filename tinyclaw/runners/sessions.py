@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,14 +29,15 @@ from typing import Any
 from filelock import FileLock
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import UnsafePathError
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.errors import InvalidFileError, UnsafePathError
+from tinyclaw.fsutil import atomic_write, read_json_object, unique_name
 from tinyclaw.home import Home
 
 log = logging.getLogger("tinyclaw.runner")
 
 _VERSION = 2
 FILE_NAME = "sessions.json"
+MAX_FILE_BYTES = 16 * 1024 * 1024  # some 100,000 conversations; more is not ours
 _ALL = "*"  # the generation key a reset of every conversation raises
 
 
@@ -81,16 +83,35 @@ class SessionStore:
 
     def _read(self, file: Path) -> dict[str, Any] | None:
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
+            return read_json_object(file, MAX_FILE_BYTES)
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except OSError as exc:
             log.warning("%s: unreadable session file, starting fresh: %s", file, exc)
             return None
-        if not isinstance(data, dict):
-            log.warning("%s: not a sessions file, starting fresh", file)
+        except InvalidFileError as exc:
+            self._set_aside(file, exc)
             return None
-        return data
+
+    @staticmethod
+    def _set_aside(file: Path, why: InvalidFileError) -> None:
+        """A corrupt store (not JSON, nested 5,000 deep, a symlink) is moved aside as
+        ``sessions.json.corrupt-<time>``, where a person can look at it; every
+        conversation starts fresh instead of every message failing on it."""
+        aside = file.with_name(f"{file.name}.corrupt-{unique_name()}")
+        try:
+            os.rename(file, aside)
+        except FileNotFoundError:
+            return  # another process moved it first
+        except OSError as exc:
+            log.warning("%s: corrupt session store (%s), cannot move it aside: %s", file, why, exc)
+            return
+        log.warning(
+            "%s: corrupt session store (%s); moved to %s, conversations start fresh",
+            file,
+            why,
+            aside.name,
+        )
 
     def _load(self, actor: str) -> _State:
         data = self._read(self._file(actor))

@@ -20,6 +20,15 @@ class Summary:
     usage: dict[str, Any] = field(default_factory=dict)
 
 
+def killed_by_signal(exit_code: int | None) -> bool:
+    """Whether the CLI ended by a signal (``Popen`` reports -N) rather than exiting.
+
+    A result line printed before such an end is complete: the CLI writes it last,
+    so a kill in the moment between that line and the exit must not turn a finished
+    answer into an error."""
+    return exit_code is not None and exit_code < 0
+
+
 def shorten(text: str, limit: int = 300) -> str:
     """One line of at most ``limit`` characters, for reasons and log lines."""
     flat = " ".join(text.split())

@@ -34,7 +34,7 @@ from tinyclaw.messages import Inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.teams.opening import new_conversation
-from tinyclaw.teams.planner import Planner, RunInfo
+from tinyclaw.teams.planner import HandoffCheck, Planner, RunInfo
 from tinyclaw.teams.roster import teams_of
 from tinyclaw.teams.state import Branch, Conversation, ConversationStore, Outcome
 from tinyclaw.teams.tags import parse_tags
@@ -53,7 +53,11 @@ class Coordinator:
         events: EventLog,
         clock: Callable[[], float] = time.time,
         durable: bool = True,
+        may_hand_to: HandoffCheck | None = None,
     ) -> None:
+        """``may_hand_to`` says whether the person behind a conversation may have an
+        actor run (pairing's profiles); a handoff it refuses is answered to the actor
+        that made it, like one to a stranger."""
         self.config = config
         self.spool = spool
         self.events = events
@@ -61,7 +65,7 @@ class Coordinator:
         self.durable = durable
         self.store = ConversationStore(home.state / "conversations", durable=durable)
         self.store.clean_tmp()
-        self.planner = Planner(config, lambda actor: config.workspace_for(home, actor))
+        self.planner = Planner(config, lambda actor: config.workspace_for(home, actor), may_hand_to)
 
     def conversation_of(self, message: Inbound) -> str | None:
         """The team conversation ``message`` belongs to, if any."""

@@ -12,6 +12,8 @@ from tinyclaw.teams.roster import conversation_team
 from tinyclaw.teams.state import Conversation, Entry
 from tinyclaw.worker.addressing import parse_address
 
+FROM_PEOPLE = frozenset({"chat", "command"})  # kinds a listener writes for a person
+
 
 def new_conversation(
     config: Config, message: Inbound, actor: str, started_at: float
@@ -24,7 +26,7 @@ def new_conversation(
         channel=message.channel,
         chat_id=message.chat_id,
         chat_key=message.conversation_key,
-        sender=message.sender.id,
+        sender_id=message.sender.id if message.kind in FROM_PEOPLE else None,
         message_id=message.message_id,
         is_group=message.is_group,
         request=text,

@@ -50,12 +50,27 @@ def owed_branch(message: Inbound) -> str | None:
     return message.handoff.branch if message.handoff is not None else None
 
 
+# Whether the person who started ``conversation`` may have ``actor`` run: None if so,
+# else the reason. The worker passes pairing's answer; without one, everyone may.
+HandoffCheck = Callable[[Conversation, str], "str | None"]
+
+
+def _anyone(conversation: Conversation, actor: str) -> str | None:
+    return None
+
+
 class Planner:
     """The rules of a team conversation, for one configuration."""
 
-    def __init__(self, config: Config, workspace_of: Callable[[str], Path]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        workspace_of: Callable[[str], Path],
+        may_hand_to: HandoffCheck | None = None,
+    ) -> None:
         self.config = config
         self.workspace_of = workspace_of
+        self.may_hand_to = may_hand_to or _anyone
 
     # -- settings --------------------------------------------------------------------
 
@@ -138,6 +153,8 @@ class Planner:
                     problem = f"@{target} is not your teammate"
                 elif not tag.task:
                     problem = f"the task for @{target} was empty"
+                else:
+                    problem = self.may_hand_to(conversation, target)
                 kind: EntryKind = "handoff"
                 if problem is not None:
                     branch.status = "refused"

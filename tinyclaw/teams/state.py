@@ -116,7 +116,9 @@ class Conversation(_Model):
     channel: str
     chat_id: str
     chat_key: str  # the user's conversation key: sessions are kept under it
-    sender: str | None = None  # who started it (its runs' costs are charged to them)
+    # The platform sender who started it (None: the home did, e.g. the terminal or a
+    # schedule): their profile's actor limits hold for every handoff in it.
+    sender_id: str | None = None
     message_id: str | None = None  # the platform's id of the user's message
     is_group: bool = False
     request: str = ""

@@ -121,6 +121,6 @@ def _reason(path: Path) -> str:
     try:
         raw = json.loads(path.with_name(path.name + REASON_SUFFIX).read_bytes())
         reason = raw.get("reason") if isinstance(raw, dict) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a reason file made by hand
         reason = None
     return str(reason) if reason else "it was moved to queue/failed/"

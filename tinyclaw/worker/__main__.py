@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import sys
 
-from tinyclaw.cli.run_worker import run_worker
+from tinyclaw.cli.worker_entry import exit_code, serve_worker
 from tinyclaw.errors import TinyclawError
 from tinyclaw.home import find_home
 
 
 def main() -> int:
     try:
-        run_worker(find_home())
+        serve_worker(find_home())
     except TinyclawError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 1
+        return exit_code(exc)
     return 0
 
 

@@ -58,6 +58,8 @@ class CommandContext:
     models: ModelChoices | None = None  # /model: the chats' choices
     ledger: CostLedger | None = None  # /cost: what runs cost
     clock: Callable[[], float] = time.time  # what "today" is for /cost
+    # (message, actor, name typed) -> a refusal if the sender may not use that actor
+    refuse_reset: Callable[[Inbound, str, str | None], str | None] | None = None
 
 
 class WorkerView(Protocol):
@@ -152,6 +154,9 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
         actor = resolve_actor(ctx.config, target)
         if actor is None:
             return f"No actor called @{target}. Try /actors."
+        refused = ctx.refuse_reset(message, actor, target) if ctx.refuse_reset else None
+        if refused is not None:
+            return refused
         ctx.reset_session(actor, message.conversation_key)
         return f"Started a fresh conversation with @{actor}."
     if command == "/status":

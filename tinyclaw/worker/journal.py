@@ -37,8 +37,13 @@ class RunJournal:
             return RunResult(**data)
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return None  # a torn or foreign entry: run again rather than trust it
+
+    def has(self, message_id: str) -> bool:
+        """Whether a run of this message ended and its result is saved: a message
+        answered before a restart, as opposed to a new file reusing an old id."""
+        return self._path(message_id).exists()
 
     def put(self, message_id: str, result: RunResult) -> None:
         body = json.dumps(asdict(result), default=str).encode("utf-8")

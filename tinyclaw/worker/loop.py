@@ -18,10 +18,13 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
+from tinyclaw.costs import CostLedger
 from tinyclaw.costs.backfill import import_run_ends
-from tinyclaw.errors import InvalidMessageError
+from tinyclaw.diskspace import DiskGuard, disk_full
+from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
+from tinyclaw.fsutil import is_transient
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, worker_lock_path
 from tinyclaw.messages import Inbound
@@ -33,14 +36,22 @@ from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
 from tinyclaw.worker.commands import (
     CommandContext,
     chat_status,
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
+from tinyclaw.worker.killed import retry_if_killed
 from tinyclaw.worker.model_choice import ModelChoices, effective_model
-from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
+from tinyclaw.worker.prompt import (
+    build_prompt,
+    discard_prompt_file,
+    fit_prompt,
+    unconfined_attachment,
+)
+from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.spending import SpendGuard
@@ -49,7 +60,6 @@ from tinyclaw.worker.upkeep import Upkeep
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
-OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
 
 
 class Service(Protocol):
@@ -67,6 +77,10 @@ class Service(Protocol):
     def folders(self) -> list[Path]: ...
 
 
+# What a reload builds anew from a configuration besides the worker's own parts.
+Rebuild = Callable[[Config], "tuple[Mapping[str, Runner], Iterable[Service]]"]
+
+
 class Worker:
     def __init__(
         self,
@@ -82,13 +96,23 @@ class Worker:
         services: Iterable[Service] = (),
         access: WorkerAccess | None = None,
         ledger: GroupLedger | None = None,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.home = home
         self.config = config
         self.runners = runners
         self.spool = spool or Spool(home, clock=clock)
-        # Pairing's second look before routing (default: this home's store; fails closed).
-        self.access = access or WorkerAccess.for_home(home, config, self.spool)
+        # Pairing's second look before routing (default: this home's store, built from
+        # the configuration by _adopt, so a reload changes owners and allow lists; fails
+        # closed).
+        self._own_access = access is None
+        if access is not None:
+            self.access = access
+        # Hot reload: runners and services come from the configuration too, so a new
+        # one is built by ``rebuild`` (None: they stay as given).
+        self._rebuild = rebuild
+        self._watcher: Watcher | None = None
+        self._retired_pools: list[ThreadPoolExecutor] = []
         self.sessions = sessions or home_sessions(home)
         self.journal = RunJournal(home.state / "results")
         # The CLIs' process groups, as build_runners records them (state/runs/).
@@ -104,55 +128,131 @@ class Worker:
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
         self._next_due: float | None = None
+        self._unreadable_heads: set[str] = set()  # said once each in the log
+        self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
+        # A full disk stalls runs, never fails them; see tinyclaw.diskspace.
+        self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
+        self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
+        self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
+        self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
+        self.costs = CostLedger(home.state / "costs")  # what each run cost
+        self._adopt(config)
+        self.hot_reload = HotReload(
+            home, self.events, lambda: self.config, self.apply_config, self.wake
+        )
+
+    def _adopt(self, config: Config) -> None:
+        """Build everything that follows from the configuration (at start and on reload)."""
+        home = self.home
         for name in config.actors:
             self.spool.ensure_box(self.spool.inbox(name))
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
-        self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
-        self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
-        self.spending = SpendGuard.for_home(
-            home, config, self.spool, self.teams.store, self.events, self.access.pairing, clock
+        if self._own_access:
+            self.access = WorkerAccess.for_home(home, config, self.spool)
+        teams = Coordinator(
+            home,
+            config,
+            self.spool,
+            events=self.events,
+            clock=self.clock,
+            may_hand_to=self.access.refuse_handoff,
         )
-        self.costs = self.spending.ledger  # what each run cost (state/costs/)
-        self.persona_files = write_personas(home, config)  # these actors read their persona there
-        self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
-        self.router = Router(self.spool, config, self.access, self.events, self._commands)
+        self.spending = SpendGuard.for_home(
+            home,
+            config,
+            self.spool,
+            teams.store,
+            self.events,
+            self.access.pairing,
+            self.clock,
+            ledger=self.costs,
+        )
+        persona_files = write_personas(home, config)  # these actors read their persona there
+        self.config, self.teams, self.persona_files = config, teams, persona_files
+        self.upkeep.config = config
+        self.router = Router(
+            self.spool, config, self.access, self.events, self._commands, teams.store.exists
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
         """Serve until ``stop`` is set, then shut down gracefully. Raises
-        AlreadyRunningError if another worker serves this home."""
+        AlreadyRunningError if another worker serves this home. ``on_ready`` is called
+        once the queues are recovered and watched (systemd's ``READY=1``)."""
         with InstanceLock(worker_lock_path(self.home.state), "worker"):
-            self._serve(stop)
+            self._serve(stop, on_ready)
 
-    def _serve(self, stop: threading.Event) -> None:
+    def _serve(self, stop: threading.Event, on_ready: Callable[[], None] | None) -> None:
         self.upkeep.recover()
         import_run_ends(self.costs, self.events.read(), self.clock())  # once per home
-        boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
-        # A service folder that could not be made (unwritable workspace) was reported by
-        # its service; the timed scan still covers it if it appears later.
-        boxes += [f for service in self.services for f in service.folders() if f.is_dir()]
-        watcher = Watcher(boxes, self.wake)
-        watcher.start()
+        self.disk.prepare()
+        self._watch()
         self.events.emit("worker.start", actors=list(self.config.actors))
         log.info(
             "worker ready: %d actors, concurrency %d",
             len(self.config.actors),
             self.config.worker.concurrency,
         )
+        if on_ready is not None:
+            on_ready()
         try:
             while not stop.is_set():
                 self.wake.clear()
+                if self.disk.check():
+                    self._put_back_stalled()
+                self.hot_reload.check()
                 self.tick()
                 now = self.clock()
                 self.upkeep.periodic(now)
                 timeout = self.config.worker.scan_interval
-                if self._next_due is not None:
-                    timeout = max(0.01, min(timeout, self._next_due - now))
+                for due in (self._next_due, self.disk.due()):
+                    if due is not None:
+                        timeout = max(0.01, min(timeout, due - now))
                 self.wake.wait(timeout)
         finally:
-            watcher.stop()
+            if self._watcher is not None:
+                self._watcher.stop()
             self.shutdown()
+
+    def _watch(self) -> None:
+        """(Re)start the watcher on the boxes of the actors configured now, the
+        services' folders and the home itself (an edit of ``tinyclaw.toml``)."""
+        boxes = [self.spool.incoming, *(self.spool.inbox(a) for a in self.config.actors)]
+        # A service folder that could not be made (unwritable workspace) was reported by
+        # its service; the timed scan still covers it if it appears later.
+        boxes += [f for service in self.services for f in service.folders() if f.is_dir()]
+        boxes.append(self.home.root)
+        if self._watcher is not None:
+            self._watcher.stop()
+        self._watcher = Watcher(boxes, self.wake)
+        self._watcher.start()
+
+    def apply_config(self, config: Config) -> None:
+        """Switch to ``config`` between passes. Runs in flight finish with what they
+        started with; a changed ``worker.concurrency`` takes a new pool of run threads
+        (the old one ends as its runs do)."""
+        old = self.config
+        runners, services = (
+            self._rebuild(config) if self._rebuild is not None else (self.runners, self.services)
+        )
+        try:
+            self._adopt(config)
+        except (OSError, TinyclawError):
+            self._adopt(old)
+            raise
+        self.runners, self.services = runners, list(services)
+        if config.worker.concurrency != old.worker.concurrency:
+            self._pool.shutdown(wait=False)
+            self._retired_pools.append(self._pool)
+            self._pool = ThreadPoolExecutor(
+                max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
+            )
+        for name in set(old.actors) - set(config.actors):
+            waiting = len(list(self.spool.box_names(self.spool.inbox(name))))
+            if waiting:
+                log.warning("@%s was removed; %d message(s) wait in its inbox", name, waiting)
+        self._watch()
 
     def shutdown(self) -> None:
         """No new claims; give in-flight runs ``stop_timeout``, then return them."""
@@ -161,7 +261,8 @@ class Worker:
         while len(self.inflight) and time.monotonic() < deadline:
             time.sleep(0.05)
         self.inflight.cancel("shutdown")
-        self._pool.shutdown(wait=True)
+        for pool in (*self._retired_pools, self._pool):
+            pool.shutdown(wait=True)
         self.events.emit("worker.stop")
 
     # -- one pass ------------------------------------------------------------------
@@ -197,7 +298,7 @@ class Worker:
         actor named early in the configuration would otherwise run its whole backlog
         before a later actor's older message got a turn."""
         limit = self.config.worker.concurrency
-        if self.stopping.is_set() or len(self.inflight) >= limit:
+        if self.stopping.is_set() or self.disk.full or len(self.inflight) >= limit:
             return
         heads = []
         for actor in self.config.actors:
@@ -232,6 +333,8 @@ class Worker:
         revoked while the message waited in the inbox, and a file may have been put
         into an inbox directly, past the router's check."""
         refused = self.access.refuse_sender(message)
+        if refused is None:  # a hand-made file may have skipped the router
+            refused = kind_problem(message, self.teams.store.exists)
         if refused is not None:
             self.spool.fail(claimed, refused)
             return True
@@ -243,7 +346,11 @@ class Worker:
 
     def _due_head(self, actor: str) -> Path | None:
         """The oldest inbox file if it may run now (a retry waits for ``not_before``
-        and holds the actor's later messages behind it, keeping arrival order)."""
+        and holds the actor's later messages behind it, keeping arrival order).
+
+        A head that can never run goes to ``failed/`` and the next one is looked at;
+        one the filesystem cannot read just now (EIO, ...) holds the inbox until the
+        next pass, as a retry would."""
         inbox = self.spool.inbox(actor)
         for name in self.spool.box_names(inbox):
             path = inbox / name
@@ -251,8 +358,21 @@ class Worker:
                 message = self.spool.load(path)
             except FileNotFoundError:
                 continue
-            except (OSError, InvalidMessageError) as exc:
-                self.spool.fail(path, str(exc))
+            except OSError as exc:
+                if is_transient(exc):
+                    if name not in self._unreadable_heads:
+                        self._unreadable_heads.add(name)
+                        log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
+                    return None
+                self._fail_head(path, f"cannot be read: {exc}")
+                continue
+            except InvalidMessageError as exc:
+                self._fail_head(path, str(exc))
+                continue
+            self._unreadable_heads.discard(name)
+            too_late = far_not_before(message, self.config.worker, self.clock())
+            if too_late is not None:
+                self._fail_head(path, too_late)
                 continue
             if message.not_before is not None and message.not_before > self.clock():
                 due = message.not_before
@@ -261,29 +381,75 @@ class Worker:
             return path
         return None
 
+    def _fail_head(self, path: Path, reason: str) -> None:
+        try:
+            self.spool.fail(path, reason)
+        except (OSError, TinyclawError) as exc:  # a read-only disk: the next pass retries
+            log.error("cannot move %s to failed/: %s", path.name, exc)
+
     # -- one run -------------------------------------------------------------------
 
     def _process_safely(self, running: Running) -> None:
         try:
-            self.spool.sync(running.path.parent)  # the claim is durable before the run
-            self.process(running)
-        except Exception as exc:  # the edge of a run: log it, retry the message, go on
-            log.exception("run of %s for %s failed", running.path.name, running.actor)
-            cfg = self.config.worker
-            self.spool.retry(
-                running.path,
-                running.actor,
-                cfg.max_attempts,
-                cfg.retry_backoff,
-                f"internal error: {exc}",
-            )
+            try:
+                self.spool.sync(running.path.parent)  # the claim is durable before the run
+                self.process(running)
+            except Exception as exc:  # the edge of a run: log it, retry the message, go on
+                if disk_full(exc):
+                    raise
+                log.exception("run of %s for %s failed", running.path.name, running.actor)
+                cfg = self.config.worker
+                self.spool.retry(
+                    running.path,
+                    running.actor,
+                    cfg.max_attempts,
+                    cfg.retry_backoff,
+                    f"internal error: {exc}",
+                )
+        except Exception as exc:  # wrapped or not (a ConversationError from ENOSPC)
+            if not disk_full(exc):
+                raise
+            self._stall(running, exc)
         finally:
             self.inflight.remove(running.actor)
             self.wake.set()
 
+    def _stall(self, running: Running, exc: BaseException) -> None:
+        """The disk is full: the message goes back to its inbox, attempt not counted
+        (it is not its fault), and the worker waits for space (``DiskGuard``)."""
+        with self._stalled_lock:
+            self._stalled.append((running.path, running.actor))
+        self._put_back_stalled()
+        depths = self.spool.depths()
+        waiting = depths["inboxes"] + depths["incoming"]
+        self.disk.stall(f"{running.path.name} for @{running.actor}", exc, waiting)
+
+    def _put_back_stalled(self) -> None:
+        """Move stalled claims back to their inboxes (a rename: no space needed);
+        one that cannot move yet stays listed for the next try."""
+        with self._stalled_lock:
+            left: list[tuple[Path, str]] = []
+            for path, actor in self._stalled:
+                try:
+                    self.spool.move(path, self.spool.inbox(actor), sync=False)
+                except OSError as exc:
+                    log.warning(
+                        "cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc
+                    )
+                    left.append((path, actor))
+            self._stalled = left
+
     def process(self, running: Running) -> None:
         message, actor_name = running.message, running.actor
         if self.spool.reply_exists(message.channel, message.id):
+            if not self.journal.has(message.id):  # not ours: a new file with an old id
+                self.spool.fail(
+                    running.path,
+                    f"message id {message.id!r} was answered already (its reply is in "
+                    f"queue/outgoing/ or queue/sent/{message.channel}/); a new message "
+                    "needs a new id",
+                )
+                return
             log.info("%s was answered before a restart; not running it again", message.id)
             self.spool.complete(running.path)
             self.journal.drop(message.id)  # killed between reply and drop: no orphan
@@ -296,8 +462,9 @@ class Worker:
             self.spool.complete(running.path)
             self.journal.drop(message.id)
             return
-        actor = self.config.actors[actor_name]
-        workspace = self.config.workspace_for(self.home, actor_name)
+        config = self.config  # a reload during the run does not change what it runs with
+        actor = config.actors[actor_name]
+        workspace = config.workspace_for(self.home, actor_name)
         text = message.text
         if message.actor is None:
             _, text = parse_address(text)
@@ -311,7 +478,7 @@ class Worker:
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace
                 if actor_name in self.persona_files
-                else persona_prompt(self.home, self.config, actor_name)
+                else persona_prompt(self.home, config, actor_name)
             ),
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
@@ -321,13 +488,27 @@ class Worker:
         if result is not None:
             log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
         else:
-            # Spend limits: the one check before a run; over a limit, the answer is the result.
-            result = self.spending.check(message, actor_name) or self._run(
-                running, request, conversation
-            )
+            try:
+                # Spend limits: the one check before a run; over a limit, the answer is
+                # the result and no CLI starts.
+                result = self.spending.check(message, actor_name) or self._run(
+                    running, request, conversation, self.runners[actor.runner]
+                )
+            finally:  # a long prompt's file has been read (or will be written anew)
+                discard_prompt_file(message.id, workspace)
             if running.cancel_reason == "shutdown":
                 self.spool.move(running.path, self.spool.inbox(actor_name))
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
+                return
+            if retry_if_killed(
+                self.spool,
+                running.path,
+                message,
+                actor_name,
+                result,
+                self.config.worker,
+                self.clock(),
+            ):
                 return
             self.journal.put(message.id, result)
             failpoint("worker.ran")
@@ -343,7 +524,9 @@ class Worker:
         self.spool.complete(running.path)
         self.journal.drop(message.id)
 
-    def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
+    def _run(
+        self, running: Running, request: RunRequest, conversation: str, runner: Runner
+    ) -> RunResult:
         message, actor_name = running.message, running.actor
         self.events.emit(
             "run.start",
@@ -352,7 +535,6 @@ class Worker:
             conversation=conversation,
             model=request.model,
         )
-        runner = self.runners[self.config.actors[actor_name].runner]
         on_event = None
         if self.progress is not None:
             sink = self.progress

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from tinyclaw.errors import UnsafePathError
@@ -61,15 +62,26 @@ def build_prompt(message: Inbound, text: str) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+def _prompt_file(message_id: str, workspace: Path) -> Path:
+    return workspace / ".tinyclaw" / "messages" / f"{message_id}.md"
+
+
 def fit_prompt(prompt: str, message_id: str, workspace: Path) -> str:
     """A prompt the CLI can be started with: a long one is written to a file in the
     workspace (``.tinyclaw/messages/<id>.md``) and the CLI is asked to read it."""
     size = len(prompt.encode("utf-8"))
     if size <= MAX_INLINE_PROMPT_BYTES:
         return prompt
-    path = workspace / ".tinyclaw" / "messages" / f"{message_id}.md"
+    path = _prompt_file(message_id, workspace)
     atomic_write(path, prompt.encode("utf-8"), durable=False)
     return (
         f"[This message is too long to pass inline ({len(prompt):,} characters). "
         f"It is in the file {path}. Read that file in full, then answer it.]"
     )
+
+
+def discard_prompt_file(message_id: str, workspace: Path) -> None:
+    """Remove the file :func:`fit_prompt` wrote, once the run is over: the user's words
+    should not pile up in the workspace (a retry writes the file again)."""
+    with contextlib.suppress(OSError):
+        _prompt_file(message_id, workspace).unlink(missing_ok=True)

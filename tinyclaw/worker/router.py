@@ -2,11 +2,17 @@
 failed right here, without a CLI run.
 
 In order: an unreadable file goes to ``failed/``; a sender pairing refuses gets nothing
-(the file goes to ``failed/`` with the reason); a chat command is answered at once,
+(the file goes to ``failed/`` with the reason); a ``kind`` that does not fit its
+message (see ``admission.py``) goes to ``failed/`` too; a chat command is answered at once,
 never behind an actor's queue (so ``/cancel`` works while that actor is busy); an
 unknown ``@name`` gets the list of actors, a bare ``@name`` a hint; an actor the
 sender's profile may not use, one line saying so. Everything else moves to its actor's
 inbox.
+
+A file is never the reason routing stops: whatever one file does, it ends in an inbox,
+in ``outgoing/`` or in ``failed/``, and the files behind it are routed. Only a fault
+of the filesystem itself (EIO, a read-only or full disk) leaves the file where it is,
+for the next pass: the file is not to blame, and ``failed/`` is for good.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from tinyclaw.config import Config
 from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
+from tinyclaw.fsutil import is_transient
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.admission import kind_problem
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.replies import reply_to
 
@@ -37,12 +45,16 @@ class Router:
         access: WorkerAccess,
         events: EventLog,
         commands: Callable[[], CommandContext],
+        conversation_exists: Callable[[str], bool],
     ) -> None:
         self.spool = spool
         self.config = config
         self.access = access
         self.events = events
         self.commands = commands
+        self.conversation_exists = conversation_exists
+        # Files left in place after a transient error, so the log says so once each.
+        self._deferred: set[str] = set()
         # Inboxes moved into since the last flush(), not yet fsynced.
         self._unsynced: set[Path] = set()
 
@@ -56,17 +68,31 @@ class Router:
         self._unsynced.clear()
 
     def route_safely(self, path: Path) -> None:
+        """Route one file; whatever it holds, the next file is routed after it."""
         try:
             self.route(path)
+        except OSError as exc:
+            if is_transient(exc):  # the disk's trouble, not the file's: try again later
+                if path.name not in self._deferred:
+                    self._deferred.add(path.name)
+                    log.warning("cannot route %s now, will retry: %s", path.name, exc)
+                return
+            log.error("routing %s failed: %s", path.name, exc)  # permissions: for good
+            self._fail(path, f"cannot be read: {exc}")
         except TinyclawError as exc:
             log.error("routing %s failed: %s", path.name, exc)
-            self.spool.fail(path, f"routing failed: {exc}")
-        except OSError as exc:  # unreadable (permissions, I/O): it will not get better
-            log.error("routing %s failed: %s", path.name, exc)
-            try:
-                self.spool.fail(path, f"cannot be read: {exc}")
-            except OSError as again:
-                log.error("cannot move %s to failed/ either: %s", path.name, again)
+            self._fail(path, f"routing failed: {exc}")
+        except Exception as exc:  # the edge of one file: a bug must not stop the routing
+            log.exception("routing %s failed unexpectedly", path.name)
+            self._fail(path, f"routing failed: {type(exc).__name__}: {exc}")
+        else:
+            self._deferred.discard(path.name)
+
+    def _fail(self, path: Path, reason: str) -> None:
+        try:
+            self.spool.fail(path, reason)
+        except (OSError, TinyclawError) as again:
+            log.error("cannot move %s to failed/ either: %s", path.name, again)
 
     def route(self, path: Path) -> None:
         try:
@@ -77,6 +103,8 @@ class Router:
             self.spool.fail(path, str(exc))
             return
         refused = self.access.refuse_sender(message)  # unpaired: no run, no reply
+        if refused is None:
+            refused = kind_problem(message, self.conversation_exists)
         if refused is not None:
             self.spool.fail(path, refused)
             return

@@ -94,12 +94,15 @@ class SpendGuard:
         events: EventLog,
         pairing: PairingService | None,
         clock: Callable[[], float] = time.time,
+        *,
+        ledger: CostLedger | None = None,
     ) -> SpendGuard:
-        """The guard of ``home``: its ledger and notice record in ``state/costs/``."""
+        """The guard of ``home``: its ledger and notice record in ``state/costs/``
+        (``ledger``: one already open there, whose read cache is kept)."""
         root = home.state / "costs"
         return cls(
             config,
-            CostLedger(root),
+            ledger or CostLedger(root),
             spool,
             conversations,
             events,
@@ -127,9 +130,9 @@ class SpendGuard:
                 conversation = self.conversations.load(message.handoff.conversation)
             except ConversationError:
                 conversation = None
-            if conversation is None or conversation.sender is None:
+            if conversation is None or conversation.sender_id is None:
                 return None
-            channel, sender = conversation.channel, conversation.sender
+            channel, sender = conversation.channel, conversation.sender_id
         elif message.kind not in FROM_PEOPLE:
             return None
         if channel not in PLATFORM_CHANNELS:
