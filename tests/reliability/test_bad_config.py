@@ -59,7 +59,7 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
     ),
     "spend-limit-of-a-bad-profile-name": (
         b'[pairing.profiles."Bad Name"]\nmax_usd_per_day = 1\n' + GOOD_ACTOR.encode(),
-        "pairing.profiles.Bad Name.[key]: names use a-z",
+        'pairing.profiles."Bad Name"."[key]": names use a-z',
     ),
     "model-name-with-a-space": (
         b'[actors.a]\nmodels = ["opus", "rm -rf"]\n',
