@@ -52,3 +52,24 @@ def test_a_heartbeat_over_the_limit_is_not_run_and_stays_quiet(home: Home) -> No
     assert not spool.reply_exists("cli", beat.id)
     assert refused.kind == "error"
     assert refused.text.startswith("Not run: @assistant's limit of $0.20 a month is reached")
+
+
+def test_a_limit_added_to_the_running_worker_counts_from_the_next_message(home: Home) -> None:
+    write_config(home, fake_cli_config({"assistant": {}}, env={"FAKE_CLI_COST": "0.25"}))
+    spool = Spool(home)
+    with worker_thread(home) as worker:
+        first = message("before the limit")
+        spool.put(first)
+        assert reply_for(home, first).kind == "reply"
+        limited_home(home)  # the owner saves tinyclaw.toml with a monthly limit of $0.20
+        worker.wake.set()
+        wait_for(
+            lambda: worker.config.actors["assistant"].max_usd_per_month == 0.2,
+            what="the reload",
+        )
+        second = message("after the limit")
+        spool.put(second)
+        refused = reply_for(home, second)
+
+    assert refused.kind == "error" and "limit of $0.20 a month is reached" in refused.text
+    assert runs(home) == 1
