@@ -44,6 +44,7 @@ from tests.worker.conftest import (
     worker_thread,
     write_config,
 )
+from tinyclaw.costs import CostLedger
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, load_reply
@@ -208,6 +209,7 @@ CRASHES: list[Crash] = [
     # One run.
     Crash("worker.claimed", in_incoming, "worker", "reply"),
     Crash("worker.ran", in_incoming, "worker", "reply"),
+    Crash("worker.costed", in_incoming, "worker", "reply"),
     Crash("put_reply.tmp_written", in_incoming, "worker", "reply"),
     Crash("put_reply.committed", in_incoming, "worker", "reply"),
     Crash("worker.replied", in_incoming, "worker", "reply"),
@@ -329,5 +331,8 @@ def test_a_kill_at_every_step_answers_exactly_once_or_fails_with_a_reason(
         e["id"] for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "run.start"
     )
     assert starts[name] == crash.runs, starts
+    # ... and its cost is in the ledger once, however often the result was replayed.
+    charged = [e.id for e in CostLedger(home.state / "costs").entries(0, 2e9)]
+    assert charged == ([name] if crash.runs else []), charged
     if crash.dedupe_key is not None:
         assert spool.put(msg, dedupe_key=crash.dedupe_key) is None  # the key stays known

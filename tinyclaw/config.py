@@ -25,6 +25,7 @@ from tinyclaw.home import Home
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 NAME_RE = re.compile(NAME_PATTERN)
+ActorName = Annotated[str, Field(pattern=NAME_PATTERN)]
 MAX_CONFIG_BYTES = 1024 * 1024  # a real tinyclaw.toml is a few KB
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -120,9 +121,25 @@ PERMISSION_MODES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ActorConfig(Strict):
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,99}$"
+ModelName = Annotated[str, Field(pattern=MODEL_PATTERN)]
+
+
+class SpendLimits(Strict):
+    """Spend caps in US dollars; None: no cap. A day and a month are counted in the
+    host's local time zone (``$TZ``, else ``/etc/localtime``)."""
+
+    max_usd_per_day: float | None = Field(default=None, ge=0)
+    max_usd_per_month: float | None = Field(default=None, ge=0)
+
+
+class ActorConfig(SpendLimits):
     runner: RunnerKind = "claude"
     model: str | None = None
+    models: list[ModelName] = Field(
+        default_factory=list,
+        description="models a chat may pick with /model (passed to the CLI as --model)",
+    )
     description: str = ""
     persona: str = ""
     workspace: str | None = Field(default=None, description="default: actors/<name>/workspace")
@@ -294,12 +311,18 @@ class ChannelsConfig(Strict):
         return value
 
 
-class PairingConfig(Strict):
+class PairingConfig(SpendLimits):
+    """``max_usd_per_day``/``max_usd_per_month`` here are every paired person's own
+    caps, except owners'; ``[pairing.profiles.NAME]`` sets one profile's instead."""
+
     owners: list[str] = Field(
         default_factory=list, description="identities (channel:user_id) that are owners"
     )
     code_ttl: str = "1h"
     max_pending_per_channel: int = Field(default=5, ge=1, le=1000)
+    profiles: dict[ActorName, SpendLimits] = Field(
+        default_factory=dict, description="one profile's spend limits, instead of the defaults"
+    )
 
 
 TranscribedKind = Literal["voice", "audio"]
@@ -385,9 +408,6 @@ class MetricsConfig(Strict):
     def textfile_path(self, home: Home) -> Path:
         path = Path(self.textfile).expanduser()
         return path if path.is_absolute() else home.root / path
-
-
-ActorName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
 class Config(Strict):
@@ -478,6 +498,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see docs/configuration.md)"
+        elif item["type"] == "string_pattern_mismatch" and "models" in item["loc"]:
+            message = "model names use letters, digits and . _ : @ / [ ] -, at most 100"
         elif item["type"] == "string_pattern_mismatch":
             message = "names use a-z, 0-9, '-' and '_', start with a letter or digit, at most 32"
         lines.append(f"{source}: {loc}: {message}")

@@ -26,6 +26,8 @@ description = "General assistant"
 persona = "You are a helpful assistant that answers through a chat app. Be concise."
 timeout = 600
 permission_mode = "acceptEdits"
+# models = ["sonnet", "opus"]      # what a chat may pick with /model (docs/costs.md)
+# max_usd_per_day = 5              # spend limits of this actor; also max_usd_per_month
 
 [channels.telegram]
 enabled = false

@@ -36,12 +36,25 @@ async def test_the_chat_commands_are_registered_as_slash_commands_at_start(
     listener: DiscordChannel, fake: DiscordFake
 ) -> None:
     assert fake.commands.overwrites == 1
-    assert fake.commands.names() == ["help", "actors", "status", "reset", "cancel", "pair"]
+    assert fake.commands.names() == [
+        "help",
+        "actors",
+        "status",
+        "reset",
+        "cancel",
+        "model",
+        "cost",
+        "pair",
+    ]
     by_name = {c["name"]: c for c in fake.commands.registered}
     assert by_name["help"]["description"] == "What this assistant can do"
     assert "options" not in by_name["status"]
     [actor] = by_name["reset"]["options"]
     assert (actor["name"], actor["type"], actor["required"]) == ("actor", 3, False)
+    [name] = by_name["model"]["options"]
+    assert (name["name"], name["required"]) == ("name", False)
+    [scope] = by_name["cost"]["options"]
+    assert (scope["name"], scope["required"]) == ("scope", False)
     [code] = by_name["pair"]["options"]
     assert (code["name"], code["required"]) == ("code", True)
     assert all(c["contexts"] == [0, 1] for c in fake.commands.registered)  # guilds, bot DMs

@@ -42,6 +42,8 @@ async def test_a_dm_becomes_one_queue_file_with_sender_and_message_id(
         "status",
         "reset",
         "cancel",
+        "model",
+        "cost",
         "pair",
     ]
 

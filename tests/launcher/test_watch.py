@@ -112,3 +112,17 @@ def test_progress_and_run_boundaries_come_out_in_time_order(home: Home) -> None:
     assert text.count("took m1") == 1
     assert text.count("All green.") == 1  # the answer repeats the last message: said once
     assert "reviewer" not in text
+
+
+def test_a_message_refused_by_a_spend_limit_shows_in_the_actors_window(home: Home) -> None:
+    watch, _ = _watch(home)
+    events = EventLog(home.logs / "events.jsonl")
+    events.emit("worker.start")
+    assert watch.poll() == []
+    events.emit(
+        "spend.limit", id="m7", actor="coder", limit="actor:coder:day", max_usd=1.0, spent=1.25
+    )
+
+    text = "\n".join(watch.poll())
+
+    assert "not run: m7, limit actor:coder:day reached ($1.2500 spent)" in text

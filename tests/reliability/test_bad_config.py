@@ -53,6 +53,18 @@ CONFIGS: dict[str, tuple[bytes, str]] = {
         b'[worker]\ndefault_actor = "nobody"\n' + GOOD_ACTOR.encode(),
         "default_actor",
     ),
+    "negative-spend-limit": (
+        b"[actors.a]\nmax_usd_per_day = -5\n",
+        "actors.a.max_usd_per_day: Input should be greater than or equal to 0",
+    ),
+    "spend-limit-of-a-bad-profile-name": (
+        b'[pairing.profiles."Bad Name"]\nmax_usd_per_day = 1\n' + GOOD_ACTOR.encode(),
+        'pairing.profiles."Bad Name"."[key]": names use a-z',
+    ),
+    "model-name-with-a-space": (
+        b'[actors.a]\nmodels = ["opus", "rm -rf"]\n',
+        "actors.a.models.1: model names use letters, digits and . _ : @ / [ ] -",
+    ),
     "no-actors": (b"", "define at least one [actors.NAME]"),
     "not-toml": (b"[worker\nconcurrency = 2\n", "not valid TOML"),
     "binary-junk": (b"\xff\xfe\x00\x01junk", "cannot read"),

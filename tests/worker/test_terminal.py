@@ -102,3 +102,18 @@ def test_replies_to_no_wait_messages_can_be_read_later(fake_home: Home) -> None:
     _, rest, _ = tinyclaw("replies")
     assert "echo: another" in rest
     assert tinyclaw("replies")[1].strip() == "no replies waiting"
+
+
+def test_model_and_cost_from_the_terminal_act_on_the_chosen_actor(home: Home) -> None:
+    actors: dict[str, dict[str, object]] = {"assistant": {}, "coder": {"models": ["a", "b"]}}
+    write_config(home, fake_cli_config(actors, env={"FAKE_CLI_COST": "0.5"}))
+    with worker_thread(home):
+        code, out, _ = tinyclaw("chat", "--actor", "coder", stdin="/model b\nhi\n/cost\n")
+        _, shown, _ = tinyclaw("send", "--actor", "coder", "/model")
+        _, everyone, _ = tinyclaw("send", "/cost all")
+
+    assert code == 0
+    assert "@coder now uses b in this chat, from the next message on." in out
+    assert "@coder: today $0.50 (1 run), this month $0.50 (1 run)" in out
+    assert shown.startswith("@coder uses b in this chat.")
+    assert "By actor:" in everyone and "(home): today $0.50 (1 run)" in everyone

@@ -1,7 +1,8 @@
 """The chat commands every platform understands, parsed the same way everywhere.
 
 The listener does not answer them (it knows no actors or runs): ``/help``,
-``/actors``, ``/reset [@actor]``, ``/status``, ``/cancel`` and the owner's
+``/actors``, ``/reset [@actor]``, ``/status``, ``/cancel``, ``/model [name]``,
+``/cost [all]`` and the owner's
 ``/approve CODE``, ``/deny CODE``, ``/pending`` travel to the worker as
 ``Inbound(kind="command")`` with the normalized text (``"/reset @coder"``). Only
 ``/pair CODE`` stays in the listener, because it must reach the gate before the
@@ -27,13 +28,17 @@ CHAT_COMMANDS: tuple[ChatCommand, ...] = (
     ChatCommand("status", "What is queued and running for this chat"),
     ChatCommand("reset", "Start a fresh conversation: /reset [@actor]"),
     ChatCommand("cancel", "Stop this chat's running task"),
+    ChatCommand("model", "Show or switch the model: /model [name|default]"),
+    ChatCommand("cost", "What this chat has spent today and this month"),
     ChatCommand("pair", "Pair this account: /pair CODE"),
 )
 # Owner-only commands (``/approve``, ``/deny``, ``/pending``) travel too, but stay out
 # of the public menu: the worker checks the sender's role and answers everyone else
 # that only the owner may.
 OWNER_COMMANDS = frozenset({"approve", "deny", "pending"})
-WORKER_COMMANDS = frozenset({"help", "actors", "reset", "status", "cancel"}) | OWNER_COMMANDS
+WORKER_COMMANDS = (
+    frozenset({"help", "actors", "reset", "status", "cancel", "model", "cost"}) | OWNER_COMMANDS
+)
 # Telegram sends /start when someone opens the bot; it means "what is this?".
 ALIASES = {"start": "help"}
 

@@ -40,6 +40,8 @@ COMMAND_OPTIONS: dict[str, tuple[str, str, bool]] = {
         False,
     ),
     "pair": ("code", "The pairing code the owner gave you", True),
+    "model": ("name", "The model to switch to, or default (empty: show the current one)", False),
+    "cost": ("scope", "all: everyone's spend (owners only); empty: this chat", False),
 }
 
 # What a REST call may raise besides our own errors (RateLimited is not an HTTPException).

@@ -197,6 +197,7 @@ _GROUPS = (
     "tinyclaw.cli.schedule",
     "tinyclaw.cli.actors",
     "tinyclaw.cli.ops",
+    "tinyclaw.cli.cost",
     "tinyclaw.cli.operate",
 )
 for _module in _GROUPS:

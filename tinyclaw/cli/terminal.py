@@ -26,7 +26,7 @@ from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.worker.commands import resolve_actor
 
 CHANNEL = "cli"
-ACTOR_COMMANDS = ("/reset",)  # commands that act on one actor (default: the default actor)
+ACTOR_COMMANDS = ("/reset", "/model")  # act on one actor (default: the default actor)
 STARTING_GRACE = 5.0  # seconds `send` gives a worker that is starting up to take its lock
 NO_WORKER = "no worker is running for this home; start it with `scripts/start` or `tinyclaw worker`"
 
@@ -39,8 +39,11 @@ def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = 
         )
     if actor is not None and kind == "chat":
         text = f"@{actor} {text}"
-    elif actor is not None and text.split()[0].lower() in ACTOR_COMMANDS and len(text.split()) == 1:
-        text = f"{text} @{actor}"  # `chat --actor coder` then `/reset`: coder's session
+    elif actor is not None and text.split()[0].lower() in ACTOR_COMMANDS:
+        # `chat --actor coder` then `/reset` or `/model opus`: coder's, unless named
+        command, _, rest = text.partition(" ")
+        if not rest.lstrip().startswith("@"):
+            text = f"{command} @{actor} {rest}".rstrip()
     user = getpass.getuser()
     message = Inbound(
         id=unique_name(),

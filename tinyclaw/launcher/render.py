@@ -138,6 +138,13 @@ def logged(event: dict[str, Any], s: Style) -> list[str]:
             tail = f"  {cost}" if cost else ""
             return [s(f"■ {stamp}  done in {took}{tail}", "green"), ""]
         return [s(f"■ {stamp}  failed after {took}: {event.get('error') or 'error'}", "red"), ""]
+    if kind == "spend.limit":
+        limit, spent = event.get("limit", "?"), money(event.get("spent"))
+        return [
+            s(f"✋ {stamp}  not run: {event.get('id', '?')}, limit {limit} reached", "yellow")
+            + s(f" ({spent} spent)" if spent else "", "dim"),
+            "",
+        ]
     return []
 
 

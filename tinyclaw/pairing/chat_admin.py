@@ -34,7 +34,8 @@ Owner commands:
 /pending - requests waiting for your approval
 /approve CODE [profile] - let in the sender who was given CODE
 /deny CODE - refuse that request
-/status - also shows everything the worker is doing"""
+/status - also shows everything the worker is doing
+/cost all - everyone's spend, per person and per actor, with the limits"""
 
 
 def sender_identity(message: Inbound) -> Identity | None:

@@ -1,5 +1,5 @@
-"""Chat commands (``/help``, ``/actors``, ``/reset``, ``/status``, ``/cancel``, and for
-owners ``/approve``, ``/deny``, ``/pending``).
+"""Chat commands (``/help``, ``/actors``, ``/reset``, ``/status``, ``/cancel``,
+``/model``, ``/cost``, and for owners ``/approve``, ``/deny``, ``/pending``, ``/cost all``).
 
 Listeners forward them as ``kind="command"`` messages; the worker answers them at
 routing time, never behind an actor's queue, so ``/cancel`` works while that actor is
@@ -14,16 +14,20 @@ owner may, and ``/status`` stays per chat.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
+from tinyclaw.costs import CostLedger
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.chat_settings import cost_command, model_command
 from tinyclaw.worker.inflight import Running, same_chat
+from tinyclaw.worker.model_choice import ModelChoices
 
 if TYPE_CHECKING:
     from tinyclaw.pairing.service import PairingService
@@ -35,6 +39,8 @@ Talk to me in plain text; start with @name to pick an actor or team.
 /reset [@actor] - start a fresh conversation with an actor
 /status - what is queued and running for this chat
 /cancel - stop what is running for this chat
+/model [@actor] [name|default] - show or switch the model for this chat
+/cost - what this chat has spent today and this month
 /pair CODE - link this account with a pairing code
 /help - this text"""
 
@@ -50,6 +56,9 @@ class CommandContext:
     pairing: PairingService | None = None  # who is an owner; answers owner commands
     # Everything the worker does, for owners; given the /status message asking.
     overview: Callable[[Inbound], str] | None = None
+    models: ModelChoices | None = None  # /model: the chats' choices
+    ledger: CostLedger | None = None  # /cost: what runs cost
+    clock: Callable[[], float] = time.time  # what "today" is for /cost
     # (message, actor, name typed) -> a refusal if the sender may not use that actor
     refuse_reset: Callable[[Inbound, str, str | None], str | None] | None = None
 
@@ -159,6 +168,20 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
         if ctx.overview is not None and is_owner(ctx.pairing, message):
             status += "\n\n" + ctx.overview(message)
         return status
+    if command == "/model":
+        if ctx.models is None:
+            return "Switching models is not available here."
+        target, wanted = parse_address(rest) if rest.startswith("@") else (None, rest)
+        name = target or ctx.config.default_actor
+        actor = resolve_actor(ctx.config, name)
+        if actor is None:
+            return f"No actor called @{name}. Try /actors."
+        settings = (ctx.config, ctx.models, ctx.pairing, ctx.reset_session)
+        return model_command(message, actor, name, wanted.strip(), *settings)
+    if command == "/cost":
+        if ctx.ledger is None:
+            return "Cost reports are not available here."
+        return cost_command(message, rest, ctx.config, ctx.ledger, ctx.pairing, ctx.clock)
     if command == "/cancel":
         stopped = ctx.cancel_chat(message)
         if not stopped:

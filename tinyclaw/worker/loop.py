@@ -18,6 +18,8 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
+from tinyclaw.costs import CostLedger
+from tinyclaw.costs.backfill import import_run_ends
 from tinyclaw.diskspace import DiskGuard, disk_full
 from tinyclaw.errors import InvalidMessageError, TinyclawError
 from tinyclaw.events import EventLog
@@ -43,6 +45,7 @@ from tinyclaw.worker.commands import (
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.killed import retry_if_killed
+from tinyclaw.worker.model_choice import ModelChoices, effective_model
 from tinyclaw.worker.prompt import (
     build_prompt,
     discard_prompt_file,
@@ -52,6 +55,7 @@ from tinyclaw.worker.prompt import (
 from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import reply_to, result_reply
 from tinyclaw.worker.router import Router
+from tinyclaw.worker.spending import SpendGuard
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -137,6 +141,8 @@ class Worker:
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
+        self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
+        self.costs = CostLedger(home.state / "costs")  # what each run cost
         self._adopt(config)
         self.hot_reload = HotReload(
             home, self.events, lambda: self.config, self.apply_config, self.wake
@@ -158,6 +164,16 @@ class Worker:
             clock=self.clock,
             may_hand_to=self.access.refuse_handoff,
         )
+        self.spending = SpendGuard.for_home(
+            home,
+            config,
+            self.spool,
+            teams.store,
+            self.events,
+            self.access.pairing,
+            self.clock,
+            ledger=self.costs,
+        )
         persona_files = write_personas(home, config)  # these actors read their persona there
         self.config, self.teams, self.persona_files = config, teams, persona_files
         self.upkeep.config = config
@@ -176,6 +192,7 @@ class Worker:
 
     def _serve(self, stop: threading.Event, on_ready: Callable[[], None] | None) -> None:
         self.upkeep.recover()
+        import_run_ends(self.costs, self.events.read(), self.clock())  # once per home
         self.disk.prepare()
         self._watch()
         self.events.emit("worker.start", actors=list(self.config.actors))
@@ -465,7 +482,7 @@ class Worker:
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
             workspace=workspace,
-            model=actor.model,
+            model=self.model_for(actor_name, conversation),
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace
                 if actor_name in self.persona_files
@@ -480,7 +497,11 @@ class Worker:
             log.info("%s: reusing the saved result of a run interrupted by a restart", message.id)
         else:
             try:
-                result = self._run(running, request, conversation, self.runners[actor.runner])
+                # Spend limits: the one check before a run; over a limit, the answer is
+                # the result and no CLI starts.
+                result = self.spending.check(message, actor_name) or self._run(
+                    running, request, conversation, self.runners[actor.runner]
+                )
             finally:  # a long prompt's file has been read (or will be written anew)
                 discard_prompt_file(message.id, workspace)
             if running.cancel_reason == "shutdown":
@@ -499,6 +520,8 @@ class Worker:
                 return
             self.journal.put(message.id, result)
             failpoint("worker.ran")
+        self.spending.record(message, actor_name, result, request.model)  # once per id
+        failpoint("worker.costed")
         if result.session_id:
             self.sessions.set(actor_name, conversation, result.session_id, lease)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
@@ -546,7 +569,13 @@ class Worker:
         self, running: Running, request: RunRequest, conversation: str, runner: Runner
     ) -> RunResult:
         message, actor_name = running.message, running.actor
-        self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
+        self.events.emit(
+            "run.start",
+            id=message.id,
+            actor=actor_name,
+            conversation=conversation,
+            model=request.model,
+        )
         on_event = None
         if self.progress is not None:
             sink = self.progress
@@ -570,7 +599,13 @@ class Worker:
     def _commands(self) -> CommandContext:
         """What chat commands may see and do; owners get pairing and the overview."""
         context = CommandContext(
-            self.config, self.sessions.reset, self._chat_status, self._cancel_chat
+            self.config,
+            self.sessions.reset,
+            self._chat_status,
+            self._cancel_chat,
+            models=self.models,
+            ledger=self.costs,
+            clock=self.clock,
         )
         return self.access.equip(context, self)
 
@@ -584,6 +619,11 @@ class Worker:
         also stops whatever that actor is running, for whoever asked."""
         actor = message.chat_id if message.channel == OPERATOR_CHANNEL else None
         return self.inflight.cancel("user", message, actor)
+
+    def model_for(self, actor: str, conversation: str) -> str | None:
+        """The ``--model`` of ``actor``'s next run in ``conversation``: the chat's
+        ``/model`` choice while the actor still offers it, else the actor's ``model``."""
+        return effective_model(self.config.actors[actor], self.models.get(actor, conversation))
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from tinyclaw.messages import MAX_TEXT, Inbound, Reply
 from tinyclaw.runners import RunResult
 from tinyclaw.worker.addressing import extract_send_files
+from tinyclaw.worker.spending import ERROR_SPEND_LIMIT
 
 
 def is_quiet(answer: str, token: str) -> bool:
@@ -51,6 +52,8 @@ def result_reply(
     if cancelled == "user":
         return reply_to(message, f"Stopped @{actor} as asked.", kind="notice", actor=actor)
     if not result.ok:
+        if result.error == ERROR_SPEND_LIMIT and message.meta.get("quiet_token"):
+            return None  # a heartbeat over a limit: the owner was told once, not every beat
         return reply_to(message, result.text, kind="error", actor=actor)
     quiet = message.meta.get("quiet_token")
     if isinstance(quiet, str) and is_quiet(result.text, quiet):
