@@ -23,12 +23,17 @@ def test_an_outbox_file_is_delivered_when_it_lands(home: Home) -> None:
         for n, text in enumerate(["The build is green.", "The deploy is done."], 1):
             drop(home, f"note-{n}.json", {"text": text})
             wait_for(lambda n=n: len(outgoing(home, "telegram")) == n, what=f"notice {n}")
-    notices = sorted(outgoing(home, "telegram"), key=lambda r: r.text)
-    assert [(r.chat_id, r.kind, r.text) for r in notices] == [
-        ("1001", "notice", "The build is green."),
-        ("1001", "notice", "The deploy is done."),
-    ]
-    assert list((workspace(home) / "outbox").iterdir()) == []
+        notices = sorted(outgoing(home, "telegram"), key=lambda r: r.text)
+        assert [(r.chat_id, r.kind, r.text) for r in notices] == [
+            ("1001", "notice", "The build is green."),
+            ("1001", "notice", "The deploy is done."),
+        ]
+        # Sent at once, taken out once nothing can be writing them (the settle time).
+        wait_for(
+            lambda: list((workspace(home) / "outbox").iterdir()) == [],
+            timeout=30,
+            what="the sent notes to leave the outbox",
+        )
 
 
 def test_a_schedule_file_is_imported_when_it_lands(home: Home) -> None:

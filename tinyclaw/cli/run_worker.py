@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 from tinyclaw.config import load_home_config
@@ -30,15 +31,18 @@ def run_worker(home: Home) -> None:
     stop = threading.Event()
     from tinyclaw.schedule.service import build_services
     from tinyclaw.spool import Spool
+    from tinyclaw.worker.inflight import InFlight
 
     spool = Spool(home)
+    inflight = InFlight(time.time)  # the services leave a running actor's files alone
     worker = Worker(
         home,
         config,
         build_runners(home, config),
         spool=spool,
         progress=LiveSink(home),
-        services=build_services(home, config, spool),
+        services=build_services(home, config, spool, busy=inflight.busy),
+        inflight=inflight,
     )
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

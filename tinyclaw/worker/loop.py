@@ -79,6 +79,7 @@ class Worker:
         services: Iterable[Service] = (),
         access: WorkerAccess | None = None,
         ledger: GroupLedger | None = None,
+        inflight: InFlight | None = None,
     ) -> None:
         self.home = home
         self.config = config
@@ -96,7 +97,8 @@ class Worker:
         self.progress = progress
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.inflight = InFlight(clock)
+        # Shared with the services that must not take an actor's files mid-run.
+        self.inflight = inflight or InFlight(clock)
         self._pool = ThreadPoolExecutor(
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
