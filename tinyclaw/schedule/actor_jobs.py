@@ -180,13 +180,14 @@ def import_actor_jobs(
     never stops the others."""
     keeper = keeper if keeper is not None else DropKeeper(never_busy, settle)
     try:
-        names = sorted(
-            entry.name
+        listing = sorted(  # in the order they were written: the first of two repeats counts
+            (entry.stat(follow_symlinks=False).st_mtime_ns, entry.name)
             for entry in os.scandir(folder)
             if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
         )
     except (FileNotFoundError, NotADirectoryError):
         return []
+    names = [name for _, name in listing]
     importer = _Importer(
         store, actor, folder, now, local_tz, default_to, allowed_to, max_jobs, settle, recent
     )
