@@ -205,6 +205,7 @@ def test_a_note_and_a_schedule_written_by_the_cli_arrive_once_and_the_cli_sees_s
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 150 tool calls through a real CLI: about 1.5 minutes idle
 def test_fifty_rounds_on_tmpfs_never_tell_the_model_a_write_failed(
     request: pytest.FixtureRequest, kind: str, tmpfs: Tmpfs
 ) -> None:
