@@ -31,6 +31,7 @@ same reply is found in ``outgoing/`` or ``sent/`` and not sent twice.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import stat
@@ -149,13 +150,8 @@ class OutboxService:
         """Handle the files in one actor's outbox, oldest first. One file's trouble
         (whatever its content) is that file's: the others are handled all the same."""
         pending = self._pending(self.folder(actor))
-        reach: list[list[str]] = []
-
-        def allowed() -> list[str]:  # read the job store only if a file needs it
-            if not reach:
-                reach.append(reachable_targets(self.config, actor, self.store.list()))
-            return reach[0]
-
+        # The job store is read only if a file needs it, and once per scan.
+        allowed = functools.cache(lambda: reachable_targets(self.config, actor, self.store.list()))
         results = []
         for path in pending:
             try:
