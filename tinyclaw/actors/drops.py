@@ -17,8 +17,9 @@ that a loaded machine can beat, so the rule is about the run instead:
   version (the model rewrote or edited the file) is a new request.
 
 After a restart the memory is empty; the actions are idempotent instead: a note's
-reply id, a refused file's ``failed/`` name and an imported job's id are derived from
-the version, so handling a leftover again finds what was done and does nothing more.
+reply id and an imported job's id are derived from the version, so handling a
+leftover again finds what was done and does nothing more; a refused leftover is
+refused again, and moves to ``failed/`` once, when it leaves.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
+
+from tinyclaw.actors.shared import SETTLE_SECONDS
 
 Verdict = TypeVar("Verdict")
 Busy = Callable[[str], bool]
@@ -71,7 +74,7 @@ class DropKeeper(Generic[Verdict]):
     ``settle`` is how long a file must be unchanged before it leaves when no run is
     in flight."""
 
-    def __init__(self, busy: Busy = never_busy, settle: float = 5.0) -> None:
+    def __init__(self, busy: Busy = never_busy, settle: float = SETTLE_SECONDS) -> None:
         self.busy = busy
         self.settle = settle
         self._done: dict[Path, tuple[Version, Verdict]] = {}
