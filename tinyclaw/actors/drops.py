@@ -29,13 +29,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from tinyclaw.actors.shared import SETTLE_SECONDS
 
 Verdict = TypeVar("Verdict")
 Busy = Callable[[str], bool]
+StrPath = str | os.PathLike[str]
 
 
 def never_busy(_actor: str) -> bool:
@@ -77,46 +77,49 @@ class DropKeeper(Generic[Verdict]):
     def __init__(self, busy: Busy = never_busy, settle: float = SETTLE_SECONDS) -> None:
         self.busy = busy
         self.settle = settle
-        self._done: dict[Path, tuple[Version, Verdict]] = {}
-        self._stuck: dict[Path, Version] = {}
+        # Keyed by the path as a string: a folder the CLI keeps busy is listed on every
+        # pass, and building and hashing Path objects would cost more than the lookup.
+        self._done: dict[str, tuple[Version, Verdict]] = {}
+        self._stuck: dict[str, Version] = {}
 
-    def verdict(self, path: Path, info: os.stat_result) -> Verdict | None:
+    def verdict(self, path: StrPath, info: os.stat_result) -> Verdict | None:
         """What was decided for this very version of ``path``, if it was handled."""
-        done = self._done.get(path)
+        done = self._done.get(os.fspath(path))
         return done[1] if done is not None and done[0] == Version.of(info) else None
 
-    def mark(self, path: Path, info: os.stat_result, verdict: Verdict) -> None:
-        self._done[path] = (Version.of(info), verdict)
+    def mark(self, path: StrPath, info: os.stat_result, verdict: Verdict) -> None:
+        self._done[os.fspath(path)] = (Version.of(info), verdict)
 
-    def may_leave(self, actor: str, path: Path, info: os.stat_result, now: float) -> bool:
+    def may_leave(self, actor: str, path: StrPath, info: os.stat_result, now: float) -> bool:
         """Whether no tool can still be at work on the file (see the module docstring)
         and it has not failed to leave before."""
-        if self._stuck.get(path) == Version.of(info):
+        if self._stuck.get(os.fspath(path)) == Version.of(info):
             return False
         if self.busy(actor):
             return False
         return self.settle <= 0 or now >= info.st_mtime + self.settle  # 0: never waits
 
-    def stuck(self, path: Path, info: os.stat_result) -> None:
+    def stuck(self, path: StrPath, info: os.stat_result) -> None:
         """This version could not be removed (a read-only folder): say so once, and
         try again only after a restart or a rewrite, not on every pass."""
-        self._stuck[path] = Version.of(info)
+        self._stuck[os.fspath(path)] = Version.of(info)
 
     def leave_at(self, info: os.stat_result) -> float:
         """When the file may leave if its actor is idle by then."""
         return info.st_mtime + self.settle
 
-    def forget(self, path: Path) -> None:
-        self._done.pop(path, None)
-        self._stuck.pop(path, None)
+    def forget(self, path: StrPath) -> None:
+        self._done.pop(os.fspath(path), None)
+        self._stuck.pop(os.fspath(path), None)
 
-    def keep_only(self, present: set[Path]) -> None:
-        """Forget the files that are gone (removed by us, or by the actor)."""
+    def keep_only(self, present: set[str]) -> None:
+        """Forget the files that are gone (removed by us, or by the actor); ``present``
+        holds the paths still listed, as strings."""
         for path in [p for p in self._done if p not in present]:
             self.forget(path)
 
 
-def unchanged(path: Path, info: os.stat_result) -> bool:
+def unchanged(path: StrPath, info: os.stat_result) -> bool:
     """Whether ``path`` is still the version ``info`` describes (not replaced since)."""
     try:
         now = os.lstat(path)

@@ -136,57 +136,73 @@ class OutboxService:
         if now - self._last_prune > PRUNE_EVERY:
             self._last_prune = now
             self.recent.prune(now)
-        present: set[Path] = set()
+        present: set[str] = set()
         retry = []
         for actor in self.config.actors:
-            for result in self.scan(actor, now):
-                present.add(self.folder(actor) / result.name)
+            listing = self._pending(self.folder(actor))
+            present.update(path for path, _ in listing)
+            for result in self._scan(actor, listing, now):
                 if result.retry_at is not None:
                     retry.append(result.retry_at)
         self.keeper.keep_only(present)
         return min(retry, default=None)
 
     def scan(self, actor: str, now: float) -> list[OutboxResult]:
-        """Handle the files in one actor's outbox, oldest first. One file's trouble
-        (whatever its content) is that file's: the others are handled all the same."""
-        pending = self._pending(self.folder(actor))
+        """Handle the files in one actor's outbox, oldest first."""
+        return self._scan(actor, self._pending(self.folder(actor)), now)
+
+    def _scan(
+        self, actor: str, listing: list[tuple[str, os.stat_result]], now: float
+    ) -> list[OutboxResult]:
+        """One file's trouble (whatever its content) is that file's: the others are
+        handled all the same."""
         # The job store is read only if a file needs it, and once per scan.
         allowed = functools.cache(lambda: reachable_targets(self.config, actor, self.store.list()))
         results = []
-        for path in pending:
+        for path, info in listing:
             try:
-                results.append(self.process(actor, path, now, allowed))
+                results.append(self.process(actor, path, now, allowed, info))
             except (TinyclawError, OSError) as exc:  # the edge of one file
-                log.warning("outbox of @%s: cannot handle %s now: %s", actor, path.name, exc)
-                results.append(OutboxResult(actor, path.name, "waiting"))
+                name = os.path.basename(path)
+                log.warning("outbox of @%s: cannot handle %s now: %s", actor, name, exc)
+                results.append(OutboxResult(actor, name, "waiting"))
         return results
 
     @staticmethod
-    def _pending(folder: Path) -> list[Path]:
+    def _pending(folder: Path) -> list[tuple[str, os.stat_result]]:
+        """The ``*.json`` entries (not followed) in the order they were written."""
         try:
             entries = [
-                (entry.stat(follow_symlinks=False).st_mtime_ns, entry.name)
+                (entry.path, entry.stat(follow_symlinks=False))
                 for entry in os.scandir(folder)
                 if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
             ]
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [folder / name for _, name in sorted(entries)]
+        entries.sort(key=lambda item: (item[1].st_mtime_ns, item[0]))
+        return entries
 
     # -- one file ----------------------------------------------------------------------
 
     def process(
-        self, actor: str, path: Path, now: float, allowed: Callable[[], list[str]]
+        self,
+        actor: str,
+        path: str | Path,
+        now: float,
+        allowed: Callable[[], list[str]],
+        info: os.stat_result | None = None,
     ) -> OutboxResult:
         """Decide about ``path`` once per version, then let it leave when no tool can
-        still be at work on it (or leave it, if it may still be being written)."""
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            return OutboxResult(actor, path.name, "gone")
+        still be at work on it (or leave it, if it may still be being written).
+        ``info``: its ``lstat`` if the caller has it already."""
+        if info is None:
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                return OutboxResult(actor, os.path.basename(path), "gone")
         verdict = self.keeper.verdict(path, info)
         if verdict is None:
-            verdict = self._decide(actor, path, info, now, allowed)
+            verdict = self._decide(actor, Path(path), info, now, allowed)
             if verdict.status in ("waiting", "gone"):
                 return verdict
             self.keeper.mark(path, info, verdict)
@@ -267,23 +283,33 @@ class OutboxService:
         return OutboxResult(actor, path.name, "refused", reason=reason)
 
     def _leave(
-        self, actor: str, path: Path, info: os.stat_result, now: float, verdict: OutboxResult
+        self,
+        actor: str,
+        path: str | Path,
+        info: os.stat_result,
+        now: float,
+        verdict: OutboxResult,
     ) -> OutboxResult:
         """Take the file out of the outbox once no tool can still be at work on it."""
         if not self.keeper.may_leave(actor, path, info, now):
             # While the actor runs, the end of its run wakes the worker; else look
             # again once the file has been still for the settle time.
             later = None if self.keeper.busy(actor) else self.keeper.leave_at(info)
-            return replace(verdict, retry_at=later if later is not None and later > now else None)
+            if later is not None and later <= now:
+                later = None  # it may not leave for another reason (it is stuck)
+            if verdict.retry_at != later:  # kept, so a long wait costs no copy per pass
+                verdict = replace(verdict, retry_at=later)
+                self.keeper.mark(path, info, verdict)
+            return verdict
         if not unchanged(path, info):
             return replace(verdict, retry_at=None)  # rewritten meanwhile: the next scan
         try:
             if verdict.status == "refused":
-                self._move_to_failed(actor, path, verdict.reason or "refused")
+                self._move_to_failed(actor, Path(path), verdict.reason or "refused")
             else:
-                path.unlink(missing_ok=True)
+                Path(path).unlink(missing_ok=True)
         except OSError as exc:  # the id keeps a later pass from sending it again
-            log.warning("outbox of @%s: cannot take %s out: %s", actor, path.name, exc)
+            log.warning("outbox of @%s: cannot take %s out: %s", actor, verdict.name, exc)
             self.keeper.stuck(path, info)
             return replace(verdict, retry_at=None)
         self.keeper.forget(path)

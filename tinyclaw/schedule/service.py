@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import tzinfo
@@ -145,7 +146,7 @@ class SchedulerService:
         except TinyclawError as exc:
             log.error("importing actor-written schedules failed: %s", exc)
             return None
-        self.keeper.keep_only({self._folders[r.actor] / r.source for r in results})
+        self.keeper.keep_only({os.fspath(self._folders[r.actor] / r.source) for r in results})
         settling: float | None = None
         for result in results:
             if result.retry_at is not None:
