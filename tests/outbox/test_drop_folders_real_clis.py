@@ -48,6 +48,10 @@ ACTOR = "assistant"
 OWNER = "telegram:1001"
 WRITE_MODE = {"claude": "acceptEdits", "codex": "workspace-write"}
 SUCCESS = {"claude": "File created successfully", "codex": "Success. Updated the following files"}
+EDITED = {
+    "claude": "has been updated successfully",
+    "codex": "Success. Updated the following files",
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,18 @@ class DropStage:
         patch = f"*** Begin Patch\n*** Add File: {relative}\n+{text}\n*** End Patch\n"
         return Reply.tool("apply_patch", patch)
 
+    def edit(self, relative: str, old: object, new: object) -> Reply:
+        """The tool call that rewrites the file's one line ``old`` as ``new``: Edit for
+        claude, an ``Update File`` hunk for codex (which reads the file first)."""
+        before, after = json.dumps(old), json.dumps(new)
+        if self.kind == "claude":
+            path = str(self.workspace / relative)
+            return Reply.tool(
+                "Edit", {"file_path": path, "old_string": before, "new_string": after}
+            )
+        hunk = f"*** Update File: {relative}\n@@\n-{before}\n+{after}\n"
+        return Reply.tool("apply_patch", f"*** Begin Patch\n{hunk}*** End Patch\n")
+
     def script_round(self, marker: str, note: str, prompt: str) -> None:
         """The model writes a note and a schedule, then the note again under another
         name (as a model does that believes its first write failed), then answers."""
@@ -202,6 +218,35 @@ def test_a_note_and_a_schedule_written_by_the_cli_arrive_once_and_the_cli_sees_s
     stage: DropStage,
 ) -> None:
     _run_rounds(stage, 1)
+
+
+def test_a_note_corrected_with_the_edit_tool_before_the_run_ends_goes_out_corrected_too(
+    request: pytest.FixtureRequest, kind: str, tmp_path: Path
+) -> None:
+    """The file is still where the CLI wrote it, so editing it works (it used to be
+    gone already); the corrected version is a new message, sent as it is written."""
+    stage = _stage(request, kind, tmp_path / "disk", "disk")
+    first = {"to": OWNER, "text": "The build is red."}
+    fixed = {"to": OWNER, "text": "Sorry: the build is green."}
+    stage.fake.on_marker(
+        "FIXUP",
+        stage.write("outbox/build.json", first),
+        stage.edit("outbox/build.json", first, fixed),
+        Reply.say("corrected"),
+    )
+    spool = Spool(stage.home)
+    with worker_with_services(stage.home):
+        asked = message("FIXUP: tell them about the build")
+        spool.put(asked)
+        assert reply_for(stage.home, asked, timeout=120).text == "corrected"
+        wait_for(stage.drop_folders_empty, 30, "the note to leave once the run ended")
+
+    results = set(stage.fake.tool_results())  # the write, then the edit
+    assert len(results) == 2
+    assert [r for r in results if SUCCESS[kind] not in r and EDITED[kind] not in r] == []
+    assert any(EDITED[kind] in r for r in results), results
+    notes = [r.text for r in sorted(outgoing(stage.home, "telegram"), key=lambda r: r.id)]
+    assert notes == ["The build is red.", "Sorry: the build is green."]
 
 
 @pytest.mark.slow
