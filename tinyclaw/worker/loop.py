@@ -98,7 +98,7 @@ class Worker:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         # Shared with the services that must not take an actor's files mid-run.
-        self.inflight = inflight or InFlight(clock)
+        self.inflight = inflight if inflight is not None else InFlight(clock)  # len() 0: falsy
         self._pool = ThreadPoolExecutor(
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
