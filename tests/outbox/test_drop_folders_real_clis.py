@@ -46,7 +46,10 @@ pytestmark = pytest.mark.cli
 
 ACTOR = "assistant"
 OWNER = "telegram:1001"
-WRITE_MODE = {"claude": "acceptEdits", "codex": "workspace-write"}
+# codex without its own sandbox: with a system bwrap installed, its workspace-write
+# sandbox hides a workspace under /tmp (where the tests' homes are) and every write
+# fails; what these stories test is the same with or without it.
+WRITE_MODE = {"claude": "acceptEdits", "codex": "danger-full-access"}
 SUCCESS = {"claude": "File created successfully", "codex": "Success. Updated the following files"}
 EDITED = {
     "claude": "has been updated successfully",
