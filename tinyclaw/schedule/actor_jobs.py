@@ -237,7 +237,9 @@ class _Importer:
         if unchanged(path, info):
             try:
                 if verdict.error is not None:
-                    quarantine(path, self.folder / "failed", verdict.error)
+                    moved = quarantine(path, self.folder / "failed", verdict.error)
+                    if moved is None and os.path.lexists(path):  # it said why, once
+                        raise PermissionError(f"{path} could not be moved to failed/")
                 else:
                     path.unlink(missing_ok=True)
             except OSError as exc:
