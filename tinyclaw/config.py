@@ -215,6 +215,13 @@ class WorkerConfig(Strict):
         le=3650,
         description="days queue/sent/ and queue/seen/ remember a message before pruning",
     )
+    dedupe_window: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="seconds within which an actor's second identical outbox note or "
+        "schedule file is dropped as a repeat (0: never)",
+    )
 
 
 class ChannelConfig(Strict):

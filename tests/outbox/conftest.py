@@ -4,6 +4,7 @@ against the Anthropic fake and the Telegram listener against the Bot API fake.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tests.channels.conftest import run_telegram, sleeps, telegram_fake  # noqa:
 from tests.fakes.cli_fixtures import *  # noqa: F403
 from tests.schedule.running import write_file
 from tests.worker.conftest import fake_cli_config, write_config
+from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.config import load_config
 from tinyclaw.home import Home
 from tinyclaw.outbox.service import OutboxService
@@ -33,6 +35,12 @@ def configured(home: Home) -> Home:
 @pytest.fixture
 def service(configured: Home) -> OutboxService:
     return OutboxService(configured, load_config(configured), Spool(configured))
+
+
+def settled() -> float:
+    """A moment when every file written so far has been still for the settle time:
+    a tick then decides about each file and also takes it out of the outbox."""
+    return time.time() + SETTLE_SECONDS + 1
 
 
 def workspace(home: Home, actor: str = "coder") -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.schedule.running import failed_reasons, outgoing
+from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.home import Home
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.schedule.models import build_job
@@ -19,7 +20,7 @@ from tinyclaw.schedule.store import JobStore
 from tinyclaw.schedule.timing import from_timestamp
 from tinyclaw.spool import Spool
 
-from .conftest import drop, workspace
+from .conftest import drop, settled, workspace
 
 
 def outbox_names(home: Home, actor: str = "coder") -> list[str]:
@@ -43,7 +44,10 @@ def test_a_message_reaches_the_owner_chat_as_a_notice_with_its_files(
         {"to": "telegram:1001", "text": "CI is red.", "files": ["reports/ci.txt"]},
     )
 
-    assert service.tick(time.time()) is None
+    written = (workspace(configured) / "outbox" / "ci.json").stat().st_mtime
+    # Sent at once; the file stays until the Write tool cannot be at work on it any more.
+    assert service.tick(time.time()) == pytest.approx(written + SETTLE_SECONDS)
+    assert outbox_names(configured) == ["ci.json"]
 
     [reply] = outgoing(configured, "telegram")
     assert (reply.chat_id, reply.text, reply.kind, reply.actor) == (
@@ -55,13 +59,15 @@ def test_a_message_reaches_the_owner_chat_as_a_notice_with_its_files(
     assert reply.files == [str(report.resolve())]
     assert reply.workspace == str(workspace(configured))
     assert reply.in_reply_to == reply.id and "-outbox-coder-" in reply.id
+    assert service.tick(written + SETTLE_SECONDS) is None
     assert outbox_names(configured) == []  # consumed
+    assert len(outgoing(configured, "telegram")) == 1  # and not sent again
     assert failed_reasons(configured) == {}
 
 
 def test_without_to_it_goes_to_the_owner_chat(service: OutboxService, configured: Home) -> None:
     drop(configured, "hello.json", {"text": "Good morning!"})
-    service.tick(time.time())
+    service.tick(settled())
     [reply] = outgoing(configured, "telegram")
     assert (reply.chat_id, reply.text) == ("1001", "Good morning!")
 
@@ -81,7 +87,7 @@ def test_may_message_and_the_operators_jobs_add_chats(
     )
     drop(configured, "a.json", {"to": "discord:55", "text": "to the team channel"})
     drop(configured, "b.json", {"to": "whatsapp:4915112345678", "text": "to the digest chat"})
-    service.tick(time.time())
+    service.tick(settled())
     assert [r.text for r in outgoing(configured, "discord")] == ["to the team channel"]
     assert [r.chat_id for r in outgoing(configured, "whatsapp")] == ["4915112345678"]
 
@@ -91,7 +97,7 @@ def test_a_chat_the_actor_may_not_reach_is_refused(
 ) -> None:
     drop(configured, "spam.json", {"to": "telegram:666", "text": "Buy now!"})
 
-    service.tick(time.time())
+    service.tick(settled())
 
     assert outgoing(configured, "telegram") == []
     [(name, reason)] = failed_reasons(configured).items()
@@ -107,7 +113,7 @@ def test_an_actor_with_no_chat_of_its_own_can_send_nothing(
 ) -> None:
     drop(configured, "hi.json", {"text": "hello?"}, actor="loner")
     drop(configured, "hi2.json", {"to": "telegram:1001", "text": "hello?"}, actor="loner")
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == []
     reasons = sorted(failed_reasons(configured).values())
     assert len(reasons) == 2
@@ -170,7 +176,7 @@ def test_a_symlinked_attachment_leading_out_of_the_workspace_is_refused(
 ) -> None:
     files = _outside(configured, tmp_path)
     drop(configured, "leak.json", {"text": "here you go", "files": files})
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == []
     [reason] = failed_reasons(configured).values()
     assert "'innocent.txt' is outside the workspace" in reason
@@ -182,7 +188,7 @@ def test_a_symlink_as_the_message_file_is_refused_unread(
     elsewhere = tmp_path / "elsewhere.json"
     elsewhere.write_text(json.dumps({"text": "smuggled"}))
     os.symlink(elsewhere, workspace(configured) / "outbox" / "link.json")
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == []
     [(name, reason)] = failed_reasons(configured).items()
     assert "a symlink is not accepted" in reason
@@ -196,7 +202,7 @@ def test_too_big_files_are_refused(service: OutboxService, configured: Home) -> 
         handle.truncate(51 * 1024 * 1024)  # sparse: big, but costs no disk
     drop(configured, "video.json", {"text": "the recording", "files": ["video.mp4"]})
     drop(configured, "essay.json", {"text": "x" * 600_000})
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == []
     reasons = " | ".join(failed_reasons(configured).values())
     assert "'video.mp4' is 53477376 bytes; the limit is 52428800" in reasons
@@ -235,7 +241,7 @@ def test_only_json_files_are_picked_up(service: OutboxService, configured: Home)
     drop(configured, "draft.json.tmp", {"text": "not yet"})
     drop(configured, ".hidden.json", {"text": "not me"})
     drop(configured, "chart.png", "PNG")
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == [] and failed_reasons(configured) == {}
     assert outbox_names(configured) == [".hidden.json", "chart.png", "draft.json.tmp"]
 
@@ -246,9 +252,9 @@ def test_a_crash_after_queueing_does_not_send_the_message_twice(
     path = drop(configured, "once.json", {"text": "only once"})
     keep = tmp_path / "same-inode"
     os.link(path, keep)  # the very same file, as a crash before its removal leaves it
-    service.tick(time.time())
+    service.tick(settled())
     os.link(keep, path)
-    service.tick(time.time())
+    service.tick(settled())
     assert [r.text for r in outgoing(configured, "telegram")] == ["only once"]
     assert outbox_names(configured) == []
 
@@ -256,7 +262,7 @@ def test_a_crash_after_queueing_does_not_send_the_message_twice(
     [waiting] = spool.list_box(spool.outgoing("telegram"))
     spool.mark_sent(waiting, "telegram")  # the listener delivered it
     os.link(keep, path)  # and again after it was delivered
-    service.tick(time.time())
+    service.tick(settled())
     assert outgoing(configured, "telegram") == []
 
 
@@ -264,9 +270,9 @@ def test_the_same_name_written_again_is_a_new_message(
     service: OutboxService, configured: Home
 ) -> None:
     drop(configured, "status.json", {"text": "build started"})
-    service.tick(time.time())
+    service.tick(settled())
     drop(configured, "status.json", {"text": "build done"})
-    service.tick(time.time())
+    service.tick(settled())
     assert sorted(r.text for r in outgoing(configured, "telegram")) == [
         "build done",
         "build started",
@@ -278,7 +284,7 @@ def test_refused_files_of_two_actors_with_one_name_are_both_kept(
 ) -> None:
     drop(configured, "msg.json", {"to": "telegram:9", "text": "from coder"})
     drop(configured, "msg.json", {"to": "telegram:9", "text": "from helper"}, actor="helper")
-    service.tick(time.time())
+    service.tick(settled())
     failed = failed_reasons(configured)
     assert len(failed) == 2
     assert {name.split("-")[1] for name in failed} == {"coder", "helper"}
@@ -291,7 +297,7 @@ def test_messages_go_out_in_the_order_they_were_written(
     for number, name in enumerate(["c.json", "b.json", "a.json"]):
         path = drop(configured, name, {"text": f"message {number + 1}"})
         os.utime(path, ns=(start + number * 1_000_000, start + number * 1_000_000))
-    service.tick(time.time())
+    service.tick(settled())
     assert [r.text for r in outgoing(configured, "telegram")] == [
         "message 1",
         "message 2",

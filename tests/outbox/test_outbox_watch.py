@@ -7,10 +7,21 @@ explain its being handled."""
 
 from __future__ import annotations
 
+import time
+
 from tests.schedule.running import outgoing, worker_with_services, write_file
-from tests.worker.conftest import fake_cli_config, wait_for, write_config
+from tests.worker.conftest import (
+    fake_cli_config,
+    message,
+    reply_for,
+    wait_for,
+    worker_process,
+    write_config,
+)
+from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.home import Home
 from tinyclaw.schedule.store import JobStore
+from tinyclaw.spool import Spool
 
 from .conftest import ACTORS, drop, workspace
 
@@ -23,12 +34,17 @@ def test_an_outbox_file_is_delivered_when_it_lands(home: Home) -> None:
         for n, text in enumerate(["The build is green.", "The deploy is done."], 1):
             drop(home, f"note-{n}.json", {"text": text})
             wait_for(lambda n=n: len(outgoing(home, "telegram")) == n, what=f"notice {n}")
-    notices = sorted(outgoing(home, "telegram"), key=lambda r: r.text)
-    assert [(r.chat_id, r.kind, r.text) for r in notices] == [
-        ("1001", "notice", "The build is green."),
-        ("1001", "notice", "The deploy is done."),
-    ]
-    assert list((workspace(home) / "outbox").iterdir()) == []
+        notices = sorted(outgoing(home, "telegram"), key=lambda r: r.text)
+        assert [(r.chat_id, r.kind, r.text) for r in notices] == [
+            ("1001", "notice", "The build is green."),
+            ("1001", "notice", "The deploy is done."),
+        ]
+        # Sent at once, taken out once nothing can be writing them (the settle time).
+        wait_for(
+            lambda: list((workspace(home) / "outbox").iterdir()) == [],
+            timeout=30,
+            what="the sent notes to leave the outbox",
+        )
 
 
 def test_a_schedule_file_is_imported_when_it_lands(home: Home) -> None:
@@ -43,3 +59,30 @@ def test_a_schedule_file_is_imported_when_it_lands(home: Home) -> None:
         ("coder", "telegram:1001", "Stand-up notes"),
         ("coder", "telegram:1001", "Weekly review"),
     ]
+
+
+def test_the_worker_process_sends_a_note_mid_run_and_takes_the_file_after_the_run(
+    home: Home,
+) -> None:
+    """``tinyclaw worker`` as the launcher starts it: a note the CLI writes while it
+    works goes out at once, and its file stays put for as long as the run lasts, even
+    past the settle time."""
+    write_config(
+        home,
+        fake_cli_config(
+            ACTORS, env={"FAKE_CLI_WRITE": "outbox/progress.json", "FAKE_CLI_SLEEP": "10"}
+        ),
+    )
+    note = workspace(home) / "outbox" / "progress.json"
+    asked = message("@coder Build started, back soon.")
+    answer = Spool(home).outgoing("cli") / f"{asked.id}.json"
+    with worker_process(home):
+        Spool(home).put(asked)
+        wait_for(lambda: outgoing(home, "telegram"), 30, "the note, sent mid-run")
+        written = note.stat().st_mtime
+        wait_for(lambda: time.time() > written + SETTLE_SECONDS + 1, 30, "the settle time")
+        assert note.exists() and not answer.exists()  # the run goes on: the file stays
+        reply_for(home, asked, 60)
+        wait_for(lambda: not note.exists(), 30, "the file to leave once the run ended")
+    [sent] = outgoing(home, "telegram")
+    assert sent.kind == "notice" and "Build started" in sent.text

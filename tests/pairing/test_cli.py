@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 import typer
@@ -13,6 +14,7 @@ from tinyclaw.config_template import DEFAULT_CONFIG
 from tinyclaw.home import Home
 from tinyclaw.messages import load_reply
 from tinyclaw.pairing import Identity, PairingService, RedeemOutcome
+from tinyclaw.pairing.texts import ago
 from tinyclaw.spool import Spool
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
@@ -93,6 +95,7 @@ def test_pending_then_approve(
     code = code_in(service.handle_unknown(ALICE, "Alice [bold]A[/bold]"))
     listing = _ok(run("pending"))
     assert "telegram:1001" in listing and "Alice [bold]A[/bold]" in listing
+    assert "just now" in listing and "1 minute ago" not in listing  # asked a moment ago
     assert code not in listing  # the owner approves the code the sender hands over
 
     out = _ok(run("approve", code.lower()))
@@ -100,6 +103,22 @@ def test_pending_then_approve(
     assert told == [(ALICE, told[0][1])] and "You're in" in told[0][1]
     assert service.check(ALICE).allowed
     _fails(run("approve", code), "no pending request")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (2, "just now"),
+        (-3, "just now"),  # a clock a little behind the one that wrote the request
+        (42, "42 seconds ago"),
+        (61, "1 minute ago"),
+        (119, "1 minute ago"),  # rounded down: it was not two minutes yet
+        (3600 + 5 * 60, "1 hour 5 minutes ago"),
+        (3 * 86400, "3 days ago"),
+    ],
+)
+def test_how_long_ago_a_request_was_made_is_rounded_down(seconds: int, said: str) -> None:
+    assert ago(timedelta(seconds=seconds)) == said
 
 
 def test_approve_without_a_notifier_says_what_to_tell(home: Home, service: PairingService) -> None:

@@ -105,7 +105,7 @@ async def test_an_expired_request_cannot_be_approved_and_the_sender_gets_a_fresh
     assert "no pending request matches" in too_late and "expired" in too_late
     assert fresh != old and "valid for 1 hour" in fresh_text
     # ages and time left come from the service's clock, not the wall clock
-    assert "telegram:2002 (Bob): asked 0 seconds ago, expires in 1 hour" in pending
+    assert "telegram:2002 (Bob): asked just now, expires in 1 hour" in pending
     assert incoming(home) == [] and failed_reasons(home) == []
 
 

@@ -114,6 +114,27 @@ def _same_id_twice(lab: Lab) -> str:
     return lab.drop(f"copy-{unique_name()}.json", body)
 
 
+def _nested_bytes(size: int) -> bytes:
+    """A JSON object of about ``size`` bytes, nested far past the parser's depth."""
+    depth = (size - 20) // 2
+    return b'{"text": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+def _in_drop_folder(folder: str, data: bytes) -> Callable[[Lab], str]:
+    """What an actor's CLI can write with its Write tool: a file in its workspace's
+    ``outbox/`` or ``schedules/`` (refused files go to ``queue/failed/`` and to
+    ``schedules/failed/`` in the workspace)."""
+
+    def plant(lab: Lab) -> str:
+        name = f"drop-{unique_name()}.json"
+        target = lab.workspace / folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return name
+
+    return plant
+
+
 def _dotdot_to_sentinel(lab: Lab) -> str:
     return os.path.relpath(lab.sentinel, lab.workspace)
 
@@ -355,6 +376,34 @@ CASES: list[Case] = [
         "failed",
         "symlink",
         isolated=True,
+    ),
+    Case(
+        "outbox-nested-json",
+        "an actor's outbox note nested 100,000 deep (200 KB, under the 512 KiB limit)",
+        _in_drop_folder("outbox", _nested_bytes(200_000)),
+        "failed",
+        "nested too deeply",
+    ),
+    Case(
+        "outbox-unparseable",
+        "binary junk in an actor's outbox",
+        _in_drop_folder("outbox", bytes(range(256)) * 16),
+        "failed",
+        "JSON",
+    ),
+    Case(
+        "schedule-nested-json",
+        "an actor's schedule file nested 30,000 deep (60 KB, under the 64 KiB limit)",
+        _in_drop_folder("schedules", _nested_bytes(60_000)),
+        "failed",
+        "nested too deeply",
+    ),
+    Case(
+        "schedule-unparseable",
+        "a schedule file cut off mid-string",
+        _in_drop_folder("schedules", b'{"every": "1h", "prompt": "cut'),
+        "failed",
+        "JSON",
     ),
     Case(
         "send-file-workspace-symlink",

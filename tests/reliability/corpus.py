@@ -218,9 +218,18 @@ def observe(lab: Lab, case: Case, planted: str) -> Outcome:
     """Where the planted input ended up, if anywhere yet."""
     spool = lab.spool
     name = planted if planted.endswith(".json") else f"{planted}.json"
-    reason_file = spool.failed / f"{name}.reason"
-    if reason_file.exists():
-        reason = json.loads(reason_file.read_text(encoding="utf-8"))["reason"]
+    # A queue file keeps its name in failed/; an actor's outbox file is renamed
+    # outbox-<actor>-<unique>-<name>; its schedule file goes to schedules/failed/.
+    for reason_file in [
+        spool.failed / f"{name}.reason",
+        *spool.failed.glob(f"outbox-*-{name}.reason"),
+    ]:
+        if reason_file.exists():
+            reason = json.loads(reason_file.read_text(encoding="utf-8"))["reason"]
+            return Outcome(case, "failed", reason, lab.secret in reason)
+    refused_schedule = lab.workspace / "schedules" / "failed" / f"{name}.reason"
+    if refused_schedule.exists():
+        reason = refused_schedule.read_text(encoding="utf-8")
         return Outcome(case, "failed", reason, lab.secret in reason)
     reply_file = spool.outgoing("cli") / name
     if reply_file.exists():

@@ -59,7 +59,17 @@ def test_nothing_outside_the_home_is_read_or_written(corpus: CorpusRun) -> None:
 def test_the_corpus_covers_every_kind_of_bad_input() -> None:
     kinds = {c.name.split("-")[0] for c in CASES}
     assert {"empty", "malformed", "json", "binary", "file", "huge", "control", "nul"} <= kinds
-    assert {"actor", "attachment", "symlink", "fifo", "send", "kind", "answered"} <= kinds
+    assert {
+        "actor",
+        "attachment",
+        "symlink",
+        "fifo",
+        "send",
+        "kind",
+        "answered",
+        "outbox",
+        "schedule",
+    } <= kinds
     assert len({c.name for c in CASES}) == len(CASES)
 
 

@@ -19,6 +19,7 @@ from tinyclaw.messages import Reply, load_reply
 from tinyclaw.runtime import build_runners
 from tinyclaw.schedule.service import build_services
 from tinyclaw.spool import Spool
+from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 
 
@@ -41,13 +42,15 @@ def worker_with_services(home: Home, clock: Callable[[], float] = time.time) -> 
     """The worker as ``tinyclaw worker`` builds it, running in a thread."""
     config = load_config(home)
     spool = Spool(home, clock=clock)
+    inflight = InFlight(clock)
     worker = Worker(
         home,
         config,
         build_runners(home, config),
         spool=spool,
         clock=clock,
-        services=build_services(home, config, spool, clock=clock),
+        services=build_services(home, config, spool, clock=clock, busy=inflight.busy),
+        inflight=inflight,
     )
     with serving(worker):
         yield worker

@@ -184,6 +184,10 @@ def test_a_file_written_in_chunks_is_imported_once_it_is_complete(
         handle.write('pt": "Look at the inbox"}')
     [result] = run_import(store, folder, clock, settle=5.0)
     assert result.ok and [job.prompt for job in store.list()] == ["Look at the inbox"]
+    assert path.exists()  # the writer may still be at work on it
+    clock.set(datetime.fromtimestamp(path.stat().st_mtime + 5.01, UTC))
+    [result] = run_import(store, folder, clock, settle=5.0)  # found again: the same job
+    assert result.ok and [job.prompt for job in store.list()] == ["Look at the inbox"]
     assert not path.exists() and not (folder / "failed").exists()
 
 

@@ -49,6 +49,20 @@ def test_the_section_names_the_folders_the_chats_and_the_heartbeat(home: Home) -
     assert "Every 1h30m between 08:00-22:00" in text and "`HEARTBEAT_OK`" in text
 
 
+def test_the_model_is_told_that_writing_again_is_safe_and_when_files_disappear(
+    home: Home,
+) -> None:
+    write_config(home, fake_cli_config({"coder": {"owner_chat": "telegram:1001"}}))
+    text = persona_section(home, load_config(home), "coder")
+    assert "the file stays in the folder\nuntil your current run is over" in text
+    assert "again within 5 minutes sends\nnothing more" in text
+    assert "The same job written again within 5 minutes makes no second job." in text
+
+    off = fake_cli_config({"coder": {"owner_chat": "telegram:1001"}})
+    write_config(home, off.replace("[worker]\n", "[worker]\ndedupe_window = 0\n"))
+    assert "within" not in persona_section(home, load_config(home), "coder")
+
+
 def test_an_actor_without_chats_is_told_so(home: Home) -> None:
     write_config(home, fake_cli_config({"coder": {}}))
     text = persona_section(home, load_config(home), "coder")

@@ -4,11 +4,13 @@ and the answers reach the target chat; an actor schedules itself with a file."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
 from tests.worker.conftest import fake_cli_config, wait_for, write_config
+from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
 from tinyclaw.home import Home
@@ -140,6 +142,10 @@ def test_an_actor_schedules_itself_with_a_file_but_only_to_chats_it_may_reach(
     assert jobs["Stand-up notes"].to == "telegram:1001"  # the owner chat by default
     assert jobs["Ping"].to == "discord:55"  # may_message
     assert all(job.created_by == "actor" for job in jobs.values())
+    # The files leave once nothing can still be writing them (the settle time).
+    clock.set(datetime.fromtimestamp(time.time() + SETTLE_SECONDS + 1, UTC))
+    scheduler.tick(clock())
+    assert len(JobStore.for_home(home).list()) == 2
     assert sorted(p.name for p in folder.iterdir()) == ["failed"]
     reason = (folder / "failed" / "stranger.json.reason").read_text()
     assert "'telegram:666' is not allowed" in reason

@@ -49,6 +49,10 @@ def parse_settled(
         if not data.strip():
             raise ValueError("the file is empty")
         value: object = json.loads(data)
+    except RecursionError:
+        # A complete file, not a half-written one: nested past the parser's depth
+        # (a few KB of "[[[[" do it). Refused at once, never retried on each pass.
+        raise InvalidFileError("JSON nested too deeply to read") from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         if settle > 0 and now < mtime + settle:
             return Unsettled(mtime + settle)

@@ -28,7 +28,7 @@ from tinyclaw.home import Home
 from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
 from tinyclaw.pairing.models import Role
 from tinyclaw.pairing.notices import queue_notifier
-from tinyclaw.pairing.texts import in_words
+from tinyclaw.pairing.texts import ago, in_words
 from tinyclaw.schedule.durations import parse_duration
 
 pair_app = typer.Typer(
@@ -109,7 +109,7 @@ def _role(text: str | None) -> Role | None:
 
 
 def _ago(then: datetime, now: datetime) -> str:
-    return f"{in_words(now - then)} ago"
+    return ago(now - then)
 
 
 @pair_app.command("list")

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 from tinyclaw import sdnotify
@@ -37,15 +38,18 @@ def run_worker(home: Home) -> None:
     from tinyclaw.credentials import worker_redactor
     from tinyclaw.schedule.service import build_services
     from tinyclaw.spool import Spool
+    from tinyclaw.worker.inflight import InFlight
 
     redactor = worker_redactor(home, config)
     spool = Spool(home, redact=redactor)
+    inflight = InFlight(time.time)  # the services leave a running actor's files alone
     # Metrics count the worker's own events as they are written (off: a plain log).
     stats = RunStats() if config.metrics.enabled else None
     events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
 
     def rebuild(new: Config) -> tuple[dict[str, Runner], list[Service]]:
-        return build_runners(home, new, redactor), build_services(home, new, spool)
+        services = build_services(home, new, spool, busy=inflight.busy)
+        return build_runners(home, new, redactor), services
 
     worker = Worker(
         home,
@@ -53,7 +57,8 @@ def run_worker(home: Home) -> None:
         build_runners(home, config, redactor),
         spool=spool,
         progress=LiveSink(home),
-        services=build_services(home, config, spool),
+        services=build_services(home, config, spool, busy=inflight.busy),
+        inflight=inflight,
         rebuild=rebuild,
         events=events,
     )

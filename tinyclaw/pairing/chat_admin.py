@@ -21,7 +21,7 @@ from tinyclaw.errors import PairingError
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.service import PairingService
-from tinyclaw.pairing.texts import in_words
+from tinyclaw.pairing.texts import ago, in_words
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -95,7 +95,7 @@ def _pending(pairing: PairingService, now: datetime) -> str:
     for request in requests:
         name = f" ({request.display_name})" if request.display_name else ""
         lines.append(
-            f"{request.identity}{name}: asked {in_words(now - request.created_at)} ago, "
+            f"{request.identity}{name}: asked {ago(now - request.created_at)}, "
             f"expires in {in_words(request.expires_at - now)}"
         )
     return "\n".join(lines)

@@ -28,6 +28,24 @@ def in_words(delta: timedelta) -> str:
     return _plural(days, "day") + (f" {_plural(rest_hours, 'hour')}" if rest_hours else "")
 
 
+def ago(delta: timedelta) -> str:
+    """How long ago something happened, as a person says it: rounded *down*, so a
+    request made two seconds before is ``just now``, not ``1 minute ago``
+    (``in_words`` rounds up, which is right for the time something has left)."""
+    seconds = int(delta.total_seconds())
+    if seconds < 10:
+        return "just now"  # also a clock a little behind the one that wrote the time
+    if seconds < 60:
+        return f"{seconds} seconds ago"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{_plural(minutes, 'minute')} ago"
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{_plural(hours // 24, 'day')} ago"
+    return _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "") + " ago"
+
+
 def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 

@@ -67,7 +67,9 @@ class GroupLedger:
         """Stop every recorded group that still has members; returns their group ids.
 
         Called by a starting worker, before it puts interrupted runs back in the queue.
-        SIGTERM first (a CLI may save its session), SIGKILL after ``grace`` seconds."""
+        SIGTERM to every group first (a CLI may save its session), then one grace
+        period for all of them together, then SIGKILL to what is left: two orphans
+        cost one grace period at most, not one each."""
         try:
             entries = sorted(self.root.iterdir())
         except FileNotFoundError:
@@ -80,10 +82,26 @@ class GroupLedger:
             pid = int(entry.name)
             if self._ours(pid, entry):
                 log.warning("stopping CLI process group %d left running by a dead worker", pid)
-                self._stop(pid, grace)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGTERM)
                 stopped.append(pid)
+        self._wait_or_kill(stopped, grace)
+        for entry in entries:
             entry.unlink(missing_ok=True)
         return stopped
+
+    def _wait_or_kill(self, groups: list[int], grace: float) -> None:
+        """Give the signalled ``groups`` ``grace`` seconds together, then SIGKILL."""
+        left = list(groups)
+        deadline = time.monotonic() + grace
+        while left:
+            left = [pgid for pgid in left if live_group_members(pgid)]
+            if not left or time.monotonic() >= deadline:
+                break
+            self._sleep(0.05)
+        for pgid in left:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
     def _ours(self, pid: int, entry: Path) -> bool:
         members = live_group_members(pid)
@@ -96,14 +114,3 @@ class GroupLedger:
         except OSError:
             return False
         return recorded == str(start_time(pid))
-
-    def _stop(self, pgid: int, grace: float) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not live_group_members(pgid):
-                return
-            self._sleep(0.05)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)

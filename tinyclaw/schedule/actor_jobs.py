@@ -11,12 +11,18 @@ a workspace)::
 Exactly one of ``cron``, ``every``, ``at``; ``tz`` and ``to`` are optional, ``actor``
 too (if present it must be the actor itself: an actor schedules only itself). The
 worker imports these files as they land (it watches the folder) and on its scans: a
-valid one becomes a job in the home's store (``created_by: "actor"``) and its file is
-removed; an empty or unparseable one younger than the settle window (the CLI may
-still be writing it, see :func:`~tinyclaw.actors.shared.parse_settled`) is left for a
-later pass; an invalid one is moved to ``schedules/failed/`` in the workspace with a
-``.reason`` file beside it, where the actor can read what was wrong, and the result
-carries the reason for the worker's log.
+valid one becomes a job in the home's store (``created_by: "actor"``); an empty or
+unparseable one younger than the settle window (the CLI may still be writing it, see
+:func:`~tinyclaw.actors.shared.parse_settled`) is left for a later pass; an invalid
+one is refused, and the result carries the reason for the worker's log. The same
+job as one the actor made within the dedupe window is a repeat and makes nothing
+(:mod:`tinyclaw.actors.recent`).
+
+The file stays where the CLI wrote it until no tool can still be at work on it
+(:mod:`tinyclaw.actors.drops`); then an imported one is removed and a refused one is
+moved to ``schedules/failed/`` in the workspace with a ``.reason`` file beside it,
+where the actor can read what was wrong. The job's id is derived from the file's
+version, so a file handled again after a restart finds its job and adds no other.
 
 Security fails closed: ``to`` defaults to, and must be one of, the targets the caller
 allows (for the worker: :mod:`tinyclaw.schedule.reach`, i.e. the actor's
@@ -27,17 +33,20 @@ talked into it cannot make the assistant write to strangers. An actor may keep a
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tinyclaw.actors.drops import DropKeeper, never_busy, unchanged, version_id
+from tinyclaw.actors.recent import RecentRequests
 from tinyclaw.actors.shared import SETTLE_SECONDS, Unsettled, parse_settled
-from tinyclaw.errors import ConfigError, InvalidFileError, ScheduleError
+from tinyclaw.errors import ConfigError, InvalidFileError, ScheduleError, TinyclawError
 from tinyclaw.fsutil import read_foreign
 from tinyclaw.schedule.models import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
@@ -47,6 +56,8 @@ from tinyclaw.schedule.targets import parse_target
 if TYPE_CHECKING:
     from tinyclaw.config import Config
     from tinyclaw.home import Home
+
+log = logging.getLogger("tinyclaw.schedule")
 
 FOLDER = "schedules"
 MAX_REQUEST_BYTES = 64 * 1024
@@ -69,27 +80,35 @@ class JobRequest(BaseModel):
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What became of one file: ``job`` when accepted, ``error`` when not."""
+    """What became of one file: ``job`` when accepted, ``error`` when not,
+    ``repeat_of`` (a job id) when it repeats a job the actor made just before.
+    ``retry_at``: when to look again (not JSON yet, or not yet free to leave);
+    ``reported``: decided on an earlier pass (log it only once)."""
 
     actor: str
     source: str
     job: Job | None = None
     error: str | None = None
-    retry_at: float | None = None  # not JSON yet, may still be being written
+    retry_at: float | None = None
+    repeat_of: str | None = None
+    reported: bool = False
 
     @property
     def ok(self) -> bool:
         return self.job is not None
 
 
-def _read_request(path: Path, now: float, settle: float) -> JobRequest | Unsettled:
-    """The request in ``path``, or Unsettled while the CLI may still be writing it
-    (the same rule as the outbox: see :func:`tinyclaw.actors.shared.parse_settled`)."""
-    if path.is_symlink():
+def _read_request(
+    path: Path, info: os.stat_result, now: float, settle: float
+) -> tuple[JobRequest, bytes] | Unsettled:
+    """The request in ``path`` (and its bytes), or Unsettled while the CLI may still
+    be writing it (the same rule as the outbox: see
+    :func:`tinyclaw.actors.shared.parse_settled`)."""
+    if os.path.islink(path):
         raise ConfigError("a symlink is not accepted; write the file itself")
     try:
-        modified = path.stat().st_mtime
-        raw = parse_settled(read_foreign(path, MAX_REQUEST_BYTES), modified, now, settle)
+        data = read_foreign(path, MAX_REQUEST_BYTES)
+        raw = parse_settled(data, info.st_mtime, now, settle)
     except InvalidFileError as exc:
         raise ConfigError(str(exc)) from None
     if isinstance(raw, Unsettled):
@@ -97,7 +116,7 @@ def _read_request(path: Path, now: float, settle: float) -> JobRequest | Unsettl
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a JSON object, got {type(raw).__name__}")
     try:
-        return JobRequest.model_validate(raw)
+        return JobRequest.model_validate(raw), data
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
 
@@ -109,6 +128,7 @@ def _accept(
     local_tz: tzinfo,
     default_to: str | None,
     allowed_to: Collection[str] | None,
+    job_id: str,
 ) -> Job:
     if request.actor is not None and request.actor != actor:
         raise ConfigError(f"actor must be {actor!r}: an actor can only schedule itself")
@@ -130,6 +150,7 @@ def _accept(
         at=request.at,
         tz=request.tz,
         created_by="actor",
+        job_id=job_id,
     )
 
 
@@ -144,56 +165,144 @@ def import_actor_jobs(
     allowed_to: Collection[str] | None = None,
     max_jobs: int = MAX_ACTOR_JOBS,
     settle: float = SETTLE_SECONDS,
+    keeper: DropKeeper[ImportResult] | None = None,
+    recent: RecentRequests | None = None,
 ) -> list[ImportResult]:
     """Turn the ``*.json`` files in ``folder`` into jobs of ``actor``; one result per
     file. ``allowed_to=None`` allows any valid target (use it only for trusted
     callers); an empty collection allows none. A file that is empty or not JSON and
     was written less than ``settle`` seconds before ``now`` is left for a later call
-    (its result carries ``retry_at``): the CLI may be writing it in chunks."""
+    (its result carries ``retry_at``): the CLI may be writing it in chunks.
+
+    ``keeper`` remembers what was decided across calls and says when a file may
+    leave (by default: once it has been still for ``settle`` seconds); ``recent``
+    turns a repeated job into a no-op. One file's trouble, whatever its content,
+    never stops the others."""
+    keeper = keeper if keeper is not None else DropKeeper(never_busy, settle)
     try:
-        names = sorted(
-            entry.name
+        listing = sorted(  # in the order they were written: the first of two repeats counts
+            (entry.stat(follow_symlinks=False).st_mtime_ns, entry.name)
             for entry in os.scandir(folder)
             if entry.name.endswith(SUFFIX) and not entry.name.startswith(".")
         )
     except (FileNotFoundError, NotADirectoryError):
         return []
-    live = sum(
-        1
-        for job in store.list()
-        if job.actor == actor and job.created_by == "actor" and not job.done
+    names = [name for _, name in listing]
+    importer = _Importer(
+        store, actor, folder, now, local_tz, default_to, allowed_to, max_jobs, settle, recent
     )
     results = []
     for name in names:
         path = folder / name
         try:
-            if live >= max_jobs:
-                raise ConfigError(
-                    f"{actor!r} already has {live} scheduled jobs; the limit is {max_jobs}"
-                )
-            request = _read_request(path, now.timestamp(), settle)
-            if isinstance(request, Unsettled):
-                results.append(ImportResult(actor, name, retry_at=request.retry_at))
-                continue
-            job = _accept(request, actor, now, local_tz, default_to, allowed_to)
-            store.add(job)
+            result = importer.one(path, keeper)
         except FileNotFoundError:
             continue  # the actor removed it again
-        except (ConfigError, ScheduleError) as exc:
-            quarantine(path, folder / "failed", str(exc))
-            results.append(ImportResult(actor, name, error=str(exc)))
+        except (TinyclawError, OSError) as exc:  # the edge of one file
+            log.warning("schedules of @%s: cannot handle %s now: %s", actor, name, exc)
             continue
-        try:
-            path.unlink(missing_ok=True)
-        except OSError as exc:
-            # A request we cannot consume would be imported again on every scan.
-            store.remove(job.id)
-            reason = f"cannot remove the request file: {exc.strerror or exc}"
-            results.append(ImportResult(actor, name, error=reason))
-            continue
-        live += 1
-        results.append(ImportResult(actor, name, job=job))
+        results.append(result)
     return results
+
+
+@dataclass
+class _Importer:
+    """One pass over one actor's ``schedules/`` folder."""
+
+    store: JobStore
+    actor: str
+    folder: Path
+    now: datetime
+    local_tz: tzinfo
+    default_to: str | None
+    allowed_to: Collection[str] | None
+    max_jobs: int
+    settle: float
+    recent: RecentRequests | None
+    _live: int | None = None
+
+    def one(self, path: Path, keeper: DropKeeper[ImportResult]) -> ImportResult:
+        info = os.lstat(path)
+        verdict = keeper.verdict(path, info)
+        if verdict is None:
+            verdict = self._decide(path, info)
+            if verdict.retry_at is not None:
+                return verdict
+            keeper.mark(path, info, replace(verdict, reported=True))
+        if not keeper.may_leave(self.actor, path, info, self.now.timestamp()):
+            later = None if keeper.busy(self.actor) else keeper.leave_at(info)
+            if later is not None and later <= self.now.timestamp():
+                later = None
+            return replace(verdict, retry_at=later)
+        if unchanged(path, info):
+            try:
+                if verdict.error is not None:
+                    moved = quarantine(path, self.folder / "failed", verdict.error)
+                    if moved is None and os.path.lexists(path):  # it said why, once
+                        raise PermissionError(f"{path} could not be moved to failed/")
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("schedules of @%s: cannot take %s out: %s", self.actor, path, exc)
+                keeper.stuck(path, info)
+                return verdict
+            keeper.forget(path)
+        return verdict
+
+    def live(self) -> int:
+        if self._live is None:
+            self._live = sum(
+                1
+                for job in self.store.list()
+                if job.actor == self.actor and job.created_by == "actor" and not job.done
+            )
+        return self._live
+
+    def _decide(self, path: Path, info: os.stat_result) -> ImportResult:
+        name = path.name
+        try:
+            if self.live() >= self.max_jobs:
+                raise ConfigError(
+                    f"{self.actor!r} already has {self.live()} scheduled jobs; "
+                    f"the limit is {self.max_jobs}"
+                )
+            read = _read_request(path, info, self.now.timestamp(), self.settle)
+            if isinstance(read, Unsettled):
+                return ImportResult(self.actor, name, retry_at=read.retry_at)
+            request, data = read
+            digest = version_id(self.actor, name, info, data).rsplit("-", 1)[-1]
+            job = _accept(
+                request,
+                self.actor,
+                self.now,
+                self.local_tz,
+                self.default_to,
+                self.allowed_to,
+                job_id=f"{self.actor}-{digest[:8]}",
+            )
+        except (ConfigError, ScheduleError) as exc:
+            return ImportResult(self.actor, name, error=str(exc))
+        key = RecentRequests.key(
+            "schedule", self.actor, job.to, job.kind, job.expr, job.tz or "", job.prompt
+        )
+        written = info.st_mtime
+        earlier = self.recent.original(key, written) if self.recent is not None else None
+        if earlier is not None and earlier != job.id:
+            return ImportResult(self.actor, name, repeat_of=earlier)
+        if not self._added_before(job):
+            self.store.add(job)
+            self._live = self.live() + 1
+        if self.recent is not None:
+            self.recent.record(key, written, job.id)
+        return ImportResult(self.actor, name, job=job)
+
+    def _added_before(self, job: Job) -> bool:
+        """Whether this very file made this job before a restart (its id is the file's)."""
+        try:
+            existing = self.store.get(job.id)
+        except (ScheduleError, ConfigError):
+            return False
+        return existing.actor == job.actor and existing.prompt == job.prompt
 
 
 def import_all_actor_jobs(
@@ -205,6 +314,8 @@ def import_all_actor_jobs(
     local_tz: tzinfo,
     folders: Mapping[str, Path] | None = None,
     settle: float = SETTLE_SECONDS,
+    keeper: DropKeeper[ImportResult] | None = None,
+    recent: RecentRequests | None = None,
 ) -> list[ImportResult]:
     """Import from every configured actor's ``schedules/`` folder (``folders``, as
     :meth:`~tinyclaw.config.Config.actor_folders` gives them), each allowed to write
@@ -225,5 +336,7 @@ def import_all_actor_jobs(
             default_to=allowed[0] if allowed else None,
             allowed_to=frozenset(allowed),
             settle=settle,
+            keeper=keeper,
+            recent=recent,
         )
     return results

@@ -66,6 +66,21 @@ sent as it is.
 """
 
 
+def _repeat_text(config: Config, what: str) -> str:
+    """The dedupe window in the model's words (nothing when it is off)."""
+    seconds = round(config.worker.dedupe_window)
+    if seconds <= 0:
+        return ""
+    minutes, rest = divmod(seconds, 60)
+    window = f"{minutes} minutes" if minutes > 1 and not rest else f"{seconds} seconds"
+    if what == "message":
+        return (
+            f"\nWriting the same message to the same chat again within {window} sends\n"
+            "nothing more, so if a write seems to have failed, writing it again is safe."
+        )
+    return f"\nThe same job written again within {window} makes no second job."
+
+
 def persona_section(home: Home, config: Config, actor: str) -> str:
     """Markdown for ``actor``'s persona file: the outbox and self-scheduling formats,
     with its folders and allowed chats, plus its heartbeat if it has one."""
@@ -103,8 +118,9 @@ One file per message, any name ending in `.json`:
   `name.json`). A file that is not valid JSON {SETTLE_SECONDS:.0f} seconds after it
   was last written is refused.
 
-A file that was sent disappears from the folder. A refused one disappears too: it
-goes to the operator with the reason, and nothing reaches the chat.
+A message goes out as soon as the file is written; the file stays in the folder
+until your current run is over, then disappears. A refused one disappears too: it
+goes to the operator with the reason, and nothing reaches the chat.{_repeat_text(config, "message")}
 
 ### Schedule work for yourself: `{schedules}/`
 
@@ -129,8 +145,8 @@ conversation of its own, and your answer goes to `to`:
   `name.json`). A file that is not valid JSON {SETTLE_SECONDS:.0f} seconds after it
   was last written is refused.
 
-A valid file disappears from the folder: it became a job, which the operator sees with
-`tinyclaw schedule list` and removes with `tinyclaw schedule rm`. An invalid one is
-moved to `{schedules}/failed/` with a `.reason` file beside it that says what was
-wrong; fix it and write a new file.
+A valid file becomes a job at once, which the operator sees with `tinyclaw schedule
+list` and removes with `tinyclaw schedule rm`; the file disappears when your current
+run is over. An invalid one is then moved to `{schedules}/failed/` with a `.reason`
+file beside it that says what was wrong; fix it and write a new file.{_repeat_text(config, "job")}
 {_heartbeat_text(home, config, actor)}"""

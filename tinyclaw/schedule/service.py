@@ -27,18 +27,21 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyclaw.actors.drops import Busy, DropKeeper, never_busy
 from tinyclaw.actors.persona import refresh_persona
-from tinyclaw.actors.shared import Unclaimed
+from tinyclaw.actors.recent import RecentRequests
+from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed
 from tinyclaw.errors import TinyclawError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
-from tinyclaw.schedule.actor_jobs import FOLDER, import_all_actor_jobs
+from tinyclaw.schedule.actor_jobs import FOLDER, ImportResult, import_all_actor_jobs
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
 from tinyclaw.schedule.timing import from_timestamp, local_zone
@@ -70,6 +73,7 @@ class SchedulerService:
         local_tz: tzinfo | None = None,
         events: EventLog | None = None,
         min_interval: float = 1.0,
+        busy: Busy = never_busy,
     ) -> None:
         self.home = home
         self.config = config
@@ -85,6 +89,8 @@ class SchedulerService:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
         self._targets = self._reachable()
         self._folders = config.actor_folders(home, FOLDER)
+        self.keeper: DropKeeper[ImportResult] = DropKeeper(busy, SETTLE_SECONDS)
+        self.recent = RecentRequests(home.state / "recent", config.worker.dedupe_window)
         self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
         for folder in self._folders.values():
             try:
@@ -134,19 +140,34 @@ class SchedulerService:
                 at,
                 local_tz=self.local_tz,
                 folders=self._folders,
+                keeper=self.keeper,
+                recent=self.recent,
             )
         except TinyclawError as exc:
             log.error("importing actor-written schedules failed: %s", exc)
             return None
+        self.keeper.keep_only({os.fspath(self._folders[r.actor] / r.source) for r in results})
         settling: float | None = None
         for result in results:
             if result.retry_at is not None:
                 settling = min(settling or math.inf, result.retry_at)
-            elif result.job is not None:
+            if result.reported:
+                continue  # decided on an earlier pass; said then
+            if result.job is not None:
                 job = result.job
                 log.info("@%s scheduled %s: %s", job.actor, job.id, job.schedule_text)
                 self._emit("schedule.added", actor=job.actor, job=job.id, to=job.to)
-            else:
+            elif result.repeat_of is not None:
+                log.info(
+                    "@%s wrote %s again (%s): not scheduled twice",
+                    result.actor,
+                    result.repeat_of,
+                    result.source,
+                )
+                self._emit(
+                    "schedule.repeat", actor=result.actor, file=result.source, job=result.repeat_of
+                )
+            elif result.error is not None:
                 log.warning(
                     "@%s wrote a bad schedule %s: %s", result.actor, result.source, result.error
                 )
@@ -207,14 +228,20 @@ def build_services(
     *,
     clock: Callable[[], float] = time.time,
     local_tz: tzinfo | None = None,
+    busy: Busy = never_busy,
 ) -> list[Service]:
     """The services a worker runs besides its queues: schedules and heartbeats, the
-    actors' outboxes, and the sweep that ends stalled team conversations."""
+    actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
+    tells whether an actor has a run in flight: its drop files stay put meanwhile."""
     from tinyclaw.outbox.service import OutboxService
     from tinyclaw.teams.sweep import TeamSweep
 
     events = EventLog(home.logs / "events.jsonl", clock=clock)
-    scheduler = SchedulerService(home, config, spool, clock=clock, local_tz=local_tz, events=events)
-    outbox = OutboxService(home, config, spool, store=scheduler.scheduler.store, events=events)
+    scheduler = SchedulerService(
+        home, config, spool, clock=clock, local_tz=local_tz, events=events, busy=busy
+    )
+    outbox = OutboxService(
+        home, config, spool, store=scheduler.scheduler.store, events=events, busy=busy
+    )
     sweep = TeamSweep(home, config, spool, events=events, clock=clock)
     return [scheduler, outbox, sweep]

@@ -36,6 +36,11 @@ class InFlight:
     def __len__(self) -> int:
         return len(self._runs)
 
+    def busy(self, actor: str) -> bool:
+        """Whether ``actor`` has a run in flight (its CLI may be writing files)."""
+        with self._lock:
+            return actor in self._runs
+
     def can_start(self, actor: str, limit: int) -> bool:
         """Whether ``actor`` is idle and the global limit leaves room for one more."""
         with self._lock:

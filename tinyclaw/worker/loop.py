@@ -100,6 +100,7 @@ class Worker:
         ledger: GroupLedger | None = None,
         rebuild: Rebuild | None = None,
         transcriber: Transcriber | None = None,
+        inflight: InFlight | None = None,
     ) -> None:
         self.home = home
         self.config = config
@@ -130,7 +131,8 @@ class Worker:
         self.transcriber = transcriber
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.inflight = InFlight(clock)
+        # Shared with the services that must not take an actor's files mid-run.
+        self.inflight = inflight if inflight is not None else InFlight(clock)  # len() 0: falsy
         self._pool = ThreadPoolExecutor(
             max_workers=config.worker.concurrency, thread_name_prefix="tinyclaw-run"
         )
