@@ -228,7 +228,7 @@ async def test_a_markdown_reply_keeps_its_markdown_and_pings_nobody(
     kit.fake.push_message(channel_id="555", content="who broke it?", author=kit.alice)
     [message] = await kit.queued()
     reply_text = "**Nobody** did, @everyone relax; ask <@42> or <@&7>.\n\n| a | b |\n|-|-|\n| 1 | 2 |"
-    await kit.delivered(kit.reply(message, reply_text))
+    await kit.delivered(kit.reply(message, reply_text, actor="assistant"))
     [answer] = kit.fake.messages
     assert answer.content == (
         "**Nobody** did, @\u200beveryone relax; ask <@42> or <@&7>.\n\n"

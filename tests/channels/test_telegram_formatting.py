@@ -31,7 +31,7 @@ async def test_a_markdown_reply_reaches_telegram_styled(
     home: Home, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
     async with run_telegram():
-        Spool(home).put_reply(reply(ANSWER))
+        Spool(home).put_reply(reply(ANSWER, actor="assistant"))
         await until(lambda: sent_box(home), "the reply delivered")
     [sent] = telegram_fake.sent
     assert sent.text == (
@@ -42,12 +42,26 @@ async def test_a_markdown_reply_reaches_telegram_styled(
     assert entity_problem(sent.text, list(sent.entities)) is None
 
 
+async def test_tinyclaws_own_answers_are_sent_as_written(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    """A command's answer (no actor wrote it) is laid out by tinyclaw: Markdown would
+    join its indented lines and eat the indentation."""
+    table = "By actor:\n  @assistant: today $0.25\n  @coder: today $0.00 *none*"
+    async with run_telegram():
+        Spool(home).put_reply(reply(table, kind="notice"))
+        await until(lambda: sent_box(home), "the answer delivered")
+    [sent] = telegram_fake.sent
+    assert sent.text == table
+    assert not sent.entities
+
+
 async def test_a_reply_telegram_cannot_parse_is_sent_again_as_plain_text(
     home: Home, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
     telegram_fake.fail("sendMessage", UNPARSEABLE)
     async with run_telegram():
-        Spool(home).put_reply(reply(ANSWER))
+        Spool(home).put_reply(reply(ANSWER, actor="assistant"))
         await until(lambda: sent_box(home), "the reply delivered")
     refused, accepted = telegram_fake.calls_to("sendMessage")
     assert refused.status == 400 and json.loads(json.dumps(refused.params["entities"]))
@@ -76,7 +90,7 @@ async def test_a_long_reply_with_code_resumes_with_the_same_parts_after_a_crash(
     parts = telegram_parts(text)
     assert len(parts) >= 3
     # Killed after the first part: its progress was saved in the reply file.
-    Spool(home).put_reply(reply(text, meta={"parts_sent": 1}))
+    Spool(home).put_reply(reply(text, actor="assistant", meta={"parts_sent": 1}))
     async with run_telegram():
         await until(lambda: sent_box(home), "the rest delivered")
     sent = telegram_fake.sent
@@ -90,7 +104,7 @@ async def test_plain_formatting_sends_the_markdown_as_written(
     home: Home, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
     async with run_telegram(formatting="plain"):
-        Spool(home).put_reply(reply(ANSWER))
+        Spool(home).put_reply(reply(ANSWER, actor="assistant"))
         await until(lambda: sent_box(home), "the reply delivered")
     [sent] = telegram_fake.sent
     assert (sent.text, sent.entities) == (ANSWER, ())

@@ -501,7 +501,7 @@ MARKDOWN_ANSWER = (
 async def test_a_markdown_reply_arrives_in_whatsapp_markup(home: Home, fake: WhatsAppFake) -> None:
     async with listening(home, fake) as (_channel, meta):
         message = await queued_dm(home, fake, meta, "status?")
-        Spool(home).put_reply(reply_to(message, MARKDOWN_ANSWER))
+        Spool(home).put_reply(reply_to(message, MARKDOWN_ANSWER, actor="assistant"))
         await async_wait_for(lambda: sent_box(home), what="sent/")
     assert fake.texts == [
         "*Status*\n\nThe build is *green*; run `make test` again, see the log "

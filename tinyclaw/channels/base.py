@@ -51,7 +51,7 @@ Public API (additive changes only; the platform modules build on it)::
             # (deduplicated by chat_id:message_id) -> typing starts. Returns the
             # incoming file, or None when nothing was queued.
         async def deliver(self, path: Path) -> DeliveryOutcome   # one outgoing file
-        def format_reply(self, text: str) -> list[TextPart]
+        def format_reply(self, text: str, *, markdown: bool = True) -> list[TextPart]
             # the reply's Markdown as this platform's messages (``formatting = "plain"``
             # in the channel's configuration: split only)
         async def start(self) -> None     # connect, register commands, run the outbox
@@ -208,11 +208,13 @@ class Channel(abc.ABC):
         """How the platform counts ``text`` against ``text_limit`` (code points)."""
         return len(text)
 
-    def format_reply(self, text: str) -> list[TextPart]:
+    def format_reply(self, text: str, *, markdown: bool = True) -> list[TextPart]:
         """The reply as this platform's messages: its Markdown rendered the platform's
         way (``render_markdown``), or only split when the channel's ``formatting`` is
-        ``"plain"``. Deterministic: a resumed delivery re-splits the same parts."""
-        if self.config.formatting == "plain":
+        ``"plain"`` or the text is tinyclaw's own (``markdown=False``: a command's
+        answer is laid out as written, and Markdown would eat its indentation).
+        Deterministic: a resumed delivery re-splits the same parts."""
+        if not markdown or self.config.formatting == "plain":
             return plain_parts(text, self.text_limit, self.text_length)
         # Markup that renders to nothing visible still deserves an answer: as written.
         return self.render_markdown(text) or plain_parts(text, self.text_limit, self.text_length)

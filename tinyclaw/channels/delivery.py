@@ -209,7 +209,8 @@ class Outbox:
 
     async def _send_all(self, progress: _Progress) -> None:
         reply = progress.reply
-        parts = self.platform.format_reply(reply.text)
+        # A model wrote a reply that names its actor; the rest is tinyclaw's own text.
+        parts = self.platform.format_reply(reply.text, markdown=reply.actor is not None)
         parts_sent = int(reply.meta.get("parts_sent", 0))
         for index in range(parts_sent, len(parts)):
             reply_to = reply.reply_to_message_id if index == 0 else None

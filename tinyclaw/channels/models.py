@@ -110,10 +110,11 @@ class Platform(Protocol):
         """Send one message of at most ``text_limit``; raise a DeliveryError subclass."""
         ...
 
-    def format_reply(self, text: str) -> list[TextPart]:
+    def format_reply(self, text: str, *, markdown: bool = True) -> list[TextPart]:
         """The model's Markdown as the messages this platform renders, each within
-        ``text_limit``; the same text always gives the same parts (a resumed delivery
-        skips the parts it sent before)."""
+        ``text_limit`` (``markdown=False``: tinyclaw's own text, only split); the same
+        text always gives the same parts (a resumed delivery skips the parts it sent
+        before)."""
         ...
 
     async def send_part(self, chat_id: str, part: TextPart, *, reply_to: str | None = None) -> None:
