@@ -103,7 +103,15 @@ def test_secrets_never_reach_the_logs(
 def test_chat_text_the_os_cannot_pass_is_a_failed_run_not_an_exception(
     fake_cli_settings: RunnerSettings, tmp_path: Path
 ) -> None:
-    result = ClaudeRunner(fake_cli_settings).run(ask(tmp_path, "nul \x00 byte"))
+    one_shot = fake_cli_settings.model_copy(update={"live": False})
+    result = ClaudeRunner(one_shot).run(ask(tmp_path, "nul \x00 byte"))
     assert not result.ok and result.error is not None
     assert result.error.startswith("spawn_failed")
     assert result.text.startswith("Sorry, the assistant could not be started")
+
+
+def test_a_live_run_passes_the_same_text_as_json_on_stdin(
+    fake_cli_settings: RunnerSettings, tmp_path: Path
+) -> None:
+    result = ClaudeRunner(fake_cli_settings).run(ask(tmp_path, "nul \x00 byte"))
+    assert result.ok and result.text == "echo: nul \x00 byte"
