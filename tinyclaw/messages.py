@@ -28,8 +28,10 @@ Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
 ShortText = Annotated[str, Field(max_length=512)]
 
-InboundKind = Literal["chat", "command", "handoff", "fanin", "operator", "schedule", "heartbeat"]
-ReplyKind = Literal["reply", "progress", "error", "notice"]
+InboundKind = Literal[
+    "chat", "command", "handoff", "fanin", "operator", "schedule", "heartbeat", "approval"
+]
+ReplyKind = Literal["reply", "progress", "error", "notice", "approval"]
 
 
 def _no_nul(value: str) -> str:

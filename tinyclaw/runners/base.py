@@ -14,7 +14,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tinyclaw.runners.live import RunControls
 
 EventKind = str  # "start" | "text" | "tool" | "command" | "file_change" | "result" | "error"
 
@@ -79,6 +82,7 @@ class Runner(Protocol):
         request: RunRequest,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
+        controls: RunControls | None = None,
     ) -> RunResult: ...
 
 

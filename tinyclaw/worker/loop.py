@@ -23,6 +23,7 @@ from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, worker_lock_path
+from tinyclaw.live_files import note_conversation
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
@@ -32,15 +33,19 @@ from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import (
     CommandContext,
     chat_status,
 )
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
+from tinyclaw.worker.live_controls import RunLink, SessionGrants
+from tinyclaw.worker.progress import ChatProgress
 from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
+from tinyclaw.worker.steering import IdleSteering
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -107,7 +112,11 @@ class Worker:
         self.teams = Coordinator(home, config, self.spool, events=self.events, clock=clock)
         self.persona_files = write_personas(home, config)  # these actors read their persona there
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
-        self.router = Router(self.spool, config, self.access, self.events, self._commands)
+        desk = ApprovalDesk(home, config, self.access.pairing)
+        self.router = Router(self.spool, config, self.access, self.events, self._commands, desk)
+        self.grants = SessionGrants()  # tools allowed "for the session" in chat or window
+        self.idle_steering = IdleSteering(home, config, self.spool, self.events)
+        self.chat_progress = ChatProgress(config, self.spool, clock=time.monotonic)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -167,6 +176,8 @@ class Worker:
         finally:
             self.router.flush()  # one fsync per inbox for the batch, before any claim
         self._next_due = None
+        busy = set(self.inflight.actors())
+        self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
         self.dispatch()
         self._tick_services()
 
@@ -294,6 +305,7 @@ class Worker:
             _, text = parse_address(text)
         conversation = message.conversation_key
         lease = self.sessions.lease(actor_name, conversation)
+        self._note_conversation(actor_name, message)
         request = RunRequest(
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
@@ -332,12 +344,28 @@ class Worker:
     def _run(self, running: Running, request: RunRequest, conversation: str) -> RunResult:
         message, actor_name = running.message, running.actor
         self.events.emit("run.start", id=message.id, actor=actor_name, conversation=conversation)
-        runner = self.runners[self.config.actors[actor_name].runner]
-        on_event = None
-        if self.progress is not None:
-            sink = self.progress
-            on_event = lambda event: sink(actor_name, event)  # noqa: E731
-        result = runner.run(request, on_event=on_event, cancel=running.cancel)
+        actor = self.config.actors[actor_name]
+        runner = self.runners[actor.runner]
+        sink = self.progress
+        steps = self.chat_progress.for_run(message, actor_name)
+
+        def on_event(event: RunEvent) -> None:
+            if sink is not None:
+                sink(actor_name, event)
+            if steps is not None:
+                steps(event)
+
+        link = RunLink(
+            self.home,
+            self.spool,
+            self.events,
+            self.grants,
+            actor_name,
+            actor,
+            message,
+            self.clock,
+        )
+        result = runner.run(request, on_event=on_event, cancel=running.cancel, controls=link)
         self.events.emit(
             "run.end",
             id=message.id,
@@ -368,8 +396,24 @@ class Worker:
         """``/cancel``: the runs of the sender's chat. The operator typing in an actor's
         window (channel ``operator``, chat = the actor) owns the home: their ``/cancel``
         also stops whatever that actor is running, for whoever asked."""
-        actor = message.chat_id if message.channel == OPERATOR_CHANNEL else None
-        return self.inflight.cancel("user", message, actor)
+        if message.channel == OPERATOR_CHANNEL:
+            return self.inflight.cancel("owner", message, message.chat_id)
+        return self.inflight.cancel("user", message)
+
+    def _note_conversation(self, actor: str, message: Inbound) -> None:
+        """Remember where this actor works, for the window's "a line goes to …"."""
+        if message.kind not in ("chat", "operator", "command"):
+            return
+        entry = {
+            "key": message.conversation_key,
+            "channel": message.channel,
+            "chat_id": message.chat_id,
+            "sender": message.sender.name or message.sender.id,
+        }
+        try:
+            note_conversation(self.home, actor, entry)
+        except OSError as exc:
+            log.warning("cannot note @%s's conversation: %s", actor, exc)
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""

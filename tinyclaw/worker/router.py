@@ -23,6 +23,7 @@ from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.replies import reply_to
 
@@ -37,12 +38,14 @@ class Router:
         access: WorkerAccess,
         events: EventLog,
         commands: Callable[[], CommandContext],
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         self.spool = spool
         self.config = config
         self.access = access
         self.events = events
         self.commands = commands
+        self.approvals = approvals
         # Inboxes moved into since the last flush(), not yet fsynced.
         self._unsynced: set[Path] = set()
 
@@ -82,6 +85,15 @@ class Router:
             return
         if message.kind == "command":
             self.answer(path, message, handle_command(message, self.commands()), "notice")
+            return
+        if self.approvals is not None:
+            note = self.approvals.answer(message)
+            if note is not None:
+                self.events.emit("approval.answer", id=message.id, channel=message.channel)
+                self.answer(path, message, note, "notice")
+                return
+        if message.kind == "approval":
+            self.spool.fail(path, "an approval answer without an approval desk")
             return
         target = message.actor
         if target is None:
