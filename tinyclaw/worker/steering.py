@@ -65,8 +65,9 @@ class IdleSteering:
             actor=actor,
             conversation=key,
         )
-        # Same name as the line: a crash between put and unlink requeues, not doubles.
-        self.spool.put(message, self.spool.inbox(actor))
+        # Routed like any message (the event log says where it went); keyed by the
+        # line's id, so a crash between put and unlink cannot queue it twice.
+        self.spool.put(message, dedupe_key=f"steer:{line.id}")
         os.unlink(line.path)
         self.events.emit(
             "steer.queued", actor=actor, steer=line.id, conversation=message.conversation_key
