@@ -122,6 +122,10 @@ class ActorConfig(Strict):
         default_factory=list,
         description="channel:user_id profiles besides the owners that may answer approvals",
     )
+    approval_policy: Literal["never", "on-request", "untrusted"] | None = Field(
+        default=None,
+        description="codex: when it asks before a command or edit (default never, as exec)",
+    )
     steer_note: bool = Field(
         default=True, description="tell the chat user when the owner steers their run"
     )

@@ -117,7 +117,7 @@ def test_an_api_error_is_a_readable_failure(
     openai_fake.enqueue(Reply.error(500, "the model is on fire"))
     result = CodexRunner(codex_settings).run(ask(tmp_path / "ws", "hi"))
 
-    assert not result.ok and result.exit_code == 1
+    assert not result.ok  # exec exits 1; app-server reports the failed turn and exits 0
     assert result.error is not None and result.error.startswith("api_error: ")
     assert result.text.startswith("Sorry, the assistant ran into an error")
     assert len(openai_fake.model_requests()) == 1  # no retries

@@ -161,6 +161,7 @@ _GROUPS = (
     "tinyclaw.cli.schedule",
     "tinyclaw.cli.actors",
     "tinyclaw.cli.ops",
+    "tinyclaw.cli.live",
 )
 for _module in _GROUPS:
     try:

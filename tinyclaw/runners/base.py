@@ -53,6 +53,7 @@ class RunRequest:
     permission_mode: str | None = None  # claude: --permission-mode; codex: sandbox mode
     timeout: float = 600.0
     session_id: str | None = None  # a session to resume, or None to start a new one
+    approval_policy: str | None = None  # codex (live): when to ask; None: never
 
 
 @dataclass(frozen=True)

@@ -319,6 +319,7 @@ class Worker:
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
             session_id=lease.session_id,
+            approval_policy=actor.approval_policy,
         )
         result = self.journal.get(message.id)
         if result is not None:
