@@ -24,6 +24,7 @@ from typing import Any
 from tinyclaw.config import ActorConfig
 from tinyclaw.errors import InvalidFileError
 from tinyclaw.events import EventLog
+from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
 from tinyclaw.live_files import (
     drop_approval,
@@ -117,16 +118,21 @@ class RunLink:
                 self.events.emit("steer.invalid", actor=self.actor, file=path.name, error=str(exc))
                 path.unlink(missing_ok=True)
                 continue
+            if line.id == self.message.id:
+                path.unlink(missing_ok=True)  # queued as this very message before a crash
+                continue
             if line.conversation not in (None, self.conversation):
                 continue  # for another conversation: its next turn, once the actor is idle
             claimed = take_steer(path)
             if claimed is None:
                 continue
+            failpoint("steer.taken")
             self._taken[line.id] = claimed
             taken.append(Steer(line.id, line.text, line.by))
         return taken
 
     def delivered(self, steer: Steer) -> None:
+        failpoint("steer.delivered")  # on the CLI's stdin, its file not yet removed
         path = self._taken.pop(steer.id, None)
         if path is not None:
             path.unlink(missing_ok=True)
@@ -186,6 +192,7 @@ class RunLink:
                 "choices": ["allow", "allow_session", "deny"],
             },
         )
+        failpoint("approval.asked")
         if "chat" in self.settings.approvals and self.message.channel not in LOCAL_CHANNELS:
             text = approval_text(self.actor, ask.tool, ask.detail, self.settings.approval_timeout)
             request = reply_to(self.message, text, kind="approval", actor=self.actor)

@@ -15,6 +15,7 @@ import os
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidFileError
 from tinyclaw.events import EventLog
+from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
 from tinyclaw.live_files import SteerLine, pending_steers, read_steer, recent_conversations
 from tinyclaw.messages import Inbound, Sender
@@ -33,9 +34,13 @@ class IdleSteering:
 
     def pass_on(self, idle: list[str]) -> None:
         """Queue the waiting lines of each idle actor as messages (loop thread only:
-        the same thread starts runs, so no run takes a line in between)."""
+        the same thread starts runs, so no run takes a line in between). An actor with
+        messages in its inbox is not idle: its next run takes the lines."""
         for actor in idle:
-            for path in pending_steers(self.home, actor):
+            lines = pending_steers(self.home, actor)
+            if not lines or Spool.list_box(self.spool.inbox(actor)):
+                continue  # nothing to pass on, or a run is about to start and take it
+            for path in lines:
                 try:
                     line = read_steer(path)
                 except FileNotFoundError:
@@ -68,6 +73,7 @@ class IdleSteering:
         # Routed like any message (the event log says where it went); keyed by the
         # line's id, so a crash between put and unlink cannot queue it twice.
         self.spool.put(message, dedupe_key=f"steer:{line.id}")
+        failpoint("steer.queued")
         os.unlink(line.path)
         self.events.emit(
             "steer.queued", actor=actor, steer=line.id, conversation=message.conversation_key
