@@ -16,6 +16,7 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.cli.app import app
+from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.spool import Spool
@@ -102,3 +103,21 @@ def test_replies_to_no_wait_messages_can_be_read_later(fake_home: Home) -> None:
     _, rest, _ = tinyclaw("replies")
     assert "echo: another" in rest
     assert tinyclaw("replies")[1].strip() == "no replies waiting"
+
+
+def test_chat_shows_the_steps_of_a_run_and_asks_the_owner_for_a_permission(home: Home) -> None:
+    write_config(home, fake_cli_config(env={"FAKE_CLI_TOOLS": "1", "FAKE_CLI_ASK": "Bash"}))
+    with worker_thread(home):
+        code, out, _ = tinyclaw("chat", stdin="tidy the notes\ny\n")
+
+    assert code == 0
+    # The first step shows live; the next one, less than 2 s later, is throttled away.
+    assert "@assistant $ ls -la" in out
+    assert "✎ Edit" not in out
+    assert "@assistant asks to use Bash: touch proof" in out
+    assert "allowed once" in out
+    assert "echo: tidy the notes (Bash allowed)" in out
+    decided = [
+        e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "approval.decided"
+    ]
+    assert [(e["decision"], str(e["by"]).startswith("cli:")) for e in decided] == [("allow", True)]

@@ -4,9 +4,9 @@ A chat (or the terminal) answers in one of two ways, both checked here, at routi
 
 * an ``approval`` message (``kind="approval"``, ``meta.approval`` = ``{"actor",
   "key", "decision"}``), which a listener writes for a pressed button;
-* a typed ``yes`` / ``always`` / ``no`` in a chat that has a question waiting (the
-  oldest one of that chat is answered). A ``yes`` with nothing waiting is an
-  ordinary message.
+* a typed ``yes`` / ``always`` / ``no`` in a chat the question was sent to (the
+  chat whose run asks, and the actor's ``owner_chat``); the oldest question there is
+  answered. A ``yes`` with nothing waiting is an ordinary message.
 
 Only an owner (pairing) or a profile the actor's ``approvers`` names may answer; the
 answer becomes ``queue/approvals/<actor>/<key>.answer.json``, which the run reads.
@@ -45,12 +45,12 @@ class ApprovalDesk:
         decision = ANSWER_WORDS.get(message.text.strip().lower().rstrip("!."))
         if decision is None:
             return None
+        here = f"{message.channel}:{message.chat_id}"
         waiting = [
             request
             for actor in self.config.actors
             for request in pending_approvals(self.home, actor)
-            if request.get("channel") == message.channel
-            and request.get("chat_id") == message.chat_id
+            if here in (request.get("ask_chats") or [])
         ]
         if not waiting:
             return None

@@ -189,11 +189,12 @@ class RunLink:
                 "chat_id": self.message.chat_id,
                 "conversation": self.conversation,
                 "routes": list(self.settings.approvals),
+                "ask_chats": [f"{c}:{i}" for c, i in self._question_chats()],
                 "choices": ["allow", "allow_session", "deny"],
             },
         )
         failpoint("approval.asked")
-        if "chat" in self.settings.approvals and self.message.channel not in LOCAL_CHANNELS:
+        for channel, chat_id in self._question_chats():
             text = approval_text(self.actor, ask.tool, ask.detail, self.settings.approval_timeout)
             request = reply_to(self.message, text, kind="approval", actor=self.actor)
             meta = {
@@ -207,7 +208,24 @@ class RunLink:
                 }
             }
             request_id = f"{self.message.id}.approval-{safe_key(ask.key)}"[:200]
-            self.spool.put_reply(request.model_copy(update={"id": request_id, "meta": meta}))
+            update: dict[str, Any] = {"id": request_id, "meta": meta}
+            if (channel, chat_id) != (self.message.channel, self.message.chat_id):
+                update.update(channel=channel, chat_id=chat_id, reply_to_message_id=None)
+            self.spool.put_reply(request.model_copy(update=update))
+
+    def _question_chats(self) -> list[tuple[str, str]]:
+        """Where a question goes in chat: the chat that asked, and the actor's
+        ``owner_chat`` (the owner answers there when someone else's run asks)."""
+        if "chat" not in self.settings.approvals:
+            return []
+        chats = []
+        if self.message.channel not in LOCAL_CHANNELS:
+            chats.append((self.message.channel, self.message.chat_id))
+        if self.settings.owner_chat:
+            channel, _, chat_id = self.settings.owner_chat.partition(":")
+            if (channel, chat_id) not in chats:
+                chats.append((channel, chat_id))
+        return chats
 
     def decision(self, key: str) -> Decision | None:
         if key in self._auto:
