@@ -15,7 +15,7 @@ from tinyclaw.config import Config, parse_config
 from tinyclaw.home import Home
 from tinyclaw.live_files import put_approval, read_answer
 from tinyclaw.messages import Inbound, Sender
-from tinyclaw.pairing import Identity, PairingService
+from tinyclaw.pairing import Identity
 from tinyclaw.worker.approvals import ApprovalDesk
 
 from .conftest import ServiceFactory
