@@ -107,7 +107,7 @@ class ActorWatch:
                 f"Type a line to steer @{self.actor}: it reaches the run in progress, or "
                 "becomes the next message of the conversation shown as 'lines go to'. "
                 "#N before a line picks conversation N (#0: your side chat with "
-                f"@{self.actor}). y / a / n answer a permission question (allow once, "
+                f"@{self.actor}). y / a / n reply to a permission question (allow once, "
                 f"allow for the conversation, deny). /cancel stops @{self.actor}'s "
                 "current run. C-b d detaches.",
                 "yellow",
