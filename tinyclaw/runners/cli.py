@@ -30,7 +30,14 @@ from tinyclaw.runners.base import (
     RunResult,
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
-from tinyclaw.runners.live import Duplex, NoControls, RunControls
+from tinyclaw.runners.live import (
+    ApprovalAsk,
+    Decision,
+    Duplex,
+    NoControls,
+    RunControls,
+    Steer,
+)
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
 from tinyclaw.runners.summary import Summary, last_line, shorten
 
@@ -146,7 +153,8 @@ class CliRunner:
         env = build_cli_env(self.settings, self.kind, environ)
         live: LiveStream | None = None
         if self.settings.live:
-            live = self.new_live(request, controls, lambda event: emit(_redacted(event, secrets)))
+            guarded = _RedactedControls(controls, secrets)
+            live = self.new_live(request, guarded, lambda event: emit(_redacted(event, secrets)))
         stream: Stream = live if live is not None else self.new_stream()
         log.info(
             "actor=%s %s start: %s session=%s cwd=%s prompt=%d chars",
@@ -272,6 +280,38 @@ class CliRunner:
             outcome.pid,
             f"; stderr: {stderr}" if stderr else "",
         )
+
+
+class _RedactedControls:
+    """The worker's controls, but a permission question (which goes to a chat, the
+    window and files) has every secret value replaced by ``***`` first: the command
+    the model wants to run may quote one."""
+
+    def __init__(self, inner: RunControls, secrets: list[str]) -> None:
+        self._inner = inner
+        self._secrets = secrets
+
+    def take_steers(self) -> list[Steer]:
+        return self._inner.take_steers()
+
+    def delivered(self, steer: Steer) -> None:
+        self._inner.delivered(steer)
+
+    def ask(self, ask: ApprovalAsk) -> None:
+        if self._secrets:
+            ask = ApprovalAsk(
+                ask.key,
+                ask.tool,
+                redact(ask.detail, self._secrets),
+                _redact_value(ask.data, self._secrets),
+            )
+        self._inner.ask(ask)
+
+    def decision(self, key: str) -> Decision | None:
+        return self._inner.decision(key)
+
+    def settled(self, key: str, decision: Decision) -> None:
+        self._inner.settled(key, decision)
 
 
 def _redacted(event: RunEvent, secrets: list[str]) -> RunEvent:
