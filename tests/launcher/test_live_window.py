@@ -80,3 +80,33 @@ def test_cancel_typed_in_the_window_stops_the_run_and_tells_the_user_who_did(
     again = message("@coder are you there?", chat="alice")
     Spool(launch_home).put(again)
     assert reply_for(launch_home, again, 30).text == "echo: are you there?"
+
+
+def test_a_permission_question_is_answered_with_y_in_the_window(
+    launch_home: Home, tmux: TmuxServer
+) -> None:
+    write_config(launch_home, runner_env='env = { FAKE_CLI_ASK = "Bash" }')
+    started = run_tinyclaw("start", "--no-attach")
+    assert started.returncode == 0, started.stderr + started.stdout
+    asked = message("@coder make the proof", chat="alice")
+    Spool(launch_home).put(asked)
+    wait_until(
+        lambda: "asks to use Bash: touch proof" in tmux.capture("actor-coder"),
+        "the question in the window",
+        timeout=30,
+    )
+
+    tmux.send_line("actor-coder", "y")
+
+    path = Spool(launch_home).outgoing("cli") / f"{asked.id}.json"
+    wait_until(path.exists, "the answer", timeout=30)
+    assert json.loads(path.read_text())["text"] == "echo: make the proof (Bash allowed)"
+    wait_until(lambda: "Bash: allowed once" in tmux.capture("actor-coder"), "the window to say so")
+    decided = [e for e in events(launch_home) if e.get("event") == "approval.decided"]
+    assert [(e["decision"], e["by"]) for e in decided] == [("allow", "window:" + _user())]
+
+
+def _user() -> str:
+    import getpass
+
+    return getpass.getuser()
