@@ -149,3 +149,26 @@ def test_a_permission_nobody_answers_is_denied_when_its_time_is_up(stage: Stage)
     # The model was told it may not (claude: "denied"; codex: "rejected by user").
     results = " ".join(stage.fake.tool_results()).lower()
     assert ("denied" if stage.kind == "claude" else "rejected") in results, results
+
+
+def test_always_allows_the_tool_for_the_rest_of_the_conversation(stage: Stage) -> None:
+    first, second = stage.workspace / "one.txt", stage.workspace / "two.txt"
+    _approve_stage(stage)
+    stage.fake.enqueue(
+        shell(stage, f"echo 1 > {first}"), shell(stage, f"echo 2 > {second}"), Reply.say("both")
+    )
+    with stage.serving():
+        asked = stage.send("make two files")
+        wait_for(lambda: pending_approvals(stage.home, ACTOR), 60, "the first question")
+        stage.send("always")
+        reply = reply_for(stage.home, asked, 90)
+
+    assert reply.text == "both"
+    assert first.exists() and second.exists()
+    decided = [
+        (e["decision"], str(e["by"]).split(":")[0]) for e in events(stage.home, "approval.decided")
+    ]
+    # The second command was either not asked about at all (codex remembers an
+    # accept-for-session itself) or allowed at once by the grant, never asked in chat.
+    assert decided[0] == ("allow_session", "cli")
+    assert all(d == ("allow", "policy") for d in decided[1:])

@@ -107,6 +107,7 @@ class CodexLive(JsonLineStream):
         self._next_id = 10
         self._calls: dict[int, str] = {}  # our request id -> method
         self._pending: dict[str, tuple[Any, str]] = {}  # key -> (server request id, tool)
+        self._changes: dict[str, str] = {}  # fileChange item id -> "add path, …"
         self.thread_id: str | None = request.session_id
         self.turn_id: str | None = None
         self.reply: str | None = None
@@ -182,6 +183,11 @@ class CodexLive(JsonLineStream):
         assert isinstance(params, dict)
         if method in ("item/started", "item/completed") and isinstance(params.get("item"), dict):
             item = params["item"]
+            if item.get("type") == "fileChange" and isinstance(item.get("changes"), list):
+                changes = [c for c in item["changes"] if isinstance(c, dict)]
+                self._changes[str(item.get("id"))] = ", ".join(
+                    f"{_change_kind(c)} {c.get('path', '?')}" for c in changes
+                )
             if method == "item/completed" and item.get("type") == "agentMessage":
                 self.reply = str(item.get("text", ""))
             event = _item_event(item, started=method == "item/started")
@@ -248,7 +254,9 @@ class CodexLive(JsonLineStream):
         if tool is None or not isinstance(params, dict):
             self._raw({"id": request_id, "error": {"code": -32601, "message": "not supported"}})
             return []
-        detail = str(params.get("command") or params.get("reason") or params.get("itemId") or "")
+        # A file change names no file in its request: its item, announced before, does.
+        changes = self._changes.get(str(params.get("itemId")), "")
+        detail = str(params.get("command") or changes or params.get("reason") or "")
         key = f"codex-{request_id}-{params.get('itemId', '')}"
         self._pending[key] = (request_id, tool)
         self._controls.ask(ApprovalAsk(key, tool, shorten(detail, 300), {"params": params}))

@@ -102,6 +102,7 @@ class RunLink:
         self._asks: dict[str, tuple[ApprovalAsk, float]] = {}  # key -> (ask, expires at)
         self._auto: dict[str, Decision] = {}
         self._by: dict[str, str] = {}  # key -> who answered
+        self._tools: dict[str, str] = {}  # key -> the tool asked about
         self.steers = 0
 
     # -- steering ----------------------------------------------------------------------
@@ -166,6 +167,7 @@ class RunLink:
             detail=ask.detail,
             conversation=self.conversation,
         )
+        self._tools[ask.key] = ask.tool
         if self.grants.allows(self.actor, self.conversation, ask.tool):
             self._auto[ask.key] = "allow"
             return
@@ -243,18 +245,19 @@ class RunLink:
         return None
 
     def settled(self, key: str, decision: Decision) -> None:
-        asked = self._asks.pop(key, None)
+        self._asks.pop(key, None)
         self._auto.pop(key, None)
         by = self._by.pop(key, "nobody in time" if decision == "timeout" else "policy")
+        tool = self._tools.pop(key, None)
         drop_approval(self.home, self.actor, key)
-        if decision == "allow_session" and asked is not None:
-            self.grants.grant(self.actor, self.conversation, asked[0].tool)
+        if decision == "allow_session" and tool is not None:
+            self.grants.grant(self.actor, self.conversation, tool)
         self.events.emit(
             "approval.decided",
             actor=self.actor,
             id=self.message.id,
             key=key,
-            tool=asked[0].tool if asked else None,
+            tool=tool,
             decision=decision,
             by=by,
             conversation=self.conversation,

@@ -385,9 +385,14 @@ class Worker:
     def _commands(self) -> CommandContext:
         """What chat commands may see and do; owners get pairing and the overview."""
         context = CommandContext(
-            self.config, self.sessions.reset, self._chat_status, self._cancel_chat
+            self.config, self._reset_session, self._chat_status, self._cancel_chat
         )
         return self.access.equip(context, self)
+
+    def _reset_session(self, actor: str, conversation: str) -> None:
+        """``/reset``: a fresh session, and the tools allowed "for the session" go too."""
+        self.sessions.reset(actor, conversation)
+        self.grants.forget(actor, conversation)
 
     def _chat_status(self, message: Inbound) -> str:
         runs = self.inflight.for_chat(message)
