@@ -152,7 +152,8 @@ def test_tinyclaws_secrets_never_reach_the_cli(
 ) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "secret-xyz")
     monkeypatch.setenv("LOCAL_OPENAI_KEY", "pass-key-123")
-    settings = codex_settings.model_copy(update={"env": {}, "pass_env": ["LOCAL_OPENAI_KEY"]})
+    scratch = {"TMPDIR": codex_settings.env["TMPDIR"]}  # see codex_settings
+    settings = codex_settings.model_copy(update={"env": scratch, "pass_env": ["LOCAL_OPENAI_KEY"]})
     openai_fake.enqueue(Reply.tool("exec_command", {"cmd": "env"}))
     result = CodexRunner(settings).run(ask(tmp_path / "ws", "run env"))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import ActorConfig
@@ -98,7 +99,7 @@ class RunLink:
         self.message = message
         self.conversation = message.conversation_key
         self.clock = clock
-        self._taken: dict[str, Any] = {}
+        self._taken: dict[str, Path] = {}  # steer id -> its file in taken/
         self._asks: dict[str, tuple[ApprovalAsk, float]] = {}  # key -> (ask, expires at)
         self._auto: dict[str, Decision] = {}
         self._by: dict[str, str] = {}  # key -> who answered
