@@ -20,6 +20,7 @@ from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.live_files import approvals_box, pending_approvals, pending_steers, put_steer
 from tinyclaw.spool import Spool
+from tinyclaw.teams.trace import trace
 
 pytestmark = pytest.mark.cli
 
@@ -133,6 +134,11 @@ def test_a_tool_that_needs_permission_is_approved_or_denied_from_the_chat(
     (decided,) = events(stage.home, "approval.decided")
     assert decided["decision"] == decision and str(decided["by"]).startswith("cli:")
     assert list(approvals_box(stage.home, ACTOR).glob("*.json")) == []
+    # `tinyclaw trace` tells the story: the question, then who decided what.
+    traced = "\n".join(trace(stage.home, asked.id))
+    tool = "Bash" if stage.kind == "claude" else "command"
+    assert f"@{ACTOR} asked to use {tool}: " in traced
+    assert f"approval {decision} for {tool} by cli:Me" in traced
 
 
 def test_a_permission_nobody_answers_is_denied_when_its_time_is_up(stage: Stage) -> None:

@@ -23,7 +23,6 @@ from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, worker_lock_path
-from tinyclaw.live_files import note_conversation
 from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
@@ -45,7 +44,7 @@ from tinyclaw.worker.progress import ChatProgress
 from tinyclaw.worker.prompt import build_prompt, fit_prompt, unconfined_attachment
 from tinyclaw.worker.replies import result_reply
 from tinyclaw.worker.router import Router
-from tinyclaw.worker.steering import IdleSteering
+from tinyclaw.worker.steering import IdleSteering, note_run
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -305,7 +304,7 @@ class Worker:
             _, text = parse_address(text)
         conversation = message.conversation_key
         lease = self.sessions.lease(actor_name, conversation)
-        self._note_conversation(actor_name, message)
+        note_run(self.home, actor_name, message)
         request = RunRequest(
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
@@ -405,21 +404,6 @@ class Worker:
         if message.channel == OPERATOR_CHANNEL:
             return self.inflight.cancel("owner", message, message.chat_id)
         return self.inflight.cancel("user", message)
-
-    def _note_conversation(self, actor: str, message: Inbound) -> None:
-        """Remember where this actor works, for the window's "a line goes to …"."""
-        if message.kind not in ("chat", "operator", "command"):
-            return
-        entry = {
-            "key": message.conversation_key,
-            "channel": message.channel,
-            "chat_id": message.chat_id,
-            "sender": message.sender.name or message.sender.id,
-        }
-        try:
-            note_conversation(self.home, actor, entry)
-        except OSError as exc:
-            log.warning("cannot note @%s's conversation: %s", actor, exc)
 
     def running_snapshot(self) -> list[tuple[str, str, float]]:
         """(actor, message id, seconds running) for status displays."""

@@ -17,7 +17,13 @@ from tinyclaw.errors import InvalidFileError
 from tinyclaw.events import EventLog
 from tinyclaw.failpoints import failpoint
 from tinyclaw.home import Home
-from tinyclaw.live_files import SteerLine, pending_steers, read_steer, recent_conversations
+from tinyclaw.live_files import (
+    SteerLine,
+    note_conversation,
+    pending_steers,
+    read_steer,
+    recent_conversations,
+)
 from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
@@ -78,3 +84,20 @@ class IdleSteering:
         self.events.emit(
             "steer.queued", actor=actor, steer=line.id, conversation=message.conversation_key
         )
+
+
+def note_run(home: Home, actor: str, message: Inbound) -> None:
+    """Remember where ``actor`` works, for the window's "lines go to …" and for the
+    lines it gets while idle (a failure to write it is logged, never fatal)."""
+    if message.kind not in ("chat", "operator", "command"):
+        return
+    entry = {
+        "key": message.conversation_key,
+        "channel": message.channel,
+        "chat_id": message.chat_id,
+        "sender": message.sender.name or message.sender.id,
+    }
+    try:
+        note_conversation(home, actor, entry)
+    except OSError as exc:
+        log.warning("cannot note @%s's conversation: %s", actor, exc)
