@@ -100,3 +100,24 @@ def test_a_kill_with_a_permission_question_open_never_grants_it(home: Home) -> N
     decided = [(e["decision"], e["by"]) for e in _events(home, "approval.decided")]
     assert decided == [("deny", "restart"), ("timeout", "nobody in time")]
     assert list(approvals_box(home, ACTOR).glob("*")) == []
+
+
+def test_a_run_stopped_with_a_question_open_leaves_no_question_behind(home: Home) -> None:
+    write_config(
+        home,
+        fake_cli_config(
+            {ACTOR: {"timeout": 2, "approval_timeout": 60}, "coder": {}},
+            env={"FAKE_CLI_ASK": "Bash"},
+        ),
+    )
+    spool = Spool(home)
+    asked = message("ask and wait")
+    with worker_thread(home):
+        spool.put(asked)
+        wait_for(lambda: spool.reply_exists("cli", asked.id), 30, "the timeout's answer")
+
+    answer = load_reply((spool.outgoing("cli") / f"{asked.id}.json").read_bytes())
+    assert answer.kind == "error" and "longer than 2 s" in answer.text
+    assert list(approvals_box(home, ACTOR).glob("*")) == []
+    decided = [(e["decision"], e["by"]) for e in _events(home, "approval.decided")]
+    assert decided == [("deny", "run ended")]

@@ -17,6 +17,7 @@ and writes the event log, so every steer and every approval decision can be trac
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -154,6 +155,29 @@ class RunLink:
             self.spool.put_reply(
                 note.model_copy(update={"id": f"{self.message.id}.steer{self.steers}"})
             )
+
+    def release(self) -> None:
+        """After the run: lines taken but never written (the CLI was gone) go back to
+        the box, to become the conversation's next turn; open questions are void."""
+        for path in self._taken.values():
+            try:
+                os.rename(path, path.parent.parent / path.name)
+            except FileNotFoundError:
+                continue
+        self._taken.clear()
+        for key in list(self._asks):
+            drop_approval(self.home, self.actor, key)
+            self.events.emit(
+                "approval.decided",
+                actor=self.actor,
+                id=self.message.id,
+                key=key,
+                tool=self._tools.pop(key, None),
+                decision="deny",
+                by="run ended",
+                conversation=self.conversation,
+            )
+        self._asks.clear()
 
     # -- approvals ---------------------------------------------------------------------
 

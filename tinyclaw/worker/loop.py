@@ -365,7 +365,10 @@ class Worker:
             message,
             self.clock,
         )
-        result = runner.run(request, on_event=on_event, cancel=running.cancel, controls=link)
+        try:
+            result = runner.run(request, on_event=on_event, cancel=running.cancel, controls=link)
+        finally:
+            link.release()
         self.events.emit(
             "run.end",
             id=message.id,
