@@ -117,6 +117,8 @@ def test_chat_shows_the_steps_of_a_run_and_asks_the_owner_for_a_permission(home:
     assert "@assistant asks to use Bash: touch proof" in out
     assert "allowed once" in out
     assert "echo: tidy the notes (Bash allowed)" in out
+    outgoing = Spool(home).outgoing("cli")
+    assert Spool.list_box(outgoing) == []  # everything shown was taken, nothing piles up
     decided = [
         e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "approval.decided"
     ]

@@ -27,7 +27,8 @@ from tinyclaw.worker.commands import resolve_actor
 
 CHANNEL = "cli"
 ACTOR_COMMANDS = ("/reset",)  # commands that act on one actor (default: the default actor)
-STARTING_GRACE = 5.0  # seconds `send` gives a worker that is starting up to take its lock
+STARTING_GRACE = 5.0
+ANSWER_WAIT = 10.0  # seconds for the worker to confirm an answer to a permission question  # seconds `send` gives a worker that is starting up to take its lock
 NO_WORKER = "no worker is running for this home; start it with `scripts/start` or `tinyclaw worker`"
 
 
@@ -164,12 +165,11 @@ def _step(home: Home, reply: Reply, chat: str) -> None:
         meta={"approval": {"actor": raw.get("actor"), "key": raw.get("key"), "decision": decision}},
     )
     Spool(home).put(answer)
-    typer.secho(
-        {"allow": "allowed once", "allow_session": "allowed for this conversation"}.get(
-            decision, "denied"
-        ),
-        dim=True,
-    )
+    words = {"allow": "allowed once", "allow_session": "allowed for this conversation"}
+    noted = receive(home, answer, ANSWER_WAIT)  # the router's word on it, taken here
+    late = noted is not None and not noted.text.startswith(("Allowed", "Denied"))
+    shown = printable(noted.text) if late and noted else words.get(decision, "denied")
+    typer.secho(shown, dim=True)
 
 
 def worker_running(home: Home, grace: float = 0.0) -> bool:
