@@ -25,7 +25,9 @@ def build_claude_argv(
     """
     argv = ["-p", "--output-format", "stream-json", "--verbose"]
     if live:
-        argv.extend(["--input-format", "stream-json", "--permission-prompt-tool", "stdio"])
+        argv.extend(["--input-format", "stream-json"])
+        if req.ask_permissions:  # else claude denies what it may not do, as in -p
+            argv.extend(["--permission-prompt-tool", "stdio"])
     if req.session_id:
         argv.append(f"--resume={req.session_id}")
     elif new_session_id:

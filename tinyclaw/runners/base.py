@@ -54,6 +54,7 @@ class RunRequest:
     timeout: float = 600.0
     session_id: str | None = None  # a session to resume, or None to start a new one
     approval_policy: str | None = None  # codex (live): when to ask; None: never
+    ask_permissions: bool = True  # claude (live): let it ask (RunControls answer)
 
 
 @dataclass(frozen=True)

@@ -319,6 +319,7 @@ class Worker:
             timeout=actor.timeout,
             session_id=lease.session_id,
             approval_policy=actor.approval_policy,
+            ask_permissions=bool(actor.approvals),
         )
         result = self.journal.get(message.id)
         if result is not None:
