@@ -217,7 +217,16 @@ CRASHES: list[Crash] = [
 ]
 
 # Points crashed by the suite of their own feature, which knows how to reach them.
-CRASHED_ELSEWHERE = {"schedule.queued": "tests/schedule/test_heartbeat.py"}
+LIVE_CRASH_TEST = "tests/worker/test_live_crash.py"
+CRASHED_ELSEWHERE = {
+    "schedule.queued": "tests/schedule/test_heartbeat.py",
+    # Live runs: a steering line taken, on the CLI's stdin, queued as the next turn;
+    # a permission question asked (a restart must never grant it).
+    "steer.taken": LIVE_CRASH_TEST,
+    "steer.delivered": LIVE_CRASH_TEST,
+    "steer.queued": LIVE_CRASH_TEST,
+    "approval.asked": LIVE_CRASH_TEST,
+}
 # Points whose name is built at run time: the call's source, the names it yields, and
 # the test that arms them.
 TEAM_CRASH_TEST = "tests/teams/test_team_crash.py"

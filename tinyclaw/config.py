@@ -87,6 +87,10 @@ class RunnerSettings(Strict):
         default=None,
         description="HOME (claude) or CODEX_HOME (codex) for the CLI; default: the real one",
     )
+    live: bool = Field(
+        default=True,
+        description="keep a two-way channel to the CLI during a run (steer, cancel, approve)",
+    )
 
     @field_validator("pass_env")
     @classmethod
@@ -133,6 +137,13 @@ class SpendLimits(Strict):
     max_usd_per_month: float | None = Field(default=None, ge=0)
 
 
+ApprovalRoute = Literal["window", "chat"]
+
+
+def _both_routes() -> list[ApprovalRoute]:
+    return ["window", "chat"]
+
+
 class ActorConfig(SpendLimits):
     runner: RunnerKind = "claude"
     model: str | None = None
@@ -153,6 +164,24 @@ class ActorConfig(SpendLimits):
     may_message: list[str] = Field(
         default_factory=list,
         description="more channel:chat_id targets its outbox and own schedules may write to",
+    )
+    approvals: list[ApprovalRoute] = Field(
+        default_factory=_both_routes,
+        description="where a tool permission the CLI asks for goes; empty: denied at once",
+    )
+    approval_timeout: float = Field(
+        default=300.0, gt=0, le=86400, description="seconds without an answer means deny"
+    )
+    approvers: list[str] = Field(
+        default_factory=list,
+        description="channel:user_id profiles besides the owners that may answer approvals",
+    )
+    approval_policy: Literal["never", "on-request", "untrusted"] | None = Field(
+        default=None,
+        description="codex: when it asks before a command or edit (default never, as exec)",
+    )
+    steer_note: bool = Field(
+        default=True, description="tell the chat user when the owner steers their run"
     )
 
     @model_validator(mode="after")
@@ -230,6 +259,10 @@ class ChannelConfig(Strict):
     allow_from: list[str] = Field(default_factory=list)
     allow_groups: list[str] = Field(default_factory=list)
     max_attachment_mb: float = Field(default=20.0, gt=0, le=2048)
+    progress: Literal["off", "notes"] = Field(
+        default="off",
+        description="live steps of a run: off, or throttled notes (one every 2 s at most)",
+    )
     base_url: str | None = None
     base_file_url: str | None = None
     api_base: str | None = Field(

@@ -31,8 +31,10 @@ ShortText = Annotated[str, Field(max_length=512)]
 # would hold a message back for ever.
 When = Annotated[float, Field(allow_inf_nan=False)]
 
-InboundKind = Literal["chat", "command", "handoff", "fanin", "operator", "schedule", "heartbeat"]
-ReplyKind = Literal["reply", "progress", "error", "notice"]
+InboundKind = Literal[
+    "chat", "command", "handoff", "fanin", "operator", "schedule", "heartbeat", "approval"
+]
+ReplyKind = Literal["reply", "progress", "error", "notice", "approval"]
 
 
 def _no_nul(value: str) -> str:

@@ -243,3 +243,48 @@ async def test_a_reply_that_keeps_failing_goes_to_failed_after_its_rounds(
         await channel.bot.shutdown()
     reason = json.loads((spool.failed / (path.name + ".reason")).read_text())["reason"]
     assert "still failing after 2 attempts" in reason and "Internal Server Error" in reason
+
+
+async def test_a_permission_question_arrives_as_text_and_a_typed_yes_answers_it(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    from tinyclaw.config import parse_config
+    from tinyclaw.live_files import put_approval, read_answer
+    from tinyclaw.pairing import Identity, PairingService
+    from tinyclaw.worker.approvals import ApprovalDesk
+
+    put_approval(
+        home,
+        "coder",
+        {
+            "key": "q1",
+            "actor": "coder",
+            "tool": "Bash",
+            "detail": "make test",
+            "asked_at": 1.0,
+            "routes": ["chat"],
+            "ask_chats": [f"telegram:{CHAT}"],
+        },
+    )
+    question = reply(
+        "@coder asks to use Bash: make test\nAnswer yes (allow once), always (allow Bash "
+        "for this conversation) or no.",
+        id="m1.approval-q1",
+        kind="approval",
+        meta={"approval": {"actor": "coder", "key": "q1", "choices": ["allow", "deny"]}},
+    )
+    alice = telegram_fake.user(ALICE_ID)
+    async with run_telegram():
+        Spool(home).put_reply(question)
+        await until(lambda: sent_box(home), "the question delivered")
+        telegram_fake.push_message(alice, "yes")
+        await until(lambda: incoming(home), "the answer queued")
+    assert telegram_fake.texts()[0].startswith("@coder asks to use Bash: make test")
+    [answer] = incoming(home)
+    assert (answer.kind, answer.text) == ("chat", "yes")
+    # At routing, the worker's desk reads it as the answer of the chat's open question.
+    config = parse_config({"actors": {"coder": {}}})
+    owner = PairingService(home.pairing, owners={Identity("telegram", CHAT)})
+    assert ApprovalDesk(home, config, owner).answer(answer) == "Allowed once."
+    decided = read_answer(home, "coder", "q1")
+    assert decided is not None and decided["decision"] == "allow"

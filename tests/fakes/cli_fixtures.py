@@ -135,9 +135,14 @@ def codex_settings(openai_fake: OpenAIFake, tmp_path: Path) -> RunnerSettings:
     codex_home = tmp_path / "codex-home"
     codex_home.mkdir(exist_ok=True)
     (codex_home / "config.toml").write_text(codex_config_toml(f"{openai_fake.url}/v1"))
+    # `codex app-server` puts its sandbox helper on PATH from CODEX_HOME, and refuses
+    # to when CODEX_HOME is inside the temporary directory (as pytest's tmp_path is):
+    # give the CLI a temporary directory of its own beside it.
+    scratch = tmp_path / "codex-tmp"
+    scratch.mkdir(exist_ok=True)
     return RunnerSettings(
         command=cli_path("codex"),
-        env={"LOCAL_OPENAI_KEY": "test-key"},
+        env={"LOCAL_OPENAI_KEY": "test-key", "TMPDIR": str(scratch)},
         home=str(codex_home),
     )
 

@@ -13,7 +13,9 @@ Every request is recorded (path, headers, JSON body) so a test can assert what t
 actually sent: the resent history on resume, the tool result of ``env``.
 
 The server is a ``ThreadingHTTPServer`` on 127.0.0.1 with an ephemeral port, run in a
-daemon thread; a ``hang`` reply holds its connection open until the fake is stopped.
+daemon thread; a ``hang`` reply holds its connection open until the fake is stopped,
+and a reply made with :meth:`Reply.held` waits for a test's gate before it is sent
+(a turn held open, so a steering line or an interrupt can land in the middle of it).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, Self
 
@@ -38,6 +40,7 @@ class Reply:
     tool_name: str = ""
     tool_input: Mapping[str, Any] | str = field(default_factory=dict)
     status: int = 200
+    gate: threading.Event | None = field(default=None, compare=False)
 
     @classmethod
     def say(cls, text: str) -> Reply:
@@ -62,6 +65,11 @@ class Reply:
     def stream_error(cls, message: str = "scripted stream failure") -> Reply:
         """HTTP 200, then an error event inside the stream."""
         return cls("stream_error", text=message)
+
+    def held(self, gate: threading.Event) -> Reply:
+        """This reply, sent only once ``gate`` is set; the request is recorded (and
+        ``requested`` can be waited on) before that."""
+        return replace(self, gate=gate)
 
     @classmethod
     def hang(cls) -> Reply:
@@ -205,6 +213,7 @@ class FakeProvider:
     def __init__(self) -> None:
         self.script = Script()
         self._stopping = threading.Event()
+        self.held = threading.Event()  # set when a held reply starts waiting for its gate
         self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.fake = self
         self._thread = threading.Thread(
@@ -270,6 +279,12 @@ class FakeProvider:
             self._stopping.wait(timeout=600)
             handler.close_connection = True
             return
+        if reply.gate is not None:
+            self.held.set()
+            while not reply.gate.wait(0.05):
+                if self._stopping.is_set():
+                    handler.close_connection = True
+                    return
         self.respond(handler, body, reply)
 
     def default_reply(self, body: Any) -> Reply:

@@ -12,6 +12,13 @@ from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.launcher.watch import ActorWatch
 from tinyclaw.live import live_path
+from tinyclaw.live_files import (
+    note_conversation,
+    pending_steers,
+    put_approval,
+    read_answer,
+    read_steer,
+)
 from tinyclaw.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
 
@@ -22,36 +29,85 @@ def _watch(home: Home, actor: str = "coder") -> tuple[ActorWatch, StringIO]:
     return ActorWatch(home, load_config(home), actor, out=out, color=False, user="ada"), out
 
 
-def test_a_typed_line_becomes_an_operator_message_for_that_actor(home: Home) -> None:
+def test_a_typed_line_becomes_a_steering_line_for_that_actor(home: Home) -> None:
     watch, out = _watch(home)
 
     sent = watch.send("look at the flaky test")
 
-    assert sent is not None
-    queued = Spool.list_box(Spool(home).incoming)
-    assert [p.stem for p in queued] == [sent.id]
-    message = load_inbound(queued[0].read_bytes())
-    assert (message.kind, message.channel, message.chat_id, message.actor) == (
-        "operator",
-        "operator",
-        "coder",
-        "coder",
-    )
-    assert message.sender.name == "ada"
+    (path,) = pending_steers(home, "coder")
+    assert path.stem == sent
+    line = read_steer(path)
+    assert (line.text, line.by, line.conversation) == ("look at the flaky test", "ada", None)
+    assert not Spool.list_box(Spool(home).incoming)  # not a side chat queued behind the run
     assert "you → @coder: look at the flaky test" in out.getvalue()
+    assert "steering (operator:coder)" in out.getvalue()  # no conversation yet: the side chat
+
+
+def test_the_window_says_where_lines_go_and_a_prefix_picks_another_conversation(
+    home: Home,
+) -> None:
+    watch, out = _watch(home)
+    note_conversation(home, "coder", {"key": "cli:old", "channel": "cli", "chat_id": "old"})
+    note_conversation(
+        home,
+        "coder",
+        {"key": "telegram:42", "channel": "telegram", "chat_id": "42", "sender": "Bo"},
+    )
+
+    watch.emit(watch.poll())
+    shown = out.getvalue()
+    assert "lines go to telegram:42; #1 telegram:42 (Bo), #2 cli:old; #0 side chat" in shown
+
+    watch.send("#2 and the old one")
+    watch.send("#0 just between us")
+    watch.send("#7 nobody")
+    lines = [read_steer(p) for p in pending_steers(home, "coder")]
+    assert [(line.text, line.conversation) for line in lines] == [
+        ("and the old one", "cli:old"),
+        ("just between us", "operator:coder"),
+    ]
+    assert "there is no conversation #7" in out.getvalue()
+
+
+def test_y_a_n_answer_the_permission_question_shown_in_the_window(home: Home) -> None:
+    watch, out = _watch(home)
+    put_approval(
+        home,
+        "coder",
+        {
+            "key": "q1",
+            "actor": "coder",
+            "tool": "Bash",
+            "detail": "rm -rf build",
+            "asked_at": 1,
+            "routes": ["window", "chat"],
+        },
+    )
+    watch.emit(watch.poll())
+    assert "@coder asks to use Bash: rm -rf build  [y once / a always / n deny]" in out.getvalue()
+
+    assert watch.send("a") == "q1"
+
+    answer = read_answer(home, "coder", "q1")
+    assert answer is not None and answer["decision"] == "allow_session"
+    assert answer["by"] == "window:ada"
+    assert pending_steers(home, "coder") == []  # an answer, not a steering line
+    assert watch.send("n") is not None  # nothing asked any more: "n" is just a line
 
 
 def test_a_slash_line_is_a_command_for_the_operator_chat(home: Home) -> None:
     watch, _ = _watch(home)
     sent = watch.send("/status")
-    assert sent is not None and sent.kind == "command" and sent.actor is None
+    (queued,) = Spool.list_box(Spool(home).incoming)
+    message = load_inbound(queued.read_bytes())
+    assert message.id == sent and message.kind == "command" and message.actor is None
 
 
 def test_a_line_that_cannot_be_a_message_is_refused_in_the_window(home: Home) -> None:
     watch, out = _watch(home)
     assert watch.send("bad\x00byte") is None
     assert "not sent" in out.getvalue()
-    assert not Spool.list_box(Spool(home).incoming)
+    assert pending_steers(home, "coder") == []
 
 
 def test_replies_for_this_actor_are_shown_and_filed_others_are_left(home: Home) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from tinyclaw.runners.base import EventSink, RunEvent, RunRequest, RunResult
+from tinyclaw.runners.live import RunControls
 
 
 class NoopRunner:
@@ -17,6 +18,7 @@ class NoopRunner:
         request: RunRequest,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
+        controls: RunControls | None = None,
     ) -> RunResult:
         if on_event is not None:
             on_event(RunEvent("result", "done"))

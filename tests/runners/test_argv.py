@@ -102,3 +102,19 @@ def test_codex_persona_is_a_valid_toml_string_whatever_it_contains() -> None:
 
 def test_toml_string_escapes_quotes_and_controls() -> None:
     assert toml_string('a"b\\c\n') == '"a\\"b\\\\c\\u000a"'
+
+
+def test_a_live_claude_run_reads_stdin_and_asks_only_when_someone_can_answer() -> None:
+    live = build_claude_argv(RunnerSettings(), request(), None, live=True)
+    assert live[:6] == [
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--input-format",
+        "stream-json",
+    ]
+    assert live[6:8] == ["--permission-prompt-tool", "stdio"]
+    assert "--" not in live and "hello" not in " ".join(live)  # the prompt goes on stdin
+    nobody = build_claude_argv(RunnerSettings(), request(ask_permissions=False), None, live=True)
+    assert "--permission-prompt-tool" not in nobody

@@ -169,3 +169,47 @@ def test_a_cost_is_kept_to_a_millionth_of_a_dollar() -> None:
     noisy = json.loads(RESULT_OK) | {"total_cost_usd": 0.032619999999999996}
     stream, _ = parse_claude_stream([INIT, json.dumps(noisy)])
     assert stream.summary(0, "").cost_usd == 0.03262
+
+
+def _result_of(tool_id: str, text: str, is_error: bool) -> str:
+    block = {"type": "tool_result", "tool_use_id": tool_id, "content": text, "is_error": is_error}
+    return json.dumps({"type": "user", "message": {"role": "user", "content": [block]}})
+
+
+def test_a_denied_and_a_failed_tool_call_are_told_apart_from_one_that_ran() -> None:
+    write = {"type": "tool_use", "id": "t1", "name": "Write", "input": {"file_path": "/w/n.txt"}}
+    bash = {"type": "tool_use", "id": "t2", "name": "Bash", "input": {"command": "make"}}
+    uses = [
+        json.dumps({"type": "assistant", "message": {"content": [block]}})
+        for block in (write, bash)
+    ]
+    denied = _result_of(
+        "t1", "Claude requested permissions to use Write, but you haven't granted it yet.", True
+    )
+    failed = _result_of("t2", "make: *** No targets.  Stop.", True)
+    ok = _result_of("t2", "done", False)
+    _, events = parse_claude_stream([uses[0], denied, uses[1], failed, ok])
+
+    kinds = [(e.kind, e.text) for e in events]
+    assert kinds == [
+        ("file_change", "Write /w/n.txt"),
+        ("tool_denied", "Write /w/n.txt"),
+        ("command", "make"),
+        ("tool_failed", "make"),
+    ]
+    assert "haven't granted" in events[1].data["reason"]
+
+
+def test_the_window_marks_them_so() -> None:
+    from tinyclaw.launcher.render import Style, progress
+
+    plain = Style(color=False)
+    denied = progress({"kind": "tool_denied", "text": "Write /w/n.txt", "data": {}}, plain)
+    failed = progress(
+        {"kind": "command_done", "text": "make", "data": {"exit_code": 2, "status": "failed"}},
+        plain,
+    )
+    worked = progress({"kind": "command_done", "text": "ls", "data": {"exit_code": 0}}, plain)
+    assert "✖" in denied[0] and "denied: Write /w/n.txt" in denied[0]
+    assert "failed (exit 2): make" in failed[0]
+    assert worked == []  # a command that worked was shown once, when it started

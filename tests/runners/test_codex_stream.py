@@ -47,9 +47,10 @@ FAILED = (
 def test_a_successful_turn_with_a_command_and_a_patch() -> None:
     lines = [STARTED, TURN, CMD_START, CMD_DONE, PATCH_START, PATCH_DONE, NOTICE, MESSAGE]
     stream, events = parse_codex_stream([*lines, COMPLETED])
+    # A command is shown once, when it starts; its end (exit code, output) is its own kind.
     assert [e.kind for e in events] == [
         "command",
-        "command",
+        "command_done",
         "file_change",
         "error",
         "text",

@@ -273,3 +273,75 @@ def test_timeout_then_sigterm_then_sigkill_with_an_injected_spawner(tmp_path: Pa
     assert outcome.timed_out
     assert child.signals[0] == signal.SIGTERM and child.signals[-1] == signal.SIGKILL
     assert outcome.exit_code == -signal.SIGKILL
+
+
+class _Turn:
+    """A minimal live protocol (the ``Duplex`` a live runner passes): it sends one
+    line at start, records what it was asked to do, and is done when told so."""
+
+    def __init__(self) -> None:
+        self.send: object = None
+        self.interrupts = 0
+        self.done = False
+
+    def started(self, send: object) -> None:
+        self.send = send
+        send({"hello": "cli"})  # type: ignore[operator]
+
+    def tick(self) -> None:
+        return None
+
+    def interrupt(self) -> bool:
+        self.interrupts += 1
+        return self.send({"interrupt": True})  # type: ignore[operator,no-any-return]
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+
+def test_a_live_cli_reads_its_stdin_and_an_interrupt_it_obeys_ends_the_run_cleanly(
+    tmp_path: Path,
+) -> None:
+    cli = python(
+        """
+        import sys
+        for line in sys.stdin:
+            print("got", line.strip(), flush=True)
+            if "interrupt" in line:
+                break
+        """
+    )
+    cancel = threading.Event()
+    turn = _Turn()
+    lines: list[str] = []
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    outcome = ProcessRunner(grace=5).run(
+        cli, cwd=tmp_path, env=ENV, timeout=20, on_line=lines.append, cancel=cancel, duplex=turn
+    )
+    timer.cancel()
+    assert [line.strip() for line in lines] == ['got {"hello": "cli"}', 'got {"interrupt": true}']
+    assert outcome.cancelled and outcome.exit_code == 0  # it ended by itself, not killed
+    assert turn.interrupts == 1
+
+
+def test_a_live_cli_that_ignores_the_interrupt_is_stopped_after_the_grace_period(
+    tmp_path: Path,
+) -> None:
+    cli = python("import sys, time\nfor line in sys.stdin: pass\ntime.sleep(60)")
+    cancel = threading.Event()
+    cancel.set()
+    pids: list[int] = []
+    outcome = ProcessRunner(grace=0.5).run(
+        cli,
+        cwd=tmp_path,
+        env=ENV,
+        timeout=20,
+        on_line=lambda line: None,
+        on_start=pids.append,
+        cancel=cancel,
+        duplex=_Turn(),
+    )
+    assert outcome.cancelled and outcome.exit_code is not None and outcome.exit_code < 0
+    assert live_group_members(pids[0]) == []

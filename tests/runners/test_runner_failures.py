@@ -106,7 +106,8 @@ def test_secrets_never_reach_the_logs(
 def test_chat_text_the_os_cannot_pass_is_a_failed_run_not_an_exception(
     fake_cli_settings: RunnerSettings, tmp_path: Path
 ) -> None:
-    result = ClaudeRunner(fake_cli_settings).run(ask(tmp_path, "nul \x00 byte"))
+    one_shot = fake_cli_settings.model_copy(update={"live": False})
+    result = ClaudeRunner(one_shot).run(ask(tmp_path, "nul \x00 byte"))
     assert not result.ok and result.error is not None
     assert result.error.startswith("spawn_failed")
     assert result.text.startswith("Sorry, the assistant could not be started")
@@ -120,3 +121,10 @@ def test_a_run_logs_its_cost_in_dollars_and_cents(
     assert result.ok, result
     (line,) = [r.getMessage() for r in caplog.records if " ok in " in r.getMessage()]
     assert re.search(r"cost=(\$\d+\.\d{4}|\?)$", line), line
+
+
+def test_a_live_run_passes_the_same_text_as_json_on_stdin(
+    fake_cli_settings: RunnerSettings, tmp_path: Path
+) -> None:
+    result = ClaudeRunner(fake_cli_settings).run(ask(tmp_path, "nul \x00 byte"))
+    assert result.ok and result.text == "echo: nul \x00 byte"

@@ -71,10 +71,20 @@ class Stage:
     def workspace(self) -> Path:
         return self.home.actor_dir(ACTOR) / "workspace"
 
-    def configure(self, *, command: str | None = None, timeout: float = 120.0) -> None:
+    def configure(
+        self,
+        *,
+        command: str | None = None,
+        timeout: float = 120.0,
+        permission_mode: str | None = "",
+        actor: str = "",
+    ) -> None:
+        """``permission_mode`` "" is the mode that lets the CLI write, None none at
+        all (the CLI asks); ``actor`` adds lines to the actor's table."""
         settings = self.settings
         if command is not None:
             settings = settings.model_copy(update={"command": command})
+        mode = WRITE_MODE[self.kind] if permission_mode == "" else permission_mode
         write_config(
             self.home,
             "[worker]\nscan_interval = 0.5\nretry_backoff = 0\nstop_timeout = 0.5\n\n"
@@ -82,7 +92,8 @@ class Stage:
             + f"\n[actors.{ACTOR}]\n"
             + f'runner = "{self.kind}"\n'
             + f"timeout = {timeout}\n"
-            + f'permission_mode = "{WRITE_MODE[self.kind]}"\n',
+            + (f'permission_mode = "{mode}"\n' if mode else "")
+            + actor,
         )
 
     @contextmanager
@@ -99,10 +110,14 @@ class Stage:
 
     def ask(self, text: str, timeout: float = 90.0) -> Answer:
         """Drop a message into ``queue/incoming`` as a listener would; await its reply."""
-        msg = message(text)
+        return reply_for(self.home, self.send(text), timeout)
+
+    def send(self, text: str, **fields: object) -> Inbound:
+        """Drop a message into ``queue/incoming`` as a listener would."""
+        msg = message(text, **fields)
         self.sent.append(msg)
         Spool(self.home).put(msg)
-        return reply_for(self.home, msg, timeout)
+        return msg
 
     def session(self) -> str | None:
         """The session id the worker keeps on disk for this actor and the test's chat."""

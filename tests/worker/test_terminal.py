@@ -16,6 +16,7 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.cli.app import app
+from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.spool import Spool
@@ -117,3 +118,54 @@ def test_model_and_cost_from_the_terminal_act_on_the_chosen_actor(home: Home) ->
     assert "@coder: today $0.50 (1 run), this month $0.50 (1 run)" in out
     assert shown.startswith("@coder uses b in this chat.")
     assert "By actor:" in everyone and "(home): today $0.50 (1 run)" in everyone
+
+
+def test_chat_shows_the_steps_of_a_run_and_asks_the_owner_for_a_permission(home: Home) -> None:
+    write_config(home, fake_cli_config(env={"FAKE_CLI_TOOLS": "1", "FAKE_CLI_ASK": "Bash"}))
+    with worker_thread(home):
+        code, out, _ = tinyclaw("chat", stdin="tidy the notes\ny\n")
+
+    assert code == 0
+    # The first step shows live; the next one, less than 2 s later, is throttled away.
+    assert "@assistant $ ls -la" in out
+    assert "✎ Edit" not in out
+    assert "@assistant asks to use Bash: touch proof" in out
+    assert "allowed once" in out
+    assert "echo: tidy the notes (Bash allowed)" in out
+    outgoing = Spool(home).outgoing("cli")
+    assert Spool.list_box(outgoing) == []  # everything shown was taken, nothing piles up
+    decided = [
+        e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == "approval.decided"
+    ]
+    assert [(e["decision"], str(e["by"]).startswith("cli:")) for e in decided] == [("allow", True)]
+
+
+def test_steer_and_cancel_from_a_script_reach_the_running_agent(home: Home) -> None:
+    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "3", "FAKE_CLI_SLEEP_ON": "slow"}))
+    spool = Spool(home)
+    with worker_thread(home) as worker:
+        first = message("a slow job")
+        spool.put(first)
+        wait_for(worker.running_snapshot, what="the run to start")
+        code, out, _ = tinyclaw("steer", "assistant", "and be quick about it")
+        assert code == 0 and out.strip()
+        assert reply_for(home, first).text == "echo: a slow job + and be quick about it"
+
+        second = message("another slow one")
+        spool.put(second)
+        wait_for(worker.running_snapshot, what="the second run to start")
+        code, _, _ = tinyclaw("cancel", "assistant")
+        assert code == 0
+        stopped = reply_for(home, second)
+    assert stopped.text.startswith("The owner stopped @assistant.")
+
+
+def test_steer_approve_and_cancel_refuse_an_unknown_actor_or_a_missing_question(
+    fake_home: Home,
+) -> None:
+    code, _, err = tinyclaw("steer", "ghost", "hello")
+    assert code == 1 and "no actor 'ghost'" in err
+    code, _, err = tinyclaw("approve", "assistant", "yes")
+    assert code == 1 and "@assistant is not asking anything" in err
+    code, _, err = tinyclaw("steer", "assistant", "   ")
+    assert code == 1 and "the line is empty" in err

@@ -261,7 +261,9 @@ def test_the_operator_cancels_an_actors_run_from_its_window_whoever_asked(home: 
         spool.put(operator)
         assert reply_for(home, operator).text == "Stopping @coder."
         reply = reply_for(home, stuck, timeout=10)
-    assert reply.kind == "notice" and "Stopped" in reply.text
+    # The chat user did not ask: they are told who stopped it, and that they can go on.
+    assert reply.kind == "notice" and reply.text.startswith("The owner stopped @coder.")
+    assert "as asked" not in reply.text
 
 
 def test_stop_returns_an_unfinished_run_to_the_inbox(home: Home) -> None:

@@ -199,6 +199,7 @@ _GROUPS = (
     "tinyclaw.cli.ops",
     "tinyclaw.cli.cost",
     "tinyclaw.cli.operate",
+    "tinyclaw.cli.live",
 )
 for _module in _GROUPS:
     try:

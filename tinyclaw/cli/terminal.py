@@ -28,6 +28,7 @@ from tinyclaw.worker.commands import resolve_actor
 CHANNEL = "cli"
 ACTOR_COMMANDS = ("/reset", "/model")  # act on one actor (default: the default actor)
 STARTING_GRACE = 5.0  # seconds `send` gives a worker that is starting up to take its lock
+ANSWER_WAIT = 10.0  # seconds for the worker to confirm an answer to a permission question
 NO_WORKER = "no worker is running for this home; start it with `scripts/start` or `tinyclaw worker`"
 
 
@@ -131,10 +132,47 @@ def _print(reply: Reply) -> None:
     if reply.kind == "progress":
         typer.secho(text, dim=True)
         return
+    if reply.kind == "approval":
+        typer.secho(text, fg=typer.colors.YELLOW, bold=True)
+        return
     color = typer.colors.RED if reply.kind == "error" else None
     typer.secho(text, fg=color)
     for file in reply.files:
         typer.echo(f"[file] {printable(file)}")
+
+
+def _step(home: Home, reply: Reply, chat: str) -> None:
+    """A reply that comes before the answer: a step of the run is shown; a permission
+    question is asked here and the answer goes back through the queue, like a chat's."""
+    _print(reply)
+    if reply.kind != "approval":
+        return
+    raw = reply.meta.get("approval")
+    if not isinstance(raw, dict):
+        return
+    try:
+        said = input("allow? [y once / a always / n deny] ").strip().lower()
+    except (EOFError, KeyboardInterrupt):
+        said = "n"
+    from tinyclaw.live_files import ANSWER_WORDS
+
+    decision = ANSWER_WORDS.get(said, "deny")
+    user = getpass.getuser()
+    answer = Inbound(
+        id=unique_name(),
+        channel=CHANNEL,
+        chat_id=chat,
+        sender=Sender(id=user, name=user),
+        text=said or "n",
+        kind="approval",
+        meta={"approval": {"actor": raw.get("actor"), "key": raw.get("key"), "decision": decision}},
+    )
+    Spool(home).put(answer)
+    words = {"allow": "allowed once", "allow_session": "allowed for this conversation"}
+    noted = receive(home, answer, ANSWER_WAIT)  # the router's word on it, taken here
+    late = noted is not None and not noted.text.startswith(("Allowed", "Denied"))
+    shown = printable(noted.text) if late and noted else words.get(decision, "denied")
+    typer.secho(shown, dim=True)
 
 
 def worker_running(home: Home, grace: float = 0.0) -> bool:
@@ -191,7 +229,7 @@ def interactive(home: Home, *, actor: str | None, chat: str) -> None:
             continue
         kind = "command" if line.startswith("/") else "chat"
         message = enqueue(home, line, actor=actor, chat=chat, kind=kind)
-        reply = receive(home, message, timeout, on_progress=_print)
+        reply = receive(home, message, timeout, on_progress=lambda r: _step(home, r, chat))
         if reply is None:
             typer.secho("(no reply in time; is `tinyclaw worker` running?)", fg=typer.colors.YELLOW)
         else:

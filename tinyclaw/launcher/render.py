@@ -120,7 +120,34 @@ def progress(record: dict[str, Any], s: Style, *, repeated: bool = False) -> lis
         return [head, *_indent(text, 30)]
     if kind == "error":
         return [s(f"  {icon} {stamp}  error: ", "red", "bold") + s(text[:500], "red")]
-    return [s(f"  {icon} {stamp}  {kind}: {text[:300]}", "dim")]
+    return _outcome(kind, text, data, stamp, s)
+
+
+def _outcome(kind: str, text: str, data: dict[str, Any], stamp: str, s: Style) -> list[str]:
+    """How a tool call ended, a steering line, an approval: marked, never passed off
+    as a step that simply ran."""
+    reason = str(data.get("reason") or "")
+    if kind == "tool_denied":
+        return [
+            s(f"  ✖ {stamp}  denied: ", "red", "bold") + s(f"{text[:200]}  {reason[:200]}", "red")
+        ]
+    if kind == "tool_failed":
+        return [s(f"  ✖ {stamp}  failed: ", "red") + s(f"{text[:200]}  {reason[:200]}", "red")]
+    if kind == "command_done":
+        status, code = data.get("status"), data.get("exit_code")
+        if status == "declined":
+            return [s(f"  ✖ {stamp}  denied: ", "red", "bold") + s(text[:300], "red")]
+        if status == "failed" or (isinstance(code, int) and code != 0):
+            return [s(f"  ✖ {stamp}  failed (exit {code}): ", "red") + s(text[:300], "red")]
+        return []
+    if kind == "steer":
+        return [s(f"  ➜ {stamp}  steered by {data.get('by', 'owner')}: ", "yellow") + s(text[:300])]
+    if kind == "approval":
+        return [s(f"  ? {stamp}  asks permission: {text[:300]}", "yellow", "bold")]
+    if kind == "approval.decided":
+        color = "green" if str(data.get("decision", "")).startswith("allow") else "red"
+        return [s(f"  ! {stamp}  permission {text[:300]}", color)]
+    return [s(f"  ? {stamp}  {kind}: {text[:300]}", "dim")]
 
 
 def logged(event: dict[str, Any], s: Style) -> list[str]:
@@ -152,6 +179,13 @@ def operator_sent(text: str, message_id: str, actor: str, s: Style) -> list[str]
     return [
         s(f"▷ you → @{actor}: ", "bold", "yellow") + printable(text),
         s(f"  queued as {message_id}", "dim"),
+    ]
+
+
+def steer_sent(text: str, conversation: str, actor: str, s: Style) -> list[str]:
+    return [
+        s(f"▷ you → @{actor}: ", "bold", "yellow") + printable(text),
+        s(f"  steering ({conversation})", "dim"),
     ]
 
 

@@ -5,15 +5,20 @@ actor's live progress (``logs/live/<actor>.jsonl``: the task it took, tool calls
 commands, file edits, the answer), the event log (queued, finished in N s, cost,
 failures) and ``queue/outgoing/operator/`` (answers to what the operator typed).
 
-A line typed here becomes ``Inbound(kind="operator", channel="operator",
-chat_id=ACTOR, actor=ACTOR)`` in ``queue/incoming``; the worker routes a message with
-``actor`` set straight to that inbox, so it queues behind the actor's current work
-like any chat message and keeps its own CLI session ("operator:<actor>"). A line
-starting with ``/`` is a chat command (``/status``, ``/cancel``, ``/reset``) for that
-same operator conversation, except that the operator owns the home: ``/cancel`` here
-stops whatever @actor is running, whoever asked for it. The answer comes back as a
-reply file, which this window shows and then moves to ``sent/`` (the operator channel
-has no other listener).
+A line typed here **steers** the actor: it becomes a steering file
+(``queue/steer/<actor>/``) that the running agent gets mid-turn, on its stdin (claude)
+or as ``turn/steer`` (codex). While the actor is idle the line becomes the next
+message of the conversation it last worked on (shown as "lines go to …"); ``#N``
+before a line picks conversation N of the list the window shows, ``#0`` the window's
+own side conversation with the actor (channel ``operator``, chat = the actor).
+
+When the agent asks permission for a tool, the question is shown here and ``y``
+(allow once), ``a`` (allow this tool for the conversation) or ``n`` (deny) answers it.
+A line starting with ``/`` is a chat command (``/status``, ``/cancel``, ``/reset``)
+for the window's own conversation, except that the operator owns the home: ``/cancel``
+here stops whatever @actor is running, whoever asked for it, and that chat is told
+the owner stopped it. Answers in the side conversation come back as reply files,
+which this window shows and then moves to ``sent/`` (it has no other listener).
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ from tinyclaw.home import Home
 from tinyclaw.launcher import render
 from tinyclaw.launcher.state import touch_ready
 from tinyclaw.live import JsonlTail, live_path
+from tinyclaw.live_files import (
+    ANSWER_WORDS,
+    answer_approval,
+    pending_approvals,
+    put_steer,
+    recent_conversations,
+)
 from tinyclaw.messages import Inbound, Sender, load_reply
 from tinyclaw.spool import Spool
 
@@ -68,6 +80,8 @@ class ActorWatch:
         self._last_text: str | None = None  # the CLI's last message, if just shown
         self._last_answer: str | None = None
         self._write_lock = threading.Lock()
+        self._asked: set[str] = set()  # approval keys already shown
+        self._target: str | None = None  # the conversation lines go to, as last shown
 
     # -- output ----------------------------------------------------------------------
 
@@ -90,13 +104,59 @@ class ActorWatch:
             lines.append(s(actor.description, "dim"))
         lines.append(
             s(
-                f"Type a line and press Enter to send it to @{self.actor} as the operator. "
-                f"/cancel stops @{self.actor}'s current run; /status and /reset act on what "
-                "you send from here. C-b d detaches.",
+                f"Type a line to steer @{self.actor}: it reaches the run in progress, or "
+                "becomes the next message of the conversation shown as 'lines go to'. "
+                "#N before a line picks conversation N (#0: your side chat with "
+                f"@{self.actor}). y / a / n reply to a permission question (allow once, "
+                f"allow for the conversation, deny). /cancel stops @{self.actor}'s "
+                "current run. C-b d detaches.",
                 "yellow",
             )
         )
         return [*lines, ""]
+
+    # -- where lines go, and questions ---------------------------------------------
+
+    def conversations(self) -> list[dict[str, object]]:
+        """#1.. the actor's recent conversations, newest first (#0 is the side chat)."""
+        return list(recent_conversations(self.home, self.actor))
+
+    def poll_target(self) -> list[str]:
+        recent = self.conversations()
+        if not recent:
+            return []
+        first = recent[0]
+        key = str(first["key"])
+        if key == self._target:
+            return []
+        self._target = key
+        listed = ", ".join(
+            f"#{n} {entry['key']}" + (f" ({entry.get('sender')})" if entry.get("sender") else "")
+            for n, entry in enumerate(recent, 1)
+        )
+        return [self.style(f"(lines go to {key}; {listed}; #0 side chat)", "dim")]
+
+    def poll_questions(self) -> list[str]:
+        lines = []
+        for request in self._window_questions():
+            key = str(request.get("key"))
+            if key in self._asked:
+                continue
+            self._asked.add(key)
+            lines.append(
+                self.style(
+                    f"? @{self.actor} asks to use {request.get('tool')}: "
+                    f"{request.get('detail', '')}  [y once / a always / n deny]",
+                    "bold",
+                    "yellow",
+                )
+            )
+        return lines
+
+    def _window_questions(self) -> list[dict[str, object]]:
+        return [
+            r for r in pending_approvals(self.home, self.actor) if "window" in r.get("routes", [])
+        ]
 
     # -- the three sources -----------------------------------------------------------
 
@@ -196,21 +256,64 @@ class ActorWatch:
         are written by different threads of the worker), then the operator's replies."""
         batches = sorted(self.poll_events() + self.poll_live(), key=lambda item: item[0])
         lines = [line for _, batch in batches for line in batch]
-        return lines + self.poll_replies()
+        return lines + self.poll_replies() + self.poll_target() + self.poll_questions()
 
     # -- input -----------------------------------------------------------------------
 
-    def send(self, text: str) -> Inbound | None:
-        """Queue one operator line for this actor (a ``/command`` for its chat)."""
-        command = text.startswith("/")
+    def send(self, text: str) -> str | None:
+        """Act on one typed line; returns the id of what it queued (None: nothing)."""
+        if text.startswith("/"):
+            return self._command(text)
+        questions = self._window_questions()
+        decision = ANSWER_WORDS.get(text.strip().lower())
+        if questions and decision is not None:
+            request = questions[0]
+            answered = answer_approval(
+                self.home, self.actor, str(request["key"]), decision, by=f"window:{self.user}"
+            )
+            word = {"allow": "allowed once", "allow_session": "allowed for the conversation"}
+            said = word.get(decision, "denied") if answered else "too late: no longer asked"
+            self.emit([self.style(f"  → {request.get('tool')}: {said}", "yellow")])
+            return str(request["key"]) if answered else None
+        conversation, line = self._pick(text)
+        if conversation == "":
+            return None
         try:
-            message = self._message(text, command)
+            path = put_steer(self.home, self.actor, line, by=self.user, conversation=conversation)
+        except ValueError as exc:
+            self.emit([self.style(f"not sent: {exc}".splitlines()[0], "red")])
+            return None
+        where = conversation or self._target or f"{CHANNEL}:{self.actor}"
+        self.emit(render.steer_sent(line, where, self.actor, self.style))
+        return path.stem
+
+    def _pick(self, text: str) -> tuple[str | None, str]:
+        """``#N rest``: conversation N of the list (``#0`` the side chat); "" when N is
+        not on the list (said in the window)."""
+        if not text.startswith("#"):
+            return None, text
+        number, _, rest = text[1:].partition(" ")
+        if not number.isdigit():
+            return None, text
+        if number == "0":
+            return f"{CHANNEL}:{self.actor}", rest.strip()
+        recent = self.conversations()
+        index = int(number) - 1
+        if index >= len(recent):
+            self.emit([self.style(f"not sent: there is no conversation #{number}", "red")])
+            return "", rest
+        return str(recent[index]["key"]), rest.strip()
+
+    def _command(self, text: str) -> str | None:
+        """Queue one ``/command`` for the window's own conversation."""
+        try:
+            message = self._message(text, True)
         except ValueError as exc:  # pydantic's ValidationError: a NUL byte, too long
             self.emit([self.style(f"not sent: {exc}".splitlines()[0], "red")])
             return None
         self.spool.put(message)
         self.emit(render.operator_sent(text, message.id, self.actor, self.style))
-        return message
+        return message.id
 
     def _message(self, text: str, command: bool) -> Inbound:
         return Inbound(

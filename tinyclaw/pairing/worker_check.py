@@ -49,7 +49,7 @@ from tinyclaw.worker.commands import CommandContext, WorkerView, overview
 log = logging.getLogger("tinyclaw.pairing")
 
 # What a listener writes on a person's behalf; every other kind is made by the home.
-FROM_PEOPLE = frozenset({"chat", "command"})
+FROM_PEOPLE = frozenset({"chat", "command", "approval"})
 NOT_PAIRED = "sender not paired"
 
 

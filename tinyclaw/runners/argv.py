@@ -14,14 +14,20 @@ from tinyclaw.runners.base import RunRequest
 
 
 def build_claude_argv(
-    settings: RunnerSettings, req: RunRequest, new_session_id: str | None
+    settings: RunnerSettings, req: RunRequest, new_session_id: str | None, *, live: bool = False
 ) -> list[str]:
     """Arguments for ``claude`` in print mode with line-by-line JSON events.
 
     ``req.session_id`` resumes that session; otherwise ``new_session_id`` (if given)
     names the new one, so the caller knows the id before the CLI has said anything.
+    ``live``: the prompt and everything after it come on stdin as JSON lines, and tool
+    permissions are asked there too (see ``claude_live``); no prompt in argv.
     """
     argv = ["-p", "--output-format", "stream-json", "--verbose"]
+    if live:
+        argv.extend(["--input-format", "stream-json"])
+        if req.ask_permissions:  # else claude denies what it may not do, as in -p
+            argv.extend(["--permission-prompt-tool", "stdio"])
     if req.session_id:
         argv.append(f"--resume={req.session_id}")
     elif new_session_id:
@@ -33,7 +39,8 @@ def build_claude_argv(
     if req.permission_mode:
         argv.append(f"--permission-mode={req.permission_mode}")
     argv.extend(settings.args)
-    argv.extend(["--", req.prompt])
+    if not live:
+        argv.extend(["--", req.prompt])
     return argv
 
 

@@ -14,7 +14,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tinyclaw.runners.live import RunControls
 
 EventKind = str  # "start" | "text" | "tool" | "command" | "file_change" | "result" | "error"
 
@@ -52,6 +55,8 @@ class RunRequest:
     permission_mode: str | None = None  # claude: --permission-mode; codex: sandbox mode
     timeout: float = 600.0
     session_id: str | None = None  # a session to resume, or None to start a new one
+    approval_policy: str | None = None  # codex (live): when to ask; None: never
+    ask_permissions: bool = True  # claude (live): let it ask (RunControls answer)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class Runner(Protocol):
         request: RunRequest,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
+        controls: RunControls | None = None,
     ) -> RunResult: ...
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from tinyclaw.runners.argv import build_claude_argv
-from tinyclaw.runners.base import RunRequest
+from tinyclaw.runners.base import EventSink, RunRequest
+from tinyclaw.runners.claude_live import ClaudeLive
 from tinyclaw.runners.claude_stream import ClaudeStream
-from tinyclaw.runners.cli import CliRunner, Stream
+from tinyclaw.runners.cli import CliRunner, LiveStream, Stream
+from tinyclaw.runners.live import RunControls
 
 
 class ClaudeRunner(CliRunner):
@@ -17,10 +19,15 @@ class ClaudeRunner(CliRunner):
     kind = "claude"
 
     def build_argv(self, request: RunRequest, new_session_id: str | None) -> list[str]:
-        return build_claude_argv(self.settings, request, new_session_id)
+        return build_claude_argv(self.settings, request, new_session_id, live=self.settings.live)
 
     def new_session_id(self) -> str | None:
         return str(uuid.uuid4())
 
     def new_stream(self) -> Stream:
         return ClaudeStream()
+
+    def new_live(
+        self, request: RunRequest, controls: RunControls, emit: EventSink
+    ) -> LiveStream | None:
+        return ClaudeLive(request.prompt, controls, emit)

@@ -55,6 +55,7 @@ class ClaudeStream(JsonLineStream):
         self.session_id: str | None = None
         self.result: dict[str, Any] | None = None
         self.bad_lines = 0
+        self._tools: dict[str, str] = {}  # tool_use id -> what the window showed
 
     @property
     def session(self) -> str | None:
@@ -69,6 +70,8 @@ class ClaudeStream(JsonLineStream):
         kind = obj.get("type")
         if kind == "assistant":
             return self._assistant(obj)
+        if kind == "user":
+            return self._tool_results(obj)
         if kind == "result":
             self.result = obj
             text = str(obj.get("result") or "; ".join(_errors(obj)))
@@ -90,7 +93,27 @@ class ClaudeStream(JsonLineStream):
             if block.get("type") == "text" and block.get("text"):
                 events.append(RunEvent("text", str(block["text"]), {}))
             elif block.get("type") == "tool_use":
-                events.append(_tool_event(block))
+                event = _tool_event(block)
+                self._tools[str(block.get("id"))] = event.text
+                events.append(event)
+        return events
+
+    def _tool_results(self, obj: dict[str, Any]) -> list[RunEvent]:
+        """A tool call that did not run (denied) or failed, marked as such: the
+        window must not show it like one that worked."""
+        message = obj.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        events = []
+        for block in content if isinstance(content, list) else []:
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            if not block.get("is_error"):
+                continue
+            text = shorten(" ".join(_strings(block.get("content"))), 300)
+            tool_id = block.get("tool_use_id")
+            used = self._tools.get(str(tool_id), "tool")
+            kind = "tool_denied" if _is_denial(text) else "tool_failed"
+            events.append(RunEvent(kind, used, {"id": tool_id, "reason": text}))
         return events
 
     def summary(self, exit_code: int | None, stderr: str) -> Summary:
@@ -141,6 +164,24 @@ class ClaudeStream(JsonLineStream):
         else:
             error = with_detail(f"{ERROR_EXIT}: {exit_code}", line)
         return Summary(False, exit_failed(exit_code), self.session_id, error)
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [t for item in value for t in _strings(item)]
+    if isinstance(value, dict):
+        return _strings(value.get("text"))
+    return []
+
+
+_DENIALS = ("haven't granted", "permission", "denied")
+
+
+def _is_denial(text: str) -> bool:
+    lowered = text.lower()
+    return any(mark in lowered for mark in _DENIALS)
 
 
 def _errors(result: dict[str, Any]) -> list[str]:

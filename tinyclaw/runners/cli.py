@@ -33,6 +33,12 @@ from tinyclaw.runners.base import (
     RunResult,
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
+from tinyclaw.runners.live import (
+    Duplex,
+    NoControls,
+    RedactedControls,
+    RunControls,
+)
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
 from tinyclaw.runners.summary import (
     SEE_LOG,
@@ -55,6 +61,10 @@ class Stream(Protocol):
 
     @property
     def session(self) -> str | None: ...
+
+
+class LiveStream(Stream, Duplex, Protocol):
+    """A stream parser that also drives a live run (``ClaudeLive``, ``CodexLive``)."""
 
 
 def _ignore(event: RunEvent) -> None:
@@ -95,6 +105,13 @@ class CliRunner:
     def new_stream(self) -> Stream:
         raise NotImplementedError
 
+    def new_live(
+        self, request: RunRequest, controls: RunControls, emit: EventSink
+    ) -> LiveStream | None:
+        """The live protocol for ``request`` (used when ``settings.live`` is on), or
+        None for a CLI that only runs one-shot."""
+        return None
+
     # -- the run -------------------------------------------------------------------------
 
     def run(
@@ -102,10 +119,13 @@ class CliRunner:
         request: RunRequest,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
+        controls: RunControls | None = None,
     ) -> RunResult:
+        """``controls`` (live runs only) bring steering lines and approval answers in."""
         started = self._clock()
         environ = dict(os.environ if self._environ is None else self._environ)
-        result = self._attempt(request, on_event or _ignore, cancel, environ)
+        controls = controls or NoControls()
+        result = self._attempt(request, on_event or _ignore, cancel, environ, controls)
         if result.error == ERROR_SESSION and request.session_id:
             log.warning(
                 "actor=%s %s: session %s is unknown to the CLI; starting a new one",
@@ -114,7 +134,7 @@ class CliRunner:
                 request.session_id,
             )
             fresh = replace(request, session_id=None)
-            result = self._attempt(fresh, on_event or _ignore, cancel, environ)
+            result = self._attempt(fresh, on_event or _ignore, cancel, environ, controls)
         return replace(result, duration_s=self._clock() - started)
 
     def _attempt(
@@ -123,6 +143,7 @@ class CliRunner:
         emit: EventSink,
         cancel: threading.Event | None,
         environ: dict[str, str],
+        controls: RunControls,
     ) -> RunResult:
         secrets = secret_values(self.settings, environ)
         command = resolve_command(self.kind, self.settings, environ, self._search_dirs)
@@ -138,7 +159,15 @@ class CliRunner:
         new_id = None if request.session_id else self.new_session_id()
         argv = [command, *self.build_argv(request, new_id)]
         env = build_cli_env(self.settings, self.kind, environ)
-        stream = self.new_stream()
+        live: LiveStream | None = None
+        if self.settings.live:
+            guarded = RedactedControls(
+                controls,
+                lambda text: redact(text, secrets),
+                lambda data: _redact_value(data, secrets),
+            )
+            live = self.new_live(request, guarded, lambda event: emit(_redacted(event, secrets)))
+        stream: Stream = live if live is not None else self.new_stream()
         log.info(
             "actor=%s %s start: %s session=%s cwd=%s prompt=%d chars",
             request.actor,
@@ -173,6 +202,7 @@ class CliRunner:
             on_line=on_line,
             on_start=on_start,
             cancel=cancel,
+            duplex=live,
         )
         result = self._judge(request, outcome, stream)
         if result.text:

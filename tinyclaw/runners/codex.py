@@ -1,11 +1,13 @@
-"""The ``codex`` runner (``codex exec --json``)."""
+"""The ``codex`` runner: ``codex app-server`` for a live run, else ``codex exec --json``."""
 
 from __future__ import annotations
 
 from tinyclaw.runners.argv import build_codex_argv
-from tinyclaw.runners.base import RunRequest
-from tinyclaw.runners.cli import CliRunner, Stream
+from tinyclaw.runners.base import EventSink, RunRequest
+from tinyclaw.runners.cli import CliRunner, LiveStream, Stream
+from tinyclaw.runners.codex_live import CodexLive
 from tinyclaw.runners.codex_stream import CodexStream
+from tinyclaw.runners.live import RunControls
 
 
 class CodexRunner(CliRunner):
@@ -14,7 +16,14 @@ class CodexRunner(CliRunner):
     kind = "codex"
 
     def build_argv(self, request: RunRequest, new_session_id: str | None) -> list[str]:
+        if self.settings.live:  # everything else travels as JSON-RPC (codex_live)
+            return ["app-server", *self.settings.args]
         return build_codex_argv(self.settings, request)
 
     def new_stream(self) -> Stream:
         return CodexStream()
+
+    def new_live(
+        self, request: RunRequest, controls: RunControls, emit: EventSink
+    ) -> LiveStream | None:
+        return CodexLive(request, controls, emit, request.approval_policy or "never")

@@ -55,13 +55,17 @@ def _item_event(item: dict[str, Any], started: bool) -> RunEvent | None:
     if kind == "agent_message":
         return None if started else RunEvent("text", str(item.get("text", "")), {})
     if kind == "command_execution":
+        # Shown once, when it starts; its end only says how it went (the window marks
+        # a failed or declined command, and prints nothing more for one that worked).
+        if started:
+            return RunEvent("command", str(item.get("command", "")), {"status": "in_progress"})
         output = str(item.get("aggregated_output") or "")
         data = {
             "status": item.get("status"),
             "exit_code": item.get("exit_code"),
             "output": output[-_OUTPUT_LIMIT:],
         }
-        return RunEvent("command", str(item.get("command", "")), data)
+        return RunEvent("command_done", str(item.get("command", "")), data)
     if kind == "file_change":
         if started:
             return None

@@ -6,13 +6,16 @@ children. Stopping it therefore means signalling the *group*: SIGTERM, a grace p
 then SIGKILL. A run owns its group, so after a normal exit any leftover member (a
 background job the model started) is stopped too, and nothing outlives the run.
 
-stdin is ``/dev/null``: both CLIs read piped input until EOF and append it to the
-prompt (codex waits forever on an open pipe, claude for 3 s).
+stdin is ``/dev/null`` for a one-shot run: both CLIs read piped input until EOF and
+append it to the prompt (codex waits forever on an open pipe, claude for 3 s). A live
+run (a :class:`~tinyclaw.runners.live.Duplex` passed to ``run``) gets a pipe instead,
+written only from the loop's thread and closed as soon as the final answer is in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -24,7 +27,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tinyclaw.runners.live import Duplex
 
 log = logging.getLogger("tinyclaw.runner")
 
@@ -44,6 +50,11 @@ class Child(Protocol):
 
     @property
     def stderr(self) -> IO[bytes]: ...
+
+    @property
+    def stdin(self) -> IO[bytes] | None:
+        """The pipe to the process, for a live run; None when stdin is /dev/null."""
+        ...
 
     def poll(self) -> int | None: ...
 
@@ -68,7 +79,9 @@ class GroupRecorder(Protocol):
 
 
 class Spawner(Protocol):
-    def __call__(self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Child: ...
+    def __call__(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], live: bool = False
+    ) -> Child: ...
 
 
 class PopenChild:
@@ -79,6 +92,7 @@ class PopenChild:
         assert popen.stdout is not None and popen.stderr is not None
         self._stdout = popen.stdout
         self._stderr = popen.stderr
+        self._stdin = popen.stdin
 
     @property
     def pid(self) -> int:
@@ -91,6 +105,10 @@ class PopenChild:
     @property
     def stderr(self) -> IO[bytes]:
         return self._stderr
+
+    @property
+    def stdin(self) -> IO[bytes] | None:
+        return self._stdin
 
     def poll(self) -> int | None:
         return self._popen.poll()
@@ -145,13 +163,16 @@ def live_group_members(pgid: int) -> list[int] | None:
     return members
 
 
-def popen_spawner(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Child:
-    """The real spawner: a new session, no stdin, pipes for stdout and stderr."""
+def popen_spawner(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], live: bool = False
+) -> Child:
+    """The real spawner: a new session, pipes for stdout and stderr; stdin is a pipe
+    for a live run, else /dev/null."""
     popen = subprocess.Popen(
         list(argv),
         cwd=cwd,
         env=dict(env),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if live else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -211,6 +232,33 @@ def _pump_tail(stream: IO[bytes], tail: _Tail) -> None:
         pass
 
 
+class _Pipe:
+    """The write end of a live CLI's stdin: one JSON object per line, flushed; a
+    broken pipe (the CLI is gone) turns every later send into a no-op."""
+
+    def __init__(self, stream: IO[bytes] | None) -> None:
+        self._stream = stream
+        self.closed = stream is None
+
+    def send(self, obj: dict[str, Any]) -> bool:
+        if self.closed or self._stream is None:
+            return False
+        data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self.close()
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._stream is not None and not self.closed:
+            with contextlib.suppress(OSError, ValueError):
+                self._stream.close()
+        self.closed = True
+
+
 class ProcessRunner:
     """Runs argv to completion, a timeout, or a cancel; never leaves processes behind.
 
@@ -245,11 +293,15 @@ class ProcessRunner:
         on_line: Callable[[str], None],
         on_start: Callable[[int], None] | None = None,
         cancel: threading.Event | None = None,
+        duplex: Duplex | None = None,
     ) -> ProcessOutcome:
         start = self._clock()
         try:
             cwd.mkdir(parents=True, exist_ok=True)
-            child = self._spawner(argv, cwd=cwd, env=env)
+            if duplex is None:
+                child = self._spawner(argv, cwd=cwd, env=env)
+            else:
+                child = self._spawner(argv, cwd=cwd, env=env, live=True)
         except FileNotFoundError as exc:
             # Either the binary or the workspace is missing; tell them apart.
             missing_binary = exc.filename is None or str(exc.filename) != str(cwd)
@@ -274,13 +326,21 @@ class ProcessRunner:
         for reader in readers:
             reader.start()
         timed_out = cancelled = False
+        pipe: _Pipe | None = None
         try:
             if self._ledger is not None:
                 self._ledger.add(child.pid)
             if on_start is not None:
                 on_start(child.pid)
-            timed_out, cancelled = self._loop(child, lines, on_line, start + timeout, cancel)
+            pipe = _Pipe(child.stdin) if duplex is not None else None
+            if duplex is not None and pipe is not None:
+                duplex.started(pipe.send)
+            timed_out, cancelled = self._loop(
+                child, lines, on_line, start + timeout, cancel, duplex, pipe
+            )
         finally:
+            if pipe is not None:
+                pipe.close()
             # poll() reaps an exited leader, so the group checks below see only the
             # processes it left behind, not its own zombie.
             if timed_out or cancelled or child.poll() is None:
@@ -299,7 +359,7 @@ class ProcessRunner:
             else:
                 child.stdout.close()
                 child.stderr.close()
-        if not (timed_out or cancelled):
+        if not timed_out:
             self._drain(lines, on_line)
         return ProcessOutcome(
             exit_code,
@@ -317,16 +377,34 @@ class ProcessRunner:
         on_line: Callable[[str], None],
         deadline: float,
         cancel: threading.Event | None,
+        duplex: Duplex | None = None,
+        pipe: _Pipe | None = None,
     ) -> tuple[bool, bool]:
-        """Feed lines until stdout closes and the child exits; report (timeout, cancel)."""
+        """Feed lines until stdout closes and the child exits; report (timeout, cancel).
+
+        A live run is also ticked between lines, its stdin closed once its answer is
+        final, and a cancel first asks the CLI to stop its turn: only if it has not
+        exited ``grace`` seconds later is the cancel reported, and the group stopped."""
         stdout_open = True
         exited_at: float | None = None
+        interrupted_at: float | None = None
         while True:
             if cancel is not None and cancel.is_set():
-                return False, True
+                if duplex is None or pipe is None or pipe.closed:
+                    return False, True
+                if interrupted_at is None:
+                    interrupted_at = self._clock()
+                    if not duplex.interrupt():
+                        return False, True
+                elif self._clock() - interrupted_at >= self._grace:
+                    return False, True
             now = self._clock()
             if now >= deadline:
                 return True, False
+            if duplex is not None and pipe is not None and not pipe.closed:
+                duplex.tick()
+                if duplex.finished:
+                    pipe.close()  # the answer is in: end of input, the CLI exits
             if stdout_open:
                 try:
                     item = lines.get(timeout=min(self._poll, max(deadline - now, 0.001)))
@@ -338,13 +416,14 @@ class ProcessRunner:
                     on_line(item.decode("utf-8", "replace"))
                     continue
             if child.poll() is not None:
+                # An interrupted live run that ended by itself still counts as cancelled.
                 if not stdout_open:
-                    return False, False
+                    return False, interrupted_at is not None
                 # Exited, but a leftover child still holds stdout: read a little
                 # longer, then stop waiting for an EOF that may never come.
                 exited_at = exited_at if exited_at is not None else self._clock()
                 if self._clock() - exited_at >= _DRAIN_AFTER_EXIT:
-                    return False, False
+                    return False, interrupted_at is not None
             elif not stdout_open:
                 # Output is done; block on the exit itself rather than sleeping a
                 # whole poll interval after a child that is already on its way out.

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from tinyclaw.redaction import Redactor
 from tinyclaw.runners.base import EventSink, RunEvent, Runner, RunRequest, RunResult
+from tinyclaw.runners.live import RedactedControls, RunControls
 
 
 class RedactingRunner:
@@ -29,6 +30,7 @@ class RedactingRunner:
         request: RunRequest,
         on_event: EventSink | None = None,
         cancel: threading.Event | None = None,
+        controls: RunControls | None = None,
     ) -> RunResult:
         redact = self.redactor
         sink = None
@@ -38,7 +40,9 @@ class RedactingRunner:
             def sink(event: RunEvent) -> None:
                 downstream(RunEvent(event.kind, redact(event.text), redact.deep(event.data)))
 
-        result = self.inner.run(request, sink, cancel)
+        if controls is not None:
+            controls = RedactedControls(controls, redact, redact.deep)
+        result = self.inner.run(request, sink, cancel, controls)
         return replace(
             result,
             text=redact(result.text),

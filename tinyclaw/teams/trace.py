@@ -68,6 +68,26 @@ def _run_lines(events: Iterable[dict[str, Any]], ids: set[str]) -> tuple[list[Li
     return lines, total
 
 
+def _live_lines(events: Iterable[dict[str, Any]], ids: set[str]) -> list[Line]:
+    """What the owner did to a live run: steering lines, permission questions and
+    every decision on them (who answered, or that nobody did in time)."""
+    lines = []
+    for event in events:
+        if event.get("id") not in ids:
+            continue
+        kind, actor = event.get("event"), event.get("actor")
+        if kind == "steer.delivered":
+            text = f"  steered @{actor} (by {event.get('by')})"
+        elif kind == "approval.asked":
+            text = f"  @{actor} asked to use {event.get('tool')}: {one_line(str(event.get('detail')), 80)}"
+        elif kind == "approval.decided":
+            text = f"  approval {event.get('decision')} for {event.get('tool') or '?'} by {event.get('by')}"
+        else:
+            continue
+        lines.append(Line(float(event.get("ts", 0)), text))
+    return lines
+
+
 def conversation_ids(conversation: Conversation) -> set[str]:
     """Every message id that belongs to the conversation."""
     ids = {conversation.id, *conversation.outcomes, *conversation.started}
@@ -88,6 +108,7 @@ def trace_conversation(conversation: Conversation, events: list[dict[str, Any]])
         + f" · {c.runs} run(s) · {took:.1f}s · {_money(cost)}"
     )
     timeline = [Line(e.at, _entry_line(e)) for e in c.log] + runs
+    timeline += _live_lines(events, conversation_ids(c))
     timeline.sort(key=lambda line: line.at)
     return [head, *(f"{_clock(line.at)}  {line.text}" for line in timeline)]
 
@@ -105,7 +126,8 @@ def trace_message(events: list[dict[str, Any]], message_id: str) -> list[str]:
         elif event.get("event") == "run.start":
             lines.append(f"{_clock(at)}  @{event.get('actor')} started")
     runs, _ = _run_lines(mine, {message_id})
-    lines += [f"{_clock(line.at + 0)}  {line.text.strip()}" for line in runs]
+    later = sorted(runs + _live_lines(mine, {message_id}), key=lambda line: line.at)
+    lines += [f"{_clock(line.at + 0)}  {line.text.strip()}" for line in later]
     return lines
 
 

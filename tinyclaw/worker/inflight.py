@@ -54,6 +54,10 @@ class InFlight:
         with self._lock:
             self._runs.pop(actor, None)
 
+    def actors(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)
+
     def for_chat(self, message: Inbound) -> list[Running]:
         with self._lock:
             return [r for r in self._runs.values() if same_chat(r.message, message)]

@@ -38,6 +38,7 @@ from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_messa
 from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
+from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import (
     CommandContext,
     chat_status,
@@ -45,7 +46,9 @@ from tinyclaw.worker.commands import (
 from tinyclaw.worker.inflight import InFlight, Running
 from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.killed import retry_if_killed
+from tinyclaw.worker.live_controls import RunLink, SessionGrants
 from tinyclaw.worker.model_choice import ModelChoices, effective_model
+from tinyclaw.worker.progress import ChatProgress
 from tinyclaw.worker.prompt import (
     build_prompt,
     discard_prompt_file,
@@ -56,6 +59,7 @@ from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import reply_to, result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.spending import SpendGuard
+from tinyclaw.worker.steering import IdleSteering, note_run
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -145,6 +149,7 @@ class Worker:
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
         self.costs = CostLedger(home.state / "costs")  # what each run cost
+        self.grants = SessionGrants()  # tools allowed "for the session" in chat or window
         self._adopt(config)
         self.hot_reload = HotReload(
             home, self.events, lambda: self.config, self.apply_config, self.wake
@@ -179,9 +184,12 @@ class Worker:
         persona_files = write_personas(home, config)  # these actors read their persona there
         self.config, self.teams, self.persona_files = config, teams, persona_files
         self.upkeep.config = config
+        desk = ApprovalDesk(home, config, self.access.pairing)
         self.router = Router(
-            self.spool, config, self.access, self.events, self._commands, teams.store.exists
+            self.spool, config, self.access, self.events, self._commands, teams.store.exists, desk
         )
+        self.idle_steering = IdleSteering(home, config, self.spool, self.events)
+        self.chat_progress = ChatProgress(config, self.spool, clock=time.monotonic)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -286,6 +294,8 @@ class Worker:
         finally:
             self.router.flush()  # one fsync per inbox for the batch, before any claim
         self._next_due = None
+        busy = set(self.inflight.actors())
+        self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
         self.dispatch()
         self._tick_services()
 
@@ -480,6 +490,7 @@ class Worker:
             _, text = parse_address(text)
         conversation = message.conversation_key
         lease = self.sessions.lease(actor_name, conversation)
+        note_run(self.home, actor_name, message)
         request = RunRequest(
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
@@ -493,6 +504,8 @@ class Worker:
             permission_mode=actor.permission_mode,
             timeout=actor.timeout,
             session_id=lease.session_id,
+            approval_policy=actor.approval_policy,
+            ask_permissions=bool(actor.approvals),
         )
         result = self.journal.get(message.id)
         if result is not None:
@@ -578,11 +591,30 @@ class Worker:
             conversation=conversation,
             model=request.model,
         )
-        on_event = None
-        if self.progress is not None:
-            sink = self.progress
-            on_event = lambda event: sink(actor_name, event)  # noqa: E731
-        result = runner.run(request, on_event=on_event, cancel=running.cancel)
+        actor = self.config.actors[actor_name]
+        sink = self.progress
+        steps = self.chat_progress.for_run(message, actor_name)
+
+        def on_event(event: RunEvent) -> None:
+            if sink is not None:
+                sink(actor_name, event)
+            if steps is not None:
+                steps(event)
+
+        link = RunLink(
+            self.home,
+            self.spool,
+            self.events,
+            self.grants,
+            actor_name,
+            actor,
+            message,
+            self.clock,
+        )
+        try:
+            result = runner.run(request, on_event=on_event, cancel=running.cancel, controls=link)
+        finally:
+            link.release()
         self.events.emit(
             "run.end",
             id=message.id,
@@ -602,7 +634,7 @@ class Worker:
         """What chat commands may see and do; owners get pairing and the overview."""
         context = CommandContext(
             self.config,
-            self.sessions.reset,
+            self._reset_session,
             self._chat_status,
             self._cancel_chat,
             models=self.models,
@@ -610,6 +642,11 @@ class Worker:
             clock=self.clock,
         )
         return self.access.equip(context, self)
+
+    def _reset_session(self, actor: str, conversation: str) -> None:
+        """``/reset``: a fresh session, and the tools allowed "for the session" go too."""
+        self.sessions.reset(actor, conversation)
+        self.grants.forget(actor, conversation)
 
     def _chat_status(self, message: Inbound) -> str:
         runs = self.inflight.for_chat(message)
@@ -619,8 +656,9 @@ class Worker:
         """``/cancel``: the runs of the sender's chat. The operator typing in an actor's
         window (channel ``operator``, chat = the actor) owns the home: their ``/cancel``
         also stops whatever that actor is running, for whoever asked."""
-        actor = message.chat_id if message.channel == OPERATOR_CHANNEL else None
-        return self.inflight.cancel("user", message, actor)
+        if message.channel == OPERATOR_CHANNEL:
+            return self.inflight.cancel("owner", message, message.chat_id)
+        return self.inflight.cancel("user", message)
 
     def model_for(self, actor: str, conversation: str) -> str | None:
         """The ``--model`` of ``actor``'s next run in ``conversation``: the chat's

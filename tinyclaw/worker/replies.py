@@ -51,6 +51,9 @@ def result_reply(
     """What the user sees of a run; None when a heartbeat has nothing to report."""
     if cancelled == "user":
         return reply_to(message, f"Stopped @{actor} as asked.", kind="notice", actor=actor)
+    if cancelled == "owner":
+        text = f"The owner stopped @{actor}. Send a message to go on from here."
+        return reply_to(message, text, kind="notice", actor=actor)
     if not result.ok:
         if result.error == ERROR_SPEND_LIMIT and message.meta.get("quiet_token"):
             return None  # a heartbeat over a limit: the owner was told once, not every beat

@@ -31,6 +31,7 @@ from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.admission import kind_problem
+from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor
 from tinyclaw.worker.replies import reply_to
 
@@ -46,6 +47,7 @@ class Router:
         events: EventLog,
         commands: Callable[[], CommandContext],
         conversation_exists: Callable[[str], bool],
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         self.spool = spool
         self.config = config
@@ -55,6 +57,7 @@ class Router:
         self.conversation_exists = conversation_exists
         # Files left in place after a transient error, so the log says so once each.
         self._deferred: set[str] = set()
+        self.approvals = approvals
         # Inboxes moved into since the last flush(), not yet fsynced.
         self._unsynced: set[Path] = set()
 
@@ -110,6 +113,15 @@ class Router:
             return
         if message.kind == "command":
             self.answer(path, message, handle_command(message, self.commands()), "notice")
+            return
+        if self.approvals is not None:
+            note = self.approvals.answer(message)
+            if note is not None:
+                self.events.emit("approval.answer", id=message.id, channel=message.channel)
+                self.answer(path, message, note, "notice")
+                return
+        if message.kind == "approval":
+            self.spool.fail(path, "an approval answer without an approval desk")
             return
         target = message.actor
         if target is None:

@@ -14,6 +14,7 @@ import logging
 from tinyclaw.config import Config
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
+from tinyclaw.live_files import clear_approvals, restore_taken_steers
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.spool import Spool
 from tinyclaw.spool_recovery import prune, recover_processing, recover_tmp, strays
@@ -56,6 +57,17 @@ class Upkeep:
         )
         rolled = recover_tmp(self.spool)
         self.fail_unrunnable()
+        restore_taken_steers(self.home)  # taken by a dead run, never delivered
+        for request in clear_approvals(self.home):  # asked again when the run restarts
+            self.events.emit(
+                "approval.decided",
+                actor=request.get("actor"),
+                id=request.get("message_id"),
+                key=request.get("key"),
+                tool=request.get("tool"),
+                decision="deny",
+                by="restart",
+            )
         inboxes = [self.spool.inbox(a) for a in self.config.actors]
         queued = {p.stem for box in inboxes for p in self.spool.list_box(box)}
         for message_id in self.journal.ids():

@@ -1,0 +1,85 @@
+"""Answers to the permission questions of live runs, as they come back from chat.
+
+A chat (or the terminal) answers in one of two ways, both checked here, at routing:
+
+* an ``approval`` message (``kind="approval"``, ``meta.approval`` = ``{"actor",
+  "key", "decision"}``), which a listener writes for a pressed button;
+* a typed ``yes`` / ``always`` / ``no`` in a chat the question was sent to (the
+  chat whose run asks, and the actor's ``owner_chat``); the oldest question there is
+  answered. A ``yes`` with nothing waiting is an ordinary message.
+
+Only an owner (pairing) or a profile the actor's ``approvers`` names may answer; the
+answer becomes ``queue/approvals/<actor>/<key>.answer.json``, which the run reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinyclaw.config import Config
+from tinyclaw.home import Home
+from tinyclaw.live_files import ANSWER_WORDS, answer_approval, pending_approvals
+from tinyclaw.messages import Inbound
+from tinyclaw.pairing.chat_admin import is_owner
+from tinyclaw.pairing.service import PairingService
+
+DONE = {
+    "allow": "Allowed once.",
+    "allow_session": "Allowed {tool} for this conversation.",
+    "deny": "Denied.",
+}
+
+
+class ApprovalDesk:
+    def __init__(self, home: Home, config: Config, pairing: PairingService | None) -> None:
+        self.home = home
+        self.config = config
+        self.pairing = pairing
+
+    def answer(self, message: Inbound) -> str | None:
+        """The note for the sender if ``message`` answered a question, else None."""
+        if message.kind == "approval":
+            return self._explicit(message)
+        if message.kind != "chat":
+            return None
+        decision = ANSWER_WORDS.get(message.text.strip().lower().rstrip("!."))
+        if decision is None:
+            return None
+        here = f"{message.channel}:{message.chat_id}"
+        waiting = [
+            request
+            for actor in self.config.actors
+            for request in pending_approvals(self.home, actor)
+            if here in (request.get("ask_chats") or [])
+        ]
+        if not waiting:
+            return None
+        return self._decide(message, waiting[0], decision)
+
+    def _explicit(self, message: Inbound) -> str:
+        raw = message.meta.get("approval")
+        if not isinstance(raw, dict):
+            return "That answer names no question."
+        actor, key, decision = raw.get("actor"), raw.get("key"), raw.get("decision")
+        if actor not in self.config.actors or not isinstance(key, str):
+            return "That question is not asked any more."
+        if decision not in ("allow", "allow_session", "deny"):
+            return "Answer allow, allow_session or deny."
+        found = [r for r in pending_approvals(self.home, str(actor)) if r.get("key") == key]
+        if not found:
+            return "That question is not asked any more."
+        return self._decide(message, found[0], str(decision))
+
+    def may_answer(self, message: Inbound, actor: str) -> bool:
+        if is_owner(self.pairing, message):
+            return True
+        return f"{message.channel}:{message.sender.id}" in self.config.actors[actor].approvers
+
+    def _decide(self, message: Inbound, request: dict[str, Any], decision: str) -> str:
+        actor = str(request.get("actor"))
+        if actor not in self.config.actors or not self.may_answer(message, actor):
+            return "Only the owner may answer what the assistant asks permission for."
+        by = f"{message.channel}:{message.sender.name or message.sender.id}"
+        if not answer_approval(self.home, actor, str(request.get("key")), decision, by=by):
+            return "That question was answered already or is not asked any more."
+        return DONE[decision].format(tool=request.get("tool", "the tool"))
