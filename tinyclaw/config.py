@@ -120,6 +120,38 @@ PERMISSION_MODES: dict[str, tuple[str, ...]] = {
 }
 
 
+SandboxMode = Literal["auto", "bwrap", "off"]
+SandboxNetwork = Literal["shared", "none"]
+
+
+class SandboxConfig(Strict):
+    """How each actor's CLI is confined (``[sandbox]``). ``auto`` uses bubblewrap
+    where it works and runs unconfined with a warning where it does not; ``bwrap``
+    refuses to start without it; ``off`` never confines."""
+
+    mode: SandboxMode = "auto"
+    network: SandboxNetwork = Field(
+        default="shared", description='"none" cuts the CLI off its hosted API too'
+    )
+    bwrap: str = Field(default="bwrap", description="the bubblewrap program (name or path)")
+    writable: list[str] = Field(
+        default_factory=list, description="more paths every sandboxed CLI may write"
+    )
+    hide: list[str] = Field(
+        default_factory=list, description="more paths no sandboxed CLI may see (~/.ssh)"
+    )
+
+
+class ActorSandboxConfig(Strict):
+    """One actor's exceptions to ``[sandbox]``; unset keys inherit it."""
+
+    mode: SandboxMode | None = None
+    network: SandboxNetwork | None = None
+    writable: list[str] = Field(
+        default_factory=list, description="more paths this actor's CLI may write"
+    )
+
+
 class ActorConfig(Strict):
     runner: RunnerKind = "claude"
     model: str | None = None
@@ -137,6 +169,7 @@ class ActorConfig(Strict):
         default_factory=list,
         description="more channel:chat_id targets its outbox and own schedules may write to",
     )
+    sandbox: ActorSandboxConfig = ActorSandboxConfig()
 
     @model_validator(mode="after")
     def _permission_mode_of_its_runner(self) -> ActorConfig:
@@ -338,6 +371,7 @@ class Config(Strict):
     pairing: PairingConfig = PairingConfig()
     launcher: LauncherConfig = LauncherConfig()
     metrics: MetricsConfig = MetricsConfig()
+    sandbox: SandboxConfig = SandboxConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -34,6 +34,7 @@ from tinyclaw.runners.base import (
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
+from tinyclaw.runners.sandbox import Confiner
 from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
 
 log = logging.getLogger("tinyclaw.runner")
@@ -67,9 +68,12 @@ class CliRunner:
         environ: Mapping[str, str] | None = None,
         process: ProcessRunner | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sandbox: Confiner | None = None,
     ) -> None:
         """``environ`` is tinyclaw's environment (default: ``os.environ`` at run time);
-        the CLI gets only the parts :func:`build_cli_env` picks from it."""
+        the CLI gets only the parts :func:`build_cli_env` picks from it. ``sandbox``
+        confines each CLI it starts (``runners.sandbox.Sandbox``); None: unconfined."""
+        self._sandbox = sandbox
         self.settings = settings
         self._search_dirs = list(search_dirs)
         self._environ = environ
@@ -158,6 +162,8 @@ class CliRunner:
             }
             emit(RunEvent("start", f"{self.kind} started (pid {pid})", data))
 
+        if self._sandbox is not None:
+            argv, env = self._sandbox(request, argv, env, emit)
         outcome = self._process.run(
             argv,
             cwd=request.workspace,
