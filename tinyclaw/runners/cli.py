@@ -35,7 +35,7 @@ from tinyclaw.runners.base import (
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
 from tinyclaw.runners.sandbox import Confiner
-from tinyclaw.runners.summary import Summary, killed_by_signal, last_line, shorten
+from tinyclaw.runners.summary import Summary, last_line, shorten, signal_number
 
 log = logging.getLogger("tinyclaw.runner")
 
@@ -271,13 +271,13 @@ def _killed(summary: Summary, exit_code: int | None) -> Summary:
 
     The streams judge a complete successful result as the answer whatever the exit
     signal, so only a run with no result line (or a failed one) gets here."""
-    if not killed_by_signal(exit_code):
+    number = signal_number(exit_code)
+    if number is None:
         return summary
-    assert exit_code is not None
     try:
-        name = signal.Signals(-exit_code).name
+        name = signal.Signals(number).name
     except ValueError:
-        name = f"signal {-exit_code}"
+        name = f"signal {number}"
     return replace(
         summary,
         text=f"Sorry, the assistant was stopped from outside ({name}) before it answered.",

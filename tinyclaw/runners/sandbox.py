@@ -27,7 +27,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from tinyclaw.config import ActorConfig, Config, SandboxNetwork
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 from tinyclaw.runners.base import EventSink, RunEvent, RunRequest
+from tinyclaw.runners.environment import build_cli_env
 
 log = logging.getLogger("tinyclaw.sandbox")
 
@@ -70,18 +71,15 @@ class Policy:
         if not self.confined:
             return f"unconfined ({self.note})" if self.note else "unconfined"
         writes = ", ".join(str(p) for p in self.writable) or "nothing"
+        hides = ", ".join(str(p) for p in self.hidden) or "nothing"
         net = "shared network" if self.network == "shared" else "no network"
-        return (
-            f"bwrap: writes only {writes}; {len(self.hidden)} path(s) hidden "
-            f"(the home's secrets, other actors' folders); private /tmp and /proc; {net}"
-        )
+        return f"bwrap: writes only {writes}; hides {hides}; private /tmp and /proc; {net}"
 
 
 @dataclass(frozen=True)
 class _Mount:
     path: Path
     op: str  # "hide" | "ro" | "rw"
-    source: Path | None = field(default=None, compare=False)
 
 
 def _depth(path: Path) -> int:
@@ -213,8 +211,9 @@ class Sandbox:
         self.config = config
         self._probe = probe
 
-    def policy(self, actor: str) -> Policy:
-        """``actor``'s policy before the run adds its CLI's state folder and program."""
+    def policy(self, actor: str, env: Mapping[str, str] | None = None) -> Policy:
+        """``actor``'s policy; ``env`` is its CLI's environment (default: what the
+        runner would build from ``os.environ``), where its state folder is named."""
         settings = self.config.sandbox
         own = self.config.actors.get(actor, ActorConfig()).sandbox
         mode = own.mode or settings.mode
@@ -226,11 +225,19 @@ class Sandbox:
             if mode == "bwrap":
                 return Policy(False, network, note=f"REFUSED: {problem}")
             return Policy(False, network, note=f"bwrap unusable: {problem}")
+        kind = self.config.actors.get(actor, ActorConfig()).runner
+        runner = self.config.runners.for_kind(kind)
+        if env is None:
+            env = build_cli_env(runner, kind, os.environ)
+        state = state_dirs(kind, env, dedicated=runner.home is not None)
+        mine = self._workspace(actor)
+        writable = [*([mine] if mine else []), *(p.resolve() for p in state)]
+        writable += [_expand(path, self.home) for path in (*settings.writable, *own.writable)]
         return Policy(
             True,
             network,
             bwrap=shutil.which(settings.bwrap) or settings.bwrap,
-            writable=tuple(self._writable(actor, [*settings.writable, *own.writable])),
+            writable=tuple(dict.fromkeys(writable)),
             readable=tuple(self._readable()),
             hidden=tuple(self._hidden(actor, settings.hide)),
         )
@@ -259,31 +266,20 @@ class Sandbox:
     def __call__(
         self, request: RunRequest, argv: Sequence[str], env: Mapping[str, str], emit: EventSink
     ) -> tuple[list[str], dict[str, str]]:
-        policy = self.policy(request.actor)
+        policy = self.policy(request.actor, env)
         if policy.confined:
-            actor = self.config.actors.get(request.actor)
-            kind = actor.runner if actor else "claude"
-            dedicated = self.config.runners.for_kind(kind).home is not None
-            state = state_dirs(kind, env, dedicated)
             # bwrap binds only what exists: the workspace and state folders are made
             # now (the process runner would make the workspace only after this).
-            request.workspace.mkdir(parents=True, exist_ok=True)
-            for path in state:
-                if not path.suffix:  # a folder (not .claude.json)
-                    path.mkdir(parents=True, exist_ok=True)
-            command = Path(argv[0]) if argv else None
-            programs = [] if command is None else [command, command.resolve()]
-            policy = Policy(
-                True,
-                policy.network,
-                policy.bwrap,
-                writable=tuple(dict.fromkeys((
-                    request.workspace.resolve(), *[p.resolve() for p in state],
-                    *policy.writable,
-                ))),
-                readable=(*policy.readable, *{_package_root(p) for p in programs}),
-                hidden=policy.hidden,
-            )  # fmt: skip
+            workspace = request.workspace
+            for folder in (workspace, *policy.writable):
+                if folder.name != ".claude.json" and not os.path.lexists(folder):
+                    folder.mkdir(parents=True, exist_ok=True)
+            programs = [Path(argv[0]), Path(argv[0]).resolve()] if argv else []
+            policy = replace(
+                policy,
+                writable=tuple(dict.fromkeys((workspace.resolve(), *policy.writable))),
+                readable=(*policy.readable, *dict.fromkeys(_package_root(p) for p in programs)),
+            )
         emit(RunEvent("sandbox", policy.describe(), {"confined": policy.confined}))
         return confine(argv, env, request.workspace, policy, request.readable)
 
@@ -293,10 +289,6 @@ class Sandbox:
         if actor not in self.config.actors:
             return None
         return self.config.workspace_for(self.home, actor).resolve()
-
-    def _writable(self, actor: str, extra: Iterable[str]) -> list[Path]:
-        mine = self._workspace(actor)
-        return [*([mine] if mine else []), *(_expand(path, self.home) for path in extra)]
 
     def _readable(self) -> list[Path]:
         tools = self.home.root / ".tools"
