@@ -183,7 +183,7 @@ def test_a_message_that_moved_during_the_backup_is_restored_once(
 def test_a_message_in_progress_during_the_backup_is_answered_by_the_restored_home(
     home: Home, tmp_path: Path
 ) -> None:
-    mark = tmp_path / "cli-started"
+    mark = home.actor_dir("assistant") / "workspace" / "cli-started"  # the CLI may write there
     env = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "3", "FAKE_CLI_MARK": str(mark)}
     write_config(home, fake_cli_config({"assistant": {}}, env=env))
     archive = tmp_path / "b.tar.gz"
