@@ -316,3 +316,40 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def _fake_cli_home(home: Home, sandbox: str) -> None:
+    home.config_file.write_text(
+        "[worker]\nscan_interval = 0.5\nstop_timeout = 0.5\n\n"
+        f"[sandbox]\n{sandbox}\n\n"
+        f"[runners.claude]\ncommand = {json.dumps(str(FAKE_CLI))}\n\n[actors.assistant]\n"
+    )
+
+
+def test_a_required_sandbox_that_cannot_be_built_stops_the_worker_with_one_line(
+    home: Home,
+) -> None:
+    _fake_cli_home(home, 'mode = "bwrap"\nbwrap = "no-such-bwrap"')
+    worker = start_worker_process(home)
+    assert worker.wait(30) != 0
+    assert worker.stderr is not None
+    error = worker.stderr.read().decode().strip()
+    worker.stderr.close()
+    assert error == (
+        "error: sandbox mode \"bwrap\" is required for assistant but 'no-such-bwrap' is not "
+        "installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    )
+
+
+def test_auto_without_bwrap_runs_unconfined_and_says_so_loudly(home: Home) -> None:
+    _fake_cli_home(home, 'mode = "auto"\nbwrap = "no-such-bwrap"')
+    msg = message("hello")
+    with worker_process(home):
+        Spool(home).put(msg)
+        assert reply_for(home, msg, 30).text == "echo: hello"
+
+    log = (home.logs / "worker.log").read_text()
+    assert "actor=assistant runs UNCONFINED" in log and "no-such-bwrap" in log
+    (sandbox,) = [r for r in live_records(home, "assistant") if r["kind"] == "sandbox"]
+    assert sandbox["data"] == {"confined": False}
+    assert str(sandbox["text"]).startswith("unconfined (bwrap unusable: 'no-such-bwrap'")

@@ -1,0 +1,52 @@
+"""``tinyclaw doctor`` says what isolation each actor's CLI has, and what to do when
+bubblewrap does not work on the machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.launcher.conftest import run_tinyclaw
+from tinyclaw.doctor import Doctor, format_checks
+from tinyclaw.home import Home
+from tinyclaw.runners.sandbox import probe_bwrap
+
+CONFIG = """\
+[actors.assistant]
+
+[actors.coder]
+runner = "codex"
+sandbox = { network = "none" }
+
+[actors.scratch]
+sandbox = { mode = "off" }
+"""
+
+
+def broken(program: str, unshare_net: bool) -> str | None:
+    return "/usr/bin/bwrap does not work here: No permissions to create new namespace"
+
+
+def test_doctor_shows_each_actors_sandbox(home: Home) -> None:
+    if probe_bwrap("bwrap") is not None:
+        pytest.skip(f"bwrap does not work here: {probe_bwrap('bwrap')}")
+    home.config_file.write_text(CONFIG)
+
+    out = run_tinyclaw("doctor", timeout=120).stdout
+
+    workspace = home.actor_dir("assistant") / "workspace"
+    assert f"ok    sandbox @assistant: bwrap: writes only {workspace}" in out
+    assert f"hides {home.root}" in out and "private /tmp and /proc; shared network" in out
+    assert "ok    sandbox @coder: bwrap: " in out and "; no network" in out
+    assert "info  sandbox @scratch: unconfined (sandbox mode is off in tinyclaw.toml)" in out
+
+
+def test_where_bwrap_fails_auto_warns_and_a_required_sandbox_is_a_problem(home: Home) -> None:
+    home.config_file.write_text(CONFIG + '\n[actors.vault]\nsandbox = { mode = "bwrap" }\n')
+    checks = Doctor(home, environ={}, run=lambda argv: (0, "x"), probe=broken).checks()
+    text = format_checks(checks)
+
+    assert "warn  sandbox @assistant: UNCONFINED: its CLI can read the home's secrets" in text
+    assert "No permissions to create new namespace" in text
+    assert "fix: sudo apt-get install bubblewrap" in text
+    assert 'FAIL  sandbox @vault: mode "bwrap" is required but /usr/bin/bwrap' in text
+    assert "the worker will not start" in text
