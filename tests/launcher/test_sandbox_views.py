@@ -1,5 +1,5 @@
 """``tinyclaw doctor`` says what isolation each actor's CLI has, and what to do when
-bubblewrap does not work on the machine."""
+bubblewrap does not work on the machine; the actor window shows each run's sandbox."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from tests.launcher.conftest import run_tinyclaw
 from tinyclaw.doctor import Doctor, format_checks
 from tinyclaw.home import Home
+from tinyclaw.launcher.render import Style, progress
 from tinyclaw.runners.sandbox import probe_bwrap
 
 CONFIG = """\
@@ -50,3 +51,18 @@ def test_where_bwrap_fails_auto_warns_and_a_required_sandbox_is_a_problem(home: 
     assert "fix: sudo apt-get install bubblewrap" in text
     assert 'FAIL  sandbox @vault: mode "bwrap" is required but /usr/bin/bwrap' in text
     assert "the worker will not start" in text
+
+
+def test_the_actor_window_shows_the_sandbox_and_an_unconfined_run_in_red() -> None:
+    confined = {
+        "ts": 0,
+        "kind": "sandbox",
+        "text": "bwrap: writes only /ws",
+        "data": {"confined": True},
+    }
+    unconfined = {"ts": 0, "kind": "sandbox", "text": "unconfined (x)", "data": {"confined": False}}
+
+    (line,) = progress(confined, Style(color=False))
+    assert line.startswith("  ▣ ") and line.endswith("  bwrap: writes only /ws")
+    (red,) = progress(unconfined, Style(color=True))
+    assert "\x1b[31;1m" in red and "unconfined (x)" in red
