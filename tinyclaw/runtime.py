@@ -10,7 +10,7 @@ from tinyclaw.redaction import Redactor
 from tinyclaw.runners import ProcessRunner, Runner, make_runner
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.redacting import RedactingRunner
-from tinyclaw.runners.sandbox import Sandbox
+from tinyclaw.runners.sandbox import Sandbox, probe_bwrap
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,7 @@ def build_runners(
     (``mode = "bwrap"``) and does not work here."""
     kinds = {actor.runner for actor in config.actors.values()}
     process = ProcessRunner(ledger=GroupLedger(home.runs))
+    probe_bwrap.cache_clear()  # bwrap may have been installed since: try it again
     sandbox = Sandbox(home, config)
     sandbox.check()
     runners: dict[str, Runner] = {}
