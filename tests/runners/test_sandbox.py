@@ -235,3 +235,28 @@ def test_stopping_the_recorded_group_stops_the_sandboxed_cli_and_its_children(
     finally:
         child.signal_group(signal.SIGKILL)
         child.wait(10)
+
+
+def test_a_workspace_symlinked_from_inside_the_home_keeps_its_name(
+    home: Home, tmp_path: Path
+) -> None:
+    """claude keys its sessions by the working directory, so the CLI must run in the
+    workspace under its configured name even though the home around it is hidden."""
+    if probe_bwrap("bwrap") is not None:
+        pytest.skip(f"bwrap does not work here: {probe_bwrap('bwrap')}")
+    real = tmp_path / "repo"
+    real.mkdir()
+    link = home.root / "actors" / "alice" / "workspace"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    box = Sandbox(home, config(home), probe=probe_bwrap)
+    argv, env = box(
+        RunRequest("hi", "alice", link),
+        ["/bin/sh", "-c", "pwd; echo made > here"],
+        {"PATH": "/usr/bin:/bin"},
+        lambda event: None,
+    )
+    done = subprocess.run(argv, env=env, cwd=link, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(link)
+    assert (real / "here").read_text() == "made\n"

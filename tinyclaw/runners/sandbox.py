@@ -277,7 +277,11 @@ class Sandbox:
             programs = [Path(argv[0]), Path(argv[0]).resolve()] if argv else []
             policy = replace(
                 policy,
-                writable=tuple(dict.fromkeys((workspace.resolve(), *policy.writable))),
+                # Also under the configured name: a symlink to the workspace inside
+                # the hidden home would be gone, and claude keys sessions by the cwd.
+                writable=tuple(
+                    dict.fromkeys((workspace.resolve(), workspace.absolute(), *policy.writable))
+                ),
                 readable=(*policy.readable, *dict.fromkeys(_package_root(p) for p in programs)),
             )
         emit(RunEvent("sandbox", policy.describe(), {"confined": policy.confined}))
