@@ -120,6 +120,19 @@ def test_a_workspace_holding_the_home_still_hides_its_secrets(home: Home) -> Non
     policy = Sandbox(home, cfg, probe=works).policy("alice", {})
     for part in (".env", "pairing", "state", "logs", "queue", "actors"):
         assert home.root.resolve() / part in policy.hidden
+    if probe_bwrap("bwrap") is not None:
+        return
+    home.env_file.write_text("SECRET=hunter2\n")
+    box = Sandbox(home, cfg, probe=probe_bwrap)
+    argv, env = box(
+        RunRequest("hi", "alice", home.root),
+        ["/bin/sh", "-c", "cat .env; echo made > here"],
+        {"PATH": "/usr/bin:/bin"},
+        lambda event: None,
+    )
+    done = subprocess.run(argv, env=env, cwd=home.root, capture_output=True, text=True, timeout=30)
+    assert "hunter2" not in done.stdout
+    assert (home.root / "here").read_text() == "made\n"  # the workspace stays writable
 
 
 def test_a_dedicated_cli_home_is_writable_whole(home: Home, tmp_path: Path) -> None:

@@ -116,9 +116,12 @@ def confine(
     this one run needs besides its workspace (a message's attachments)."""
     if not policy.confined:
         return list(argv), dict(env)
-    mounts = {_Mount(p, "hide") for p in policy.hidden}
-    mounts |= {_Mount(p, "ro") for p in (*policy.readable, *readable)}
-    mounts |= {_Mount(p, "rw") for p in policy.writable}
+    shown = {_Mount(p, "ro") for p in (*policy.readable, *readable)}
+    shown |= {_Mount(p, "rw") for p in policy.writable}
+    # A path both hidden and shown (a workspace that is the home itself) is shown.
+    mounts = shown | {_Mount(p, "hide") for p in policy.hidden} - {
+        _Mount(m.path, "hide") for m in shown
+    }
     ordered = sorted(
         (m for m in mounts if os.path.lexists(m.path)),
         key=lambda m: (_depth(m.path), _RANK[m.op], str(m.path)),
