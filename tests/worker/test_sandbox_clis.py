@@ -353,3 +353,23 @@ def test_auto_without_bwrap_runs_unconfined_and_says_so_loudly(home: Home) -> No
     (sandbox,) = [r for r in live_records(home, "assistant") if r["kind"] == "sandbox"]
     assert sandbox["data"] == {"confined": False}
     assert str(sandbox["text"]).startswith("unconfined (bwrap unusable: 'no-such-bwrap'")
+
+
+def test_a_sandboxed_cli_past_its_timeout_is_stopped_with_everything_in_it(home: Home) -> None:
+    home.config_file.write_text(
+        "[worker]\nscan_interval = 0.5\nstop_timeout = 0.5\n\n"
+        f"[runners.claude]\ncommand = {json.dumps(str(FAKE_CLI))}\n"
+        'env = { FAKE_CLI_SLEEP = "60" }\n\n[actors.assistant]\ntimeout = 2\n'
+    )
+    msg = message("take your time")
+    with worker_process(home):
+        Spool(home).put(msg)
+        wait_for(lambda: any(home.runs.iterdir()) if home.runs.exists() else False, 30, "a run")
+        (entry,) = home.runs.iterdir()
+        group = int(entry.name)
+        members = lambda: live_group_members(group) or []  # noqa: E731
+        wait_for(lambda: any("fake-cli" in _cmdline(p) for p in members()), 10, "the CLI")
+        reply = reply_for(home, msg, 30)
+        assert live_group_members(group) == []
+
+    assert reply.text == "The assistant took longer than 2 s and was stopped."
