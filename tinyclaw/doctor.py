@@ -254,12 +254,18 @@ class Doctor:
     def sandbox(self, config: Config) -> list[Check]:
         """The isolation each actor's CLI gets, as the worker would give it."""
         box = Sandbox(self.home, config, probe=self.probe)
-        install = "sudo apt-get install bubblewrap   (docs/sandbox.md)"
         results = []
         for name, actor in config.actors.items():
             settings = config.runners.for_kind(actor.runner)
             policy = box.policy(name, build_cli_env(settings, actor.runner, self.environ))
             label = f"sandbox @{name}"
+            install = (
+                "sudo apt-get install bubblewrap   (docs/sandbox.md)"
+                if "is not installed" in policy.note
+                else "allow unprivileged user namespaces (sysctl "
+                "kernel.unprivileged_userns_clone=1; in a container, a seccomp/AppArmor "
+                'profile that permits them), or set [sandbox] mode = "off"   (docs/sandbox.md)'
+            )
             if policy.confined:
                 results.append(Check("ok", label, policy.describe()))
             elif policy.note.startswith("REFUSED"):

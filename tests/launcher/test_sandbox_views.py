@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.launcher.conftest import run_tinyclaw
+from tinyclaw.config import load_config
 from tinyclaw.doctor import Doctor, format_checks
 from tinyclaw.home import Home
 from tinyclaw.launcher.render import Style, progress
@@ -48,9 +49,13 @@ def test_where_bwrap_fails_auto_warns_and_a_required_sandbox_is_a_problem(home: 
 
     assert "warn  sandbox @assistant: UNCONFINED: its CLI can read the home's secrets" in text
     assert "No permissions to create new namespace" in text
-    assert "fix: sudo apt-get install bubblewrap" in text
+    assert "fix: allow unprivileged user namespaces" in text  # installed, but refused
     assert 'FAIL  sandbox @vault: mode "bwrap" is required but /usr/bin/bwrap' in text
     assert "the worker will not start" in text
+
+    missing = lambda program, net: f"{program!r} is not installed (apt-get install bubblewrap)"  # noqa: E731
+    text = format_checks(Doctor(home, environ={}, probe=missing).sandbox(load_config(home)))
+    assert "fix: sudo apt-get install bubblewrap" in text
 
 
 def test_the_actor_window_shows_the_sandbox_and_an_unconfined_run_in_red() -> None:
