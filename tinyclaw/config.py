@@ -144,6 +144,38 @@ def _both_routes() -> list[ApprovalRoute]:
     return ["window", "chat"]
 
 
+SandboxMode = Literal["auto", "bwrap", "off"]
+SandboxNetwork = Literal["shared", "none"]
+
+
+class SandboxConfig(Strict):
+    """How each actor's CLI is confined (``[sandbox]``). ``auto`` uses bubblewrap
+    where it works and runs unconfined with a warning where it does not; ``bwrap``
+    refuses to start without it; ``off`` never confines."""
+
+    mode: SandboxMode = "auto"
+    network: SandboxNetwork = Field(
+        default="shared", description='"none" cuts the CLI off its hosted API too'
+    )
+    bwrap: str = Field(default="bwrap", description="the bubblewrap program (name or path)")
+    writable: list[str] = Field(
+        default_factory=list, description="more paths every sandboxed CLI may write"
+    )
+    hide: list[str] = Field(
+        default_factory=list, description="more paths no sandboxed CLI may see (~/.ssh)"
+    )
+
+
+class ActorSandboxConfig(Strict):
+    """One actor's exceptions to ``[sandbox]``; unset keys inherit it."""
+
+    mode: SandboxMode | None = None
+    network: SandboxNetwork | None = None
+    writable: list[str] = Field(
+        default_factory=list, description="more paths this actor's CLI may write"
+    )
+
+
 class ActorConfig(SpendLimits):
     runner: RunnerKind = "claude"
     model: str | None = None
@@ -183,6 +215,7 @@ class ActorConfig(SpendLimits):
     steer_note: bool = Field(
         default=True, description="tell the chat user when the owner steers their run"
     )
+    sandbox: ActorSandboxConfig = ActorSandboxConfig()
 
     @model_validator(mode="after")
     def _permission_mode_of_its_runner(self) -> ActorConfig:
@@ -463,6 +496,7 @@ class Config(Strict):
     launcher: LauncherConfig = LauncherConfig()
     metrics: MetricsConfig = MetricsConfig()
     transcription: TranscriptionConfig | None = None
+    sandbox: SandboxConfig = SandboxConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -27,6 +27,8 @@ from tinyclaw.diskspace import read_report
 from tinyclaw.dotenv import load_dotenv
 from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
+from tinyclaw.runners.environment import build_cli_env
+from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
 from tinyclaw.runtime import PACKAGE_ROOT, cli_search_dirs
 
 Level = Literal["ok", "warning", "problem", "info"]
@@ -91,8 +93,10 @@ class Doctor:
         run: Run = run_version,
         which: Callable[[str], str | None] = shutil.which,
         search_dirs: Sequence[Path] | None = None,
+        probe: Probe = probe_bwrap,
     ) -> None:
         self.home = home
+        self.probe = probe
         self.environ = dict(os.environ) if environ is None else environ
         self.run = run
         self.which = which
@@ -108,6 +112,7 @@ class Doctor:
         results += self.clis(config)
         if config is not None:
             results += self.tokens(config)
+            results += self.sandbox(config)
             if config.metrics.enabled:
                 results.append(self.metrics(config))
             results += self.transcription(config)
@@ -246,6 +251,35 @@ class Doctor:
                 )
             else:
                 results.append(Check("ok", kind, f"{command}: {version}"))
+        return results
+
+    def sandbox(self, config: Config) -> list[Check]:
+        """The isolation each actor's CLI gets, as the worker would give it."""
+        box = Sandbox(self.home, config, probe=self.probe)
+        results = []
+        for name, actor in config.actors.items():
+            settings = config.runners.for_kind(actor.runner)
+            policy = box.policy(name, build_cli_env(settings, actor.runner, self.environ))
+            label = f"sandbox @{name}"
+            install = (
+                "sudo apt-get install bubblewrap   (docs/sandbox.md)"
+                if "is not installed" in policy.note
+                else "allow unprivileged user namespaces (sysctl "
+                "kernel.unprivileged_userns_clone=1; in a container, a seccomp/AppArmor "
+                'profile that permits them), or set [sandbox] mode = "off"   (docs/sandbox.md)'
+            )
+            if policy.confined:
+                results.append(Check("ok", label, policy.describe()))
+            elif policy.note.startswith("REFUSED"):
+                detail = f'mode "bwrap" is required but {policy.note.removeprefix("REFUSED: ")}'
+                results.append(
+                    Check("problem", label, detail + "; the worker will not start", install)
+                )
+            elif policy.note.startswith("bwrap unusable"):
+                detail = "UNCONFINED: its CLI can read the home's secrets and other workspaces"
+                results.append(Check("warning", label, f"{detail} ({policy.note})", install))
+            else:
+                results.append(Check("info", label, policy.describe()))
         return results
 
     def tokens(self, config: Config) -> list[Check]:

@@ -10,6 +10,7 @@ from tinyclaw.redaction import Redactor
 from tinyclaw.runners import ProcessRunner, Runner, make_runner
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.redacting import RedactingRunner
+from tinyclaw.runners.sandbox import Sandbox, probe_bwrap
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,9 +31,14 @@ def build_runners(
 ) -> dict[str, Runner]:
     """One runner per kind in use; each records its CLIs' process groups in
     ``state/runs/`` so the next worker can stop what a dead one left running.
-    With ``redactor``, every result and progress event of theirs is redacted."""
+    With ``redactor``, every result and progress event of theirs is redacted. Each CLI
+    runs in the sandbox ``[sandbox]`` describes; a ConfigError if it is demanded
+    (``mode = "bwrap"``) and does not work here."""
     kinds = {actor.runner for actor in config.actors.values()}
     process = ProcessRunner(ledger=GroupLedger(home.runs))
+    probe_bwrap.cache_clear()  # bwrap may have been installed since: try it again
+    sandbox = Sandbox(home, config)
+    sandbox.check()
     runners: dict[str, Runner] = {}
     for kind in sorted(kinds):
         runner = make_runner(
@@ -40,6 +46,7 @@ def build_runners(
             config.runners.for_kind(kind),
             search_dirs=cli_search_dirs(home),
             process=process,
+            sandbox=sandbox,
         )
         runners[kind] = RedactingRunner(runner, redactor) if redactor else runner
     return runners

@@ -54,6 +54,11 @@ def _config(home: Home, fake: TelegramFake, anthropic: AnthropicFake, tmp_path: 
 scan_interval = 0.5
 stop_timeout = 2
 
+# The walk up the process tree must reach the worker: unconfined (in the sandbox the
+# worker is out of reach altogether, tests/worker/test_sandbox_clis.py).
+[sandbox]
+mode = "off"
+
 [runners.claude]
 command = {json.dumps(cli_path("claude"))}
 args = ["--allowedTools", "Bash"]

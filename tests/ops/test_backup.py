@@ -185,7 +185,8 @@ def test_a_message_in_progress_during_the_backup_is_answered_by_the_restored_hom
 ) -> None:
     mark = tmp_path / "cli-started"
     env = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "3", "FAKE_CLI_MARK": str(mark)}
-    write_config(home, fake_cli_config({"assistant": {}}, env=env))
+    marks = f"[sandbox]\nwritable = [{json.dumps(str(tmp_path))}]\n"  # the CLI writes its mark
+    write_config(home, fake_cli_config({"assistant": {}}, env=env, extra=marks))
     archive = tmp_path / "b.tar.gz"
     msg = message("answer slowly")
     with worker_process(home):

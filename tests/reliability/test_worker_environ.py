@@ -25,7 +25,10 @@ from tinyclaw.spool import Spool
 def test_a_worker_given_platform_tokens_drops_them_and_redacts_them(
     home: Home, anthropic_fake: AnthropicFake, openai_fake: OpenAIFake, tmp_path: Path
 ) -> None:
-    home.config_file.write_text(_toml(home, anthropic_fake, openai_fake, tmp_path))
+    # The walk up the process tree must reach the worker: unconfined (in the sandbox the
+    # worker is out of reach altogether, tests/worker/test_sandbox_clis.py).
+    unconfined = '\n[sandbox]\nmode = "off"\n'
+    home.config_file.write_text(_toml(home, anthropic_fake, openai_fake, tmp_path) + unconfined)
     tokens = list(PLATFORM_SECRETS.values())
     anthropic_fake.on_marker(
         "ENVIRON",

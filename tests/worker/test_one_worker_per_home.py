@@ -57,7 +57,10 @@ def test_a_cli_left_running_by_a_killed_worker_is_stopped_before_its_message_run
     home: Home,
 ) -> None:
     mark = home.root / "cli-is-working"
-    write_config(home, fake_cli_config(env={"FAKE_CLI_SLEEP": "120", "FAKE_CLI_MARK": str(mark)}))
+    # Unconfined: a sandboxed CLI dies with its worker (test_sandbox_clis.py).
+    unconfined = '[sandbox]\nmode = "off"\n'
+    env = {"FAKE_CLI_SLEEP": "120", "FAKE_CLI_MARK": str(mark)}
+    write_config(home, fake_cli_config(env=env, extra=unconfined))
     spool = Spool(home)
     msg = message("a long job")
     spool.put(msg)

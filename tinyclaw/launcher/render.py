@@ -16,6 +16,7 @@ from tinyclaw.printable import printable
 
 ICONS = {
     "start": "·",
+    "sandbox": "▣",
     "text": "…",
     "tool": "⚙",
     "command": "$",
@@ -98,6 +99,10 @@ def progress(record: dict[str, Any], s: Style, *, repeated: bool = False) -> lis
         session = data.get("session_id")
         resumed = f", resuming {session}" if data.get("resume") and session else ""
         return [s(f"  {icon} {stamp}  {text}{resumed}", "dim")]
+    if kind == "sandbox":
+        if data.get("confined"):
+            return [s(f"  {icon} {stamp}  {text[:300]}", "dim")]
+        return [s(f"  {icon} {stamp}  {text[:300]}", "red", "bold")]  # worth a glance
     if kind == "text":
         return [s(f"  {icon} {stamp}", "dim"), *_indent(text, 8)]
     if kind == "command":

@@ -22,6 +22,7 @@ from tinyclaw.runners.claude import ClaudeRunner
 from tinyclaw.runners.codex import CodexRunner
 from tinyclaw.runners.environment import build_cli_env, default_search_dirs, resolve_command
 from tinyclaw.runners.process import ProcessRunner
+from tinyclaw.runners.sandbox import Confiner
 from tinyclaw.runners.sessions import SessionStore
 
 __all__ = [
@@ -49,6 +50,7 @@ def make_runner(
     *,
     environ: Mapping[str, str] | None = None,
     process: ProcessRunner | None = None,
+    sandbox: Confiner | None = None,
 ) -> Runner:
     """The runner for ``kind`` ("claude" or "codex"); any other kind is a ConfigError."""
     runners: dict[str, type[ClaudeRunner] | type[CodexRunner]] = {
@@ -57,4 +59,6 @@ def make_runner(
     }
     if kind not in runners:
         raise ConfigError(f"unknown runner {kind!r} (expected 'claude' or 'codex')")
-    return runners[kind](settings, search_dirs=search_dirs, environ=environ, process=process)
+    return runners[kind](
+        settings, search_dirs=search_dirs, environ=environ, process=process, sandbox=sandbox
+    )

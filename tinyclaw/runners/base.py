@@ -50,6 +50,7 @@ class RunRequest:
     prompt: str
     actor: str
     workspace: Path  # cwd of the CLI; created if missing
+    readable: tuple[Path, ...] = ()  # files outside it the run needs (attachments)
     model: str | None = None
     persona: str = ""  # claude: --append-system-prompt; codex: developer_instructions
     permission_mode: str | None = None  # claude: --permission-mode; codex: sandbox mode

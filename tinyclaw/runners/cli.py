@@ -40,12 +40,13 @@ from tinyclaw.runners.live import (
     RunControls,
 )
 from tinyclaw.runners.process import ProcessOutcome, ProcessRunner
+from tinyclaw.runners.sandbox import Confiner
 from tinyclaw.runners.summary import (
     SEE_LOG,
     Summary,
-    killed_by_signal,
     last_line,
     shorten,
+    signal_number,
     with_detail,
 )
 
@@ -84,9 +85,12 @@ class CliRunner:
         environ: Mapping[str, str] | None = None,
         process: ProcessRunner | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sandbox: Confiner | None = None,
     ) -> None:
         """``environ`` is tinyclaw's environment (default: ``os.environ`` at run time);
-        the CLI gets only the parts :func:`build_cli_env` picks from it."""
+        the CLI gets only the parts :func:`build_cli_env` picks from it. ``sandbox``
+        confines each CLI it starts (``runners.sandbox.Sandbox``); None: unconfined."""
+        self._sandbox = sandbox
         self.settings = settings
         self._search_dirs = list(search_dirs)
         self._environ = environ
@@ -180,7 +184,7 @@ class CliRunner:
 
         def on_line(line: str) -> None:
             for event in stream.feed(line):
-                # Reliability suite (issue 7): progress goes to logs/live/<actor>.jsonl,
+                # Progress goes to logs/live/<actor>.jsonl,
                 # and a tool's output (`env`) or the model's text may quote a pass_env key.
                 emit(_redacted(event, secrets))
 
@@ -194,6 +198,8 @@ class CliRunner:
             }
             emit(RunEvent("start", f"{self.kind} started (pid {pid})", data))
 
+        if self._sandbox is not None:
+            argv, env = self._sandbox(request, argv, env, emit)
         outcome = self._process.run(
             argv,
             cwd=request.workspace,
@@ -207,7 +213,7 @@ class CliRunner:
         result = self._judge(request, outcome, stream)
         if result.text:
             result = replace(result, text=redact(result.text, secrets))
-        if result.error:  # issue 7: the worker puts `error` into logs/events.jsonl
+        if result.error:  # the worker puts `error` into logs/events.jsonl
             result = replace(result, error=redact(result.error, secrets))
         self._log_result(request, result, outcome, secrets)
         return result
@@ -303,13 +309,13 @@ def _killed(summary: Summary, exit_code: int | None) -> Summary:
 
     The streams judge a complete successful result as the answer whatever the exit
     signal, so only a run with no result line (or a failed one) gets here."""
-    if not killed_by_signal(exit_code):
+    number = signal_number(exit_code)
+    if number is None:
         return summary
-    assert exit_code is not None
     try:
-        name = signal.Signals(-exit_code).name
+        name = signal.Signals(number).name
     except ValueError:
-        name = f"signal {-exit_code}"
+        name = f"signal {number}"
     return replace(
         summary,
         text=f"Sorry, the assistant was stopped from outside ({name}) before it answered.",

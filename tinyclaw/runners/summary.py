@@ -20,13 +20,28 @@ class Summary:
     usage: dict[str, Any] = field(default_factory=dict)
 
 
+def signal_number(exit_code: int | None) -> int | None:
+    """The signal that ended the CLI, or None if it exited. ``Popen`` reports signal
+    N as -N; a sandboxed CLI's is reported by bwrap, which (like a shell) exits with
+    128 + N when its child dies of signal N."""
+    if exit_code is None:
+        return None
+    if exit_code < 0:
+        return -exit_code
+    if 128 < exit_code < 128 + 65:
+        return exit_code - 128
+    return None
+
+
 def killed_by_signal(exit_code: int | None) -> bool:
-    """Whether the CLI ended by a signal (``Popen`` reports -N) rather than exiting.
+    """Whether the CLI ended by a signal rather than exiting (:func:`signal_number`).
 
     A result line printed before such an end is complete: the CLI writes it last,
     so a kill in the moment between that line and the exit must not turn a finished
     answer into an error."""
-    return exit_code is not None and exit_code < 0
+    return signal_number(exit_code) is not None
+
+
 # What a chat user is told when a run fails. The reason itself (an API message, a
 # stderr line) can name internal addresses, hosts or paths ("check your inference
 # gateway (127.0.0.1:39645)"), so it goes to RunResult.error, which the log, the event

@@ -4,7 +4,8 @@ took and what it cost.
 Two sources, both already on disk: the conversation state (who handed what to whom,
 the answers, the end) and the event log's ``run.start``/``run.end`` lines (timing and
 cost per message id). A message outside any team conversation is traced from the
-event log alone.
+event log alone. Below the timeline come the steps each run took (its sandbox, its
+commands), from the actors' live files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.teams.state import Conversation, ConversationStore, Entry
 from tinyclaw.teams.texts import one_line
+from tinyclaw.teams.trace_steps import run_steps
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,10 @@ def trace(home: Home, ident: str) -> list[str]:
     events = list(EventLog(home.logs / "events.jsonl").read())
     conversation = ConversationStore(home.state / "conversations").find(ident)
     if conversation is None:
-        return trace_message(events, ident)
-    return trace_conversation(conversation, events)
+        lines, ids = trace_message(events, ident), {ident}
+    else:
+        lines, ids = trace_conversation(conversation, events), conversation_ids(conversation)
+    return lines + run_steps(home, events, ids)
 
 
 # -- the same, as data (``tinyclaw trace --json``) --------------------------------

@@ -495,6 +495,7 @@ class Worker:
             prompt=fit_prompt(build_prompt(message, text), message.id, workspace),
             actor=actor_name,
             workspace=workspace,
+            readable=tuple(Path(a.path) for a in message.attachments),
             model=self.model_for(actor_name, conversation),
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace
