@@ -3,7 +3,9 @@
 Everything tinyclaw raises on purpose derives from :class:`TinyclawError`, so the edges
 (the worker loop, the listeners, the command line) catch exactly one type, turn it into
 a file in ``failed/``, a reply or one clear line, and keep running. Nothing in between
-swallows ``Exception``::
+swallows ``Exception``. A CLI that fails (missing, timed out, an API error) is not an
+exception: the runner returns it as a ``RunResult`` with ``ok=False``, because the
+worker answers it like any other result::
 
     TinyclawError
     ├── ConfigError            tinyclaw.toml or an environment value is wrong
@@ -16,10 +18,6 @@ swallows ``Exception``::
     ├── ScheduleError          a scheduled job cannot be stored or found
     │   └── JobNotFoundError       no job with that id
     ├── ConversationError      a team conversation's state cannot be read or written
-    ├── RunnerError            running a CLI went wrong
-    │   ├── RunnerNotFoundError    the binary is missing
-    │   ├── RunnerTimeoutError     the per-actor timeout killed it
-    │   └── RunnerFailedError      it ran and reported an error
     ├── DeliveryError          a platform refused or failed a reply
     │   ├── TransientDeliveryError retry later (network, 5xx, 429)
     │   └── PermanentDeliveryError never retry (400, 403, chat gone)
@@ -76,22 +74,6 @@ class JobNotFoundError(ScheduleError):
 class ConversationError(TinyclawError):
     """A team conversation's state file is unreadable or its id is invalid; the message
     that needed it is retried, then failed, rather than acted on with a guess."""
-
-
-class RunnerError(TinyclawError):
-    """Running an actor's CLI failed; the message says what happened, for the user."""
-
-
-class RunnerNotFoundError(RunnerError):
-    """The CLI binary configured for a runner does not exist."""
-
-
-class RunnerTimeoutError(RunnerError):
-    """The CLI ran past the actor's timeout and its process group was killed."""
-
-
-class RunnerFailedError(RunnerError):
-    """The CLI ran and reported an error (API error, non-zero exit, bad output)."""
 
 
 class DeliveryError(TinyclawError):
