@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.images import JPEG, png
+from tests.fakes.images import GIF, JPEG, WEBP, png
 from tests.worker.conftest import reply_for
 from tests.worker.test_real_clis import Stage
 from tinyclaw.messages import Inbound
@@ -105,11 +105,25 @@ def test_a_photo_with_a_caption_reaches_the_model_as_an_image_and_the_caption_as
     assert "photo_7.jpg (photo, image/jpeg" in stage.resent()  # the path is still there
 
 
-def test_a_jpeg_sent_as_a_file_is_shown_as_a_jpeg(stage: Stage) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "media_type"),
+    [
+        ("red.jpg", JPEG, "image/jpeg"),
+        ("dot.gif", GIF, "image/gif"),
+        ("red.webp", WEBP, "image/webp"),
+    ],
+)
+def test_jpeg_gif_and_webp_files_are_shown_with_their_type(
+    stage: Stage, name: str, data: bytes, media_type: str
+) -> None:
     with stage.serving():
-        send_files(stage, "and this one?", ("red.jpg", JPEG, "document", "image/jpeg"))
+        send_files(stage, "and this one?", (name, data, "document", media_type))
 
-    assert seen_images(stage) == [("image/jpeg", b64(JPEG))]
+    if stage.kind == "codex" and media_type == "image/gif":
+        [(seen, _)] = seen_images(stage)  # codex converts a GIF to PNG itself
+        assert seen == "image/png"
+    else:
+        assert seen_images(stage) == [(media_type, b64(data))]
 
 
 def test_a_photo_without_a_caption_gets_a_neutral_text(stage: Stage) -> None:
