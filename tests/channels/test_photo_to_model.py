@@ -20,7 +20,7 @@ from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs a
 from tests.fakes.images import JPEG
 from tests.fakes.telegram_api import TelegramFake
 from tests.worker.conftest import worker_thread
-from tests.worker.test_real_clis import Stage
+from tests.worker.test_real_clis import Stage, new_stage
 from tinyclaw.home import Home
 
 pytestmark = pytest.mark.cli
@@ -30,15 +30,7 @@ CAPTION = "what is in this picture?"
 
 @pytest.fixture(params=["claude", "codex"])
 def stage(request: pytest.FixtureRequest, home: Home) -> Stage:
-    kind: str = request.param
-    fake_name = "anthropic_fake" if kind == "claude" else "openai_fake"
-    stage = Stage(
-        kind,
-        home,
-        request.getfixturevalue(fake_name),
-        request.getfixturevalue(f"{kind}_settings"),
-    )
-    stage.configure()
+    stage = new_stage(request, request.param)
     with home.config_file.open("a", encoding="utf-8") as config:
         config.write(f'\n[channels.telegram]\nallow_from = ["{ALICE_ID}"]\n')
     return stage

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fakes.images import GIF, JPEG, WEBP, png
 from tests.worker.conftest import reply_for
-from tests.worker.test_real_clis import Stage
+from tests.worker.test_real_clis import Stage, new_stage
 from tinyclaw.messages import Inbound
 from tinyclaw.runners.images import MAX_IMAGE_BYTES
 from tinyclaw.spool import Spool
@@ -33,24 +33,12 @@ def stage(request: pytest.FixtureRequest) -> Stage:
 
 @pytest.fixture
 def stage_claude(request: pytest.FixtureRequest) -> Stage:
-    return _stage(request, "claude")
+    return new_stage(request, "claude")
 
 
 @pytest.fixture
 def stage_codex(request: pytest.FixtureRequest) -> Stage:
-    return _stage(request, "codex")
-
-
-def _stage(request: pytest.FixtureRequest, kind: str) -> Stage:
-    fake_name = "anthropic_fake" if kind == "claude" else "openai_fake"
-    stage = Stage(
-        kind,
-        request.getfixturevalue("home"),
-        request.getfixturevalue(fake_name),
-        request.getfixturevalue(f"{kind}_settings"),
-    )
-    stage.configure()
-    return stage
+    return new_stage(request, "codex")
 
 
 def one_shot(stage: Stage) -> None:
