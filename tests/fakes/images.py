@@ -27,6 +27,25 @@ def png(width: int = 1, height: int = 1, rgb: tuple[int, int, int] = (200, 30, 3
     )
 
 
+def png_noise(side: int, seed: int = 7) -> bytes:
+    """A ``side`` × ``side`` PNG of pseudo-random pixels: nearly 3 bytes a pixel."""
+    state = seed
+    rows = bytearray()
+    for _ in range(side):
+        rows.append(0)
+        for _ in range(side * 3 // 8):
+            state = (state * 6364136223846793005 + 1442695040888963407) % 2**64
+            rows += state.to_bytes(8, "little")
+        rows += bytes(side * 3 % 8)
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(bytes(rows), 1))
+        + _chunk(b"IEND", b"")
+    )
+
+
 # An 8×8 red baseline JPEG (ffmpeg -f lavfi -i color=c=red:s=8x8 -frames:v 1 -q:v 31).
 JPEG = bytes.fromhex(
     "ffd8ffe000104a46494600010200000100010000fffe00104c61766335392e33372e31303000ffdb"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.images import GIF, JPEG, WEBP, png
+from tests.fakes.images import GIF, JPEG, WEBP, png, png_noise
 from tests.worker.conftest import reply_for
 from tests.worker.test_real_clis import Stage, new_stage
 from tinyclaw.messages import Inbound
@@ -160,3 +160,14 @@ def test_one_shot_claude_cannot_take_an_image_and_gets_its_path(stage_claude: St
 
     assert seen_images(stage) == []  # `claude -p` has no way to attach one
     assert str(path) in stage.resent()
+
+
+def test_an_image_just_under_the_cap_still_reaches_the_model(stage: Stage) -> None:
+    side = 1100  # 1100 × 1100 RGB of noise: about 3.6 MB, barely compressible
+    noise = png_noise(side)
+    assert len(noise) <= MAX_IMAGE_BYTES
+    with stage.serving():
+        send_files(stage, "so big", ("big.png", noise, "document", "image/png"), timeout=120)
+
+    [(media_type, data)] = seen_images(stage)  # a CLI may scale it down on the way
+    assert media_type in ("image/png", "image/jpeg", "image/webp") and data
