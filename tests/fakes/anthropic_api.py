@@ -91,6 +91,18 @@ class AnthropicFake(FakeProvider):
                         results.append("\n".join(iter_strings(block.get("content"))))
         return results
 
+    def images(self, body: Any) -> list[tuple[str, str]]:
+        """``(media_type, base64 data)`` of every image block in the users' turns."""
+        found: list[tuple[str, str]] = []
+        for message in self.messages(body):
+            if message.get("role") != "user":
+                continue
+            for block in _content_blocks(message):
+                source = block.get("source")
+                if block.get("type") == "image" and isinstance(source, dict):
+                    found.append((str(source.get("media_type")), str(source.get("data"))))
+        return found
+
     # -- writing replies -----------------------------------------------------------------
 
     def respond(self, handler: Handler, body: Any, reply: Reply) -> None:

@@ -58,7 +58,8 @@ CLAUDE_TEST_ENV = {
 
 def cli_path(kind: str) -> str:
     """The real ``claude``/``codex`` binary; skip (or fail under CI) when it is missing."""
-    local = REPO_ROOT / ".tools" / "node_modules" / ".bin" / kind
+    # A worktree links .tools to the main checkout's; the sandbox binds real paths.
+    local = (REPO_ROOT / ".tools").resolve() / "node_modules" / ".bin" / kind
     if local.is_file() and os.access(local, os.X_OK):
         return str(local)
     found = shutil.which(kind)

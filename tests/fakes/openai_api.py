@@ -88,6 +88,21 @@ class OpenAIFake(FakeProvider):
                     results.append("\n".join(iter_strings(item.get("output"))))
         return results
 
+    def images(self, body: Any) -> list[tuple[str, str]]:
+        """``(media_type, base64 data)`` of every ``input_image`` in the users' items
+        (codex sends an image as a ``data:`` URL)."""
+        found: list[tuple[str, str]] = []
+        for item in self.items(body):
+            content = item.get("content")
+            if item.get("role") != "user" or not isinstance(content, list):
+                continue
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "input_image":
+                    url = str(part.get("image_url", ""))
+                    head, _, data = url.partition(",")
+                    found.append((head.removeprefix("data:").removesuffix(";base64"), data))
+        return found
+
     # -- writing replies -----------------------------------------------------------------
 
     def respond(self, handler: Handler, body: Any, reply: Reply) -> None:

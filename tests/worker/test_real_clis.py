@@ -129,18 +129,22 @@ class Stage:
         return self.fake.model_requests()[-1].text
 
 
-@pytest.fixture(params=["claude", "codex"])
-def stage(request: pytest.FixtureRequest, home: Home) -> Stage:
-    kind: str = request.param
+def new_stage(request: pytest.FixtureRequest, kind: str) -> Stage:
+    """A configured :class:`Stage` for ``kind``, its fake and settings from fixtures."""
     fake_name = "anthropic_fake" if kind == "claude" else "openai_fake"
     stage = Stage(
         kind,
-        home,
+        request.getfixturevalue("home"),
         request.getfixturevalue(fake_name),
         request.getfixturevalue(f"{kind}_settings"),
     )
     stage.configure()
     return stage
+
+
+@pytest.fixture(params=["claude", "codex"])
+def stage(request: pytest.FixtureRequest) -> Stage:
+    return new_stage(request, request.param)
 
 
 def test_a_plain_message_gets_the_models_answer(stage: Stage) -> None:

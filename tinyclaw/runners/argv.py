@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tinyclaw.config import RunnerSettings
 from tinyclaw.runners.base import RunRequest
+from tinyclaw.runners.images import sniff
 
 
 def build_claude_argv(
@@ -67,7 +68,7 @@ def build_codex_argv(settings: RunnerSettings, req: RunRequest) -> list[str]:
 
     ``exec resume`` does not accept ``--sandbox`` and remembers neither it nor ``-c``
     overrides, so the sandbox goes in as ``-c sandbox_mode=…`` there, and everything is
-    passed again on every turn. The persona is ``developer_instructions``: codex sends
+    passed again on every turn. Images go as ``--image`` (both forms take it). The persona is ``developer_instructions``: codex sends
     it as a developer message and does not duplicate it on resume.
     """
     argv = ["exec"]
@@ -83,6 +84,8 @@ def build_codex_argv(settings: RunnerSettings, req: RunRequest) -> list[str]:
             argv.append(f"--sandbox={req.permission_mode}")
     if req.persona:
         argv.extend(["-c", f"developer_instructions={toml_string(req.persona)}"])
+    # ``--image`` splits its value at commas: a path with one stays a path in the prompt.
+    argv.extend(f"--image={p}" for p in req.images if "," not in str(p) and sniff(p))
     argv.extend(settings.args)
     argv.append("--")
     if req.session_id:

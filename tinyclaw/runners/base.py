@@ -51,6 +51,7 @@ class RunRequest:
     actor: str
     workspace: Path  # cwd of the CLI; created if missing
     readable: tuple[Path, ...] = ()  # files outside it the run needs (attachments)
+    images: tuple[Path, ...] = ()  # of those, the ones the model is shown as images
     model: str | None = None
     persona: str = ""  # claude: --append-system-prompt; codex: developer_instructions
     permission_mode: str | None = None  # claude: --permission-mode; codex: sandbox mode

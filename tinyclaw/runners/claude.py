@@ -30,4 +30,4 @@ class ClaudeRunner(CliRunner):
     def new_live(
         self, request: RunRequest, controls: RunControls, emit: EventSink
     ) -> LiveStream | None:
-        return ClaudeLive(request.prompt, controls, emit)
+        return ClaudeLive(request.prompt, controls, emit, request.images)

@@ -1,7 +1,8 @@
 """Claude Code's live protocol: ``-p --input-format stream-json`` with control requests.
 
-The prompt goes to stdin as the first ``{"type": "user", …}`` line, and stdin stays
-open until the final ``result``. What else travels on it (the same JSON lines the
+The prompt goes to stdin as the first ``{"type": "user", …}`` line (with the
+message's images as ``image`` content blocks before its text), and stdin stays open
+until the final ``result``. What else travels on it (the same JSON lines the
 official ``claude-agent-sdk`` writes):
 
 * a steering line is one more user message; written mid-turn, claude shows it to the
@@ -22,10 +23,13 @@ run ledger; the protocol is a handful of JSON lines, spoken here directly.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tinyclaw.runners.base import EventSink, RunEvent
 from tinyclaw.runners.claude_stream import ClaudeStream
+from tinyclaw.runners.images import Image, load_images
 from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import shorten
 
@@ -34,10 +38,22 @@ DENIED = "The owner denied this tool use."
 TIMED_OUT = "Nobody approved this tool use in time, so it was denied."
 
 
-def user_line(text: str) -> dict[str, Any]:
+def user_line(text: str, images: Sequence[Image] = ()) -> dict[str, Any]:
+    """A user turn; with ``images``, content blocks: each image (base64, its media
+    type), then the text, the order Anthropic recommends."""
+    content: str | list[dict[str, Any]] = text
+    if images:
+        content = [
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": i.media_type, "data": i.base64},
+            }
+            for i in images
+        ]
+        content.append({"type": "text", "text": text})
     return {
         "type": "user",
-        "message": {"role": "user", "content": text},
+        "message": {"role": "user", "content": content},
         "parent_tool_use_id": None,
         "session_id": "default",
     }
@@ -56,9 +72,16 @@ class ClaudeLive(ClaudeStream):
     process runner. ``emit`` receives the events of what it did (steer delivered,
     approval asked and decided) in the order they happened."""
 
-    def __init__(self, prompt: str, controls: RunControls, emit: EventSink) -> None:
+    def __init__(
+        self,
+        prompt: str,
+        controls: RunControls,
+        emit: EventSink,
+        images: tuple[Path, ...] = (),
+    ) -> None:
         super().__init__()
         self._prompt = prompt
+        self._images = images
         self._controls = controls
         self._emit = emit
         self._send: Send | None = None
@@ -70,7 +93,7 @@ class ClaudeLive(ClaudeStream):
 
     def started(self, send: Send) -> None:
         self._send = send
-        send(user_line(self._prompt))
+        send(user_line(self._prompt, load_images(self._images)))
 
     @property
     def finished(self) -> bool:

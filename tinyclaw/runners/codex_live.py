@@ -2,7 +2,8 @@
 
 A run is: ``initialize`` (+ ``initialized``), then ``thread/start`` (a new
 conversation) or ``thread/resume`` (the session id is the thread id), then
-``turn/start`` with the prompt. While the turn runs:
+``turn/start`` with the prompt (and the message's images, as ``localImage`` items).
+While the turn runs:
 
 * a steering line is ``turn/steer`` (``expectedTurnId`` = the running turn): codex
   adds it to the turn as a user message, so the answer reflects it;
@@ -21,6 +22,7 @@ process group, ledger and scrubbed environment every run here gets.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tinyclaw.runners.base import (
@@ -32,6 +34,7 @@ from tinyclaw.runners.base import (
     RunEvent,
     RunRequest,
 )
+from tinyclaw.runners.images import sniff
 from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import (
     API_FAILED,
@@ -63,6 +66,13 @@ USAGE_KEYS = {
 
 def _text_input(text: str) -> list[dict[str, Any]]:
     return [{"type": "text", "text": text, "text_elements": []}]
+
+
+def _turn_input(text: str, images: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The first turn's input: each image codex can show as one (``localImage``: codex
+    reads the file itself, which the sandbox lets it), then the text."""
+    shown = [{"type": "localImage", "path": str(path)} for path in images if sniff(path)]
+    return [*shown, *_text_input(text)]
 
 
 def _item_event(item: dict[str, Any], started: bool) -> RunEvent | None:
@@ -227,7 +237,10 @@ class CodexLive(JsonLineStream):
             thread = result.get("thread")
             if isinstance(thread, dict) and isinstance(thread.get("id"), str):
                 self.thread_id = thread["id"]
-            params = {"threadId": self.thread_id, "input": _text_input(self.request.prompt)}
+            params = {
+                "threadId": self.thread_id,
+                "input": _turn_input(self.request.prompt, self.request.images),
+            }
             self._call("turn/start", params)
         elif method == "turn/start":
             turn = result.get("turn")

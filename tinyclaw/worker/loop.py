@@ -53,6 +53,7 @@ from tinyclaw.worker.prompt import (
     build_prompt,
     discard_prompt_file,
     fit_prompt,
+    shown_images,
     unconfined_attachment,
 )
 from tinyclaw.worker.reloading import HotReload
@@ -496,6 +497,7 @@ class Worker:
             actor=actor_name,
             workspace=workspace,
             readable=tuple(Path(a.path) for a in message.attachments),
+            images=shown_images(message),
             model=self.model_for(actor_name, conversation),
             persona=(
                 ""  # the CLI reads it from the persona file in its workspace

@@ -7,11 +7,15 @@ from pathlib import Path
 
 from tinyclaw.errors import UnsafePathError
 from tinyclaw.fsutil import atomic_write, confine
-from tinyclaw.messages import Inbound
+from tinyclaw.messages import Attachment, Inbound
+from tinyclaw.runners.images import MAX_IMAGES, sniff
 
 # Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and both CLIs take the prompt
 # as an argument; keep well below that.
 MAX_INLINE_PROMPT_BYTES = 120 * 1024
+# The text of a photo sent without a caption: the model is shown the image, and needs
+# a turn that says so rather than an empty one.
+NO_CAPTION = "[An image, sent without a caption]"
 
 
 def _size(num: int | None) -> str:
@@ -36,6 +40,22 @@ def unconfined_attachment(files_root: Path, message: Inbound) -> str | None:
     return None
 
 
+def _looks_like_image(attachment: Attachment) -> bool:
+    return attachment.kind == "photo" or (attachment.mime or "").startswith("image/")
+
+
+def shown_images(message: Inbound) -> tuple[Path, ...]:
+    """The attachments the model is shown as images (``RunRequest.images``): photos
+    and files sent as images whose bytes are PNG, JPEG, GIF or WebP within the size
+    cap, at most ``MAX_IMAGES``. Every attachment's path stays in the prompt too."""
+    found = [
+        Path(a.path)
+        for a in message.attachments
+        if _looks_like_image(a) and sniff(Path(a.path)) is not None
+    ]
+    return tuple(found[:MAX_IMAGES])
+
+
 def build_prompt(message: Inbound, text: str) -> str:
     """The message text plus what the chat showed around it: the quoted message and
     the attachments' paths, so the CLI can open them with its own tools."""
@@ -55,6 +75,8 @@ def build_prompt(message: Inbound, text: str) -> str:
         author = f" {message.reply_to.author}" if message.reply_to.author else ""
         quoted = "\n".join("> " + line for line in message.reply_to.text.splitlines())
         parts.append(f"In reply to{author}:\n{quoted}")
+    if not text.strip() and any(_looks_like_image(a) for a in message.attachments):
+        text = NO_CAPTION
     parts.append(text)
     if message.attachments:
         lines = [
