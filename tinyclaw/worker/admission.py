@@ -7,7 +7,8 @@ made by hand may claim any kind, and two kinds change what the worker does with 
 
 * ``operator`` passes pairing's second look, because only the owner types in an
   actor's window; on any channel but that window's it would let a stranger's message
-  through, so it is refused there;
+  through, so it is refused there, unless its sender is the window itself (a line
+  the owner steered into that chat's conversation);
 * ``handoff`` and ``fanin`` belong to a team conversation. Without hand-off data, or
   naming a conversation that is not an id or does not exist, the run's result would
   have nowhere to go (the CLI would run at a cost, and its answer be thrown away).
@@ -28,6 +29,9 @@ from tinyclaw.config import WorkerConfig
 from tinyclaw.messages import ID_PATTERN, Inbound
 
 OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
+# The sender of a line the owner steered into a chat's conversation while its actor was
+# idle (worker/steering.py): no platform has such a user id, so no listener writes it.
+OPERATOR_SENDER = "operator"
 TEAM_KINDS = frozenset({"handoff", "fanin"})
 _ID_RE = re.compile(ID_PATTERN)
 # How far past the longest retry wait a ``not_before`` may lie (clock changes, a slow
@@ -37,7 +41,11 @@ NOT_BEFORE_SLACK = 3600.0
 
 def kind_problem(message: Inbound, conversation_exists: Callable[[str], bool]) -> str | None:
     """Why ``message`` can never be run as its kind says, or None if it can."""
-    if message.kind == "operator" and message.channel != OPERATOR_CHANNEL:
+    if (
+        message.kind == "operator"
+        and message.channel != OPERATOR_CHANNEL
+        and message.sender.id != OPERATOR_SENDER
+    ):
         return (
             f"kind 'operator' on channel {message.channel!r}: operator lines come only from "
             f"an actor's window (channel {OPERATOR_CHANNEL!r})"

@@ -26,6 +26,7 @@ from tinyclaw.live_files import (
 )
 from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
+from tinyclaw.worker.admission import OPERATOR_SENDER
 
 log = logging.getLogger("tinyclaw.worker")
 OPERATOR = "operator"
@@ -70,7 +71,7 @@ class IdleSteering:
             id=line.id,
             channel=channel,
             chat_id=chat_id,
-            sender=Sender(id=OPERATOR, name=line.by),
+            sender=Sender(id=OPERATOR_SENDER, name=line.by),  # admission lets it pass
             text=line.text,
             kind="operator",
             actor=actor,
