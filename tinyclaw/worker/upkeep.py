@@ -17,7 +17,7 @@ from tinyclaw.home import Home
 from tinyclaw.live_files import clear_approvals, restore_taken_steers
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.spool import Spool
-from tinyclaw.spool_recovery import prune, recover_processing, recover_tmp, strays
+from tinyclaw.spool.recovery import prune, recover_processing, recover_tmp, strays
 from tinyclaw.worker.journal import RunJournal
 
 log = logging.getLogger("tinyclaw.worker")

@@ -17,7 +17,7 @@ from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
 from tinyclaw.messages import Inbound, Reply, Sender, load_inbound
 from tinyclaw.spool import Spool
-from tinyclaw.spool_recovery import recover_processing, recover_tmp
+from tinyclaw.spool.recovery import recover_processing, recover_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -184,7 +184,7 @@ REWRITE_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from tinyclaw.home import Home
     from tinyclaw.spool import Spool
-    from tinyclaw.spool_recovery import recover_processing
+    from tinyclaw.spool.recovery import recover_processing
     spool = Spool(Home(Path(sys.argv[1])))
     recover_processing(spool, 5, 0)
     """
