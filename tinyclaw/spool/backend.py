@@ -135,6 +135,11 @@ class SpoolBackend(Protocol[Handle]):
         that goes into ``Attachment.path``. ``name`` is unique within the message."""
         ...
 
+    def read_attachment(self, locator: str, limit: int = ...) -> bytes:
+        """The bytes of a saved attachment (at most ``limit + 1``, so a caller can
+        say "too large"); FileNotFoundError once it is discarded."""
+        ...
+
     def discard_attachments(self, message_id: str) -> None:
         """Forget every file of a message that was not queued after all."""
         ...

@@ -65,6 +65,7 @@ log = logging.getLogger("tinyclaw.spool")
 SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
+MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 
 
@@ -445,6 +446,11 @@ class Spool:
             handle.write(data)
         return str(path)
 
+    def read_attachment(self, locator: str, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
+        """Read a saved attachment, refusing a locator outside ``files/`` and anything
+        but a regular file (UnsafePathError)."""
+        return read_regular(confine(self.files_root, locator), limit)
+
     def discard_attachments(self, message_id: str) -> None:
         """Remove ``files/<message_id>/`` and everything in it."""
         shutil.rmtree(self.files_dir(message_id), ignore_errors=True)
@@ -472,4 +478,3 @@ if TYPE_CHECKING:
 
     def _implements(spool: Spool) -> SpoolBackend[Path]:
         return spool  # mypy checks here that Spool is a SpoolBackend
-
