@@ -335,6 +335,17 @@ class SpoolContract:
         assert spool.fail(handle, "unreadable reply") is not None
         assert list(self.failures(spool).values()) == ["unreadable reply"]
 
+    def test_bytes_from_outside_the_queue_are_kept_with_their_reason(
+        self, spool: Backend
+    ) -> None:
+        spool.reject("request.json", b"{half a request", "outbox of @coder: not JSON")
+        assert self.failures(spool) == {"request": "outbox of @coder: not JSON"}
+        spool.reject("request.json", b"again", "outbox of @coder: still not JSON")
+        assert sorted(self.failures(spool).values()) == [
+            "outbox of @coder: not JSON",
+            "outbox of @coder: still not JSON",
+        ]
+
     def test_an_invalid_actor_name_is_refused(self, spool: Backend) -> None:
         with pytest.raises(Exception, match="invalid actor name"):
             spool.put_for("../escape", make_message())

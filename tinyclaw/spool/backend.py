@@ -93,6 +93,11 @@ class SpoolBackend(Protocol[Handle]):
         """Keep the message aside with ``reason``; None if it was already gone."""
         ...
 
+    def reject(self, name: str, data: bytes, reason: str) -> Handle | None:
+        """Keep bytes that never were a queued message (a file dropped by an actor)
+        among the failed, under ``name``, with ``reason``."""
+        ...
+
     def retry(
         self, handle: Handle, actor: str, max_attempts: int, backoff: float, why: str
     ) -> bool:

@@ -358,6 +358,14 @@ class Spool:
         log.warning("moved %s to failed/: %s", path.name, reason)
         return target
 
+    def reject(self, name: str, data: bytes, reason: str) -> Path | None:
+        """Keep bytes that came from outside the queue (a file an actor dropped on
+        another filesystem) in ``failed/`` as ``name``, with ``reason``."""
+        tmp = write_tmp(self.tmp, data, durable=self.durable)
+        copy = tmp.with_name(Path(name).name)
+        os.rename(tmp, copy)
+        return self.fail(copy, reason)
+
     def mark_sent(self, path: Path, channel: str) -> Path | None:
         """A platform accepted this reply: keep it in ``sent/`` as the delivery ledger."""
         return self.move(path, self.sent(channel))
