@@ -120,6 +120,22 @@ class SpoolContract:
         assert spool.depths()["processing"] == 0
         assert spool.depths()["inboxes"] == 0
 
+    def test_a_routed_message_goes_behind_those_already_waiting(self, spool: Backend) -> None:
+        spool.put_for("coder", make_message("first"))
+        handle = spool.put(make_message("second"))
+        assert spool.route(handle, "coder") is not None
+        assert spool.route(handle, "coder") is None  # taken: the loser moves on
+        assert [spool.load(h).text for h in spool.pending("coder")] == ["first", "second"]
+        assert spool.depths()["incoming"] == 0
+
+    def test_a_released_claim_runs_again_as_it_was(self, spool: Backend) -> None:
+        message = make_message()
+        spool.put_for("coder", message)
+        claimed = spool.claim(next(spool.pending("coder")), "coder")
+        assert spool.release(claimed, "coder") is not None
+        assert spool.load(next(spool.pending("coder"))) == message
+        assert spool.depths()["processing"] == 0
+
     def test_the_loser_of_a_claim_gets_none(self, spool: Backend) -> None:
         spool.put_for("coder", make_message())
         handle = next(spool.pending("coder"))

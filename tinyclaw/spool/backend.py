@@ -5,6 +5,7 @@ through a fixed set of states::
 
     put ──► incoming ──route──► inbox(actor) ──claim──► processing(actor)
                                    ▲                        │
+                                   ├──release (as it was) ──┤
                                    └──retry (attempt+1) ────┤
                                                             ├──complete──► (gone)
                                                             └──fail──────► failed (+ reason)
@@ -72,6 +73,11 @@ class SpoolBackend(Protocol[Handle]):
         operator line, a steering note)."""
         ...
 
+    def route(self, handle: Handle, actor: str) -> Handle | None:
+        """Move a message from incoming into ``actor``'s inbox, behind those already
+        there; None if another process took it."""
+        ...
+
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily (the worker needs only the head)."""
         ...
@@ -83,6 +89,11 @@ class SpoolBackend(Protocol[Handle]):
 
     def claim(self, handle: Handle, actor: str) -> Handle | None:
         """Take a pending message for ``actor``'s run; None if someone else won."""
+        ...
+
+    def release(self, handle: Handle, actor: str) -> Handle | None:
+        """Return a claim to ``actor``'s inbox unchanged, no attempt counted (the
+        worker stops, or the disk is full): it runs again as if never taken."""
         ...
 
     def complete(self, handle: Handle) -> None:

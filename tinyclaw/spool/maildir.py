@@ -420,6 +420,14 @@ class Spool:
         assert target is not None  # without a dedupe key a put always lands
         return target
 
+    def route(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
+        """Rename an incoming file into ``actor``'s inbox (``sync`` as for :meth:`move`)."""
+        return self.move(path, self.inbox(actor), sync=sync)
+
+    def release(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
+        """Rename a claimed file back into ``actor``'s inbox as it is."""
+        return self.move(path, self.inbox(actor), sync=sync)
+
     def pending(self, actor: str) -> Iterator[Path]:
         """``actor``'s inbox, oldest first, lazily."""
         box = self.inbox(actor)
