@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from pathlib import Path
 
 from tests.launcher.conftest import write_config
 from tinyclaw.config import load_config
@@ -131,6 +132,34 @@ def test_replies_for_this_actor_are_shown_and_filed_others_are_left(home: Home) 
     assert "reviewer" not in "\n".join(lines)
     assert [p.stem for p in Spool.list_box(spool.sent("operator"))] == ["r-coder"]
     assert [p.stem for p in Spool.list_box(spool.outgoing("operator"))] == ["r-reviewer"]
+
+
+def test_a_reply_planted_as_a_link_to_a_file_outside_the_home_is_not_shown(
+    home: Home, tmp_path: Path
+) -> None:
+    watch, _ = _watch(home)
+    spool = Spool(home)
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text(
+        json.dumps(
+            {
+                "id": "planted",
+                "in_reply_to": "planted",
+                "channel": "operator",
+                "chat_id": "coder",
+                "text": "a secret from outside the home",
+            }
+        )
+    )
+    box = spool.ensure_box(spool.outgoing("operator"))
+    (box / "planted.json").symlink_to(outside)
+
+    lines = watch.poll()
+
+    assert "a secret from outside the home" not in "\n".join(lines)
+    [failed] = Spool.list_box(spool.failed)
+    reason = json.loads((spool.failed / "planted.json.reason").read_text())["reason"]
+    assert failed.name == "planted.json" and "symlink" in reason
 
 
 def test_progress_and_run_boundaries_come_out_in_time_order(home: Home) -> None:

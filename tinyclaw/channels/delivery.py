@@ -15,6 +15,7 @@ between files and survives a restart. For each file, in arrival order:
 * after every part the platform accepted, progress (``meta.parts_sent`` /
   ``meta.files_sent``) is written back atomically, so a crash resends at most the one
   part that was in flight (at-least-once for that part, never for the others);
+  ``spool.update_reply`` stores it, and never writes back a reply no longer waiting;
 * a transient error (network, 5xx, 429) is retried with exponential backoff, honouring
   ``retry_after``; if it persists, the file stays in ``outgoing/`` with ``attempts``
   counted and ``not_before`` set, and goes to ``failed/`` after ``rounds`` attempts;
@@ -53,8 +54,8 @@ from tinyclaw.errors import (
     UnsafePathError,
     UploadTooLargeError,
 )
-from tinyclaw.fsutil import atomic_write, confine, is_transient, sanitize_name
-from tinyclaw.messages import Reply, dump, load_reply
+from tinyclaw.fsutil import confine, is_transient, sanitize_name
+from tinyclaw.messages import Reply
 from tinyclaw.spool import Spool
 from tinyclaw.watching import Watcher
 
@@ -158,15 +159,15 @@ class Outbox:
     async def drain(self) -> None:
         """One pass over the box in FIFO order."""
         self._earliest = None
-        for path in self.spool.list_box(self.box):
+        for path in self.spool.replies(self.platform.name):
             await self.deliver(path)
 
     async def deliver(self, path: Path) -> DeliveryOutcome:
         """Deliver one reply file; see the module docstring for what each outcome does."""
         try:
-            # Spool.read, not path.read_bytes: a symlink or FIFO planted in
+            # The spool's reader, not path.read_bytes: a symlink or FIFO planted in
             # the box is refused instead of followed, and the read is size-bounded.
-            reply = load_reply(self.spool.read(path), default_id=path.stem)
+            reply = self.spool.load_reply(path)
         except FileNotFoundError:
             return "gone"
         except InvalidMessageError as exc:
@@ -353,8 +354,7 @@ class Outbox:
             return "failed"
         delay = max(exc.retry_after or 0.0, self.retry.round_delay(rounds))
         updated = reply.model_copy(update={"attempts": rounds, "not_before": self._clock() + delay})
-        if path.exists():
-            atomic_write(path, dump(updated), tmp_dir=self.spool.tmp, durable=self.spool.durable)
+        self.spool.update_reply(path, updated)
         self.log.warning("could not deliver %s (%s); next try in %.0f s", path.name, exc, delay)
         if (
             self._earliest is None
@@ -388,7 +388,4 @@ class _Progress:
 
     def advance(self, key: str, value: int) -> None:
         self.reply = self.reply.model_copy(update={"meta": {**self.reply.meta, key: value}})
-        if self.path.exists():
-            atomic_write(
-                self.path, dump(self.reply), tmp_dir=self.spool.tmp, durable=self.spool.durable
-            )
+        self.spool.update_reply(self.path, self.reply)

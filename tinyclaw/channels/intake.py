@@ -15,9 +15,7 @@ The order matters and is the security boundary of a listener:
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import AttachmentTooLargeError, DeliveryError
-from tinyclaw.fsutil import confine, sanitize_name, unique_name
+from tinyclaw.fsutil import sanitize_name, unique_name
 from tinyclaw.messages import MAX_TEXT, Attachment, Inbound, InboundKind, Quote, Sender
 from tinyclaw.spool import Spool
 
@@ -145,7 +143,7 @@ class Intake:
             self.log.info(
                 "ignored a redelivered message %s:%s", message.chat_id, message.message_id
             )
-            shutil.rmtree(self.spool.files_dir(msg_id), ignore_errors=True)
+            self.spool.discard_attachments(msg_id)
             return None
         self.log.info("queued %s from %s:%s", msg_id, channel, message.sender_id)
         self.typing.start(message.chat_id)
@@ -171,8 +169,8 @@ class Intake:
     async def _download(
         self, msg_id: str, files: Sequence[IncomingFile]
     ) -> tuple[list[Attachment], list[str]]:
-        """Fetch what fits the cap into ``queue/files/<msg_id>/``; describe the rest."""
-        folder = self.spool.files_dir(msg_id)
+        """Fetch what fits the cap into the spool's attachments of ``msg_id``;
+        describe the rest."""
         attachments: list[Attachment] = []
         notes: list[str] = []
         used: set[str] = set()
@@ -203,14 +201,9 @@ class Intake:
                 )
                 continue
             name = _unique(name, used)
-            folder.mkdir(parents=True, exist_ok=True)
-            path = confine(folder, name)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
             attachments.append(
                 Attachment(
-                    path=str(path),
+                    path=self.spool.save_attachment(msg_id, name, data),
                     name=name,
                     kind=item.kind,
                     mime=item.mime,

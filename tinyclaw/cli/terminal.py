@@ -20,7 +20,7 @@ from tinyclaw.errors import ConfigError, InvalidMessageError
 from tinyclaw.fsutil import unique_name
 from tinyclaw.home import Home
 from tinyclaw.instance import lock_holder, worker_lock_path
-from tinyclaw.messages import Inbound, Reply, Sender, load_reply
+from tinyclaw.messages import Inbound, Reply, Sender
 from tinyclaw.printable import printable
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.worker.commands import resolve_actor
@@ -92,7 +92,7 @@ def receive(
 
 def _take(spool: Spool, path: Path) -> Reply | None:
     try:
-        reply = load_reply(Spool.read(path))
+        reply = spool.load_reply(path)
     except FileNotFoundError:
         return None
     except InvalidMessageError as exc:
@@ -107,9 +107,9 @@ def collect_replies(home: Home, *, chat: str | None = None) -> int:
     only, if given), oldest first, each under a line naming what it answers."""
     spool = Spool(home)
     shown = 0
-    for path in spool.list_box(spool.outgoing(CHANNEL)):
+    for path in spool.replies(CHANNEL):
         try:
-            reply = load_reply(Spool.read(path))
+            reply = spool.load_reply(path)
         except FileNotFoundError:
             continue
         except InvalidMessageError as exc:

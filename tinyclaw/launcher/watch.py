@@ -46,7 +46,7 @@ from tinyclaw.live_files import (
     put_steer,
     recent_conversations,
 )
-from tinyclaw.messages import Inbound, Sender, load_reply
+from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 CHANNEL = "operator"
@@ -73,7 +73,6 @@ class ActorWatch:
         self.user = user or _user()
         self.clock = clock
         self.spool = Spool(home)
-        self.outbox = self.spool.outgoing(CHANNEL)
         self.live = JsonlTail(live_path(home, actor), backlog=BACKLOG)
         self.events = JsonlTail(home.logs / "events.jsonl")
         self._shown: dict[str, bool] = {}  # task id -> its text was shown
@@ -230,9 +229,10 @@ class ActorWatch:
 
     def poll_replies(self) -> list[str]:
         lines: list[str] = []
-        for path in Spool.list_box(self.outbox):
+        for path in self.spool.replies(CHANNEL):
             try:
-                reply = load_reply(path.read_bytes())
+                # The spool's reader: a link or FIFO planted in the box is refused.
+                reply = self.spool.load_reply(path)
             except FileNotFoundError:
                 continue
             except InvalidMessageError as exc:

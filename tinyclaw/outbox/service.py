@@ -46,7 +46,7 @@ from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed, Unsettled, parse_s
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidFileError, InvalidMessageError, TinyclawError, UnsafePathError
 from tinyclaw.events import EventLog
-from tinyclaw.fsutil import read_regular, sanitize_name, unique_name, write_tmp
+from tinyclaw.fsutil import read_regular, sanitize_name, unique_name
 from tinyclaw.home import Home
 from tinyclaw.messages import Reply
 from tinyclaw.outbox.request import (
@@ -343,10 +343,7 @@ class OutboxService:
                 data = read_regular(staged, MAX_REQUEST_BYTES)[:MAX_REQUEST_BYTES]
             except (OSError, UnsafePathError) as exc:
                 reason += f" (its content could not be copied: {exc})"
-        tmp = write_tmp(self.spool.tmp, data, durable=self.spool.durable)
-        copy = tmp.with_name(staged.name)
-        os.rename(tmp, copy)
-        self.spool.fail(copy, reason)
+        self.spool.reject(staged.name, data, reason)
         staged.unlink(missing_ok=True)
 
     def _emit(self, kind: str, **fields: object) -> None:

@@ -217,7 +217,7 @@ class Coordinator:
                 continue  # already run and applied: writing it again would double it
             if (self.spool.processing(message.actor) / (message.id + SUFFIX)).exists():
                 continue  # running right now
-            self.spool.put(message, self.spool.inbox(message.actor))
+            self.spool.put_for(message.actor, message)
             failpoint(step + ".emitting")
         failpoint(step + ".emitted")
         with self.store.locked(conversation.id):

@@ -451,7 +451,7 @@ class Worker:
             left: list[tuple[Path, str]] = []
             for path, actor in self._stalled:
                 try:
-                    self.spool.move(path, self.spool.inbox(actor), sync=False)
+                    self.spool.release(path, actor, sync=False)
                 except OSError as exc:
                     log.warning(
                         "cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc
@@ -523,7 +523,7 @@ class Worker:
             finally:  # a long prompt's file has been read (or will be written anew)
                 discard_prompt_file(message.id, workspace)
             if running.cancel_reason == "shutdown":
-                self.spool.move(running.path, self.spool.inbox(actor_name))
+                self.spool.release(running.path, actor_name)
                 log.info("returned %s to @%s's inbox on shutdown", message.id, actor_name)
                 return
             if retry_if_killed(

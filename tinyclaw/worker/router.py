@@ -146,9 +146,8 @@ class Router:
             self.answer(path, message, not_yours, "error")
             return
         failpoint("route.before_move")
-        inbox = self.spool.inbox(target)
-        if self.spool.move(path, inbox, sync=False) is not None:
-            self._unsynced.add(inbox)
+        if self.spool.route(path, target, sync=False) is not None:
+            self._unsynced.add(self.spool.inbox(target))
             self.events.emit(
                 "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
             )

@@ -45,7 +45,7 @@ class IdleSteering:
         messages in its inbox is not idle: its next run takes the lines."""
         for actor in idle:
             lines = pending_steers(self.home, actor)
-            if not lines or Spool.list_box(self.spool.inbox(actor)):
+            if not lines or next(self.spool.pending(actor), None) is not None:
                 continue  # nothing to pass on, or a run is about to start and take it
             for path in lines:
                 try:

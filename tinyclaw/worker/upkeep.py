@@ -17,7 +17,7 @@ from tinyclaw.home import Home
 from tinyclaw.live_files import clear_approvals, restore_taken_steers
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.spool import Spool
-from tinyclaw.spool_recovery import prune, recover_processing, recover_tmp, strays
+from tinyclaw.spool.recovery import prune, recover_tmp, strays
 from tinyclaw.worker.journal import RunJournal
 
 log = logging.getLogger("tinyclaw.worker")
@@ -52,10 +52,10 @@ class Upkeep:
             self.events.emit("recovered.orphans", groups=orphans)
         cfg = self.config.worker
         saved = set(self.journal.ids())  # ran to the end: not a message that kills us
-        requeued, failed = recover_processing(
-            self.spool, cfg.max_attempts, cfg.retry_backoff, ran=saved.__contains__
+        recovered = self.spool.recover(
+            cfg.max_attempts, cfg.retry_backoff, ran=saved.__contains__
         )
-        rolled = recover_tmp(self.spool)
+        requeued, failed, rolled = recovered.requeued, recovered.failed, recovered.rolled
         self.fail_unrunnable()
         restore_taken_steers(self.home)  # taken by a dead run, never delivered
         for request in clear_approvals(self.home):  # asked again when the run restarts

@@ -13,26 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.fsutil import unique_name
+from tests.spool.contract import make_message
 from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, Sender, load_inbound
+from tinyclaw.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
-from tinyclaw.spool_recovery import recover_processing, recover_tmp
+from tinyclaw.spool.recovery import recover_processing, recover_tmp
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def make_message(text: str = "hello", **extra: object) -> Inbound:
-    return Inbound.model_validate(
-        {
-            "id": unique_name(),
-            "channel": "cli",
-            "chat_id": "local",
-            "sender": Sender(id="me"),
-            "text": text,
-            **extra,
-        }
-    )
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_put_lands_whole_in_incoming_and_leaves_no_temporary_file(home: Home) -> None:
@@ -184,7 +171,7 @@ REWRITE_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from tinyclaw.home import Home
     from tinyclaw.spool import Spool
-    from tinyclaw.spool_recovery import recover_processing
+    from tinyclaw.spool.recovery import recover_processing
     spool = Spool(Home(Path(sys.argv[1])))
     recover_processing(spool, 5, 0)
     """

@@ -1,4 +1,4 @@
-"""The spool's sweeps: what a crash or a careless writer leaves behind, put right.
+"""The Maildir backend's sweeps: what a crash or a careless writer leaves behind, put right.
 
 ``recover_processing`` returns claimed messages to their inboxes (counting an attempt,
 backing off, failing a message that keeps killing the worker); ``recover_tmp``
@@ -18,7 +18,7 @@ from tinyclaw.config import NAME_RE
 from tinyclaw.errors import InvalidMessageError
 from tinyclaw.failpoints import failpoint
 from tinyclaw.messages import load_inbound
-from tinyclaw.spool import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
+from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 
 def recover_processing(

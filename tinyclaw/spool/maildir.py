@@ -1,4 +1,4 @@
-"""The spool: Maildir rules applied to tinyclaw's queue (docs/architecture.md, "The queue protocol").
+"""The Maildir backend: the spool as files in the home (docs/architecture.md, "The queue protocol").
 
 Boxes and the one move each file makes between them::
 
@@ -16,6 +16,9 @@ Every state change is one ``rename(2)`` within the home's filesystem. A claim is
 rename; whoever loses the race gets ``None`` and moves on. A reply is written before
 the claim is released, and named by message id, so a replay overwrites it rather than
 doubling it, and a reply already in ``sent/`` tells recovery the work was done.
+
+This is the embedded default implementation of :class:`tinyclaw.spool.backend.SpoolBackend`;
+its handles are the files' paths.
 """
 
 from __future__ import annotations
@@ -25,14 +28,23 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import InvalidMessageError, SpoolError, UnsafePathError
+from tinyclaw.errors import InvalidMessageError, UnsafePathError
 from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import atomic_write, fsync_dir, read_regular, unique_name, write_tmp
+from tinyclaw.fsutil import (
+    atomic_write,
+    confine,
+    fsync_dir,
+    read_regular,
+    unique_name,
+    write_tmp,
+)
 from tinyclaw.home import Home
 from tinyclaw.messages import (
     CHANNEL_PATTERN,
@@ -41,13 +53,19 @@ from tinyclaw.messages import (
     Reply,
     dump,
     load_inbound,
+    load_reply,
 )
+from tinyclaw.spool.backend import Recovered
+
+if TYPE_CHECKING:
+    from tinyclaw.spool.backend import SpoolBackend
 
 log = logging.getLogger("tinyclaw.spool")
 
 SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
+MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 
 
@@ -236,7 +254,7 @@ class Spool:
         With ``dedupe_key`` (the platform's message id) a redelivered message is queued
         at most once: the tmp file is hard-linked into ``seen/`` first, which fails if
         the key is known. A crash between link and rename leaves a tmp file with two
-        links, which ``spool_recovery.recover_tmp`` rolls forward. Returns None for a duplicate.
+        links, which ``recovery.recover_tmp`` rolls forward. Returns None for a duplicate.
         """
         box = box or self.incoming
         tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
@@ -340,6 +358,14 @@ class Spool:
         log.warning("moved %s to failed/: %s", path.name, reason)
         return target
 
+    def reject(self, name: str, data: bytes, reason: str) -> Path | None:
+        """Keep bytes that came from outside the queue (a file an actor dropped on
+        another filesystem) in ``failed/`` as ``name``, with ``reason``."""
+        tmp = write_tmp(self.tmp, data, durable=self.durable)
+        copy = tmp.with_name(Path(name).name)
+        os.rename(tmp, copy)
+        return self.fail(copy, reason)
+
     def mark_sent(self, path: Path, channel: str) -> Path | None:
         """A platform accepted this reply: keep it in ``sent/`` as the delivery ledger."""
         return self.move(path, self.sent(channel))
@@ -349,7 +375,7 @@ class Spool:
         name = reply_id + SUFFIX
         return (self.outgoing(channel) / name).exists() or (self.sent(channel) / name).exists()
 
-    # -- recovery (the sweeps are in spool_recovery.py) ------------------------------
+    # -- recovery (the sweeps are in recovery.py) ------------------------------
 
     def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
         """Count an attempt and put ``path`` back into ``actor``'s inbox, or fail it."""
@@ -372,6 +398,79 @@ class Spool:
         log.info("requeued %s for %s (attempt %d, %s)", path.name, actor, attempts + 1, why)
         return True
 
+    def recover(
+        self,
+        max_attempts: int,
+        backoff: float,
+        ran: Callable[[str], bool] = lambda message_id: False,
+    ) -> Recovered:
+        """Return every claim to its inbox and finish or discard half-written puts
+        (the sweeps are in :mod:`tinyclaw.spool.recovery`)."""
+        from tinyclaw.spool.recovery import recover_processing, recover_tmp
+
+        requeued, failed = recover_processing(self, max_attempts, backoff, ran)
+        rolled = recover_tmp(self)
+        return Recovered(requeued=requeued, failed=failed, rolled=rolled)
+
+    # -- the backend interface's names for the box operations ------------------------
+
+    def put_for(self, actor: str, message: Inbound) -> Path:
+        """Queue ``message`` straight into ``actor``'s inbox."""
+        target = self.put(message, self.inbox(actor))
+        assert target is not None  # without a dedupe key a put always lands
+        return target
+
+    def route(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
+        """Rename an incoming file into ``actor``'s inbox (``sync`` as for :meth:`move`)."""
+        return self.move(path, self.inbox(actor), sync=sync)
+
+    def release(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
+        """Rename a claimed file back into ``actor``'s inbox as it is."""
+        return self.move(path, self.inbox(actor), sync=sync)
+
+    def pending(self, actor: str) -> Iterator[Path]:
+        """``actor``'s inbox, oldest first, lazily."""
+        box = self.inbox(actor)
+        return (box / name for name in self.box_names(box))
+
+    def replies(self, channel: str) -> list[Path]:
+        """The channel's waiting replies, oldest first."""
+        return self.list_box(self.outgoing(channel))
+
+    @classmethod
+    def load_reply(cls, path: Path) -> Reply:
+        """Read and validate one reply file (its name is the default id)."""
+        return load_reply(cls.read(path), default_id=path.stem)
+
+    def update_reply(self, path: Path, reply: Reply) -> bool:
+        """Replace a waiting reply's content in place of ``path`` (delivery progress,
+        a deferral). A reply no longer there (sent, failed, or taken by another
+        process) is not written back: that would deliver it a second time."""
+        if not path.exists():
+            return False
+        atomic_write(path, dump(reply), tmp_dir=self.tmp, durable=self.durable)
+        return True
+
+    def save_attachment(self, message_id: str, name: str, data: bytes) -> str:
+        """Write one downloaded file into ``files/<message_id>/<name>``, refusing an
+        existing name and any name that would leave the folder; returns its path."""
+        folder = self.files_dir(message_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = confine(folder, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return str(path)
+
+    def read_attachment(self, locator: str, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
+        """Read a saved attachment, refusing a locator outside ``files/`` and anything
+        but a regular file (UnsafePathError)."""
+        return read_regular(confine(self.files_root, locator), limit)
+
+    def discard_attachments(self, message_id: str) -> None:
+        """Remove ``files/<message_id>/`` and everything in it."""
+        shutil.rmtree(self.files_dir(message_id), ignore_errors=True)
+
     def depths(self) -> dict[str, int]:
         """How many files each box holds, for `tinyclaw status` and the dashboard."""
         result = {
@@ -391,4 +490,7 @@ def _subdirs(path: Path) -> Iterator[Path]:
         return
 
 
-__all__ = ["SUFFIX", "Spool", "SpoolError", "unique_name"]
+if TYPE_CHECKING:
+
+    def _implements(spool: Spool) -> SpoolBackend[Path]:
+        return spool  # mypy checks here that Spool is a SpoolBackend

@@ -1,0 +1,193 @@
+"""The spool's backend interface: every queue operation tinyclaw needs, in one place.
+
+A backend stores messages for actors and replies for channels, and moves each one
+through a fixed set of states::
+
+    put ──► incoming ──route──► inbox(actor) ──claim──► processing(actor)
+                                   ▲                        │
+                                   ├──release (as it was) ──┤
+                                   └──retry (attempt+1) ────┤
+                                                            ├──complete──► (gone)
+                                                            └──fail──────► failed (+ reason)
+
+    put_reply ──► outgoing(channel) ──mark_sent──► sent(channel)
+                        │  └─update_reply (delivery progress, deferral)
+                        └──fail──► failed (+ reason)
+
+The rules every backend keeps, which the contract tests in ``tests/spool/contract.py``
+check:
+
+* **Handles are opaque.** ``claim`` and the listings hand out a ``Handle``; callers
+  pass it back and never look inside. (The Maildir backend's handle is the file's
+  path; a JetStream backend's is the delivered message with its ack token.)
+* **FIFO per actor.** ``pending(actor)`` yields the oldest first.
+* **One winner per claim.** Two claimers of one handle: one gets a handle, the other
+  ``None`` and moves on. No lock is held between calls.
+* **A reply is keyed by its message id.** ``put_reply`` twice with one id leaves
+  one reply (the second replaces the first), and ``reply_exists`` stays true once it
+  is sent: that is how a replay after a crash finds the work already done.
+* **The seen filter.** ``put(..., dedupe_key=k)`` queues a message at most once per
+  channel and key; the second call returns ``None``.
+* **Nothing is dropped silently.** ``fail`` keeps the message with its reason; a
+  message that cannot be read is failed, never retried for ever and never lost.
+* **Recovery.** ``recover`` returns every claim a crashed process left to its
+  actor's inbox with one attempt counted, failing it past ``max_attempts``.
+
+The session, pairing and schedule stores keep their own files today; a shared
+backend provides them through :class:`KeyValue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from tinyclaw.messages import Inbound, Reply
+
+Handle = TypeVar("Handle")
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What one recovery pass did: claims returned, messages failed, half-written
+    puts finished."""
+
+    requeued: int = 0
+    failed: int = 0
+    rolled: int = 0
+
+
+class SpoolBackend(Protocol[Handle]):
+    """The operations of one home's queue, whatever stores it."""
+
+    # -- messages ------------------------------------------------------------------
+
+    def put(self, message: Inbound, *, dedupe_key: str | None = None) -> Handle | None:
+        """Queue a new message for routing. With ``dedupe_key`` (the platform's
+        message key) a second put with the same channel and key returns None."""
+        ...
+
+    def put_for(self, actor: str, message: Inbound) -> Handle:
+        """Queue a routed message straight into ``actor``'s inbox (a handoff, an
+        operator line, a steering note)."""
+        ...
+
+    def route(self, handle: Handle, actor: str) -> Handle | None:
+        """Move a message from incoming into ``actor``'s inbox, behind those already
+        there; None if another process took it."""
+        ...
+
+    def pending(self, actor: str) -> Iterator[Handle]:
+        """``actor``'s inbox, oldest first, lazily (the worker needs only the head)."""
+        ...
+
+    def load(self, handle: Handle) -> Inbound:
+        """The message behind a handle; InvalidMessageError if it cannot be one,
+        FileNotFoundError if another process took it meanwhile."""
+        ...
+
+    def claim(self, handle: Handle, actor: str) -> Handle | None:
+        """Take a pending message for ``actor``'s run; None if someone else won."""
+        ...
+
+    def release(self, handle: Handle, actor: str) -> Handle | None:
+        """Return a claim to ``actor``'s inbox unchanged, no attempt counted (the
+        worker stops, or the disk is full): it runs again as if never taken."""
+        ...
+
+    def complete(self, handle: Handle) -> None:
+        """Release a claim whose result (the reply) is already written."""
+        ...
+
+    def fail(self, handle: Handle, reason: str) -> Handle | None:
+        """Keep the message aside with ``reason``; None if it was already gone."""
+        ...
+
+    def reject(self, name: str, data: bytes, reason: str) -> Handle | None:
+        """Keep bytes that never were a queued message (a file dropped by an actor)
+        among the failed, under ``name``, with ``reason``."""
+        ...
+
+    def retry(
+        self, handle: Handle, actor: str, max_attempts: int, backoff: float, why: str
+    ) -> bool:
+        """Count an attempt and return the claim to ``actor``'s inbox, due after
+        ``backoff * 2**(attempts-1)`` seconds; past ``max_attempts`` fail it with
+        ``why``. False if it was failed."""
+        ...
+
+    # -- replies -------------------------------------------------------------------
+
+    def put_reply(self, reply: Reply) -> Handle:
+        """Queue ``reply`` for its channel under its id, replacing an earlier one."""
+        ...
+
+    def replies(self, channel: str) -> list[Handle]:
+        """The channel's waiting replies, oldest first."""
+        ...
+
+    def load_reply(self, handle: Handle) -> Reply:
+        """The reply behind a handle (errors as for :meth:`load`)."""
+        ...
+
+    def update_reply(self, handle: Handle, reply: Reply) -> bool:
+        """Store a waiting reply's new state (delivery progress, a deferral); False
+        if it is no longer waiting (sent or failed meanwhile), and nothing is written."""
+        ...
+
+    def mark_sent(self, handle: Handle, channel: str) -> Handle | None:
+        """The platform accepted the whole reply: move it to the delivery ledger."""
+        ...
+
+    def reply_exists(self, channel: str, reply_id: str) -> bool:
+        """Whether a reply with this id is waiting or already sent."""
+        ...
+
+    # -- attachments ---------------------------------------------------------------
+
+    def save_attachment(self, message_id: str, name: str, data: bytes) -> str:
+        """Store one downloaded file of message ``message_id``; returns the locator
+        that goes into ``Attachment.path``. ``name`` is unique within the message."""
+        ...
+
+    def read_attachment(self, locator: str, limit: int = ...) -> bytes:
+        """The bytes of a saved attachment (at most ``limit + 1``, so a caller can
+        say "too large"); FileNotFoundError once it is discarded."""
+        ...
+
+    def discard_attachments(self, message_id: str) -> None:
+        """Forget every file of a message that was not queued after all."""
+        ...
+
+    # -- upkeep --------------------------------------------------------------------
+
+    def recover(
+        self,
+        max_attempts: int,
+        backoff: float,
+        ran: Callable[[str], bool] = ...,
+    ) -> Recovered:
+        """Put right what a crashed process left: every claim goes back to its inbox
+        with an attempt counted (or as it is when ``ran(message_id)`` says its result
+        is saved), half-finished puts are finished or discarded."""
+        ...
+
+    def depths(self) -> dict[str, int]:
+        """How many messages each state holds (incoming, inboxes, processing,
+        outgoing, failed), for status and metrics."""
+        ...
+
+
+class KeyValue(Protocol):
+    """A small durable map (sessions, the pairing store, schedule state): what a
+    backend shared by several machines must provide besides the queue. Values are
+    bytes; ``put`` replaces atomically."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def keys(self) -> list[str]: ...
