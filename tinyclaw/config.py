@@ -292,9 +292,10 @@ class ChannelConfig(Strict):
     allow_from: list[str] = Field(default_factory=list)
     allow_groups: list[str] = Field(default_factory=list)
     max_attachment_mb: float = Field(default=20.0, gt=0, le=2048)
-    progress: Literal["off", "notes"] = Field(
+    progress: Literal["off", "notes", "edit"] = Field(
         default="off",
-        description="live steps of a run: off, or throttled notes (one every 2 s at most)",
+        description="live steps of a run: off, throttled notes (one every 2 s at most), "
+        "or edit (one status message edited in place; Telegram and Discord)",
     )
     base_url: str | None = None
     base_file_url: str | None = None

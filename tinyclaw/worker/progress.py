@@ -5,7 +5,8 @@ Each tool call, command or file edit becomes a ``progress`` reply named
 ``THROTTLE`` seconds per chat (a step that comes sooner is dropped, the next one after
 the pause is shown). The text is made printable (no control characters reach a
 terminal or a chat) and short. ``tinyclaw chat`` shows every step it gets; a chat
-platform gets them when its channel says ``progress = "notes"``. The final reply ends
+platform gets them when its channel says ``progress = "notes"`` (or ``"edit"``: its
+listener edits one status message in place). The final reply ends
 the run's steps; its listener may then remove or close what it showed (``meta``
 carries ``progress_of``, the id of the message, and ``step``).
 """
@@ -39,7 +40,7 @@ class ChatProgress:
         if channel == TERMINAL:
             return True
         settings = getattr(self.config.channels, channel, None)
-        return settings is not None and getattr(settings, "progress", "off") == "notes"
+        return settings is not None and getattr(settings, "progress", "off") in ("notes", "edit")
 
     def for_run(self, message: Inbound, actor: str) -> Callable[[RunEvent], None] | None:
         """The event hook of one run, or None when its chat wants no steps."""
