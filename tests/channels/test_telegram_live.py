@@ -227,3 +227,23 @@ async def test_status_edits_keep_to_one_every_two_seconds_per_chat(
         telegram_fake.calls_to("editMessageText")
     )
     assert touched == len(times) <= 2
+
+
+async def test_a_typed_yes_also_closes_the_buttons(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    configure(home, env={"FAKE_CLI_ASK": "Bash"})
+    alice = telegram_fake.user(ALICE_ID, "Alice")
+    async with run_telegram() as _channel:
+        with worker_thread(home):
+            telegram_fake.push_message(alice, "tidy up")
+            await until(lambda: has_question(telegram_fake), "the question")
+            asked = question(telegram_fake)
+            telegram_fake.push_message(alice, "yes")
+            await until(lambda: answered(telegram_fake, "(Bash allowed)"), "the answer")
+            await until(
+                lambda: telegram_fake.shown(ALICE_ID, asked.message_id)["markup"] is None,
+                "the buttons gone",
+            )
+    assert "Allowed once by" in telegram_fake.shown(ALICE_ID, asked.message_id)["text"]
+    assert answered(telegram_fake, "Allowed once.")  # the typed answer gets its notice

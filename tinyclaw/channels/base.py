@@ -100,7 +100,7 @@ from tinyclaw.channels.models import (
     Platform,
     TextPart,
 )
-from tinyclaw.config import ChannelConfig
+from tinyclaw.config import ChannelConfig, progress_mode
 from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, listener_lock_path
@@ -177,7 +177,12 @@ class Channel(abc.ABC):
         self.live: LiveChat | None = None
         if isinstance(self, EditingPlatform):
             self.live = LiveChat(
-                self, home, self.name, progress=config.progress, clock=clock, log=self.log
+                self,
+                home,
+                self.name,
+                progress=progress_mode(self.name, config),
+                clock=clock,
+                log=self.log,
             )
             self.outbox.live = self.live
         self._outbox_task: asyncio.Task[None] | None = None

@@ -166,6 +166,7 @@ class LiveChat:
         self.state = LiveState(state_path(home, channel), self.log)
         self._last_edit: dict[str, float] = {}  # chat -> when its status was last touched
         self.edits: list[tuple[str, float]] = []  # (chat, when): every status edit, for figures
+        self.forget_stale()
 
     # -- outgoing --------------------------------------------------------------------
 
@@ -243,14 +244,14 @@ class LiveChat:
         chat = reply.chat_id
         now = self.clock()
         entry = self.state.status.get(run)
+        text = reply.text[:4000]
         if now - self._last_edit.get(chat, -THROTTLE) < THROTTLE:
             return
+        if entry is not None and entry.get("text") == text:
+            return  # already shown (a step delivered again after a restart)
         self._last_edit[chat] = now
         self.edits.append((chat, now))
-        text = reply.text[:4000]
         if entry is not None and entry.get("message_id"):
-            if entry.get("text") == text:
-                return
             try:
                 await self.platform.edit_marked(chat, str(entry["message_id"]), text)
             except PermanentDeliveryError as exc:  # the user deleted it: start another

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from tinyclaw.config import Config
+from tinyclaw.config import ChannelConfig, Config, progress_mode
 from tinyclaw.messages import Inbound
 from tinyclaw.printable import printable
 from tinyclaw.runners import RunEvent
@@ -40,7 +40,9 @@ class ChatProgress:
         if channel == TERMINAL:
             return True
         settings = getattr(self.config.channels, channel, None)
-        return settings is not None and getattr(settings, "progress", "off") in ("notes", "edit")
+        if not isinstance(settings, ChannelConfig):
+            return False
+        return progress_mode(channel, settings) in ("notes", "edit")
 
     def for_run(self, message: Inbound, actor: str) -> Callable[[RunEvent], None] | None:
         """The event hook of one run, or None when its chat wants no steps."""
