@@ -247,3 +247,17 @@ async def test_a_typed_yes_also_closes_the_buttons(
             )
     assert "Allowed once by" in telegram_fake.shown(ALICE_ID, asked.message_id)["text"]
     assert answered(telegram_fake, "Allowed once.")  # the typed answer gets its notice
+
+
+async def test_a_step_that_goes_out_after_its_answer_opens_no_status_message(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    spool = Spool(home)
+    final = step("m3", 0, "the answer").model_copy(update={"id": "m3", "kind": "reply", "meta": {}})
+    async with run_telegram(progress="edit") as _channel:
+        spool.put_reply(final)
+        await until(lambda: answered(telegram_fake, "the answer"), "the answer")
+    async with run_telegram(progress="edit") as _channel:  # even after a restart
+        spool.put_reply(step("m3", 1, "@assistant $ late"))
+        await until(lambda: not spool.list_box(spool.outgoing("telegram")), "the step handled")
+    assert [s.text for s in telegram_fake.sent] == ["the answer"]

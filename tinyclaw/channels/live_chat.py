@@ -117,6 +117,7 @@ class LiveState:
         self.log = log
         self.questions: dict[str, dict[str, Any]] = {}
         self.status: dict[str, dict[str, Any]] = {}
+        self.ended: list[str] = []  # runs whose answer went out, newest last
         self._load()
 
     def _load(self) -> None:
@@ -129,14 +130,17 @@ class LiveState:
             return
         if isinstance(raw, dict):
             questions, status = raw.get("questions"), raw.get("status")
+            ended = raw.get("ended")
             self.questions = questions if isinstance(questions, dict) else {}
             self.status = status if isinstance(status, dict) else {}
+            self.ended = [str(r) for r in ended] if isinstance(ended, list) else []
 
     def save(self) -> None:
         if len(self.questions) > MAX_QUESTIONS:  # oldest first out
             keep = sorted(self.questions.items(), key=lambda kv: float(kv[1].get("at", 0)))
             self.questions = dict(keep[-MAX_QUESTIONS:])
-        data = {"v": 1, "questions": self.questions, "status": self.status}
+        self.ended = self.ended[-MAX_QUESTIONS:]
+        data = {"v": 1, "questions": self.questions, "status": self.status, "ended": self.ended}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
@@ -245,6 +249,8 @@ class LiveChat:
         now = self.clock()
         entry = self.state.status.get(run)
         text = reply.text[:4000]
+        if run in self.state.ended:
+            return  # a step that went out late: its run is answered, no new status
         if now - self._last_edit.get(chat, -THROTTLE) < THROTTLE:
             return
         if entry is not None and entry.get("text") == text:
@@ -274,12 +280,16 @@ class LiveChat:
         message already gone counts as deleted)."""
         entry = self.state.status.get(run)
         if entry is None:
+            if run not in self.state.ended:
+                self.state.ended.append(run)
+                self.state.save()
             return
         try:
             await self.platform.delete_marked(str(entry["chat_id"]), str(entry["message_id"]))
         except PermanentDeliveryError as exc:
             self.log.info("status message of %s was gone already: %s", run, exc)
         self.state.status.pop(run, None)
+        self.state.ended.append(run)
         self._last_edit.pop(str(entry["chat_id"]), None)
         self.state.save()
 
