@@ -10,6 +10,7 @@ listener find its status message again.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from tests.channels.conftest import ALICE_ID, until
@@ -261,3 +262,16 @@ async def test_a_step_that_goes_out_after_its_answer_opens_no_status_message(
         spool.put_reply(step("m3", 1, "@assistant $ late"))
         await until(lambda: not spool.list_box(spool.outgoing("telegram")), "the step handled")
     assert [s.text for s in telegram_fake.sent] == ["the answer"]
+
+
+async def test_an_unreadable_state_file_does_not_stop_the_listener(
+    home: Home, telegram_fake: TelegramFake, run_telegram: Any
+) -> None:
+    state = home.state / "channels" / "telegram-live.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_bytes(b"\x00not json")
+    spool = Spool(home)
+    async with run_telegram(progress="edit") as _channel:
+        spool.put_reply(step("m4", 1, "@assistant $ make"))
+        await until(lambda: telegram_fake.sent, "the status message")
+    assert json.loads(state.read_text())["status"]["m4"]["message_id"]
