@@ -180,7 +180,7 @@ class Channel(abc.ABC):
                 self,
                 home,
                 self.name,
-                progress=progress_mode(self.name, config),
+                progress=self._progress(config),
                 clock=clock,
                 log=self.log,
             )
@@ -189,6 +189,13 @@ class Channel(abc.ABC):
         self._connected = False
         self._abort = asyncio.Event()
         self._abort_error: TinyclawError | None = None
+
+    edits_messages: ClassVar[bool] = True  # a platform that cannot edit says False
+
+    def _progress(self, config: ChannelConfig) -> str:
+        """The channel's progress mode; "edit" where messages cannot be edited is notes."""
+        mode = progress_mode(self.name, config)
+        return "notes" if mode == "edit" and not self.edits_messages else mode
 
     # -- what a platform implements ------------------------------------------------
 
