@@ -1,6 +1,7 @@
 """The real ``claude`` CLI asks permission for a shell command (its default mode) and
 the owner answers with a button: on Telegram (python-telegram-bot against the Bot API
-fake) and on Discord (discord.py against the Discord fake). The model is the loopback
+fake), on Discord (discord.py against the Discord fake) and on WhatsApp (pywa against
+the Graph API fake). The model is the loopback
 Anthropic fake; the worker is the real one.
 """
 
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 
 from tests.channels.conftest import ALICE_ID, until
+from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.cli_fixtures import anthropic_fake, claude_settings  # noqa: F401
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_harness import ListenerKit
 from tests.fakes.providers import Reply
 from tests.fakes.telegram_api import TelegramFake
+from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tests.worker.test_real_clis import ACTOR, Stage
 from tinyclaw.config import RunnerSettings
 from tinyclaw.home import Home
@@ -103,3 +106,34 @@ async def test_discord_owner_denies_claude_s_command_with_a_button(
         await until(lambda: any("finished" in m.content for m in fake.messages), "the answer", 90)
     assert not target.exists()
     assert "Denied by" in fake.shown[(DM, message_id)]["content"]
+
+
+async def test_whatsapp_owner_allows_claude_s_command_with_a_reply_button(
+    home: Home,
+    whatsapp_fake: WhatsAppFake,
+    anthropic_fake: Any,  # noqa: F811
+    claude_settings: RunnerSettings,  # noqa: F811
+) -> None:
+    stage = asking_stage(home, anthropic_fake, claude_settings, f"whatsapp:{ALICE}")
+    target = stage.workspace / "proof.txt"
+    anthropic_fake.enqueue(
+        Reply.tool("Bash", {"command": f"echo made > {target}", "description": "make it"}),
+        Reply.say("finished"),
+    )
+    fake = whatsapp_fake
+    async with listening(home, fake) as (_channel, meta):
+        with stage.serving():
+            await meta.apost(meta.text("make the proof", wa_id=ALICE))
+
+            def question() -> Any:
+                return next((m for m in fake.messages if m.type == "interactive"), None)
+
+            await async_wait_for(lambda: question() is not None, 60, what="the question")
+            asked = question()
+            allow = asked.payload["interactive"]["action"]["buttons"][0]["reply"]
+            press = meta.button_reply(
+                allow["id"], allow["title"], wa_id=ALICE, reply_to=(asked.id, ALICE)
+            )
+            await meta.apost(press)
+            await async_wait_for(lambda: "finished" in fake.texts, 90, what="the answer")
+    assert target.read_text().strip() == "made"
