@@ -190,8 +190,10 @@ class LiveChat:
         return False
 
     async def _ask(self, reply: Reply) -> None:
-        """The question with its buttons; the token is saved before the send, so a
-        press that comes right after it finds its question."""
+        """The question with its buttons. The token is saved before the send and
+        reused if the same question is delivered again (after a crash between the send
+        and the outbox's "sent"); the buttons then belong to the newest message, and a
+        press under the older one is refused as stale."""
         ask = reply.meta["approval"]
         token = next(
             (t for t, q in self.state.questions.items() if q.get("reply") == reply.id), None
