@@ -7,14 +7,23 @@
   and p95 over ``--steers`` lines;
 * overhead of a live run over a one-shot run of one message: the real ``claude`` and
   ``codex`` against the loopback provider fakes, the same prompt, runs alternated
-  (``--runs`` each), medians compared. Skipped for a CLI that is not installed.
+  (``--runs`` each), medians compared. Skipped for a CLI that is not installed;
+* status edits per chat per minute: the real Telegram listener (``progress =
+  "edit"``) against the loopback Bot API fake, given a run of ``--chat-steps`` steps
+  written ``--step-gap`` seconds apart (faster than the worker's own 2 s throttle
+  lets them through, so the listener's throttle is what is measured); the most
+  ``sendMessage``/``editMessageText`` calls to that chat in any 60 s window, and the
+  shortest gap between two of them.
 
 Usage: .venv/bin/python scripts/bench_live.py [--steers 40] [--runs 8]
+       [--chat-steps 50] [--step-gap 1.2] [--only chat]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -28,11 +37,22 @@ sys.path.insert(0, str(REPO))
 from tests.fakes.anthropic_api import AnthropicFake  # noqa: E402
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, codex_config_toml  # noqa: E402
 from tests.fakes.openai_api import OpenAIFake  # noqa: E402
-from tinyclaw.config import RunnerSettings, load_config  # noqa: E402
+from tests.fakes.serving import serving_channel  # noqa: E402
+from tests.fakes.telegram_api import TOKEN, TelegramFake  # noqa: E402
+from tinyclaw.channels.telegram import TelegramChannel  # noqa: E402
+from tinyclaw.config import (  # noqa: E402
+    ChannelConfig,
+    RunnerSettings,
+    load_config,
+)
 from tinyclaw.fsutil import unique_name  # noqa: E402
 from tinyclaw.home import Home  # noqa: E402
 from tinyclaw.live_files import put_steer  # noqa: E402
-from tinyclaw.messages import Inbound, Sender  # noqa: E402
+from tinyclaw.messages import (  # noqa: E402
+    Inbound,
+    Reply,
+    Sender,
+)
 from tinyclaw.runners import ClaudeRunner, CodexRunner, RunEvent, RunRequest  # noqa: E402
 from tinyclaw.runtime import build_runners  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
@@ -142,12 +162,81 @@ def overhead(kind: str, runs: int) -> tuple[float, float, float] | None:
     return statistics.median(times[False]), statistics.median(times[True]), statistics.median(pairs)
 
 
+CHAT = "1001"
+
+
+async def _chat_edits(steps: int, gap: float) -> list[float]:
+    """When the listener touched the status message (send or edit), in seconds."""
+    with TelegramFake() as fake, tempfile.TemporaryDirectory() as tmp:
+        home = Home(Path(tmp) / "home")
+        home.root.mkdir()
+        spool = Spool(home)
+        config = ChannelConfig(
+            enabled=True,
+            allow_from=[CHAT],
+            base_url=fake.base_url,
+            base_file_url=fake.base_file_url,
+            progress="edit",
+        )
+        channel = TelegramChannel(home, config, token=TOKEN, poll_timeout=1, scan_interval=0.2)
+        async with serving_channel(channel):
+            for n in range(1, steps + 1):
+                step = Reply(
+                    id=f"run1.step{n}",
+                    in_reply_to="run1",
+                    channel="telegram",
+                    chat_id=CHAT,
+                    text=f"@coder $ step {n} of {steps}",
+                    kind="progress",
+                    actor="coder",
+                    meta={"progress_of": "run1", "step": n},
+                )
+                spool.put_reply(step)
+                await asyncio.sleep(gap)
+            deadline = time.monotonic() + 10
+            while spool.list_box(spool.outgoing("telegram")) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        touched = [
+            c.at
+            for c in fake.calls
+            if c.method in ("sendMessage", "editMessageText") and c.status == 200
+        ]
+        return touched
+
+
+def chat_edit_rate(steps: int, gap: float) -> tuple[int, float, int]:
+    """(most touches in any 60 s window, shortest gap between two, touches in all)."""
+    touched = asyncio.run(_chat_edits(steps, gap))
+    most = max((sum(1 for t in touched if start <= t < start + 60) for start in touched), default=0)
+    gaps = [b - a for a, b in itertools.pairwise(touched)]
+    return most, min(gaps, default=float("inf")), len(touched)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steers", type=int, default=40)
     parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--chat-steps", type=int, default=50)
+    parser.add_argument("--step-gap", type=float, default=1.2)
+    parser.add_argument("--only", choices=["chat"], default=None)
     args = parser.parse_args()
     rows: list[tuple[str, str, str, bool | None]] = []
+    most, shortest, total = chat_edit_rate(args.chat_steps, args.step_gap)
+    rows.append(
+        (
+            f"status edits per chat per minute ({args.chat_steps} steps, {args.step_gap} s apart)",
+            f"{most}/min",
+            "≤ 30/min",
+            most <= 30,
+        )
+    )
+    rows.append(
+        ("shortest gap between two status edits", f"{shortest:.2f} s", "≥ 2 s", shortest >= 2.0)
+    )
+    rows.append(("status sends + edits in the run", str(total), "", None))
+    if args.only == "chat":
+        _print(rows)
+        return
     latencies = steering_latency(args.steers)
     if latencies:
         p50 = statistics.median(latencies) * 1000
@@ -169,6 +258,10 @@ def main() -> None:
         rows.append(
             (f"{kind}: live-run overhead (median of pairs)", f"{extra:+.1f} %", "≤ 5 %", extra <= 5)
         )
+    _print(rows)
+
+
+def _print(rows: list[tuple[str, str, str, bool | None]]) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'measured':>14}  {'target':>9}")
     for label, value, target, ok in rows:

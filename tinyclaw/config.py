@@ -286,15 +286,32 @@ class WorkerConfig(Strict):
     )
 
 
+# What ``progress`` means where a channel leaves it unset: the platforms whose
+# listener edits one status message in place show it; WhatsApp cannot edit.
+PROGRESS_DEFAULTS = {"telegram": "edit", "discord": "edit"}
+
+
+def progress_mode(channel: str, settings: ChannelConfig | None) -> str:
+    """The ``progress`` a channel really has: its own setting, else its platform's
+    default ("off" for a channel that is not configured)."""
+    if settings is None:
+        return "off"
+    if settings.progress is not None:
+        return settings.progress
+    return PROGRESS_DEFAULTS.get(channel, "off")
+
+
 class ChannelConfig(Strict):
     enabled: bool = False
     token_env: str | None = None
     allow_from: list[str] = Field(default_factory=list)
     allow_groups: list[str] = Field(default_factory=list)
     max_attachment_mb: float = Field(default=20.0, gt=0, le=2048)
-    progress: Literal["off", "notes"] = Field(
-        default="off",
-        description="live steps of a run: off, or throttled notes (one every 2 s at most)",
+    progress: Literal["off", "notes", "edit"] | None = Field(
+        default=None,
+        description="live steps of a run: off, throttled notes (one every 2 s at most), "
+        "or edit (one status message edited in place); unset: edit on Telegram and "
+        "Discord, off elsewhere (see progress_mode)",
     )
     base_url: str | None = None
     base_file_url: str | None = None

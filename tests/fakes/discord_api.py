@@ -13,6 +13,14 @@ What discord.py does against it::
     POST /api/v10/channels/{id}/typing       204
     PUT  /api/v10/applications/{id}/commands the slash commands (tests/fakes/discord_commands.py)
     POST /api/v10/interactions/{id}/{token}/callback   acknowledging a slash command
+                                             or a button press
+    PATCH  /api/v10/channels/{id}/messages/{mid}   edit; 404 code 10008 "Unknown Message"
+                                             for a message the bot did not send (or
+                                             deleted); ``components: []`` removes buttons
+    DELETE /api/v10/channels/{id}/messages/{mid}   204; 404 code 10008 the same way
+    components (on send and edit)            at most 5 action rows of at most 5 buttons;
+                                             a button needs a label (≤ 80) and a
+                                             custom_id of 1-100 characters, else 400 50035
     GET  /attachments/{channel}/{id}/{name}  the bytes of an attachment the test added
 
 Discord quirks kept on purpose, because the library depends on them: JSON responses
@@ -110,6 +118,8 @@ class DiscordFake:
             message_content_allowed=message_content_allowed,
         )
         self._errors: dict[str, deque[ScriptedError]] = defaultdict(deque)
+        # (channel, message id) -> {"content", "components", "deleted", "response"}
+        self.shown: dict[tuple[str, str], dict[str, Any]] = {}
         self._files: dict[str, tuple[bytes, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -173,6 +183,9 @@ class DiscordFake:
         app.router.add_post(api + "/channels/{channel_id}/messages", self._send_message)
         app.router.add_get(api + "/channels/{channel_id}/messages", self._get_messages)
         app.router.add_get(api + "/channels/{channel_id}", self._get_channel)
+        one = api + "/channels/{channel_id}/messages/{message_id}"
+        app.router.add_patch(one, self._edit_message)
+        app.router.add_delete(one, self._delete_message)
         app.router.add_post(api + "/channels/{channel_id}/typing", self._typing)
         commands = api + "/applications/{application_id}/commands"
         app.router.add_put(commands, self._put_commands)
@@ -315,6 +328,51 @@ class DiscordFake:
         self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
+    def push_press(
+        self, *, user: FakeUser, channel_id: str, message_id: str, custom_id: str
+    ) -> dict[str, Any]:
+        """Dispatch an INTERACTION_CREATE of type 3: ``user`` pressed the button
+        ``custom_id`` under the message ``message_id`` of their DM ``channel_id`` (any
+        custom_id: a forged press is a test too). Returns the payload."""
+        shown = self.shown.get((channel_id, message_id))
+        message = (
+            dict(shown["response"])
+            if shown
+            else payloads.message(channel_id=channel_id, content="?", author=self.bot)
+        )
+        if shown:
+            message.update(content=shown["content"], components=shown["components"])
+        message["id"] = message_id
+        channel = payloads.dm_channel(channel_id, user)
+        payload: dict[str, Any] = {
+            "id": snowflake(),
+            "application_id": self.application_id,
+            "type": 3,
+            "token": "interaction-token-" + snowflake(),
+            "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message,
+            "channel": channel,
+            "channel_id": channel_id,
+            "user": user.payload(),
+            "app_permissions": payloads.ALL_PERMISSIONS,
+            "locale": "en-US",
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": "0"},
+            "context": 1,
+        }
+        self.commands.issue(payload)
+        self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    def callback_for(self, interaction_id: str) -> Callback | None:
+        return next((c for c in self.callbacks if c.interaction_id == interaction_id), None)
+
+    def buttons(self, channel_id: str, message_id: str) -> list[dict[str, Any]]:
+        shown = self.shown.get((channel_id, message_id)) or {}
+        return [c for row in shown.get("components") or [] for c in row.get("components", [])]
+
     @property
     def callbacks(self) -> list[Callback]:
         """The interaction acknowledgements the fake accepted, oldest first."""
@@ -443,9 +501,20 @@ class DiscordFake:
             return json_response(400, _TOO_LONG)
         if not content and not files:
             return json_response(400, {"message": "Cannot send an empty message", "code": 50006})
+        components = payload.get("components") or []
+        problem = _components_problem(components)
+        if problem is not None:
+            return json_response(400, problem)
         reference = payload.get("message_reference") or {}
         ref_id = str(reference["message_id"]) if reference.get("message_id") else None
         response = payloads.message(channel_id=channel_id, content=content, author=self.bot)
+        response["components"] = components
+        self.shown[(channel_id, str(response["id"]))] = {
+            "content": content,
+            "components": components,
+            "deleted": False,
+            "response": response,
+        }
         response["attachments"] = [
             self.add_attachment(channel_id, f.filename, f.data, f.content_type) for f in files
         ]
@@ -472,6 +541,42 @@ class DiscordFake:
             return json_response(404, {"message": "Unknown Channel", "code": 10003})
         return json_response(200, found)
 
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "edit_message")
+        if early is not None:
+            return early
+        key = (request.match_info["channel_id"], request.match_info["message_id"])
+        shown = self.shown.get(key)
+        if shown is None or shown["deleted"]:
+            return json_response(404, {"message": "Unknown Message", "code": 10008})
+        payload = await request.json()
+        if "content" in payload:
+            content = str(payload.get("content") or "")
+            if len(content) > MAX_CONTENT:
+                return json_response(400, _TOO_LONG)
+            shown["content"] = content
+        if "components" in payload:
+            problem = _components_problem(payload["components"] or [])
+            if problem is not None:
+                return json_response(400, problem)
+            shown["components"] = payload["components"] or []
+        self.state.edits.append((key[0], key[1], time.monotonic()))
+        response = {**shown["response"], "content": shown["content"]}
+        response["components"] = shown["components"]
+        response["edited_timestamp"] = payloads.now()
+        return json_response(200, response)
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        early = await self._begin(request, "delete_message")
+        if early is not None:
+            return early
+        key = (request.match_info["channel_id"], request.match_info["message_id"])
+        shown = self.shown.get(key)
+        if shown is None or shown["deleted"]:
+            return json_response(404, {"message": "Unknown Message", "code": 10008})
+        shown["deleted"] = True
+        return web.Response(status=204)
+
     def _channel_payload(self, channel_id: str) -> dict[str, Any] | None:
         """A guild's channel or thread, or a DM: a channel with messages and no guild,
         whose other party is the first non-bot author."""
@@ -485,6 +590,30 @@ class DiscordFake:
                 author = message["author"]
                 return payloads.dm_channel(channel_id, FakeUser(author["id"], author["username"]))
         return None
+
+
+def _components_problem(rows: Any) -> dict[str, Any] | None:
+    """Discord's limits on message components, as a 50035 body (None: fine)."""
+
+    def invalid(what: str) -> dict[str, Any]:
+        return {
+            "message": "Invalid Form Body",
+            "code": 50035,
+            "errors": {"components": {"_errors": [{"code": what}]}},
+        }
+
+    if not isinstance(rows, list) or len(rows) > 5:
+        return invalid("BASE_TYPE_BAD_LENGTH")
+    for row in rows:
+        buttons = row.get("components") if isinstance(row, dict) else None
+        if row.get("type") != 1 or not isinstance(buttons, list) or not 1 <= len(buttons) <= 5:
+            return invalid("COMPONENT_LAYOUT_WIDTH_EXCEEDED")
+        for button in buttons:
+            custom_id = str(button.get("custom_id") or "")
+            label = str(button.get("label") or "")
+            if button.get("type") != 2 or not 1 <= len(custom_id) <= 100 or len(label) > 80:
+                return invalid("BUTTON_COMPONENT_INVALID")
+    return None
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:

@@ -63,3 +63,4 @@ class RestLog:
     messages: list[SentMessage] = field(default_factory=list)
     typing: list[str] = field(default_factory=list)  # channel ids
     downloads: list[str] = field(default_factory=list)  # attachment ids
+    edits: list[tuple[str, str, float]] = field(default_factory=list)  # channel, message, when

@@ -15,6 +15,15 @@ What the listener does against it::
     POST /bot{token}/getFile            -> file_path
     GET  /file/bot{token}/{file_path}   the bytes a test attached to an update
     POST /bot{token}/setMyCommands
+    reply_markup.inline_keyboard         400 BUTTON_DATA_INVALID for callback_data over 64
+                                        bytes (or empty), as the Bot API checks
+    POST /bot{token}/editMessageText    400 "message to edit not found" for a message the
+                                        bot did not send (or deleted); 400 "message is
+                                        not modified" for the same text and keyboard;
+                                        no reply_markup removes the keyboard
+    POST /bot{token}/deleteMessage      400 "message to delete not found" the same way
+    POST /bot{token}/answerCallbackQuery 400 "query is too old" for an unknown or
+                                        already answered query id
     413 for a request body over ``max_request_bytes`` (the Bot API's 50 MB upload cap)
 
 Requests are form-encoded (JSON-valued fields such as ``reply_parameters`` arrive as
@@ -135,6 +144,9 @@ class _State:
     calls: list[Call] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
     commands: list[dict[str, str]] = field(default_factory=list)
+    # (chat, message id) -> {"text", "markup", "deleted"}: what the chat shows now
+    shown: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    queries: dict[str, bool] = field(default_factory=dict)  # callback query id -> answered
     confirmed: int = 0  # every update below this id was confirmed by an offset
 
 
@@ -512,6 +524,109 @@ class TelegramFake:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new_update.wait(), timeout=min(remaining, 0.2))
 
+    # -- buttons and edits -------------------------------------------------------------
+
+    def shown(self, chat_id: int | str, message_id: int | str) -> dict[str, Any]:
+        """What the chat shows for a message now: ``text``, ``markup`` (the inline
+        keyboard or None) and ``deleted``."""
+        with self._lock:
+            return dict(self._state.shown[(str(chat_id), int(message_id))])
+
+    def buttons(self, chat_id: int | str, message_id: int | str) -> list[dict[str, str]]:
+        markup = self.shown(chat_id, message_id).get("markup") or {}
+        return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+    def press(
+        self,
+        user: FakeUser,
+        chat_id: int | str,
+        message_id: int | str,
+        data: str,
+    ) -> str:
+        """The user presses a button with ``data`` under a message (any data: a forged
+        press is a test too); returns the callback query's id."""
+        query_id = f"cq{next(self._file_ids)}"
+        with self._lock:
+            shown = self._state.shown.get((str(chat_id), int(message_id)), {"text": ""})
+            self._state.queries[query_id] = False
+        message = {
+            "message_id": int(message_id),
+            "date": int(time.time()),
+            "chat": {"id": int(chat_id), "type": "private", "first_name": "someone"},
+            "from": BOT.payload(),
+            "text": shown.get("text") or "?",
+        }
+        body = {
+            "callback_query": {
+                "id": query_id,
+                "from": user.payload(),
+                "message": message,
+                "chat_instance": f"ci{chat_id}",
+                "data": data,
+            }
+        }
+        self.push_update(body)
+        return query_id
+
+    def query_answer(self, query_id: str) -> dict[str, Any] | None:
+        """The answerCallbackQuery the bot gave ``query_id``, if any."""
+        for call in self.calls_to("answerCallbackQuery"):
+            if call.params.get("callback_query_id") == query_id and call.status == 200:
+                return call.params
+        return None
+
+    def _remember(self, chat_id: str, message_id: int, text: str, markup: Any) -> None:
+        with self._lock:
+            self._state.shown[(chat_id, message_id)] = {
+                "text": text,
+                "markup": markup or None,
+                "deleted": False,
+            }
+
+    async def _m_editMessageText(self, params: dict[str, Any], files: Any) -> Any:
+        key = (str(params.get("chat_id")), int(params.get("message_id") or 0))
+        text = str(params.get("text", ""))
+        markup = params.get("reply_markup") or None
+        problem = _markup_problem(markup)
+        if problem is not None:
+            return ScriptedError(400, f"Bad Request: {problem}").response()
+        if utf16_len(text) > MAX_TEXT or not text.strip():
+            return ScriptedError(400, "Bad Request: message text is empty or too long").response()
+        with self._lock:
+            shown = self._state.shown.get(key)
+            if shown is None or shown["deleted"]:
+                return ScriptedError(400, "Bad Request: message to edit not found").response()
+            if shown["text"] == text and shown["markup"] == markup:
+                return ScriptedError(
+                    400,
+                    "Bad Request: message is not modified: specified new message content "
+                    "and reply markup are exactly the same as a current content and reply "
+                    "markup of the message",
+                ).response()
+            shown.update(text=text, markup=markup)
+        return self._sent_message(key[0], {"text": text}, None) | {"message_id": key[1]}
+
+    async def _m_deleteMessage(self, params: dict[str, Any], files: Any) -> Any:
+        key = (str(params.get("chat_id")), int(params.get("message_id") or 0))
+        with self._lock:
+            shown = self._state.shown.get(key)
+            if shown is None or shown["deleted"]:
+                return ScriptedError(400, "Bad Request: message to delete not found").response()
+            shown["deleted"] = True
+        return True
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any], files: Any) -> Any:
+        query_id = str(params.get("callback_query_id"))
+        with self._lock:
+            if self._state.queries.get(query_id, True):
+                return ScriptedError(
+                    400,
+                    "Bad Request: query is too old and response timeout expired or "
+                    "query ID is invalid",
+                ).response()
+            self._state.queries[query_id] = True
+        return True
+
     def _sent_message(
         self, chat_id: str, extra: dict[str, Any], reply_to: int | None
     ) -> dict[str, Any]:
@@ -542,9 +657,14 @@ class TelegramFake:
             problem = html_problem(text) if parse_mode == "HTML" else "unsupported parse mode"
         if problem is not None:
             return ScriptedError(400, f"Bad Request: can't parse entities: {problem}").response()
+        markup = params.get("reply_markup") or None
+        markup_problem = _markup_problem(markup)
+        if markup_problem is not None:
+            return ScriptedError(400, f"Bad Request: {markup_problem}").response()
         chat_id = str(params["chat_id"])
         reply_to = _reply_to(params)
         message = self._sent_message(chat_id, {"text": text}, reply_to)
+        self._remember(chat_id, message["message_id"], text, markup)
         with self._lock:
             self._state.sent.append(
                 Sent(
@@ -621,6 +741,23 @@ def _decode(value: str) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _markup_problem(markup: Any) -> str | None:
+    """What the Bot API refuses in an inline keyboard: callback_data must be 1-64
+    bytes, a button needs a text."""
+    if markup is None:
+        return None
+    if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
+        return "can't parse reply keyboard markup JSON object"
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            data = button.get("callback_data")
+            if not button.get("text"):
+                return "text buttons are unallowed in the inline keyboard"
+            if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+                return "BUTTON_DATA_INVALID"
+    return None
 
 
 def _thread(params: dict[str, Any]) -> int | None:

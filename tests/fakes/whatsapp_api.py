@@ -3,7 +3,8 @@ pywa to send text and files and to download the media users send.
 
 What pywa does against it::
 
-    POST /v{N}/{phone_id}/messages   JSON: type text | image | document | audio | video
+    POST /v{N}/{phone_id}/messages   JSON: type text | image | document | audio | video |
+                                     interactive (reply buttons: 1-3, title ≤ 20, id ≤ 256)
                                      (media by uploaded ``id`` or ``link``); or
                                      ``status: read`` (+ ``typing_indicator``)
     POST /v{N}/{phone_id}/media      multipart upload (file, messaging_product, type)
@@ -376,6 +377,11 @@ class WhatsAppFake:
                 return self._bad_request(f"Invalid media id {media_id}", 131053)
             caption = body.get("caption")
             filename = body.get("filename")
+        elif kind == "interactive":
+            problem = _interactive_problem(body)
+            if problem is not None:
+                return self._bad_request(problem)
+            text = str((body.get("body") or {}).get("text", ""))
         else:
             return self._bad_request(f"Unsupported message type {kind}", 131051)
         context = payload.get("context") or {}
@@ -579,6 +585,13 @@ class WebhookSender:
             message["group_id"] = group_id
         return message
 
+    def button_reply(self, button_id: str, title: str, **kwargs: Any) -> dict[str, Any]:
+        """The user pressed a reply button (``button_id`` is its id, any id: a forged
+        press is a test too) under the message ``reply_to=(wamid, from)``."""
+        content = {"type": "button_reply", "button_reply": {"id": button_id, "title": title}}
+        message = self._message("interactive", content, **_pop_message_args(kwargs))
+        return self.update(message, **kwargs)
+
     def text(self, body: str, **kwargs: Any) -> dict[str, Any]:
         """A text update. kwargs: ``message_id``, ``reply_to=(wamid, from)``,
         ``group_id``, and those of :meth:`update` (``wa_id``, ``name``, ...)."""
@@ -652,6 +665,26 @@ class WebhookSender:
             "hub.challenge": challenge,
         }
         return httpx.get(self.url, params=params, timeout=self.timeout)
+
+
+def _interactive_problem(body: dict[str, Any]) -> str | None:
+    """What the Cloud API refuses in an interactive ``button`` message: a body text of
+    1-1024 characters, 1-3 reply buttons, each title 1-20 characters and id 1-256."""
+    if body.get("type") != "button":
+        return f"Unsupported interactive type {body.get('type')}"
+    text = str((body.get("body") or {}).get("text", ""))
+    if not 1 <= len(text) <= 1024:
+        return "Param interactive['body']['text'] must be between 1 and 1024 characters long."
+    buttons = (body.get("action") or {}).get("buttons") or []
+    if not 1 <= len(buttons) <= 3:
+        return "Param interactive['action']['buttons'] must have between 1 and 3 elements."
+    for button in buttons:
+        reply = button.get("reply") or {}
+        if not 1 <= len(str(reply.get("title", ""))) <= 20:
+            return "Param interactive['action']['buttons'][]['reply']['title'] is too long."
+        if not 1 <= len(str(reply.get("id", ""))) <= 256:
+            return "Param interactive['action']['buttons'][]['reply']['id'] is invalid."
+    return None
 
 
 def _pop_message_args(kwargs: dict[str, Any]) -> dict[str, Any]:

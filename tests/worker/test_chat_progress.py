@@ -54,5 +54,16 @@ def test_a_channel_that_did_not_ask_gets_no_steps_and_the_terminal_always_does(
 ) -> None:
     config = parse_config({"actors": {"coder": {}}})
     progress = ChatProgress(config, Spool(home), clock=Clock())
-    assert progress.for_run(message("hi", channel="telegram", chat="42"), "coder") is None
+    assert progress.for_run(message("hi", channel="whatsapp", chat="42"), "coder") is None
     assert progress.for_run(message("hi"), "coder") is not None  # cli
+
+
+def test_telegram_and_discord_get_steps_unless_their_channel_says_off(home: Home) -> None:
+    """Their listeners edit one status message in place, so steps are on by default."""
+    config = parse_config({"actors": {"coder": {}}})
+    progress = ChatProgress(config, Spool(home), clock=Clock())
+    for channel in ("telegram", "discord"):
+        assert progress.for_run(message("hi", channel=channel, chat="42"), "coder") is not None
+    off = parse_config({"actors": {"coder": {}}, "channels": {"telegram": {"progress": "off"}}})
+    quiet = ChatProgress(off, Spool(home), clock=Clock())
+    assert quiet.for_run(message("hi", channel="telegram", chat="42"), "coder") is None

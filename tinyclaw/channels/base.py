@@ -92,6 +92,7 @@ from tinyclaw.channels.formatting import plain_parts
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.intake import Intake
+from tinyclaw.channels.live_chat import EditingPlatform, LiveChat, Press
 from tinyclaw.channels.models import (
     IncomingFile,
     IncomingMessage,
@@ -99,7 +100,7 @@ from tinyclaw.channels.models import (
     Platform,
     TextPart,
 )
-from tinyclaw.config import ChannelConfig
+from tinyclaw.config import ChannelConfig, progress_mode
 from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
 from tinyclaw.home import Home
 from tinyclaw.instance import InstanceLock, listener_lock_path
@@ -173,10 +174,28 @@ class Channel(abc.ABC):
             clock=clock,
             log=self.log,
         )
+        self.live: LiveChat | None = None
+        if isinstance(self, EditingPlatform):
+            self.live = LiveChat(
+                self,
+                home,
+                self.name,
+                progress=self._progress(config),
+                clock=clock,
+                log=self.log,
+            )
+            self.outbox.live = self.live
         self._outbox_task: asyncio.Task[None] | None = None
         self._connected = False
         self._abort = asyncio.Event()
         self._abort_error: TinyclawError | None = None
+
+    edits_messages: ClassVar[bool] = True  # a platform that cannot edit says False
+
+    def _progress(self, config: ChannelConfig) -> str:
+        """The channel's progress mode; "edit" where messages cannot be edited is notes."""
+        mode = progress_mode(self.name, config)
+        return "notes" if mode == "edit" and not self.edits_messages else mode
 
     # -- what a platform implements ------------------------------------------------
 
@@ -245,6 +264,20 @@ class Channel(abc.ABC):
     async def receive(self, message: IncomingMessage) -> Path | None:
         """Apply the listener's policy to one inbound message and queue it if it passes."""
         return await self.intake.receive(message)
+
+    async def pressed(self, press: Press) -> str:
+        """A button of a permission question was pressed: check it against the
+        question this listener sent, queue the answer for the worker (which checks
+        who may answer), and return what the presser is told at once."""
+        if self.live is None:
+            return "Buttons are not handled here."
+        answer = await self.live.press(press)
+        if answer.actor is None or answer.key is None or answer.decision is None:
+            return answer.note
+        queued = await self.intake.receive_approval(
+            press, actor=answer.actor, key=answer.key, decision=answer.decision
+        )
+        return answer.note if queued else "Only the owner may answer this question."
 
     async def deliver(self, path: Path) -> DeliveryOutcome:
         """Deliver one file of ``queue/outgoing/<channel>/`` (see :class:`Outbox`)."""

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
+from tinyclaw.channels.live_chat import LiveChat
 from tinyclaw.channels.models import OutgoingFile, Platform
 from tinyclaw.config import load_config
 from tinyclaw.errors import (
@@ -121,6 +122,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._earliest: float | None = None
         self._allowed_roots: list[Path] | None = None
+        self.live: LiveChat | None = None  # set by a listener that can edit its messages
 
     @property
     def box(self) -> Path:
@@ -210,6 +212,9 @@ class Outbox:
 
     async def _send_all(self, progress: _Progress) -> None:
         reply = progress.reply
+        fresh = not reply.meta.get("parts_sent")
+        if self.live is not None and fresh and await self.live.before(reply):
+            return
         # A model wrote a reply that names its actor; the rest is tinyclaw's own text.
         parts = self.platform.format_reply(reply.text, markdown=reply.actor is not None)
         parts_sent = int(reply.meta.get("parts_sent", 0))

@@ -67,6 +67,7 @@ from tinyclaw.channels.discord_translate import (
     translate_interaction,
 )
 from tinyclaw.channels.formatting import discord_parts
+from tinyclaw.channels.live_chat import Button, Press
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import (
     ChannelAuthError,
@@ -97,6 +98,18 @@ _GATEWAY_CLOSE_REASONS = {
     4012: "Discord rejected the gateway API version",
     4013: "Discord rejected the gateway intents",
 }
+
+
+def _view(buttons: Sequence[Button]) -> discord.ui.View | None:
+    """The buttons as one action row of components (their ``custom_id`` is the data)."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    styles = [discord.ButtonStyle.success, discord.ButtonStyle.primary, discord.ButtonStyle.danger]
+    for index, button in enumerate(buttons):
+        style = styles[index] if index < len(styles) else discord.ButtonStyle.secondary
+        view.add_item(discord.ui.Button(label=button.label, custom_id=button.data, style=style))
+    return view
 
 
 def _snowflake(value: str, what: str) -> int:
@@ -335,8 +348,11 @@ class DiscordChannel(Channel):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """A slash command: acknowledged first (in Discord's 3 s, whatever happens
         next), then queued exactly as the same command typed as text would be."""
+        if interaction.type is discord.InteractionType.component:
+            await self._press(interaction)
+            return
         if interaction.type is not discord.InteractionType.application_command:
-            return  # buttons, autocomplete: the listener offers none
+            return  # autocomplete, modals: the listener offers none
         incoming = translate_interaction(interaction)
         command = parse_command(incoming.text) if incoming is not None else None
         if incoming is None or command is None:
@@ -361,6 +377,34 @@ class DiscordChannel(Channel):
             await self.receive(incoming)
         except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
             self.log.exception("could not queue discord interaction %s: %s", interaction.id, exc)
+
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """A button of a permission question: checked against the question this
+        listener sent and queued (local files only, well inside Discord's 3 s), then
+        acknowledged with a note only the presser sees."""
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id") or "")
+        message = interaction.message
+        if message is None or interaction.channel_id is None:
+            note = "This button is not valid any more."
+        else:
+            press = Press(
+                data=custom_id,
+                chat_id=str(interaction.channel_id),
+                message_id=str(message.id),
+                sender_id=str(interaction.user.id),
+                sender_name=interaction.user.display_name,
+                press_id=str(interaction.id),
+            )
+            try:
+                note = await self.pressed(press)
+            except (InvalidMessageError, SpoolError, OSError, ValueError) as exc:
+                self.log.exception("could not handle a button press: %s", exc)
+                note = "That did not work; please try again."
+        try:
+            await interaction.response.send_message(note, ephemeral=True)
+        except (*LIBRARY_ERRORS, discord.InteractionResponded) as exc:
+            self.log.warning("discord: could not acknowledge button %s: %s", interaction.id, exc)
 
     # -- the command menu ------------------------------------------------------------
 
@@ -428,6 +472,53 @@ class DiscordChannel(Channel):
 
     async def send_typing(self, chat_id: str) -> None:
         await self._call("typing", self._channel(chat_id).typing())
+
+    async def send_marked(
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        buttons: Sequence[Button] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        """A message whose id we keep (a question with buttons, a status line)."""
+        channel = self._channel(chat_id)
+        reference = None
+        if reply_to and reply_to.isdigit():
+            reference = discord.MessageReference(
+                message_id=int(reply_to), channel_id=channel.id, fail_if_not_exists=False
+            )
+        view = _view(buttons)
+        options: dict[str, Any] = {"view": view} if view is not None else {}
+        sent = await self._call(
+            "send",
+            channel.send(
+                content=text[: self.text_limit],
+                reference=reference,  # type: ignore[arg-type]
+                allowed_mentions=NO_MENTIONS,
+                **options,
+            ),
+        )
+        if view is not None:
+            view.stop()  # presses come to on_interaction, not to a stored view
+        return str(sent.id)
+
+    async def edit_marked(
+        self, chat_id: str, message_id: str, text: str, *, buttons: Sequence[Button] = ()
+    ) -> None:
+        """Edit a message the bot sent; no ``buttons`` removes its components."""
+        message = self._channel(chat_id).get_partial_message(_snowflake(message_id, "message id"))
+        view = _view(buttons)
+        await self._call(
+            "edit",
+            message.edit(content=text[: self.text_limit], view=view, allowed_mentions=NO_MENTIONS),
+        )
+        if view is not None:
+            view.stop()
+
+    async def delete_marked(self, chat_id: str, message_id: str) -> None:
+        message = self._channel(chat_id).get_partial_message(_snowflake(message_id, "message id"))
+        await self._call("delete", message.delete())
 
     async def _call(self, what: str, call: Any) -> Any:
         """Await one REST call. A 401 means the token was revoked: the listener is

@@ -22,6 +22,7 @@ from pathlib import Path
 from tinyclaw.channels.commands import WORKER_COMMANDS, parse_command
 from tinyclaw.channels.gate import Gate
 from tinyclaw.channels.indicator import TypingIndicator
+from tinyclaw.channels.live_chat import Press
 from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
 from tinyclaw.errors import AttachmentTooLargeError, DeliveryError
@@ -147,6 +148,33 @@ class Intake:
             return None
         self.log.info("queued %s from %s:%s", msg_id, channel, message.sender_id)
         self.typing.start(message.chat_id)
+        return path
+
+    async def receive_approval(
+        self, press: Press, *, actor: str, key: str, decision: str
+    ) -> Path | None:
+        """A pressed button as the ``approval`` message the worker checks; the gate
+        applies as to any message (the worker then checks owner or approver). One
+        press is queued once, however often the platform redelivers it."""
+        channel = self.platform.name
+        decided = self.gate.check(
+            channel, press.sender_id, chat_id=press.chat_id, display_name=press.sender_name
+        )
+        if not decided.allowed:
+            self.log.info("denied a button press from %s:%s", channel, press.sender_id)
+            return None
+        inbound = Inbound(
+            id=unique_name(),
+            channel=channel,
+            chat_id=press.chat_id,
+            sender=Sender(id=press.sender_id, name=press.sender_name[:512]),
+            text=decision,
+            kind="approval",
+            meta={"approval": {"actor": actor, "key": key, "decision": decision}},
+        )
+        path = self.spool.put(inbound, dedupe_key=f"{press.chat_id}:press:{press.press_id}")
+        if path is not None:
+            self.log.info("queued the answer %s to %s's question", decision, actor)
         return path
 
     @staticmethod

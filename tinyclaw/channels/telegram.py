@@ -40,6 +40,9 @@ from typing import Any
 from telegram import (
     Bot,
     BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     InputFile,
     Message,
     MessageEntity,
@@ -61,6 +64,7 @@ from telegram.request import HTTPXRequest
 from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile, TextPart
 from tinyclaw.channels.commands import ChatCommand
 from tinyclaw.channels.formatting import telegram_parts
+from tinyclaw.channels.live_chat import Button, Press, safely
 from tinyclaw.channels.split import utf16_len
 from tinyclaw.channels.telegram_translate import translate_message
 from tinyclaw.config import ChannelConfig
@@ -79,7 +83,7 @@ from tinyclaw.home import Home
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
-ALLOWED_UPDATES = ("message",)
+ALLOWED_UPDATES = ("message", "callback_query")
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # larger images go as documents
 UPLOAD_LIMIT = 50 * 1024 * 1024  # the Bot API's multipart upload limit
@@ -251,6 +255,9 @@ class TelegramChannel(Channel):
 
     async def _handle(self, update: Update) -> None:
         """One update; a bad one is logged and skipped, never stops the loop."""
+        if update.callback_query is not None:
+            await self._press(update.callback_query)
+            return
         message = update.message
         if message is None or message.from_user is None:
             return
@@ -258,6 +265,32 @@ class TelegramChannel(Channel):
             await self.receive(self.translate(message, update.update_id))
         except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
             self.log.exception("could not queue update %s: %s", update.update_id, exc)
+
+    async def _press(self, query: CallbackQuery) -> None:
+        """A button of a question: answered at once (Telegram shows a spinner until
+        answerCallbackQuery), then handled like any answer."""
+        message = query.message
+        if message is None or query.data is None:
+            await safely(lambda: self._call(query.answer()), self.log, "answer a button")
+            return
+        chat_id = str(message.chat.id)
+        thread = getattr(message, "message_thread_id", None)
+        if thread is not None and getattr(message, "is_topic_message", False):
+            chat_id = f"{chat_id}:{thread}"
+        press = Press(
+            data=query.data,
+            chat_id=chat_id,
+            message_id=str(message.message_id),
+            sender_id=str(query.from_user.id),
+            sender_name=query.from_user.full_name,
+            press_id=query.id,
+        )
+        try:
+            note = await self.pressed(press)
+        except (SpoolError, OSError, ValueError, DeliveryError) as exc:
+            self.log.exception("could not handle a button press: %s", exc)
+            note = "That did not work; please try again."
+        await safely(lambda: self._call(query.answer(text=note[:200])), self.log, "answer a button")
 
     # -- inbound -------------------------------------------------------------------
 
@@ -309,6 +342,51 @@ class TelegramChannel(Channel):
         except TelegramError as exc:
             raise _call_error(exc, self.config.token_env) from None
         await self.send_part(chat_id, TextPart(part.text), reply_to=reply_to)
+
+    async def send_marked(
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        buttons: Sequence[Button] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        """A plain message (a question, a status line) whose id we keep, to edit it."""
+        chat, topic = split_chat(chat_id)
+        try:
+            sent = await self.bot.send_message(
+                chat_id=chat,
+                text=text,
+                message_thread_id=topic,
+                reply_parameters=_reply(reply_to),
+                reply_markup=_keyboard(buttons),
+            )
+        except TelegramError as exc:
+            raise _call_error(exc, self.config.token_env) from None
+        return str(sent.message_id)
+
+    async def edit_marked(
+        self, chat_id: str, message_id: str, text: str, *, buttons: Sequence[Button] = ()
+    ) -> None:
+        """editMessageText; "message is not modified" is success (an edit retried
+        after a crash)."""
+        chat, _topic = split_chat(chat_id)
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=chat,
+                message_id=int(message_id),
+                reply_markup=_keyboard(buttons),
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise _call_error(exc, self.config.token_env) from None
+        except TelegramError as exc:
+            raise _call_error(exc, self.config.token_env) from None
+
+    async def delete_marked(self, chat_id: str, message_id: str) -> None:
+        chat, _topic = split_chat(chat_id)
+        await self._call(self.bot.delete_message(chat_id=chat, message_id=int(message_id)))
 
     def max_upload_bytes(self, file: OutgoingFile) -> int | None:
         del file
@@ -387,6 +465,15 @@ def _delivery_error(exc: TelegramError) -> DeliveryError:
     if isinstance(error, ChannelAuthError):
         return PermanentDeliveryError(str(error))
     return error
+
+
+def _keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """One button per row: the labels are long enough to be cut off side by side."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data)] for b in buttons]
+    )
 
 
 def _reply(message_id: str | None) -> ReplyParameters | None:

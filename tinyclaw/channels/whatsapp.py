@@ -49,11 +49,13 @@ from typing import Any, ClassVar
 
 import httpx
 from pywa.errors import WhatsAppError
-from pywa.handlers import MessageHandler
+from pywa.handlers import CallbackButtonHandler, MessageHandler
+from pywa.types.callback import Button as WaButton
 from pywa.types.chat import ChatType
 from pywa.types.others import Command
 from pywa.utils import UserIdentifier
 from pywa_async.client import WhatsApp
+from pywa_async.types.callback import CallbackButton
 from pywa_async.types.message import Message
 
 from tinyclaw.channels.base import (
@@ -66,6 +68,7 @@ from tinyclaw.channels.base import (
 )
 from tinyclaw.channels.commands import ChatCommand
 from tinyclaw.channels.formatting import whatsapp_parts
+from tinyclaw.channels.live_chat import Button, Press
 from tinyclaw.channels.models import AttachmentKind
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport, delivery_error, split_updates
 from tinyclaw.channels.whatsapp_webhook import WebhookServer, build_app
@@ -74,6 +77,7 @@ from tinyclaw.errors import (
     AttachmentTooLargeError,
     ChannelAuthError,
     ConfigError,
+    DeliveryError,
     PermanentDeliveryError,
     TinyclawError,
     TransientDeliveryError,
@@ -92,7 +96,11 @@ _MEDIA_KINDS: tuple[tuple[str, AttachmentKind], ...] = (
     ("audio", "audio"),
     ("video", "video"),
 )
-_collected: contextvars.ContextVar[list[IncomingMessage]] = contextvars.ContextVar("collected")
+_collected: contextvars.ContextVar[list[IncomingMessage | Press]] = contextvars.ContextVar(
+    "collected"
+)
+# A reply button's title is at most 20 characters.
+_SHORT_LABELS = {"as": "Allow for session"}
 
 
 class WhatsAppChannel(Channel):
@@ -100,6 +108,7 @@ class WhatsAppChannel(Channel):
 
     name: ClassVar[str] = "whatsapp"
     text_limit: ClassVar[int] = 4096
+    edits_messages: ClassVar[bool] = False  # progress "edit" falls back to notes
 
     def __init__(
         self,
@@ -167,6 +176,7 @@ class WhatsAppChannel(Channel):
             ),
         )
         self._wa.add_handlers(MessageHandler(self._on_message))
+        self._wa.add_handlers(CallbackButtonHandler(self._on_button))
         try:
             await self._check_account()
             app = build_app(
@@ -229,6 +239,9 @@ class WhatsAppChannel(Channel):
                 return content, status
             for message in messages:
                 try:
+                    if isinstance(message, Press):
+                        await self._press(message)
+                        continue
                     await self.receive(message)
                 except ChannelAuthError as exc:  # the token was revoked meanwhile
                     self.abort(exc)
@@ -244,6 +257,34 @@ class WhatsAppChannel(Channel):
         incoming = self.translate(msg)
         if incoming is not None:
             _collected.get().append(incoming)
+
+    async def _on_button(self, _wa: Any, button: CallbackButton[Any]) -> None:
+        """A reply button pressed: collected like a message, handled in ``_handle``."""
+        quoted = button.reply_to_message
+        user = button.from_user
+        sender = user.wa_id or user.bsuid
+        if quoted is None or not sender:
+            return
+        _collected.get().append(
+            Press(
+                data=str(button.data),
+                chat_id=str(sender),
+                message_id=str(quoted.id),
+                sender_id=str(sender),
+                sender_name=user.name or "",
+                press_id=str(button.id),
+            )
+        )
+
+    async def _press(self, press: Press) -> None:
+        """WhatsApp has no "button answered" call and cannot edit the question: only a
+        refused press gets a message (the worker's notice answers an accepted one)."""
+        note = await self.pressed(press)
+        if not note.startswith("Sent:"):
+            try:
+                await self.send_text(press.chat_id, note)
+            except DeliveryError as exc:
+                self.log.warning("could not answer a button press: %s", exc)
 
     def translate(self, msg: Message) -> IncomingMessage | None:
         """The pywa message as the shared code wants it; None for what we ignore
@@ -325,6 +366,40 @@ class WhatsAppChannel(Channel):
 
     def render_markdown(self, text: str) -> list[TextPart]:
         return whatsapp_parts(text, self.text_limit)
+
+    async def send_marked(
+        self,
+        chat_id: str,
+        text: str,
+        *,
+        buttons: Sequence[Button] = (),
+        reply_to: str | None = None,
+    ) -> str:
+        """A message with up to three reply buttons (WhatsApp's limit), its id kept."""
+        wa_buttons = [
+            WaButton(title=_SHORT_LABELS.get(b.data[:2], b.label)[:20], callback_data=b.data)
+            for b in buttons[:3]
+        ]
+        try:
+            sent = await self.wa.send_message(
+                to=chat_id,
+                text=text[:1024] if wa_buttons else text,
+                buttons=wa_buttons or None,
+                reply_to_message_id=reply_to,
+            )
+        except (WhatsAppError, httpx.TransportError) as exc:
+            raise self._error(exc, "sending a message") from None
+        return str(sent.id)
+
+    async def edit_marked(
+        self, chat_id: str, message_id: str, text: str, *, buttons: Sequence[Button] = ()
+    ) -> None:
+        del chat_id, message_id, text, buttons
+        raise PermanentDeliveryError("WhatsApp cannot edit a message")
+
+    async def delete_marked(self, chat_id: str, message_id: str) -> None:
+        del chat_id, message_id
+        raise PermanentDeliveryError("WhatsApp cannot delete a message for everyone")
 
     async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None:
         try:

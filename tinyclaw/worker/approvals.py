@@ -38,6 +38,13 @@ class ApprovalDesk:
 
     def answer(self, message: Inbound) -> str | None:
         """The note for the sender if ``message`` answered a question, else None."""
+        settled = self.settle(message)
+        return None if settled is None else settled[0]
+
+    def settle(self, message: Inbound) -> tuple[str, dict[str, str] | None] | None:
+        """Like :meth:`answer`, with what was decided (``actor``, ``key``,
+        ``decision``, ``by``) when the answer counted: a listener with buttons shows it
+        on the question it sent."""
         if message.kind == "approval":
             return self._explicit(message)
         if message.kind != "chat":
@@ -56,18 +63,18 @@ class ApprovalDesk:
             return None
         return self._decide(message, waiting[0], decision)
 
-    def _explicit(self, message: Inbound) -> str:
+    def _explicit(self, message: Inbound) -> tuple[str, dict[str, str] | None]:
         raw = message.meta.get("approval")
         if not isinstance(raw, dict):
-            return "That answer names no question."
+            return "That answer names no question.", None
         actor, key, decision = raw.get("actor"), raw.get("key"), raw.get("decision")
         if actor not in self.config.actors or not isinstance(key, str):
-            return "That question is not asked any more."
+            return "That question is not asked any more.", None
         if decision not in ("allow", "allow_session", "deny"):
-            return "Answer allow, allow_session or deny."
+            return "Answer allow, allow_session or deny.", None
         found = [r for r in pending_approvals(self.home, str(actor)) if r.get("key") == key]
         if not found:
-            return "That question is not asked any more."
+            return "That question is not asked any more.", None
         return self._decide(message, found[0], str(decision))
 
     def may_answer(self, message: Inbound, actor: str) -> bool:
@@ -75,11 +82,15 @@ class ApprovalDesk:
             return True
         return f"{message.channel}:{message.sender.id}" in self.config.actors[actor].approvers
 
-    def _decide(self, message: Inbound, request: dict[str, Any], decision: str) -> str:
+    def _decide(
+        self, message: Inbound, request: dict[str, Any], decision: str
+    ) -> tuple[str, dict[str, str] | None]:
         actor = str(request.get("actor"))
         if actor not in self.config.actors or not self.may_answer(message, actor):
-            return "Only the owner may answer what the assistant asks permission for."
+            return "Only the owner may answer what the assistant asks permission for.", None
         by = f"{message.channel}:{message.sender.name or message.sender.id}"
-        if not answer_approval(self.home, actor, str(request.get("key")), decision, by=by):
-            return "That question was answered already or is not asked any more."
-        return DONE[decision].format(tool=request.get("tool", "the tool"))
+        key = str(request.get("key"))
+        if not answer_approval(self.home, actor, key, decision, by=by):
+            return "That question was answered already or is not asked any more.", None
+        note = DONE[decision].format(tool=request.get("tool", "the tool"))
+        return note, {"actor": actor, "key": key, "decision": decision, "by": by}

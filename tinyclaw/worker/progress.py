@@ -5,7 +5,8 @@ Each tool call, command or file edit becomes a ``progress`` reply named
 ``THROTTLE`` seconds per chat (a step that comes sooner is dropped, the next one after
 the pause is shown). The text is made printable (no control characters reach a
 terminal or a chat) and short. ``tinyclaw chat`` shows every step it gets; a chat
-platform gets them when its channel says ``progress = "notes"``. The final reply ends
+platform gets them when its channel says ``progress = "notes"`` (or ``"edit"``: its
+listener edits one status message in place). The final reply ends
 the run's steps; its listener may then remove or close what it showed (``meta``
 carries ``progress_of``, the id of the message, and ``step``).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from tinyclaw.config import Config
+from tinyclaw.config import ChannelConfig, Config, progress_mode
 from tinyclaw.messages import Inbound
 from tinyclaw.printable import printable
 from tinyclaw.runners import RunEvent
@@ -39,7 +40,9 @@ class ChatProgress:
         if channel == TERMINAL:
             return True
         settings = getattr(self.config.channels, channel, None)
-        return settings is not None and getattr(settings, "progress", "off") == "notes"
+        if not isinstance(settings, ChannelConfig):
+            return False
+        return progress_mode(channel, settings) in ("notes", "edit")
 
     def for_run(self, message: Inbound, actor: str) -> Callable[[RunEvent], None] | None:
         """The event hook of one run, or None when its chat wants no steps."""

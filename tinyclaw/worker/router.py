@@ -115,10 +115,15 @@ class Router:
             self.answer(path, message, handle_command(message, self.commands()), "notice")
             return
         if self.approvals is not None:
-            note = self.approvals.answer(message)
-            if note is not None:
+            settled = self.approvals.settle(message)
+            if settled is not None:
+                note, decided = settled
                 self.events.emit("approval.answer", id=message.id, channel=message.channel)
-                self.answer(path, message, note, "notice")
+                meta: dict[str, object] = {}
+                if decided is not None:
+                    # A listener with buttons marks its question answered with this.
+                    meta["approval_decided"] = {**decided, "pressed": message.kind == "approval"}
+                self.answer(path, message, note, "notice", meta=meta)
                 return
         if message.kind == "approval":
             self.spool.fail(path, "an approval answer without an approval desk")
@@ -152,7 +157,15 @@ class Router:
                 "routed", id=message.id, actor=target, channel=message.channel, chat=message.chat_id
             )
 
-    def answer(self, path: Path, message: Inbound, text: str, kind: str) -> None:
+    def answer(
+        self,
+        path: Path,
+        message: Inbound,
+        text: str,
+        kind: str,
+        *,
+        meta: dict[str, object] | None = None,
+    ) -> None:
         """Reply without running a CLI: reply first, then drop the incoming file."""
-        self.spool.put_reply(reply_to(message, text, kind=kind))
+        self.spool.put_reply(reply_to(message, text, kind=kind, meta=meta))
         self.spool.complete(path)
