@@ -22,7 +22,7 @@ from tests.worker.conftest import (
 from tinyclaw.config import TranscriptionConfig, parse_config
 from tinyclaw.errors import ConfigError, TranscriptionError
 from tinyclaw.home import Home
-from tinyclaw.messages import Attachment, Inbound, load_reply
+from tinyclaw.messages import Attachment, Inbound, Sender, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.transcribe import transcribe_message
 from tinyclaw.transcribe.api import ApiTranscriber, endpoint
@@ -150,12 +150,14 @@ def test_a_worker_killed_mid_transcription_still_answers_the_voice_note_once(
     home: Home, service: TranscriptionFake, recording: bytes
 ) -> None:
     extra = (
-        '[channels.telegram]\nallow_from = ["me"]\n\n'
+        '[channels.telegram]\nallow_from = ["1001"]\n\n'
         f'[transcription]\nbase_url = "{service.base_url}"\napi_key_env = "{KEY_ENV}"\n'
     )
     write_config(home, fake_cli_config({"assistant": {}}, extra=extra, scan_interval=0.2))
     spool = Spool(home)
-    inbound = message("", channel="telegram", chat="1001", message_id="7")
+    inbound = message(
+        "", channel="telegram", chat="1001", message_id="7", sender=Sender(id="1001", name="Al")
+    )
     audio = spool.files_dir(inbound.id) / "voice_7.ogg"
     audio.parent.mkdir(parents=True)
     audio.write_bytes(recording)
