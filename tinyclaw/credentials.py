@@ -1,10 +1,10 @@
 """Which environment variables the configuration names as secrets, and who owns each.
 
 A listener owns its platform's token (and WhatsApp's app secret and verify token);
-the worker owns its runners' ``pass_env`` keys, which it hands to the CLIs. Nobody
-else needs any of them: the launcher gives each supervised component only its own
-(``childenv``), and the worker redacts all of them, and every secret of the home's
-``.env``, from what it writes (``redaction``).
+the worker owns its runners' ``pass_env`` keys, which it hands to the CLIs, and the
+transcription service's key. Nobody else needs any of them: the launcher gives each
+supervised component only its own (``childenv``), and the worker redacts all of them,
+and every secret of the home's ``.env``, from what it writes (``redaction``).
 """
 
 from __future__ import annotations
@@ -28,15 +28,20 @@ def channel_secrets(config: Config, platform: str) -> list[str]:
     return [name for name in names if name]
 
 
-def runner_secrets(config: Config) -> list[str]:
-    """The variables the worker passes on to its CLIs (``pass_env``)."""
-    return list(dict.fromkeys(config.runners.claude.pass_env + config.runners.codex.pass_env))
+def worker_secrets(config: Config) -> list[str]:
+    """The variables the worker itself needs: the keys it passes on to its CLIs
+    (``pass_env``) and the transcription service's key (voice notes are transcribed
+    in the worker)."""
+    names = config.runners.claude.pass_env + config.runners.codex.pass_env
+    if config.transcription is not None and config.transcription.api_key_env:
+        names = [*names, config.transcription.api_key_env]
+    return list(dict.fromkeys(names))
 
 
 def owned_secrets(config: Config) -> dict[str, list[str]]:
     """Component name → the configured secrets it may hold (others: none)."""
     owners = {platform: channel_secrets(config, platform) for platform in PLATFORMS}
-    owners[WORKER] = runner_secrets(config)
+    owners[WORKER] = worker_secrets(config)
     return owners
 
 

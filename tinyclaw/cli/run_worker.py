@@ -103,13 +103,13 @@ def _drop_foreign_secrets(config: Config) -> None:
     remove a variable from that view of itself. Their fingerprints go along, for
     redaction. Under ``tinyclaw start`` the supervisor already did this."""
     from tinyclaw.childenv import child_environment
-    from tinyclaw.credentials import configured_secrets, runner_secrets
+    from tinyclaw.credentials import configured_secrets, worker_secrets
 
     argv = list(sys.orig_argv)
     script = len(argv) > 2 and os.path.basename(argv[1]) == "tinyclaw" and argv[2] == "worker"
     if not script and not any(argv[1 : 1 + len(e)] == e for e in _WORKER_ENTRIES):
         return
-    own = runner_secrets(config)
+    own = worker_secrets(config)
     withheld = [name for name in configured_secrets(config) if name not in own]
     env, removed = child_environment(os.environ, {}, own=own, withheld=withheld)
     if removed:
