@@ -4,7 +4,8 @@ Each story holds a turn of the loopback provider fake open (``Reply.held``), so 
 the owner does lands while the CLI is mid-run: a steering line written as a file
 reaches the model before the final answer, ``/cancel`` interrupts through the
 protocol and the session survives, and a tool the CLI may not use without asking is
-approved, denied, or left unanswered until it counts as denied.
+approved, denied, or left unanswered until it counts as denied. ``/model`` in the chat
+switches a running claude turn to the new model at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from tests.fakes.providers import Reply
 from tests.worker.conftest import message, reply_for, wait_for
-from tests.worker.test_real_clis import ACTOR, Stage
+from tests.worker.test_real_clis import ACTOR, Stage, new_stage
 from tinyclaw.events import EventLog
 from tinyclaw.home import Home
 from tinyclaw.live_files import approvals_box, pending_approvals, pending_steers, put_steer
@@ -178,3 +179,36 @@ def test_always_allows_the_tool_for_the_rest_of_the_conversation(stage: Stage) -
     # accept-for-session itself) or allowed at once by the grant, never asked in chat.
     assert decided[0] == ("allow_session", "cli")
     assert all(d == ("allow", "policy") for d in decided[1:])
+
+
+def test_model_switched_in_the_chat_applies_to_the_claude_turn_that_is_running(
+    request: pytest.FixtureRequest,
+) -> None:
+    stage = new_stage(request, "claude")
+    stage.configure(actor='models = ["sonnet", "opus"]\n')  # claude's own aliases
+    gate = threading.Event()
+    stage.fake.enqueue(shell(stage, "echo step one").held(gate), Reply.say("all done"))
+    with stage.serving():
+        asked = stage.send("count the files")
+        wait_for(stage.fake.held.is_set, 60, "the first model turn to be under way")
+        switch = stage.send("/model sonnet", kind="command")
+        answer = reply_for(stage.home, switch, 30)
+        confirmed = lambda: [e for e in stage.events if e.kind == "model"]  # noqa: E731
+        wait_for(confirmed, 20, "claude to confirm the switch")
+        gate.set()
+        reply = reply_for(stage.home, asked, 90)
+        again = stage.ask("and now?")
+
+    assert answer.text == (
+        f"@{ACTOR} now uses sonnet in this chat; the turn that is running switched to it too."
+    )
+    assert reply.text == "all done"
+    first, *later = [r.body for r in stage.fake.model_requests() if "and now?" not in r.text]
+    assert "sonnet" not in first["model"]  # the CLI's default (an opus)
+    # The tool's result went back to the model within the same run, to the new model.
+    assert later and all("sonnet" in body["model"] for body in later), [b["model"] for b in later]
+    (switched,) = events(stage.home, "model.switched")
+    assert switched["id"] == asked.id and switched["model"] == "sonnet"
+    # The choice is stored as well: the next message runs with it from the start.
+    assert again.kind == "reply"
+    assert stage.fake.model_requests()[-1].body["model"] == "claude-sonnet-5-5"

@@ -1,7 +1,10 @@
 """Who may switch a model with ``/model``, answered by the real command handler over a
-real pairing store and the real choices file (no worker needed: no run is involved)."""
+real pairing store and the real choices file (no worker needed: a running run is a
+real open model box)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from tests.worker.conftest import message
 from tinyclaw.config import parse_config
@@ -10,6 +13,7 @@ from tinyclaw.messages import Inbound, Sender
 from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.worker.commands import CommandContext, handle_command
 from tinyclaw.worker.model_choice import ModelChoices
+from tinyclaw.worker.model_switch import ModelSwitches
 
 OWNER = Identity("telegram", "1")
 ALICE = Identity("telegram", "1001")
@@ -119,3 +123,45 @@ def test_a_stale_choice_falls_back_to_the_actors_model(home: Home) -> None:
     choices.set("assistant", "telegram:1001", "retired-model")  # no longer offered
     shown = handle_command(command(ALICE, "/model"), ctx)
     assert shown.startswith("@assistant uses the CLI's default model in this chat.")
+
+
+def test_a_switch_reaches_the_run_of_that_chat_that_is_working_now(home: Home) -> None:
+    config = parse_config(
+        {"actors": {"assistant": {"model": "sonnet", "models": ["sonnet", "opus", "haiku"]}}}
+    )
+    ctx, choices, resets = setup(home)
+    switches = ModelSwitches()
+    ctx = replace(ctx, config=config, switch_running=switches.switch)
+    running = switches.open("assistant", "telegram:1001")  # Alice's run is working
+    elsewhere = switches.open("assistant", "telegram:2002")
+
+    answer = handle_command(command(ALICE, "/model opus"), ctx)
+    assert answer == (
+        "@assistant now uses opus in this chat; the turn that is running switched to it too."
+    )
+    assert running.take() == "opus" and running.take() is None  # handed over once
+    assert elsewhere.take() is None
+    # Back to the default: the running turn goes back to the actor's own model.
+    back = handle_command(command(ALICE, "/model default"), ctx)
+    assert back == (
+        "@assistant is back to its default model (sonnet) in this chat; "
+        "the turn that is running switched to it too."
+    )
+    assert running.take() == "sonnet"
+    assert choices.get("assistant", "telegram:1001") is None and resets == []
+    # The run ended: the choice is stored and applies from the next message on.
+    switches.close(running)
+    assert handle_command(command(ALICE, "/model haiku"), ctx).endswith("from the next message on.")
+
+
+def test_back_to_the_clis_default_does_not_switch_a_running_turn(home: Home) -> None:
+    ctx, _, resets = setup(home)  # @assistant has no model of its own
+    switches = ModelSwitches()
+    ctx = replace(ctx, switch_running=switches.switch)
+    running = switches.open("assistant", "telegram:1001")
+    handle_command(command(ALICE, "/model opus"), ctx)
+    assert running.take() == "opus"
+
+    back = handle_command(command(ALICE, "/model default"), ctx)
+    assert back.endswith("This starts a fresh conversation.")
+    assert running.take() is None and resets == [("assistant", "telegram:1001")]

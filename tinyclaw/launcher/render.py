@@ -147,6 +147,8 @@ def _outcome(kind: str, text: str, data: dict[str, Any], stamp: str, s: Style) -
         return []
     if kind == "steer":
         return [s(f"  ➜ {stamp}  steered by {data.get('by', 'owner')}: ", "yellow") + s(text[:300])]
+    if kind == "model":
+        return [s(f"  ⇄ {stamp}  model switched to {text[:100]}", "yellow")]
     if kind == "approval":
         return [s(f"  ? {stamp}  asks permission: {text[:300]}", "yellow", "bold")]
     if kind == "approval.decided":

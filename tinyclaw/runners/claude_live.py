@@ -13,7 +13,10 @@ official ``claude-agent-sdk`` writes):
 * with ``--permission-prompt-tool stdio`` claude asks before a tool it may not use
   with ``{"type": "control_request", "request": {"subtype": "can_use_tool", …}}`` and
   waits for our ``control_response`` (``behavior`` ``allow`` with ``updatedInput``, or
-  ``deny`` with a ``message``).
+  ``deny`` with a ``message``);
+* ``{"type": "control_request", "request": {"subtype": "set_model", "model": NAME}}``
+  switches the model at once: the next request claude makes to the API, within the
+  turn that is running, uses ``NAME`` (``/model`` in the run's chat sends it).
 
 The SDK is not used because it cannot be given tinyclaw's process control: it spawns
 claude itself, inheriting the whole environment, in our process group, without the
@@ -59,6 +62,15 @@ def user_line(text: str, images: Sequence[Image] = ()) -> dict[str, Any]:
     }
 
 
+def set_model_line(request_id: str, model: str) -> dict[str, Any]:
+    """The control request that switches the running session to ``model``."""
+    return {
+        "type": "control_request",
+        "request_id": request_id,
+        "request": {"subtype": "set_model", "model": model},
+    }
+
+
 def _detail(tool: str, tool_input: dict[str, Any]) -> str:
     for key in ("command", "file_path", "notebook_path", "path", "url", "pattern"):
         value = tool_input.get(key)
@@ -87,6 +99,8 @@ class ClaudeLive(ClaudeStream):
         self._send: Send | None = None
         self._pending: dict[str, dict[str, Any]] = {}  # request id -> can_use_tool request
         self._interrupts = 0
+        self._switches = 0
+        self._switching: dict[str, str] = {}  # set_model request id -> the model asked for
         self.steered = 0
 
     # -- Duplex --------------------------------------------------------------------------
@@ -108,6 +122,12 @@ class ClaudeLive(ClaudeStream):
                 self._answer(request_id, decision)
         if self.result is not None:
             return  # the turn is over: a late line becomes the conversation's next turn
+        model = self._controls.take_model()
+        if model is not None:
+            self._switches += 1
+            request_id = f"tinyclaw-model-{self._switches}"
+            self._switching[request_id] = model
+            self._send(set_model_line(request_id, model))
         for steer in self._controls.take_steers():
             if self._send(user_line(steer.text)):
                 self._controls.delivered(steer)
@@ -134,7 +154,9 @@ class ClaudeLive(ClaudeStream):
         obj = self._peek(line)
         if obj is not None and obj.get("type") == "control_request":
             return self._control_request(obj)
-        if obj is not None and obj.get("type") in ("control_response", "control_cancel_request"):
+        if obj is not None and obj.get("type") == "control_response":
+            return self._control_response(obj)
+        if obj is not None and obj.get("type") == "control_cancel_request":
             return []
         return super().feed(line)
 
@@ -147,6 +169,21 @@ class ClaudeLive(ClaudeStream):
         except ValueError:
             return None
         return obj if isinstance(obj, dict) else None
+
+    def _control_response(self, obj: dict[str, Any]) -> list[RunEvent]:
+        """claude's answer to one of our requests: a model switch it made, or refused
+        (it checks a name it does not know with a request of its own; refused, the run
+        goes on with the model it had)."""
+        response = obj.get("response")
+        if not isinstance(response, dict):
+            return []
+        model = self._switching.pop(str(response.get("request_id") or ""), None)
+        if model is None:
+            return []
+        if response.get("subtype") != "error":
+            return [RunEvent("model", model, {"model": model})]
+        error = shorten(str(response.get("error") or "refused"), 300)
+        return [RunEvent("model.refused", f"{model}: {error}", {"model": model, "error": error})]
 
     def _control_request(self, obj: dict[str, Any]) -> list[RunEvent]:
         request_id = obj.get("request_id")

@@ -1,9 +1,10 @@
 """Live runs: the two-way channel between a run and its CLI while the CLI works.
 
 A one-shot run hands the CLI a prompt and reads until it exits. A live run keeps the
-CLI's stdin open until the final answer is in, so three things can reach the agent
+CLI's stdin open until the final answer is in, so four things can reach the agent
 mid-run: a **steering** line (the owner adds to the task), an **interrupt** (stop
-this turn, keep the session), and an **answer** to a permission the CLI asked for.
+this turn, keep the session), an **answer** to a permission the CLI asked for, and a
+**model switch** (``/model`` in the run's chat; claude only).
 
 The runner speaks the CLI's protocol (:mod:`claude_live`, :mod:`codex_live`); where
 those lines come from and where the questions go is the worker's business, behind
@@ -47,9 +48,13 @@ class RunControls(Protocol):
     ``take_steers`` hands each line over once (the caller writes it to the CLI and then
     calls ``delivered``; a line taken but never delivered is back in the box after a
     restart). ``ask`` publishes a permission request; ``decision`` is polled until it
-    is not None (deny on timeout is the controls' job, never the runner's)."""
+    is not None (deny on timeout is the controls' job, never the runner's).
+    ``take_model`` hands over the model the chat switched to since the last call, once
+    (None: no switch); a protocol that cannot switch mid-run never calls it."""
 
     def take_steers(self) -> list[Steer]: ...
+
+    def take_model(self) -> str | None: ...
 
     def delivered(self, steer: Steer) -> None: ...
 
@@ -66,6 +71,9 @@ class NoControls:
 
     def take_steers(self) -> list[Steer]:
         return []
+
+    def take_model(self) -> str | None:
+        return None
 
     def delivered(self, steer: Steer) -> None:
         return None
@@ -117,6 +125,9 @@ class RedactedControls:
 
     def take_steers(self) -> list[Steer]:
         return self._inner.take_steers()
+
+    def take_model(self) -> str | None:
+        return self._inner.take_model()
 
     def delivered(self, steer: Steer) -> None:
         self._inner.delivered(steer)

@@ -8,6 +8,10 @@ changes the model for everyone there, so only an owner may. Showing is open to a
 ``/model default`` of an actor without a ``model`` of its own starts a fresh claude
 conversation: claude resumes a conversation with the model it last used.
 
+A live claude run of the same actor and chat that is working when the switch comes
+switches at once (``switch_running``), and the answer says so; otherwise (codex, a
+one-shot run, nothing running) the choice applies from the next message on.
+
 ``/cost`` shows this chat's spend per actor, today and this month; ``/cost all``
 (owners only) shows everyone's, per person and per actor, with the limits.
 """
@@ -27,6 +31,8 @@ from tinyclaw.worker.model_choice import ModelChoices, effective_model
 from tinyclaw.worker.spending import owner_check
 
 DEFAULT_WORD = "default"
+RUNNING_TOO = "; the turn that is running switched to it too."
+Switch = Callable[[str, str, str], bool]  # (actor, conversation, model) -> switched now
 
 
 def model_command(
@@ -38,9 +44,14 @@ def model_command(
     models: ModelChoices,
     pairing: PairingService | None,
     reset_session: Callable[[str, str], None],
+    switch_running: Switch | None = None,
 ) -> str:
     """The answer to ``/model``: ``actor`` is who gets the chat's messages when
     addressed as ``name`` (an actor, or a team whose leader it is)."""
+
+    def switched(model: str) -> bool:
+        return switch_running is not None and switch_running(actor, conversation, model)
+
     if not _may_use(pairing, message, actor, name):
         return f"Sorry, you may not use @{name}."
     settings = config.actors[actor]
@@ -67,7 +78,10 @@ def model_command(
     if wanted.lower() == DEFAULT_WORD:
         had = models.get(actor, conversation)
         models.set(actor, conversation, None)
-        answer = f"@{actor} is back to its default model ({default}) in this chat."
+        answer = f"@{actor} is back to its default model ({default}) in this chat"
+        if had is not None and settings.model is not None and switched(settings.model):
+            return answer + RUNNING_TOO
+        answer += "."
         if had is not None and settings.model is None and settings.runner == "claude":
             # claude resumes a conversation with the model it last ran; without a model
             # of our own to pass, only a fresh conversation gets the CLI's default.
@@ -80,6 +94,8 @@ def model_command(
         asked = wanted[:64]  # echoed back: a chat message can be long
         return f"@{actor} has no model called {asked!r}. You may pick: {offered} (or default)."
     models.set(actor, conversation, wanted)
+    if switched(wanted):
+        return f"@{actor} now uses {wanted} in this chat{RUNNING_TOO}"
     return f"@{actor} now uses {wanted} in this chat, from the next message on."
 
 

@@ -57,6 +57,8 @@ class CommandContext:
     # Everything the worker does, for owners; given the /status message asking.
     overview: Callable[[Inbound], str] | None = None
     models: ModelChoices | None = None  # /model: the chats' choices
+    # /model: (actor, conversation, model) -> True if a running run switched at once
+    switch_running: Callable[[str, str, str], bool] | None = None
     ledger: CostLedger | None = None  # /cost: what runs cost
     clock: Callable[[], float] = time.time  # what "today" is for /cost
     # (message, actor, name typed) -> a refusal if the sender may not use that actor
@@ -176,7 +178,7 @@ def handle_command(message: Inbound, ctx: CommandContext) -> str:
         actor = resolve_actor(ctx.config, name)
         if actor is None:
             return f"No actor called @{name}. Try /actors."
-        settings = (ctx.config, ctx.models, ctx.pairing, ctx.reset_session)
+        settings = (ctx.config, ctx.models, ctx.pairing, ctx.reset_session, ctx.switch_running)
         return model_command(message, actor, name, wanted.strip(), *settings)
     if command == "/cost":
         if ctx.ledger is None:

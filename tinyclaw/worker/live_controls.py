@@ -11,7 +11,10 @@ and writes the event log, so every steer and every approval decision can be trac
   reads ``queue/approvals/<actor>/``; with ``chat`` the asking chat gets an
   ``approval`` reply too. Nobody answering within ``approval_timeout`` is a deny;
   an empty ``approvals`` denies at once. "Allow for the session" is remembered per
-  actor and conversation by :class:`SessionGrants` for as long as the worker runs.
+  actor and conversation by :class:`SessionGrants` for as long as the worker runs;
+* a model switch (``/model`` in this run's chat, for a live claude run) comes from
+  the run's :class:`~tinyclaw.worker.model_switch.ModelBox`, in memory: the stored
+  choice is what outlives a crash.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from tinyclaw.messages import Inbound
 from tinyclaw.printable import printable
 from tinyclaw.runners.live import ApprovalAsk, Decision, Steer
 from tinyclaw.spool import Spool
+from tinyclaw.worker.model_switch import ModelBox
 from tinyclaw.worker.replies import reply_to
 
 log = logging.getLogger("tinyclaw.worker")
@@ -90,6 +94,7 @@ class RunLink:
         settings: ActorConfig,
         message: Inbound,
         clock: Callable[[], float],
+        models: ModelBox | None = None,
     ) -> None:
         self.home = home
         self.spool = spool
@@ -100,6 +105,7 @@ class RunLink:
         self.message = message
         self.conversation = message.conversation_key
         self.clock = clock
+        self.models = models  # None: this run cannot switch models mid-run
         self._taken: dict[str, Path] = {}  # steer id -> its file in taken/
         self._asks: dict[str, tuple[ApprovalAsk, float]] = {}  # key -> (ask, expires at)
         self._auto: dict[str, Decision] = {}
@@ -155,6 +161,20 @@ class RunLink:
             self.spool.put_reply(
                 note.model_copy(update={"id": f"{self.message.id}.steer{self.steers}"})
             )
+
+    # -- model switches ----------------------------------------------------------------
+
+    def take_model(self) -> str | None:
+        model = self.models.take() if self.models is not None else None
+        if model is not None:
+            self.events.emit(
+                "model.switched",
+                actor=self.actor,
+                id=self.message.id,
+                model=model,
+                conversation=self.conversation,
+            )
+        return model
 
     def release(self) -> None:
         """After the run: lines taken but never written (the CLI was gone) go back to

@@ -48,6 +48,7 @@ from tinyclaw.worker.journal import RunJournal
 from tinyclaw.worker.killed import retry_if_killed
 from tinyclaw.worker.live_controls import RunLink, SessionGrants
 from tinyclaw.worker.model_choice import ModelChoices, effective_model
+from tinyclaw.worker.model_switch import ModelSwitches
 from tinyclaw.worker.progress import ChatProgress
 from tinyclaw.worker.prompt import (
     build_prompt,
@@ -149,6 +150,7 @@ class Worker:
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
+        self.model_switches = ModelSwitches()  # /model reaching a live claude run at once
         self.costs = CostLedger(home.state / "costs")  # what each run cost
         self.grants = SessionGrants()  # tools allowed "for the session" in chat or window
         self._adopt(config)
@@ -604,6 +606,9 @@ class Worker:
             if steps is not None:
                 steps(event)
 
+        # Only claude's live protocol switches models mid-run (codex: from the next turn).
+        switchable = actor.runner == "claude" and self.config.runners.claude.live
+        box = self.model_switches.open(actor_name, conversation) if switchable else None
         link = RunLink(
             self.home,
             self.spool,
@@ -613,10 +618,13 @@ class Worker:
             actor,
             message,
             self.clock,
+            box,
         )
         try:
             result = runner.run(request, on_event=on_event, cancel=running.cancel, controls=link)
         finally:
+            if box is not None:
+                self.model_switches.close(box)
             link.release()
         self.events.emit(
             "run.end",
@@ -641,6 +649,7 @@ class Worker:
             self._chat_status,
             self._cancel_chat,
             models=self.models,
+            switch_running=self.model_switches.switch,
             ledger=self.costs,
             clock=self.clock,
         )
