@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tinyclaw.launcher.render import Style, progress
 from tinyclaw.runners.base import RunEvent
 from tinyclaw.runners.claude_live import ClaudeLive
 from tinyclaw.runners.live import NoControls
@@ -48,9 +49,11 @@ def test_a_switch_is_one_set_model_control_request_sent_once() -> None:
         }
     ]
     # claude's success answer is the step the window shows.
-    assert live.feed(response("success", "tinyclaw-model-1")) == [
-        RunEvent("model", "sonnet", {"model": "sonnet"})
-    ]
+    (confirmed,) = live.feed(response("success", "tinyclaw-model-1"))
+    assert confirmed == RunEvent("model", "sonnet", {"model": "sonnet"})
+    record = {"kind": confirmed.kind, "text": confirmed.text, "data": confirmed.data, "ts": 0}
+    (line,) = progress(record, Style(color=False))
+    assert "model switched to sonnet" in line
 
 
 def test_a_refused_switch_is_told_and_the_run_goes_on() -> None:
