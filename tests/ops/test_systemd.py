@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,15 +58,17 @@ def test_installed_units_pass_systemd_analyze_verify(tmp_path: Path, config_home
         "tinyclaw-worker.service",
         "tinyclaw.target",
     ]
-    runtime = tmp_path / "runtime"  # verify --user needs a runtime dir, not a running systemd
-    runtime.mkdir(mode=0o700)
-    verify = subprocess.run(
-        ["systemd-analyze", "verify", "--user", *map(str, units)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(config_home)},
-        check=False,
-    )
+    # verify --user needs a runtime dir, not a running systemd. A short one: the user
+    # units the machine ships (gpg-agent's sockets) put socket paths under it, and a
+    # socket path longer than 107 bytes is an error verify would report.
+    with tempfile.TemporaryDirectory(prefix="xdg-", dir="/run") as runtime:
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", "--user", *map(str, units)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "XDG_RUNTIME_DIR": runtime, "XDG_CONFIG_HOME": str(config_home)},
+            check=False,
+        )
     assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stderr
     worker = (units_in(config_home) / "tinyclaw-worker.service").read_text()
     for line in (
