@@ -5,8 +5,8 @@ one is *valid*: an edit that does not parse or validate is refused with one line
 the running configuration stays in force, so a typo never takes the assistant down.
 Changes are named by their dotted keys (``actors``: added, removed, changed by name),
 and split into those the process applies at once and those that only a restart
-applies (a listener's token or address, the launcher's session, the spool backend,
-the metrics exporter), which are reported, not silently ignored.
+applies (a listener's token or address, the launcher's session, the metrics
+exporter), which are reported, not silently ignored.
 
 Whether the file changed is decided by its ``stat`` (inode, size, modification time),
 so an editor that saves by rename and one that writes in place are both noticed, and
@@ -45,7 +45,6 @@ _LISTENER_KEYS = frozenset(
 # Top-level sections only a restart applies.
 _RESTART_SECTIONS = {
     "launcher": "restart tinyclaw: `tinyclaw restart`",
-    "spool": "restart the worker and every listener",
     "metrics": "restart the worker",
 }
 
