@@ -27,6 +27,8 @@ from pathlib import Path
 from tinyclaw.runners.process import live_group_members
 
 log = logging.getLogger("tinyclaw.runner")
+# How long a SIGKILLed group may take to be gone before the worker goes on anyway.
+KILL_SETTLE = 5.0
 
 
 def start_time(pid: int) -> int | None:
@@ -102,6 +104,12 @@ class GroupLedger:
         for pgid in left:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
+        # SIGKILL is delivered, not yet done: wait (briefly) until the groups are gone,
+        # so no killed CLI still writes in a workspace while its message runs again.
+        deadline = time.monotonic() + KILL_SETTLE
+        while left and time.monotonic() < deadline:
+            self._sleep(0.01)
+            left = [pgid for pgid in left if live_group_members(pgid)]
 
     def _ours(self, pid: int, entry: Path) -> bool:
         members = live_group_members(pid)
