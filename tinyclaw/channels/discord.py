@@ -340,9 +340,17 @@ class DiscordChannel(Channel):
             self.catch_up_task = asyncio.create_task(self._run_catch_up(), name="discord-catch-up")
 
     async def _run_catch_up(self) -> None:
-        assert self.client is not None
+        client = self.client
+        assert client is not None
         now = datetime.fromtimestamp(self._clock(), UTC)
-        count = await catch_up(self.client, self.cursor, self.on_message, now=now, log=self.log)
+        try:
+            count = await catch_up(client, self.cursor, self.on_message, now=now, log=self.log)
+        except Exception as exc:  # the edge of a background task nobody awaits
+            if client.is_closed():  # the listener is stopping: the next start catches up
+                self.log.info("discord: catch-up stopped, the listener is closing")
+            else:
+                self.log.warning("discord: could not catch up on missed messages: %s", exc)
+            return
         self.log.info("discord: caught up on %d message(s) written while away", count)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
