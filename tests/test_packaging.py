@@ -47,7 +47,13 @@ def _third_party_imports(path: Path) -> set[str]:
 
 
 # Modules outside the listeners that only an extra's users import.
-EXTRA_MODULES = {"transcribe/local.py": "whisper"}  # faster-whisper, the local engine
+EXTRA_MODULES = {
+    "transcribe/local.py": "whisper",  # faster-whisper, the local engine
+    # nats-py, the shared spool's client
+    "spool/jetstream/connection.py": "nats",
+    "spool/jetstream/kv.py": "nats",
+    "spool/jetstream/spool.py": "nats",
+}
 
 
 def _platform_of(path: Path) -> str | None:

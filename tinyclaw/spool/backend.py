@@ -34,7 +34,8 @@ check:
   actor's inbox with one attempt counted, failing it past ``max_attempts``.
 
 The session, pairing and schedule stores keep their own files today; a shared
-backend provides them through :class:`KeyValue`.
+backend provides them through :class:`KeyValue` (the JetStream backend's
+``kv(name)``).
 """
 
 from __future__ import annotations
@@ -180,13 +181,25 @@ class SpoolBackend(Protocol[Handle]):
 
 
 class KeyValue(Protocol):
-    """A small durable map (sessions, the pairing store, schedule state): what a
-    backend shared by several machines must provide besides the queue. Values are
-    bytes; ``put`` replaces atomically."""
+    """A small durable map (sessions, the pairing store, schedule state, leases): what
+    a backend shared by several machines must provide besides the queue. Values are
+    bytes; ``put`` replaces atomically.
+
+    ``create`` and ``update`` are compare-and-set: ``create`` writes only a key that
+    is not set, ``update`` only over the revision the caller read (from ``entry``);
+    each returns the new revision, or None when another writer got there first. A
+    lease is a key created by its holder, renewed with ``update``, and taken over
+    with ``update`` by whoever finds it expired."""
 
     def get(self, key: str) -> bytes | None: ...
 
+    def entry(self, key: str) -> tuple[bytes, int] | None: ...
+
     def put(self, key: str, value: bytes) -> None: ...
+
+    def create(self, key: str, value: bytes) -> int | None: ...
+
+    def update(self, key: str, value: bytes, revision: int) -> int | None: ...
 
     def delete(self, key: str) -> None: ...
 

@@ -1,0 +1,45 @@
+"""Opening the JetStream spool against the test servers, one prefix per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tests.spool.nats_servers import NatsServer
+from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings
+
+
+@dataclass
+class NatsHome:
+    """One home's streams on some servers; ``open`` is one more process's view of it.
+    Every connection opened is closed by ``close``."""
+
+    servers: list[NatsServer]
+    replicas: int = 1
+    prefix: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:12])
+    opened: list[JetStreamSpool] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [s.url for s in self.servers]
+
+    def connect(self, timeout: float = 5.0) -> NatsConnection:
+        return NatsConnection(NatsSettings(servers=self.urls, timeout=timeout))
+
+    def open(self, clock: Callable[[], float] | None = None, **options: object) -> JetStreamSpool:
+        extra: dict[str, object] = {"clock": clock} if clock is not None else {}
+        spool = JetStreamSpool(
+            self.connect(),
+            prefix=self.prefix,
+            replicas=self.replicas,
+            **extra,
+            **options,  # type: ignore[arg-type]
+        )
+        self.opened.append(spool)
+        return spool
+
+    def close(self) -> None:
+        for spool in self.opened:
+            spool.close()
+            spool.conn.close()

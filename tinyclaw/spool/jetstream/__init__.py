@@ -1,0 +1,25 @@
+"""The spool on NATS JetStream, for homes whose workers run on several machines.
+
+Nothing here is imported by the file backend: ``nats-py`` is an optional dependency
+(``pip install "tinyclaw[nats]"``) loaded only when a home's ``[spool] backend`` is
+``"nats"``. :func:`connect_spool` is the front door.
+"""
+
+from __future__ import annotations
+
+from tinyclaw.spool.jetstream.connection import (
+    NatsConnection,
+    NatsSettings,
+    NatsUnavailableError,
+)
+from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
+from tinyclaw.spool.jetstream.spool import Handle, JetStreamSpool
+
+__all__ = [
+    "Handle",
+    "JetStreamKeyValue",
+    "JetStreamSpool",
+    "NatsConnection",
+    "NatsSettings",
+    "NatsUnavailableError",
+]

@@ -1,0 +1,799 @@
+"""The JetStream backend: the spool on NATS, shared by worker nodes on several machines.
+
+The streams and buckets are named in :mod:`~tinyclaw.spool.jetstream.layout`. How
+each promise of :class:`~tinyclaw.spool.backend.SpoolBackend` is kept:
+
+* **FIFO per actor.** An actor's inbox is one subject of the queue stream; ``pending``
+  walks it in stream order (the server's next-by-subject lookup), lazily.
+* **One winner per claim.** A claim is the message's record in the claims bucket,
+  written with compare-and-set (create, or update over the revision ``pending`` saw);
+  the loser's write is refused and it gets None. The message itself stays in place,
+  so a released or retried claim keeps its place at the head of the inbox.
+* **Redelivery.** A claim is a lease: the process holding it renews it every third of
+  ``claim_ttl``. A holder that dies stops renewing; once the lease has run out the
+  message is pending again, and the next claim takes it over with one delivery and
+  one attempt counted. After ``max_deliveries`` claims that never ended (complete,
+  release, retry, fail) the message goes to the failed stream with that reason.
+* **The seen filter** is JetStream's publish dedupe: a put with a platform key carries
+  ``Nats-Msg-Id: seen:<channel>:<key>`` and the server answers a second one within the
+  stream's dedupe window (``dedupe_hours``) as a duplicate.
+* **Replies** live on one subject per message id in a stream keeping one message per
+  subject, so a replay replaces the earlier reply instead of adding one. A reply is
+  written before its claim is completed; ``reply_exists`` looks at the waiting subject
+  and the delivery ledger, so after a crash between the two the redelivered message
+  is seen to be answered and the CLI does not run again.
+* **Nothing is dropped silently.** ``fail`` publishes the message to the failed stream
+  with ``Tinyclaw-Reason`` before it deletes the original.
+* **Attachments** go into the object store; a locator is ``nats-object:<id>/<name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from tinyclaw.config import NAME_RE
+from tinyclaw.errors import InvalidMessageError, SpoolError, UnsafePathError
+from tinyclaw.fsutil import unique_name
+from tinyclaw.messages import CHANNEL_PATTERN, Inbound, Reply, dump, load_inbound, load_reply
+from tinyclaw.spool.backend import Recovered
+from tinyclaw.spool.jetstream.connection import NatsConnection
+from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
+from tinyclaw.spool.jetstream.layout import Layout, untoken
+
+if TYPE_CHECKING:
+    from tinyclaw.spool.backend import SpoolBackend
+
+log = logging.getLogger("tinyclaw.spool.nats")
+
+LOCATOR_PREFIX = "nats-object:"
+MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
+_NO_MESSAGE = 10037  # JetStream: no message found
+_WRONG_LAST = (10071, 10164)  # JetStream: wrong last sequence
+_CHANNEL_RE = __import__("re").compile(CHANNEL_PATTERN)
+
+
+def _check_actor(name: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise UnsafePathError(f"invalid actor name {name!r}")
+    return name
+
+
+def _check_channel(name: str) -> str:
+    if not _CHANNEL_RE.fullmatch(name):
+        raise UnsafePathError(f"invalid channel name {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    """What the claims bucket records about one queued message."""
+
+    actor: str
+    held: bool = False
+    holder: str = ""
+    until: float = 0.0
+    deliveries: int = 0
+    attempts: int | None = None
+    not_before: float | None = None
+
+    def dump(self) -> bytes:
+        return json.dumps(self.__dict__).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> ClaimState:
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True)
+class Handle:
+    """The JetStream spool's opaque handle: where a message sits, and what was known
+    of its claim when the handle was made. Callers pass it back and never look in."""
+
+    box: str
+    stream: str
+    seq: int
+    subject: str
+    actor: str | None = None
+    channel: str | None = None
+    reply_id: str | None = None
+    revision: int = 0
+    state: ClaimState | None = None
+    data: bytes | None = None
+
+
+class JetStreamSpool:
+    """All queue operations of one home on NATS JetStream. Thread-safe: every call
+    goes through one connection's loop thread; no state is kept between calls but the
+    claims this process holds (to renew their leases)."""
+
+    def __init__(
+        self,
+        conn: NatsConnection,
+        *,
+        prefix: str = "tinyclaw",
+        replicas: int = 1,
+        clock: Callable[[], float] = time.time,
+        redact: Callable[[str], str] | None = None,
+        claim_ttl: float = 60.0,
+        max_deliveries: int = 5,
+        dedupe_hours: float = 48.0,
+        sent_days: float = 14.0,
+        actors: frozenset[str] | None = None,
+        setup_timeout: float = 30.0,
+    ) -> None:
+        """``actors`` is the set a worker node owns: ``recover`` returns only their
+        claims (None: every actor, as on one machine). ``clock`` stamps backoffs and
+        reasons; leases always use the real time, as other machines read them."""
+        self.conn = conn
+        self.layout = Layout(prefix)
+        self.replicas = replicas
+        self.clock = clock
+        self.redact = redact
+        self.claim_ttl = claim_ttl
+        self.max_deliveries = max_deliveries
+        self.actors = actors
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
+        self._closed = False
+        self._setup(dedupe_hours, sent_days, setup_timeout)
+        self.claims = JetStreamKeyValue(conn, self.layout.claims, replicas=replicas)
+        self._objects: Any = conn.call(self._open_objects(), "open the attachment store")
+        conn.submit(self._keep_leases)
+
+    # -- setup -------------------------------------------------------------------
+
+    def _setup(self, dedupe_hours: float, sent_days: float, timeout: float) -> None:
+        """Create the streams if they are missing. A cluster that has just started
+        may not have elected its leaders yet: retry until ``timeout``."""
+        L = self.layout
+        streams: list[dict[str, Any]] = [
+            {
+                "name": L.queue,
+                "subjects": [L.incoming_subject, L.inbox_subject("*")],
+                "duplicate_window": dedupe_hours * 3600,
+            },
+            {"name": L.replies, "subjects": [L.outgoing_subject("*")], "max_msgs_per_subject": 1},
+            {
+                "name": L.sent,
+                "subjects": [f"{L.prefix}.sent.*.*"],
+                "max_msgs_per_subject": 1,
+                "max_age": sent_days * 86400,
+            },
+            {"name": L.failed, "subjects": [L.failed_subject()]},
+        ]
+        deadline = time.monotonic() + timeout
+        for config in streams:
+            while True:
+                try:
+                    self.conn.call(self._ensure_stream(config), f"create stream {config['name']}")
+                    break
+                except SpoolError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.25)
+
+    async def _ensure_stream(self, config: dict[str, Any]) -> None:
+        import nats.js.errors
+
+        try:
+            await self.conn.js.stream_info(config["name"])
+        except nats.js.errors.NotFoundError:
+            await self.conn.js.add_stream(num_replicas=self.replicas, **config)
+
+    async def _open_objects(self) -> Any:
+        import nats.js.errors
+
+        try:
+            return await self.conn.js.object_store(self.layout.files)
+        except nats.js.errors.BucketNotFoundError:
+            return await self.conn.js.create_object_store(self.layout.files, replicas=self.replicas)
+
+    def kv(self, name: str) -> JetStreamKeyValue:
+        """The key-value bucket ``name`` of this home (sessions, pairing, schedules)."""
+        return JetStreamKeyValue(self.conn, self.layout.bucket(name), replicas=self.replicas)
+
+    def close(self) -> None:
+        """Stop renewing leases (a claim still held then runs out and is redelivered)."""
+        self._closed = True
+        self._held.clear()
+
+    # -- low-level requests ------------------------------------------------------
+
+    def _get(
+        self,
+        stream: str,
+        seq: int | None = None,
+        subject: str | None = None,
+        *,
+        after: bool = False,
+    ) -> Any | None:
+        """One stored message (by sequence, last on a subject, or the first on
+        ``subject`` at or after ``seq``); None if there is none."""
+        import nats.js.errors
+
+        async def get() -> Any | None:
+            try:
+                return await self.conn.js.get_msg(stream, seq=seq, subject=subject, next=after)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return self.conn.call(get(), f"read {stream}")
+
+    def _delete(self, stream: str, seq: int) -> bool:
+        """Remove one message; False if it was already gone."""
+
+        async def delete() -> bool:
+            body = json.dumps({"seq": seq, "no_erase": True}).encode()
+            answer = await self.conn.nc.request(
+                f"$JS.API.STREAM.MSG.DELETE.{stream}", body, timeout=self.conn.timeout
+            )
+            result = json.loads(answer.data)
+            error = result.get("error")
+            if error is None:
+                return True
+            if error.get("err_code") == _NO_MESSAGE or error.get("code") == 404:
+                return False
+            raise SpoolError(f"NATS refused to delete {stream}#{seq}: {error.get('description')}")
+
+        return self.conn.call(delete(), f"delete from {stream}")
+
+    def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> Any:
+        return self.conn.call(
+            self.conn.js.publish(subject, data, headers=headers), f"publish to {subject}"
+        )
+
+    def _publish_if_last(self, subject: str, data: bytes, last: int) -> bool:
+        """Publish only if ``last`` is still the subject's last sequence."""
+        import nats.js.errors
+
+        async def publish() -> bool:
+            try:
+                await self.conn.js.publish(
+                    subject, data, headers={"Nats-Expected-Last-Subject-Sequence": str(last)}
+                )
+            except nats.js.errors.APIError as exc:
+                if exc.err_code in _WRONG_LAST:
+                    return False
+                raise
+            return True
+
+        return self.conn.call(publish(), f"publish to {subject}")
+
+    # -- messages ----------------------------------------------------------------
+
+    def put(self, message: Inbound, *, dedupe_key: str | None = None) -> Handle | None:
+        """Queue ``message`` into incoming; a second put with the same channel and
+        ``dedupe_key`` within the dedupe window returns None."""
+        _check_channel(message.channel)
+        if dedupe_key is None:
+            return self._put(self.layout.incoming_subject, message, f"put:{message.id}", "incoming")
+        digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:40]
+        ack = self._publish(
+            self.layout.incoming_subject,
+            dump(message),
+            {"Nats-Msg-Id": f"seen:{message.channel}:{digest}", "Tinyclaw-Id": message.id},
+        )
+        if ack.duplicate:
+            return None
+        return Handle("incoming", self.layout.queue, int(ack.seq), self.layout.incoming_subject)
+
+    def _put(
+        self, subject: str, message: Inbound, msg_id: str, box: str, actor: str | None = None
+    ) -> Handle:
+        ack = self._publish(
+            subject, dump(message), {"Nats-Msg-Id": msg_id, "Tinyclaw-Id": message.id}
+        )
+        return Handle(box, self.layout.queue, int(ack.seq), subject, actor=actor)
+
+    def put_for(self, actor: str, message: Inbound) -> Handle:
+        subject = self.layout.inbox_subject(_check_actor(actor))
+        return self._put(subject, message, f"put:{message.id}", "inbox", actor)
+
+    def route(self, handle: Handle, actor: str) -> Handle | None:
+        """Publish the incoming message onto ``actor``'s inbox, then delete it from
+        incoming. The publish carries ``route:<seq>``, so two routers (or a retry
+        after a crash between the two steps) land one copy."""
+        subject = self.layout.inbox_subject(_check_actor(actor))
+        found = self._get(handle.stream, handle.seq)
+        if found is None:
+            return None
+        headers = {"Nats-Msg-Id": f"route:{handle.seq}"}
+        if found.headers and "Tinyclaw-Id" in found.headers:
+            headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
+        ack = self._publish(subject, found.data or b"", headers)
+        if not self._delete(handle.stream, handle.seq) and not ack.duplicate:
+            self._delete(self.layout.queue, int(ack.seq))
+            return None
+        return Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
+
+    def pending(self, actor: str) -> Iterator[Handle]:
+        """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
+        whose claim's lease ran out."""
+        subject = self.layout.inbox_subject(_check_actor(actor))
+        return self._walk(subject, actor)
+
+    def _walk(self, subject: str, actor: str) -> Iterator[Handle]:
+        seq = 1
+        while True:
+            found = self._get(self.layout.queue, seq, subject, after=True)
+            if found is None:
+                return
+            seq = int(found.seq) + 1
+            state, revision = self._state(int(found.seq))
+            if state is not None and state.held and state.until > time.time():
+                continue
+            yield Handle(
+                "inbox",
+                self.layout.queue,
+                int(found.seq),
+                subject,
+                actor=actor,
+                revision=revision,
+                state=state,
+                data=found.data or b"",
+            )
+
+    def _state(self, seq: int) -> tuple[ClaimState | None, int]:
+        found = self.claims.entry(self.layout.claim_key(seq))
+        if found is None:
+            return None, 0
+        try:
+            return ClaimState.parse(found[0]), found[1]
+        except (ValueError, TypeError):
+            return None, found[1]
+
+    def load(self, handle: Handle) -> Inbound:
+        """The message, with the attempts and backoff its claim record carries."""
+        data = handle.data
+        if data is None:
+            found = self._get(handle.stream, handle.seq)
+            if found is None:
+                raise FileNotFoundError(f"{handle.stream}#{handle.seq} is gone")
+            data = found.data or b""
+        message = load_inbound(data, default_id=f"seq-{handle.seq}")
+        state = handle.state
+        if state is not None and (state.attempts is not None or state.not_before is not None):
+            update: dict[str, Any] = {}
+            if state.attempts is not None:
+                update["attempts"] = state.attempts
+            if state.not_before is not None:
+                update["not_before"] = state.not_before
+            message = message.model_copy(update=update)
+        return message
+
+    def claim(self, handle: Handle, actor: str) -> Handle | None:
+        """Take the message: write its claim record over the revision the handle
+        saw; None if another claimer's write came first or the message is gone."""
+        key = self.layout.claim_key(handle.seq)
+        old = handle.state
+        taken_over = old is not None and old.held  # its lease ran out: a lost delivery
+        state = ClaimState(
+            actor=actor,
+            held=True,
+            holder=self.holder,
+            until=time.time() + self.claim_ttl,
+            deliveries=(old.deliveries if old else 0) + 1,
+            attempts=((old.attempts or 0) + 1)
+            if (old and taken_over)
+            else (old.attempts if old else None),
+            not_before=old.not_before if old else None,
+        )
+        if handle.revision == 0:
+            revision = self.claims.create(key, state.dump())
+        else:
+            revision = self.claims.update(key, state.dump(), handle.revision)
+        if revision is None:
+            return None
+        claimed = replace(handle, box="processing", actor=actor, revision=revision, state=state)
+        if self._get(handle.stream, handle.seq) is None:
+            self.claims.delete(key)
+            return None
+        if taken_over and state.deliveries > self.max_deliveries:
+            self.fail(
+                claimed,
+                f"claimed {state.deliveries} times by workers that stopped answering "
+                f"(no answer within {self.claim_ttl:g}s each time); gave up",
+            )
+            return None
+        self._held[handle.seq] = revision
+        return claimed
+
+    def _set_state(self, handle: Handle, state: ClaimState) -> int | None:
+        """End this process's claim with ``state``; None if another claimer took the
+        message over. The lease keeper may have renewed the claim since the handle
+        was made: a claim that is still ours is written over its newest revision."""
+        key = self.layout.claim_key(handle.seq)
+        revision = self._held.pop(handle.seq, handle.revision)
+        written = self.claims.update(key, state.dump(), revision)
+        if written is None:
+            current, now = self._state(handle.seq)
+            if current is not None and current.held and current.holder == self.holder:
+                written = self.claims.update(key, state.dump(), now)
+        return written
+
+    def release(self, handle: Handle, actor: str) -> Handle | None:
+        """Return the claim as it was: no attempt and no delivery counted."""
+        old = handle.state or ClaimState(actor=actor)
+        state = replace(
+            old,
+            actor=actor,
+            held=False,
+            holder="",
+            until=0.0,
+            deliveries=max(0, old.deliveries - 1),
+        )
+        revision = self._set_state(handle, state)
+        if revision is None:
+            return None
+        return replace(handle, box="inbox", revision=revision, state=state)
+
+    def complete(self, handle: Handle) -> None:
+        self._held.pop(handle.seq, None)
+        self._delete(handle.stream, handle.seq)
+        self.claims.delete(self.layout.claim_key(handle.seq))
+
+    def retry(
+        self, handle: Handle, actor: str, max_attempts: int, backoff: float, why: str
+    ) -> bool:
+        try:
+            message = self.load(handle)
+        except FileNotFoundError:
+            return True
+        except InvalidMessageError as exc:
+            self.fail(handle, f"unreadable after {why}: {exc}")
+            return False
+        attempts = message.attempts + 1
+        if attempts >= max_attempts:
+            self.fail(handle, f"{why}; gave up after {attempts} attempts")
+            return False
+        old = handle.state or ClaimState(actor=actor)
+        state = replace(
+            old,
+            actor=actor,
+            held=False,
+            holder="",
+            until=0.0,
+            deliveries=max(0, old.deliveries - 1),
+            attempts=attempts,
+            not_before=self.clock() + backoff * (2 ** (attempts - 1)),
+        )
+        if self._set_state(handle, state) is None:
+            return True  # another process took it over meanwhile: it is not lost
+        log.info(
+            "requeued %s#%d for %s (attempt %d, %s)",
+            handle.stream,
+            handle.seq,
+            actor,
+            attempts + 1,
+            why,
+        )
+        return True
+
+    # -- failed ------------------------------------------------------------------
+
+    def fail(self, handle: Handle, reason: str) -> Handle | None:
+        """Publish the message to the failed stream with its reason, then delete it
+        where it was. None if it was already gone."""
+        found = (
+            self._get(handle.stream, handle.seq)
+            if handle.box != "outgoing"
+            else (self._get(handle.stream, subject=handle.subject))
+        )
+        if found is None:
+            return None
+        data = found.data or b""
+        key = _message_key(data, found.headers, f"seq-{found.seq}")
+        failed = self._reject(
+            key,
+            data,
+            reason,
+            f"fail:{handle.stream}:{found.seq}",
+            handle.actor or handle.channel or handle.box,
+        )
+        self._held.pop(handle.seq, None)
+        self._delete(handle.stream, int(found.seq))
+        if handle.stream == self.layout.queue:
+            self.claims.delete(self.layout.claim_key(int(found.seq)))
+        log.warning("moved %s#%d to %s: %s", handle.stream, found.seq, self.layout.failed, reason)
+        return failed
+
+    def reject(self, name: str, data: bytes, reason: str) -> Handle | None:
+        key = PurePosixPath(name).stem or name
+        return self._reject(key, data, reason, f"reject:{uuid.uuid4().hex}", "outside")
+
+    def _reject(self, key: str, data: bytes, reason: str, msg_id: str, origin: str) -> Handle:
+        """Publish to the failed stream under ``key``; a key already there keeps its
+        message (evidence is never replaced) and this one gets a unique suffix."""
+        if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is not None:
+            key = f"{key}.{unique_name()}"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
+        headers = {
+            "Nats-Msg-Id": msg_id,
+            "Tinyclaw-Key": key,
+            "Tinyclaw-Reason": json.dumps(reason),
+            "Tinyclaw-From": origin,
+            "Tinyclaw-At": stamp,
+        }
+        subject = self.layout.failed_subject(key)
+        ack = self._publish(subject, data, headers)
+        return Handle("failed", self.layout.failed, int(ack.seq), subject)
+
+    def failures(self) -> Iterator[tuple[str, str, bytes]]:
+        """The failed messages, oldest first: (key, reason, the bytes)."""
+        seq = 1
+        while (
+            found := self._get(self.layout.failed, seq, self.layout.failed_subject(), after=True)
+        ) is not None:
+            seq = int(found.seq) + 1
+            headers = found.headers or {}
+            reason = json.loads(headers.get("Tinyclaw-Reason", '""'))
+            yield headers.get("Tinyclaw-Key", f"seq-{found.seq}"), reason, found.data or b""
+
+    # -- replies -----------------------------------------------------------------
+
+    def put_reply(self, reply: Reply) -> Handle:
+        """Publish ``reply`` on its own subject, replacing an earlier one. The dedupe
+        id names its content, so a publish retried after a lost answer lands once."""
+        _check_channel(reply.channel)
+        if self.redact is not None:
+            reply = reply.model_copy(update={"text": self.redact(reply.text)})
+        data = dump(reply)
+        subject = self.layout.outgoing_subject(reply.channel, reply.id)
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        ack = self._publish(subject, data, {"Nats-Msg-Id": f"reply:{subject}:{digest}"})
+        return Handle(
+            "outgoing",
+            self.layout.replies,
+            int(ack.seq),
+            subject,
+            channel=reply.channel,
+            reply_id=reply.id,
+        )
+
+    def replies(self, channel: str) -> list[Handle]:
+        subject = self.layout.outgoing_subject(_check_channel(channel))
+        result: list[Handle] = []
+        seq = 1
+        while (found := self._get(self.layout.replies, seq, subject, after=True)) is not None:
+            seq = int(found.seq) + 1
+            reply_id = untoken(str(found.subject).rsplit(".", 1)[1])
+            result.append(
+                Handle(
+                    "outgoing",
+                    self.layout.replies,
+                    int(found.seq),
+                    str(found.subject),
+                    channel=channel,
+                    reply_id=reply_id,
+                )
+            )
+        return result
+
+    def load_reply(self, handle: Handle) -> Reply:
+        found = self._get(handle.stream, subject=handle.subject)
+        if found is None:
+            raise FileNotFoundError(f"no reply waits on {handle.subject}")
+        return load_reply(found.data or b"", default_id=handle.reply_id)
+
+    def update_reply(self, handle: Handle, reply: Reply) -> bool:
+        found = self._get(handle.stream, subject=handle.subject)
+        if found is None:
+            return False
+        return self._publish_if_last(handle.subject, dump(reply), int(found.seq))
+
+    def mark_sent(self, handle: Handle, channel: str) -> Handle | None:
+        """Copy the reply into the delivery ledger, then remove it from waiting."""
+        found = self._get(handle.stream, subject=handle.subject)
+        if found is None or handle.reply_id is None:
+            return None
+        subject = self.layout.sent_subject(_check_channel(channel), handle.reply_id)
+        ack = self._publish(subject, found.data or b"", {"Nats-Msg-Id": f"sent:{found.seq}"})
+        self._delete(handle.stream, int(found.seq))
+        return Handle(
+            "sent",
+            self.layout.sent,
+            int(ack.seq),
+            subject,
+            channel=channel,
+            reply_id=handle.reply_id,
+        )
+
+    def reply_exists(self, channel: str, reply_id: str) -> bool:
+        _check_channel(channel)
+        if self._get(self.layout.replies, subject=self.layout.outgoing_subject(channel, reply_id)):
+            return True
+        return (
+            self._get(self.layout.sent, subject=self.layout.sent_subject(channel, reply_id))
+            is not None
+        )
+
+    # -- attachments -------------------------------------------------------------
+
+    def _object_name(self, message_id: str, name: str) -> str:
+        for part in (message_id, name):
+            if not part or "/" in part or part in (".", "..") or "\x00" in part:
+                raise UnsafePathError(f"invalid attachment name {part!r}")
+        return f"{message_id}/{name}"
+
+    def save_attachment(self, message_id: str, name: str, data: bytes) -> str:
+        import nats.js.errors
+
+        object_name = self._object_name(message_id, name)
+
+        async def save() -> None:
+            try:
+                await self._objects.get_info(object_name)
+            except nats.js.errors.NotFoundError:
+                await self._objects.put(object_name, data)
+                return
+            raise FileExistsError(f"attachment {object_name} exists")
+
+        self.conn.call(save(), f"store attachment {object_name}", self.conn.timeout * 4)
+        return LOCATOR_PREFIX + object_name
+
+    def read_attachment(self, locator: str, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
+        import nats.js.errors
+
+        if not locator.startswith(LOCATOR_PREFIX):
+            raise UnsafePathError(f"{locator!r} is not an attachment of this spool")
+        object_name = locator[len(LOCATOR_PREFIX) :]
+        self._object_name(*object_name.split("/", 1)) if "/" in object_name else None
+
+        async def read() -> bytes:
+            try:
+                result = await self._objects.get(object_name)
+            except nats.js.errors.NotFoundError:
+                raise FileNotFoundError(f"attachment {object_name} is gone") from None
+            return bytes(result.data or b"")[: limit + 1]
+
+        return self.conn.call(read(), f"read attachment {object_name}", self.conn.timeout * 4)
+
+    def discard_attachments(self, message_id: str) -> None:
+        import nats.js.errors
+
+        async def discard() -> None:
+            try:
+                entries = await self._objects.list(ignore_deletes=True)
+            except nats.js.errors.NotFoundError:
+                return
+            for info in entries:
+                if str(info.name).startswith(message_id + "/"):
+                    await self._objects.delete(info.name)
+
+        self.conn.call(discard(), f"discard attachments of {message_id}", self.conn.timeout * 4)
+
+    # -- upkeep ------------------------------------------------------------------
+
+    def recover(
+        self,
+        max_attempts: int,
+        backoff: float,
+        ran: Callable[[str], bool] = lambda message_id: False,
+    ) -> Recovered:
+        """Return every claim of this node's actors to its inbox, as a starting
+        worker does: with an attempt counted, or as it was when ``ran`` says its
+        result is saved. Claims of other nodes' actors are left to their leases."""
+        requeued = failed = 0
+        for key in self.claims.keys():  # noqa: SIM118
+            if not key.startswith("m."):
+                continue
+            seq = int(key[2:])
+            state, revision = self._state(seq)
+            if state is None or not state.held or seq in self._held:
+                continue
+            if self.actors is not None and state.actor not in self.actors:
+                continue
+            subject = self.layout.inbox_subject(state.actor)
+            handle = Handle(
+                "processing",
+                self.layout.queue,
+                seq,
+                subject,
+                actor=state.actor,
+                revision=revision,
+                state=state,
+            )
+            found = self._get(self.layout.queue, seq)
+            if found is None:
+                self.claims.delete(key)
+                continue
+            handle = replace(handle, data=found.data or b"")
+            message_id = _message_key(found.data or b"", found.headers, f"seq-{seq}")
+            if ran(message_id):
+                self.release(handle, state.actor)
+                requeued += 1
+            elif self.retry(
+                handle,
+                state.actor,
+                max_attempts,
+                backoff,
+                "interrupted (process stopped during the run)",
+            ):
+                requeued += 1
+            else:
+                failed += 1
+        return Recovered(requeued=requeued, failed=failed, rolled=0)
+
+    def depths(self) -> dict[str, int]:
+        L = self.layout
+
+        async def counts() -> dict[str, int]:
+            info = await self.conn.js.stream_info(L.queue, subjects_filter=f"{L.prefix}.>")
+            subjects: dict[str, int] = info.state.subjects or {}
+            replies = await self.conn.js.stream_info(L.replies)
+            failed = await self.conn.js.stream_info(L.failed)
+            return {
+                "incoming": subjects.get(L.incoming_subject, 0),
+                "queued": sum(n for s, n in subjects.items() if s.startswith(f"{L.prefix}.inbox.")),
+                "outgoing": int(replies.state.messages),
+                "failed": int(failed.state.messages),
+            }
+
+        result = self.conn.call(counts(), "count the queue")
+        processing = 0
+        for key in self.claims.keys():  # noqa: SIM118
+            state, _ = self._state(int(key[2:])) if key.startswith("m.") else (None, 0)
+            processing += bool(state and state.held)
+        queued = result.pop("queued")
+        result["processing"] = processing
+        result["inboxes"] = max(0, queued - processing)
+        return result
+
+    # -- leases ------------------------------------------------------------------
+
+    async def _keep_leases(self) -> None:
+        """Renew this process's claims every third of ``claim_ttl`` until closed. A
+        claim another process took over (its write wins) is forgotten here."""
+        import nats.js.errors
+
+        kv = self.claims._kv
+        while not self._closed:
+            await asyncio.sleep(self.claim_ttl / 3)
+            for seq, revision in list(self._held.items()):
+                key = self.layout.claim_key(seq)
+                try:
+                    entry = await kv.get(key)
+                    state = replace(
+                        ClaimState.parse(entry.value), until=time.time() + self.claim_ttl
+                    )
+                    if entry.revision != revision:
+                        raise nats.js.errors.KeyWrongLastSequenceError()
+                    new = await kv.update(key, state.dump(), last=revision)
+                except nats.js.errors.KeyWrongLastSequenceError:
+                    self._held.pop(seq, None)
+                    continue
+                except Exception as exc:
+                    log.debug("could not renew the claim on %s: %s", key, exc)
+                    continue
+                if seq in self._held:
+                    self._held[seq] = int(new)
+
+
+def _message_key(data: bytes, headers: dict[str, str] | None, default: str) -> str:
+    """A stored message's id: from its JSON, else its header, else ``default``."""
+    try:
+        value = json.loads(data)
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            return str(value["id"])
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if headers and headers.get("Tinyclaw-Id"):
+        return str(headers["Tinyclaw-Id"])
+    return default
+
+
+if TYPE_CHECKING:
+
+    def _implements(spool: JetStreamSpool) -> SpoolBackend[Handle]:
+        return spool  # mypy checks here that JetStreamSpool is a SpoolBackend
