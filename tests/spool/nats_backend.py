@@ -17,6 +17,7 @@ class NatsHome:
 
     servers: list[NatsServer]
     replicas: int = 1
+    timeout: float = 5.0
     prefix: str = field(default_factory=lambda: "t" + uuid.uuid4().hex[:12])
     opened: list[JetStreamSpool] = field(default_factory=list)
 
@@ -24,8 +25,8 @@ class NatsHome:
     def urls(self) -> list[str]:
         return [s.url for s in self.servers]
 
-    def connect(self, timeout: float = 5.0) -> NatsConnection:
-        return NatsConnection(NatsSettings(servers=self.urls, timeout=timeout))
+    def connect(self) -> NatsConnection:
+        return NatsConnection(NatsSettings(servers=self.urls, timeout=self.timeout))
 
     def open(self, clock: Callable[[], float] | None = None, **options: object) -> JetStreamSpool:
         extra: dict[str, object] = {"clock": clock} if clock is not None else {}

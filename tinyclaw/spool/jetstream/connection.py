@@ -90,7 +90,7 @@ class NatsConnection:
             "name": s.name,
             "connect_timeout": min(s.timeout, 2.0),
             "allow_reconnect": True,
-            "max_reconnect_attempts": -1,
+            "max_reconnect_attempts": 2,  # the first connect gives up; see below
             "reconnect_time_wait": 0.2,
             "error_cb": quiet,
         }
@@ -102,11 +102,15 @@ class NatsConnection:
         if s.creds_file:
             options["user_credentials"] = s.creds_file
         try:
-            return await self._nats.connect(**options)
+            nc = await self._nats.connect(**options)
         except Exception as exc:
             raise NatsUnavailableError(
                 f"cannot reach NATS at {s.describe()}: {exc or type(exc).__name__}"
             ) from None
+        # Once connected, a lost server is waited for (calls fail by their timeout
+        # meanwhile) rather than given up on: the client reconnects for ever.
+        nc.options["max_reconnect_attempts"] = -1
+        return nc
 
     def call(self, coro: Awaitable[T], what: str, timeout: float | None = None) -> T:
         """Run ``coro`` on the loop thread and wait for it; nats-py's errors become
@@ -139,9 +143,18 @@ class NatsConnection:
         if self._closed:
             return
         with contextlib.suppress(SpoolError):
-            self.call(self.nc.close(), "close", 2.0)
+            self.call(self._shutdown(), "close", 2.0)
         self._closed = True
         self._stop_loop()
+
+    async def _shutdown(self) -> None:
+        """Cancel the background coroutines (lease keepers), then close the client."""
+        me = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not me]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await self.nc.close()
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
