@@ -47,19 +47,17 @@ def _third_party_imports(path: Path) -> set[str]:
 
 
 # Modules outside the listeners that only an extra's users import.
-EXTRA_MODULES = {
-    "transcribe/local.py": "whisper",  # faster-whisper, the local engine
-    # nats-py, the shared spool's client
-    "spool/jetstream/connection.py": "nats",
-    "spool/jetstream/kv.py": "nats",
-    "spool/jetstream/spool.py": "nats",
-}
+EXTRA_MODULES = {"transcribe/local.py": "whisper"}  # faster-whisper, the local engine
+EXTRA_PACKAGES = {"spool/jetstream/": "nats"}  # nats-py, the shared spool's client
 
 
 def _platform_of(path: Path) -> str | None:
     relative = path.relative_to(ROOT / "tinyclaw").as_posix()
     if relative in EXTRA_MODULES:
         return EXTRA_MODULES[relative]
+    for package, extra in EXTRA_PACKAGES.items():
+        if relative.startswith(package):
+            return extra
     return next((p for p in PLATFORMS if path.name.startswith(p)), None)
 
 

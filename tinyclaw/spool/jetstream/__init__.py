@@ -13,7 +13,8 @@ from tinyclaw.spool.jetstream.connection import (
     NatsUnavailableError,
 )
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
-from tinyclaw.spool.jetstream.spool import Handle, JetStreamSpool
+from tinyclaw.spool.jetstream.spool import JetStreamSpool
+from tinyclaw.spool.jetstream.streams import Handle
 
 __all__ = [
     "Handle",

@@ -66,6 +66,16 @@ class NatsConnection:
         self.settings = settings
         self.timeout = settings.timeout
         self._nats = _require_nats()
+        import nats.js.errors
+
+        # No stream leader yet, no route to one, or no connection: worth trying again.
+        self._unavailable: tuple[type[BaseException], ...] = (
+            nats.errors.NoRespondersError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.StaleConnectionError,
+            nats.js.errors.NoStreamResponseError,
+            nats.js.errors.ServiceUnavailableError,
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="tinyclaw-nats", daemon=True
@@ -133,6 +143,11 @@ class NatsConnection:
                 f"NATS at {self.settings.describe()} did not answer ({what}) within {wait:g}s"
             ) from None
         except self._nats.errors.Error as exc:
+            if isinstance(exc, self._unavailable):
+                raise NatsUnavailableError(
+                    f"NATS at {self.settings.describe()} cannot serve {what} now "
+                    f"({_describe(exc)}); a cluster may be electing a new leader"
+                ) from exc
             raise SpoolError(f"NATS refused {what}: {_describe(exc)}") from exc
 
     def submit(self, fn: Callable[[], Awaitable[None]]) -> None:

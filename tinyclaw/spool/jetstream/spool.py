@@ -31,88 +31,38 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tinyclaw.config import NAME_RE
-from tinyclaw.errors import InvalidMessageError, SpoolError, UnsafePathError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.messages import CHANNEL_PATTERN, Inbound, Reply, dump, load_inbound, load_reply
+from tinyclaw.errors import InvalidMessageError, SpoolError
+from tinyclaw.messages import Inbound, dump, load_inbound
 from tinyclaw.spool.backend import Recovered
 from tinyclaw.spool.jetstream.connection import NatsConnection
+from tinyclaw.spool.jetstream.files import Attachments
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
-from tinyclaw.spool.jetstream.layout import Layout, untoken
+from tinyclaw.spool.jetstream.layout import Layout
+from tinyclaw.spool.jetstream.replies import Replies
+from tinyclaw.spool.jetstream.streams import (
+    ClaimState,
+    Handle,
+    check_actor,
+    check_channel,
+    message_key,
+)
 
 if TYPE_CHECKING:
     from tinyclaw.spool.backend import SpoolBackend
 
 log = logging.getLogger("tinyclaw.spool.nats")
 
-LOCATOR_PREFIX = "nats-object:"
-MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
-_NO_MESSAGE = 10037  # JetStream: no message found
-_WRONG_LAST = (10071, 10164)  # JetStream: wrong last sequence
-_CHANNEL_RE = __import__("re").compile(CHANNEL_PATTERN)
 
-
-def _check_actor(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid actor name {name!r}")
-    return name
-
-
-def _check_channel(name: str) -> str:
-    if not _CHANNEL_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid channel name {name!r}")
-    return name
-
-
-@dataclass(frozen=True)
-class ClaimState:
-    """What the claims bucket records about one queued message."""
-
-    actor: str
-    held: bool = False
-    holder: str = ""
-    until: float = 0.0
-    deliveries: int = 0
-    attempts: int | None = None
-    not_before: float | None = None
-
-    def dump(self) -> bytes:
-        return json.dumps(self.__dict__).encode()
-
-    @classmethod
-    def parse(cls, data: bytes) -> ClaimState:
-        return cls(**json.loads(data))
-
-
-@dataclass(frozen=True)
-class Handle:
-    """The JetStream spool's opaque handle: where a message sits, and what was known
-    of its claim when the handle was made. Callers pass it back and never look in."""
-
-    box: str
-    stream: str
-    seq: int
-    subject: str
-    actor: str | None = None
-    channel: str | None = None
-    reply_id: str | None = None
-    revision: int = 0
-    state: ClaimState | None = None
-    data: bytes | None = None
-
-
-class JetStreamSpool:
+class JetStreamSpool(Replies, Attachments):
     """All queue operations of one home on NATS JetStream. Thread-safe: every call
     goes through one connection's loop thread; no state is kept between calls but the
     claims this process holds (to renew their leases)."""
@@ -208,74 +158,12 @@ class JetStreamSpool:
         self._closed = True
         self._held.clear()
 
-    # -- low-level requests ------------------------------------------------------
-
-    def _get(
-        self,
-        stream: str,
-        seq: int | None = None,
-        subject: str | None = None,
-        *,
-        after: bool = False,
-    ) -> Any | None:
-        """One stored message (by sequence, last on a subject, or the first on
-        ``subject`` at or after ``seq``); None if there is none."""
-        import nats.js.errors
-
-        async def get() -> Any | None:
-            try:
-                return await self.conn.js.get_msg(stream, seq=seq, subject=subject, next=after)
-            except nats.js.errors.NotFoundError:
-                return None
-
-        return self.conn.call(get(), f"read {stream}")
-
-    def _delete(self, stream: str, seq: int) -> bool:
-        """Remove one message; False if it was already gone."""
-
-        async def delete() -> bool:
-            body = json.dumps({"seq": seq, "no_erase": True}).encode()
-            answer = await self.conn.nc.request(
-                f"$JS.API.STREAM.MSG.DELETE.{stream}", body, timeout=self.conn.timeout
-            )
-            result = json.loads(answer.data)
-            error = result.get("error")
-            if error is None:
-                return True
-            if error.get("err_code") == _NO_MESSAGE or error.get("code") == 404:
-                return False
-            raise SpoolError(f"NATS refused to delete {stream}#{seq}: {error.get('description')}")
-
-        return self.conn.call(delete(), f"delete from {stream}")
-
-    def _publish(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> Any:
-        return self.conn.call(
-            self.conn.js.publish(subject, data, headers=headers), f"publish to {subject}"
-        )
-
-    def _publish_if_last(self, subject: str, data: bytes, last: int) -> bool:
-        """Publish only if ``last`` is still the subject's last sequence."""
-        import nats.js.errors
-
-        async def publish() -> bool:
-            try:
-                await self.conn.js.publish(
-                    subject, data, headers={"Nats-Expected-Last-Subject-Sequence": str(last)}
-                )
-            except nats.js.errors.APIError as exc:
-                if exc.err_code in _WRONG_LAST:
-                    return False
-                raise
-            return True
-
-        return self.conn.call(publish(), f"publish to {subject}")
-
     # -- messages ----------------------------------------------------------------
 
     def put(self, message: Inbound, *, dedupe_key: str | None = None) -> Handle | None:
         """Queue ``message`` into incoming; a second put with the same channel and
         ``dedupe_key`` within the dedupe window returns None."""
-        _check_channel(message.channel)
+        check_channel(message.channel)
         if dedupe_key is None:
             return self._put(self.layout.incoming_subject, message, f"put:{message.id}", "incoming")
         digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:40]
@@ -297,14 +185,14 @@ class JetStreamSpool:
         return Handle(box, self.layout.queue, int(ack.seq), subject, actor=actor)
 
     def put_for(self, actor: str, message: Inbound) -> Handle:
-        subject = self.layout.inbox_subject(_check_actor(actor))
+        subject = self.layout.inbox_subject(check_actor(actor))
         return self._put(subject, message, f"put:{message.id}", "inbox", actor)
 
     def route(self, handle: Handle, actor: str) -> Handle | None:
         """Publish the incoming message onto ``actor``'s inbox, then delete it from
         incoming. The publish carries ``route:<seq>``, so two routers (or a retry
         after a crash between the two steps) land one copy."""
-        subject = self.layout.inbox_subject(_check_actor(actor))
+        subject = self.layout.inbox_subject(check_actor(actor))
         found = self._get(handle.stream, handle.seq)
         if found is None:
             return None
@@ -320,7 +208,7 @@ class JetStreamSpool:
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
         whose claim's lease ran out."""
-        subject = self.layout.inbox_subject(_check_actor(actor))
+        subject = self.layout.inbox_subject(check_actor(actor))
         return self._walk(subject, actor)
 
     def _walk(self, subject: str, actor: str) -> Iterator[Handle]:
@@ -493,7 +381,7 @@ class JetStreamSpool:
         if found is None:
             return None
         data = found.data or b""
-        key = _message_key(data, found.headers, f"seq-{found.seq}")
+        key = message_key(data, found.headers, f"seq-{found.seq}")
         failed = self._reject(
             key,
             data,
@@ -507,171 +395,6 @@ class JetStreamSpool:
             self.claims.delete(self.layout.claim_key(int(found.seq)))
         log.warning("moved %s#%d to %s: %s", handle.stream, found.seq, self.layout.failed, reason)
         return failed
-
-    def reject(self, name: str, data: bytes, reason: str) -> Handle | None:
-        key = PurePosixPath(name).stem or name
-        return self._reject(key, data, reason, f"reject:{uuid.uuid4().hex}", "outside")
-
-    def _reject(self, key: str, data: bytes, reason: str, msg_id: str, origin: str) -> Handle:
-        """Publish to the failed stream under ``key``; a key already there keeps its
-        message (evidence is never replaced) and this one gets a unique suffix."""
-        if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is not None:
-            key = f"{key}.{unique_name()}"
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock()))
-        headers = {
-            "Nats-Msg-Id": msg_id,
-            "Tinyclaw-Key": key,
-            "Tinyclaw-Reason": json.dumps(reason),
-            "Tinyclaw-From": origin,
-            "Tinyclaw-At": stamp,
-        }
-        subject = self.layout.failed_subject(key)
-        ack = self._publish(subject, data, headers)
-        return Handle("failed", self.layout.failed, int(ack.seq), subject)
-
-    def failures(self) -> Iterator[tuple[str, str, bytes]]:
-        """The failed messages, oldest first: (key, reason, the bytes)."""
-        seq = 1
-        while (
-            found := self._get(self.layout.failed, seq, self.layout.failed_subject(), after=True)
-        ) is not None:
-            seq = int(found.seq) + 1
-            headers = found.headers or {}
-            reason = json.loads(headers.get("Tinyclaw-Reason", '""'))
-            yield headers.get("Tinyclaw-Key", f"seq-{found.seq}"), reason, found.data or b""
-
-    # -- replies -----------------------------------------------------------------
-
-    def put_reply(self, reply: Reply) -> Handle:
-        """Publish ``reply`` on its own subject, replacing an earlier one. The dedupe
-        id names its content, so a publish retried after a lost answer lands once."""
-        _check_channel(reply.channel)
-        if self.redact is not None:
-            reply = reply.model_copy(update={"text": self.redact(reply.text)})
-        data = dump(reply)
-        subject = self.layout.outgoing_subject(reply.channel, reply.id)
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        ack = self._publish(subject, data, {"Nats-Msg-Id": f"reply:{subject}:{digest}"})
-        return Handle(
-            "outgoing",
-            self.layout.replies,
-            int(ack.seq),
-            subject,
-            channel=reply.channel,
-            reply_id=reply.id,
-        )
-
-    def replies(self, channel: str) -> list[Handle]:
-        subject = self.layout.outgoing_subject(_check_channel(channel))
-        result: list[Handle] = []
-        seq = 1
-        while (found := self._get(self.layout.replies, seq, subject, after=True)) is not None:
-            seq = int(found.seq) + 1
-            reply_id = untoken(str(found.subject).rsplit(".", 1)[1])
-            result.append(
-                Handle(
-                    "outgoing",
-                    self.layout.replies,
-                    int(found.seq),
-                    str(found.subject),
-                    channel=channel,
-                    reply_id=reply_id,
-                )
-            )
-        return result
-
-    def load_reply(self, handle: Handle) -> Reply:
-        found = self._get(handle.stream, subject=handle.subject)
-        if found is None:
-            raise FileNotFoundError(f"no reply waits on {handle.subject}")
-        return load_reply(found.data or b"", default_id=handle.reply_id)
-
-    def update_reply(self, handle: Handle, reply: Reply) -> bool:
-        found = self._get(handle.stream, subject=handle.subject)
-        if found is None:
-            return False
-        return self._publish_if_last(handle.subject, dump(reply), int(found.seq))
-
-    def mark_sent(self, handle: Handle, channel: str) -> Handle | None:
-        """Copy the reply into the delivery ledger, then remove it from waiting."""
-        found = self._get(handle.stream, subject=handle.subject)
-        if found is None or handle.reply_id is None:
-            return None
-        subject = self.layout.sent_subject(_check_channel(channel), handle.reply_id)
-        ack = self._publish(subject, found.data or b"", {"Nats-Msg-Id": f"sent:{found.seq}"})
-        self._delete(handle.stream, int(found.seq))
-        return Handle(
-            "sent",
-            self.layout.sent,
-            int(ack.seq),
-            subject,
-            channel=channel,
-            reply_id=handle.reply_id,
-        )
-
-    def reply_exists(self, channel: str, reply_id: str) -> bool:
-        _check_channel(channel)
-        if self._get(self.layout.replies, subject=self.layout.outgoing_subject(channel, reply_id)):
-            return True
-        return (
-            self._get(self.layout.sent, subject=self.layout.sent_subject(channel, reply_id))
-            is not None
-        )
-
-    # -- attachments -------------------------------------------------------------
-
-    def _object_name(self, message_id: str, name: str) -> str:
-        for part in (message_id, name):
-            if not part or "/" in part or part in (".", "..") or "\x00" in part:
-                raise UnsafePathError(f"invalid attachment name {part!r}")
-        return f"{message_id}/{name}"
-
-    def save_attachment(self, message_id: str, name: str, data: bytes) -> str:
-        import nats.js.errors
-
-        object_name = self._object_name(message_id, name)
-
-        async def save() -> None:
-            try:
-                await self._objects.get_info(object_name)
-            except nats.js.errors.NotFoundError:
-                await self._objects.put(object_name, data)
-                return
-            raise FileExistsError(f"attachment {object_name} exists")
-
-        self.conn.call(save(), f"store attachment {object_name}", self.conn.timeout * 4)
-        return LOCATOR_PREFIX + object_name
-
-    def read_attachment(self, locator: str, limit: int = MAX_ATTACHMENT_BYTES) -> bytes:
-        import nats.js.errors
-
-        if not locator.startswith(LOCATOR_PREFIX):
-            raise UnsafePathError(f"{locator!r} is not an attachment of this spool")
-        object_name = locator[len(LOCATOR_PREFIX) :]
-        self._object_name(*object_name.split("/", 1)) if "/" in object_name else None
-
-        async def read() -> bytes:
-            try:
-                result = await self._objects.get(object_name)
-            except nats.js.errors.NotFoundError:
-                raise FileNotFoundError(f"attachment {object_name} is gone") from None
-            return bytes(result.data or b"")[: limit + 1]
-
-        return self.conn.call(read(), f"read attachment {object_name}", self.conn.timeout * 4)
-
-    def discard_attachments(self, message_id: str) -> None:
-        import nats.js.errors
-
-        async def discard() -> None:
-            try:
-                entries = await self._objects.list(ignore_deletes=True)
-            except nats.js.errors.NotFoundError:
-                return
-            for info in entries:
-                if str(info.name).startswith(message_id + "/"):
-                    await self._objects.delete(info.name)
-
-        self.conn.call(discard(), f"discard attachments of {message_id}", self.conn.timeout * 4)
 
     # -- upkeep ------------------------------------------------------------------
 
@@ -709,7 +432,7 @@ class JetStreamSpool:
                 self.claims.delete(key)
                 continue
             handle = replace(handle, data=found.data or b"")
-            message_id = _message_key(found.data or b"", found.headers, f"seq-{seq}")
+            message_id = message_key(found.data or b"", found.headers, f"seq-{seq}")
             if ran(message_id):
                 self.release(handle, state.actor)
                 requeued += 1
@@ -778,19 +501,6 @@ class JetStreamSpool:
                     continue
                 if seq in self._held:
                     self._held[seq] = int(new)
-
-
-def _message_key(data: bytes, headers: dict[str, str] | None, default: str) -> str:
-    """A stored message's id: from its JSON, else its header, else ``default``."""
-    try:
-        value = json.loads(data)
-        if isinstance(value, dict) and isinstance(value.get("id"), str):
-            return str(value["id"])
-    except (ValueError, UnicodeDecodeError):
-        pass
-    if headers and headers.get("Tinyclaw-Id"):
-        return str(headers["Tinyclaw-Id"])
-    return default
 
 
 if TYPE_CHECKING:
