@@ -500,6 +500,75 @@ class MetricsConfig(Strict):
         return path if path.is_absolute() else home.root / path
 
 
+class SpoolConfig(Strict):
+    """Where the queue lives: files in the home (the default), or NATS JetStream,
+    which worker nodes on several machines share. Credentials are read from the
+    environment variables named here, never written in this file."""
+
+    backend: Literal["file", "nats"] = "file"
+    servers: list[str] = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"],
+        description="nats: the servers' URLs (any of them; the client finds the rest)",
+    )
+    token_env: str | None = Field(default=None, description="nats: variable with a token")
+    user_env: str | None = Field(default=None, description="nats: variable with a user name")
+    password_env: str | None = Field(default=None, description="nats: variable with its password")
+    creds_env: str | None = Field(
+        default=None, description="nats: variable with the path of a .creds file"
+    )
+    stream_prefix: str = Field(
+        default="tinyclaw",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="nats: names of this home's streams and buckets start with it",
+    )
+    replicas: int = Field(default=1, ge=1, le=5, description="nats: copies of each stream")
+    timeout: float = Field(default=5.0, gt=0, le=60, description="nats: seconds per call")
+    claim_ttl: float = Field(
+        default=60.0, ge=1, le=3600, description="nats: a dead worker's claim returns after this"
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, le=100, description="nats: lost claims before a message is failed"
+    )
+    dedupe_hours: float = Field(
+        default=48.0, gt=0, le=24 * 30, description="nats: how long a platform key is known"
+    )
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one server, e.g. nats://127.0.0.1:4222")
+        for url in value:
+            _check_url(url, ("nats", "tls"), "nats://127.0.0.1:4222")
+        return value
+
+    @field_validator("token_env", "user_env", "password_env", "creds_env")
+    @classmethod
+    def _env_names(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_env_names([value])
+        return value
+
+    @model_validator(mode="after")
+    def _user_and_password(self) -> SpoolConfig:
+        if (self.user_env is None) != (self.password_env is None):
+            raise ValueError("user_env and password_env go together")
+        return self
+
+    def secret_names(self) -> list[str]:
+        """The variables holding NATS credentials (the .creds file's path is not one)."""
+        if self.backend != "nats":
+            return []
+        return [n for n in (self.token_env, self.user_env, self.password_env) if n]
+
+
+class NodeConfig(Strict):
+    """One worker node (``tinyclaw worker --node NAME``): the actors it runs. An
+    actor's workspace and CLI sessions are on that machine's disk."""
+
+    actors: list[ActorName] = Field(default_factory=list)
+
+
 class Config(Strict):
     """The whole of ``tinyclaw.toml``."""
 
@@ -514,6 +583,8 @@ class Config(Strict):
     metrics: MetricsConfig = MetricsConfig()
     transcription: TranscriptionConfig | None = None
     sandbox: SandboxConfig = SandboxConfig()
+    spool: SpoolConfig = SpoolConfig()
+    nodes: dict[ActorName, NodeConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -530,7 +601,47 @@ class Config(Strict):
                     raise ValueError(
                         f"teams.{team_name}.members: {member!r} is not a defined actor"
                     )
+        self._check_nodes()
         return self
+
+    def _check_nodes(self) -> None:
+        """Each actor on at most one node, and only actors that exist; with nodes
+        configured, every actor on one (else its messages would wait for ever)."""
+        placed: dict[str, str] = {}
+        for node, settings in self.nodes.items():
+            for actor in settings.actors:
+                if actor not in self.actors:
+                    raise ValueError(f"nodes.{node}.actors: {actor!r} is not a defined actor")
+                if actor in placed:
+                    raise ValueError(
+                        f"nodes.{node}.actors: {actor!r} is already on node {placed[actor]!r} "
+                        "(an actor runs on one node)"
+                    )
+                placed[actor] = node
+        if self.nodes:
+            if self.spool.backend != "nats":
+                raise ValueError('[nodes] need [spool] backend = "nats" (files serve one machine)')
+            homeless = [a for a in self.actors if a not in placed]
+            if homeless:
+                raise ValueError(
+                    f"nodes: {', '.join(repr(a) for a in homeless)} is on no node "
+                    "(list it under one [nodes.NAME] actors)"
+                )
+        passed = set(self.runners.claude.pass_env + self.runners.codex.pass_env)
+        for name in self.spool.secret_names():
+            if name in passed:
+                raise ValueError(
+                    f"spool: {name} holds a NATS credential; never pass it to the CLIs (pass_env)"
+                )
+
+    def node_actors(self, node: str) -> list[str]:
+        """The actors of worker node ``node``; ConfigError naming the nodes there are."""
+        if node not in self.nodes:
+            known = ", ".join(self.nodes) or "none: add [nodes.NAME] actors = [...]"
+            raise ConfigError(
+                f"--node {node!r}: no [nodes.{node}] in tinyclaw.toml (nodes: {known})"
+            )
+        return list(self.nodes[node].actors)
 
     @property
     def default_actor(self) -> str:
@@ -591,6 +702,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
             message = "unknown key (check the spelling; see docs/configuration.md)"
         elif item["type"] == "string_pattern_mismatch" and "models" in item["loc"]:
             message = "model names use letters, digits and . _ : @ / [ ] -, at most 100"
+        elif item["type"] == "string_pattern_mismatch" and "stream_prefix" in item["loc"]:
+            message = "use letters, digits, '-' and '_', at most 32"
         elif item["type"] == "string_pattern_mismatch":
             message = "names use a-z, 0-9, '-' and '_', start with a letter or digit, at most 32"
         lines.append(f"{source}: {loc}: {message}")

@@ -6,7 +6,8 @@ the running configuration stays in force, so a typo never takes the assistant do
 Changes are named by their dotted keys (``actors``: added, removed, changed by name),
 and split into those the process applies at once and those that only a restart
 applies (a listener's token or address, the launcher's session, the metrics
-exporter), which are reported, not silently ignored.
+exporter, the spool backend and the worker nodes), which are reported, not silently
+ignored.
 
 Whether the file changed is decided by its ``stat`` (inode, size, modification time),
 so an editor that saves by rename and one that writes in place are both noticed, and
@@ -46,6 +47,8 @@ _LISTENER_KEYS = frozenset(
 _RESTART_SECTIONS = {
     "launcher": "restart tinyclaw: `tinyclaw restart`",
     "metrics": "restart the worker",
+    "spool": "restart the worker and every listener",
+    "nodes": "restart the workers",
 }
 
 

@@ -2,7 +2,9 @@
 
 A listener owns its platform's token (and WhatsApp's app secret and verify token);
 the worker owns its runners' ``pass_env`` keys, which it hands to the CLIs, and the
-transcription service's key. Nobody else needs any of them: the launcher gives each
+transcription service's key. With the queue on NATS, the worker and every listener
+also hold the NATS credentials (``[spool] token_env``, ``user_env``/``password_env``),
+which never reach a CLI. Nobody else needs any of them: the launcher gives each
 supervised component only its own (``childenv``), and the worker redacts all of them,
 and every secret of the home's ``.env``, from what it writes (``redaction``).
 """
@@ -38,10 +40,20 @@ def worker_secrets(config: Config) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def spool_secrets(config: Config) -> list[str]:
+    """The variables holding the NATS credentials (``[spool] backend = "nats"``):
+    every component that queues or takes messages needs them, no CLI ever does."""
+    return config.spool.secret_names()
+
+
 def owned_secrets(config: Config) -> dict[str, list[str]]:
     """Component name → the configured secrets it may hold (others: none)."""
-    owners = {platform: channel_secrets(config, platform) for platform in PLATFORMS}
-    owners[WORKER] = worker_secrets(config)
+    spool = spool_secrets(config)
+    owners = {
+        platform: list(dict.fromkeys(channel_secrets(config, platform) + spool))
+        for platform in PLATFORMS
+    }
+    owners[WORKER] = list(dict.fromkeys(worker_secrets(config) + spool))
     return owners
 
 

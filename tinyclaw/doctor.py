@@ -25,7 +25,7 @@ from tinyclaw.config import Config, RunnersConfig, load_config
 from tinyclaw.diskspace import describe as describe_disk
 from tinyclaw.diskspace import read_report
 from tinyclaw.dotenv import load_dotenv
-from tinyclaw.errors import ConfigError
+from tinyclaw.errors import ConfigError, TinyclawError
 from tinyclaw.home import Home
 from tinyclaw.runners.environment import build_cli_env
 from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
@@ -116,6 +116,7 @@ class Doctor:
             if config.metrics.enabled:
                 results.append(self.metrics(config))
             results += self.transcription(config)
+            results += self.spool(config)
         results += self.permissions()
         results += self.disk()
         return results
@@ -320,6 +321,30 @@ class Doctor:
                         )
                     )
         return results
+
+    def spool(self, config: Config) -> list[Check]:
+        """With the queue on NATS: the client is installed, and the servers answer
+        (with the credentials the configuration names) with JetStream enabled."""
+        settings = config.spool
+        if settings.backend != "nats":
+            return []
+        fix = (
+            "start nats-server with JetStream (nats-server -js), or correct [spool] servers "
+            "and credentials (docs/several-machines.md)"
+        )
+        from tinyclaw.spool.jetstream import probe
+
+        try:
+            detail = probe(settings, self.environ)
+        except ConfigError as exc:
+            return [Check("problem", "spool", str(exc), f"add it to {self.home.env_file}")]
+        except TinyclawError as exc:
+            return [Check("problem", "spool", str(exc), fix)]
+        checks = [Check("ok", "spool", f"NATS: {detail}")]
+        if config.nodes:
+            nodes = "; ".join(f"{n}: {', '.join(c.actors)}" for n, c in config.nodes.items())
+            checks.append(Check("ok", "nodes", nodes))
+        return checks
 
     def transcription(self, config: Config) -> list[Check]:
         """Voice notes: the key the service needs, or the local model and its engine."""

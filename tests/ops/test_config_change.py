@@ -61,5 +61,16 @@ def test_limits_and_worker_apply_launcher_and_metrics_need_a_restart() -> None:
     assert diff(parse_config(BASE), parse_config(BASE)).summary() == "no changes"
 
 
+def test_moving_the_queue_to_nats_or_the_actors_between_nodes_needs_a_restart() -> None:
+    applied, restart = changed(
+        spool={"backend": "nats"}, nodes={"box-a": {"actors": ["assistant", "coder"]}}
+    )
+    assert applied == []
+    assert restart == [
+        "nodes (restart the workers)",
+        "spool (restart the worker and every listener)",
+    ]
+
+
 def test_a_report_of_several_mistakes_becomes_one_line() -> None:
     assert one_line("a: wrong\n\nb: also wrong\n") == "a: wrong; b: also wrong"

@@ -47,8 +47,11 @@ class NatsServer:
     """One ``nats-server`` process with JetStream; ``kill`` and ``start`` again keep its
     ports and its store, as a machine that reboots would."""
 
-    def __init__(self, root: Path, name: str, cluster_port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, name: str, cluster_port: int | None = None, extra: str = ""
+    ) -> None:
         self.name = name
+        self.extra = extra
         self.root = root
         self.port = free_port()
         self.http_port = free_port()
@@ -75,7 +78,7 @@ class NatsServer:
                 f"cluster {{ name: tinyclaw-test, listen: 127.0.0.1:{self.cluster_port}, "
                 f"routes: [{routes}] }}"
             )
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, self.extra]) + "\n"
 
     def start(self) -> None:
         conf = self.root / "server.conf"
@@ -131,10 +134,11 @@ def wait_healthy(servers: list[NatsServer], timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def single_server(root: Path) -> Iterator[NatsServer]:
-    """One JetStream server; stopped when the block ends."""
+def single_server(root: Path, extra: str = "") -> Iterator[NatsServer]:
+    """One JetStream server (``extra``: more of its configuration, such as an
+    ``authorization`` block); stopped when the block ends."""
     nats_server_binary()
-    server = NatsServer(root / "n1", "n1")
+    server = NatsServer(root / "n1", "n1", extra=extra)
     server.start()
     try:
         wait_healthy([server])

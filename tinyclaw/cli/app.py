@@ -103,12 +103,18 @@ def _init_home(ctx: typer.Context) -> Home:
 
 
 @app.command()
-def worker(ctx: typer.Context) -> None:
+def worker(
+    ctx: typer.Context,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="run the actors of [nodes.NAME] (queue on NATS)"),
+    ] = None,
+) -> None:
     """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
     from tinyclaw.cli.worker_entry import exit_code, serve_worker
 
     with clean_errors(exit_code):  # 2 for a broken tinyclaw.toml, as a listener
-        serve_worker(home_from(ctx))
+        serve_worker(home_from(ctx), node=node)
 
 
 @app.command()

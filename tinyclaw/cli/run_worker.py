@@ -16,13 +16,27 @@ from types import FrameType
 
 from tinyclaw import sdnotify
 from tinyclaw.config import Config, load_config, load_home_config
+from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
 log = logging.getLogger("tinyclaw.worker")
 
 
-def run_worker(home: Home) -> None:
+def check_spool(config: Config, node: str | None) -> None:
+    """Refuse, in one line, a worker this build cannot run as configured: a node
+    that ``[nodes]`` does not name, or a queue on NATS, which the worker does not
+    take its messages from yet (it would serve the files instead, silently)."""
+    if node is not None:
+        config.node_actors(node)
+    if config.spool.backend == "nats":
+        raise ConfigError(
+            '[spool] backend = "nats": the worker does not run on the NATS spool yet; '
+            'use backend = "file" until it does (see docs/several-machines.md)'
+        )
+
+
+def run_worker(home: Home, node: str | None = None) -> None:
     from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
     from tinyclaw.runners import Runner
     from tinyclaw.runtime import build_runners
@@ -30,6 +44,7 @@ def run_worker(home: Home) -> None:
 
     _drop_foreign_secrets(load_config(home))
     config = load_home_config(home)
+    check_spool(config, node)
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
     from tinyclaw.live import LiveSink
@@ -127,4 +142,4 @@ def _secret_names(config: object) -> list[str]:
             n for n in (channel.token_env, channel.verify_token_env, channel.app_secret_env) if n
         ]
     names += config.runners.claude.pass_env + config.runners.codex.pass_env
-    return names
+    return names + config.spool.secret_names()

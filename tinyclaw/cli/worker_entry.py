@@ -21,11 +21,11 @@ def exit_code(error: TinyclawError) -> int:
     return CONFIG_EXIT if isinstance(error, ConfigError) else 1
 
 
-def serve_worker(home: Home) -> None:
+def serve_worker(home: Home, node: str | None = None) -> None:
     """:func:`run_worker`, with a home the worker cannot write to (a read-only disk,
     wrong permissions) as a HomeError: one line naming the file, not a traceback."""
     try:
-        run_worker(home)
+        run_worker(home, node)
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         raise HomeError(f"cannot use the home {home.root}: {exc.strerror or exc}{where}") from None

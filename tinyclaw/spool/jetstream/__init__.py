@@ -2,7 +2,7 @@
 
 Nothing here is imported by the file backend: ``nats-py`` is an optional dependency
 (``pip install "tinyclaw[nats]"``) loaded only when a home's ``[spool] backend`` is
-``"nats"``. :func:`connect_spool` is the front door.
+``"nats"``. :func:`open_jetstream` is the front door.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from tinyclaw.spool.jetstream.connection import (
     NatsUnavailableError,
 )
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
+from tinyclaw.spool.jetstream.settings import nats_settings, open_jetstream, probe
 from tinyclaw.spool.jetstream.spool import JetStreamSpool
 from tinyclaw.spool.jetstream.streams import Handle
 
@@ -23,4 +24,7 @@ __all__ = [
     "NatsConnection",
     "NatsSettings",
     "NatsUnavailableError",
+    "nats_settings",
+    "open_jetstream",
+    "probe",
 ]
