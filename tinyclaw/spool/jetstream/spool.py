@@ -95,6 +95,7 @@ class JetStreamSpool(Replies, Attachments):
         self.actors = actors
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
+        self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
         self._closed = False
         self._setup(dedupe_hours, sent_days, setup_timeout)
         self.claims = JetStreamKeyValue(conn, self.layout.claims, replicas=replicas)
@@ -212,12 +213,19 @@ class JetStreamSpool(Replies, Attachments):
         return self._walk(subject, actor)
 
     def _walk(self, subject: str, actor: str) -> Iterator[Handle]:
-        seq = 1
+        """The inbox from its head. Where the last walk found the head is remembered:
+        sequence numbers only grow, so nothing can appear on the subject below a
+        message that was found there, and the server skips no deleted history."""
+        seq = self._floors.get(subject, 1)
+        first = True
         while True:
             found = self._get(self.layout.queue, seq, subject, after=True)
             if found is None:
                 return
             seq = int(found.seq) + 1
+            if first:
+                self._floors[subject] = int(found.seq)
+                first = False
             state, revision = self._state(int(found.seq))
             if state is not None and state.held and state.until > time.time():
                 continue
