@@ -210,7 +210,6 @@ def test_a_token_protected_server_lets_in_the_token_from_the_environment(
             assert [spool.load(h).text for h in spool.pending("coder")] == ["through the token"]
         finally:
             spool.close()
-            spool.conn.close()
 
 
 def test_the_nats_credentials_are_redacted_and_kept_from_the_clis(home: Home) -> None:

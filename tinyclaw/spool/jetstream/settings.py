@@ -59,6 +59,7 @@ def open_jetstream(
             max_deliveries=config.max_deliveries,
             dedupe_hours=config.dedupe_hours,
             actors=actors,
+            owns_connection=True,
         )
     except BaseException:
         conn.close()

@@ -81,6 +81,7 @@ class JetStreamSpool(Replies, Attachments):
         sent_days: float = 14.0,
         actors: frozenset[str] | None = None,
         setup_timeout: float = 30.0,
+        owns_connection: bool = False,
     ) -> None:
         """``actors`` is the set a worker node owns: ``recover`` returns only their
         claims (None: every actor, as on one machine). ``clock`` stamps backoffs and
@@ -97,6 +98,7 @@ class JetStreamSpool(Replies, Attachments):
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
         self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
         self._closed = False
+        self._owns_connection = owns_connection
         self._setup(dedupe_hours, sent_days, setup_timeout)
         self.claims = JetStreamKeyValue(conn, self.layout.claims, replicas=replicas)
         self._objects: Any = conn.call(self._open_objects(), "open the attachment store")
@@ -155,9 +157,12 @@ class JetStreamSpool(Replies, Attachments):
         return JetStreamKeyValue(self.conn, self.layout.bucket(name), replicas=self.replicas)
 
     def close(self) -> None:
-        """Stop renewing leases (a claim still held then runs out and is redelivered)."""
+        """Stop renewing leases (a claim still held then runs out and is redelivered);
+        close the connection too if this spool opened it."""
         self._closed = True
         self._held.clear()
+        if self._owns_connection:
+            self.conn.close()
 
     # -- messages ----------------------------------------------------------------
 
