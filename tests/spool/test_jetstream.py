@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from tests.worker.conftest import wait_for
 from tinyclaw.errors import SpoolError, UnsafePathError
 from tinyclaw.spool.jetstream import (
     JetStreamKeyValue,
+    JetStreamSpool,
     NatsConnection,
     NatsSettings,
     NatsUnavailableError,
@@ -327,3 +329,71 @@ def test_the_key_value_store_compares_and_sets(nats: NatsHome) -> None:
     assert leases.get("listener:telegram") is None
     assert leases.create("listener:telegram", b"host-c") is not None  # free again
     assert isinstance(leases, JetStreamKeyValue)
+
+
+# -- worker nodes sharing one queue ------------------------------------------------------
+
+
+def serve_node(spool: JetStreamSpool, actors: list[str], stop: threading.Event) -> None:
+    """What a worker node does with the spool: per actor, take the head, answer it,
+    complete it; a message already answered (a rerun after a crash) is not run again."""
+    while not stop.is_set():
+        idle = True
+        for actor in actors:
+            head = next(spool.pending(actor), None)
+            if head is None:
+                continue
+            claimed = spool.claim(head, actor)
+            if claimed is None:
+                continue
+            idle = False
+            message = spool.load(claimed)
+            if not spool.reply_exists(message.channel, message.id):
+                spool.put_reply(make_reply(message, f"{actor} answers {message.text}"))
+            spool.complete(claimed)
+        if idle:
+            time.sleep(0.01)
+
+
+def test_two_nodes_share_the_queue_each_answering_its_actors_in_order(nats: NatsHome) -> None:
+    """Two machines run two actors each. A third of the way through, node b dies with
+    a claim in hand and starts again: every message is answered once, and each
+    actor's answers come in the order its messages were sent."""
+    sender = nats.open()
+    nodes = {"a": ["coder", "writer"], "b": ["researcher", "critic"]}
+    sent = {actor: [] for actors in nodes.values() for actor in actors}  # type: ignore[var-annotated]
+    for i in range(30):
+        for actor in sent:
+            message = make_message(f"{actor}-{i}")
+            sender.put_for(actor, message)
+            sent[actor].append(message.id)
+
+    stop = threading.Event()
+    a = nats.open(actors=frozenset(nodes["a"]))
+    running = [threading.Thread(target=serve_node, args=(a, nodes["a"], stop), daemon=True)]
+    b_dying = nats.open(actors=frozenset(nodes["b"]), claim_ttl=2.0)
+    held = b_dying.claim(next(b_dying.pending("critic")), "critic")  # then b dies
+    assert held is not None
+    b_dying.close()
+    b = nats.open(actors=frozenset(nodes["b"]))
+    assert b.recover(max_attempts=3, backoff=0.0).requeued == 1  # b restarted
+    running.append(threading.Thread(target=serve_node, args=(b, nodes["b"], stop), daemon=True))
+    for thread in running:
+        thread.start()
+    try:
+        wait_for(lambda: len(sender.replies("cli")) == 120, 60.0, "120 answers")
+    finally:
+        stop.set()
+        for thread in running:
+            thread.join(timeout=10)
+    replies = [sender.load_reply(h) for h in sender.replies("cli")]
+    assert sorted(r.id for r in replies) == sorted(i for ids in sent.values() for i in ids)
+    for actor, ids in sent.items():
+        assert [r.id for r in replies if r.text.startswith(f"{actor} ")] == ids
+    assert sender.depths() == {
+        "incoming": 0,
+        "outgoing": 120,
+        "failed": 0,
+        "processing": 0,
+        "inboxes": 0,
+    }
