@@ -158,6 +158,22 @@ def test_a_worker_on_the_nats_spool_refuses_to_serve_the_files_instead(home: Hom
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_listener_on_the_nats_spool_refuses_to_queue_into_the_files(home: Home) -> None:
+    home.config_file.write_text(NATS_HOME + "\n[channels.telegram]\nenabled = true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "listen", "telegram"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        'error: [spool] backend = "nats": the telegram listener does not run on the NATS '
+        'spool yet; use backend = "file" until it does (see docs/several-machines.md)'
+    )
+
+
 # -- doctor --------------------------------------------------------------------------
 
 

@@ -16,7 +16,6 @@ from types import FrameType
 
 from tinyclaw import sdnotify
 from tinyclaw.config import Config, load_config, load_home_config
-from tinyclaw.errors import ConfigError
 from tinyclaw.home import Home
 from tinyclaw.logsetup import setup_logging
 
@@ -27,13 +26,11 @@ def check_spool(config: Config, node: str | None) -> None:
     """Refuse, in one line, a worker this build cannot run as configured: a node
     that ``[nodes]`` does not name, or a queue on NATS, which the worker does not
     take its messages from yet (it would serve the files instead, silently)."""
+    from tinyclaw.spool.choice import require_file_spool
+
     if node is not None:
         config.node_actors(node)
-    if config.spool.backend == "nats":
-        raise ConfigError(
-            '[spool] backend = "nats": the worker does not run on the NATS spool yet; '
-            'use backend = "file" until it does (see docs/several-machines.md)'
-        )
+    require_file_spool(config, "the worker")
 
 
 def run_worker(home: Home, node: str | None = None) -> None:
