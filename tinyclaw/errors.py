@@ -15,6 +15,7 @@ worker answers it like any other result::
     │   ├── InvalidMessageError    a queue file that is not a valid message
     │   └── InvalidJobFile         a schedule job file that is not a valid job
     ├── SpoolError             a queue operation that cannot be completed
+    │   └── SpoolUnavailableError  the shared spool's servers are unreachable or silent
     ├── ScheduleError          a scheduled job cannot be stored or found
     │   └── JobNotFoundError       no job with that id
     ├── ConversationError      a team conversation's state cannot be read or written
@@ -61,6 +62,11 @@ class InvalidMessageError(InvalidFileError):
 
 class SpoolError(TinyclawError):
     """A queue operation could not be completed."""
+
+
+class SpoolUnavailableError(SpoolError):
+    """The servers of a shared spool (NATS) could not be reached, or did not answer
+    in time, or have no leader for the stream yet: worth trying again later."""
 
 
 class ScheduleError(TinyclawError):

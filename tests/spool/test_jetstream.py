@@ -29,7 +29,7 @@ from tinyclaw.spool.jetstream import (
     JetStreamSpool,
     NatsConnection,
     NatsSettings,
-    NatsUnavailableError,
+    SpoolUnavailableError,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,7 +203,7 @@ def patiently(call: Callable[[], T], within: float = 30.0) -> T:
     while True:
         try:
             return call()
-        except NatsUnavailableError:
+        except SpoolUnavailableError:
             if time.monotonic() > deadline:
                 raise
 
@@ -257,7 +257,9 @@ def test_a_cluster_keeps_working_with_a_server_killed_and_the_server_catches_up(
 def test_no_server_is_one_clear_error_not_a_hang() -> None:
     port = free_port()
     started = time.monotonic()
-    with pytest.raises(NatsUnavailableError, match=f"cannot reach NATS at nats://127.0.0.1:{port}"):
+    with pytest.raises(
+        SpoolUnavailableError, match=f"cannot reach NATS at nats://127.0.0.1:{port}"
+    ):
         NatsConnection(NatsSettings(servers=[f"nats://127.0.0.1:{port}"], timeout=1.0))
     assert time.monotonic() - started < 10
 
@@ -272,7 +274,7 @@ def test_a_server_that_dies_makes_each_call_fail_clearly_within_the_timeout(
             spool.put_for("coder", make_message())
             server.kill()
             started = time.monotonic()
-            with pytest.raises(NatsUnavailableError, match="did not answer"):
+            with pytest.raises(SpoolUnavailableError, match="did not answer"):
                 spool.put_for("coder", make_message())
             assert time.monotonic() - started < 5
             server.start()

@@ -7,11 +7,8 @@ Nothing here is imported by the file backend: ``nats-py`` is an optional depende
 
 from __future__ import annotations
 
-from tinyclaw.spool.jetstream.connection import (
-    NatsConnection,
-    NatsSettings,
-    NatsUnavailableError,
-)
+from tinyclaw.errors import SpoolUnavailableError
+from tinyclaw.spool.jetstream.connection import NatsConnection, NatsSettings
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
 from tinyclaw.spool.jetstream.settings import nats_settings, open_jetstream, probe
 from tinyclaw.spool.jetstream.spool import JetStreamSpool
@@ -23,7 +20,7 @@ __all__ = [
     "JetStreamSpool",
     "NatsConnection",
     "NatsSettings",
-    "NatsUnavailableError",
+    "SpoolUnavailableError",
     "nats_settings",
     "open_jetstream",
     "probe",

@@ -19,17 +19,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tinyclaw.errors import SpoolError
+from tinyclaw.errors import SpoolError, SpoolUnavailableError
 
 log = logging.getLogger("tinyclaw.spool.nats")
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 5.0
-
-
-class NatsUnavailableError(SpoolError):
-    """NATS could not be reached, or did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +110,7 @@ class NatsConnection:
         try:
             nc = await self._nats.connect(**options)
         except Exception as exc:
-            raise NatsUnavailableError(
+            raise SpoolUnavailableError(
                 f"cannot reach NATS at {s.describe()}: {exc or type(exc).__name__}"
             ) from None
         # Once connected, a lost server is waited for (calls fail by their timeout
@@ -124,7 +120,7 @@ class NatsConnection:
 
     def call(self, coro: Awaitable[T], what: str, timeout: float | None = None) -> T:
         """Run ``coro`` on the loop thread and wait for it; nats-py's errors become
-        :class:`SpoolError`, a missing answer :class:`NatsUnavailableError`."""
+        :class:`SpoolError`, a missing answer :class:`SpoolUnavailableError`."""
         if self._closed:
             raise SpoolError(f"the NATS connection is closed ({what})")
         wait = self.timeout if timeout is None else timeout
@@ -133,18 +129,18 @@ class NatsConnection:
             return future.result(wait + 1.0)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise NatsUnavailableError(
+            raise SpoolUnavailableError(
                 f"NATS at {self.settings.describe()} did not answer ({what}) within {wait:g}s"
             ) from None
         except SpoolError:
             raise
         except TimeoutError:
-            raise NatsUnavailableError(
+            raise SpoolUnavailableError(
                 f"NATS at {self.settings.describe()} did not answer ({what}) within {wait:g}s"
             ) from None
         except self._nats.errors.Error as exc:
             if isinstance(exc, self._unavailable):
-                raise NatsUnavailableError(
+                raise SpoolUnavailableError(
                     f"NATS at {self.settings.describe()} cannot serve {what} now "
                     f"({_describe(exc)}); a cluster may be electing a new leader"
                 ) from exc
