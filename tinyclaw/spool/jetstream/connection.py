@@ -78,6 +78,7 @@ class NatsConnection:
         )
         self._thread.start()
         self._closed = False
+        self._background: set[asyncio.Task[None]] = set()
         try:
             self.nc: Any = self.call(self._connect(), "connect", self.timeout * 2)
         except BaseException:
@@ -147,8 +148,19 @@ class NatsConnection:
             raise SpoolError(f"NATS refused {what}: {_describe(exc)}") from exc
 
     def submit(self, fn: Callable[[], Awaitable[None]]) -> None:
-        """Start a background coroutine on the loop (the claim lease keeper)."""
-        asyncio.run_coroutine_threadsafe(_awaited(fn()), self._loop)
+        """Start a background coroutine on the loop (the claim lease keeper); it is
+        cancelled when the connection closes."""
+
+        async def tracked() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._background.add(task)
+            try:
+                await fn()
+            finally:
+                self._background.discard(task)
+
+        asyncio.run_coroutine_threadsafe(tracked(), self._loop)
 
     def close(self) -> None:
         if self._closed:
@@ -160,11 +172,10 @@ class NatsConnection:
 
     async def _shutdown(self) -> None:
         """Cancel the background coroutines (lease keepers), then close the client."""
-        me = asyncio.current_task()
-        others = [t for t in asyncio.all_tasks() if t is not me]
-        for task in others:
+        background = list(self._background)
+        for task in background:
             task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         await self.nc.close()
 
     def _stop_loop(self) -> None:
