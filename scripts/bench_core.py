@@ -46,13 +46,13 @@ FAKE_CLI = REPO / "scripts" / "fake-cli"
 sys.path.insert(0, str(REPO))
 
 from tinyclaw.config import load_config  # noqa: E402
-from tinyclaw.fsutil import fsync_dir, unique_name, write_tmp  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
-from tinyclaw.messages import Inbound, Sender  # noqa: E402
+from tinyclaw.core.fsutil import fsync_dir, unique_name, write_tmp  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
+from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
 from tinyclaw.runners import RunRequest, RunResult  # noqa: E402
-from tinyclaw.runtime import build_runners  # noqa: E402
 from tinyclaw.schedule.service import build_services  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
+from tinyclaw.worker.assembly import build_runners  # noqa: E402
 from tinyclaw.worker.loop import Worker  # noqa: E402
 
 # A claude stand-in in bash: it records when it starts and when it is about to exit

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.spool.contract import make_message  # noqa: E402
 from tests.spool.nats_servers import single_server  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
 from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings  # noqa: E402
 
@@ -71,14 +71,14 @@ RSS_PROBE = """
 import sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-from tinyclaw.messages import Inbound
+from tinyclaw.core.messages import Inbound
 def make_message(text):
     return Inbound.model_validate(
         {{"channel": "cli", "chat_id": "local", "sender": {{"id": "me"}}, "text": text, "id": "m1"}}
     )
 which = {which!r}
 if which == "file":
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
     from tinyclaw.spool import Spool
     home = Home(Path(tempfile.mkdtemp()))
     home.ensure()
@@ -87,7 +87,7 @@ elif which == "nats":
     from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings
     spool = JetStreamSpool(NatsConnection(NatsSettings(servers=[{url!r}])), prefix="rss")
 else:
-    import tinyclaw.spool, tinyclaw.config, tinyclaw.messages
+    import tinyclaw.spool, tinyclaw.config, tinyclaw.core.messages
     spool = None
 if spool is not None:
     spool.put_for("bench", make_message("one"))

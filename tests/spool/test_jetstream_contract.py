@@ -9,8 +9,8 @@ import pytest
 
 from tests.spool.contract import Clock, SpoolContract
 from tests.spool.nats_backend import NatsHome
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
 from tinyclaw.spool.jetstream import Handle, JetStreamSpool
 
 

@@ -12,11 +12,11 @@ import pytest
 
 from tests.spool.contract import make_message
 from tests.spool.nats_servers import NatsServer, free_port, single_server
+from tinyclaw.cli.doctor import Doctor
 from tinyclaw.config import Config, RunnerSettings, parse_config
-from tinyclaw.credentials import owned_secrets, worker_redactor
-from tinyclaw.doctor import Doctor
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.config.credentials import owned_secrets, worker_redactor
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.runners.environment import build_cli_env
 from tinyclaw.spool.jetstream import open_jetstream
 

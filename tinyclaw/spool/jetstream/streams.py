@@ -14,9 +14,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import SpoolError, UnsafePathError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.messages import CHANNEL_PATTERN
+from tinyclaw.core.errors import SpoolError, UnsafePathError
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.messages import CHANNEL_PATTERN
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.layout import Layout
 
