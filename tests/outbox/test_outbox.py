@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.schedule.running import failed_reasons, outgoing
-from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.core.home import Home
+from tinyclaw.drops.shared import SETTLE_SECONDS
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.store import JobStore

@@ -14,8 +14,8 @@ from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.pairing.chat_admin import ONLY_OWNER
 from tinyclaw.pairing.decisions import Notice
 from tinyclaw.pairing.notices import notice_reply, queue_notifier
-from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
+from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.commands import CommandContext, handle_command
 
 from .conftest import ServiceFactory

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.config import load_config
+from tinyclaw.core.durations import parse_duration
 from tinyclaw.core.errors import ConfigError
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.durations import parse_duration
 from tinyclaw.schedule.heartbeat import (
     HeartbeatLog,
     HeartbeatProblem,

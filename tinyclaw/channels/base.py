@@ -101,9 +101,14 @@ from tinyclaw.channels.models import (
     TextPart,
 )
 from tinyclaw.config import ChannelConfig, progress_mode
-from tinyclaw.core.errors import ConfigError, DeliveryError, TinyclawError
-from tinyclaw.core.home import Home
-from tinyclaw.core.instance import InstanceLock, listener_lock_path
+from tinyclaw.core import (
+    ConfigError,
+    DeliveryError,
+    Home,
+    InstanceLock,
+    TinyclawError,
+    listener_lock_path,
+)
 from tinyclaw.spool import Spool
 
 __all__ = [

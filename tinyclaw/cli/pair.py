@@ -23,13 +23,17 @@ from rich.text import Text
 from tinyclaw.cli.context import clean_errors, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import Config
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.home import Home
-from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
-from tinyclaw.pairing.models import Role
-from tinyclaw.pairing.notices import queue_notifier
-from tinyclaw.pairing.texts import ago, in_words
-from tinyclaw.schedule.durations import parse_duration
+from tinyclaw.core import Home, PairingError, parse_duration
+from tinyclaw.pairing import (
+    Identity,
+    Notify,
+    PairingService,
+    Role,
+    ago,
+    in_words,
+    pairing_service,
+    queue_notifier,
+)
 
 pair_app = typer.Typer(
     name="pair",

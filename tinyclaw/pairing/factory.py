@@ -9,12 +9,10 @@ channel), the code lifetime and the pending cap. Listeners, the worker and
 from __future__ import annotations
 
 from tinyclaw.config import ChannelsConfig, Config, PairingConfig
-from tinyclaw.core.errors import ConfigError, PairingError
-from tinyclaw.core.home import Home
+from tinyclaw.core import ConfigError, Home, PairingError, parse_duration
 from tinyclaw.pairing.gate import Clock, Notify, utc_now
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.service import PairingService
-from tinyclaw.schedule.durations import parse_duration
 
 
 def owners_from(config: PairingConfig) -> set[Identity]:

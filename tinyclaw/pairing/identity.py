@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.messages import CHANNEL_PATTERN
+from tinyclaw.core import CHANNEL_PATTERN, PairingError
 
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 # Printable, no whitespace, no separator that would make "channel:user" ambiguous

@@ -27,8 +27,7 @@ from pydantic import (
 )
 
 from tinyclaw.config import NAME_PATTERN
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.messages import CHANNEL_PATTERN
+from tinyclaw.core import CHANNEL_PATTERN, PairingError
 from tinyclaw.pairing.identity import Identity
 
 STORE_VERSION: Final = 1

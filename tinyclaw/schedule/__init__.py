@@ -1,17 +1,17 @@
 """Scheduled and proactive work: jobs (cron, every, at) and per-actor heartbeats.
 
-The package is a library with no threads of its own. The worker asks a
-:class:`tinyclaw.schedule.scheduler.Scheduler` what is due now, queues each
+The package is a library with no threads of its own. The worker's
+:class:`~tinyclaw.schedule.service.SchedulerService` asks a
+:class:`~tinyclaw.schedule.scheduler.Scheduler` what is due now, queues each
 :class:`~tinyclaw.schedule.scheduler.DueRun` like any other message, tells the
 scheduler it ran, and sleeps until :meth:`~tinyclaw.schedule.scheduler.Scheduler.next_wakeup`.
 Jobs are JSON files under ``<home>/schedules/`` (one per job, written atomically), so
-``ls`` shows them and a crash loses nothing.
+``ls`` shows them and a crash loses nothing. Durations (``30m``) and targets
+(``telegram:123``) are parsed in :mod:`tinyclaw.core`, because the configuration
+checks them too.
 
-Modules (import them directly; this file imports nothing, so that
-``tinyclaw.config`` may use :mod:`~tinyclaw.schedule.durations` without a cycle):
+Modules (other packages import the names below from ``tinyclaw.schedule``):
 
-* ``durations``  ``30m``, ``1h30m`` → timedelta
-* ``targets``    ``telegram:123`` → where an answer goes
 * ``timing``     pure next-run arithmetic (cron with time zones, every, at)
 * ``models``     the Job file format and how a request becomes a Job
 * ``store``      JobStore: the folder of job files
@@ -20,6 +20,72 @@ Modules (import them directly; this file imports nothing, so that
 * ``scheduler``  due / mark_ran / next_wakeup / status
 * ``status``     status rows, their table form, and the block of ``tinyclaw status``
 * ``reach``      which chats an actor may write to first (outbox, its own jobs)
-* ``service``    SchedulerService, the worker service; ``build_services`` for the worker
-* ``persona``    the persona section that teaches the CLI the outbox and job formats
+* ``service``    SchedulerService, the worker service that queues what is due
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.schedule.actor_jobs import FOLDER, MAX_ACTOR_JOBS
+    from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files, is_heartbeat_ok
+    from tinyclaw.schedule.models import MAX_PROMPT, Job, build_job
+    from tinyclaw.schedule.reach import reachable_targets
+    from tinyclaw.schedule.scheduler import Scheduler
+    from tinyclaw.schedule.service import SchedulerService
+    from tinyclaw.schedule.status import format_rows, format_time, schedule_lines
+    from tinyclaw.schedule.store import JobStore
+    from tinyclaw.schedule.timing import check_interval
+else:
+    # Imported on first use, so that a process loads only the modules it needs.
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "actor_jobs": (
+                "FOLDER",
+                "MAX_ACTOR_JOBS",
+            ),
+            "heartbeat": (
+                "HEARTBEAT_OK",
+                "heartbeat_files",
+                "is_heartbeat_ok",
+            ),
+            "models": (
+                "Job",
+                "MAX_PROMPT",
+                "build_job",
+            ),
+            "reach": ("reachable_targets",),
+            "scheduler": ("Scheduler",),
+            "service": ("SchedulerService",),
+            "status": (
+                "format_rows",
+                "format_time",
+                "schedule_lines",
+            ),
+            "store": ("JobStore",),
+            "timing": ("check_interval",),
+        },
+    )
+
+__all__ = [
+    "FOLDER",
+    "HEARTBEAT_OK",
+    "MAX_ACTOR_JOBS",
+    "MAX_PROMPT",
+    "Job",
+    "JobStore",
+    "Scheduler",
+    "SchedulerService",
+    "build_job",
+    "check_interval",
+    "format_rows",
+    "format_time",
+    "heartbeat_files",
+    "is_heartbeat_ok",
+    "reachable_targets",
+    "schedule_lines",
+]

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.schedule.targets import parse_target
+from tinyclaw.core import ConfigError, parse_target
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config

@@ -1,6 +1,24 @@
 """systemd user units for a headless machine: ``tinyclaw service install|uninstall|status``."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
 from tinyclaw.service.manage import ServiceManager, Systemctl, units_dir
 from tinyclaw.service.units import Unit, render_units
 
-__all__ = ["ServiceManager", "Systemctl", "Unit", "render_units", "units_dir"]
+if TYPE_CHECKING:
+    from tinyclaw.service.manage import Outcome
+    from tinyclaw.service.units import NAME_RE
+else:
+    # Imported on first use, so that a process loads only the modules it needs.
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "manage": ("Outcome",),
+            "units": ("NAME_RE",),
+        },
+    )
+
+__all__ = ["NAME_RE", "Outcome", "ServiceManager", "Systemctl", "Unit", "render_units", "units_dir"]

@@ -5,3 +5,50 @@ whom; ``planner`` decides what a result means for its conversation; ``state`` ke
 that on disk; ``coordinator`` runs the steps in a crash-safe order for the worker;
 ``transcript`` and ``trace`` show people what happened.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.teams.coordinator import Coordinator
+    from tinyclaw.teams.roster import describe, teammates, teams_of
+    from tinyclaw.teams.state import Conversation, ConversationStore
+    from tinyclaw.teams.sweep import TeamSweep
+    from tinyclaw.teams.tracing import trace, trace_data
+else:
+    # Imported on first use, so that a process loads only the modules it needs.
+    __getattr__ = lazy_exports(
+        __name__,
+        {
+            "coordinator": ("Coordinator",),
+            "roster": (
+                "describe",
+                "teammates",
+                "teams_of",
+            ),
+            "state": (
+                "Conversation",
+                "ConversationStore",
+            ),
+            "sweep": ("TeamSweep",),
+            "tracing": (
+                "trace",
+                "trace_data",
+            ),
+        },
+    )
+
+__all__ = [
+    "Conversation",
+    "ConversationStore",
+    "Coordinator",
+    "TeamSweep",
+    "describe",
+    "teammates",
+    "teams_of",
+    "trace",
+    "trace_data",
+]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.core.messages import Inbound, Reply
+from tinyclaw.core import Inbound, Reply, extract_send_files
 from tinyclaw.teams import outputs, texts
 from tinyclaw.teams.roster import addressable_hint, teammates
 from tinyclaw.teams.state import (
@@ -28,7 +28,6 @@ from tinyclaw.teams.state import (
     Round,
 )
 from tinyclaw.teams.tags import Tag, text_around
-from tinyclaw.worker.addressing import extract_send_files
 
 
 @dataclass(frozen=True)

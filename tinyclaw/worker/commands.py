@@ -20,17 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import InvalidMessageError
-from tinyclaw.core.messages import Inbound
+from tinyclaw.core import Inbound, InvalidMessageError, parse_address
 from tinyclaw.costs import CostLedger
-from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
-from tinyclaw.worker.addressing import parse_address
+from tinyclaw.pairing import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.chat_settings import cost_command, model_command
 from tinyclaw.worker.inflight import Running, same_chat
 from tinyclaw.worker.model_choice import ModelChoices
 
 if TYPE_CHECKING:
-    from tinyclaw.pairing.service import PairingService
+    from tinyclaw.pairing import PairingService
     from tinyclaw.spool import Spool
 
 HELP = """\

@@ -27,22 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import ActorConfig
-from tinyclaw.core.errors import InvalidFileError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.home import Home
-from tinyclaw.core.live_files import (
+from tinyclaw.core import (
+    EventLog,
+    Home,
+    Inbound,
+    InvalidFileError,
     drop_approval,
+    failpoint,
     pending_steers,
+    printable,
     put_approval,
     read_answer,
     read_steer,
     safe_key,
     take_steer,
 )
-from tinyclaw.core.messages import Inbound
-from tinyclaw.core.printable import printable
-from tinyclaw.runners.live import ApprovalAsk, Decision, Steer
+from tinyclaw.runners import ApprovalAsk, Decision, Steer
 from tinyclaw.spool import Spool
 from tinyclaw.worker.model_switch import ModelBox
 from tinyclaw.worker.replies import reply_to

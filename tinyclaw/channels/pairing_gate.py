@@ -16,11 +16,8 @@ from __future__ import annotations
 import logging
 
 from tinyclaw.channels.gate import GateDecision
-from tinyclaw.core.errors import PairingError
-from tinyclaw.pairing import texts
-from tinyclaw.pairing.decisions import Access
-from tinyclaw.pairing.gate import PairingGate
-from tinyclaw.pairing.identity import Identity
+from tinyclaw.core import PairingError
+from tinyclaw.pairing import Access, Identity, PairingGate, texts
 
 log = logging.getLogger("tinyclaw.pairing")
 
