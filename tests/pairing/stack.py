@@ -30,7 +30,7 @@ from tinyclaw.config import ChannelConfig, load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.pairing import pairing_service
-from tinyclaw.pairing.gate import Clock, utc_now
+from tinyclaw.pairing.sender_side import Clock, utc_now
 from tinyclaw.spool import Spool
 from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.assembly import build_runners

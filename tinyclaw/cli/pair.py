@@ -5,7 +5,7 @@ Every failure is one line on stderr and exit code 1. Tables are drawn with rich 
 terminal and printed as plain aligned columns otherwise, so the output can be piped.
 
 Mount it with :func:`register`. The service that approves a request tells the sender
-through a notifier: by default :func:`tinyclaw.pairing.notices.queue_notifier`, which
+through a notifier: by default :func:`tinyclaw.pairing.wiring.queue_notifier`, which
 writes the notice into ``queue/outgoing/<channel>/`` addressed to the chat the sender
 asked from (the listener recorded it with the request) for the listener to deliver.
 """

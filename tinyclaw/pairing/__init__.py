@@ -11,85 +11,54 @@ A listener uses it through its gate (``tinyclaw.channels.pairing_gate``), and th
 worker checks again before running anything, because a revocation may have happened
 since the message was queued (``tinyclaw.worker.access``: an unpaired sender's
 message goes to ``failed/``, an actor they may not use gets a short error).
-Approving tells the sender through the outgoing queue (``notices.queue_notifier``),
-in the chat they asked from; owners may approve from chat (``chat_admin``)::
+Approving tells the sender through the outgoing queue (``queue_notifier``), in the
+chat they asked from; owners may approve from chat (``owner_command``)::
 
     service = pairing_service(home, config, notify=queue_notifier(home))
     who = Identity(message.channel, message.sender.id)
     if not service.check(who).allowed or not service.may_use(who, actor):
         ...  # drop it (log it), do not run
 
-Modules: ``gate`` (check, handle_unknown, redeem), ``service`` (the owner's side),
-``chat_admin`` (owner commands in chat), ``notices`` (telling a sender),
-``factory`` (from tinyclaw.toml), ``codes`` (codes and the key), ``store`` /
-``models`` (the file), ``limits`` (lockouts), ``texts``.
+Modules, by job:
+
+* ``records``      what pairing knows, as values (identities, the store's contents,
+                   answers) and the pure changes to them (profiles, lockouts);
+* ``codes``        one-time codes and the per-home key that protects them;
+* ``storage``      the store on disk, locked and written atomically;
+* ``sender_side``  the gate every inbound message passes (check, handle_unknown, redeem);
+* ``owner_side``   approving, inviting, revoking, profiles; the owner's chat commands;
+* ``wording``      everything pairing says to a sender, in one voice;
+* ``wiring``       the service built from ``tinyclaw.toml``; notices through the queue.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from tinyclaw.core import lazy_exports
-from tinyclaw.pairing.decisions import (
+from tinyclaw.pairing.owner_side import (
+    ONLY_OWNER,
+    OWNER_COMMANDS,
+    OWNER_HELP,
+    PLATFORM_CHANNELS,
+    PairingService,
+    is_owner,
+    owner_command,
+    sender_identity,
+)
+from tinyclaw.pairing.records import (
     Access,
     Approval,
     Decision,
+    Identity,
+    Invite,
     Notice,
+    PairingLimits,
+    PendingRequest,
+    Profile,
     RedeemOutcome,
     RedeemResult,
+    Role,
 )
-from tinyclaw.pairing.factory import pairing_service
-from tinyclaw.pairing.gate import Notify, PairingGate
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.limits import PairingLimits
-from tinyclaw.pairing.models import Invite, PendingRequest, Profile, Role
-from tinyclaw.pairing.service import PairingService
-
-if TYPE_CHECKING:
-    from tinyclaw.pairing import texts
-    from tinyclaw.pairing.chat_admin import (
-        ONLY_OWNER,
-        OWNER_COMMANDS,
-        OWNER_HELP,
-        PLATFORM_CHANNELS,
-        is_owner,
-        owner_command,
-        sender_identity,
-    )
-    from tinyclaw.pairing.gate import Clock, utc_now
-    from tinyclaw.pairing.notices import DM_IS_USER, queue_notifier
-    from tinyclaw.pairing.store import LOCK_FILE
-    from tinyclaw.pairing.texts import ago, in_words
-else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "chat_admin": (
-                "ONLY_OWNER",
-                "OWNER_COMMANDS",
-                "OWNER_HELP",
-                "PLATFORM_CHANNELS",
-                "is_owner",
-                "owner_command",
-                "sender_identity",
-            ),
-            "gate": (
-                "Clock",
-                "utc_now",
-            ),
-            "notices": (
-                "DM_IS_USER",
-                "queue_notifier",
-            ),
-            "store": ("LOCK_FILE",),
-            "texts": (
-                "ago",
-                "in_words",
-            ),
-        },
-        submodules=("texts",),
-    )
+from tinyclaw.pairing.sender_side import Clock, Notify, PairingGate, utc_now
+from tinyclaw.pairing.storage import LOCK_FILE
+from tinyclaw.pairing.wiring import DM_IS_USER, pairing_service, queue_notifier
+from tinyclaw.pairing.wording import ago, in_words, unavailable
 
 __all__ = [
     "DM_IS_USER",
@@ -121,6 +90,6 @@ __all__ = [
     "pairing_service",
     "queue_notifier",
     "sender_identity",
-    "texts",
+    "unavailable",
     "utc_now",
 ]

@@ -5,7 +5,7 @@ Listeners forward them as ``kind="command"`` messages; the worker answers them a
 routing time, never behind an actor's queue, so ``/cancel`` works while that actor is
 busy. The answers are plain text and identical on every platform.
 
-Owner commands check the sender's role in pairing (:mod:`tinyclaw.pairing.chat_admin`);
+Owner commands check the sender's role in pairing (:mod:`tinyclaw.pairing.owner_side`);
 ``/status`` shows an owner everything the worker does, anyone else only their chat.
 The worker passes the pairing service and that overview in :class:`CommandContext`;
 without them (a worker built without pairing) owner commands answer that only the

@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from tinyclaw.core import PairingError, PairingStoreError, atomic_write
-from tinyclaw.pairing.models import StoreData
+from tinyclaw.pairing.records import StoreData
 
 STORE_FILE = "store.json"
 LOCK_FILE = "store.lock"
