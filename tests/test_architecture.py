@@ -80,13 +80,13 @@ def test_an_import_made_only_for_type_checking_counts_too(tree_copy: Path) -> No
     reach = tree_copy / "tinyclaw" / "schedule" / "reach.py"
     text = reach.read_text().replace(
         "if TYPE_CHECKING:\n",
-        "if TYPE_CHECKING:\n    from tinyclaw.outbox.service import OutboxService\n",
+        "if TYPE_CHECKING:\n    from tinyclaw.outbox.scanner import OutboxService\n",
         1,
     )
     reach.write_text(text)
     result = lint(tree_copy)
     assert result.returncode != 0
-    assert "tinyclaw.schedule.reach -> tinyclaw.outbox.service" in result.stdout
+    assert "tinyclaw.schedule.reach -> tinyclaw.outbox.scanner" in result.stdout
 
 
 def test_two_packages_of_one_layer_may_not_import_each_other(tree_copy: Path) -> None:

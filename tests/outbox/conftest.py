@@ -16,7 +16,7 @@ from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.drops.shared import SETTLE_SECONDS
-from tinyclaw.outbox.service import OutboxService
+from tinyclaw.outbox.scanner import OutboxService
 from tinyclaw.spool import Spool
 
 ACTORS: dict[str, dict[str, object]] = {

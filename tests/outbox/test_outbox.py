@@ -14,8 +14,8 @@ import pytest
 from tests.schedule.running import failed_reasons, outgoing
 from tinyclaw.core.home import Home
 from tinyclaw.drops.shared import SETTLE_SECONDS
-from tinyclaw.outbox.service import OutboxService
-from tinyclaw.schedule.models import build_job
+from tinyclaw.outbox.scanner import OutboxService
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.schedule.timing import from_timestamp
 from tinyclaw.spool import Spool

@@ -16,7 +16,7 @@ from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.outbox.request import check_target, validate_request
 from tinyclaw.schedule.actor_jobs import import_actor_jobs
-from tinyclaw.schedule.models import build_job
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 from tinyclaw.worker.assembly import build_services

@@ -15,8 +15,8 @@ from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_inbound
 from tinyclaw.drops.shared import SETTLE_SECONDS
-from tinyclaw.schedule.models import build_job
-from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.schedule.dispatch import SchedulerService
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

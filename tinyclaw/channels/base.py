@@ -21,7 +21,8 @@ hooks it needs (commands, text length, Markdown, uploads); the rest is shared:
 
 Other modules: ``gate.py`` (Gate, GateDecision, AllowListGate), ``split.py``
 (split_text, utf16_len), ``markdown.py`` and ``formatting.py`` (a reply's Markdown
-per platform), ``commands.py`` (CHAT_COMMANDS, parse_command),
+per platform), ``chat_commands.py`` (CHAT_COMMANDS, parse_command), ``values.py`` (the
+messages and files a platform hands over),
 ``intake.py`` (inbound policy), ``delivery.py`` (Outbox, RetryPolicy,
 DeliveryOutcome), ``indicator.py`` (TypingIndicator).
 """
@@ -38,14 +39,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from tinyclaw.channels.commands import CHAT_COMMANDS, ChatCommand
+from tinyclaw.channels.chat_commands import CHAT_COMMANDS, ChatCommand
 from tinyclaw.channels.delivery import DeliveryOutcome, Outbox, RetryPolicy
 from tinyclaw.channels.formatting import plain_parts
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.intake import Intake
 from tinyclaw.channels.live_chat import EditingPlatform, LiveChat, Press
-from tinyclaw.channels.models import (
+from tinyclaw.channels.values import (
     IncomingFile,
     IncomingMessage,
     OutgoingFile,

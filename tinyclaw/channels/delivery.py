@@ -44,7 +44,7 @@ from typing import Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import LiveChat
-from tinyclaw.channels.models import OutgoingFile, Platform
+from tinyclaw.channels.values import OutgoingFile, Platform
 from tinyclaw.config import load_config
 from tinyclaw.core import (
     ChannelAuthError,

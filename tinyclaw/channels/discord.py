@@ -57,7 +57,7 @@ import discord
 import yarl
 
 from tinyclaw.channels.base import Channel, TextPart
-from tinyclaw.channels.commands import ChatCommand, parse_command
+from tinyclaw.channels.chat_commands import ChatCommand, parse_command
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor, catch_up
 from tinyclaw.channels.discord_translate import (
     LIBRARY_ERRORS,

@@ -19,11 +19,11 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinyclaw.channels.commands import WORKER_COMMANDS, parse_command
+from tinyclaw.channels.chat_commands import WORKER_COMMANDS, parse_command
 from tinyclaw.channels.gate import Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import Press
-from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
+from tinyclaw.channels.values import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
 from tinyclaw.core import (
     MAX_TEXT,

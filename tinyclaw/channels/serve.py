@@ -96,7 +96,7 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
 
 
 async def _serve(home: Home, channel: Channel, config: Config, gate: ListenerGate) -> None:
-    from tinyclaw.channels.reload import CHECK_EVERY, ListenerReload
+    from tinyclaw.channels.listener_reload import CHECK_EVERY, ListenerReload
     from tinyclaw.core import EventLog, sdnotify
 
     stop = asyncio.Event()

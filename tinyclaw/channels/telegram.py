@@ -62,7 +62,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile, TextPart
-from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.chat_commands import ChatCommand
 from tinyclaw.channels.formatting import telegram_parts
 from tinyclaw.channels.live_chat import Button, Press, safely
 from tinyclaw.channels.split import utf16_len

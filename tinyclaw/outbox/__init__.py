@@ -15,7 +15,7 @@ write to, an attachment outside the workspace or too big) moves to the home's
 Modules (other packages import the names below from ``tinyclaw.outbox``):
 
 * ``request``  the file format and its validation (pure: bytes in, request out)
-* ``service``  OutboxService: the worker service that scans, delivers and refuses
+* ``scanner``  OutboxService: the worker service that scans, delivers and refuses
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tinyclaw.core import lazy_exports
 
 if TYPE_CHECKING:
     from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
-    from tinyclaw.outbox.service import FOLDER, OutboxService
+    from tinyclaw.outbox.scanner import FOLDER, OutboxService
 else:
     # Imported on first use, so that a process loads only the modules it needs.
     __getattr__ = lazy_exports(
@@ -36,7 +36,7 @@ else:
                 "MAX_ATTACHMENT_BYTES",
                 "MAX_FILES",
             ),
-            "service": (
+            "scanner": (
                 "FOLDER",
                 "OutboxService",
             ),

@@ -6,7 +6,7 @@
     result = runner.run(RunRequest(prompt, actor="coder", workspace=path), on_event=print)
 
 ``run`` never raises for a CLI failure: ``result.ok`` is False and ``result.text`` is
-a sentence for the chat user. See ``base.py`` for the contract.
+a sentence for the chat user. See ``contract.py`` for the contract.
 """
 
 from __future__ import annotations
@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core import ConfigError, lazy_exports
 from tinyclaw.runners.argv import build_claude_argv, build_codex_argv
-from tinyclaw.runners.base import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.claude import ClaudeRunner
 from tinyclaw.runners.codex import CodexRunner
+from tinyclaw.runners.contract import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.environment import build_cli_env, default_search_dirs, resolve_command
 from tinyclaw.runners.process import ProcessRunner
 from tinyclaw.runners.sandbox import Confiner
 from tinyclaw.runners.sessions import SessionStore
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.base import ERROR_KILLED
+    from tinyclaw.runners.contract import ERROR_KILLED
     from tinyclaw.runners.groups import GroupLedger
     from tinyclaw.runners.images import MAX_IMAGES, sniff
-    from tinyclaw.runners.live import ApprovalAsk, Decision, Steer
     from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
+    from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, Steer
     from tinyclaw.runners.redacting import RedactingRunner
     from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
     from tinyclaw.runners.sessions import FILE_NAME, home_sessions
@@ -40,13 +40,13 @@ else:
     __getattr__ = lazy_exports(
         __name__,
         {
-            "base": ("ERROR_KILLED",),
+            "contract": ("ERROR_KILLED",),
             "groups": ("GroupLedger",),
             "images": (
                 "MAX_IMAGES",
                 "sniff",
             ),
-            "live": (
+            "live_protocol": (
                 "ApprovalAsk",
                 "Decision",
                 "Steer",

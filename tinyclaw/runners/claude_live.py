@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.runners.base import EventSink, RunEvent
 from tinyclaw.runners.claude_stream import ClaudeStream
+from tinyclaw.runners.contract import EventSink, RunEvent
 from tinyclaw.runners.images import Image, load_images
-from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
+from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import shorten
 
 PERMISSION_FLAGS = ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.runners.base import (
+from tinyclaw.runners.contract import (
     ERROR_BAD_OUTPUT,
     ERROR_EXIT,
     ERROR_SESSION,
@@ -35,7 +35,7 @@ from tinyclaw.runners.base import (
     RunRequest,
 )
 from tinyclaw.runners.images import sniff
-from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
+from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import (
     API_FAILED,
     Summary,

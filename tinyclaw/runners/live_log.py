@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tinyclaw.core import Home
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.base import RunEvent
+    from tinyclaw.runners.contract import RunEvent
 
 log = logging.getLogger("tinyclaw.runners.live_log")
 

@@ -1,7 +1,7 @@
 """Scheduled and proactive work: jobs (cron, every, at) and per-actor heartbeats.
 
 The package is a library with no threads of its own. The worker's
-:class:`~tinyclaw.schedule.service.SchedulerService` asks a
+:class:`~tinyclaw.schedule.dispatch.SchedulerService` asks a
 :class:`~tinyclaw.schedule.scheduler.Scheduler` what is due now, queues each
 :class:`~tinyclaw.schedule.scheduler.DueRun` like any other message, tells the
 scheduler it ran, and sleeps until :meth:`~tinyclaw.schedule.scheduler.Scheduler.next_wakeup`.
@@ -13,14 +13,14 @@ checks them too.
 Modules (other packages import the names below from ``tinyclaw.schedule``):
 
 * ``timing``     pure next-run arithmetic (cron with time zones, every, at)
-* ``models``     the Job file format and how a request becomes a Job
+* ``jobs``     the Job file format and how a request becomes a Job
 * ``store``      JobStore: the folder of job files
 * ``heartbeat``  active hours, the HEARTBEAT_OK token, heartbeat timing and state
 * ``actor_jobs`` job files an actor writes into its own workspace
 * ``scheduler``  due / mark_ran / next_wakeup / status
-* ``status``     status rows, their table form, and the block of ``tinyclaw status``
+* ``listing``     status rows, their table form, and the block of ``tinyclaw status``
 * ``reach``      which chats an actor may write to first (outbox, its own jobs)
-* ``service``    SchedulerService, the worker service that queues what is due
+* ``dispatch``    SchedulerService, the worker service that queues what is due
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from tinyclaw.core import lazy_exports
 
 if TYPE_CHECKING:
     from tinyclaw.schedule.actor_jobs import FOLDER, MAX_ACTOR_JOBS
+    from tinyclaw.schedule.dispatch import SchedulerService
     from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files, is_heartbeat_ok
-    from tinyclaw.schedule.models import MAX_PROMPT, Job, build_job
+    from tinyclaw.schedule.jobs import MAX_PROMPT, Job, build_job
+    from tinyclaw.schedule.listing import format_rows, format_time, schedule_lines
     from tinyclaw.schedule.reach import reachable_targets
     from tinyclaw.schedule.scheduler import Scheduler
-    from tinyclaw.schedule.service import SchedulerService
-    from tinyclaw.schedule.status import format_rows, format_time, schedule_lines
     from tinyclaw.schedule.store import JobStore
     from tinyclaw.schedule.timing import check_interval
 else:
@@ -53,15 +53,15 @@ else:
                 "heartbeat_files",
                 "is_heartbeat_ok",
             ),
-            "models": (
+            "jobs": (
                 "Job",
                 "MAX_PROMPT",
                 "build_job",
             ),
             "reach": ("reachable_targets",),
             "scheduler": ("Scheduler",),
-            "service": ("SchedulerService",),
-            "status": (
+            "dispatch": ("SchedulerService",),
+            "listing": (
                 "format_rows",
                 "format_time",
                 "schedule_lines",

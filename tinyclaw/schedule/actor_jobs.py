@@ -61,7 +61,7 @@ from tinyclaw.drops import (
     unchanged,
     version_id,
 )
-from tinyclaw.schedule.models import Job, build_job, describe_validation_error
+from tinyclaw.schedule.jobs import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
 

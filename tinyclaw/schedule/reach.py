@@ -24,7 +24,7 @@ from tinyclaw.core import ConfigError, parse_target
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.schedule.models import Job
+    from tinyclaw.schedule.jobs import Job
 
 
 def _normalized(values: Iterable[str | None]) -> list[str]:

@@ -54,8 +54,8 @@ from tinyclaw.schedule.heartbeat import (
     next_heartbeat,
     read_instructions,
 )
-from tinyclaw.schedule.models import Job
-from tinyclaw.schedule.status import StatusRow
+from tinyclaw.schedule.jobs import Job
+from tinyclaw.schedule.listing import StatusRow
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.schedule.timing import (
     Clock,

@@ -45,7 +45,7 @@ from tinyclaw.core import (
     unique_name,
     write_tmp,
 )
-from tinyclaw.schedule.models import JOB_ID_PATTERN, Job, describe_validation_error
+from tinyclaw.schedule.jobs import JOB_ID_PATTERN, Job, describe_validation_error
 from tinyclaw.schedule.timing import aware_utc, following_run
 
 log = logging.getLogger("tinyclaw.schedule")

@@ -27,7 +27,7 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 from tinyclaw.core import ConfigError, ScheduleError, parse_duration
 
 if TYPE_CHECKING:
-    from tinyclaw.schedule.models import Job
+    from tinyclaw.schedule.jobs import Job
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like ``time.time`` (the clock every tinyclaw part takes)."""

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinyclaw.core import lazy_exports
-from tinyclaw.service.manage import ServiceManager, Systemctl, units_dir
+from tinyclaw.service.installer import ServiceManager, Systemctl, units_dir
 from tinyclaw.service.units import Unit, render_units
 
 if TYPE_CHECKING:
-    from tinyclaw.service.manage import Outcome
+    from tinyclaw.service.installer import Outcome
     from tinyclaw.service.units import NAME_RE
 else:
     # Imported on first use, so that a process loads only the modules it needs.
     __getattr__ = lazy_exports(
         __name__,
         {
-            "manage": ("Outcome",),
+            "installer": ("Outcome",),
             "units": ("NAME_RE",),
         },
     )

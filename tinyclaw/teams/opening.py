@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from tinyclaw.config import Config
 from tinyclaw.core import Inbound, parse_address
+from tinyclaw.teams.conversations import Conversation, Entry
 from tinyclaw.teams.roster import conversation_team
-from tinyclaw.teams.state import Conversation, Entry
 
 FROM_PEOPLE = frozenset({"chat", "command"})  # kinds a listener writes for a person
 

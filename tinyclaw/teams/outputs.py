@@ -8,7 +8,7 @@ import hashlib
 
 from tinyclaw.core import Handoff, Inbound, Reply, Sender
 from tinyclaw.teams import texts
-from tinyclaw.teams.state import Branch, Conversation, Round
+from tinyclaw.teams.conversations import Branch, Conversation, Round
 
 MAX_ID = 200
 

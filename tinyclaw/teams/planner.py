@@ -17,8 +17,7 @@ from pathlib import Path
 from tinyclaw.config import Config
 from tinyclaw.core import Inbound, Reply, extract_send_files
 from tinyclaw.teams import outputs, texts
-from tinyclaw.teams.roster import addressable_hint, teammates
-from tinyclaw.teams.state import (
+from tinyclaw.teams.conversations import (
     Branch,
     Conversation,
     Entry,
@@ -27,6 +26,7 @@ from tinyclaw.teams.state import (
     OutcomeKind,
     Round,
 )
+from tinyclaw.teams.roster import addressable_hint, teammates
 from tinyclaw.teams.tags import Tag, text_around
 
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from tinyclaw.config import Config
 from tinyclaw.core import ConversationError, EventLog, Home, UnsafePathError
 from tinyclaw.spool import REASON_SUFFIX, SUFFIX, Spool
+from tinyclaw.teams.conversations import Branch
 from tinyclaw.teams.coordinator import Coordinator
-from tinyclaw.teams.state import Branch
 
 log = logging.getLogger("tinyclaw.teams")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyclaw.core import ConversationError, EventLog, Home
-from tinyclaw.teams.state import Conversation, ConversationStore, Entry
+from tinyclaw.teams.conversations import Conversation, ConversationStore, Entry
 from tinyclaw.teams.texts import one_line
 from tinyclaw.teams.trace_steps import run_steps
 

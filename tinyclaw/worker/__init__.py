@@ -9,7 +9,7 @@ from tinyclaw.core import lazy_exports
 if TYPE_CHECKING:
     from tinyclaw.worker.assembly import PACKAGE_ROOT, cli_search_dirs
     from tinyclaw.worker.commands import resolve_actor
-    from tinyclaw.worker.process import exit_code, serve_worker
+    from tinyclaw.worker.entry import exit_code, serve_worker
     from tinyclaw.worker.spending import owner_check
 else:
     # Imported on first use, so that a process loads only the modules it needs.
@@ -21,7 +21,7 @@ else:
                 "cli_search_dirs",
             ),
             "commands": ("resolve_actor",),
-            "process": (
+            "entry": (
                 "exit_code",
                 "serve_worker",
             ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from tinyclaw.core import TinyclawError, find_home
-from tinyclaw.worker.process import exit_code, serve_worker
+from tinyclaw.worker.entry import exit_code, serve_worker
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Assemble a worker from a home and its configuration: the one place that builds it.
 
-:func:`build_worker` is what the worker process runs (``tinyclaw.worker.process``);
+:func:`build_worker` is what the worker process runs (``tinyclaw.worker.entry``);
 its parts are public because tests and benches build workers of their own from them:
 :func:`build_runners` (one runner per CLI kind in use) and :func:`build_services`
 (schedules and heartbeats, the actors' outboxes, the team sweep). A configuration

@@ -1,6 +1,6 @@
 """The worker's side of a live run: steering lines in, permission questions out.
 
-:class:`RunLink` is the :class:`~tinyclaw.runners.live.RunControls` of one run. It
+:class:`RunLink` is the :class:`~tinyclaw.runners.live_protocol.RunControls` of one run. It
 reads the files of :mod:`tinyclaw.core.live_files` (so nothing of it lives only in memory)
 and writes the event log, so every steer and every approval decision can be traced:
 
