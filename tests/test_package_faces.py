@@ -68,6 +68,16 @@ def test_each_face_says_what_its_package_is_for_and_exports_names_that_exist(
     assert missing == [], f"tinyclaw.{package}.__all__ names what it does not have: {missing}"
 
 
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_exported_name_is_shadowed_by_a_module_of_the_same_name(package: str) -> None:
+    """Importing ``tinyclaw.teams.trace`` would set the package's ``trace`` to that
+    module, so a function exported as ``trace`` must not live beside such a module."""
+    face = importlib.import_module(f"tinyclaw.{package}")
+    modules = {p.stem for p in (SOURCE / package).glob("*.py")}
+    for name in set(face.__all__) & modules:
+        assert getattr(face, name) is importlib.import_module(f"tinyclaw.{package}.{name}")
+
+
 def test_no_module_reaches_past_another_package_s_face() -> None:
     past = [
         f"{i.where}:{i.line} imports {i.module}"

@@ -23,26 +23,7 @@ if TYPE_CHECKING:
         write_personas,
     )
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "manage": (
-                "add_actor",
-                "delete_folder",
-                "info",
-                "plan_removal",
-                "remove_from_config",
-                "remove_jobs",
-            ),
-            "persona": (
-                "persona_path",
-                "persona_prompt",
-                "refresh_persona",
-                "write_personas",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "add_actor",

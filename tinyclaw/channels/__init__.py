@@ -17,12 +17,6 @@ from tinyclaw.core import lazy_exports
 if TYPE_CHECKING:
     from tinyclaw.channels.serve import run_listener
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "serve": ("run_listener",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = ["run_listener"]

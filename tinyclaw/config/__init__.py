@@ -63,34 +63,7 @@ if TYPE_CHECKING:
     )
     from tinyclaw.config.template import DEFAULT_CONFIG
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "childenv": (
-                "child_environment",
-                "looks_secret",
-                "read_dotenv",
-            ),
-            "credentials": (
-                "WORKER",
-                "configured_secrets",
-                "owned_secrets",
-                "worker_redactor",
-                "worker_secrets",
-            ),
-            "dotenv": ("load_dotenv",),
-            "reload": (
-                "LOCAL_CONFIG_NAME",
-                "ReloadAttempt",
-                "config_files",
-                "fingerprint",
-                "one_line",
-                "read_again",
-            ),
-            "template": ("DEFAULT_CONFIG",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "DEFAULT_CONFIG",

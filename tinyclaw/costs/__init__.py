@@ -15,14 +15,7 @@ if TYPE_CHECKING:
     from tinyclaw.costs.backfill import import_run_ends
     from tinyclaw.costs.periods import money
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "backfill": ("import_run_ends",),
-            "periods": ("money",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "Breach",

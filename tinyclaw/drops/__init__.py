@@ -14,15 +14,17 @@ if TYPE_CHECKING:
     from tinyclaw.drops.recent import RecentRequests
     from tinyclaw.drops.shared import SETTLE_SECONDS, Unclaimed, Unsettled, parse_settled
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "keeper": ('Busy', 'DropKeeper', 'never_busy', 'unchanged', 'version_id',),
-            "recent": ('RecentRequests',),
-            "shared": ('SETTLE_SECONDS', 'Unclaimed', 'Unsettled', 'parse_settled',),
-        }
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
-__all__ = ["SETTLE_SECONDS", "Busy", "DropKeeper", "RecentRequests", "Unclaimed", "Unsettled", "never_busy", "parse_settled", "unchanged", "version_id"]
-
+__all__ = [
+    "SETTLE_SECONDS",
+    "Busy",
+    "DropKeeper",
+    "RecentRequests",
+    "Unclaimed",
+    "Unsettled",
+    "never_busy",
+    "parse_settled",
+    "unchanged",
+    "version_id",
+]

@@ -36,31 +36,7 @@ if TYPE_CHECKING:
     from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
     from tinyclaw.launcher.watch import watch_main
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "components": ("actor_component",),
-            "control": ("Launcher",),
-            "dashboard": ("dashboard_main",),
-            "health": (
-                "snapshot_json",
-                "status_code",
-            ),
-            "status": (
-                "collect",
-                "format_status",
-            ),
-            "supervisor": ("supervise_main",),
-            "tmux": (
-                "Tmux",
-                "session_name",
-                "socket_name",
-            ),
-            "watch": ("watch_main",),
-        },
-        submodules=("logs",),
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "Launcher",

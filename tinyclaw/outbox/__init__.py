@@ -28,19 +28,6 @@ if TYPE_CHECKING:
     from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
     from tinyclaw.outbox.scanner import FOLDER, OutboxService
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "request": (
-                "MAX_ATTACHMENT_BYTES",
-                "MAX_FILES",
-            ),
-            "scanner": (
-                "FOLDER",
-                "OutboxService",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = ["FOLDER", "MAX_ATTACHMENT_BYTES", "MAX_FILES", "OutboxService"]

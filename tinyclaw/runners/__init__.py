@@ -36,38 +36,7 @@ if TYPE_CHECKING:
     from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
     from tinyclaw.runners.sessions import FILE_NAME, home_sessions
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "contract": ("ERROR_KILLED",),
-            "groups": ("GroupLedger",),
-            "images": (
-                "MAX_IMAGES",
-                "sniff",
-            ),
-            "live_protocol": (
-                "ApprovalAsk",
-                "Decision",
-                "Steer",
-            ),
-            "live_log": (
-                "JsonlTail",
-                "LiveSink",
-                "live_path",
-            ),
-            "redacting": ("RedactingRunner",),
-            "sandbox": (
-                "Probe",
-                "Sandbox",
-                "probe_bwrap",
-            ),
-            "sessions": (
-                "FILE_NAME",
-                "home_sessions",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "ERROR_KILLED",

@@ -36,7 +36,6 @@ from tinyclaw.runners.images import Image, load_images
 from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import shorten
 
-PERMISSION_FLAGS = ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]
 DENIED = "The owner denied this tool use."
 TIMED_OUT = "Nobody approved this tool use in time, so it was denied."
 

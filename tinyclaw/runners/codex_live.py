@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.runners.contract import (
+    ERROR_API,
     ERROR_BAD_OUTPUT,
     ERROR_EXIT,
     ERROR_SESSION,
@@ -311,7 +312,7 @@ class CodexLive(JsonLineStream):
             text = "Sorry, the previous conversation could not be found."
             return Summary(False, text, self.thread_id, ERROR_SESSION)
         if self.failure is not None:  # the reason is the owner's (it may name hosts)
-            error = f"api_error: {shorten(self.failure, 200)}"
+            error = f"{ERROR_API}: {shorten(self.failure, 200)}"
             return Summary(False, API_FAILED, self.thread_id, error, None, self.usage)
         if self.status == "completed":  # a complete answer, whatever the exit signal
             return Summary(True, self.reply or "", self.thread_id, None, None, self.usage)

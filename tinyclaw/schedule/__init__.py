@@ -40,36 +40,7 @@ if TYPE_CHECKING:
     from tinyclaw.schedule.store import JobStore
     from tinyclaw.schedule.timing import check_interval
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "actor_jobs": (
-                "FOLDER",
-                "MAX_ACTOR_JOBS",
-            ),
-            "heartbeat": (
-                "HEARTBEAT_OK",
-                "heartbeat_files",
-                "is_heartbeat_ok",
-            ),
-            "jobs": (
-                "Job",
-                "MAX_PROMPT",
-                "build_job",
-            ),
-            "reach": ("reachable_targets",),
-            "scheduler": ("Scheduler",),
-            "dispatch": ("SchedulerService",),
-            "listing": (
-                "format_rows",
-                "format_time",
-                "schedule_lines",
-            ),
-            "store": ("JobStore",),
-            "timing": ("check_interval",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "FOLDER",

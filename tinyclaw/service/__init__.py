@@ -12,13 +12,6 @@ if TYPE_CHECKING:
     from tinyclaw.service.installer import Outcome
     from tinyclaw.service.units import NAME_RE
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "installer": ("Outcome",),
-            "units": ("NAME_RE",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = ["NAME_RE", "Outcome", "ServiceManager", "Systemctl", "Unit", "render_units", "units_dir"]

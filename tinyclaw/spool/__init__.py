@@ -17,17 +17,7 @@ from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spo
 if TYPE_CHECKING:
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "recovery": (
-                "prune",
-                "recover_tmp",
-                "strays",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "REASON_SUFFIX",

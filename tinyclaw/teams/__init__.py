@@ -19,27 +19,7 @@ if TYPE_CHECKING:
     from tinyclaw.teams.sweep import TeamSweep
     from tinyclaw.teams.tracing import trace, trace_data
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "coordinator": ("Coordinator",),
-            "roster": (
-                "describe",
-                "teammates",
-                "teams_of",
-            ),
-            "conversations": (
-                "Conversation",
-                "ConversationStore",
-            ),
-            "sweep": ("TeamSweep",),
-            "tracing": (
-                "trace",
-                "trace_data",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "Conversation",

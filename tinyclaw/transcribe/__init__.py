@@ -30,16 +30,7 @@ from tinyclaw.transcribe.voice import Transcribed, transcribe_message
 if TYPE_CHECKING:
     from tinyclaw.transcribe.local import MODEL_FILE, model_present
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "local": (
-                "MODEL_FILE",
-                "model_present",
-            ),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "MODEL_FILE",

@@ -12,22 +12,7 @@ if TYPE_CHECKING:
     from tinyclaw.worker.entry import exit_code, serve_worker
     from tinyclaw.worker.spending import owner_check
 else:
-    # Imported on first use, so that a process loads only the modules it needs.
-    __getattr__ = lazy_exports(
-        __name__,
-        {
-            "assembly": (
-                "PACKAGE_ROOT",
-                "cli_search_dirs",
-            ),
-            "commands": ("resolve_actor",),
-            "entry": (
-                "exit_code",
-                "serve_worker",
-            ),
-            "spending": ("owner_check",),
-        },
-    )
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "PACKAGE_ROOT",
