@@ -17,7 +17,7 @@ from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-from tinyclaw.teams.state import ConversationStore
+from tinyclaw.teams.conversations import ConversationStore
 
 BASE = team_config(None, {"lead": "leads", "helper": "helps"}, {"crew": ["lead", "helper"]})
 

@@ -19,10 +19,10 @@ from tests.fakes.discord_api import DiscordFake, FakeUser, SentMessage, wait_unt
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
+from tinyclaw.channels.pairing_gate import ListenerGate
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.pairing import pairing_service
-from tinyclaw.pairing.listener import ListenerGate
 from tinyclaw.spool import Spool
 
 DM = "4242"

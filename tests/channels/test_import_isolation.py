@@ -23,7 +23,7 @@ MODULES = {
 PROBE = """
 import importlib, json, sys
 for name in ("tinyclaw.channels.__main__", "tinyclaw.channels.serve",
-             "tinyclaw.pairing.factory", "tinyclaw.pairing.listener", sys.argv[1]):
+             "tinyclaw.pairing.wiring", "tinyclaw.channels.pairing_gate", sys.argv[1]):
     importlib.import_module(name)
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyclaw.channels.commands import parse_command
+from tinyclaw.channels.chat_commands import parse_command
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.intake import mentions, strip_mentions
 

@@ -12,7 +12,7 @@ from tests.channels.test_telegram_outbound import CHAT, reply, sent_box
 from tests.fakes.telegram_api import ScriptedError, TelegramFake
 from tests.fakes.telegram_markup import entity_problem
 from tinyclaw.channels.formatting import telegram_parts
-from tinyclaw.channels.models import TextPart
+from tinyclaw.channels.values import TextPart
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.channels.test_whatsapp import ALICE, config_for, incoming, listening
 from tests.fakes.whatsapp_api import WhatsAppFake
-from tinyclaw.channels.commands import CHAT_COMMANDS
+from tinyclaw.channels.chat_commands import CHAT_COMMANDS
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.core.errors import TinyclawError
 from tinyclaw.core.home import Home

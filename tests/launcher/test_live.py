@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.launcher.conftest import claimed
 from tinyclaw.core.home import Home
-from tinyclaw.runners.base import RunEvent
+from tinyclaw.runners.contract import RunEvent
 from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
 
 

@@ -23,9 +23,8 @@ from tinyclaw.backup import MANIFEST
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Sender
-from tinyclaw.pairing.decisions import RedeemOutcome
-from tinyclaw.pairing.factory import pairing_service
-from tinyclaw.pairing.identity import Identity
+from tinyclaw.pairing.records import Identity, RedeemOutcome
+from tinyclaw.pairing.wiring import pairing_service
 from tinyclaw.spool import Spool
 
 ALICE = Identity("telegram", "4242")

@@ -97,7 +97,7 @@ def test_the_textfile_for_node_exporter_is_written_and_kept_fresh(home: Home) ->
 
 PROBE = """
 import os, signal, sys, threading, time
-from tinyclaw.cli.run_worker import run_worker
+from tinyclaw.worker.entry import run_worker
 from tinyclaw.core.home import find_home
 home = find_home()
 def started():

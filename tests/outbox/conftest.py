@@ -13,10 +13,10 @@ from tests.channels.conftest import run_telegram, sleeps, telegram_fake  # noqa:
 from tests.fakes.cli_fixtures import *  # noqa: F403
 from tests.schedule.running import write_file
 from tests.worker.conftest import fake_cli_config, write_config
-from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
-from tinyclaw.outbox.service import OutboxService
+from tinyclaw.drops.shared import SETTLE_SECONDS
+from tinyclaw.outbox.scanner import OutboxService
 from tinyclaw.spool import Spool
 
 ACTORS: dict[str, dict[str, object]] = {

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.schedule.running import failed_reasons, outgoing
-from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.core.home import Home
-from tinyclaw.outbox.service import OutboxService
-from tinyclaw.schedule.models import build_job
+from tinyclaw.drops.shared import SETTLE_SECONDS
+from tinyclaw.outbox.scanner import OutboxService
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.schedule.timing import from_timestamp
 from tinyclaw.spool import Spool

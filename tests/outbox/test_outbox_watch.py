@@ -18,8 +18,8 @@ from tests.worker.conftest import (
     worker_process,
     write_config,
 )
-from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.core.home import Home
+from tinyclaw.drops.shared import SETTLE_SECONDS
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

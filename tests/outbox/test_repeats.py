@@ -12,8 +12,8 @@ from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
-from tinyclaw.outbox.service import OutboxService
-from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.outbox.scanner import OutboxService
+from tinyclaw.schedule.dispatch import SchedulerService
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tests.schedule.running import events, outgoing, worker_with_services, write_file
 from tests.worker.conftest import fake_cli_config, wait_for, write_config
+from tinyclaw.actors.drop_guide import persona_section
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.persona import persona_section
 from tinyclaw.schedule.store import JobStore
 
 ACTORS: dict[str, dict[str, object]] = {

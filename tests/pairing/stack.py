@@ -22,6 +22,7 @@ from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
 from tests.worker.conftest import fake_cli_config, serving, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
+from tinyclaw.channels.pairing_gate import ListenerGate
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.cli.app import app
@@ -29,10 +30,9 @@ from tinyclaw.config import ChannelConfig, load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.pairing import pairing_service
-from tinyclaw.pairing.gate import Clock, utc_now
-from tinyclaw.pairing.listener import ListenerGate
-from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.pairing.sender_side import Clock, utc_now
 from tinyclaw.spool import Spool
+from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 

@@ -14,7 +14,7 @@ from tinyclaw.config.template import DEFAULT_CONFIG
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_reply
 from tinyclaw.pairing import Identity, PairingService, RedeemOutcome
-from tinyclaw.pairing.texts import ago
+from tinyclaw.pairing.wording import ago
 from tinyclaw.spool import Spool
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in

@@ -21,7 +21,7 @@ from tinyclaw.pairing.codes import (
     normalize_code,
     random_code,
 )
-from tinyclaw.pairing.texts import in_words
+from tinyclaw.pairing.wording import in_words
 
 
 def test_the_alphabet_has_no_look_alikes() -> None:

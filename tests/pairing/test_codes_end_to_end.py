@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tests.fakes.telegram_api import TelegramFake
 from tinyclaw.core.home import Home
-from tinyclaw.pairing import Access, Identity, texts
+from tinyclaw.pairing import Access, Identity, wording
 from tinyclaw.spool import Spool
 
 from .helpers import FakeClock, code_in, wrong_codes
@@ -165,8 +165,8 @@ async def test_ten_thousand_wrong_codes_through_the_listener_never_get_in(
             await said(telegram, ALICE, "Paired")
             telegram.push_message(alice, "hello")
             await said(telegram, ALICE, "echo:")
-    assert mallory_saw[:3] == [texts.wrong(n) for n in (4, 3, 2)]
-    assert answers[0] == texts.wrong(1)
+    assert mallory_saw[:3] == [wording.wrong(n) for n in (4, 3, 2)]
+    assert answers[0] == wording.wrong(1)
     assert set(answers[1:]) == {"Too many wrong codes. Try again in 15 minutes."}
     assert len(mallory_saw) == 4 and mallory_saw[3].startswith("Too many wrong codes")
     assert not any("Paired" in t for t in answers + mallory_saw)

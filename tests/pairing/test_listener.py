@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tinyclaw.channels.gate import Gate
+from tinyclaw.channels.pairing_gate import ListenerGate
 from tinyclaw.config import load_config
 from tinyclaw.config.template import DEFAULT_CONFIG
 from tinyclaw.core.errors import ConfigError
 from tinyclaw.core.home import Home
 from tinyclaw.pairing import PairingService, pairing_service
-from tinyclaw.pairing.listener import ListenerGate
 
 CONFIG = (
     DEFAULT_CONFIG.replace(

@@ -11,11 +11,11 @@ from tinyclaw.core.errors import SpoolError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender, load_reply
 from tinyclaw.pairing import Identity, PairingService
-from tinyclaw.pairing.chat_admin import ONLY_OWNER
-from tinyclaw.pairing.decisions import Notice
-from tinyclaw.pairing.notices import notice_reply, queue_notifier
-from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.pairing.owner_side import ONLY_OWNER
+from tinyclaw.pairing.records import Notice
+from tinyclaw.pairing.wiring import notice_reply, queue_notifier
 from tinyclaw.spool import Spool
+from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.commands import CommandContext, handle_command
 
 from .conftest import ServiceFactory

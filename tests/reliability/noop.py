@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from tinyclaw.runners.base import EventSink, RunEvent, RunRequest, RunResult
-from tinyclaw.runners.live import RunControls
+from tinyclaw.runners.contract import EventSink, RunEvent, RunRequest, RunResult
+from tinyclaw.runners.live_protocol import RunControls
 
 
 class NoopRunner:

@@ -9,7 +9,7 @@ from pathlib import Path
 from tinyclaw.config import RunnerSettings
 from tinyclaw.runners import build_claude_argv, build_codex_argv
 from tinyclaw.runners.argv import toml_string
-from tinyclaw.runners.base import RunRequest
+from tinyclaw.runners.contract import RunRequest
 
 NEW_ID = "11111111-2222-3333-4444-555555555555"
 

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 from tinyclaw.launcher.render import Style, progress
-from tinyclaw.runners.base import RunEvent
 from tinyclaw.runners.claude_live import ClaudeLive
-from tinyclaw.runners.live import NoControls
+from tinyclaw.runners.contract import RunEvent
+from tinyclaw.runners.live_protocol import NoControls
 
 
 class Switching(NoControls):

@@ -13,7 +13,7 @@ from tests.worker.conftest import wait_for
 from tinyclaw.config import Config, parse_config
 from tinyclaw.core.errors import ConfigError
 from tinyclaw.core.home import Home
-from tinyclaw.runners.base import RunEvent, RunRequest
+from tinyclaw.runners.contract import RunEvent, RunRequest
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.process import live_group_members, popen_spawner
 from tinyclaw.runners.sandbox import Policy, Sandbox, confine, probe_bwrap

@@ -13,7 +13,7 @@ import pytest
 
 from tests.fakes.cli_fixtures import *  # noqa: F403  (the real CLIs against loopback fakes)
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.models import Job, build_job
+from tinyclaw.schedule.jobs import Job, build_job
 from tinyclaw.schedule.store import JobStore
 
 BERLIN = ZoneInfo("Europe/Berlin")

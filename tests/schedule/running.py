@@ -16,9 +16,8 @@ from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_reply
-from tinyclaw.schedule.service import build_services
 from tinyclaw.spool import Spool
-from tinyclaw.worker.assembly import build_runners
+from tinyclaw.worker.assembly import build_runners, build_services
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from tinyclaw.core.durations import format_duration, parse_duration
 from tinyclaw.core.errors import ConfigError
-from tinyclaw.schedule.durations import format_duration, parse_duration
-from tinyclaw.schedule.targets import parse_target
+from tinyclaw.core.targets import parse_target
 
 
 @pytest.mark.parametrize(

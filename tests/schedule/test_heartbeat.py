@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.config import load_config
+from tinyclaw.core.durations import parse_duration
 from tinyclaw.core.errors import ConfigError
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.durations import parse_duration
+from tinyclaw.schedule.dispatch import SchedulerService
 from tinyclaw.schedule.heartbeat import (
     HeartbeatLog,
     HeartbeatProblem,
@@ -25,9 +26,8 @@ from tinyclaw.schedule.heartbeat import (
     next_heartbeat,
     parse_active_hours,
 )
-from tinyclaw.schedule.models import build_job
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.scheduler import Scheduler
-from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 
@@ -273,7 +273,7 @@ import sys, time
 from pathlib import Path
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.schedule.dispatch import SchedulerService
 from tinyclaw.spool import Spool
 home = Home(Path(sys.argv[1]))
 SchedulerService(home, load_config(home), Spool(home)).tick(time.time())

@@ -9,17 +9,17 @@ import re
 from typer.testing import CliRunner
 
 from tests.worker.conftest import fake_cli_config, write_config
+from tinyclaw.actors.drop_guide import persona_section
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.outbox.request import check_target, validate_request
 from tinyclaw.schedule.actor_jobs import import_actor_jobs
-from tinyclaw.schedule.models import build_job
-from tinyclaw.schedule.persona import persona_section
-from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_services
 
 from .conftest import BERLIN, ManualClock
 
@@ -124,7 +124,7 @@ def test_the_worker_refreshes_the_persona_when_the_jobs_change(
     runs: its next pass rewrites the persona."""
     write_config(home, fake_cli_config({"coder": {"owner_chat": "telegram:1001"}}))
     config = load_config(home)
-    service = SchedulerService(home, config, Spool(home), clock=clock, local_tz=BERLIN)
+    service = build_services(home, config, Spool(home), clock=clock, local_tz=BERLIN)[0]
     write_persona(home, config, "coder")
     persona = persona_path(home, config, "coder")
     JobStore.for_home(home).add(

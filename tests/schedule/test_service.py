@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typer.testing import CliRunner
 
 from tests.worker.conftest import fake_cli_config, wait_for, write_config
-from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_inbound
-from tinyclaw.schedule.models import build_job
-from tinyclaw.schedule.service import SchedulerService
+from tinyclaw.drops.shared import SETTLE_SECONDS
+from tinyclaw.schedule.dispatch import SchedulerService
+from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

@@ -11,8 +11,8 @@ import pytest
 
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
-from tinyclaw.schedule.models import build_job
-from tinyclaw.schedule.status import schedule_lines
+from tinyclaw.schedule.jobs import build_job
+from tinyclaw.schedule.listing import schedule_lines
 from tinyclaw.schedule.store import JobStore
 
 from .conftest import BERLIN, ManualClock, write_config

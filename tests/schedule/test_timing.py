@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tinyclaw.core.errors import ConfigError, ScheduleError
+from tinyclaw.core.localtime import local_zone
 from tinyclaw.schedule.timing import (
     check_cron,
     check_interval,
-    local_zone,
     next_cron,
     next_every,
     parse_at,

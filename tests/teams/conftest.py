@@ -13,7 +13,7 @@ from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Reply, load_reply
 from tinyclaw.spool import Spool
-from tinyclaw.teams.state import Conversation, ConversationStore
+from tinyclaw.teams.conversations import Conversation, ConversationStore
 
 
 def _toml_value(value: object) -> str:

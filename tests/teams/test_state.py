@@ -7,7 +7,7 @@ import pytest
 from tinyclaw.core.errors import ConversationError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
-from tinyclaw.teams.state import Conversation, ConversationStore, Outcome
+from tinyclaw.teams.conversations import Conversation, ConversationStore, Outcome
 
 
 def conversation(cid: str = "20260101T000000.000001Z-1-000001") -> Conversation:

@@ -15,7 +15,7 @@ from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.costs import CostLedger
 from tinyclaw.pairing import Identity
-from tinyclaw.pairing.factory import pairing_service
+from tinyclaw.pairing.wiring import pairing_service
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.cli

@@ -17,7 +17,7 @@ from tests.worker.conftest import message, reply_for, start_worker_process, wait
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
-from tinyclaw.teams.state import ConversationStore
+from tinyclaw.teams.conversations import ConversationStore
 
 pytestmark = pytest.mark.cli
 

@@ -21,7 +21,7 @@ from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.core.live_files import approvals_box, pending_approvals, pending_steers, put_steer
 from tinyclaw.spool import Spool
-from tinyclaw.teams.trace import trace
+from tinyclaw.teams.tracing import trace
 
 pytestmark = pytest.mark.cli
 

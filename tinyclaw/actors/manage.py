@@ -29,13 +29,10 @@ from tinyclaw.config import (
     read_config_text,
     read_toml,
 )
-from tinyclaw.core.errors import ConfigError, JobNotFoundError, UnsafePathError
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.core.home import Home
-from tinyclaw.schedule.models import Job
-from tinyclaw.schedule.store import JobStore
+from tinyclaw.core import ConfigError, Home, JobNotFoundError, UnsafePathError, atomic_write
+from tinyclaw.schedule import Job, JobStore
 from tinyclaw.spool import Spool
-from tinyclaw.teams.roster import teammates, teams_of
+from tinyclaw.teams import teammates, teams_of
 
 
 def check_name(name: str) -> str:

@@ -10,16 +10,14 @@ person adds above or below it survives every worker start.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tinyclaw.actors import drop_guide
 from tinyclaw.config import Config
-from tinyclaw.core.errors import TinyclawError
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.core.home import Home
-from tinyclaw.teams.roster import describe, teammates, teams_of
+from tinyclaw.core import Home, TinyclawError, atomic_write
+from tinyclaw.teams import describe, teammates, teams_of
 
 log = logging.getLogger("tinyclaw.actors")
 
@@ -30,9 +28,8 @@ END = "<!-- tinyclaw:end -->"
 _BEGIN_PREFIX = "<!-- tinyclaw:begin"
 FILE_NAMES = {"claude": "CLAUDE.md", "codex": "AGENTS.md"}
 
-# Modules that may contribute a section: each defines
-# ``persona_section(home, config, actor) -> str``.
-SECTION_PROVIDERS = ("tinyclaw.schedule.persona",)
+# What contributes a section: ``section(home, config, actor) -> str``.
+SECTION_PROVIDERS: tuple[Callable[[Home, Config, str], str], ...] = (drop_guide.persona_section,)
 
 
 def persona_path(home: Home, config: Config, actor: str) -> Path:
@@ -79,17 +76,13 @@ def team_section(config: Config, actor: str) -> str:
 
 def extra_sections(home: Home, config: Config, actor: str) -> list[str]:
     """Sections other modules add (e.g. the actor's outbox/ and schedules/ folders);
-    a provider that is not installed is skipped."""
+    one that cannot be written (a store it reads is broken) is left out and logged."""
     sections = []
-    for module_name in SECTION_PROVIDERS:
+    for provider in SECTION_PROVIDERS:
         try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        try:
-            section = module.persona_section(home, config, actor)
+            section = provider(home, config, actor)
         except (TinyclawError, OSError) as exc:
-            log.warning("%s: no persona section for @%s: %s", module_name, actor, exc)
+            log.warning("%s: no persona section for @%s: %s", provider.__module__, actor, exc)
             continue
         if isinstance(section, str) and section.strip():
             sections.append(section.strip())

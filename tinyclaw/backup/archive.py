@@ -41,12 +41,10 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from tinyclaw import __version__
-from tinyclaw.config import Config, load_config
-from tinyclaw.config.reload import LOCAL_CONFIG_NAME
-from tinyclaw.core.errors import BackupError, ConfigError
-from tinyclaw.core.home import CONFIG_NAME, Home
-from tinyclaw.pairing.store import LOCK_FILE as PAIRING_LOCK
-from tinyclaw.runners.sessions import FILE_NAME as SESSIONS_FILE
+from tinyclaw.config import LOCAL_CONFIG_NAME, Config, load_config
+from tinyclaw.core import CONFIG_NAME, BackupError, ConfigError, Home
+from tinyclaw.pairing import LOCK_FILE as PAIRING_LOCK
+from tinyclaw.runners import FILE_NAME as SESSIONS_FILE
 
 MANIFEST = "tinyclaw-backup.json"
 FORMAT = 1

@@ -23,8 +23,7 @@ import tempfile
 from pathlib import Path
 
 from tinyclaw.backup.archive import FORMAT, MANIFEST
-from tinyclaw.core.errors import BackupError
-from tinyclaw.core.home import Home
+from tinyclaw.core import BackupError, Home
 
 
 def restore_backup(home: Home, archive: Path) -> str:

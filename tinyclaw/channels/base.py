@@ -1,75 +1,28 @@
-"""The listener every platform shares: policy, queue files and delivery live here once;
+"""The channel every platform shares: policy, queue files and delivery live here once;
 a platform module (``telegram.py``, ``discord.py``, ``whatsapp.py``) only translates.
 
-Public API (additive changes only; the platform modules build on it)::
+A platform subclasses :class:`Channel`, implements its abstract methods (connect,
+disconnect, ``send_text``, ``send_file``, ``send_typing``) and overrides the optional
+hooks it needs (commands, text length, Markdown, uploads); the rest is shared:
 
-    from tinyclaw.channels.base import (
-        Channel, IncomingMessage, IncomingFile, Platform, RetryPolicy, read_secret,
-    )
-
-    class Channel(abc.ABC):              # one running listener
-        name: ClassVar[str]              # "telegram"; the queue's channel name
-        text_limit: ClassVar[int]        # 4096 / 2000 / 4096
-        mention_tokens: tuple[str, ...]  # e.g. ("@my_bot",); set once connected
-
-        def __init__(self, home: Home, config: ChannelConfig, *, gate: Gate | None = None,
-                     spool: Spool | None = None, retry: RetryPolicy | None = None,
-                     scan_interval: float = 3.0, typing_interval: float = 4.0,
-                     typing_cap: float = 600.0,
-                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                     clock: Callable[[], float] = time.time) -> None
-
-        # --- the platform implements these -------------------------------------
-        async def connect(self) -> None        # log in, start receiving;
-                                               # bad credentials -> ChannelAuthError
-        async def disconnect(self) -> None     # stop receiving, close sessions
-        async def send_text(self, chat_id: str, text: str, *, reply_to: str | None = None) -> None
-        async def send_file(self, chat_id: str, path: Path, *, reply_to: str | None = None) -> None
-        async def send_typing(self, chat_id: str) -> None
-        async def register_commands(self, commands: Sequence[ChatCommand]) -> None  # optional
-        def text_length(self, text: str) -> int                                     # optional
-        def render_markdown(self, text: str) -> list[TextPart]  # optional; default: split
-        async def send_part(self, chat_id: str, part: TextPart, *,
-                            reply_to: str | None = None) -> None  # optional; default
-            # sends part.text; Telegram sends its entities, falling back to plain text
-        def max_upload_bytes(self, file: OutgoingFile) -> int | None  # optional; None: no check
-        async def send_upload(self, chat_id: str, file: OutgoingFile, *,
-                              reply_to: str | None = None) -> None  # optional; default
-            # calls send_file(file.path). The outbox opens each file once (O_NOFOLLOW,
-            # confinement re-checked on the open file), replaces one over max_upload_bytes
-            # with a "not sent: too large" note, and does the same when a send raises
-            # UploadTooLargeError (a 413).
-            # send_* raise TransientDeliveryError(msg, retry_after=...),
-            # PermanentDeliveryError(msg), or ChannelAuthError (token revoked: the
-            # listener stops, the reply stays queued). IncomingFile.fetch raises
-            # only DeliveryError subclasses. Anything else is logged as a bug and
-            # the reply is retried like a transient failure.
-
-        # --- shared behaviour the platform calls / the CLI drives ---------------
-        async def receive(self, message: IncomingMessage) -> Path | None
-            # group filter -> /pair -> gate -> commands -> downloads -> spool.put
-            # (deduplicated by chat_id:message_id) -> typing starts. Returns the
-            # incoming file, or None when nothing was queued.
-        async def deliver(self, path: Path) -> DeliveryOutcome   # one outgoing file
-        def format_reply(self, text: str, *, markdown: bool = True) -> list[TextPart]
-            # the reply's Markdown as this platform's messages (``formatting = "plain"``
-            # in the channel's configuration: split only)
-        async def start(self) -> None     # connect, register commands, run the outbox
-        async def stop(self) -> None      # idempotent; stops typing, outbox, platform
-        async def run(self, stop: asyncio.Event, *,
-                      on_ready: Callable[[], None] | None = None) -> None  # start, wait, stop
-        def abort(self, error: TinyclawError) -> None
-            # a platform's background task hit something fatal (a revoked token):
-            # run() stops the listener and raises ``error``
-
-    read_secret(env_name: str | None, what: str) -> str   # ConfigError if unset
-
-    ``Channel.sleep`` is the injected ``sleep``: platforms use it for their reconnect
-    backoff too, so tests record the delays instead of waiting them out.
+* a send raises :class:`~tinyclaw.core.errors.TransientDeliveryError` (with
+  ``retry_after``), :class:`~tinyclaw.core.errors.PermanentDeliveryError`, or
+  :class:`~tinyclaw.core.errors.ChannelAuthError` (token revoked: the listener stops,
+  the reply stays queued); anything else is logged as a bug and retried like a
+  transient failure. ``IncomingFile.fetch`` raises only DeliveryError subclasses.
+* :meth:`Channel.receive` is the way in: group filter, ``/pair``, the gate, chat
+  commands, downloads, then ``spool.put`` (deduplicated by ``chat_id:message_id``),
+  then the typing indicator starts.
+* an upload is opened once (``O_NOFOLLOW``, confinement checked again on the open
+  file); one over ``max_upload_bytes`` (or refused with a 413) becomes a "not sent:
+  too large" note.
+* ``Channel.sleep`` is the injected ``sleep``: platforms use it for their reconnect
+  backoff too, so tests record the delays instead of waiting them out.
 
 Other modules: ``gate.py`` (Gate, GateDecision, AllowListGate), ``split.py``
 (split_text, utf16_len), ``markdown.py`` and ``formatting.py`` (a reply's Markdown
-per platform), ``commands.py`` (CHAT_COMMANDS, parse_command),
+per platform), ``chat_commands.py`` (CHAT_COMMANDS, parse_command), ``values.py`` (the
+messages and files a platform hands over),
 ``intake.py`` (inbound policy), ``delivery.py`` (Outbox, RetryPolicy,
 DeliveryOutcome), ``indicator.py`` (TypingIndicator).
 """
@@ -86,14 +39,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from tinyclaw.channels.commands import CHAT_COMMANDS, ChatCommand
+from tinyclaw.channels.chat_commands import CHAT_COMMANDS, ChatCommand
 from tinyclaw.channels.delivery import DeliveryOutcome, Outbox, RetryPolicy
 from tinyclaw.channels.formatting import plain_parts
 from tinyclaw.channels.gate import AllowListGate, Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.intake import Intake
 from tinyclaw.channels.live_chat import EditingPlatform, LiveChat, Press
-from tinyclaw.channels.models import (
+from tinyclaw.channels.values import (
     IncomingFile,
     IncomingMessage,
     OutgoingFile,
@@ -101,9 +54,14 @@ from tinyclaw.channels.models import (
     TextPart,
 )
 from tinyclaw.config import ChannelConfig, progress_mode
-from tinyclaw.core.errors import ConfigError, DeliveryError, TinyclawError
-from tinyclaw.core.home import Home
-from tinyclaw.core.instance import InstanceLock, listener_lock_path
+from tinyclaw.core import (
+    ConfigError,
+    DeliveryError,
+    Home,
+    InstanceLock,
+    TinyclawError,
+    listener_lock_path,
+)
 from tinyclaw.spool import Spool
 
 __all__ = [

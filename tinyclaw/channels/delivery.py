@@ -44,20 +44,22 @@ from typing import Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import LiveChat
-from tinyclaw.channels.models import OutgoingFile, Platform
+from tinyclaw.channels.values import OutgoingFile, Platform
 from tinyclaw.config import load_config
-from tinyclaw.core.errors import (
+from tinyclaw.core import (
     ChannelAuthError,
     ConfigError,
     InvalidMessageError,
     PermanentDeliveryError,
+    Reply,
     TransientDeliveryError,
     UnsafePathError,
     UploadTooLargeError,
+    Watcher,
+    confine,
+    is_transient,
+    sanitize_name,
 )
-from tinyclaw.core.fsutil import confine, is_transient, sanitize_name
-from tinyclaw.core.messages import Reply
-from tinyclaw.core.watching import Watcher
 from tinyclaw.spool import Spool
 
 DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]

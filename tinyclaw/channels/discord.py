@@ -57,7 +57,7 @@ import discord
 import yarl
 
 from tinyclaw.channels.base import Channel, TextPart
-from tinyclaw.channels.commands import ChatCommand, parse_command
+from tinyclaw.channels.chat_commands import ChatCommand, parse_command
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor, catch_up
 from tinyclaw.channels.discord_translate import (
     LIBRARY_ERRORS,
@@ -69,16 +69,16 @@ from tinyclaw.channels.discord_translate import (
 from tinyclaw.channels.formatting import discord_parts
 from tinyclaw.channels.live_chat import Button, Press
 from tinyclaw.config import ChannelConfig
-from tinyclaw.core.errors import (
+from tinyclaw.core import (
     ChannelAuthError,
     ConfigError,
+    Home,
     InvalidMessageError,
     PermanentDeliveryError,
     SpoolError,
     TransientDeliveryError,
     UnsafePathError,
 )
-from tinyclaw.core.home import Home
 
 TEXT_LIMIT = 2000
 # A reply quotes what the model wrote: "@everyone", "<@id>" or "<@&role>" in it must not

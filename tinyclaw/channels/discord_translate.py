@@ -18,9 +18,9 @@ from typing import Any, cast
 import aiohttp
 import discord
 
-from tinyclaw.channels.commands import ChatCommand
-from tinyclaw.channels.models import AttachmentKind, IncomingFile, IncomingMessage
-from tinyclaw.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from tinyclaw.channels.chat_commands import ChatCommand
+from tinyclaw.channels.values import AttachmentKind, IncomingFile, IncomingMessage
+from tinyclaw.core import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinyclaw.channels.markdown import INLINE_STYLES, Markers, Span, parser, render
-from tinyclaw.channels.models import TextPart
 from tinyclaw.channels.split import split_ranges, split_text, utf16_len
+from tinyclaw.channels.values import TextPart
 
 WHATSAPP = Markers(
     bold=("*", "*"),

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core import TinyclawError
 
 
 class TypingIndicator:

@@ -19,15 +19,24 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from tinyclaw.channels.commands import WORKER_COMMANDS, parse_command
+from tinyclaw.channels.chat_commands import WORKER_COMMANDS, parse_command
 from tinyclaw.channels.gate import Gate
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import Press
-from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
+from tinyclaw.channels.values import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
-from tinyclaw.core.errors import AttachmentTooLargeError, DeliveryError
-from tinyclaw.core.fsutil import sanitize_name, unique_name
-from tinyclaw.core.messages import MAX_TEXT, Attachment, Inbound, InboundKind, Quote, Sender
+from tinyclaw.core import (
+    MAX_TEXT,
+    Attachment,
+    AttachmentTooLargeError,
+    DeliveryError,
+    Inbound,
+    InboundKind,
+    Quote,
+    Sender,
+    sanitize_name,
+    unique_name,
+)
 from tinyclaw.spool import Spool
 
 MAX_ATTACHMENTS = 50

@@ -19,14 +19,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import load_home_config
-from tinyclaw.core.errors import ChannelAuthError, ConfigError, TinyclawError
-from tinyclaw.core.home import Home
+from tinyclaw.core import ChannelAuthError, ConfigError, Home, TinyclawError
 
 if TYPE_CHECKING:
     from tinyclaw.channels.base import Channel
     from tinyclaw.channels.gate import Gate
+    from tinyclaw.channels.pairing_gate import ListenerGate
     from tinyclaw.config import ChannelConfig, Config
-    from tinyclaw.pairing.listener import ListenerGate
 
 log = logging.getLogger("tinyclaw.listen")
 AUTH_EXIT = 2
@@ -56,7 +55,7 @@ def build_channel(platform: str, home: Home, config: ChannelConfig, gate: Gate) 
 
 def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int:
     """Load the home, build the listener, serve until a signal; returns the exit code."""
-    from tinyclaw.core.logsetup import setup_logging
+    from tinyclaw.core import setup_logging
 
     try:
         config = load_home_config(home)
@@ -84,8 +83,8 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
         from tinyclaw.spool.choice import require_file_spool
 
         require_file_spool(config, f"the {platform} listener")
-        from tinyclaw.pairing.factory import pairing_service
-        from tinyclaw.pairing.listener import ListenerGate
+        from tinyclaw.channels.pairing_gate import ListenerGate
+        from tinyclaw.pairing import pairing_service
 
         gate = ListenerGate(pairing_service(home, config))
         channel = build_channel(platform, home, channel_config, gate)
@@ -100,10 +99,8 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
 
 
 async def _serve(home: Home, channel: Channel, config: Config, gate: ListenerGate) -> None:
-    from tinyclaw.channels.reload import CHECK_EVERY, ListenerReload
-    from tinyclaw.core import sdnotify
-    from tinyclaw.core.events import EventLog
-    from tinyclaw.launcher.state import touch_ready
+    from tinyclaw.channels.listener_reload import CHECK_EVERY, ListenerReload
+    from tinyclaw.core import EventLog, sdnotify
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -125,7 +122,7 @@ async def _serve(home: Home, channel: Channel, config: Config, gate: ListenerGat
 
     def ready() -> None:
         events.emit("listener.ready", channel=channel.name)
-        touch_ready()
+        sdnotify.touch_ready()
         sdnotify.ready(f"{channel.name} listener serving")
         log.info("%s listener running; Ctrl-C stops it", channel.name)
 

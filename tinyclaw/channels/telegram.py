@@ -62,15 +62,16 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from tinyclaw.channels.base import Channel, IncomingMessage, OutgoingFile, TextPart
-from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.chat_commands import ChatCommand
 from tinyclaw.channels.formatting import telegram_parts
 from tinyclaw.channels.live_chat import Button, Press, safely
 from tinyclaw.channels.split import utf16_len
 from tinyclaw.channels.telegram_translate import translate_message
 from tinyclaw.config import ChannelConfig
-from tinyclaw.core.errors import (
+from tinyclaw.core import (
     ChannelAuthError,
     DeliveryError,
+    Home,
     InvalidMessageError,
     PermanentDeliveryError,
     SpoolError,
@@ -79,7 +80,6 @@ from tinyclaw.core.errors import (
     UnsafePathError,
     UploadTooLargeError,
 )
-from tinyclaw.core.home import Home
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"

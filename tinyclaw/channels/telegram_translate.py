@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Message, MessageEntity
 from telegram.constants import ChatType
 
-from tinyclaw.channels.models import AttachmentKind, IncomingFile, IncomingMessage
+from tinyclaw.channels.values import AttachmentKind, IncomingFile, IncomingMessage
 
 Fetcher = Callable[[str], Callable[[], Awaitable[bytes]]]
 

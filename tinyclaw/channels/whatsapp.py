@@ -66,24 +66,24 @@ from tinyclaw.channels.base import (
     TextPart,
     read_secret,
 )
-from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.chat_commands import ChatCommand
 from tinyclaw.channels.formatting import whatsapp_parts
 from tinyclaw.channels.live_chat import Button, Press
-from tinyclaw.channels.models import AttachmentKind
+from tinyclaw.channels.values import AttachmentKind
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport, delivery_error, split_updates
 from tinyclaw.channels.whatsapp_webhook import WebhookServer, build_app
 from tinyclaw.config import ChannelConfig
-from tinyclaw.core.errors import (
+from tinyclaw.core import (
     AttachmentTooLargeError,
     ChannelAuthError,
     ConfigError,
     DeliveryError,
+    Home,
     PermanentDeliveryError,
     TinyclawError,
     TransientDeliveryError,
     UploadTooLargeError,
 )
-from tinyclaw.core.home import Home
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # bigger images go as documents (Cloud API limit)

@@ -50,9 +50,8 @@ def add(
     ] = None,
 ) -> None:
     """Add an actor: its section in tinyclaw.toml, its folders and its persona file."""
-    from tinyclaw.actors.manage import add_actor
-    from tinyclaw.actors.persona import persona_path
-    from tinyclaw.core.errors import ConfigError
+    from tinyclaw.actors import add_actor, persona_path
+    from tinyclaw.core import ConfigError
 
     with clean_errors():
         if runner not in ("claude", "codex"):
@@ -75,8 +74,8 @@ def add(
 @actor_app.command("list")
 def list_actors(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every actor: runner, model, teams, waiting messages, description."""
-    from tinyclaw.actors.manage import info
-    from tinyclaw.teams.roster import teams_of
+    from tinyclaw.actors import info
+    from tinyclaw.teams import teams_of
 
     with clean_errors():
         home = home_from(ctx)
@@ -116,7 +115,7 @@ def list_actors(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @actor_app.command("show")
 def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="the actor")]) -> None:
     """One actor in detail: where its files are and who it works with."""
-    from tinyclaw.actors.manage import info
+    from tinyclaw.actors import info
 
     with clean_errors():
         home = home_from(ctx)
@@ -150,8 +149,8 @@ def remove(
 ) -> None:
     """Remove an actor from tinyclaw.toml with its scheduled jobs; asks before deleting
     actors/NAME/ (its workspace) and before removing jobs."""
-    from tinyclaw.actors.manage import delete_folder, plan_removal, remove_from_config, remove_jobs
-    from tinyclaw.core.errors import ConfigError
+    from tinyclaw.actors import delete_folder, plan_removal, remove_from_config, remove_jobs
+    from tinyclaw.core import ConfigError
 
     with clean_errors():
         home = home_from(ctx)
@@ -194,8 +193,8 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """The path a message took: who got what, when, how long each run took, its cost."""
-    from tinyclaw.teams.trace import trace as trace_lines
-    from tinyclaw.teams.trace import trace_data
+    from tinyclaw.teams import trace as trace_lines
+    from tinyclaw.teams import trace_data
 
     if as_json:
         with clean_errors():

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, command_name, home_from
-from tinyclaw.core.home import ENV_VAR, Home, find_home, user_home
+from tinyclaw.core import ENV_VAR, Home, find_home, user_home
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -73,7 +73,7 @@ def init(
     ] = None,
 ) -> None:
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
-    from tinyclaw.config.template import DEFAULT_CONFIG
+    from tinyclaw.config import DEFAULT_CONFIG
 
     with clean_errors():
         home = Home(path.expanduser().resolve()) if path else _init_home(ctx)
@@ -111,7 +111,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run the worker in the foreground (Ctrl-C stops it gracefully)."""
-    from tinyclaw.cli.worker_entry import exit_code, serve_worker
+    from tinyclaw.worker import exit_code, serve_worker
 
     with clean_errors(exit_code):  # 2 for a broken tinyclaw.toml, as a listener
         serve_worker(home_from(ctx), node=node)
@@ -182,7 +182,7 @@ def reset(
 ) -> None:
     """Forget an actor's CLI session, so its next message starts fresh."""
     from tinyclaw.cli.context import load
-    from tinyclaw.runners.sessions import home_sessions
+    from tinyclaw.runners import home_sessions
 
     with clean_errors():
         home = home_from(ctx)

@@ -24,8 +24,8 @@ def cost(
 ) -> None:
     """Spend today and this month, per actor and per person, with their limits."""
     from tinyclaw.costs import CostLedger, build_report, periods_at, render_report
-    from tinyclaw.pairing.factory import pairing_service
-    from tinyclaw.worker.spending import owner_check
+    from tinyclaw.pairing import pairing_service
+    from tinyclaw.worker import owner_check
 
     with clean_errors():
         home = home_from(ctx)

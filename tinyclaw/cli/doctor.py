@@ -21,15 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tinyclaw.config import Config, RunnersConfig, load_config
-from tinyclaw.config.dotenv import load_dotenv
-from tinyclaw.core.diskspace import describe as describe_disk
-from tinyclaw.core.diskspace import read_report
-from tinyclaw.core.errors import ConfigError, TinyclawError
-from tinyclaw.core.home import Home
-from tinyclaw.runners.environment import build_cli_env
-from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
-from tinyclaw.worker.assembly import PACKAGE_ROOT, cli_search_dirs
+from tinyclaw.config import Config, RunnersConfig, load_config, load_dotenv
+from tinyclaw.core import ConfigError, Home, TinyclawError, read_report
+from tinyclaw.core import describe as describe_disk
+from tinyclaw.runners import Probe, Sandbox, build_cli_env, probe_bwrap
+from tinyclaw.worker import PACKAGE_ROOT, cli_search_dirs
 
 Level = Literal["ok", "warning", "problem", "info"]
 PINNED = {"claude": "2.1.331", "codex": "0.169.0"}
@@ -352,7 +348,7 @@ class Doctor:
         if settings is None or not settings.enabled:
             return []
         if settings.engine == "local":
-            from tinyclaw.transcribe.local import MODEL_FILE, model_present
+            from tinyclaw.transcribe import MODEL_FILE, model_present
 
             folder = settings.local_model or ""
             if not model_present(folder):

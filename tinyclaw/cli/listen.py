@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
     ) -> None:
         """Run one chat platform's listener in the foreground (Ctrl-C stops it)."""
-        from tinyclaw.channels.serve import run_listener
+        from tinyclaw.channels import run_listener
 
         level = logging.DEBUG if verbose else logging.INFO
         raise typer.Exit(run_listener(home_from(ctx), platform.value, level=level))

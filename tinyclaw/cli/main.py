@@ -33,9 +33,8 @@ def main() -> None:
 
         typer_main()
         return
-    from tinyclaw.cli.worker_entry import exit_code, serve_worker
-    from tinyclaw.core.errors import TinyclawError
-    from tinyclaw.core.home import find_home
+    from tinyclaw.core import TinyclawError, find_home
+    from tinyclaw.worker import exit_code, serve_worker
 
     try:
         home = find_home(plain_worker[0])

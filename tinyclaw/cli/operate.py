@@ -12,8 +12,7 @@ import typer
 from tinyclaw.cli.context import clean_errors, home_from
 
 if TYPE_CHECKING:
-    from tinyclaw.service import ServiceManager
-    from tinyclaw.service.manage import Outcome
+    from tinyclaw.service import Outcome, ServiceManager
 
 service_app = typer.Typer(
     no_args_is_help=True,
@@ -85,8 +84,7 @@ def restore(
 
 
 def _manager(ctx: typer.Context, prefix: str) -> ServiceManager:
-    from tinyclaw.service import ServiceManager, Systemctl, units_dir
-    from tinyclaw.service.units import NAME_RE
+    from tinyclaw.service import NAME_RE, ServiceManager, Systemctl, units_dir
 
     if not NAME_RE.fullmatch(prefix):
         raise typer.BadParameter("letters, digits, '-' and '_' only", param_hint="--name")

@@ -18,13 +18,12 @@ from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
-    from tinyclaw.launcher.control import Launcher
+    from tinyclaw.core import Home
+    from tinyclaw.launcher import Launcher
 
 
 def _launcher(home: Home, config: Config) -> Launcher:
-    from tinyclaw.launcher.control import Launcher
-    from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
+    from tinyclaw.launcher import Launcher, Tmux, session_name, socket_name
 
     return Launcher(home, config, Tmux(session_name(config), socket_name()))
 
@@ -32,9 +31,8 @@ def _launcher(home: Home, config: Config) -> Launcher:
 def _attach(home: Home, config: Config, actor: str | None) -> None:
     import subprocess
 
-    from tinyclaw.core.errors import LauncherError
-    from tinyclaw.launcher.components import actor_component
-    from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
+    from tinyclaw.core import LauncherError
+    from tinyclaw.launcher import Tmux, actor_component, session_name, socket_name
 
     if actor is not None and actor.lstrip("@") not in config.actors:
         raise LauncherError(f"no actor {actor!r}; actors: {', '.join(config.actors)}")
@@ -173,10 +171,16 @@ def register(app: typer.Typer) -> None:
     def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Components, queue depths, runs in flight and failures (works without tmux).
         Exit code 0: everything runs; 3: nothing runs; 4: a component is down."""
-        from tinyclaw.core.errors import LauncherError
-        from tinyclaw.launcher.health import snapshot_json, status_code
-        from tinyclaw.launcher.status import collect, format_status
-        from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
+        from tinyclaw.core import LauncherError
+        from tinyclaw.launcher import (
+            Tmux,
+            collect,
+            format_status,
+            session_name,
+            snapshot_json,
+            socket_name,
+            status_code,
+        )
 
         with clean_errors():
             home = home_from(ctx)
@@ -192,7 +196,7 @@ def register(app: typer.Typer) -> None:
                 emit(snapshot_json(snap))
                 raise typer.Exit(status_code(snap))
             typer.echo(format_status(snap))
-            from tinyclaw.schedule.status import schedule_lines
+            from tinyclaw.schedule import schedule_lines
 
             typer.echo("\n".join(schedule_lines(home, config)))
         raise typer.Exit(status_code(snap))
@@ -259,7 +263,7 @@ def register(app: typer.Typer) -> None:
         withhold: Annotated[str, typer.Option(help="secrets it must not hold (NAME,…)")] = "",
     ) -> None:
         """Run the command after -- and restart it with backoff when it dies."""
-        from tinyclaw.launcher.supervisor import supervise_main
+        from tinyclaw.launcher import supervise_main
 
         argv = list(ctx.args)
         if not argv:
@@ -283,7 +287,7 @@ def register(app: typer.Typer) -> None:
         actor: Annotated[str, typer.Argument(help="the actor to watch")],
     ) -> None:
         """The actor window: its live progress, and a prompt that talks to it."""
-        from tinyclaw.launcher.watch import watch_main
+        from tinyclaw.launcher import watch_main
 
         with clean_errors():
             home = home_from(ctx)
@@ -296,8 +300,7 @@ def register(app: typer.Typer) -> None:
     @app.command(hidden=True)
     def dashboard(ctx: typer.Context) -> None:
         """The status window: a live view of queues, actors and failures."""
-        from tinyclaw.launcher.dashboard import dashboard_main
-        from tinyclaw.launcher.tmux import session_name
+        from tinyclaw.launcher import dashboard_main, session_name
 
         with clean_errors():
             home = home_from(ctx)

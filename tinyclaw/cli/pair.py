@@ -5,7 +5,7 @@ Every failure is one line on stderr and exit code 1. Tables are drawn with rich 
 terminal and printed as plain aligned columns otherwise, so the output can be piped.
 
 Mount it with :func:`register`. The service that approves a request tells the sender
-through a notifier: by default :func:`tinyclaw.pairing.notices.queue_notifier`, which
+through a notifier: by default :func:`tinyclaw.pairing.wiring.queue_notifier`, which
 writes the notice into ``queue/outgoing/<channel>/`` addressed to the chat the sender
 asked from (the listener recorded it with the request) for the listener to deliver.
 """
@@ -23,13 +23,17 @@ from rich.text import Text
 from tinyclaw.cli.context import clean_errors, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import Config
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.home import Home
-from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
-from tinyclaw.pairing.models import Role
-from tinyclaw.pairing.notices import queue_notifier
-from tinyclaw.pairing.texts import ago, in_words
-from tinyclaw.schedule.durations import parse_duration
+from tinyclaw.core import Home, PairingError, parse_duration
+from tinyclaw.pairing import (
+    Identity,
+    Notify,
+    PairingService,
+    Role,
+    ago,
+    in_words,
+    pairing_service,
+    queue_notifier,
+)
 
 pair_app = typer.Typer(
     name="pair",

@@ -14,12 +14,15 @@ import signal
 import time
 from dataclasses import dataclass
 
-from tinyclaw.config import ChannelsConfig, load_config
-from tinyclaw.config.reload import config_files, one_line
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.home import Home
-from tinyclaw.core.instance import listener_lock_path, lock_holder, worker_lock_path
+from tinyclaw.config import ChannelsConfig, config_files, load_config, one_line
+from tinyclaw.core import (
+    ConfigError,
+    EventLog,
+    Home,
+    listener_lock_path,
+    lock_holder,
+    worker_lock_path,
+)
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,12 @@ from typing import Annotated
 
 import typer
 
-from tinyclaw.actors.persona import refresh_persona
+from tinyclaw.actors import refresh_persona
 from tinyclaw.cli.context import clean_errors, home_from
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import NAME_RE, load_config
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.home import Home
-from tinyclaw.schedule.models import build_job
-from tinyclaw.schedule.scheduler import Scheduler
-from tinyclaw.schedule.status import format_rows, format_time
-from tinyclaw.schedule.store import JobStore
-from tinyclaw.schedule.targets import CHANNELS
-from tinyclaw.schedule.timing import local_zone
+from tinyclaw.core import CHANNELS, ConfigError, Home, local_zone
+from tinyclaw.schedule import JobStore, Scheduler, build_job, format_rows, format_time
 
 schedule_app = typer.Typer(
     name="schedule",

@@ -12,6 +12,10 @@ The base layer, with :mod:`tinyclaw.core` below it and everything else above:
 The keys themselves are documented in ``docs/configuration.md``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from tinyclaw.config.settings import (
     NAME_PATTERN,
     NAME_RE,
@@ -37,16 +41,43 @@ from tinyclaw.config.settings import (
     read_config_text,
     read_toml,
 )
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.config.childenv import child_environment, looks_secret, read_dotenv
+    from tinyclaw.config.credentials import (
+        WORKER,
+        configured_secrets,
+        owned_secrets,
+        worker_redactor,
+        worker_secrets,
+    )
+    from tinyclaw.config.dotenv import load_dotenv
+    from tinyclaw.config.reload import (
+        LOCAL_CONFIG_NAME,
+        ReloadAttempt,
+        config_files,
+        fingerprint,
+        one_line,
+        read_again,
+    )
+    from tinyclaw.config.template import DEFAULT_CONFIG
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
+    "DEFAULT_CONFIG",
+    "LOCAL_CONFIG_NAME",
     "NAME_PATTERN",
     "NAME_RE",
+    "WORKER",
     "ActorConfig",
     "ChannelConfig",
     "ChannelsConfig",
     "Config",
     "MetricsConfig",
     "PairingConfig",
+    "ReloadAttempt",
     "RunnerKind",
     "RunnerSettings",
     "RunnersConfig",
@@ -54,12 +85,24 @@ __all__ = [
     "SpendLimits",
     "TranscriptionConfig",
     "WorkerConfig",
+    "child_environment",
+    "config_files",
+    "configured_secrets",
+    "fingerprint",
     "load_config",
+    "load_dotenv",
     "load_home_config",
+    "looks_secret",
     "merge_tables",
+    "one_line",
+    "owned_secrets",
     "parse_config",
     "parse_toml",
     "progress_mode",
+    "read_again",
     "read_config_text",
+    "read_dotenv",
     "read_toml",
+    "worker_redactor",
+    "worker_secrets",
 ]

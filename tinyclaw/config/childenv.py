@@ -22,7 +22,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from tinyclaw.config.dotenv import load_dotenv
-from tinyclaw.core.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
+from tinyclaw.core import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
 
 _SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "PRIVATE_KEY")
 _SECRET_SUFFIXES = ("_KEY", "_PASS")

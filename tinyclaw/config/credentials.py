@@ -16,8 +16,7 @@ from collections.abc import Mapping
 
 from tinyclaw.config import Config
 from tinyclaw.config.childenv import looks_secret, read_dotenv
-from tinyclaw.core.home import Home
-from tinyclaw.core.redaction import FINGERPRINTS_ENV, Redactor, parse_fingerprints
+from tinyclaw.core import FINGERPRINTS_ENV, Home, Redactor, parse_fingerprints
 
 PLATFORMS = ("telegram", "discord", "whatsapp")
 WORKER = "worker"

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config, load_config
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.home import Home
+from tinyclaw.core import ConfigError, Home
 
 LOCAL_CONFIG_NAME = "tinyclaw.local.toml"
 Fingerprint = tuple[tuple[int, int, int] | None, ...]

@@ -19,9 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tinyclaw.config.dotenv import ENV_NAME_RE, load_dotenv
-from tinyclaw.core.errors import ConfigError, UnsafePathError
-from tinyclaw.core.fsutil import read_regular
-from tinyclaw.core.home import Home
+from tinyclaw.core import ConfigError, Home, UnsafePathError, parse_target, read_regular
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 NAME_RE = re.compile(NAME_PATTERN)
@@ -231,8 +229,6 @@ class ActorConfig(SpendLimits):
     @field_validator("may_message")
     @classmethod
     def _may_message_targets(cls, value: list[str]) -> list[str]:
-        from tinyclaw.schedule.targets import parse_target  # no cycle: targets needs errors only
-
         try:
             return [str(parse_target(item)) for item in value]
         except ConfigError as exc:

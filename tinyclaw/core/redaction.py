@@ -89,7 +89,3 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.deep(item) for item in value]
         return value
-
-    def extended(self, values: Iterable[str]) -> Redactor:
-        """A redactor that also knows ``values``."""
-        return Redactor([*self.values, *values], self.fingerprints)

@@ -8,16 +8,22 @@ exists. ``STOPPING=1`` tells systemd a stop is under way, and ``STATUS=...`` is 
 newline-separated ``KEY=VALUE`` pairs; an address starting with ``@`` is in the
 abstract namespace. Without ``$NOTIFY_SOCKET`` (not run by systemd) every call is a
 no-op, and a failure to send never stops the process it describes.
+
+The launcher's own supervisor asks the same question a simpler way: it names a file in
+``$TINYCLAW_READY_FILE`` and the child touches it once it serves (:func:`touch_ready`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+from pathlib import Path
 
 log = logging.getLogger("tinyclaw.core.sdnotify")
 SOCKET_ENV = "NOTIFY_SOCKET"
+READY_FILE_ENV = "TINYCLAW_READY_FILE"
 
 
 def notify(*fields: str) -> bool:
@@ -48,3 +54,11 @@ def stopping(status: str = "stopping") -> bool:
 
 def reloading(status: str = "reloading the configuration") -> bool:
     return notify("RELOADING=1", f"STATUS={status}")
+
+
+def touch_ready() -> None:
+    """Called by a child program once it serves; a no-op when not supervised."""
+    path = os.environ.get(READY_FILE_ENV)
+    if path:
+        with contextlib.suppress(OSError):
+            Path(path).touch()

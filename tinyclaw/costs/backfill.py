@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core import atomic_write
 from tinyclaw.costs.ledger import CostEntry, CostLedger
 
 log = logging.getLogger("tinyclaw.costs")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
-from tinyclaw.schedule.timing import local_zone
+from tinyclaw.core import local_zone
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,17 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tinyclaw.core.home import find_home
+from tinyclaw.core import find_home
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 
 def _load_config() -> tuple[Home, Config] | None:
     """The home and its configuration (``.env`` first), or None after saying why."""
-    from tinyclaw.config import load_config
-    from tinyclaw.config.dotenv import load_dotenv
-    from tinyclaw.core.errors import ConfigError
+    from tinyclaw.config import load_config, load_dotenv
+    from tinyclaw.core import ConfigError
 
     home = find_home()
     try:

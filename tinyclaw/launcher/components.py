@@ -21,8 +21,7 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from tinyclaw.config import Config
-from tinyclaw.config.credentials import configured_secrets, owned_secrets
+from tinyclaw.config import Config, configured_secrets, owned_secrets
 
 Kind = Literal["status", "worker", "listener", "actor"]
 LISTENERS = ("telegram", "discord", "whatsapp")

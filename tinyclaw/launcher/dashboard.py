@@ -22,11 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from tinyclaw.config import Config
-from tinyclaw.core.home import Home
-from tinyclaw.core.printable import printable
+from tinyclaw.core import Home, printable, touch_ready
 from tinyclaw.launcher.components import plan
 from tinyclaw.launcher.render import clock, money
-from tinyclaw.launcher.state import touch_ready
 from tinyclaw.launcher.status import RecentEvents, Snapshot, collect, duration
 
 PHASE_STYLE = {
@@ -191,7 +189,7 @@ class Dashboard:
 
 
 def dashboard_main(home: Home, config: Config, session: str) -> int:
-    from tinyclaw.core.logsetup import setup_logging
+    from tinyclaw.core import setup_logging
 
     setup_logging(home.logs, "dashboard", stderr=False)
     stop = threading.Event()

@@ -15,11 +15,8 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tinyclaw.config import Config
-from tinyclaw.config.childenv import looks_secret, read_dotenv
-from tinyclaw.config.credentials import WORKER, configured_secrets
-from tinyclaw.core.home import Home
-from tinyclaw.core.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
+from tinyclaw.config import WORKER, Config, configured_secrets, looks_secret, read_dotenv
+from tinyclaw.core import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, Home, fingerprint
 from tinyclaw.launcher.components import Component
 
 

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.home import Home
-from tinyclaw.core.printable import printable
+from tinyclaw.core import ConfigError, Home, printable
 
 
 @dataclass(frozen=True)

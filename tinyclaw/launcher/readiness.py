@@ -1,7 +1,7 @@
 """When a supervised child counts as ready, which is what ``tinyclaw start`` waits for.
 
 A probe is written as comma-separated terms: ``file`` (the child touches
-``$TINYCLAW_READY_FILE``, see ``state.touch_ready``), ``event:NAME`` (the child
+``$TINYCLAW_READY_FILE``, see ``tinyclaw.core.sdnotify.touch_ready``), ``event:NAME`` (the child
 writes that event to ``logs/events.jsonl`` under its own pid, as the worker's
 ``worker.start`` and a listener's ``listener.ready``) and ``alive:SECONDS`` (a grace
 period for a program that says nothing). The ready file always counts, so any child
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.runners.live_log import JsonlTail
+from tinyclaw.runners import JsonlTail
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,15 @@ non-zombie process whose command line mentions tinyclaw (pids are reused).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core import atomic_write
 
 Phase = Literal["starting", "ready", "backoff", "gave_up", "stopping", "stopped"]
-READY_FILE_ENV = "TINYCLAW_READY_FILE"
 COMPONENT_ENV = "TINYCLAW_COMPONENT"
 
 
@@ -85,14 +83,6 @@ def clear(directory: Path) -> None:
     for pattern in ("*.json", "*.ready"):
         for path in directory.glob(pattern):
             path.unlink(missing_ok=True)
-
-
-def touch_ready() -> None:
-    """Called by a child program once it serves; a no-op when not supervised."""
-    path = os.environ.get(READY_FILE_ENV)
-    if path:
-        with contextlib.suppress(OSError):
-            Path(path).touch()
 
 
 def pid_alive(pid: int | None, needle: str = "tinyclaw") -> bool:

@@ -19,17 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config
-from tinyclaw.core.diskspace import DiskState, read_report
-from tinyclaw.core.diskspace import describe as describe_disk
-from tinyclaw.core.errors import InvalidMessageError
-from tinyclaw.core.events import rotated_path
-from tinyclaw.core.home import Home
-from tinyclaw.core.instance import lock_holder, worker_lock_path
-from tinyclaw.core.messages import load_inbound
-from tinyclaw.core.printable import printable
+from tinyclaw.core import (
+    DiskState,
+    Home,
+    InvalidMessageError,
+    load_inbound,
+    lock_holder,
+    printable,
+    read_report,
+    rotated_path,
+    worker_lock_path,
+)
+from tinyclaw.core import describe as describe_disk
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
-from tinyclaw.runners.live_log import JsonlTail
+from tinyclaw.runners import JsonlTail
 from tinyclaw.spool import REASON_SUFFIX, Spool
 
 TAIL_BYTES = 1_000_000

@@ -38,11 +38,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from tinyclaw.core.events import EventLog
+from tinyclaw.core import READY_FILE_ENV, EventLog
 from tinyclaw.launcher.readiness import EventTail, ReadyProbe
 from tinyclaw.launcher.state import (
     COMPONENT_ENV,
-    READY_FILE_ENV,
     ComponentState,
     Phase,
     ready_file,
@@ -207,8 +206,8 @@ class Supervisor:
 
     def _child_environment(self) -> dict[str, str]:
         """The environment of the next child: ``.env`` read now, foreign secrets out."""
-        from tinyclaw.config.childenv import child_environment, read_dotenv
-        from tinyclaw.core.errors import ConfigError
+        from tinyclaw.config import child_environment, read_dotenv
+        from tinyclaw.core import ConfigError
 
         try:
             dotenv = read_dotenv(self.env_file)
@@ -364,7 +363,7 @@ def supervise_main(
     withheld: Sequence[str] = (),
 ) -> int:
     """The body of ``tinyclaw supervise`` (and of ``python -m tinyclaw.launcher``)."""
-    from tinyclaw.core.logsetup import setup_logging
+    from tinyclaw.core import setup_logging
 
     setup_logging(home_root / "logs", f"supervise-{component}", stderr=False)
     supervisor = Supervisor(

@@ -12,8 +12,22 @@ answer. A file that cannot go out (not JSON, wrong keys, a chat the actor may no
 write to, an attachment outside the workspace or too big) moves to the home's
 ``queue/failed/`` with a ``.reason`` beside it. Either way the file leaves the outbox.
 
-Modules (import them directly):
+Modules (other packages import the names below from ``tinyclaw.outbox``):
 
 * ``request``  the file format and its validation (pure: bytes in, request out)
-* ``service``  OutboxService: the worker service that scans, delivers and refuses
+* ``scanner``  OutboxService: the worker service that scans, delivers and refuses
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
+    from tinyclaw.outbox.scanner import FOLDER, OutboxService
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
+
+__all__ = ["FOLDER", "MAX_ATTACHMENT_BYTES", "MAX_FILES", "OutboxService"]

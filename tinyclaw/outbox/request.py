@@ -25,10 +25,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tinyclaw.core.errors import ConfigError, InvalidMessageError, UnsafePathError
-from tinyclaw.core.fsutil import confine
-from tinyclaw.core.messages import MAX_TEXT
-from tinyclaw.schedule.targets import Target, parse_target
+from tinyclaw.core import (
+    MAX_TEXT,
+    ConfigError,
+    InvalidMessageError,
+    Target,
+    UnsafePathError,
+    confine,
+    parse_target,
+)
 
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_FILES = 10

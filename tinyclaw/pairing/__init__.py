@@ -7,47 +7,69 @@ runs ``tinyclaw pair invite``, hands the code over, the new user sends ``/pair C
 Paired accounts belong to *profiles*: one person, possibly on several platforms, with
 a role (owner or user) and the actors they may use.
 
-A listener uses it through the Gate protocol of ``tinyclaw.channels.gate``::
-
-    from tinyclaw.pairing.listener import ListenerGate
-    gate = ListenerGate(pairing_service(home, config))   # check() + handle_pair()
-
-The worker checks again before running anything, because a revocation may have
-happened since the message was queued (``worker_check.WorkerAccess``: an unpaired
-sender's message goes to ``failed/``, an actor they may not use gets a short error).
-Approving tells the sender through the outgoing queue (``notices.queue_notifier``),
-in the chat they asked from; owners may approve from chat (``chat_admin``)::
+A listener uses it through its gate (``tinyclaw.channels.pairing_gate``), and the
+worker checks again before running anything, because a revocation may have happened
+since the message was queued (``tinyclaw.worker.access``: an unpaired sender's
+message goes to ``failed/``, an actor they may not use gets a short error).
+Approving tells the sender through the outgoing queue (``queue_notifier``), in the
+chat they asked from; owners may approve from chat (``owner_command``)::
 
     service = pairing_service(home, config, notify=queue_notifier(home))
     who = Identity(message.channel, message.sender.id)
     if not service.check(who).allowed or not service.may_use(who, actor):
         ...  # drop it (log it), do not run
 
-Modules: ``gate`` (check, handle_unknown, redeem), ``service`` (the owner's side),
-``listener`` (the listener's Gate), ``worker_check`` (the worker's second look),
-``chat_admin`` (owner commands in chat), ``notices`` (telling a sender),
-``factory`` (from tinyclaw.toml), ``codes`` (codes and the key), ``store`` /
-``models`` (the file), ``limits`` (lockouts), ``texts``.
+Modules, by job:
+
+* ``records``      what pairing knows, as values (identities, the store's contents,
+                   answers) and the pure changes to them (profiles, lockouts);
+* ``codes``        one-time codes and the per-home key that protects them;
+* ``storage``      the store on disk, locked and written atomically;
+* ``sender_side``  the gate every inbound message passes (check, handle_unknown, redeem);
+* ``owner_side``   approving, inviting, revoking, profiles; the owner's chat commands;
+* ``wording``      everything pairing says to a sender, in one voice;
+* ``wiring``       the service built from ``tinyclaw.toml``; notices through the queue.
 """
 
-from tinyclaw.pairing.decisions import (
+from tinyclaw.pairing.owner_side import (
+    ONLY_OWNER,
+    OWNER_COMMANDS,
+    OWNER_HELP,
+    PLATFORM_CHANNELS,
+    PairingService,
+    is_owner,
+    owner_command,
+    sender_identity,
+)
+from tinyclaw.pairing.records import (
     Access,
     Approval,
     Decision,
+    Identity,
+    Invite,
     Notice,
+    PairingLimits,
+    PendingRequest,
+    Profile,
     RedeemOutcome,
     RedeemResult,
+    Role,
 )
-from tinyclaw.pairing.factory import pairing_service
-from tinyclaw.pairing.gate import Notify, PairingGate
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.limits import PairingLimits
-from tinyclaw.pairing.models import Invite, PendingRequest, Profile, Role
-from tinyclaw.pairing.service import PairingService
+from tinyclaw.pairing.sender_side import Clock, Notify, PairingGate, utc_now
+from tinyclaw.pairing.storage import LOCK_FILE
+from tinyclaw.pairing.wiring import DM_IS_USER, pairing_service, queue_notifier
+from tinyclaw.pairing.wording import ago, in_words, unavailable
 
 __all__ = [
+    "DM_IS_USER",
+    "LOCK_FILE",
+    "ONLY_OWNER",
+    "OWNER_COMMANDS",
+    "OWNER_HELP",
+    "PLATFORM_CHANNELS",
     "Access",
     "Approval",
+    "Clock",
     "Decision",
     "Identity",
     "Invite",
@@ -61,5 +83,13 @@ __all__ = [
     "RedeemOutcome",
     "RedeemResult",
     "Role",
+    "ago",
+    "in_words",
+    "is_owner",
+    "owner_command",
     "pairing_service",
+    "queue_notifier",
+    "sender_identity",
+    "unavailable",
+    "utc_now",
 ]

@@ -3,7 +3,7 @@
 A code is 8 symbols from an alphabet without look-alikes (no 0/O, 1/I/L, 2/Z, 5/S,
 8/B), shown as ``KQ7M-T4XA`` and accepted in any case, with or without the dash or
 spaces. 25**8 is about 1.5e11 codes; with the per-sender and per-channel limits in
-:mod:`tinyclaw.pairing.limits` a guesser gets a few dozen tries a day.
+:mod:`tinyclaw.pairing.records` a guesser gets a few dozen tries a day.
 
 Codes are never stored. The store holds ``HMAC-SHA256(key, code)`` under a key in
 ``pairing/secret.key`` (32 random bytes, created once with ``O_EXCL`` and mode 0600),
@@ -25,7 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tinyclaw.core.errors import PairingError
+from tinyclaw.core import PairingError
 
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 8

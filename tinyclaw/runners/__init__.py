@@ -6,40 +6,69 @@
     result = runner.run(RunRequest(prompt, actor="coder", workspace=path), on_event=print)
 
 ``run`` never raises for a CLI failure: ``result.ok`` is False and ``result.text`` is
-a sentence for the chat user. See ``base.py`` for the contract.
+a sentence for the chat user. See ``contract.py`` for the contract.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import RunnerSettings
-from tinyclaw.core.errors import ConfigError
+from tinyclaw.core import ConfigError, lazy_exports
 from tinyclaw.runners.argv import build_claude_argv, build_codex_argv
-from tinyclaw.runners.base import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.claude import ClaudeRunner
 from tinyclaw.runners.codex import CodexRunner
+from tinyclaw.runners.contract import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.environment import build_cli_env, default_search_dirs, resolve_command
 from tinyclaw.runners.process import ProcessRunner
 from tinyclaw.runners.sandbox import Confiner
 from tinyclaw.runners.sessions import SessionStore
 
+if TYPE_CHECKING:
+    from tinyclaw.runners.contract import ERROR_KILLED
+    from tinyclaw.runners.groups import GroupLedger
+    from tinyclaw.runners.images import MAX_IMAGES, sniff
+    from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
+    from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, Steer
+    from tinyclaw.runners.redacting import RedactingRunner
+    from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
+    from tinyclaw.runners.sessions import FILE_NAME, home_sessions
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
+
 __all__ = [
+    "ERROR_KILLED",
+    "FILE_NAME",
+    "MAX_IMAGES",
+    "ApprovalAsk",
     "ClaudeRunner",
     "CodexRunner",
+    "Decision",
+    "GroupLedger",
+    "JsonlTail",
+    "LiveSink",
+    "Probe",
     "ProcessRunner",
+    "RedactingRunner",
     "RunEvent",
     "RunRequest",
     "RunResult",
     "Runner",
+    "Sandbox",
     "SessionStore",
+    "Steer",
     "build_claude_argv",
     "build_cli_env",
     "build_codex_argv",
     "default_search_dirs",
+    "home_sessions",
+    "live_path",
     "make_runner",
+    "probe_bwrap",
     "resolve_command",
+    "sniff",
 ]
 
 

@@ -10,7 +10,7 @@ someone else's as soon as two actors share a machine.
 from __future__ import annotations
 
 from tinyclaw.config import RunnerSettings
-from tinyclaw.runners.base import RunRequest
+from tinyclaw.runners.contract import RunRequest
 from tinyclaw.runners.images import sniff
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from tinyclaw.runners.argv import build_claude_argv
-from tinyclaw.runners.base import EventSink, RunRequest
 from tinyclaw.runners.claude_live import ClaudeLive
 from tinyclaw.runners.claude_stream import ClaudeStream
 from tinyclaw.runners.cli import CliRunner, LiveStream, Stream
-from tinyclaw.runners.live import RunControls
+from tinyclaw.runners.contract import EventSink, RunRequest
+from tinyclaw.runners.live_protocol import RunControls
 
 
 class ClaudeRunner(CliRunner):

@@ -30,13 +30,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.runners.base import EventSink, RunEvent
 from tinyclaw.runners.claude_stream import ClaudeStream
+from tinyclaw.runners.contract import EventSink, RunEvent
 from tinyclaw.runners.images import Image, load_images
-from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
+from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import shorten
 
-PERMISSION_FLAGS = ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"]
 DENIED = "The owner denied this tool use."
 TIMED_OUT = "Nobody approved this tool use in time, so it was denied."
 

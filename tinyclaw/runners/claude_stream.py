@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tinyclaw.runners.base import (
+from tinyclaw.runners.contract import (
     ERROR_BAD_OUTPUT,
     ERROR_EXIT,
     ERROR_SESSION,

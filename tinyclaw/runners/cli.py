@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tinyclaw.config import RunnerSettings
-from tinyclaw.runners.base import (
+from tinyclaw.runners.contract import (
     ERROR_CANCELLED,
     ERROR_EXIT,
     ERROR_KILLED,
@@ -33,7 +33,7 @@ from tinyclaw.runners.base import (
     RunResult,
 )
 from tinyclaw.runners.environment import build_cli_env, redact, resolve_command, secret_values
-from tinyclaw.runners.live import (
+from tinyclaw.runners.live_protocol import (
     Duplex,
     NoControls,
     RedactedControls,

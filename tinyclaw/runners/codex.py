@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from tinyclaw.runners.argv import build_codex_argv
-from tinyclaw.runners.base import EventSink, RunRequest
 from tinyclaw.runners.cli import CliRunner, LiveStream, Stream
 from tinyclaw.runners.codex_live import CodexLive
 from tinyclaw.runners.codex_stream import CodexStream
-from tinyclaw.runners.live import RunControls
+from tinyclaw.runners.contract import EventSink, RunRequest
+from tinyclaw.runners.live_protocol import RunControls
 
 
 class CodexRunner(CliRunner):

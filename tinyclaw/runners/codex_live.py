@@ -25,7 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.runners.base import (
+from tinyclaw.runners.contract import (
+    ERROR_API,
     ERROR_BAD_OUTPUT,
     ERROR_EXIT,
     ERROR_SESSION,
@@ -35,7 +36,7 @@ from tinyclaw.runners.base import (
     RunRequest,
 )
 from tinyclaw.runners.images import sniff
-from tinyclaw.runners.live import ApprovalAsk, Decision, RunControls, Send
+from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, RunControls, Send
 from tinyclaw.runners.summary import (
     API_FAILED,
     Summary,
@@ -311,7 +312,7 @@ class CodexLive(JsonLineStream):
             text = "Sorry, the previous conversation could not be found."
             return Summary(False, text, self.thread_id, ERROR_SESSION)
         if self.failure is not None:  # the reason is the owner's (it may name hosts)
-            error = f"api_error: {shorten(self.failure, 200)}"
+            error = f"{ERROR_API}: {shorten(self.failure, 200)}"
             return Summary(False, API_FAILED, self.thread_id, error, None, self.usage)
         if self.status == "completed":  # a complete answer, whatever the exit signal
             return Summary(True, self.reply or "", self.thread_id, None, None, self.usage)

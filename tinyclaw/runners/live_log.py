@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tinyclaw.core.home import Home
+from tinyclaw.core import Home
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.base import RunEvent
+    from tinyclaw.runners.contract import RunEvent
 
 log = logging.getLogger("tinyclaw.runners.live_log")
 
@@ -100,8 +100,7 @@ class LiveSink:
     def _task_marker(self, actor: str) -> dict[str, Any] | None:
         """The message this actor's run took: the one file in its ``processing/`` box
         (the worker runs one message per actor at a time and claims it first)."""
-        from tinyclaw.core.errors import InvalidMessageError
-        from tinyclaw.core.messages import load_inbound
+        from tinyclaw.core import InvalidMessageError, load_inbound
         from tinyclaw.spool import Spool
 
         box = self.home.queue / "processing" / actor

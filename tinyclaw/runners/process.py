@@ -8,7 +8,7 @@ background job the model started) is stopped too, and nothing outlives the run.
 
 stdin is ``/dev/null`` for a one-shot run: both CLIs read piped input until EOF and
 append it to the prompt (codex waits forever on an open pipe, claude for 3 s). A live
-run (a :class:`~tinyclaw.runners.live.Duplex` passed to ``run``) gets a pipe instead,
+run (a :class:`~tinyclaw.runners.live_protocol.Duplex` passed to ``run``) gets a pipe instead,
 written only from the loop's thread and closed as soon as the final answer is in.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.live import Duplex
+    from tinyclaw.runners.live_protocol import Duplex
 
 log = logging.getLogger("tinyclaw.runner")
 

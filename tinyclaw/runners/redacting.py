@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from tinyclaw.core.redaction import Redactor
-from tinyclaw.runners.base import EventSink, RunEvent, Runner, RunRequest, RunResult
-from tinyclaw.runners.live import RedactedControls, RunControls
+from tinyclaw.core import Redactor
+from tinyclaw.runners.contract import EventSink, RunEvent, Runner, RunRequest, RunResult
+from tinyclaw.runners.live_protocol import RedactedControls, RunControls
 
 
 class RedactingRunner:

@@ -29,9 +29,14 @@ from typing import Any
 from filelock import FileLock
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.core.errors import InvalidFileError, UnsafePathError
-from tinyclaw.core.fsutil import atomic_write, read_json_object, unique_name
-from tinyclaw.core.home import Home
+from tinyclaw.core import (
+    Home,
+    InvalidFileError,
+    UnsafePathError,
+    atomic_write,
+    read_json_object,
+    unique_name,
+)
 
 log = logging.getLogger("tinyclaw.runner")
 

@@ -1,7 +1,7 @@
 """What a CLI's output says about its run, before timeouts and spawning are considered.
 
 Both stream parsers reduce their events to a :class:`Summary`; the runner turns it
-into a :class:`~tinyclaw.runners.base.RunResult`.
+into a :class:`~tinyclaw.runners.contract.RunResult`.
 """
 
 from __future__ import annotations

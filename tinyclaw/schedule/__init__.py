@@ -1,25 +1,62 @@
 """Scheduled and proactive work: jobs (cron, every, at) and per-actor heartbeats.
 
-The package is a library with no threads of its own. The worker asks a
-:class:`tinyclaw.schedule.scheduler.Scheduler` what is due now, queues each
+The package is a library with no threads of its own. The worker's
+:class:`~tinyclaw.schedule.dispatch.SchedulerService` asks a
+:class:`~tinyclaw.schedule.scheduler.Scheduler` what is due now, queues each
 :class:`~tinyclaw.schedule.scheduler.DueRun` like any other message, tells the
 scheduler it ran, and sleeps until :meth:`~tinyclaw.schedule.scheduler.Scheduler.next_wakeup`.
 Jobs are JSON files under ``<home>/schedules/`` (one per job, written atomically), so
-``ls`` shows them and a crash loses nothing.
+``ls`` shows them and a crash loses nothing. Durations (``30m``) and targets
+(``telegram:123``) are parsed in :mod:`tinyclaw.core`, because the configuration
+checks them too.
 
-Modules (import them directly; this file imports nothing, so that
-``tinyclaw.config`` may use :mod:`~tinyclaw.schedule.durations` without a cycle):
+Modules (other packages import the names below from ``tinyclaw.schedule``):
 
-* ``durations``  ``30m``, ``1h30m`` → timedelta
-* ``targets``    ``telegram:123`` → where an answer goes
 * ``timing``     pure next-run arithmetic (cron with time zones, every, at)
-* ``models``     the Job file format and how a request becomes a Job
+* ``jobs``     the Job file format and how a request becomes a Job
 * ``store``      JobStore: the folder of job files
 * ``heartbeat``  active hours, the HEARTBEAT_OK token, heartbeat timing and state
 * ``actor_jobs`` job files an actor writes into its own workspace
 * ``scheduler``  due / mark_ran / next_wakeup / status
-* ``status``     status rows, their table form, and the block of ``tinyclaw status``
+* ``listing``     status rows, their table form, and the block of ``tinyclaw status``
 * ``reach``      which chats an actor may write to first (outbox, its own jobs)
-* ``service``    SchedulerService, the worker service; ``build_services`` for the worker
-* ``persona``    the persona section that teaches the CLI the outbox and job formats
+* ``dispatch``    SchedulerService, the worker service that queues what is due
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.schedule.actor_jobs import FOLDER, MAX_ACTOR_JOBS
+    from tinyclaw.schedule.dispatch import SchedulerService
+    from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files, is_heartbeat_ok
+    from tinyclaw.schedule.jobs import MAX_PROMPT, Job, build_job
+    from tinyclaw.schedule.listing import format_rows, format_time, schedule_lines
+    from tinyclaw.schedule.reach import reachable_targets
+    from tinyclaw.schedule.scheduler import Scheduler
+    from tinyclaw.schedule.store import JobStore
+    from tinyclaw.schedule.timing import check_interval
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
+
+__all__ = [
+    "FOLDER",
+    "HEARTBEAT_OK",
+    "MAX_ACTOR_JOBS",
+    "MAX_PROMPT",
+    "Job",
+    "JobStore",
+    "Scheduler",
+    "SchedulerService",
+    "build_job",
+    "check_interval",
+    "format_rows",
+    "format_time",
+    "heartbeat_files",
+    "is_heartbeat_ok",
+    "reachable_targets",
+    "schedule_lines",
+]

@@ -13,13 +13,13 @@ too (if present it must be the actor itself: an actor schedules only itself). Th
 worker imports these files as they land (it watches the folder) and on its scans: a
 valid one becomes a job in the home's store (``created_by: "actor"``); an empty or
 unparseable one younger than the settle window (the CLI may still be writing it, see
-:func:`~tinyclaw.actors.shared.parse_settled`) is left for a later pass; an invalid
+:func:`~tinyclaw.drops.shared.parse_settled`) is left for a later pass; an invalid
 one is refused, and the result carries the reason for the worker's log. The same
 job as one the actor made within the dedupe window is a repeat and makes nothing
-(:mod:`tinyclaw.actors.recent`).
+(:mod:`tinyclaw.drops.recent`).
 
 The file stays where the CLI wrote it until no tool can still be at work on it
-(:mod:`tinyclaw.actors.drops`); then an imported one is removed and a refused one is
+(:mod:`tinyclaw.drops.keeper`); then an imported one is removed and a refused one is
 moved to ``schedules/failed/`` in the workspace with a ``.reason`` file beside it,
 where the actor can read what was wrong. The job's id is derived from the file's
 version, so a file handled again after a restart finds its job and adds no other.
@@ -43,19 +43,31 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tinyclaw.actors.drops import DropKeeper, never_busy, unchanged, version_id
-from tinyclaw.actors.recent import RecentRequests
-from tinyclaw.actors.shared import SETTLE_SECONDS, Unsettled, parse_settled
-from tinyclaw.core.errors import ConfigError, InvalidFileError, ScheduleError, TinyclawError
-from tinyclaw.core.fsutil import read_foreign
-from tinyclaw.schedule.models import Job, build_job, describe_validation_error
+from tinyclaw.core import (
+    ConfigError,
+    InvalidFileError,
+    ScheduleError,
+    TinyclawError,
+    parse_target,
+    read_foreign,
+)
+from tinyclaw.drops import (
+    SETTLE_SECONDS,
+    DropKeeper,
+    RecentRequests,
+    Unsettled,
+    never_busy,
+    parse_settled,
+    unchanged,
+    version_id,
+)
+from tinyclaw.schedule.jobs import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
-from tinyclaw.schedule.targets import parse_target
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 
@@ -103,7 +115,7 @@ def _read_request(
 ) -> tuple[JobRequest, bytes] | Unsettled:
     """The request in ``path`` (and its bytes), or Unsettled while the CLI may still
     be writing it (the same rule as the outbox: see
-    :func:`tinyclaw.actors.shared.parse_settled`)."""
+    :func:`tinyclaw.drops.shared.parse_settled`)."""
     if os.path.islink(path):
         raise ConfigError("a symlink is not accepted; write the file itself")
     try:

@@ -29,15 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.core.errors import ConfigError, ScheduleError
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.schedule.durations import format_duration
-from tinyclaw.schedule.targets import parse_target
+from tinyclaw.core import ConfigError, ScheduleError, atomic_write, format_duration, parse_target
 from tinyclaw.schedule.timing import aware_utc, check_interval, wall_to_instant
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 

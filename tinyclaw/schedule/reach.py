@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.schedule.targets import parse_target
+from tinyclaw.core import ConfigError, parse_target
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.schedule.models import Job
+    from tinyclaw.schedule.jobs import Job
 
 
 def _normalized(values: Iterable[str | None]) -> list[str]:

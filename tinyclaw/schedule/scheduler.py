@@ -33,8 +33,15 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from tinyclaw.core.errors import JobNotFoundError, ScheduleError
-from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.core import (
+    Inbound,
+    JobNotFoundError,
+    ScheduleError,
+    Sender,
+    Target,
+    local_zone,
+    parse_target,
+)
 from tinyclaw.schedule.heartbeat import (
     HEARTBEAT_CONVERSATION,
     HEARTBEAT_OK,
@@ -47,24 +54,22 @@ from tinyclaw.schedule.heartbeat import (
     next_heartbeat,
     read_instructions,
 )
-from tinyclaw.schedule.models import Job
-from tinyclaw.schedule.status import StatusRow
+from tinyclaw.schedule.jobs import Job
+from tinyclaw.schedule.listing import StatusRow
 from tinyclaw.schedule.store import JobStore
-from tinyclaw.schedule.targets import Target, parse_target
 from tinyclaw.schedule.timing import (
     Clock,
     aware_utc,
     first_run,
     following_run,
     from_timestamp,
-    local_zone,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 

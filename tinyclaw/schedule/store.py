@@ -34,10 +34,18 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from tinyclaw.core.errors import InvalidFileError, JobNotFoundError, ScheduleError
-from tinyclaw.core.fsutil import atomic_write, fsync_dir, read_json_object, unique_name, write_tmp
-from tinyclaw.core.home import Home
-from tinyclaw.schedule.models import JOB_ID_PATTERN, Job, describe_validation_error
+from tinyclaw.core import (
+    Home,
+    InvalidFileError,
+    JobNotFoundError,
+    ScheduleError,
+    atomic_write,
+    fsync_dir,
+    read_json_object,
+    unique_name,
+    write_tmp,
+)
+from tinyclaw.schedule.jobs import JOB_ID_PATTERN, Job, describe_validation_error
 from tinyclaw.schedule.timing import aware_utc, following_run
 
 log = logging.getLogger("tinyclaw.schedule")

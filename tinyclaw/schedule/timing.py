@@ -17,7 +17,6 @@ clock, not what a naive UTC conversion would do:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
@@ -25,11 +24,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from tinyclaw.core.errors import ConfigError, ScheduleError
-from tinyclaw.schedule.durations import parse_duration
+from tinyclaw.core import ConfigError, ScheduleError, parse_duration
 
 if TYPE_CHECKING:
-    from tinyclaw.schedule.models import Job
+    from tinyclaw.schedule.jobs import Job
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like ``time.time`` (the clock every tinyclaw part takes)."""
@@ -49,26 +47,6 @@ def aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ScheduleError(f"{value.isoformat()} has no time zone; pass an aware datetime")
     return value.astimezone(UTC)
-
-
-def local_zone() -> tzinfo:
-    """The machine's zone *with* its daylight-saving rules.
-
-    ``datetime.now().astimezone().tzinfo`` is only today's fixed offset, which would put
-    a local-time cron job an hour off for half the year. So: ``$TZ`` when it names an
-    IANA zone, else ``/etc/localtime``, else UTC.
-    """
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
-    except (OSError, ValueError):
-        return UTC
 
 
 def parse_zone(name: str) -> ZoneInfo:

@@ -6,10 +6,18 @@
 Spool`` is the front door.
 """
 
-from tinyclaw.core.errors import SpoolError
-from tinyclaw.core.fsutil import unique_name
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import SpoolError, lazy_exports, unique_name
 from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
+
+if TYPE_CHECKING:
+    from tinyclaw.spool.recovery import prune, recover_tmp, strays
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "REASON_SUFFIX",
@@ -20,5 +28,8 @@ __all__ = [
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "prune",
+    "recover_tmp",
+    "strays",
     "unique_name",
 ]

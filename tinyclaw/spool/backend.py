@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from tinyclaw.core.messages import Inbound, Reply
+from tinyclaw.core import Inbound, Reply
 
 Handle = TypeVar("Handle")
 

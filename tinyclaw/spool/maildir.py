@@ -35,25 +35,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.core.errors import InvalidMessageError, UnsafePathError
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.fsutil import (
+from tinyclaw.core import (
+    CHANNEL_PATTERN,
+    MAX_FILE_BYTES,
+    Home,
+    Inbound,
+    InvalidMessageError,
+    Reply,
+    UnsafePathError,
     atomic_write,
     confine,
+    dump,
+    failpoint,
     fsync_dir,
+    load_inbound,
+    load_reply,
     read_regular,
     unique_name,
     write_tmp,
-)
-from tinyclaw.core.home import Home
-from tinyclaw.core.messages import (
-    CHANNEL_PATTERN,
-    MAX_FILE_BYTES,
-    Inbound,
-    Reply,
-    dump,
-    load_inbound,
-    load_reply,
 )
 from tinyclaw.spool.backend import Recovered
 

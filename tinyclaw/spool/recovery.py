@@ -15,9 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.core.errors import InvalidMessageError
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.messages import load_inbound
+from tinyclaw.core import InvalidMessageError, failpoint, load_inbound
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 

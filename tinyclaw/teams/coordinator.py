@@ -25,18 +25,13 @@ import time
 from collections.abc import Callable
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import UnsafePathError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound
+from tinyclaw.core import EventLog, Home, Inbound, UnsafePathError, atomic_write, failpoint
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import SUFFIX, Spool
+from tinyclaw.teams.conversations import Branch, Conversation, ConversationStore, Outcome
 from tinyclaw.teams.opening import new_conversation
 from tinyclaw.teams.planner import HandoffCheck, Planner, RunInfo
 from tinyclaw.teams.roster import teams_of
-from tinyclaw.teams.state import Branch, Conversation, ConversationStore, Outcome
 from tinyclaw.teams.tags import parse_tags
 from tinyclaw.teams.transcript import render_transcript
 

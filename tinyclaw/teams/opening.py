@@ -7,10 +7,9 @@ after a crash makes the same files."""
 from __future__ import annotations
 
 from tinyclaw.config import Config
-from tinyclaw.core.messages import Inbound
+from tinyclaw.core import Inbound, parse_address
+from tinyclaw.teams.conversations import Conversation, Entry
 from tinyclaw.teams.roster import conversation_team
-from tinyclaw.teams.state import Conversation, Entry
-from tinyclaw.worker.addressing import parse_address
 
 FROM_PEOPLE = frozenset({"chat", "command"})  # kinds a listener writes for a person
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 
-from tinyclaw.core.messages import Handoff, Inbound, Reply, Sender
+from tinyclaw.core import Handoff, Inbound, Reply, Sender
 from tinyclaw.teams import texts
-from tinyclaw.teams.state import Branch, Conversation, Round
+from tinyclaw.teams.conversations import Branch, Conversation, Round
 
 MAX_ID = 200
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.core.messages import Inbound, Reply
+from tinyclaw.core import Inbound, Reply, extract_send_files
 from tinyclaw.teams import outputs, texts
-from tinyclaw.teams.roster import addressable_hint, teammates
-from tinyclaw.teams.state import (
+from tinyclaw.teams.conversations import (
     Branch,
     Conversation,
     Entry,
@@ -27,8 +26,8 @@ from tinyclaw.teams.state import (
     OutcomeKind,
     Round,
 )
+from tinyclaw.teams.roster import addressable_hint, teammates
 from tinyclaw.teams.tags import Tag, text_around
-from tinyclaw.worker.addressing import extract_send_files
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import ConversationError, UnsafePathError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.home import Home
+from tinyclaw.core import ConversationError, EventLog, Home, UnsafePathError
 from tinyclaw.spool import REASON_SUFFIX, SUFFIX, Spool
+from tinyclaw.teams.conversations import Branch
 from tinyclaw.teams.coordinator import Coordinator
-from tinyclaw.teams.state import Branch
 
 log = logging.getLogger("tinyclaw.teams")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tinyclaw.teams.state import Branch
+from tinyclaw.teams.conversations import Branch
 
 PROGRESS_ANSWER_CHARS = 2000
 SUMMARY_ANSWER_CHARS = 1500

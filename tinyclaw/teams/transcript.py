@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from tinyclaw.teams.state import Conversation, Entry
+from tinyclaw.teams.conversations import Conversation, Entry
 
 
 def stamp(at: float, *, date: bool = False) -> str:

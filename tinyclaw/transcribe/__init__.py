@@ -19,12 +19,24 @@ only when a configuration names them: a worker without ``[transcription]`` loads
 neither.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
 from tinyclaw.transcribe.engine import Transcriber, build_transcriber
 from tinyclaw.transcribe.voice import Transcribed, transcribe_message
 
+if TYPE_CHECKING:
+    from tinyclaw.transcribe.local import MODEL_FILE, model_present
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
+
 __all__ = [
+    "MODEL_FILE",
     "Transcribed",
     "Transcriber",
     "build_transcriber",
+    "model_present",
     "transcribe_message",
 ]

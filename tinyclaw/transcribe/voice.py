@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import TranscriptionConfig
-from tinyclaw.core.errors import TranscriptionError, UnsafePathError
-from tinyclaw.core.fsutil import confine
-from tinyclaw.core.messages import MAX_TEXT, Attachment, Inbound
+from tinyclaw.core import (
+    MAX_TEXT,
+    Attachment,
+    Inbound,
+    TranscriptionError,
+    UnsafePathError,
+    confine,
+)
 from tinyclaw.transcribe.engine import Transcriber
 from tinyclaw.transcribe.ogg import opus_seconds
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from tinyclaw.cli.worker_entry import exit_code, serve_worker
-from tinyclaw.core.errors import TinyclawError
-from tinyclaw.core.home import find_home
+from tinyclaw.core import TinyclawError, find_home
+from tinyclaw.worker.entry import exit_code, serve_worker
 
 
 def main() -> int:

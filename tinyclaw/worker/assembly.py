@@ -1,16 +1,39 @@
-"""Assemble the long-lived objects of a worker from a home and its configuration."""
+"""Assemble a worker from a home and its configuration: the one place that builds it.
+
+:func:`build_worker` is what the worker process runs (``tinyclaw.worker.entry``);
+its parts are public because tests and benches build workers of their own from them:
+:func:`build_runners` (one runner per CLI kind in use) and :func:`build_services`
+(schedules and heartbeats, the actors' outboxes, the team sweep). A configuration
+reload calls the same two again.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 
+from tinyclaw.actors import refresh_persona
 from tinyclaw.config import Config
-from tinyclaw.core.home import Home
-from tinyclaw.core.redaction import Redactor
-from tinyclaw.runners import ProcessRunner, Runner, make_runner
-from tinyclaw.runners.groups import GroupLedger
-from tinyclaw.runners.redacting import RedactingRunner
-from tinyclaw.runners.sandbox import Sandbox, probe_bwrap
+from tinyclaw.core import EventLog, Home, Redactor, Service
+from tinyclaw.drops import Busy, never_busy
+from tinyclaw.outbox import OutboxService
+from tinyclaw.runners import (
+    GroupLedger,
+    LiveSink,
+    ProcessRunner,
+    RedactingRunner,
+    Runner,
+    Sandbox,
+    make_runner,
+    probe_bwrap,
+)
+from tinyclaw.schedule import SchedulerService
+from tinyclaw.spool import Spool
+from tinyclaw.teams import TeamSweep
+from tinyclaw.worker.inflight import InFlight
+from tinyclaw.worker.loop import Worker
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +73,62 @@ def build_runners(
         )
         runners[kind] = RedactingRunner(runner, redactor) if redactor else runner
     return runners
+
+
+def build_services(
+    home: Home,
+    config: Config,
+    spool: Spool,
+    *,
+    clock: Callable[[], float] = time.time,
+    local_tz: tzinfo | None = None,
+    busy: Busy = never_busy,
+) -> list[Service]:
+    """The services a worker runs besides its queues: schedules and heartbeats, the
+    actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
+    tells whether an actor has a run in flight: its drop files stay put meanwhile."""
+    events = EventLog(home.logs / "events.jsonl", clock=clock)
+    scheduler = SchedulerService(
+        home,
+        config,
+        spool,
+        clock=clock,
+        local_tz=local_tz,
+        events=events,
+        busy=busy,
+        refresh_persona=lambda actor: refresh_persona(home, config, actor),
+    )
+    outbox = OutboxService(
+        home, config, spool, store=scheduler.scheduler.store, events=events, busy=busy
+    )
+    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
+    return [scheduler, outbox, sweep]
+
+
+def build_worker(
+    home: Home,
+    config: Config,
+    spool: Spool,
+    redactor: Redactor | None = None,
+    events: EventLog | None = None,
+) -> Worker:
+    """The worker of ``home``: its runners, its services, the live-run log, and how
+    a reload rebuilds the first two from a new configuration. The services leave a
+    running actor's files alone (they ask the worker's ``InFlight``)."""
+    inflight = InFlight(time.time)
+
+    def rebuild(new: Config) -> tuple[dict[str, Runner], list[Service]]:
+        services = build_services(home, new, spool, busy=inflight.busy)
+        return build_runners(home, new, redactor), services
+
+    return Worker(
+        home,
+        config,
+        build_runners(home, config, redactor),
+        spool=spool,
+        progress=LiveSink(home),
+        services=build_services(home, config, spool, busy=inflight.busy),
+        inflight=inflight,
+        rebuild=rebuild,
+        events=events,
+    )

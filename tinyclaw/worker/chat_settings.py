@@ -22,11 +22,9 @@ import time
 from collections.abc import Callable
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.messages import Inbound
+from tinyclaw.core import Inbound, PairingError
 from tinyclaw.costs import CostLedger, build_report, periods_at, render_chat, render_report
-from tinyclaw.pairing.chat_admin import ONLY_OWNER, is_owner, sender_identity
-from tinyclaw.pairing.service import PairingService
+from tinyclaw.pairing import ONLY_OWNER, PairingService, is_owner, sender_identity
 from tinyclaw.worker.model_choice import ModelChoices, effective_model
 from tinyclaw.worker.spending import owner_check
 

@@ -5,7 +5,7 @@ Listeners forward them as ``kind="command"`` messages; the worker answers them a
 routing time, never behind an actor's queue, so ``/cancel`` works while that actor is
 busy. The answers are plain text and identical on every platform.
 
-Owner commands check the sender's role in pairing (:mod:`tinyclaw.pairing.chat_admin`);
+Owner commands check the sender's role in pairing (:mod:`tinyclaw.pairing.owner_side`);
 ``/status`` shows an owner everything the worker does, anyone else only their chat.
 The worker passes the pairing service and that overview in :class:`CommandContext`;
 without them (a worker built without pairing) owner commands answer that only the
@@ -20,17 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import InvalidMessageError
-from tinyclaw.core.messages import Inbound
+from tinyclaw.core import Inbound, InvalidMessageError, parse_address
 from tinyclaw.costs import CostLedger
-from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
-from tinyclaw.worker.addressing import parse_address
+from tinyclaw.pairing import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.chat_settings import cost_command, model_command
 from tinyclaw.worker.inflight import Running, same_chat
 from tinyclaw.worker.model_choice import ModelChoices
 
 if TYPE_CHECKING:
-    from tinyclaw.pairing.service import PairingService
+    from tinyclaw.pairing import PairingService
     from tinyclaw.spool import Spool
 
 HELP = """\

@@ -14,9 +14,8 @@ import logging
 from pathlib import Path
 
 from tinyclaw.config import WorkerConfig
-from tinyclaw.core.messages import Inbound
-from tinyclaw.runners import RunResult
-from tinyclaw.runners.base import ERROR_KILLED
+from tinyclaw.core import Inbound
+from tinyclaw.runners import ERROR_KILLED, RunResult
 from tinyclaw.spool import Spool
 
 log = logging.getLogger("tinyclaw.worker")

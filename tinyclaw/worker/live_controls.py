@@ -1,6 +1,6 @@
 """The worker's side of a live run: steering lines in, permission questions out.
 
-:class:`RunLink` is the :class:`~tinyclaw.runners.live.RunControls` of one run. It
+:class:`RunLink` is the :class:`~tinyclaw.runners.live_protocol.RunControls` of one run. It
 reads the files of :mod:`tinyclaw.core.live_files` (so nothing of it lives only in memory)
 and writes the event log, so every steer and every approval decision can be traced:
 
@@ -27,22 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import ActorConfig
-from tinyclaw.core.errors import InvalidFileError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.home import Home
-from tinyclaw.core.live_files import (
+from tinyclaw.core import (
+    EventLog,
+    Home,
+    Inbound,
+    InvalidFileError,
     drop_approval,
+    failpoint,
     pending_steers,
+    printable,
     put_approval,
     read_answer,
     read_steer,
     safe_key,
     take_steer,
 )
-from tinyclaw.core.messages import Inbound
-from tinyclaw.core.printable import printable
-from tinyclaw.runners.live import ApprovalAsk, Decision, Steer
+from tinyclaw.runners import ApprovalAsk, Decision, Steer
 from tinyclaw.spool import Spool
 from tinyclaw.worker.model_switch import ModelBox
 from tinyclaw.worker.replies import reply_to

@@ -14,29 +14,39 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
-from tinyclaw.actors.persona import persona_prompt, write_personas
+from tinyclaw.actors import persona_prompt, write_personas
 from tinyclaw.config import Config
-from tinyclaw.core.diskspace import DiskGuard, disk_full
-from tinyclaw.core.errors import InvalidMessageError, TinyclawError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.fsutil import is_transient
-from tinyclaw.core.home import Home
-from tinyclaw.core.instance import InstanceLock, worker_lock_path
-from tinyclaw.core.messages import Inbound
-from tinyclaw.core.watching import Watcher
-from tinyclaw.costs import CostLedger
-from tinyclaw.costs.backfill import import_run_ends
-from tinyclaw.pairing.worker_check import WorkerAccess
-from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
-from tinyclaw.runners.groups import GroupLedger
-from tinyclaw.runners.sessions import SessionStore, home_sessions
+from tinyclaw.core import (
+    DiskGuard,
+    EventLog,
+    Home,
+    Inbound,
+    InstanceLock,
+    InvalidMessageError,
+    Service,
+    TinyclawError,
+    Watcher,
+    disk_full,
+    failpoint,
+    is_transient,
+    parse_address,
+    worker_lock_path,
+)
+from tinyclaw.costs import CostLedger, import_run_ends
+from tinyclaw.runners import (
+    GroupLedger,
+    RunEvent,
+    Runner,
+    RunRequest,
+    RunResult,
+    SessionStore,
+    home_sessions,
+)
 from tinyclaw.spool import Spool
-from tinyclaw.teams.coordinator import Coordinator
+from tinyclaw.teams import Coordinator
 from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_message
-from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
 from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import (
@@ -68,21 +78,6 @@ log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
 CHAT_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})  # where a notice can go
-
-
-class Service(Protocol):
-    """Periodic work the worker loop drives besides its queues (schedules, outboxes).
-
-    ``tick`` does whatever is due and returns the epoch time it wants to be called
-    again (None: at the next scan). It runs on the loop thread; keep it short.
-    ``folders`` are where a new file means the service has work: the worker watches
-    them too, so an actor's outbox file is delivered at once, not at the next scan."""
-
-    name: str
-
-    def tick(self, now: float) -> float | None: ...
-
-    def folders(self) -> list[Path]: ...
 
 
 # What a reload builds anew from a configuration besides the worker's own parts.

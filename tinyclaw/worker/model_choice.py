@@ -22,8 +22,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from tinyclaw.config import NAME_RE, ActorConfig
-from tinyclaw.core.errors import UnsafePathError
-from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core import UnsafePathError, atomic_write
 
 log = logging.getLogger("tinyclaw.worker")
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from tinyclaw.core.errors import UnsafePathError
-from tinyclaw.core.fsutil import atomic_write, confine
-from tinyclaw.core.messages import Attachment, Inbound
-from tinyclaw.runners.images import MAX_IMAGES, sniff
+from tinyclaw.core import Attachment, Inbound, UnsafePathError, atomic_write, confine
+from tinyclaw.runners import MAX_IMAGES, sniff
 
 # Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and both CLIs take the prompt
 # as an argument; keep well below that.

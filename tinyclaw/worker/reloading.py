@@ -16,11 +16,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from tinyclaw.config import Config
-from tinyclaw.config.reload import ReloadAttempt, fingerprint, read_again
-from tinyclaw.core.errors import TinyclawError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.home import Home
+from tinyclaw.config import Config, ReloadAttempt, fingerprint, read_again
+from tinyclaw.core import EventLog, Home, TinyclawError
 
 log = logging.getLogger("tinyclaw.worker")
 

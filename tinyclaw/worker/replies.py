@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyclaw.core.messages import MAX_TEXT, Inbound, Reply
+from tinyclaw.core import MAX_TEXT, Inbound, Reply, extract_send_files
 from tinyclaw.runners import RunResult
-from tinyclaw.worker.addressing import extract_send_files
 from tinyclaw.worker.spending import ERROR_SPEND_LIMIT
 
 
 def is_quiet(answer: str, token: str) -> bool:
     """Whether an answer is just the agreed "nothing to report" token."""
-    from tinyclaw.schedule.heartbeat import is_heartbeat_ok
+    from tinyclaw.schedule import is_heartbeat_ok
 
     return token == "HEARTBEAT_OK" and is_heartbeat_ok(answer)
 

@@ -22,14 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import InvalidMessageError, TinyclawError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.fsutil import is_transient
-from tinyclaw.core.messages import Inbound
-from tinyclaw.pairing.worker_check import WorkerAccess
+from tinyclaw.core import (
+    EventLog,
+    Inbound,
+    InvalidMessageError,
+    TinyclawError,
+    failpoint,
+    is_transient,
+    parse_address,
+)
 from tinyclaw.spool import Spool
-from tinyclaw.worker.addressing import parse_address
+from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.admission import kind_problem
 from tinyclaw.worker.approvals import ApprovalDesk
 from tinyclaw.worker.commands import CommandContext, describe_actors, handle_command, resolve_actor

@@ -25,22 +25,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import ConversationError, PairingError, TinyclawError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.fsutil import atomic_write, unique_name
-from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound, Reply
-from tinyclaw.costs import CostEntry, CostLedger, first_breach, limits_for, periods_at
-from tinyclaw.costs.limits import Breach
-from tinyclaw.costs.periods import Periods, money
-from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.models import Role
-from tinyclaw.pairing.notices import DM_IS_USER
-from tinyclaw.pairing.service import PairingService
+from tinyclaw.core import (
+    ConversationError,
+    EventLog,
+    Home,
+    Inbound,
+    PairingError,
+    Reply,
+    TinyclawError,
+    atomic_write,
+    unique_name,
+)
+from tinyclaw.costs import (
+    Breach,
+    CostEntry,
+    CostLedger,
+    Periods,
+    first_breach,
+    limits_for,
+    money,
+    periods_at,
+)
+from tinyclaw.pairing import DM_IS_USER, PLATFORM_CHANNELS, Identity, PairingService, Role
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import Spool
-from tinyclaw.teams.state import ConversationStore
+from tinyclaw.teams import ConversationStore
 
 log = logging.getLogger("tinyclaw.costs")
 

@@ -13,18 +13,19 @@ import logging
 import os
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import InvalidFileError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
-from tinyclaw.core.home import Home
-from tinyclaw.core.live_files import (
+from tinyclaw.core import (
+    EventLog,
+    Home,
+    Inbound,
+    InvalidFileError,
+    Sender,
     SteerLine,
+    failpoint,
     note_conversation,
     pending_steers,
     read_steer,
     recent_conversations,
 )
-from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 from tinyclaw.worker.admission import OPERATOR_SENDER
 

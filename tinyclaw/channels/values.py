@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
-from tinyclaw.channels.commands import ChatCommand
+from tinyclaw.channels.chat_commands import ChatCommand
 
 AttachmentKind = Literal["photo", "document", "voice", "audio", "video", "other"]
 

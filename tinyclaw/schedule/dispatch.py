@@ -1,7 +1,7 @@
 """SchedulerService: the worker service that queues scheduled runs and heartbeats.
 
 The worker loop calls :meth:`SchedulerService.tick` on every pass (see
-``tinyclaw.worker.loop.Service``). Each tick:
+``tinyclaw.core.services.Service``). Each tick:
 
 1. imports the job files actors wrote into ``<workspace>/schedules/``
    (:func:`~tinyclaw.schedule.actor_jobs.import_all_actor_jobs`);
@@ -10,7 +10,8 @@ The worker loop calls :meth:`SchedulerService.tick` on every pass (see
    crash in between offers the same slot again with the same id, and the dedupe key
    drops the copy;
 3. rewrites the persona of an actor whose list of chats it may write to changed
-   (an operator's job added or removed since the last pass);
+   (an operator's job added or removed since the last pass), through the
+   ``refresh_persona`` it was given (the worker gives it the actors' own);
 4. now and then deletes temporary files a crash left in the job store;
 5. returns when the next run is due, so the worker sleeps exactly until then.
 
@@ -34,23 +35,17 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyclaw.actors.drops import Busy, DropKeeper, never_busy
-from tinyclaw.actors.persona import refresh_persona
-from tinyclaw.actors.recent import RecentRequests
-from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed
-from tinyclaw.core.errors import TinyclawError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core import EventLog, TinyclawError, failpoint, local_zone
+from tinyclaw.drops import SETTLE_SECONDS, Busy, DropKeeper, RecentRequests, Unclaimed, never_busy
 from tinyclaw.schedule.actor_jobs import FOLDER, ImportResult, import_all_actor_jobs
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
-from tinyclaw.schedule.timing import from_timestamp, local_zone
+from tinyclaw.schedule.timing import from_timestamp
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
     from tinyclaw.spool import Spool
-    from tinyclaw.worker.loop import Service
 
 log = logging.getLogger("tinyclaw.schedule")
 
@@ -74,8 +69,10 @@ class SchedulerService:
         events: EventLog | None = None,
         min_interval: float = 1.0,
         busy: Busy = never_busy,
+        refresh_persona: Callable[[str], bool] | None = None,
     ) -> None:
         self.home = home
+        self.refresh_persona = refresh_persona
         self.config = config
         self.spool = spool
         self.local_tz = local_tz if local_tz is not None else local_zone()
@@ -190,8 +187,10 @@ class SchedulerService:
             log.error("cannot read the job store: %s", exc)
             return
         for name, now_allowed in targets.items():
-            if now_allowed != self._targets.get(name) and refresh_persona(
-                self.home, self.config, name
+            if (
+                now_allowed != self._targets.get(name)
+                and self.refresh_persona is not None
+                and self.refresh_persona(name)
             ):
                 log.info("@%s may now write first to: %s", name, ", ".join(now_allowed) or "-")
         self._targets = targets
@@ -219,29 +218,3 @@ class SchedulerService:
     def _emit(self, kind: str, **fields: object) -> None:
         if self.events is not None:
             self.events.emit(kind, **fields)
-
-
-def build_services(
-    home: Home,
-    config: Config,
-    spool: Spool,
-    *,
-    clock: Callable[[], float] = time.time,
-    local_tz: tzinfo | None = None,
-    busy: Busy = never_busy,
-) -> list[Service]:
-    """The services a worker runs besides its queues: schedules and heartbeats, the
-    actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
-    tells whether an actor has a run in flight: its drop files stay put meanwhile."""
-    from tinyclaw.outbox.service import OutboxService
-    from tinyclaw.teams.sweep import TeamSweep
-
-    events = EventLog(home.logs / "events.jsonl", clock=clock)
-    scheduler = SchedulerService(
-        home, config, spool, clock=clock, local_tz=local_tz, events=events, busy=busy
-    )
-    outbox = OutboxService(
-        home, config, spool, store=scheduler.scheduler.store, events=events, busy=busy
-    )
-    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
-    return [scheduler, outbox, sweep]

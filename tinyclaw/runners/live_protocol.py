@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Decision = Literal["allow", "allow_session", "deny", "timeout"]
 # What a person may answer; "timeout" is what nobody answering comes to (a deny).
-DECISIONS: tuple[Decision, ...] = ("allow", "allow_session", "deny")
+Decision = Literal["allow", "allow_session", "deny", "timeout"]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A listener asks two questions: ``check(channel, user_id, chat_id=..., display_name=...)``
 for every message (a stranger's chat and name are kept with their request) and
 ``handle_pair(channel, user_id, code)`` for ``/pair CODE``. This adapter answers them
-from a :class:`~tinyclaw.pairing.gate.PairingGate`, so a listener built with
+from a :class:`~tinyclaw.pairing.sender_side.PairingGate`, so a listener built with
 ``gate=ListenerGate(pairing_service(home, config))`` needs no other change.
 
 The Gate contract says: never raise for a stranger's input. So a user id that is not
@@ -16,11 +16,8 @@ from __future__ import annotations
 import logging
 
 from tinyclaw.channels.gate import GateDecision
-from tinyclaw.core.errors import PairingError
-from tinyclaw.pairing import texts
-from tinyclaw.pairing.decisions import Access
-from tinyclaw.pairing.gate import PairingGate
-from tinyclaw.pairing.identity import Identity
+from tinyclaw.core import PairingError
+from tinyclaw.pairing import Access, Identity, PairingGate, unavailable
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -55,4 +52,4 @@ class ListenerGate:
             return self.pairing.redeem(Identity(channel, user_id), code).text
         except PairingError as exc:
             log.error("pairing: /pair from %s:%s failed: %s", channel, user_id, exc)
-            return texts.unavailable()
+            return unavailable()

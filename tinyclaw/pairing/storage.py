@@ -29,9 +29,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from tinyclaw.core.errors import PairingError, PairingStoreError
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.pairing.models import StoreData
+from tinyclaw.core import PairingError, PairingStoreError, atomic_write
+from tinyclaw.pairing.records import StoreData
 
 STORE_FILE = "store.json"
 LOCK_FILE = "store.lock"

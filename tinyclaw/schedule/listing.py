@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 RowKind = Literal["job", "heartbeat", "failed"]
 
@@ -72,8 +72,8 @@ def schedule_lines(home: Home, config: Config | None, now: datetime | None = Non
     """The ``schedules:`` block of ``tinyclaw status``: every job and heartbeat with
     its next run in the machine's zone, rejected job files, and a job whose actor is
     no longer configured (its runs would only land in ``failed/``)."""
+    from tinyclaw.core import local_zone
     from tinyclaw.schedule.scheduler import Scheduler  # the scheduler imports this module
-    from tinyclaw.schedule.timing import local_zone
 
     zone = local_zone()
     scheduler = Scheduler.for_home(home, config, local_tz=zone)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from tinyclaw.actors.shared import SETTLE_SECONDS
+from tinyclaw.drops.shared import SETTLE_SECONDS
 
 Verdict = TypeVar("Verdict")
 Busy = Callable[[str], bool]

@@ -13,13 +13,10 @@ from __future__ import annotations
 import logging
 
 from tinyclaw.channels.base import Channel
-from tinyclaw.config import Config
-from tinyclaw.config.reload import fingerprint, read_again
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.home import Home
-from tinyclaw.pairing.factory import pairing_service
-from tinyclaw.pairing.listener import ListenerGate
+from tinyclaw.channels.pairing_gate import ListenerGate
+from tinyclaw.config import Config, fingerprint, read_again
+from tinyclaw.core import ConfigError, EventLog, Home
+from tinyclaw.pairing import pairing_service
 
 log = logging.getLogger("tinyclaw.listen")
 CHECK_EVERY = 2.0  # seconds between looks at the file's stat

@@ -5,7 +5,7 @@ anything or downloads an attachment, and the worker asks again before it runs on
 revocation between the two counts). Anyone not allowed goes to
 :meth:`~PairingGate.handle_unknown` (which may answer with a request code) or, for
 ``/pair CODE``, to :meth:`~PairingGate.redeem` (an invite). The owner's side (approve,
-invite, revoke...) is :class:`tinyclaw.pairing.service.PairingService`, a subclass.
+invite, revoke...) is :class:`tinyclaw.pairing.owner_side.PairingService`, a subclass.
 
 Who is allowed, in order: the owners and the ``allow_from`` lists of ``tinyclaw.toml``
 (given to the constructor; they do not depend on the store, so they keep working when
@@ -22,16 +22,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from tinyclaw.core.errors import PairingError, PairingStoreError
-from tinyclaw.pairing import limits as lim
-from tinyclaw.pairing import profiles as prof
-from tinyclaw.pairing import texts
+from tinyclaw.core import PairingError, PairingStoreError
+from tinyclaw.pairing import records, wording
 from tinyclaw.pairing.codes import CodeKey, new_nonce, normalize_code, random_code
-from tinyclaw.pairing.decisions import Access, Decision, Notice, RedeemOutcome, RedeemResult
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.limits import PairingLimits
-from tinyclaw.pairing.models import Invite, PendingRequest, Role, StoreData
-from tinyclaw.pairing.store import KEY_FILE, PairingStore
+from tinyclaw.pairing.records import (
+    Access,
+    Decision,
+    Identity,
+    Invite,
+    Notice,
+    PairingLimits,
+    PendingRequest,
+    RedeemOutcome,
+    RedeemResult,
+    Role,
+    StoreData,
+)
+from tinyclaw.pairing.storage import KEY_FILE, PairingStore
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -51,7 +58,7 @@ class PairingGate:
     Cheap to build (no I/O until used) and safe to use from several processes at once.
     ``now()`` must return timezone-aware datetimes (tests pass a clock they move).
     ``notify(notice)`` is called after an approval so the sender learns they are in
-    (:func:`tinyclaw.pairing.notices.queue_notifier` writes it into the outgoing queue,
+    (:func:`tinyclaw.pairing.wiring.queue_notifier` writes it into the outgoing queue,
     which the listener delivers); without it the CLI tells the owner to pass it on.
     """
 
@@ -104,7 +111,7 @@ class PairingGate:
             is_owner = profile.role is Role.OWNER
             return Decision(ident, Access.ALLOWED, profile, is_owner, f"profile {profile.name}")
         now = self._now()
-        until = lim.locked_until(data, key, now)
+        until = records.locked_until(data, key, now)
         if until is not None:
             reason = data.senders[key].reason
             return Decision(ident, Access.LOCKED, reason=f"{reason}, until {until:%H:%M} UTC")
@@ -152,11 +159,11 @@ class PairingGate:
                     update["chat_id"] = chat_id[:512]  # the chat they were last told in
                 data.requests[key] = request.model_copy(update=update)
                 code = self._key.request_code(key, request.nonce)
-                return texts.reminder(code, request.expires_at - now)
+                return wording.reminder(code, request.expires_at - now)
             nonce, code = self._fresh_code(data, key)
             data.requests[key] = PendingRequest(
                 identity=key,
-                display_name=prof.clean_label(display_name),
+                display_name=records.clean_label(display_name),
                 code_hash=self._key.hash_code(code),
                 nonce=nonce,
                 created_at=now,
@@ -172,11 +179,11 @@ class PairingGate:
                 "there get no answer until the owner approves or denies some",
                 ident.channel,
             )
-        return texts.request(code, self.code_ttl)
+        return wording.request(code, self.code_ttl)
 
     def _may_answer(self, data: StoreData, ident: Identity, now: datetime) -> bool:
         key = str(ident)
-        if data.profile_of(key) is not None or lim.locked_until(data, key, now) is not None:
+        if data.profile_of(key) is not None or records.locked_until(data, key, now) is not None:
             return False
         request = data.requests.get(key)
         if request is not None and request.expires_at > now:
@@ -193,12 +200,12 @@ class PairingGate:
     def redeem(self, ident: Identity, code: str) -> RedeemResult:
         """``/pair CODE`` from ``ident``: join the profile of a live invite with that code."""
         if not code.strip():
-            return RedeemResult(ident, RedeemOutcome.NO_CODE, texts.usage())
+            return RedeemResult(ident, RedeemOutcome.NO_CODE, wording.usage())
         now = self._now()
         key = str(ident)
         data = self._read_or_none()
         if data is None:
-            return RedeemResult(ident, RedeemOutcome.UNAVAILABLE, texts.unavailable())
+            return RedeemResult(ident, RedeemOutcome.UNAVAILABLE, wording.unavailable())
         refused = self._refuse_guess(data, ident, now)
         if refused is not None:
             return refused
@@ -213,33 +220,33 @@ class PairingGate:
             if invite is None:
                 own = match([data.requests[key]] if key in data.requests else [], hashed)
                 if own is not None:
-                    return RedeemResult(ident, RedeemOutcome.OWN_REQUEST, texts.own_request())
-                state = lim.record_failure(data, key, ident.channel, self.limits, now)
+                    return RedeemResult(ident, RedeemOutcome.OWN_REQUEST, wording.own_request())
+                state = records.record_failure(data, key, ident.channel, self.limits, now)
                 log.warning("pairing: wrong code from %s (%d so far)", key, state.failures)
                 if state.locked_until is not None:
                     left = state.locked_until - now
-                    return RedeemResult(ident, RedeemOutcome.LOCKED, texts.locked(left))
+                    return RedeemResult(ident, RedeemOutcome.LOCKED, wording.locked(left))
                 left_tries = self.limits.max_failures - state.failures
-                return RedeemResult(ident, RedeemOutcome.WRONG, texts.wrong(left_tries))
+                return RedeemResult(ident, RedeemOutcome.WRONG, wording.wrong(left_tries))
             current = data.profile_of(key)
             if current is not None:
-                text = texts.already_paired(current.name)
+                text = wording.already_paired(current.name)
                 return RedeemResult(ident, RedeemOutcome.ALREADY_PAIRED, text, current)
             data.invites.remove(invite)
-            profile = prof.join(
+            profile = records.join(
                 data, ident, now=now, name=invite.profile, role=invite.role, actors=invite.actors
             )
         log.info("pairing: %s redeemed an invite into profile %s", key, profile.name)
-        return RedeemResult(ident, RedeemOutcome.LINKED, texts.linked(profile.name), profile)
+        return RedeemResult(ident, RedeemOutcome.LINKED, wording.linked(profile.name), profile)
 
     def _refuse_guess(self, data: StoreData, ident: Identity, now: datetime) -> RedeemResult | None:
         """Locked senders and saturated channels get an answer without their code being
         looked at, so neither a lockout nor a flood can be used to keep guessing."""
-        until = lim.locked_until(data, str(ident), now)
+        until = records.locked_until(data, str(ident), now)
         if until is not None:
-            return RedeemResult(ident, RedeemOutcome.LOCKED, texts.locked(until - now))
-        if lim.channel_saturated(data, ident.channel, self.limits, now):
-            return RedeemResult(ident, RedeemOutcome.BUSY, texts.busy())
+            return RedeemResult(ident, RedeemOutcome.LOCKED, wording.locked(until - now))
+        if records.channel_saturated(data, ident.channel, self.limits, now):
+            return RedeemResult(ident, RedeemOutcome.BUSY, wording.busy())
         return None
 
     # -- helpers -------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.live import RunControls
+    from tinyclaw.runners.live_protocol import RunControls
 
 EventKind = str  # "start" | "text" | "tool" | "command" | "file_change" | "result" | "error"
 

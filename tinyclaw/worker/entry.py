@@ -1,8 +1,9 @@
-"""``tinyclaw worker``: the foreground worker process with signal handling.
+"""The worker process: signals, its secrets, and how it ends when it cannot serve.
 
-Free of Typer on purpose: ``python -m tinyclaw.worker`` (what the launcher runs) starts
-the worker without importing the command-line application, which keeps an idle
-worker's memory to what the worker itself needs."""
+``tinyclaw worker`` (with and without the command-line application) and
+``python -m tinyclaw.worker`` (what the launcher runs) all come here. Free of Typer on
+purpose, which keeps an idle worker's memory to what the worker itself needs; the
+worker itself is built by :func:`tinyclaw.worker.assembly.build_worker`."""
 
 from __future__ import annotations
 
@@ -11,13 +12,10 @@ import os
 import signal
 import sys
 import threading
-import time
 from types import FrameType
 
 from tinyclaw.config import Config, load_config, load_home_config
-from tinyclaw.core import sdnotify
-from tinyclaw.core.home import Home
-from tinyclaw.core.logsetup import setup_logging
+from tinyclaw.core import ConfigError, Home, HomeError, TinyclawError, sdnotify, setup_logging
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -34,46 +32,24 @@ def check_spool(config: Config, node: str | None) -> None:
 
 
 def run_worker(home: Home, node: str | None = None) -> None:
+    """Serve ``home`` until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
+    from tinyclaw.config import worker_redactor
     from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
-    from tinyclaw.runners import Runner
-    from tinyclaw.worker.assembly import build_runners
-    from tinyclaw.worker.loop import Service, Worker
+    from tinyclaw.spool import Spool
+    from tinyclaw.worker.assembly import build_worker
 
     _drop_foreign_secrets(load_config(home))
     config = load_home_config(home)
     check_spool(config, node)
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
-    from tinyclaw.runners.live_log import LiveSink
-
     stop = threading.Event()
-    from tinyclaw.config.credentials import worker_redactor
-    from tinyclaw.schedule.service import build_services
-    from tinyclaw.spool import Spool
-    from tinyclaw.worker.inflight import InFlight
-
     redactor = worker_redactor(home, config)
     spool = Spool(home, redact=redactor)
-    inflight = InFlight(time.time)  # the services leave a running actor's files alone
     # Metrics count the worker's own events as they are written (off: a plain log).
     stats = RunStats() if config.metrics.enabled else None
     events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
-
-    def rebuild(new: Config) -> tuple[dict[str, Runner], list[Service]]:
-        services = build_services(home, new, spool, busy=inflight.busy)
-        return build_runners(home, new, redactor), services
-
-    worker = Worker(
-        home,
-        config,
-        build_runners(home, config, redactor),
-        spool=spool,
-        progress=LiveSink(home),
-        services=build_services(home, config, spool, busy=inflight.busy),
-        inflight=inflight,
-        rebuild=rebuild,
-        events=events,
-    )
+    worker = build_worker(home, config, spool, redactor, events)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -114,8 +90,7 @@ def _drop_foreign_secrets(config: Config) -> None:
     ``cat /proc/$PPID/environ`` away from every CLI it runs, and a process cannot
     remove a variable from that view of itself. Their fingerprints go along, for
     redaction. Under ``tinyclaw start`` the supervisor already did this."""
-    from tinyclaw.config.childenv import child_environment
-    from tinyclaw.config.credentials import configured_secrets, worker_secrets
+    from tinyclaw.config import child_environment, configured_secrets, worker_secrets
 
     argv = list(sys.orig_argv)
     script = len(argv) > 2 and os.path.basename(argv[1]) == "tinyclaw" and argv[2] == "worker"
@@ -128,10 +103,7 @@ def _drop_foreign_secrets(config: Config) -> None:
         os.execve(sys.executable, [sys.executable, *argv[1:]], env)
 
 
-def _secret_names(config: object) -> list[str]:
-    from tinyclaw.config import Config
-
-    assert isinstance(config, Config)
+def _secret_names(config: Config) -> list[str]:
     names: list[str] = []
     for name in ("telegram", "discord", "whatsapp"):
         channel = config.channels.get(name)
@@ -140,3 +112,24 @@ def _secret_names(config: object) -> list[str]:
         ]
     names += config.runners.claude.pass_env + config.runners.codex.pass_env
     return names + config.spool.secret_names()
+
+
+# As a listener's: a broken tinyclaw.toml is not cured by a restart (the launcher's
+# supervisor stops restarting on it), only by a person.
+CONFIG_EXIT = 2
+
+
+def exit_code(error: TinyclawError) -> int:
+    """The worker's exit code for an error that stopped it: 2 for the configuration,
+    1 for anything a restart may cure (another worker holds the home, ...)."""
+    return CONFIG_EXIT if isinstance(error, ConfigError) else 1
+
+
+def serve_worker(home: Home, node: str | None = None) -> None:
+    """:func:`run_worker`, with a home the worker cannot write to (a read-only disk,
+    wrong permissions) as a HomeError: one line naming the file, not a traceback."""
+    try:
+        run_worker(home, node)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise HomeError(f"cannot use the home {home.root}: {exc.strerror or exc}{where}") from None

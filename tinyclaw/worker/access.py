@@ -31,19 +31,19 @@ import logging
 from dataclasses import replace
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import PairingError
-from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound
-from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS, sender_identity
-from tinyclaw.pairing.factory import pairing_service
-from tinyclaw.pairing.gate import Clock, utc_now
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.notices import queue_notifier
-from tinyclaw.pairing.service import PairingService
+from tinyclaw.core import Home, Inbound, PairingError, parse_address
+from tinyclaw.pairing import (
+    PLATFORM_CHANNELS,
+    Clock,
+    Identity,
+    PairingService,
+    pairing_service,
+    queue_notifier,
+    sender_identity,
+    utc_now,
+)
 from tinyclaw.spool import Spool
-from tinyclaw.teams.roster import teams_of
-from tinyclaw.teams.state import Conversation
-from tinyclaw.worker.addressing import parse_address
+from tinyclaw.teams import Conversation, teams_of
 from tinyclaw.worker.commands import CommandContext, WorkerView, overview
 
 log = logging.getLogger("tinyclaw.pairing")

@@ -15,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tinyclaw.core.errors import ConversationError
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.home import Home
-from tinyclaw.teams.state import Conversation, ConversationStore, Entry
+from tinyclaw.core import ConversationError, EventLog, Home
+from tinyclaw.teams.conversations import Conversation, ConversationStore, Entry
 from tinyclaw.teams.texts import one_line
 from tinyclaw.teams.trace_steps import run_steps
 

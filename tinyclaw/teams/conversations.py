@@ -33,9 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tinyclaw.core.errors import ConversationError
-from tinyclaw.core.fsutil import atomic_write
-from tinyclaw.core.messages import ID_PATTERN, Inbound, Reply
+from tinyclaw.core import ID_PATTERN, ConversationError, Inbound, Reply, atomic_write
 
 log = logging.getLogger("tinyclaw.teams")
 

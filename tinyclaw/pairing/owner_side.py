@@ -1,27 +1,47 @@
-"""The owner's side of pairing: answer requests, hand out invites, revoke, link, and
+"""The owner's side of pairing, from the command line and from chat.
+
+The owner's side of pairing: answer requests, hand out invites, revoke, link, and
 change a profile's role or actors.
 
-:class:`PairingService` is the :class:`~tinyclaw.pairing.gate.PairingGate` plus these
+:class:`PairingService` is the :class:`~tinyclaw.pairing.sender_side.PairingGate` plus these
 operations, so one object serves the listener, the worker and ``tinyclaw pair``.
 Owner-only operations take ``by``: ``None`` means the local command line (whoever can
 run it owns the home), an identity means a chat command, allowed for owners only.
+
+Owner commands in chat: ``/approve CODE [profile]``, ``/deny CODE``, ``/pending``.
+
+An owner should not need a terminal on the host to let a friend in: the friend sends
+the code to the owner, the owner forwards ``/approve CODE`` to the assistant from any
+paired chat. Only owners may (a profile with role ``owner``, or an owner listed in
+``tinyclaw.toml``); everyone else gets one line saying so, and the request is left
+alone. A message on a local channel (the terminal's ``tinyclaw send``) comes from
+whoever can run tinyclaw on the host, who owns the home anyway.
+
+The answers are plain text and name the sender by identity and display name only;
+request codes are never listed (the owner approves the code the sender handed over,
+which is what ties the request to that person).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from tinyclaw.core.errors import PairingError, TinyclawError
-from tinyclaw.pairing import limits as lim
-from tinyclaw.pairing import profiles as prof
-from tinyclaw.pairing import texts
+from tinyclaw.core import Inbound, PairingError, TinyclawError
+from tinyclaw.pairing import records, wording
 from tinyclaw.pairing.codes import explain_bad_code, format_code, normalize_code
-from tinyclaw.pairing.decisions import Approval, Notice
-from tinyclaw.pairing.gate import PairingGate, match
-from tinyclaw.pairing.identity import Identity
-from tinyclaw.pairing.models import Invite, PendingRequest, Profile, Role
+from tinyclaw.pairing.records import (
+    Approval,
+    Identity,
+    Invite,
+    Notice,
+    PendingRequest,
+    Profile,
+    Role,
+)
+from tinyclaw.pairing.sender_side import PairingGate, match
+from tinyclaw.pairing.wording import ago, in_words
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -55,10 +75,10 @@ class PairingService(PairingGate):
             ident = Identity.parse(request.identity)
             if profile is not None and actors and data.profile_named(profile) is not None:
                 raise PairingError(f"profile {profile} exists; it keeps its own actors")
-            joined = prof.join(
+            joined = records.join(
                 data, ident, now=now, name=profile, actors=actors, label=request.display_name
             )
-        notice = Notice(ident, texts.approved(joined.name), request.chat_id)
+        notice = Notice(ident, wording.approved(joined.name), request.chat_id)
         log.info("pairing: approved %s into profile %s", ident, joined.name)
         return Approval(ident, joined, notice.text, self._tell(notice), notice.chat_id)
 
@@ -78,7 +98,7 @@ class PairingService(PairingGate):
             if request is None:
                 raise PairingError(_no_request(target))
             del data.requests[request.identity]
-            lim.deny_sender(data, request.identity, self.limits, now)
+            records.deny_sender(data, request.identity, self.limits, now)
         log.info("pairing: denied %s", request.identity)
         return Identity.parse(request.identity)
 
@@ -137,7 +157,7 @@ class PairingService(PairingGate):
             self._prune(data, now)
             if Identity.looks_like(target):
                 ident = Identity.parse(target)
-                left = prof.leave(data, ident)
+                left = records.leave(data, ident)
                 had_request = data.requests.pop(str(ident), None) is not None
                 if left is None and not had_request:
                     raise PairingError(f"{ident} is not paired and has no pending request")
@@ -157,12 +177,12 @@ class PairingService(PairingGate):
     def link(self, profile: str, ident: Identity, *, by: Identity | None = None) -> Profile:
         """Attach another account to an existing profile (same person, other platform)."""
         self._require_owner(by)
-        prof.check_name(profile)
+        records.check_name(profile)
         now = self._now()
         with self.store.transaction() as data:
             if data.profile_named(profile) is None:
                 raise PairingError(f"no profile {profile!r} (see tinyclaw pair list)")
-            return prof.join(data, ident, now=now, name=profile)
+            return records.join(data, ident, now=now, name=profile)
 
     def update_profile(
         self,
@@ -176,7 +196,7 @@ class PairingService(PairingGate):
         leaves that part as it is. Counts from the profile's very next message, on every
         account it links, because the gate reads the store for each message."""
         self._require_owner(by)
-        prof.check_name(name)
+        records.check_name(name)
         if role is None and actors is None:
             raise PairingError("nothing to change: give a role, actors, or both")
         _check_join_args(None, actors or ())
@@ -234,9 +254,9 @@ class PairingService(PairingGate):
 
 def _check_join_args(profile: str | None, actors: Sequence[str]) -> None:
     if profile is not None:
-        prof.check_name(profile)
+        records.check_name(profile)
     for actor in actors:
-        prof.check_name(actor, "actor")
+        records.check_name(actor, "actor")
 
 
 def _no_request(code: str) -> str:
@@ -244,3 +264,79 @@ def _no_request(code: str) -> str:
         f"no pending request matches {code.strip()!r}: it expired, was already answered, "
         "or is mistyped (see tinyclaw pair pending)"
     )
+
+
+# Channels whose senders are people on a chat platform, checked by pairing.
+PLATFORM_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})
+OWNER_COMMANDS = frozenset({"/approve", "/deny", "/pending"})
+ONLY_OWNER = "Sorry, only the owner can do that."
+OWNER_HELP = """\
+Owner commands:
+/pending - requests waiting for your approval
+/approve CODE [profile] - let in the sender who was given CODE
+/deny CODE - refuse that request
+/status - also shows everything the worker is doing
+/cost all - everyone's spend, per person and per actor, with the limits"""
+
+
+def sender_identity(message: Inbound) -> Identity | None:
+    """The platform identity of the sender; None for a local channel (the host).
+
+    Raises PairingError when a platform message carries a sender id that is not a
+    valid identity (only a hand-made file can).
+    """
+    if message.channel not in PLATFORM_CHANNELS:
+        return None
+    return Identity(message.channel, message.sender.id)
+
+
+def is_owner(pairing: PairingService | None, message: Inbound) -> bool:
+    """Whether the sender of ``message`` may run owner commands."""
+    try:
+        ident = sender_identity(message)
+    except PairingError:
+        return False
+    if ident is None:
+        return True  # the host's own terminal
+    return pairing is not None and pairing.is_owner(ident)
+
+
+def owner_command(pairing: PairingService | None, message: Inbound, command: str, args: str) -> str:
+    """The answer to one of :data:`OWNER_COMMANDS` sent by ``message``'s sender."""
+    if not is_owner(pairing, message):
+        log.warning("pairing: %s tried %s without being an owner", message.sender.id, command)
+        return ONLY_OWNER
+    if pairing is None:
+        return "Pairing is not available here; use tinyclaw pair on the host."
+    by = sender_identity(message)
+    words = args.split()
+    try:
+        if command == "/pending":
+            return _pending(pairing, pairing.now())
+        if not words:
+            return f"Usage: {command} CODE (the code the sender was given, e.g. KQ7M-T4XA)"
+        if command == "/approve":
+            profile = words[1] if len(words) > 1 else None
+            approval = pairing.approve(words[0], by=by, profile=profile)
+            who = f"{approval.identity} as profile {approval.profile.name}"
+            if approval.notified:
+                return f"Approved {who}. They are being told in their chat."
+            return f"Approved {who}. They were not told automatically; let them know."
+        ident = pairing.deny(words[0], by=by)
+        return f"Denied the request of {ident}. They get no new code for a day."
+    except PairingError as exc:
+        return f"That did not work: {exc}"
+
+
+def _pending(pairing: PairingService, now: datetime) -> str:
+    requests = pairing.pending()
+    if not requests:
+        return "No pending requests."
+    lines = ["Pending requests (approve with the code the sender gives you):"]
+    for request in requests:
+        name = f" ({request.display_name})" if request.display_name else ""
+        lines.append(
+            f"{request.identity}{name}: asked {ago(now - request.created_at)}, "
+            f"expires in {in_words(request.expires_at - now)}"
+        )
+    return "\n".join(lines)

@@ -21,8 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.core.errors import InvalidFileError
-from tinyclaw.core.events import EventLog
+from tinyclaw.core import EventLog, InvalidFileError
 from tinyclaw.spool import SUFFIX
 
 log = logging.getLogger("tinyclaw.actors")

@@ -8,16 +8,16 @@ read:
 * valid and allowed: a :class:`~tinyclaw.core.messages.Reply` of kind ``notice`` lands in
   ``queue/outgoing/<channel>/``;
 * the same note (actor, target, text, files) as one written within
-  ``worker.dedupe_window`` seconds: nothing is sent (:mod:`tinyclaw.actors.recent`);
+  ``worker.dedupe_window`` seconds: nothing is sent (:mod:`tinyclaw.drops.recent`);
 * anything else: refused, with the reason in the log and the event log;
 * not parseable yet and younger than ``settle`` seconds: left alone, because the CLI
   may still be writing it; the tick asks to be called again when it has settled;
 * written straight into the ``outbox/`` of a shared workspace instead of the actor's
-  own ``outbox/<actor>/``: left alone and reported (:mod:`tinyclaw.actors.shared`).
+  own ``outbox/<actor>/``: left alone and reported (:mod:`tinyclaw.drops.shared`).
 
 The file itself stays where the CLI wrote it while the CLI may still touch it (its
 actor has a run in flight, or it changed less than ``settle`` seconds ago; see
-:mod:`tinyclaw.actors.drops`). Then a sent file is removed and a refused one moves
+:mod:`tinyclaw.drops.keeper`). Then a sent file is removed and a refused one moves
 to ``queue/failed/`` (renamed ``outbox-<actor>-<unique>-<name>`` so two actors'
 ``msg.json`` never collide) with the reason beside it.
 
@@ -40,28 +40,38 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from tinyclaw.actors.drops import Busy, DropKeeper, never_busy, unchanged, version_id
-from tinyclaw.actors.recent import RecentRequests
-from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed, Unsettled, parse_settled
 from tinyclaw.config import Config
-from tinyclaw.core.errors import (
+from tinyclaw.core import (
+    EventLog,
+    Home,
     InvalidFileError,
     InvalidMessageError,
+    Reply,
     TinyclawError,
     UnsafePathError,
+    read_regular,
+    sanitize_name,
+    unique_name,
 )
-from tinyclaw.core.events import EventLog
-from tinyclaw.core.fsutil import read_regular, sanitize_name, unique_name
-from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Reply
+from tinyclaw.drops import (
+    SETTLE_SECONDS,
+    Busy,
+    DropKeeper,
+    RecentRequests,
+    Unclaimed,
+    Unsettled,
+    never_busy,
+    parse_settled,
+    unchanged,
+    version_id,
+)
 from tinyclaw.outbox.request import (
     MAX_REQUEST_BYTES,
     check_target,
     resolve_files,
     validate_request,
 )
-from tinyclaw.schedule.reach import reachable_targets
-from tinyclaw.schedule.store import JobStore
+from tinyclaw.schedule import JobStore, reachable_targets
 from tinyclaw.spool import SUFFIX, Spool
 
 log = logging.getLogger("tinyclaw.outbox")

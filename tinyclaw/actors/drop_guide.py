@@ -12,23 +12,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinyclaw.actors.shared import SETTLE_SECONDS
-from tinyclaw.core.errors import ConfigError
-from tinyclaw.core.messages import MAX_TEXT
-from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
-from tinyclaw.outbox.service import FOLDER as OUTBOX_FOLDER
-from tinyclaw.schedule.actor_jobs import FOLDER as SCHEDULES_FOLDER
-from tinyclaw.schedule.actor_jobs import MAX_ACTOR_JOBS
-from tinyclaw.schedule.durations import format_duration
-from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files
-from tinyclaw.schedule.models import MAX_PROMPT
-from tinyclaw.schedule.reach import reachable_targets
-from tinyclaw.schedule.store import JobStore
-from tinyclaw.schedule.timing import check_interval
+from tinyclaw.core import MAX_TEXT, ConfigError, format_duration
+from tinyclaw.drops import SETTLE_SECONDS
+from tinyclaw.outbox import FOLDER as OUTBOX_FOLDER
+from tinyclaw.outbox import MAX_ATTACHMENT_BYTES, MAX_FILES
+from tinyclaw.schedule import FOLDER as SCHEDULES_FOLDER
+from tinyclaw.schedule import (
+    HEARTBEAT_OK,
+    MAX_ACTOR_JOBS,
+    MAX_PROMPT,
+    JobStore,
+    check_interval,
+    heartbeat_files,
+    reachable_targets,
+)
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core.home import Home
+    from tinyclaw.core import Home
 
 
 def _targets_text(targets: list[str]) -> str:
