@@ -80,7 +80,7 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
                 f"channels.{platform}.enabled is false in {home.config_file}; "
                 "set it to true to run this listener"
             )
-        from tinyclaw.spool.choice import require_file_spool
+        from tinyclaw.spool import require_file_spool
 
         require_file_spool(config, f"the {platform} listener")
         from tinyclaw.channels.pairing_gate import ListenerGate

@@ -328,7 +328,7 @@ class Doctor:
             "start nats-server with JetStream (nats-server -js), or correct [spool] servers "
             "and credentials (docs/several-machines.md)"
         )
-        from tinyclaw.spool.jetstream import probe
+        from tinyclaw.spool import probe_nats as probe
 
         try:
             detail = probe(settings, self.environ)

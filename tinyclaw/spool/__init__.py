@@ -15,6 +15,8 @@ from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 if TYPE_CHECKING:
+    from tinyclaw.spool.choice import require_file_spool
+    from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
@@ -28,8 +30,10 @@ __all__ = [
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "probe_nats",
     "prune",
     "recover_tmp",
+    "require_file_spool",
     "strays",
     "unique_name",
 ]

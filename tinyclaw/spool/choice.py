@@ -8,7 +8,7 @@ they refuse to start, in one line, until they are wired."""
 from __future__ import annotations
 
 from tinyclaw.config import Config
-from tinyclaw.core.errors import ConfigError
+from tinyclaw.core import ConfigError
 
 
 def require_file_spool(config: Config, component: str) -> None:

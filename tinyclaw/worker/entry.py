@@ -24,7 +24,7 @@ def check_spool(config: Config, node: str | None) -> None:
     """Refuse, in one line, a worker this build cannot run as configured: a node
     that ``[nodes]`` does not name, or a queue on NATS, which the worker does not
     take its messages from yet (it would serve the files instead, silently)."""
-    from tinyclaw.spool.choice import require_file_spool
+    from tinyclaw.spool import require_file_spool
 
     if node is not None:
         config.node_actors(node)

@@ -7,7 +7,7 @@ Nothing here is imported by the file backend: ``nats-py`` is an optional depende
 
 from __future__ import annotations
 
-from tinyclaw.core.errors import SpoolUnavailableError
+from tinyclaw.core import SpoolUnavailableError
 from tinyclaw.spool.jetstream.connection import NatsConnection, NatsSettings
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
 from tinyclaw.spool.jetstream.settings import nats_settings, open_jetstream, probe

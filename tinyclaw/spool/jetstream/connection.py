@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tinyclaw.core.errors import SpoolError, SpoolUnavailableError
+from tinyclaw.core import SpoolError, SpoolUnavailableError
 
 log = logging.getLogger("tinyclaw.spool.nats")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinyclaw.core.errors import UnsafePathError
+from tinyclaw.core import UnsafePathError
 from tinyclaw.spool.jetstream.streams import Streams
 
 LOCATOR_PREFIX = "nats-object:"

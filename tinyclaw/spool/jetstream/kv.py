@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from tinyclaw.core.errors import SpoolError
+from tinyclaw.core import SpoolError
 from tinyclaw.spool.jetstream.connection import NatsConnection
 
 if TYPE_CHECKING:

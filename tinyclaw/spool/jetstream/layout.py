@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinyclaw.core.errors import SpoolError
+from tinyclaw.core import SpoolError
 
 PREFIX_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+")

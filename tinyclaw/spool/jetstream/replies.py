@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from tinyclaw.core.messages import Reply, dump, load_reply
+from tinyclaw.core import Reply, dump, load_reply
 from tinyclaw.spool.jetstream.layout import untoken
 from tinyclaw.spool.jetstream.streams import Handle, Streams, check_channel
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tinyclaw.config import SpoolConfig
-from tinyclaw.core.errors import ConfigError
+from tinyclaw.core import ConfigError
 from tinyclaw.spool.jetstream.connection import NatsConnection, NatsSettings
 from tinyclaw.spool.jetstream.spool import JetStreamSpool
 

@@ -40,8 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from tinyclaw.core.errors import InvalidMessageError, SpoolError
-from tinyclaw.core.messages import Inbound, dump, load_inbound
+from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_inbound
 from tinyclaw.spool.backend import Recovered
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.files import Attachments

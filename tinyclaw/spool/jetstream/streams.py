@@ -14,9 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.core.errors import SpoolError, UnsafePathError
-from tinyclaw.core.fsutil import unique_name
-from tinyclaw.core.messages import CHANNEL_PATTERN
+from tinyclaw.core import CHANNEL_PATTERN, SpoolError, UnsafePathError, unique_name
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.layout import Layout
 
