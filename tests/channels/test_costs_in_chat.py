@@ -1,5 +1,5 @@
 """``/model``, ``/cost`` and the spend limits as a Telegram user meets them: the real
-listener against the fake Bot API, the real worker running ``scripts/fake-cli``
+listener against the fake Bot API, the real worker running ``tests/fakes/bin/fake-cli``
 (which reports each run cost $0.25), answers and notices delivered into the chats."""
 
 from __future__ import annotations

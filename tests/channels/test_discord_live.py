@@ -3,7 +3,7 @@ components), a press (a component interaction) answers it, and the steps of a ru
 edit one status message that is deleted when the answer lands.
 
 The real discord.py against the loopback Discord fake, the real worker in a thread
-running ``scripts/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash; ``FAKE_CLI_TOOLS`` uses
+running ``tests/fakes/bin/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash; ``FAKE_CLI_TOOLS`` uses
 two tools).
 """
 

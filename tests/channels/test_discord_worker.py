@@ -1,5 +1,5 @@
 """Discord end to end: the listener against the loopback Discord fake and the real
-worker in a thread, running ``scripts/fake-cli`` (it answers ``echo: <prompt>``).
+worker in a thread, running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``).
 
 The home is configured the way a user would (``[channels.discord]`` with ``allow_from``
 and ``allow_groups`` in tinyclaw.toml) and the listener gets the gate ``tinyclaw listen``

@@ -2,7 +2,7 @@
 buttons, a press answers it, and the steps of a run edit one status message.
 
 The real python-telegram-bot against the loopback Bot API fake, the real worker in a
-thread running ``scripts/fake-cli`` (``FAKE_CLI_ASK`` makes it ask for Bash and wait;
+thread running ``tests/fakes/bin/fake-cli`` (``FAKE_CLI_ASK`` makes it ask for Bash and wait;
 ``FAKE_CLI_TOOLS`` makes it use two tools), and the state file that lets a restarted
 listener find its status message again.
 """

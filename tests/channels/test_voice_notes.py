@@ -1,6 +1,6 @@
 """Alice sends a voice note; the actor reads what she said. Real OGG/Opus recordings
 (espeak-ng + opusenc), the real listener against its platform fake, the real worker
-running ``scripts/fake-cli`` (it answers ``echo: <prompt>``), and the transcription
+running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``), and the transcription
 service's loopback fake, which checks the multipart upload."""
 
 from __future__ import annotations

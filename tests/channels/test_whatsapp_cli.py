@@ -1,7 +1,7 @@
 """``tinyclaw listen whatsapp`` as the user runs it: a foreground process configured by
 ``tinyclaw.toml`` (Graph calls sent to the loopback fake through ``api_base``), secrets
 in the environment, Meta's webhooks POSTed to its port, stopped by SIGTERM. (Its idle RSS
-and latency are measured by scripts/bench_listeners.py, not asserted here.)"""
+and latency are measured by ``python -m bench.listeners``, not asserted here.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A permission question on WhatsApp: sent with three reply buttons (pywa against the
 Graph API fake, which checks WhatsApp's button limits); a press (an interactive
 ``button_reply`` webhook) answers it through the real worker running
-``scripts/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash). WhatsApp cannot edit the
+``tests/fakes/bin/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash). WhatsApp cannot edit the
 question, so the worker's notice tells the chat what was decided.
 """
 

@@ -1,5 +1,5 @@
 """A chat message all the way round: the real listener against its platform fake, the
-real worker in a thread running ``scripts/fake-cli`` (it answers ``echo: <prompt>``),
+real worker in a thread running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``),
 and the reply delivered back into the chat. The same for the five chat commands, which
 the worker answers itself."""
 

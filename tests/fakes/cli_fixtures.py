@@ -6,7 +6,7 @@ Any suite can use them with ``from tests.fakes.cli_fixtures import *``:
   script it with ``fake.enqueue(Reply.say("hi"))``, ``fake.on_marker(...)``.
 * ``claude_settings`` / ``codex_settings``: ``RunnerSettings`` for the real binary,
   pointed at the fake, with a throwaway HOME / CODEX_HOME and every retry off.
-* ``fake_cli_settings``: ``RunnerSettings`` for ``scripts/fake-cli`` (a claude
+* ``fake_cli_settings``: ``RunnerSettings`` for ``tests/fakes/bin/fake-cli`` (a claude
   look-alike that answers "echo: <prompt>" in milliseconds, no fake server needed).
 
 ``cli_path(kind)`` finds a binary in the checkout's ``.tools`` or on PATH; when it is
@@ -30,6 +30,7 @@ from tinyclaw.config import RunnerSettings
 
 __all__ = [
     "CLAUDE_TEST_ENV",
+    "FAKE_CLI",
     "REPO_ROOT",
     "RecordedRequest",
     "Reply",
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FAKE_CLI = REPO_ROOT / "tests" / "fakes" / "bin" / "fake-cli"
+"""A claude look-alike answering "echo: <prompt>" in milliseconds (its docstring lists
+the FAKE_CLI_* knobs)."""
 
 # Offline, no retries (a persistent 5xx would otherwise take minutes), fake key.
 CLAUDE_TEST_ENV = {
@@ -75,7 +79,7 @@ def cli_path(kind: str) -> str:
 
 
 def fake_cli_path() -> str:
-    return str(REPO_ROOT / "scripts" / "fake-cli")
+    return str(FAKE_CLI)
 
 
 def codex_config_toml(base_url: str) -> str:
@@ -150,5 +154,5 @@ def codex_settings(openai_fake: OpenAIFake, tmp_path: Path) -> RunnerSettings:
 
 @pytest.fixture
 def fake_cli_settings() -> RunnerSettings:
-    """``scripts/fake-cli`` as the claude command (set FAKE_CLI_SLEEP via ``env``)."""
+    """``tests/fakes/bin/fake-cli`` as the claude command (set FAKE_CLI_SLEEP via ``env``)."""
     return RunnerSettings(command=fake_cli_path())

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.cli_fixtures import anthropic_fake  # noqa: F401  (the real claude's API fake)
+from tests.fakes.cli_fixtures import (
+    FAKE_CLI,
+    anthropic_fake,  # noqa: F401  (the real claude's API fake)
+)
 from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
@@ -25,7 +28,6 @@ from tinyclaw.launcher.state import ComponentState, read_states, state_dir
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_CLI = REPO / "scripts" / "fake-cli"
 SESSION = "tc-test"
 
 CONFIG = """\

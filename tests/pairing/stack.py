@@ -1,6 +1,6 @@
 """A home served end to end, for the pairing stories: real listeners with the pairing
 gate against the loopback platform fakes, the real worker in a thread running
-``scripts/fake-cli`` (it answers ``echo: <prompt>``), and ``tinyclaw pair ...`` run
+``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``), and ``tinyclaw pair ...`` run
 through the real command-line app, exactly as the owner would type it.
 
 The listener's gate and the worker's pairing check take a clock (``now``), so a story

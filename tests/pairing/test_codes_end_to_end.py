@@ -2,7 +2,7 @@
 used twice, be guessed, or be approved twice by two terminals at once.
 
 The listener (real python-telegram-bot against the loopback Telegram fake) and the
-worker (in a thread, ``scripts/fake-cli`` as its CLI) share one clock the test moves;
+worker (in a thread, ``tests/fakes/bin/fake-cli`` as its CLI) share one clock the test moves;
 it starts at the wall clock, so codes made by ``tinyclaw pair`` agree with it until
 the test moves it on.
 """

@@ -2,7 +2,7 @@
 
 Real python-telegram-bot (and discord.py) against the loopback platform fakes, the
 pairing gate that ``tinyclaw listen`` builds, the real worker in a thread with
-``scripts/fake-cli`` as its CLI (it answers ``echo: <prompt>``), and
+``tests/fakes/bin/fake-cli`` as its CLI (it answers ``echo: <prompt>``), and
 ``tinyclaw pair ...`` through the real command-line app.
 """
 

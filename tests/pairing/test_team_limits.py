@@ -1,7 +1,7 @@
 """A profile's actor limit covers the whole conversation, handoffs and /reset too.
 
 Alice is paired with ``--actors a1`` and Bob with ``--actors devs`` (the team of a1
-and a0, a1 leading). The real worker runs in a thread with ``scripts/fake-cli`` as
+and a0, a1 leading). The real worker runs in a thread with ``tests/fakes/bin/fake-cli`` as
 the CLI: it answers ``echo: <prompt>``, so a prompt holding ``[@a0: …]`` makes a1
 hand off to a0. Alice's a1 is told it may not hand to a0, and a0 never runs for
 her; Bob's handoff goes through. ``/reset @a0`` is refused to Alice.

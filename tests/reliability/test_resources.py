@@ -1,7 +1,7 @@
 """Resource bounds: a big backlog drains without re-reading the queue per message, and
 one actor whose CLI hangs holds up only its own inbox.
 
-(The 10,000-message memory figure comes from ``scripts/bench_reliability.py backlog``;
+(The 10,000-message memory figure comes from ``python -m bench.reliability backlog``;
 here the same property is checked structurally, without timing anything.)
 """
 

@@ -1,5 +1,5 @@
 """Helpers for team stories: a home whose actors run the real ``claude`` against the
-loopback Anthropic fake (or ``scripts/fake-cli``), and ways to read what the user got."""
+loopback Anthropic fake (or ``tests/fakes/bin/fake-cli``), and ways to read what the user got."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def team_config(
     retry_backoff: float = 0,
 ) -> str:
     """A tinyclaw.toml: ``actors`` maps name → description; ``teams`` maps name →
-    members, the first being the leader. ``runner=None`` uses scripts/fake-cli."""
+    members, the first being the leader. ``runner=None`` uses tests/fakes/bin/fake-cli."""
     settings = runner or RunnerSettings(command=str(FAKE_CLI))
     env = {**settings.env, **(runner_env or {})}
     lines = [

@@ -1,4 +1,4 @@
-"""Team settings and the terminal, with ``scripts/fake-cli`` (it answers "echo: <prompt>",
+"""Team settings and the terminal, with ``tests/fakes/bin/fake-cli`` (it answers "echo: <prompt>",
 so a tag in the user's text comes back as the leader's handoff)."""
 
 from __future__ import annotations

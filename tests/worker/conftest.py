@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs against loopback fakes)
+    FAKE_CLI,
     anthropic_fake,
     claude_settings,
     codex_settings,
@@ -31,7 +32,6 @@ from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_CLI = REPO / "scripts" / "fake-cli"
 
 
 def fake_cli_config(
@@ -42,7 +42,7 @@ def fake_cli_config(
     concurrency: int = 4,
     scan_interval: float = 0.5,
 ) -> str:
-    """A tinyclaw.toml whose claude runner is scripts/fake-cli (echoes the prompt)."""
+    """A tinyclaw.toml whose claude runner is tests/fakes/bin/fake-cli (echoes the prompt)."""
     actors = actors or {"assistant": {}, "coder": {"description": "writes code"}}
     lines = [
         "[worker]",

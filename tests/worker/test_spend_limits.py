@@ -1,4 +1,4 @@
-"""Spend limits on what the home starts itself, with ``scripts/fake-cli`` (each run
+"""Spend limits on what the home starts itself, with ``tests/fakes/bin/fake-cli`` (each run
 reports $0.25): a schedule's answer is refused like a chat message, a heartbeat over
 a limit stays quiet (the owner was told once), and nothing of either runs."""
 

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.fakes.cli_fixtures import FAKE_CLI
 from tests.worker.conftest import (
     REPO,
     crash_at,
@@ -187,7 +188,7 @@ def test_a_cli_error_becomes_a_readable_error_reply(home: Home) -> None:
 
 def test_a_missing_cli_binary_is_reported_to_the_user(home: Home) -> None:
     write_config(
-        home, fake_cli_config().replace(str(REPO / "scripts" / "fake-cli"), "/nonexistent/claude")
+        home, fake_cli_config().replace(str(FAKE_CLI), "/nonexistent/claude")
     )
     with worker_thread(home):
         msg = message("hi")
