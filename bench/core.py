@@ -41,7 +41,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.fakes.cli_fixtures import FAKE_CLI
+from tests.support.paths import FAKE_CLI
 from tinyclaw.config import load_config
 from tinyclaw.core.fsutil import fsync_dir, unique_name, write_tmp
 from tinyclaw.core.home import Home

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.cli_fixtures import FAKE_CLI
+from tests.support.paths import FAKE_CLI
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_START = 1.5

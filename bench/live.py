@@ -31,10 +31,11 @@ import time
 from pathlib import Path
 
 from tests.fakes.anthropic_api import AnthropicFake
-from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, FAKE_CLI, codex_config_toml
+from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, codex_config_toml
 from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake
+from tests.support.paths import FAKE_CLI
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import (
     ChannelConfig,

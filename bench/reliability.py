@@ -37,7 +37,7 @@ from typing import Any
 
 import psutil
 
-from tests.fakes.cli_fixtures import FAKE_CLI
+from tests.support.paths import FAKE_CLI
 from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.chaos.ledger import CHANNEL, Expected, Ledger, audit, deliver_once
 from tests.chaos.report import PLATFORMS, TITLES, print_table
-from tests.fakes.cli_fixtures import FAKE_CLI, REPO_ROOT
+from tests.support.paths import FAKE_CLI, REPO
 from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
@@ -73,8 +73,6 @@ from tinyclaw.spool import Spool
 
 if TYPE_CHECKING:
     from tests.chaos.listener import ListenerSide
-
-REPO = REPO_ROOT
 
 
 def write_config(

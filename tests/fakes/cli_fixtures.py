@@ -1,6 +1,6 @@
 """Pytest fixtures to run the REAL ``claude`` and ``codex`` CLIs against loopback fakes.
 
-Any suite can use them with ``from tests.fakes.cli_fixtures import *``:
+``tests/conftest.py`` registers them as a plugin, so every test can ask for them:
 
 * ``anthropic_fake`` / ``openai_fake``: a started provider fake (stopped afterwards);
   script it with ``fake.enqueue(Reply.say("hi"))``, ``fake.on_marker(...)``.
@@ -26,11 +26,11 @@ import pytest
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.providers import RecordedRequest, Reply
+from tests.support.paths import FAKE_CLI, REPO
 from tinyclaw.config import RunnerSettings
 
 __all__ = [
     "CLAUDE_TEST_ENV",
-    "FAKE_CLI",
     "REPO_ROOT",
     "RecordedRequest",
     "Reply",
@@ -44,10 +44,7 @@ __all__ = [
     "openai_fake",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FAKE_CLI = REPO_ROOT / "tests" / "fakes" / "bin" / "fake-cli"
-"""A claude look-alike answering "echo: <prompt>" in milliseconds (its docstring lists
-the FAKE_CLI_* knobs)."""
+REPO_ROOT = REPO
 
 # Offline, no retries (a persistent 5xx would otherwise take minutes), fake key.
 CLAUDE_TEST_ENV = {

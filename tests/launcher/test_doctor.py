@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.cli_fixtures import FAKE_CLI
-from tests.launcher.conftest import run_tinyclaw, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import write_config
+from tests.support.paths import FAKE_CLI
 from tinyclaw.cli.doctor import Doctor, format_checks
 from tinyclaw.core.home import Home
 from tinyclaw.worker.assembly import PACKAGE_ROOT
@@ -151,11 +152,7 @@ def test_a_healthy_home_has_no_problems(home: Home) -> None:
             pytest.fail("the pinned CLIs must be installed in CI (scripts/bootstrap)")
         pytest.skip("the pinned CLIs are not installed in .tools/")
     write_config(home)  # fake CLI for claude; codex is unused but found in .tools
-    home.config_file.write_text(
-        home.config_file.read_text().replace(
-            f'command = "{FAKE_CLI}"', ""
-        )
-    )
+    home.config_file.write_text(home.config_file.read_text().replace(f'command = "{FAKE_CLI}"', ""))
     _private(home)
 
     result = run_tinyclaw("doctor", timeout=120)
@@ -185,6 +182,8 @@ def test_voice_notes_need_their_key_or_their_local_model(home: Home, tmp_path: P
     )
     result = run_tinyclaw("doctor")
     assert f"FAIL  transcription: no faster-whisper model in {missing}" in result.stdout
+
+
 def test_a_key_the_runner_sets_in_env_is_not_reported_missing(home: Home) -> None:
     fake = FAKE_CLI
     home.config_file.write_text(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 
-from tests.worker.conftest import fake_cli_config, message, reply_for, wait_for, write_config
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.spool import Spool

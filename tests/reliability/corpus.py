@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import psutil
 
-from tests.fakes.cli_fixtures import FAKE_CLI
+from tests.support.paths import FAKE_CLI
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.fsutil import atomic_write, unique_name
 from tinyclaw.core.home import Home

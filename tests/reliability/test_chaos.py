@@ -14,16 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.worker.conftest import (
-    REPO,
-    crash_at,
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
+from tests.support.worker import crash_at, fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

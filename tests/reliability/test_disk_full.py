@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.worker.conftest import fake_cli_config, message, wait_for, write_config
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.core.diskspace import read_report
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import dump

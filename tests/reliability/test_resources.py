@@ -17,15 +17,9 @@ from watchdog.events import FileOpenedEvent, FileSystemEvent, FileSystemEventHan
 from watchdog.observers import Observer
 
 from tests.reliability.noop import NoopRunner
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    serving,
-    wait_for,
-    worker_thread,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, serving, worker_thread, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_reply

@@ -8,7 +8,8 @@ import re
 
 from typer.testing import CliRunner
 
-from tests.worker.conftest import fake_cli_config, write_config
+from tests.schedule.helpers import BERLIN, ManualClock
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
@@ -20,8 +21,6 @@ from tinyclaw.schedule.persona import persona_section
 from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import BERLIN, ManualClock
 
 EXTRA = """
 [actors.coder.heartbeat]
