@@ -97,23 +97,6 @@ async def test_a_thread_of_an_allowed_channel_is_allowed_and_answered_in_the_thr
     assert len(kit.incoming()) == 1
 
 
-async def test_long_reply_is_split_at_2000_characters(
-    listener: DiscordChannel, kit: ListenerKit
-) -> None:
-    kit.fake.push_message(channel_id="555", content="write an essay", author=kit.alice)
-    [message] = await kit.queued()
-    paragraphs = [f"Paragraph {i}. " + "word " * 150 for i in range(6)]
-    reply = kit.reply(message, "\n\n".join(paragraphs))
-    await kit.delivered(reply)
-
-    sent = kit.fake.messages
-    parts = [m.content for m in sent]
-    assert len(parts) >= 3 and all(len(p) <= 2000 for p in parts)
-    assert " ".join(" ".join(parts).split()) == " ".join(reply.text.split())
-    assert sent[0].reference_id == message.message_id
-    assert all(m.reference_id is None for m in sent[1:])
-
-
 async def test_attachment_in_is_downloaded_and_a_too_large_one_is_listed(
     listener: DiscordChannel, kit: ListenerKit
 ) -> None:

@@ -371,22 +371,6 @@ async def test_files_from_the_actors_workspace_are_uploaded_and_others_refused(
 # -- delivery -------------------------------------------------------------------------------
 
 
-async def test_a_long_reply_is_split_at_4096_characters(home: Home, fake: WhatsAppFake) -> None:
-    paragraphs = ["word " * 700, "line\n" * 600, "end " * 700]
-    text = "\n\n".join(p.strip() for p in paragraphs)
-    async with listening(home, fake) as (_channel, meta):
-        message = await queued_dm(home, fake, meta, "write a lot")
-        Spool(home).put_reply(reply_to(message, text))
-        await until(lambda: len(sent_box(home)) == 1, what="sent/")
-    parts = fake.texts
-    assert len(parts) >= 3 and all(len(p) <= 4096 for p in parts)
-    assert "".join(p.replace("\n", "").replace(" ", "") for p in parts) == text.replace(
-        "\n", ""
-    ).replace(" ", "")
-    assert fake.messages[0].reply_to == message.message_id
-    assert all(m.reply_to is None for m in fake.messages[1:])
-
-
 async def test_a_5xx_is_retried_until_meta_accepts(home: Home, fake: WhatsAppFake) -> None:
     async with listening(home, fake) as (_channel, meta):
         message = await queued_dm(home, fake, meta, "hello")
