@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from watchdog.events import FileOpenedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
@@ -59,12 +60,16 @@ def counting_opens(folders: list[Path]) -> Iterator[Counter[str]]:
         observer.join(10)
 
 
-def test_a_backlog_of_2000_drains_and_each_file_is_read_a_few_times_not_per_dispatch(
-    home: Home,
+@pytest.mark.parametrize("backlog", [500, pytest.param(2000, marks=pytest.mark.soak)])
+def test_a_backlog_drains_and_each_file_is_read_a_few_times_not_per_dispatch(
+    home: Home, backlog: int
 ) -> None:
+    """500 messages already tell a dispatcher that reads each file a few times from one
+    that reloads a whole inbox per decision (125 files an actor: dozens of reads each);
+    the soak run repeats it with 2,000."""
     write_config(home, fake_cli_config({a: {} for a in ACTORS}))
     spool = Spool(home, durable=False)
-    msgs = [message(f"@a{n % 4} backlog {n}", chat=f"c{n % 7}") for n in range(2000)]
+    msgs = [message(f"@a{n % 4} backlog {n}", chat=f"c{n % 7}") for n in range(backlog)]
     for m in msgs:
         spool.put(m)
     config = load_config(home)
