@@ -1,17 +1,38 @@
 """Shared fixtures. Every test runs against a throwaway home: the autouse fixture points
 ``TINYCLAW_HOME`` (and ``HOME``, which the CLIs write under) at ``tmp_path``, so no
-test can touch a real home or a real ``~/.claude``."""
+test can touch a real home or a real ``~/.claude``.
+
+Fixtures several folders use live here (a home on the fake CLI, the chat platforms'
+fakes, a Telegram listener serving its fake); the real-CLI fixtures come from
+``tests.fakes.cli_fixtures``. Helpers a test imports live in ``tests/support/``."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.fakes.serving import serving_channel
+from tests.fakes.telegram_api import TOKEN, TelegramFake
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import (
+    ALICE_ID,
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_VERIFY,
+    RecordedSleeps,
+)
+from tests.support.worker import fake_cli_config, write_config
+from tinyclaw.channels.delivery import RetryPolicy
+from tinyclaw.channels.telegram import TelegramChannel
+from tinyclaw.config import ChannelConfig
 from tinyclaw.core.home import Home
+
+pytest_plugins = ["tests.fakes.cli_fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,3 +69,75 @@ def home(tmp_path: Path) -> Home:
     h = Home(tmp_path / "home")
     h.ensure()
     return h
+
+
+@pytest.fixture
+def fake_home(home: Home) -> Home:
+    """The home with two actors (``assistant``, ``coder``) on the fake CLI."""
+    write_config(home, fake_cli_config())
+    return home
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleeps:
+    return RecordedSleeps()
+
+
+@pytest.fixture
+def telegram_fake() -> Iterator[TelegramFake]:
+    with TelegramFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def whatsapp_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[WhatsAppFake]:
+    """The Graph API fake, with WHATSAPP_TOKEN / _VERIFY_TOKEN / _APP_SECRET set."""
+    with WhatsAppFake() as fake:
+        monkeypatch.setenv("WHATSAPP_TOKEN", fake.token)
+        monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", WHATSAPP_VERIFY)
+        monkeypatch.setenv("WHATSAPP_APP_SECRET", WHATSAPP_APP_SECRET)
+        yield fake
+
+
+@pytest.fixture
+def run_telegram(
+    home: Home, telegram_fake: TelegramFake, sleeps: RecordedSleeps
+) -> Callable[..., Any]:
+    """``async with run_telegram(allow_groups=[...]) as channel:`` a listener serving
+    the fake, allowed to hear Alice, with fast retries and the recording sleep
+    (keyword arguments other than the listener's options are ChannelConfig fields)."""
+
+    @asynccontextmanager
+    async def running(
+        *,
+        token: str = TOKEN,
+        scan_interval: float = 0.2,
+        poll_timeout: float = 2,
+        typing_interval: float = 0.2,
+        typing_cap: float = 600.0,
+        retry: RetryPolicy | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[TelegramChannel]:
+        fields: dict[str, Any] = {
+            "enabled": True,
+            "allow_from": [str(ALICE_ID)],
+            "base_url": telegram_fake.base_url,
+            "base_file_url": telegram_fake.base_file_url,
+            **settings,
+        }
+        channel = TelegramChannel(
+            home,
+            ChannelConfig(**fields),
+            token=token,
+            poll_timeout=poll_timeout,
+            retry=retry or RetryPolicy(tries=4, base=0.5, rounds=3, round_backoff=60),
+            scan_interval=scan_interval,
+            typing_interval=typing_interval,
+            typing_cap=typing_cap,
+            sleep=sleeps,
+            reconnect_delay=0.05,
+        )
+        async with serving_channel(channel):
+            yield channel
+
+    return running

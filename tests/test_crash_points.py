@@ -36,14 +36,9 @@ from typing import Literal
 
 import pytest
 
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    start_worker_process,
-    wait_for,
-    worker_thread,
-    write_config,
-)
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, start_worker_process, worker_thread, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, load_reply

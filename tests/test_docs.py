@@ -22,7 +22,9 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`|```[a-z]*\n(.*?)```", re.S)
 # A command line: at the start of inline code or of a line in a code block, after an
 # optional prompt, environment assignments or the checkout's .venv/bin/.
-COMMAND = re.compile(r"^\s*(?:\$ )?(?:[A-Z_]+=\S+ )*(?:\.venv/bin/)?tinyclaw((?:\s+[a-z][a-z-]*(?=\s|$))+)")
+COMMAND = re.compile(
+    r"^\s*(?:\$ )?(?:[A-Z_]+=\S+ )*(?:\.venv/bin/)?tinyclaw((?:\s+[a-z][a-z-]*(?=\s|$))+)"
+)
 
 
 def _slug(heading: str) -> str:

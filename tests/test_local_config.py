@@ -68,7 +68,7 @@ def test_actor_add_and_remove_edit_the_local_file_when_there_is_one(checkout: Ho
 
 
 def test_doctor_names_the_local_file_it_read(checkout: Home) -> None:
-    from tests.launcher.conftest import run_tinyclaw
+    from tests.support.commands import run_tinyclaw
 
     checkout.local_config_file.write_text("[worker]\nconcurrency = 2\n", encoding="utf-8")
     assert "tinyclaw.toml + tinyclaw.local.toml (assistant)" in run_tinyclaw("doctor").stdout

@@ -110,15 +110,20 @@ def test_the_built_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> 
     assert "Classifier: Typing :: Typed" in metadata
     assert "Project-URL: Source," in metadata
 
+    # A venv without a pip of its own, filled by this pip (``--python``), without
+    # compiling every module ahead of time: the same install, in a third of the time.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     subprocess.run(
         [
-            str(venv / "bin" / "python"),
+            sys.executable,
             "-m",
             "pip",
+            "--python",
+            str(venv / "bin" / "python"),
             "install",
             "-q",
+            "--no-compile",
             f"tinyclaw[all] @ {wheel.as_uri()}",
         ],
         check=True,

@@ -7,8 +7,8 @@ import tomllib
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.teams.conftest import team_config
-from tests.worker.conftest import write_config
+from tests.support.teams import team_config
+from tests.support.worker import write_config
 from tinyclaw.actors.manage import check_name, delete_folder
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
-from tests.teams.conftest import team_config
-from tests.worker.conftest import message, reply_for, worker_thread, write_config
+from tests.support.messages import message, reply_for
+from tests.support.teams import team_config
+from tests.support.worker import worker_thread, write_config
 from tinyclaw.actors.persona import (
     BEGIN,
     END,

@@ -1,14 +1,15 @@
 """``/model``, ``/cost`` and the spend limits as a Telegram user meets them: the real
-listener against the fake Bot API, the real worker running ``scripts/fake-cli``
+listener against the fake Bot API, the real worker running ``tests/fakes/bin/fake-cli``
 (which reports each run cost $0.25), answers and notices delivered into the chats."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.fakes.telegram_api import TelegramFake
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 
@@ -31,7 +32,7 @@ owners = ["telegram:{OWNER_ID}"]
 
 async def said(fake: TelegramFake, chat: int, count: int) -> list[str]:
     """The first ``count`` texts the bot sent into ``chat``, once they are all there."""
-    await until(lambda: len(fake.texts(chat)) >= count, f"{count} messages in {chat}")
+    await until(lambda: len(fake.texts(chat)) >= count, what=f"{count} messages in {chat}")
     return fake.texts(chat)[:count]
 
 

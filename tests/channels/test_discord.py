@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.fakes.discord_api import wait_until
 from tests.fakes.discord_harness import ListenerKit
+from tests.support.waiting import until
 from tinyclaw.channels.discord import DiscordChannel
 
 
@@ -24,7 +24,7 @@ async def test_dm_round_trip(listener: DiscordChannel, kit: ListenerKit) -> None
     assert message.sender.id == alice.id and message.sender.name == "alice"
     assert message.text == "What's the weather?"
     assert message.message_id == sent["id"] and not message.is_group
-    await wait_until(lambda: "555" in fake.state.typing, what="typing indicator")
+    await until(lambda: "555" in fake.state.typing, what="typing indicator")
 
     reply = kit.reply(message, "Sunny, 21 degrees.")
     await kit.delivered(reply)
@@ -97,23 +97,6 @@ async def test_a_thread_of_an_allowed_channel_is_allowed_and_answered_in_the_thr
     assert len(kit.incoming()) == 1
 
 
-async def test_long_reply_is_split_at_2000_characters(
-    listener: DiscordChannel, kit: ListenerKit
-) -> None:
-    kit.fake.push_message(channel_id="555", content="write an essay", author=kit.alice)
-    [message] = await kit.queued()
-    paragraphs = [f"Paragraph {i}. " + "word " * 150 for i in range(6)]
-    reply = kit.reply(message, "\n\n".join(paragraphs))
-    await kit.delivered(reply)
-
-    sent = kit.fake.messages
-    parts = [m.content for m in sent]
-    assert len(parts) >= 3 and all(len(p) <= 2000 for p in parts)
-    assert " ".join(" ".join(parts).split()) == " ".join(reply.text.split())
-    assert sent[0].reference_id == message.message_id
-    assert all(m.reference_id is None for m in sent[1:])
-
-
 async def test_attachment_in_is_downloaded_and_a_too_large_one_is_listed(
     listener: DiscordChannel, kit: ListenerKit
 ) -> None:
@@ -179,7 +162,7 @@ async def test_denied_sender_gets_nothing_queued_or_downloaded(
     fake.push_message(
         channel_id="666", content="let me in", author=mallory, attachments=[attachment]
     )
-    await wait_until(lambda: len(fake.messages) == 1, what="the denial")
+    await until(lambda: len(fake.messages) == 1, what="the denial")
     assert mallory.id in fake.messages[0].content
     assert kit.incoming() == [] and fake.state.downloads == []
 
@@ -198,9 +181,9 @@ async def test_typing_is_refreshed_while_the_message_is_worked_on_and_ends_with_
     fake.push_message(channel_id="555", content="think hard", author=kit.alice)
     [message] = await kit.queued()
 
-    await wait_until(lambda: fake.state.typing.count("555") >= 3, what="typing refreshed")
+    await until(lambda: fake.state.typing.count("555") >= 3, what="typing refreshed")
     await kit.delivered(kit.reply(message, "Done thinking."))
-    await wait_until(lambda: not listener.typing.active("555"), what="typing stopped")
+    await until(lambda: not listener.typing.active("555"), what="typing stopped")
     await asyncio.sleep(0.3)  # six refresh intervals
     [reply_post] = fake.requests_to("POST", "/channels/555/messages")
     late = [r for r in fake.requests_to("POST", "/channels/555/typing") if r.at > reply_post.at]
@@ -213,8 +196,8 @@ async def test_typing_gives_up_after_the_cap_when_no_reply_comes(kit: ListenerKi
     fake.push_message(channel_id="555", content="anyone there?", author=kit.alice)
     await kit.queued()
 
-    await wait_until(lambda: fake.state.typing.count("555") >= 2, what="typing refreshed")
-    await wait_until(lambda: not listener.typing.active("555"), what="the cap")
+    await until(lambda: fake.state.typing.count("555") >= 2, what="typing refreshed")
+    await until(lambda: not listener.typing.active("555"), what="the cap")
     await asyncio.sleep(0.1)  # a refresh already on the wire when it stopped
     typed = fake.state.typing.count("555")
     await asyncio.sleep(0.3)
@@ -227,7 +210,9 @@ async def test_a_markdown_reply_keeps_its_markdown_and_pings_nobody(
 ) -> None:
     kit.fake.push_message(channel_id="555", content="who broke it?", author=kit.alice)
     [message] = await kit.queued()
-    reply_text = "**Nobody** did, @everyone relax; ask <@42> or <@&7>.\n\n| a | b |\n|-|-|\n| 1 | 2 |"
+    reply_text = (
+        "**Nobody** did, @everyone relax; ask <@42> or <@&7>.\n\n| a | b |\n|-|-|\n| 1 | 2 |"
+    )
     await kit.delivered(kit.reply(message, reply_text, actor="assistant"))
     [answer] = kit.fake.messages
     assert answer.content == (

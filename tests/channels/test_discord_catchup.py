@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import discord
 import pytest
 
-from tests.fakes.discord_api import FakeUser, ScriptedError, wait_until
+from tests.fakes.discord_api import FakeUser, ScriptedError
 from tests.fakes.discord_harness import ListenerKit
+from tests.support.waiting import until
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor
 from tinyclaw.core.home import Home
@@ -21,7 +22,7 @@ DM = "4242"
 
 async def caught_up(listener: DiscordChannel) -> None:
     """Wait for the catch-up that READY started to finish."""
-    await wait_until(
+    await until(
         lambda: listener.catch_up_task is not None and listener.catch_up_task.done(),
         what="the catch-up",
     )
@@ -121,12 +122,12 @@ async def test_a_fresh_session_catches_up_but_a_resume_does_not(kit: ListenerKit
     reads = len(kit.fake.requests_to("GET", f"/channels/{DM}/messages"))
 
     kit.fake.drop_connection()  # resumed: Discord replays what the session missed
-    await wait_until(lambda: kit.fake.gateway.log.resumes == 1)
+    await until(lambda: kit.fake.gateway.log.resumes == 1)
     assert len(kit.fake.requests_to("GET", f"/channels/{DM}/messages")) == reads
 
     kit.fake.write_offline(channel_id=DM, content="lost in the gap", author=kit.alice)
     kit.fake.send_op(9, False)  # INVALID_SESSION: a fresh IDENTIFY and a new READY
-    await wait_until(lambda: len(kit.fake.gateway.log.identifies) == 2)
+    await until(lambda: len(kit.fake.gateway.log.identifies) == 2)
     await kit.queued(2)
     await caught_up(listener)
     assert texts(kit) == ["before", "lost in the gap"]

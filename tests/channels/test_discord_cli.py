@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.discord_api import DiscordFake, FakeUser
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_inbound
 from tinyclaw.spool import Spool
@@ -58,13 +58,6 @@ def listen(home: Home, token: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_refused_token_exits_2_with_one_line(home: Home, fake: DiscordFake) -> None:

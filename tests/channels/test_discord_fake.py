@@ -11,7 +11,8 @@ import discord
 import pytest
 import yarl
 
-from tests.fakes.discord_api import DiscordFake, ScriptedError, SentFile, wait_until
+from tests.fakes.discord_api import DiscordFake, ScriptedError, SentFile
+from tests.support.waiting import until
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def test_login_identify_and_dm_round_trip(fake: DiscordFake, client: Recor
     assert fake.gateway.log.identifies[0]["intents"] & discord.Intents.message_content.flag
     alice = fake.user("alice")
     sent = fake.push_message(channel_id="4242", content="hello", author=alice)
-    await wait_until(lambda: len(client.seen) == 1)
+    await until(lambda: len(client.seen) == 1)
     message = client.seen[0]
     assert isinstance(message.channel, discord.DMChannel)
     assert message.content == "hello" and str(message.author.id) == alice.id
@@ -86,7 +87,7 @@ async def test_guild_message_mention_and_attachment(fake: DiscordFake) -> None:
             mentions=[fake.bot],
             attachments=[attachment],
         )
-        await wait_until(lambda: len(bot.seen) == 1)
+        await until(lambda: len(bot.seen) == 1)
         message = bot.seen[0]
         assert isinstance(message.channel, discord.TextChannel)
         assert bot.user is not None and bot.user.mentioned_in(message)
@@ -124,9 +125,9 @@ async def test_scripted_errors_reach_the_library(fake: DiscordFake, client: Reco
 
 async def test_dropped_gateway_resumes(fake: DiscordFake, client: Recorder) -> None:
     fake.drop_connection()
-    await wait_until(lambda: fake.gateway.log.resumes == 1 and fake.ready_connections == 1)
+    await until(lambda: fake.gateway.log.resumes == 1 and fake.ready_connections == 1)
     fake.push_message(channel_id="7", content="still there", author=fake.user())
-    await wait_until(lambda: [m.content for m in client.seen] == ["still there"])
+    await until(lambda: [m.content for m in client.seen] == ["still there"])
 
 
 async def test_bad_token_is_a_login_failure(fake: DiscordFake) -> None:

@@ -3,16 +3,16 @@ components), a press (a component interaction) answers it, and the steps of a ru
 edit one status message that is deleted when the answer lands.
 
 The real discord.py against the loopback Discord fake, the real worker in a thread
-running ``scripts/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash; ``FAKE_CLI_TOOLS`` uses
+running ``tests/fakes/bin/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash; ``FAKE_CLI_TOOLS`` uses
 two tools).
 """
 
 from __future__ import annotations
 
-from tests.channels.conftest import until
 from tests.fakes.discord_api import DiscordFake, SentMessage
 from tests.fakes.discord_harness import ListenerKit
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.home import Home
 
 DM = "4242"
@@ -56,7 +56,7 @@ async def test_the_owner_allows_a_tool_with_a_button(
     await kit.start()
     with worker_thread(home):
         fake.push_message(channel_id=DM, content="tidy up", author=kit.alice)
-        await until(lambda: question(fake), "the question with buttons")
+        await until(lambda: question(fake), what="the question with buttons")
         asked = question(fake)
         assert asked is not None
         message_id = str(asked.response["id"])
@@ -65,17 +65,17 @@ async def test_the_owner_allows_a_tool_with_a_button(
         forged = fake.push_press(
             user=kit.alice, channel_id=DM, message_id=message_id, custom_id="ao:forged"
         )
-        await until(lambda: fake.callback_for(forged["id"]), "the forged press acknowledged")
+        await until(lambda: fake.callback_for(forged["id"]), what="the forged press acknowledged")
         pressed = fake.push_press(
             user=kit.alice,
             channel_id=DM,
             message_id=message_id,
             custom_id=custom_id(fake, asked, "Allow once"),
         )
-        await until(lambda: posted(fake, "(Bash allowed)"), "the answer")
+        await until(lambda: posted(fake, "(Bash allowed)"), what="the answer")
         await until(
             lambda: "Allowed once by" in fake.shown[(DM, message_id)]["content"],
-            "the question closed",
+            what="the question closed",
         )
     forged_ack, ack = fake.callback_for(forged["id"]), fake.callback_for(pressed["id"])
     assert forged_ack is not None and "not valid" in forged_ack.content
@@ -90,8 +90,8 @@ async def test_steps_edit_one_status_message_that_goes_when_the_answer_lands(
     await kit.start(progress="edit")
     with worker_thread(home):
         fake.push_message(channel_id=DM, content="look around", author=kit.alice)
-        await until(lambda: posted(fake, "look around"), "the answer")
-        await until(lambda: fake.requests_to("DELETE", "/messages/"), "the status removed")
+        await until(lambda: posted(fake, "look around"), what="the answer")
+        await until(lambda: fake.requests_to("DELETE", "/messages/"), what="the status removed")
     [status] = [m for m in in_dm(fake) if m.content.startswith("@assistant")]
     assert "ls -la" in status.content
     assert fake.shown[(DM, str(status.response["id"]))]["deleted"]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.discord_api import ScriptedError, wait_until
+from tests.fakes.discord_api import ScriptedError
 from tests.fakes.discord_harness import ListenerKit, running_fake
+from tests.support.waiting import until
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.core.errors import ChannelAuthError
 from tinyclaw.core.home import Home
@@ -61,7 +62,7 @@ async def test_forbidden_reply_goes_to_failed_with_the_reason(
     message = await a_message(kit)
     kit.fake.fail("send_message", ScriptedError(403, "Missing Access", 50001))
     reply = kit.reply(message, "you will not see this")
-    await wait_until(lambda: kit.failed_reason(reply) is not None, what="failed/ reason")
+    await until(lambda: kit.failed_reason(reply) is not None, what="failed/ reason")
 
     reason = kit.failed_reason(reply) or ""
     assert "403" in reason and "Missing Access" in reason
@@ -91,9 +92,9 @@ async def test_dropped_gateway_resumes_and_keeps_receiving(
 ) -> None:
     await a_message(kit, "before")
     kit.fake.drop_connection()
-    await wait_until(lambda: kit.fake.gateway.log.resumes == 1 and kit.fake.ready_connections == 1)
+    await until(lambda: kit.fake.gateway.log.resumes == 1 and kit.fake.ready_connections == 1)
     kit.fake.drop_connection(code=4000)  # a close frame with an error code: same story
-    await wait_until(lambda: kit.fake.gateway.log.resumes == 2 and kit.fake.ready_connections == 1)
+    await until(lambda: kit.fake.gateway.log.resumes == 2 and kit.fake.ready_connections == 1)
 
     kit.fake.push_message(channel_id="555", content="after", author=kit.alice)
     messages = await kit.queued(2)

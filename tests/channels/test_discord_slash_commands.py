@@ -14,8 +14,9 @@ import logging
 
 import pytest
 
-from tests.fakes.discord_api import DiscordFake, ScriptedError, wait_until
+from tests.fakes.discord_api import DiscordFake, ScriptedError
 from tests.fakes.discord_harness import ListenerKit
+from tests.support.waiting import until
 from tinyclaw.channels.discord import DiscordChannel
 
 DM = "555"
@@ -23,7 +24,7 @@ DM = "555"
 
 async def acknowledged(fake: DiscordFake, interaction: dict[str, object]) -> str:
     """Wait for the interaction's acknowledgement; it must be one only the sender sees."""
-    await wait_until(
+    await until(
         lambda: any(c.interaction_id == interaction["id"] for c in fake.callbacks),
         what="the interaction acknowledged",
     )
@@ -114,7 +115,7 @@ async def test_a_stranger_s_slash_command_meets_the_same_gate(
     sent = fake.push_interaction("actors", user=mallory, channel_id="666")
 
     await acknowledged(fake, sent)
-    await wait_until(lambda: len(fake.messages) == 1, what="the denial")
+    await until(lambda: len(fake.messages) == 1, what="the denial")
     denial = fake.messages[0]
     assert denial.channel_id == "666" and mallory.id in denial.content
     await asyncio.sleep(0.1)
@@ -148,7 +149,7 @@ async def test_a_slash_command_pairs_a_stranger_before_the_gate(
     sent = fake.push_interaction("pair", user=bob, channel_id="777", options={"code": "ABCD"})
 
     await acknowledged(fake, sent)
-    await wait_until(lambda: len(fake.messages) == 1, what="the pairing answer")
+    await until(lambda: len(fake.messages) == 1, what="the pairing answer")
     assert fake.messages[0].content == "pairing is not enabled"  # the allow-list gate's answer
     assert kit.incoming() == []
 

@@ -1,5 +1,5 @@
 """Discord end to end: the listener against the loopback Discord fake and the real
-worker in a thread, running ``scripts/fake-cli`` (it answers ``echo: <prompt>``).
+worker in a thread, running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``).
 
 The home is configured the way a user would (``[channels.discord]`` with ``allow_from``
 and ``allow_groups`` in tinyclaw.toml) and the listener gets the gate ``tinyclaw listen``
@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fakes.discord_api import DiscordFake, FakeUser, SentMessage, wait_until
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.fakes.discord_api import DiscordFake, FakeUser, SentMessage
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.pairing_gate import ListenerGate
@@ -50,7 +51,7 @@ class Story:
         def found() -> SentMessage | None:
             return next((m for m in self.texts(channel_id) if needle in m.content), None)
 
-        await wait_until(lambda: found() is not None, timeout=20, what=f"{needle!r} posted")
+        await until(lambda: found() is not None, timeout=20, what=f"{needle!r} posted")
         sent = found()
         assert sent is not None
         return sent
@@ -98,9 +99,9 @@ async def test_a_dm_is_answered_by_the_worker_and_typing_stops(story: Story) -> 
     assert answer.reference_id == sent["id"]
     assert DM in fake.state.typing  # "typing…" showed while the CLI ran
     sent_box = story.spool.sent("discord")
-    await wait_until(lambda: any(sent_box.glob("*.json")), what="the reply in sent/discord")
+    await until(lambda: any(sent_box.glob("*.json")), what="the reply in sent/discord")
     assert not any(story.spool.outgoing("discord").glob("*.json"))
-    await wait_until(lambda: not story.listener.typing.active(DM), what="typing stopped")
+    await until(lambda: not story.listener.typing.active(DM), what="typing stopped")
     typed = len(fake.state.typing)
     await asyncio.sleep(0.3)  # six refresh intervals
     assert len(fake.state.typing) == typed

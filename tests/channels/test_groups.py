@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.channels.test_whatsapp import ALICE, config_for, listening, reply_to, sent_box
 from tests.fakes.telegram_api import BOT_USERNAME, TelegramFake
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.messages import incoming
+from tests.support.waiting import until
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.spool import Spool
@@ -40,11 +42,11 @@ async def test_telegram_mention_in_an_allowed_group_is_answered_in_the_group(
         update = telegram_fake.push_message(
             alice, f"@{BOT_USERNAME} what did we decide?", chat_id=GROUP, chat_type="supergroup"
         )
-        await until(lambda: incoming(home), "the group message queued")
+        await until(lambda: incoming(home), what="the group message queued")
         [message] = incoming(home)
-        await until(lambda: len(telegram_fake.typing(GROUP)) >= 2, "typing in the group")
+        await until(lambda: len(telegram_fake.typing(GROUP)) >= 2, what="typing in the group")
         Spool(home).put_reply(answer(message, "We decided to ship on Friday."))
-        await until(lambda: telegram_fake.texts(GROUP), "the answer in the group")
+        await until(lambda: telegram_fake.texts(GROUP), what="the answer in the group")
     assert (message.chat_id, message.is_group, message.text) == (
         str(GROUP),
         True,
@@ -70,12 +72,12 @@ async def test_telegram_forum_topic_keeps_every_part_and_typing_in_the_topic(
             chat_type="supergroup",
             thread_id=TOPIC,
         )
-        await until(lambda: incoming(home), "the topic message queued")
+        await until(lambda: incoming(home), what="the topic message queued")
         [message] = incoming(home)
-        await until(lambda: telegram_fake.typing(GROUP), "typing in the topic")
+        await until(lambda: telegram_fake.typing(GROUP), what="typing in the topic")
         long_text = "\n\n".join(["A" * 3000, "B" * 3000, "C" * 3000])
         Spool(home).put_reply(answer(message, long_text))
-        await until(lambda: len(telegram_fake.texts(GROUP)) == 3, "all three parts")
+        await until(lambda: len(telegram_fake.texts(GROUP)) == 3, what="all three parts")
     assert message.chat_id == f"{GROUP}:{TOPIC}"  # a topic is its own conversation
     assert message.meta["message_thread_id"] == TOPIC
     assert [s.thread_id for s in telegram_fake.sent] == [TOPIC, TOPIC, TOPIC]
@@ -99,9 +101,9 @@ async def test_whatsapp_mention_in_an_allowed_group_is_answered_in_the_group(
         assert (await meta.apost(update)).status_code == 200
         [message] = incoming(home)
         wamid = update["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-        await async_wait_for(lambda: len(fake.state.typing) >= 2, what="typing on the message")
+        await until(lambda: len(fake.state.typing) >= 2, what="typing on the message")
         Spool(home).put_reply(reply_to(message, "Here is the summary."))
-        await async_wait_for(lambda: sent_box(home), what="sent/")
+        await until(lambda: sent_box(home), what="sent/")
     assert (message.chat_id, message.is_group, message.text) == (group, True, "summarize this")
     [sent] = fake.messages
     assert (sent.to, sent.text, sent.reply_to) == (group, "Here is the summary.", wamid)

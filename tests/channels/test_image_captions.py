@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.channels.conftest import incoming
 from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.discord_harness import ListenerKit
 from tests.fakes.images import JPEG, png
 from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.messages import incoming
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.core.home import Home
 from tinyclaw.worker.prompt import shown_images

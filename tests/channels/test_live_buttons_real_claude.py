@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.cli_fixtures import anthropic_fake, claude_settings  # noqa: F401
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_harness import ListenerKit
 from tests.fakes.providers import Reply
 from tests.fakes.telegram_api import TelegramFake
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
 from tests.worker.test_real_clis import ACTOR, Stage
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
@@ -61,7 +62,7 @@ async def test_telegram_owner_allows_claude_s_command_with_a_button(
                 lambda: any(
                     telegram_fake.buttons(ALICE_ID, s.message_id) for s in telegram_fake.sent
                 ),
-                "the question with buttons",
+                what="the question with buttons",
                 timeout=60,
             )
             asked = next(
@@ -70,7 +71,9 @@ async def test_telegram_owner_allows_claude_s_command_with_a_button(
             assert "echo made" in asked.text
             allow = telegram_fake.buttons(ALICE_ID, asked.message_id)[0]
             telegram_fake.press(alice, ALICE_ID, asked.message_id, allow["callback_data"])
-            await until(lambda: "finished" in telegram_fake.texts(ALICE_ID), "the answer", 90)
+            await until(
+                lambda: "finished" in telegram_fake.texts(ALICE_ID), what="the answer", timeout=90
+            )
     assert target.read_text().strip() == "made"
     assert "Allowed once by" in telegram_fake.shown(ALICE_ID, asked.message_id)["text"]
 
@@ -95,7 +98,7 @@ async def test_discord_owner_denies_claude_s_command_with_a_button(
         def question() -> Any:
             return next((m for m in fake.messages if fake.buttons(DM, str(m.response["id"]))), None)
 
-        await until(question, "the question with buttons", timeout=60)
+        await until(question, what="the question with buttons", timeout=60)
         asked = question()
         message_id = str(asked.response["id"])
         deny = fake.buttons(DM, message_id)[2]
@@ -103,7 +106,11 @@ async def test_discord_owner_denies_claude_s_command_with_a_button(
         fake.push_press(
             user=kit.alice, channel_id=DM, message_id=message_id, custom_id=deny["custom_id"]
         )
-        await until(lambda: any("finished" in m.content for m in fake.messages), "the answer", 90)
+        await until(
+            lambda: any("finished" in m.content for m in fake.messages),
+            what="the answer",
+            timeout=90,
+        )
     assert not target.exists()
     assert "Denied by" in fake.shown[(DM, message_id)]["content"]
 
@@ -128,12 +135,12 @@ async def test_whatsapp_owner_allows_claude_s_command_with_a_reply_button(
             def question() -> Any:
                 return next((m for m in fake.messages if m.type == "interactive"), None)
 
-            await async_wait_for(lambda: question() is not None, 60, what="the question")
+            await until(lambda: question() is not None, 60, what="the question")
             asked = question()
             allow = asked.payload["interactive"]["action"]["buttons"][0]["reply"]
             press = meta.button_reply(
                 allow["id"], allow["title"], wa_id=ALICE, reply_to=(asked.id, ALICE)
             )
             await meta.apost(press)
-            await async_wait_for(lambda: "finished" in fake.texts, 90, what="the answer")
+            await until(lambda: "finished" in fake.texts, 90, what="the answer")
     assert target.read_text().strip() == "made"

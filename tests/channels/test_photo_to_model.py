@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs against loopback fakes)
     anthropic_fake,
     claude_settings,
@@ -19,7 +18,9 @@ from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs a
 )
 from tests.fakes.images import JPEG
 from tests.fakes.telegram_api import TelegramFake
-from tests.worker.conftest import worker_thread
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
+from tests.support.worker import worker_thread
 from tests.worker.test_real_clis import Stage, new_stage
 from tinyclaw.core.home import Home
 
@@ -45,7 +46,7 @@ async def test_a_telegram_photo_with_a_caption_reaches_the_model_as_an_image(
             telegram_fake.push_message(alice, None, photo=JPEG, caption=CAPTION)
             await until(
                 lambda: any(t.startswith("echo:") for t in telegram_fake.texts(ALICE_ID)),
-                "the model's answer in the chat",
+                what="the model's answer in the chat",
                 timeout=90,
             )
 

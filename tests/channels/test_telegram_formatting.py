@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.channels.conftest import until
 from tests.channels.test_telegram_outbound import CHAT, reply, sent_box
 from tests.fakes.telegram_api import ScriptedError, TelegramFake
 from tests.fakes.telegram_markup import entity_problem
+from tests.support.waiting import until
 from tinyclaw.channels.formatting import telegram_parts
 from tinyclaw.channels.values import TextPart
 from tinyclaw.core.home import Home
@@ -32,7 +32,7 @@ async def test_a_markdown_reply_reaches_telegram_styled(
 ) -> None:
     async with run_telegram():
         Spool(home).put_reply(reply(ANSWER, actor="assistant"))
-        await until(lambda: sent_box(home), "the reply delivered")
+        await until(lambda: sent_box(home), what="the reply delivered")
     [sent] = telegram_fake.sent
     assert sent.text == (
         "Status\n\nThe build is green; run make test again, see the log.\n\nmake test"
@@ -50,7 +50,7 @@ async def test_tinyclaws_own_answers_are_sent_as_written(
     table = "By actor:\n  @assistant: today $0.25\n  @coder: today $0.00 *none*"
     async with run_telegram():
         Spool(home).put_reply(reply(table, kind="notice"))
-        await until(lambda: sent_box(home), "the answer delivered")
+        await until(lambda: sent_box(home), what="the answer delivered")
     [sent] = telegram_fake.sent
     assert sent.text == table
     assert not sent.entities
@@ -62,7 +62,7 @@ async def test_a_reply_telegram_cannot_parse_is_sent_again_as_plain_text(
     telegram_fake.fail("sendMessage", UNPARSEABLE)
     async with run_telegram():
         Spool(home).put_reply(reply(ANSWER, actor="assistant"))
-        await until(lambda: sent_box(home), "the reply delivered")
+        await until(lambda: sent_box(home), what="the reply delivered")
     refused, accepted = telegram_fake.calls_to("sendMessage")
     assert refused.status == 400 and json.loads(json.dumps(refused.params["entities"]))
     assert accepted.status == 200 and "entities" not in accepted.params
@@ -92,7 +92,7 @@ async def test_a_long_reply_with_code_resumes_with_the_same_parts_after_a_crash(
     # Killed after the first part: its progress was saved in the reply file.
     Spool(home).put_reply(reply(text, actor="assistant", meta={"parts_sent": 1}))
     async with run_telegram():
-        await until(lambda: sent_box(home), "the rest delivered")
+        await until(lambda: sent_box(home), what="the rest delivered")
     sent = telegram_fake.sent
     assert [s.text for s in sent] == [p.text for p in parts[1:]]
     for message in sent:
@@ -105,6 +105,6 @@ async def test_plain_formatting_sends_the_markdown_as_written(
 ) -> None:
     async with run_telegram(formatting="plain"):
         Spool(home).put_reply(reply(ANSWER, actor="assistant"))
-        await until(lambda: sent_box(home), "the reply delivered")
+        await until(lambda: sent_box(home), what="the reply delivered")
     [sent] = telegram_fake.sent
     assert (sent.text, sent.entities) == (ANSWER, ())

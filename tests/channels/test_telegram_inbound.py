@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.fakes.telegram_api import BOT, BOT_USERNAME, TelegramFake
+from tests.support.channels import ALICE_ID
+from tests.support.messages import incoming
+from tests.support.waiting import until
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
@@ -23,8 +25,8 @@ async def test_a_dm_becomes_one_queue_file_with_sender_and_message_id(
     alice = telegram_fake.user(ALICE_ID, "Alice", "alice")
     async with run_telegram():
         update = telegram_fake.push_message(alice, "What is on my calendar?")
-        await until(lambda: incoming(home), "the message in queue/incoming")
-        await until(lambda: telegram_fake.calls_to("sendChatAction"), "the typing indicator")
+        await until(lambda: incoming(home), what="the message in queue/incoming")
+        await until(lambda: telegram_fake.calls_to("sendChatAction"), what="the typing indicator")
     [message] = incoming(home)
     assert message.channel == "telegram"
     assert message.chat_id == str(ALICE_ID)
@@ -55,7 +57,7 @@ async def test_a_reply_to_an_earlier_message_carries_the_quote(
     earlier = telegram_fake.message_payload(alice, "Buy milk and eggs", message_id=41)
     async with run_telegram():
         telegram_fake.push_message(alice, "Add bread to this", reply_to=earlier)
-        await until(lambda: incoming(home), "the reply in incoming")
+        await until(lambda: incoming(home), what="the reply in incoming")
     [message] = incoming(home)
     assert message.reply_to is not None
     assert message.reply_to.text == "Buy milk and eggs"
@@ -77,7 +79,7 @@ async def test_group_messages_are_ignored_unless_the_bot_is_mentioned_or_replied
         telegram_fake.push_message(alice, f"@{BOT_USERNAME} hi", chat_id=-555, chat_type="group")
         last = telegram_fake.push_message(alice, "still chatting", **in_group)
         await until(
-            lambda: telegram_fake.confirmed_offset > last["update_id"], "all updates handled"
+            lambda: telegram_fake.confirmed_offset > last["update_id"], what="all updates handled"
         )
     texts = [m.text for m in incoming(home)]
     assert texts == ["summarize the thread", "and in French?"]
@@ -97,7 +99,7 @@ async def test_attachments_are_downloaded_after_the_gate_with_safe_names(
         )
         telegram_fake.push_message(alice, None, photo=b"\xff\xd8 jpeg bytes")
         telegram_fake.push_message(alice, None, voice=b"OggS voice")
-        await until(lambda: len(incoming(home)) == 3, "three messages with files")
+        await until(lambda: len(incoming(home)) == 3, what="three messages with files")
     document, photo, voice = incoming(home)
     assert document.text == "Please review"
     [pdf] = document.attachments
@@ -123,7 +125,7 @@ async def test_an_attachment_over_the_cap_is_listed_not_downloaded(
             document=("huge.mp4", b"small really", "video/mp4"),
             declared_size=5 * 1024 * 1024,
         )
-        await until(lambda: incoming(home), "the message")
+        await until(lambda: incoming(home), what="the message")
     [message] = incoming(home)
     assert message.attachments == []
     assert "huge.mp4 skipped: too large (5.0 MB; limit 1.0 MB)" in message.text
@@ -138,12 +140,13 @@ async def test_a_redelivered_update_is_queued_once(
         first = telegram_fake.push_message(
             alice, "only once please", document=("a.txt", b"A", "text/plain")
         )
-        await until(lambda: incoming(home), "the first delivery")
+        await until(lambda: incoming(home), what="the first delivery")
     # Telegram after a restart: the same message again, as if never confirmed.
     async with run_telegram():
         again = telegram_fake.redeliver(first)
         await until(
-            lambda: telegram_fake.confirmed_offset > again["update_id"], "the redelivery handled"
+            lambda: telegram_fake.confirmed_offset > again["update_id"],
+            what="the redelivery handled",
         )
     assert [m.text for m in incoming(home)] == ["only once please"]
     files_root = Spool(home).files_root
@@ -156,7 +159,7 @@ async def test_a_denied_sender_gets_their_id_and_nothing_is_queued_or_downloaded
     mallory = telegram_fake.user(666, "Mallory", "mallory")
     async with run_telegram():
         telegram_fake.push_message(mallory, "let me in", document=("x.sh", b"rm -rf", "text/x-sh"))
-        await until(lambda: telegram_fake.texts(666), "the answer to mallory")
+        await until(lambda: telegram_fake.texts(666), what="the answer to mallory")
     [answer] = telegram_fake.texts(666)
     assert "not allowed" in answer and "666" in answer
     assert incoming(home) == []
@@ -170,7 +173,7 @@ async def test_an_empty_allow_list_denies_everyone(
     alice = telegram_fake.user(ALICE_ID)
     async with run_telegram(allow_from=[]):
         telegram_fake.push_message(alice, "hello?")
-        await until(lambda: telegram_fake.texts(ALICE_ID), "the refusal")
+        await until(lambda: telegram_fake.texts(ALICE_ID), what="the refusal")
     assert incoming(home) == []
 
 
@@ -180,7 +183,7 @@ async def test_pair_goes_to_the_gate_before_the_allow_check(
     stranger = telegram_fake.user(777, "Sam", None)
     async with run_telegram():
         telegram_fake.push_message(stranger, f"/pair@{BOT_USERNAME} ABCD-1234")
-        await until(lambda: telegram_fake.texts(777), "the gate's answer")
+        await until(lambda: telegram_fake.texts(777), what="the gate's answer")
     assert telegram_fake.texts(777) == ["pairing is not enabled"]
     assert incoming(home) == []
 
@@ -194,7 +197,7 @@ async def test_chat_commands_go_to_the_worker_normalized(
         telegram_fake.push_message(alice, "/start")
         telegram_fake.push_message(alice, "/status")
         telegram_fake.push_message(alice, "/weather tomorrow")  # not ours: plain chat
-        await until(lambda: len(incoming(home)) == 4, "four messages")
+        await until(lambda: len(incoming(home)) == 4, what="four messages")
     assert [(m.kind, m.text) for m in incoming(home)] == [
         ("command", "/reset @coder"),
         ("command", "/help"),

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, RecordedSleeps, incoming, until
 from tests.fakes.telegram_api import (
     BAD_GATEWAY,
     FORBIDDEN,
@@ -20,6 +19,9 @@ from tests.fakes.telegram_api import (
     rate_limited,
     utf16_len,
 )
+from tests.support.channels import ALICE_ID, RecordedSleeps
+from tests.support.messages import incoming
+from tests.support.waiting import until
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
@@ -59,7 +61,7 @@ async def test_dm_round_trip_through_the_queue(
     spool = Spool(home)
     async with run_telegram() as channel:
         telegram_fake.push_message(alice, "hello bot")
-        await until(lambda: incoming(home), "the message queued")
+        await until(lambda: incoming(home), what="the message queued")
         [message] = incoming(home)
         assert channel.typing.active(CHAT)  # "typing…" while the worker thinks
         answer = reply(
@@ -69,7 +71,7 @@ async def test_dm_round_trip_through_the_queue(
             reply_to_message_id=message.message_id,
         )
         spool.put_reply(answer)
-        await until(lambda: sent_box(home), "the reply delivered")
+        await until(lambda: sent_box(home), what="the reply delivered")
         assert not channel.typing.active(CHAT)
     [sent] = telegram_fake.sent
     assert (sent.chat_id, sent.text) == (CHAT, "Hello Alice!")
@@ -82,7 +84,7 @@ async def test_a_reply_waiting_at_start_up_is_delivered(
 ) -> None:
     Spool(home).put_reply(reply("written while the listener was down"))
     async with run_telegram(scan_interval=30):
-        await until(lambda: sent_box(home), "the start-up scan delivered it")
+        await until(lambda: sent_box(home), what="the start-up scan delivered it")
     assert telegram_fake.texts() == ["written while the listener was down"]
 
 
@@ -94,7 +96,7 @@ async def test_a_long_reply_is_split_at_4096_with_code_blocks_intact(
     text = f"{prose}\n\n```python\n{code}\n```\n\nThat is all."
     async with run_telegram():
         Spool(home).put_reply(reply(text, reply_to_message_id="5"))
-        await until(lambda: sent_box(home), "the long reply delivered")
+        await until(lambda: sent_box(home), what="the long reply delivered")
     parts = telegram_fake.texts()
     assert len(parts) >= 3
     assert all(utf16_len(p) <= 4096 for p in parts)
@@ -125,7 +127,7 @@ async def test_files_are_sent_only_from_inside_the_workspace(
     ]
     async with run_telegram():
         Spool(home).put_reply(reply("Here are the files.", files=files, workspace=str(workspace)))
-        await until(lambda: sent_box(home), "the reply with files delivered")
+        await until(lambda: sent_box(home), what="the reply with files delivered")
     kinds = [(s.kind, s.file_name) for s in telegram_fake.sent]
     assert kinds[:3] == [("text", None), ("document", "report.txt"), ("photo", "chart.png")]
     assert [s.data for s in telegram_fake.sent[1:3]] == [b"quarterly numbers", b"\x89PNG chart"]
@@ -142,7 +144,7 @@ async def test_server_errors_are_retried_with_backoff(
     telegram_fake.fail("sendMessage", SERVER_ERROR, BAD_GATEWAY)
     async with run_telegram():
         Spool(home).put_reply(reply("third time lucky"))
-        await until(lambda: sent_box(home), "delivered after two errors")
+        await until(lambda: sent_box(home), what="delivered after two errors")
     assert telegram_fake.texts() == ["third time lucky"]
     statuses = [c.status for c in telegram_fake.calls_to("sendMessage")]
     assert statuses == [500, 502, 200]
@@ -155,7 +157,7 @@ async def test_a_429_is_retried_after_the_time_telegram_asks_for(
     telegram_fake.fail("sendMessage", rate_limited(7))
     async with run_telegram():
         Spool(home).put_reply(reply("not so fast"))
-        await until(lambda: sent_box(home), "delivered after the rate limit")
+        await until(lambda: sent_box(home), what="delivered after the rate limit")
     assert 7.0 in sleeps
     assert [c.status for c in telegram_fake.calls_to("sendMessage")] == [429, 200]
 
@@ -167,7 +169,7 @@ async def test_a_permanent_error_moves_the_reply_to_failed_with_the_reason(
     spool = Spool(home)
     async with run_telegram():
         path = spool.put_reply(reply("you blocked me", id="r-blocked"))
-        await until(lambda: spool.list_box(spool.failed), "the reply in failed/")
+        await until(lambda: spool.list_box(spool.failed), what="the reply in failed/")
     assert [p.name for p in spool.list_box(spool.failed)] == [path.name]
     reason = json.loads((spool.failed / (path.name + ".reason")).read_text())
     assert "Forbidden: bot was blocked by the user" in reason["reason"]
@@ -276,9 +278,9 @@ async def test_a_permission_question_arrives_as_text_and_a_typed_yes_answers_it(
     alice = telegram_fake.user(ALICE_ID)
     async with run_telegram():
         Spool(home).put_reply(question)
-        await until(lambda: sent_box(home), "the question delivered")
+        await until(lambda: sent_box(home), what="the question delivered")
         telegram_fake.push_message(alice, "yes")
-        await until(lambda: incoming(home), "the answer queued")
+        await until(lambda: incoming(home), what="the answer queued")
     assert telegram_fake.texts()[0].startswith("@coder asks to use Bash: make test")
     [answer] = incoming(home)
     assert (answer.kind, answer.text) == ("chat", "yes")

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, RecordedSleeps, incoming, until
 from tests.fakes.telegram_api import BAD_GATEWAY, TelegramFake
+from tests.support.channels import ALICE_ID, RecordedSleeps
+from tests.support.messages import incoming
+from tests.support.waiting import until
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
 from tinyclaw.core.errors import AlreadyRunningError, ChannelAuthError
@@ -42,7 +44,7 @@ async def test_a_token_revoked_while_running_stops_the_listener(
     )
     channel = TelegramChannel(home, config, token=telegram_fake.token, poll_timeout=1)
     run = asyncio.create_task(channel.run(asyncio.Event()))
-    await until(lambda: telegram_fake.calls_to("getUpdates"), "polling")
+    await until(lambda: telegram_fake.calls_to("getUpdates"), what="polling")
     telegram_fake.token = "revoked"
     with pytest.raises(ChannelAuthError, match="refused the bot token"):
         await asyncio.wait_for(run, 10)
@@ -70,9 +72,9 @@ async def test_lost_connection_is_retried_with_backoff_and_logged(
     caplog.set_level(logging.INFO, logger="tinyclaw.channels.telegram")
     telegram_fake.fail("getUpdates", BAD_GATEWAY, BAD_GATEWAY)
     async with run_telegram():
-        await until(lambda: len(telegram_fake.calls_to("getUpdates")) >= 3, "two failed polls")
+        await until(lambda: len(telegram_fake.calls_to("getUpdates")) >= 3, what="two failed polls")
         telegram_fake.push_message(alice, "are you still there?")
-        await until(lambda: incoming(home), "the message after the outage")
+        await until(lambda: incoming(home), what="the message after the outage")
     warnings = [r.getMessage() for r in caplog.records if "reconnecting in" in r.getMessage()]
     assert len(warnings) == 2 and "Bad Gateway" in warnings[0]
     assert any("polling works again" in r.getMessage() for r in caplog.records)
@@ -87,7 +89,7 @@ async def test_polling_reconnects_with_growing_delays(
     telegram_fake.fail("getUpdates", BAD_GATEWAY, BAD_GATEWAY, BAD_GATEWAY, BAD_GATEWAY)
     async with run_telegram():
         telegram_fake.push_message(alice, "after the outage")
-        await until(lambda: incoming(home), "the message after four failed polls")
+        await until(lambda: incoming(home), what="the message after four failed polls")
     assert sleeps[:4] == [0.05, 0.1, 0.2, 0.4]
     statuses = [c.status for c in telegram_fake.calls_to("getUpdates")]
     assert statuses[:5] == [502, 502, 502, 502, 200]
@@ -103,7 +105,7 @@ async def test_bot_api_unreachable_at_start_is_retried_until_it_answers(
     async with run_telegram() as channel:
         assert channel.mention_tokens == ("@tiny_claw_bot",)
         telegram_fake.push_message(alice, "hello once it is up")
-        await until(lambda: incoming(home), "the first message")
+        await until(lambda: incoming(home), what="the first message")
     assert [c.status for c in telegram_fake.calls_to("getMe")][:4] == [502, 502, 502, 200]
     assert sleeps[:3] == [0.05, 0.1, 0.2]
 
@@ -118,7 +120,7 @@ async def test_a_stop_while_the_bot_api_is_still_unreachable_ends_the_listener(
     channel = TelegramChannel(home, config, token=telegram_fake.token, reconnect_delay=0.05)
     stop = asyncio.Event()
     run = asyncio.create_task(channel.run(stop))
-    await until(lambda: len(telegram_fake.calls_to("getMe")) >= 2, "a retry")
+    await until(lambda: len(telegram_fake.calls_to("getMe")) >= 2, what="a retry")
 
     stop.set()
 
@@ -132,7 +134,7 @@ async def test_stop_releases_the_long_poll_and_confirms_handled_updates(
     alice = telegram_fake.user(ALICE_ID)
     async with run_telegram(poll_timeout=60):
         update = telegram_fake.push_message(alice, "handled")
-        await until(lambda: incoming(home), "handled")
+        await until(lambda: incoming(home), what="handled")
         stop_started = asyncio.get_running_loop().time()
     # The context exit stopped it well before the 60 s long poll would have ended.
     assert asyncio.get_running_loop().time() - stop_started < 30
@@ -225,11 +227,11 @@ async def test_cli_listens_until_sigterm_and_stops_cleanly(
         events = home.logs / "events.jsonl"
         await until(
             lambda: events.exists() and "listener.ready" in events.read_text(),
-            "the listener.ready event",
+            what="the listener.ready event",
             timeout=30,
         )
         telegram_fake.push_message(telegram_fake.user(ALICE_ID), "hello from the CLI test")
-        await until(lambda: incoming(home), "the message queued by the process", timeout=10)
+        await until(lambda: incoming(home), what="the message queued by the process", timeout=10)
         proc.send_signal(signal.SIGTERM)
         _out, err = await asyncio.to_thread(proc.communicate, timeout=20)
     finally:

@@ -11,10 +11,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.channels.test_whatsapp import ALICE, listening, reply_to, sent_box
 from tests.fakes.telegram_api import SERVER_ERROR, TelegramFake
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.messages import incoming
+from tests.support.waiting import until
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_reply
@@ -54,9 +56,9 @@ async def test_telegram_typing_is_refreshed_until_the_reply_is_sent(
     typing = lambda: len(telegram_fake.typing(ALICE_ID))  # noqa: E731
     async with run_telegram(typing_interval=INTERVAL):
         telegram_fake.push_message(alice, "think hard")
-        await until(lambda: typing() >= 2, "the indicator refreshed")
+        await until(lambda: typing() >= 2, what="the indicator refreshed")
         Spool(home).put_reply(telegram_reply(home, "done"))
-        await until(lambda: telegram_fake.texts(ALICE_ID), "the reply")
+        await until(lambda: telegram_fake.texts(ALICE_ID), what="the reply")
         at_reply = await settled(typing)
         await asyncio.sleep(INTERVAL * 6)
         assert typing() == at_reply  # none after the reply
@@ -74,7 +76,7 @@ async def test_telegram_typing_gives_up_after_the_cap(
     typing = lambda: len(telegram_fake.typing(ALICE_ID))  # noqa: E731
     async with run_telegram(typing_interval=INTERVAL, typing_cap=0.3):
         telegram_fake.push_message(alice, "nobody will answer")
-        await until(lambda: typing() >= 2, "the indicator refreshed")
+        await until(lambda: typing() >= 2, what="the indicator refreshed")
         stopped = await settled(typing)
         await asyncio.sleep(INTERVAL * 6)
         assert typing() == stopped
@@ -92,12 +94,12 @@ async def test_telegram_typing_comes_back_while_a_deferred_reply_waits(
     retry = RetryPolicy(tries=2, base=0.01, rounds=3, round_backoff=60)
     async with run_telegram(typing_interval=INTERVAL, retry=retry):
         telegram_fake.push_message(alice, "hello")
-        await until(lambda: typing() >= 1, "typing")
+        await until(lambda: typing() >= 1, what="typing")
         telegram_fake.fail("sendMessage", SERVER_ERROR, SERVER_ERROR)
         path = spool.put_reply(telegram_reply(home, "this has to wait"))
-        await until(lambda: load_reply(path.read_bytes()).attempts == 1, "the reply deferred")
+        await until(lambda: load_reply(path.read_bytes()).attempts == 1, what="the reply deferred")
         deferred_at = typing()
-        await until(lambda: typing() >= deferred_at + 2, "typing again while it waits")
+        await until(lambda: typing() >= deferred_at + 2, what="typing again while it waits")
     assert telegram_fake.texts() == []  # still waiting for its next round
     assert spool.list_box(spool.outgoing("telegram")) == [path]
 
@@ -119,10 +121,10 @@ async def test_whatsapp_typing_is_refreshed_until_the_reply_is_sent(
     typing = lambda: len(fake.state.typing)  # noqa: E731
     async with listening(home, fake, typing_interval=INTERVAL) as (_channel, meta):
         wamid = await queue_from_alice(fake, meta, "think hard")
-        await async_wait_for(lambda: typing() >= 2, what="the indicator refreshed")
+        await until(lambda: typing() >= 2, what="the indicator refreshed")
         [message] = incoming(home)
         Spool(home).put_reply(reply_to(message, "done"))
-        await async_wait_for(lambda: sent_box(home), what="the reply")
+        await until(lambda: sent_box(home), what="the reply")
         at_reply = await settled(typing)
         await asyncio.sleep(INTERVAL * 6)
         assert typing() == at_reply
@@ -137,7 +139,7 @@ async def test_whatsapp_typing_gives_up_after_the_cap(
     typing = lambda: len(fake.state.typing)  # noqa: E731
     async with listening(home, fake, typing_interval=INTERVAL, typing_cap=0.3) as (_c, meta):
         await queue_from_alice(fake, meta, "nobody will answer")
-        await async_wait_for(lambda: typing() >= 2, what="the indicator refreshed")
+        await until(lambda: typing() >= 2, what="the indicator refreshed")
         stopped = await settled(typing)
         await asyncio.sleep(INTERVAL * 6)
         assert typing() == stopped

@@ -13,11 +13,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.channels.test_whatsapp import listening, queued_dm, reply_to, sent_box
 from tests.fakes.telegram_api import ScriptedError, TelegramFake
 from tests.fakes.whatsapp_api import ScriptedError as GraphError
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
 from tinyclaw.channels.base import OutgoingFile
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.core.fsutil import unique_name
@@ -68,7 +69,7 @@ async def test_telegram_file_over_50_mb_becomes_a_note(
     (workspace / "notes.txt").write_text("small enough")
     async with run_telegram():
         Spool(home).put_reply(telegram_reply(home, "Both files.", ["dump.tar", "notes.txt"]))
-        await until(lambda: telegram_sent(home), "the reply delivered")
+        await until(lambda: telegram_sent(home), what="the reply delivered")
     texts = telegram_fake.texts()
     assert texts[0] == "Both files."
     assert texts[1] == (
@@ -88,7 +89,7 @@ async def test_telegram_413_is_not_retried_and_becomes_a_note(
     telegram_fake.fail("sendDocument", ScriptedError(413, "Request Entity Too Large"))
     async with run_telegram():
         Spool(home).put_reply(telegram_reply(home, "The recording.", ["video.bin"]))
-        await until(lambda: telegram_sent(home), "the reply delivered")
+        await until(lambda: telegram_sent(home), what="the reply delivered")
     assert [c.status for c in telegram_fake.calls_to("sendDocument")] == [413]
     note = telegram_fake.texts()[1]
     assert note.startswith("(file video.bin not sent: too large for Telegram")
@@ -140,7 +141,7 @@ async def test_a_symlink_swapped_in_during_delivery_is_never_followed(
         async with run_telegram():
             for n in range(20):
                 Spool(home).put_reply(telegram_reply(home, f"report {n}", ["report.txt"]))
-            await until(lambda: len(telegram_sent(home)) == 20, "all replies delivered")
+            await until(lambda: len(telegram_sent(home)) == 20, what="all replies delivered")
     finally:
         stop.set()
         flipper.join(5)
@@ -163,7 +164,7 @@ async def test_whatsapp_files_over_metas_limits_become_notes(
         message = await queued_dm(home, fake, meta, "send them")
         files = ["song.mp3", "archive.pdf", "ok.pdf"]
         Spool(home).put_reply(reply_to(message, "Files:", files=files, workspace=str(workspace)))
-        await async_wait_for(lambda: sent_box(home), what="sent/")
+        await until(lambda: sent_box(home), what="sent/")
     assert fake.texts == [
         "Files:",
         "(file song.mp3 not sent: too large, 17.0 MB is over WhatsApp's 16 MB upload limit)",
@@ -185,7 +186,7 @@ async def test_whatsapp_413_on_upload_becomes_a_note_without_retries(
         Spool(home).put_reply(
             reply_to(message, "Here:", files=["clip.pdf"], workspace=str(workspace))
         )
-        await async_wait_for(lambda: sent_box(home), what="sent/")
+        await until(lambda: sent_box(home), what="sent/")
     assert len(fake.requests_to("POST", "/media")) == 1
     assert fake.texts[0] == "Here:"
     assert fake.texts[1].startswith("(file clip.pdf not sent: too large for WhatsApp")

@@ -1,6 +1,6 @@
 """Alice sends a voice note; the actor reads what she said. Real OGG/Opus recordings
 (espeak-ng + opusenc), the real listener against its platform fake, the real worker
-running ``scripts/fake-cli`` (it answers ``echo: <prompt>``), and the transcription
+running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``), and the transcription
 service's loopback fake, which checks the multipart upload."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.transcription_api import KEY, TranscriptionFake, voice_note
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.home import Home
 
 SPOKEN = "please remind me to water the plants tomorrow"
@@ -75,7 +76,7 @@ async def test_a_telegram_voice_note_reaches_the_actor_as_text_with_the_audio_at
     async with run_telegram():
         with worker_thread(home):
             telegram_fake.push_message(alice, None, voice=recording)
-            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), "the actor's answer")
+            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), what="the actor's answer")
     heard, answer = telegram_fake.texts(ALICE_ID)
     assert heard == f"🎙 Heard: “{SPOKEN}”"  # before the answer
     assert "[A voice message, transcribed automatically; the recording is attached]" in answer
@@ -100,7 +101,7 @@ async def test_a_failed_transcription_is_explained_and_the_audio_still_reaches_t
     async with run_telegram():
         with worker_thread(home):
             telegram_fake.push_message(alice, "listen to this", voice=recording)
-            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), "the actor's answer")
+            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), what="the actor's answer")
     notice, answer = telegram_fake.texts(ALICE_ID)
     assert notice == (
         "I could not transcribe your voice note: the transcription service answered 503: "
@@ -122,7 +123,7 @@ async def test_a_voice_note_over_the_length_cap_is_never_uploaded(
     async with run_telegram():
         with worker_thread(home):
             telegram_fake.push_message(alice, None, voice=recording, voice_seconds=900)
-            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), "the actor's answer")
+            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), what="the actor's answer")
     notice, _answer = telegram_fake.texts(ALICE_ID)
     assert "too long to transcribe (900 s; limit 60 s)" in notice
     assert service.uploads == []
@@ -141,7 +142,7 @@ async def test_the_transcript_is_not_echoed_when_the_configuration_says_so(
     async with run_telegram():
         with worker_thread(home):
             telegram_fake.push_message(alice, None, voice=recording)
-            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), "the actor's answer")
+            await until(lambda: echo_of(telegram_fake.texts(ALICE_ID)), what="the actor's answer")
     [answer] = telegram_fake.texts(ALICE_ID)
     assert SPOKEN in answer
 
@@ -162,7 +163,7 @@ async def test_a_whatsapp_audio_message_is_transcribed_too(
                     "audio", media, "audio/ogg; codecs=opus", voice=True, wa_id=ALICE
                 )
                 assert (await meta.apost(update)).status_code == 200
-                await async_wait_for(lambda: bool(echo_of(fake.texts)), what="the answer")
+                await until(lambda: bool(echo_of(fake.texts)), what="the answer")
         heard, answer = fake.texts
     assert heard == f"🎙 Heard: “{SPOKEN}”"
     assert SPOKEN in answer and "(voice, audio/ogg" in answer

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
+from tests.support.waiting import until
 from tinyclaw.channels.base import RetryPolicy
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.config import ChannelConfig
@@ -89,7 +90,7 @@ async def queued_dm(home: Home, fake: WhatsAppFake, meta: WebhookSender, text: s
     """Alice writes; returns her queued message once the typing indicator is up (so
     errors scripted afterwards hit the reply, not the indicator)."""
     assert (await meta.apost(meta.text(text, wa_id=ALICE))).status_code == 200
-    await async_wait_for(lambda: len(fake.state.typing) == 1, what="typing indicator")
+    await until(lambda: len(fake.state.typing) == 1, what="typing indicator")
     (message,) = incoming(home)
     return message
 
@@ -134,10 +135,10 @@ async def test_a_dm_becomes_a_queue_file_and_the_reply_reaches_the_user(
         assert not message.is_group
         assert message.meta["wa_id"] == ALICE
         # Shown (and the message marked read) on queueing, until the reply goes out.
-        await async_wait_for(lambda: fake.state.typing == [wamid], what="typing indicator")
+        await until(lambda: fake.state.typing == [wamid], what="typing indicator")
 
         Spool(home).put_reply(reply_to(message, "Nothing today."))
-        await async_wait_for(lambda: sent_box(home) == [f"r-{message.id}.json"], what="sent/")
+        await until(lambda: sent_box(home) == [f"r-{message.id}.json"], what="sent/")
 
     (answer,) = fake.messages
     assert (answer.to, answer.text, answer.reply_to) == (ALICE, "Nothing today.", wamid)
@@ -356,7 +357,7 @@ async def test_files_from_the_actors_workspace_are_uploaded_and_others_refused(
             files=["report.pdf", "chart.png", "link.txt", str(secret)],
         )
         Spool(home).put_reply(reply)
-        await async_wait_for(lambda: len(sent_box(home)) == 1, what="sent/")
+        await until(lambda: len(sent_box(home)) == 1, what="sent/")
 
     kinds = [(m.type, m.filename) for m in fake.messages]
     assert kinds[:3] == [("text", None), ("document", "report.pdf"), ("image", None)]
@@ -370,28 +371,12 @@ async def test_files_from_the_actors_workspace_are_uploaded_and_others_refused(
 # -- delivery -------------------------------------------------------------------------------
 
 
-async def test_a_long_reply_is_split_at_4096_characters(home: Home, fake: WhatsAppFake) -> None:
-    paragraphs = ["word " * 700, "line\n" * 600, "end " * 700]
-    text = "\n\n".join(p.strip() for p in paragraphs)
-    async with listening(home, fake) as (_channel, meta):
-        message = await queued_dm(home, fake, meta, "write a lot")
-        Spool(home).put_reply(reply_to(message, text))
-        await async_wait_for(lambda: len(sent_box(home)) == 1, what="sent/")
-    parts = fake.texts
-    assert len(parts) >= 3 and all(len(p) <= 4096 for p in parts)
-    assert "".join(p.replace("\n", "").replace(" ", "") for p in parts) == text.replace(
-        "\n", ""
-    ).replace(" ", "")
-    assert fake.messages[0].reply_to == message.message_id
-    assert all(m.reply_to is None for m in fake.messages[1:])
-
-
 async def test_a_5xx_is_retried_until_meta_accepts(home: Home, fake: WhatsAppFake) -> None:
     async with listening(home, fake) as (_channel, meta):
         message = await queued_dm(home, fake, meta, "hello")
         fake.fail("messages", fake.server_error(500), fake.server_error(503))
         Spool(home).put_reply(reply_to(message, "pong"))
-        await async_wait_for(lambda: len(sent_box(home)) == 1, what="sent/")
+        await until(lambda: len(sent_box(home)) == 1, what="sent/")
     assert fake.texts == ["pong"]
 
 
@@ -401,7 +386,7 @@ async def test_a_429_waits_as_long_as_retry_after_says(home: Home, fake: WhatsAp
         message = await queued_dm(home, fake, meta, "hello")
         fake.fail("messages", fake.rate_limited(7))
         Spool(home).put_reply(reply_to(message, "pong"))
-        await async_wait_for(lambda: len(sent_box(home)) == 1, what="sent/")
+        await until(lambda: len(sent_box(home)) == 1, what="sent/")
     assert 7.0 in sleeps.delays
     assert fake.texts == ["pong"]
 
@@ -415,11 +400,11 @@ async def test_a_permanent_refusal_moves_the_reply_to_failed_with_the_reason(
         fake.fail("messages", fake.forbidden())
         spool.put_reply(reply_to(message, "pong"))
         name = f"r-{message.id}.json"
-        await async_wait_for(lambda: (spool.failed / name).exists(), what="failed/")
+        await until(lambda: (spool.failed / name).exists(), what="failed/")
         fake.fail("messages", fake.outside_window())
         late = reply_to(message, "a day later").model_copy(update={"id": "late"})
         spool.put_reply(late)
-        await async_wait_for(lambda: (spool.failed / "late.json").exists(), what="failed/")
+        await until(lambda: (spool.failed / "late.json").exists(), what="failed/")
     reason = json.loads((spool.failed / f"{name}.reason").read_text())["reason"]
     assert "403" in reason and "Permissions error" in reason
     late_reason = json.loads((spool.failed / "late.json.reason").read_text())["reason"]
@@ -451,7 +436,7 @@ async def test_a_token_revoked_while_running_stops_the_listener_and_keeps_the_re
     )
     stop = asyncio.Event()
     running = asyncio.create_task(channel.run(stop))
-    await async_wait_for(lambda: channel.port != 0, what="the webhook port")
+    await until(lambda: channel.port != 0, what="the webhook port")
     meta = WebhookSender.for_fake(fake, f"http://127.0.0.1:{channel.port}/", APP_SECRET)
     message = await queued_dm(home, fake, meta, "hello")
 
@@ -502,7 +487,7 @@ async def test_a_markdown_reply_arrives_in_whatsapp_markup(home: Home, fake: Wha
     async with listening(home, fake) as (_channel, meta):
         message = await queued_dm(home, fake, meta, "status?")
         Spool(home).put_reply(reply_to(message, MARKDOWN_ANSWER, actor="assistant"))
-        await async_wait_for(lambda: sent_box(home), what="sent/")
+        await until(lambda: sent_box(home), what="sent/")
     assert fake.texts == [
         "*Status*\n\nThe build is *green*; run `make test` again, see the log "
         "(https://ci.example.org/42).\n\n```\nmake test\n```"

@@ -1,7 +1,7 @@
 """``tinyclaw listen whatsapp`` as the user runs it: a foreground process configured by
 ``tinyclaw.toml`` (Graph calls sent to the loopback fake through ``api_base``), secrets
 in the environment, Meta's webhooks POSTed to its port, stopped by SIGTERM. (Its idle RSS
-and latency are measured by scripts/bench_listeners.py, not asserted here.)"""
+and latency are measured by ``python -m bench.listeners``, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
@@ -72,13 +72,6 @@ def listen(home: Home, fake: WhatsAppFake, **secrets: str) -> subprocess.Popen[s
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def answering(url: str) -> bool:

@@ -14,7 +14,8 @@ from pywa.errors import RateLimitHit, WhatsAppError
 from pywa.handlers import MessageHandler
 from pywa_async.client import WhatsApp
 
-from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, async_wait_for
+from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
+from tests.support.waiting import until
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport
 from tinyclaw.channels.whatsapp_webhook import WebhookServer
 
@@ -134,7 +135,7 @@ async def test_pywa_accepts_a_signed_text_update(
     sender, received = pywa_webhook
     response = await sender.apost(sender.text("hello there"))
     assert response.status_code == 200
-    await async_wait_for(lambda: len(received) == 1, what="pywa's handler")
+    await until(lambda: len(received) == 1, what="pywa's handler")
     assert received[0].text == "hello there"  # type: ignore[attr-defined]
 
 
@@ -161,7 +162,7 @@ async def test_pywa_silently_drops_an_update_for_another_number_or_without_user_
     assert (await sender.apost(other_number)).status_code == 200
     assert (await sender.apost(no_user_id)).status_code == 200
     await sender.apost(sender.text("marker"))
-    await async_wait_for(lambda: len(received) == 1, what="the marker message")
+    await until(lambda: len(received) == 1, what="the marker message")
     await asyncio.sleep(0.05)
     assert [m.text for m in received] == ["marker"]  # type: ignore[attr-defined]
 

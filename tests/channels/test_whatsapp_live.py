@@ -1,15 +1,16 @@
 """A permission question on WhatsApp: sent with three reply buttons (pywa against the
 Graph API fake, which checks WhatsApp's button limits); a press (an interactive
 ``button_reply`` webhook) answers it through the real worker running
-``scripts/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash). WhatsApp cannot edit the
+``tests/fakes/bin/fake-cli`` (``FAKE_CLI_ASK`` asks for Bash). WhatsApp cannot edit the
 question, so the worker's notice tells the chat what was decided.
 """
 
 from __future__ import annotations
 
 from tests.channels.test_whatsapp import ALICE, config_for, listening
-from tests.fakes.whatsapp_api import SentMessage, WhatsAppFake, async_wait_for
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.fakes.whatsapp_api import SentMessage, WhatsAppFake
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.core.home import Home
 
@@ -44,7 +45,7 @@ async def test_the_owner_allows_a_tool_with_a_reply_button(
     async with listening(home, fake) as (_channel, meta):
         with worker_thread(home):
             await meta.apost(meta.text("tidy up", wa_id=ALICE))
-            await async_wait_for(lambda: question(fake) is not None, what="the question")
+            await until(lambda: question(fake) is not None, what="the question")
             asked = question(fake)
             assert asked is not None and "Bash" in (asked.text or "")
             titles = [b["title"] for b in buttons(asked)]
@@ -53,15 +54,13 @@ async def test_the_owner_allows_a_tool_with_a_reply_button(
                 "ao:forged", "Allow once", wa_id=ALICE, reply_to=(asked.id, ALICE)
             )
             await meta.apost(forged)
-            await async_wait_for(lambda: any("not valid" in t for t in fake.texts), what="refused")
+            await until(lambda: any("not valid" in t for t in fake.texts), what="refused")
             allow = buttons(asked)[0]
             press = meta.button_reply(
                 allow["id"], allow["title"], wa_id=ALICE, reply_to=(asked.id, ALICE)
             )
             assert (await meta.apost(press)).status_code == 200
-            await async_wait_for(
-                lambda: any("(Bash allowed)" in t for t in fake.texts), what="answer"
-            )
+            await until(lambda: any("(Bash allowed)" in t for t in fake.texts), what="answer")
     assert any(t == "Allowed once." for t in fake.texts)  # the worker's notice
 
 

@@ -1,5 +1,5 @@
 """A chat message all the way round: the real listener against its platform fake, the
-real worker in a thread running ``scripts/fake-cli`` (it answers ``echo: <prompt>``),
+real worker in a thread running ``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``),
 and the reply delivered back into the chat. The same for the five chat commands, which
 the worker answers itself."""
 
@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.telegram_api import TelegramFake
-from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
-from tests.worker.conftest import fake_cli_config, worker_thread, write_config
+from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.support.channels import ALICE_ID
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
@@ -71,8 +72,10 @@ async def test_telegram_dm_is_answered_by_the_worker(
     async with run_telegram(typing_interval=0.05) as _channel:
         with worker_thread(home):
             update = telegram_fake.push_message(alice, "what is 2+2?")
-            await until(lambda: any("echo:" in t for t in telegram_fake.texts(ALICE_ID)), "echo")
-            await until(lambda: sent_names(home, "telegram"), "the reply in sent/")
+            await until(
+                lambda: any("echo:" in t for t in telegram_fake.texts(ALICE_ID)), what="echo"
+            )
+            await until(lambda: sent_names(home, "telegram"), what="the reply in sent/")
             typing_after_reply = await settled(lambda: len(telegram_fake.typing(ALICE_ID)), 0.05)
     [answer] = telegram_fake.sent
     assert "what is 2+2?" in answer.text and answer.chat_id == str(ALICE_ID)
@@ -99,7 +102,7 @@ async def test_telegram_chat_commands_are_answered_in_the_chat(
     async with run_telegram() as _channel:
         with worker_thread(home):
             update = telegram_fake.push_message(alice, command)
-            await until(lambda: telegram_fake.texts(ALICE_ID), f"the answer to {command}")
+            await until(lambda: telegram_fake.texts(ALICE_ID), what=f"the answer to {command}")
     [answer] = telegram_fake.sent
     assert expected in answer.text
     assert "echo:" not in answer.text  # the worker answered, no CLI ran
@@ -118,8 +121,8 @@ async def test_whatsapp_dm_is_answered_by_the_worker(
         with worker_thread(home):
             update = meta.text("what is 2+2?", wa_id=ALICE)
             assert (await meta.apost(update)).status_code == 200
-            await async_wait_for(lambda: any("echo:" in t for t in fake.texts), what="echo")
-            await async_wait_for(lambda: sent_names(home, "whatsapp"), what="sent/")
+            await until(lambda: any("echo:" in t for t in fake.texts), what="echo")
+            await until(lambda: sent_names(home, "whatsapp"), what="sent/")
             typing_after_reply = await settled(lambda: len(fake.state.typing), 0.05)
     wamid = update["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     [answer] = fake.messages
@@ -142,7 +145,7 @@ async def test_whatsapp_chat_commands_are_answered_in_the_chat(
         with worker_thread(home):
             update = meta.text(command, wa_id=ALICE)
             assert (await meta.apost(update)).status_code == 200
-            await async_wait_for(lambda: fake.texts, what=f"the answer to {command}")
+            await until(lambda: fake.texts, what=f"the answer to {command}")
     wamid = update["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
     [answer] = fake.messages
     assert answer.text is not None and expected in answer.text

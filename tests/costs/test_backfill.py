@@ -8,7 +8,8 @@ import time
 
 from typer.testing import CliRunner
 
-from tests.worker.conftest import fake_cli_config, wait_for, worker_thread, write_config
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.core.events import EventLog, rotated_path
 from tinyclaw.core.home import Home

@@ -1,12 +1,12 @@
 """Pytest fixtures to run the REAL ``claude`` and ``codex`` CLIs against loopback fakes.
 
-Any suite can use them with ``from tests.fakes.cli_fixtures import *``:
+``tests/conftest.py`` registers them as a plugin, so every test can ask for them:
 
 * ``anthropic_fake`` / ``openai_fake``: a started provider fake (stopped afterwards);
   script it with ``fake.enqueue(Reply.say("hi"))``, ``fake.on_marker(...)``.
 * ``claude_settings`` / ``codex_settings``: ``RunnerSettings`` for the real binary,
   pointed at the fake, with a throwaway HOME / CODEX_HOME and every retry off.
-* ``fake_cli_settings``: ``RunnerSettings`` for ``scripts/fake-cli`` (a claude
+* ``fake_cli_settings``: ``RunnerSettings`` for ``tests/fakes/bin/fake-cli`` (a claude
   look-alike that answers "echo: <prompt>" in milliseconds, no fake server needed).
 
 ``cli_path(kind)`` finds a binary in the checkout's ``.tools`` or on PATH; when it is
@@ -26,6 +26,7 @@ import pytest
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.providers import RecordedRequest, Reply
+from tests.support.paths import FAKE_CLI, REPO
 from tinyclaw.config import RunnerSettings
 
 __all__ = [
@@ -43,7 +44,7 @@ __all__ = [
     "openai_fake",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO
 
 # Offline, no retries (a persistent 5xx would otherwise take minutes), fake key.
 CLAUDE_TEST_ENV = {
@@ -75,7 +76,7 @@ def cli_path(kind: str) -> str:
 
 
 def fake_cli_path() -> str:
-    return str(REPO_ROOT / "scripts" / "fake-cli")
+    return str(FAKE_CLI)
 
 
 def codex_config_toml(base_url: str) -> str:
@@ -150,5 +151,5 @@ def codex_settings(openai_fake: OpenAIFake, tmp_path: Path) -> RunnerSettings:
 
 @pytest.fixture
 def fake_cli_settings() -> RunnerSettings:
-    """``scripts/fake-cli`` as the claude command (set FAKE_CLI_SLEEP via ``env``)."""
+    """``tests/fakes/bin/fake-cli`` as the claude command (set FAKE_CLI_SLEEP via ``env``)."""
     return RunnerSettings(command=fake_cli_path())

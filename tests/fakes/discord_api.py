@@ -36,7 +36,7 @@ thread-safe methods: :meth:`DiscordFake.push_message` dispatches a MESSAGE_CREAT
 :meth:`DiscordFake.write_offline` only stores one (written while no bot was connected),
 :meth:`DiscordFake.push_interaction` an INTERACTION_CREATE (a slash command),
 :meth:`DiscordFake.fail` scripts errors, :meth:`DiscordFake.drop_connection` cuts the
-gateway; :func:`wait_until` polls a condition without blocking the caller's loop.
+gateway.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -82,7 +82,6 @@ __all__ = [
     "ScriptedError",
     "SentFile",
     "SentMessage",
-    "wait_until",
 ]
 _NO_BOT_TOKEN = frozenset({"download", "callback"})  # public URLs; the token is in the path
 
@@ -614,12 +613,3 @@ def _components_problem(rows: Any) -> dict[str, Any] | None:
             if button.get("type") != 2 or not 1 <= len(custom_id) <= 100 or len(label) > 80:
                 return invalid("BUTTON_COMPONENT_INVALID")
     return None
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Poll ``condition`` without blocking the caller's loop; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.01)

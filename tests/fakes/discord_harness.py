@@ -17,7 +17,8 @@ from typing import Any
 
 import discord
 
-from tests.fakes.discord_api import DiscordFake, FakeGuild, FakeUser, wait_until
+from tests.fakes.discord_api import DiscordFake, FakeGuild, FakeUser
+from tests.support.waiting import until
 from tinyclaw.channels.base import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.config import ChannelConfig
@@ -113,7 +114,7 @@ class ListenerKit:
 
     async def queued(self, count: int = 1) -> list[Inbound]:
         box = self.spool.incoming
-        await wait_until(lambda: len(self.spool.list_box(box)) >= count, what="incoming file")
+        await until(lambda: len(self.spool.list_box(box)) >= count, what="incoming file")
         return self.incoming()
 
     def reply(self, message: Inbound, text: str, **fields: Any) -> Reply:
@@ -134,7 +135,7 @@ class ListenerKit:
         return (self.spool.sent("discord") / f"{reply.id}.json").exists()
 
     async def delivered(self, reply: Reply) -> None:
-        await wait_until(lambda: self.is_sent(reply), what=f"reply {reply.id} in sent/")
+        await until(lambda: self.is_sent(reply), what=f"reply {reply.id} in sent/")
 
     def failed_reason(self, reply: Reply) -> str | None:
         path = self.spool.failed / f"{reply.id}.json.reason"

@@ -47,7 +47,6 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -772,12 +771,3 @@ def _reply_to(params: dict[str, Any]) -> int | None:
     if "reply_to_message_id" in params:
         return int(params["reply_to_message_id"])
     return None
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Poll ``condition`` without blocking the caller's event loop."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.01)

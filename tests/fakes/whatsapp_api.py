@@ -31,7 +31,7 @@ the listener's phone id and ``contacts[0].user_id`` present, or pywa silently dr
 update) and signs them with ``X-Hub-Signature-256: sha256=HMAC(app_secret, raw body)``.
 
 The server runs on its own thread and loop, so sync and async tests alike drive it
-through plain methods; :func:`wait_for` / :func:`async_wait_for` poll a condition.
+through plain methods; ``tests.support.waiting`` polls for their effects.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -692,23 +691,3 @@ def _pop_message_args(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- waiting -------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Poll ``condition`` from a sync test; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.01)
-
-
-async def async_wait_for(
-    condition: Callable[[], bool], timeout: float = 15.0, what: str = ""
-) -> None:
-    """Poll ``condition`` without blocking the caller's loop; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.01)

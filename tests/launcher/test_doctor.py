@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.launcher.conftest import run_tinyclaw, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import write_config
+from tests.support.paths import FAKE_CLI
 from tinyclaw.cli.doctor import Doctor, format_checks
 from tinyclaw.core.home import Home
 from tinyclaw.worker.assembly import PACKAGE_ROOT
@@ -52,7 +54,7 @@ def test_tokens_are_checked_by_name_and_never_printed(home: Home) -> None:
         '[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
         '[channels.discord]\nenabled = true\ntoken_env = "DISCORD_BOT_TOKEN"\n'
     )
-    _config(home, claude=f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"', channels=channels)
+    _config(home, claude=f'command = "{FAKE_CLI}"', channels=channels)
     _private(home)
     home.env_file.write_text(f"DISCORD_BOT_TOKEN={secret}\n")
     home.env_file.chmod(0o600)
@@ -67,7 +69,7 @@ def test_tokens_are_checked_by_name_and_never_printed(home: Home) -> None:
 
 
 def test_secrets_readable_by_others_are_problems(home: Home) -> None:
-    _config(home, claude=f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"')
+    _config(home, claude=f'command = "{FAKE_CLI}"')
     home.pairing.chmod(0o755)
     (home.pairing / "store.json").write_text("{}")
     (home.pairing / "store.json").chmod(0o644)
@@ -150,11 +152,7 @@ def test_a_healthy_home_has_no_problems(home: Home) -> None:
             pytest.fail("the pinned CLIs must be installed in CI (scripts/bootstrap)")
         pytest.skip("the pinned CLIs are not installed in .tools/")
     write_config(home)  # fake CLI for claude; codex is unused but found in .tools
-    home.config_file.write_text(
-        home.config_file.read_text().replace(
-            f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"', ""
-        )
-    )
+    home.config_file.write_text(home.config_file.read_text().replace(f'command = "{FAKE_CLI}"', ""))
     _private(home)
 
     result = run_tinyclaw("doctor", timeout=120)
@@ -166,7 +164,7 @@ def test_a_healthy_home_has_no_problems(home: Home) -> None:
 
 
 def test_voice_notes_need_their_key_or_their_local_model(home: Home, tmp_path: Path) -> None:
-    claude = f'command = "{PACKAGE_ROOT / "scripts" / "fake-cli"}"'
+    claude = f'command = "{FAKE_CLI}"'
     _config(home, claude=claude, channels='[transcription]\napi_key_env = "GROQ_API_KEY"\n')
     _private(home)
 
@@ -184,8 +182,10 @@ def test_voice_notes_need_their_key_or_their_local_model(home: Home, tmp_path: P
     )
     result = run_tinyclaw("doctor")
     assert f"FAIL  transcription: no faster-whisper model in {missing}" in result.stdout
+
+
 def test_a_key_the_runner_sets_in_env_is_not_reported_missing(home: Home) -> None:
-    fake = PACKAGE_ROOT / "scripts" / "fake-cli"
+    fake = FAKE_CLI
     home.config_file.write_text(
         f'[runners.claude]\ncommand = "{fake}"\npass_env = ["ANTHROPIC_API_KEY"]\n'
         'env = { ANTHROPIC_API_KEY = "sk-from-config" }\n'

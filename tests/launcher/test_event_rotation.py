@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 
-from tests.launcher.conftest import REPO, run_tinyclaw, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import write_config
+from tests.support.paths import REPO
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog, rotated_path
 from tinyclaw.core.home import Home

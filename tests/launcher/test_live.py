@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.launcher.conftest import claimed
+from tests.support.launcher import claimed
 from tinyclaw.core.home import Home
 from tinyclaw.runners.contract import RunEvent
 from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path

@@ -12,14 +12,10 @@ import json
 
 import pytest
 
-from tests.launcher.conftest import (
-    TmuxServer,
-    events,
-    run_tinyclaw,
-    wait_until,
-    write_config,
-)
-from tests.worker.conftest import message, reply_for
+from tests.support.commands import events, run_tinyclaw
+from tests.support.launcher import TmuxServer, write_config
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
@@ -33,13 +29,13 @@ def _start_with_a_run_in_progress(home: Home, tmux: TmuxServer) -> str:
     assert started.returncode == 0, started.stderr + started.stdout
     asked = message("@coder tidy up, slowly", chat="alice")
     Spool(home).put(asked)
-    wait_until(
+    wait_for(
         lambda: any(
             e.get("event") == "run.start" and e.get("id") == asked.id for e in events(home)
         ),
-        "the run to start",
+        what="the run to start",
     )
-    wait_until(lambda: "took" in tmux.capture("actor-coder"), "the window to show the task")
+    wait_for(lambda: "took" in tmux.capture("actor-coder"), what="the window to show the task")
     return asked.id
 
 
@@ -51,12 +47,12 @@ def test_a_line_typed_in_the_window_reaches_the_running_agent_and_its_answer(
     tmux.send_line("actor-coder", "use tabs, not spaces")
 
     path = Spool(launch_home).outgoing("cli") / f"{asked}.json"
-    wait_until(path.exists, "the answer", timeout=30)
+    wait_for(path.exists, what="the answer", timeout=30)
     answer = json.loads(path.read_text())
     assert answer["text"] == "echo: tidy up, slowly + use tabs, not spaces"
     note = json.loads((path.parent / f"{asked}.steer1.json").read_text())
     assert note["kind"] == "notice" and "The owner stepped in" in note["text"]
-    wait_until(lambda: "steered by" in tmux.capture("actor-coder"), "the window to show it")
+    wait_for(lambda: "steered by" in tmux.capture("actor-coder"), what="the window to show it")
     screen = tmux.capture("actor-coder")
     assert "you → @coder: use tabs, not spaces" in screen
     assert "steering (cli:alice)" in screen  # the window said where the line went
@@ -70,7 +66,7 @@ def test_cancel_typed_in_the_window_stops_the_run_and_tells_the_user_who_did(
     tmux.send_line("actor-coder", "/cancel")
 
     path = Spool(launch_home).outgoing("cli") / f"{asked}.json"
-    wait_until(path.exists, "the user to hear of it", timeout=30)
+    wait_for(path.exists, what="the user to hear of it", timeout=30)
     told = json.loads(path.read_text())
     assert told["kind"] == "notice"
     assert told["text"].startswith("The owner stopped @coder.")
@@ -90,18 +86,20 @@ def test_a_permission_question_is_answered_with_y_in_the_window(
     assert started.returncode == 0, started.stderr + started.stdout
     asked = message("@coder make the proof", chat="alice")
     Spool(launch_home).put(asked)
-    wait_until(
+    wait_for(
         lambda: "asks to use Bash: touch proof" in tmux.capture("actor-coder"),
-        "the question in the window",
+        what="the question in the window",
         timeout=30,
     )
 
     tmux.send_line("actor-coder", "y")
 
     path = Spool(launch_home).outgoing("cli") / f"{asked.id}.json"
-    wait_until(path.exists, "the answer", timeout=30)
+    wait_for(path.exists, what="the answer", timeout=30)
     assert json.loads(path.read_text())["text"] == "echo: make the proof (Bash allowed)"
-    wait_until(lambda: "Bash: allowed once" in tmux.capture("actor-coder"), "the window to say so")
+    wait_for(
+        lambda: "Bash: allowed once" in tmux.capture("actor-coder"), what="the window to say so"
+    )
     decided = [e for e in events(launch_home) if e.get("event") == "approval.decided"]
     assert [(e["decision"], e["by"]) for e in decided] == [("allow", "window:" + _user())]
 

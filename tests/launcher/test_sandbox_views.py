@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.launcher.conftest import run_tinyclaw
+from tests.support.commands import run_tinyclaw
 from tinyclaw.cli.doctor import Doctor, format_checks
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home

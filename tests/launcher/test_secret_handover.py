@@ -20,8 +20,10 @@ import pytest
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, Reply, cli_path
 from tests.fakes.telegram_api import TOKEN, TelegramFake
-from tests.launcher.conftest import TmuxServer, run_tinyclaw, states, wait_until
 from tests.reliability.test_secrets import _files_containing
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import TmuxServer, states
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 
 pytestmark = pytest.mark.timeout(180)
@@ -142,14 +144,14 @@ def test_a_token_fixed_in_dotenv_is_used_when_enter_is_pressed(
             f'base_url = "{fake.base_url}"\nbase_file_url = "{fake.base_file_url}"\n'
         )
         run_tinyclaw("start", "--no-attach", "--wait", "20")
-        wait_until(lambda: states(home)["telegram"].phase == "gave_up", "the refused token")
+        wait_for(lambda: states(home)["telegram"].phase == "gave_up", what="the refused token")
         assert "press Enter here" in tmux.capture("telegram")
 
         home.env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\n")  # the fix: .env wins
         home.env_file.chmod(0o600)
         tmux.send_line("telegram", "")
 
-        wait_until(lambda: states(home)["telegram"].phase == "ready", "the listener, fixed")
+        wait_for(lambda: states(home)["telegram"].phase == "ready", what="the listener, fixed")
         assert "trying telegram again" in tmux.capture("telegram")
         # The tmux server's global environment holds no token, stale or fixed.
         global_env = tmux.tmux("show-environment", "-g").stdout
@@ -169,7 +171,7 @@ def test_a_token_fixed_in_dotenv_is_used_by_restart_over_a_stale_exported_one(
         home.env_file.write_text("TELEGRAM_BOT_TOKEN=7000000001:AAwrong-in-dotenv\n")
         home.env_file.chmod(0o600)
         run_tinyclaw("start", "--no-attach", "--wait", "20")
-        wait_until(lambda: states(home)["telegram"].phase == "gave_up", "the refused token")
+        wait_for(lambda: states(home)["telegram"].phase == "gave_up", what="the refused token")
 
         home.env_file.write_text(f"TELEGRAM_BOT_TOKEN={TOKEN}\n")
         restarted = run_tinyclaw("restart", "--no-attach", "--wait", "30")

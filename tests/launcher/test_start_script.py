@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.launcher.conftest import REPO
+from tests.support.paths import REPO
 
 BASH = shutil.which("bash") or "/bin/bash"
 

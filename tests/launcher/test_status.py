@@ -14,10 +14,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tests.launcher.conftest import run_tinyclaw, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import write_config
+from tests.support.messages import message
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog
-from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.launcher.dashboard import render
@@ -27,13 +28,8 @@ from tinyclaw.spool import Spool
 
 
 def _message(text: str, actor: str | None = None) -> Inbound:
-    return Inbound(
-        id=unique_name(),
-        channel="telegram",
-        chat_id="42",
-        sender=Sender(id="7", name="Alice"),
-        text=text,
-        actor=actor,
+    return message(
+        text, channel="telegram", chat="42", sender=Sender(id="7", name="Alice"), actor=actor
     )
 
 

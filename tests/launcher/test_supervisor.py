@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.launcher.conftest import states, wait_until
+from tests.support.launcher import states
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 from tinyclaw.launcher.readiness import ReadyProbe
 from tinyclaw.launcher.state import pid_alive
@@ -69,12 +70,12 @@ def test_exit_descriptions_name_the_signal() -> None:
 def test_a_crashing_child_is_restarted_with_growing_delays_and_it_is_said(home: Home) -> None:
     proc = supervise(READY + "import time; print('child up', flush=True); time.sleep(0.1); exit(1)")
     try:
-        wait_until(
+        wait_for(
             lambda: (
                 (state := states(home).get("demo"))
                 and (state.restarts, state.phase) == (2, "backoff")
             ),
-            "the wait before restart #2",
+            what="the wait before restart #2",
         )
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=10)
@@ -96,9 +97,9 @@ def test_a_crashing_child_is_restarted_with_growing_delays_and_it_is_said(home: 
 def test_exit_code_2_means_do_not_retry(home: Home) -> None:
     proc = supervise("import sys; print('bad token', flush=True); sys.exit(2)")
     try:
-        wait_until(
+        wait_for(
             lambda: states(home).get("demo") and states(home)["demo"].phase == "gave_up",
-            "giving up",
+            what="giving up",
         )
         assert states(home)["demo"].restarts == 0
         proc.send_signal(signal.SIGTERM)
@@ -124,7 +125,9 @@ def test_a_stop_is_passed_to_the_child_which_may_finish_its_work(
         f"pathlib.Path({str(done)!r}).write_text('clean')\n"
     )
     proc = supervise(child)
-    wait_until(lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", "ready")
+    wait_for(
+        lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", what="ready"
+    )
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
     assert done.read_text() == "clean"
@@ -134,14 +137,14 @@ def test_a_stop_is_passed_to_the_child_which_may_finish_its_work(
 def test_the_child_does_not_outlive_a_killed_supervisor(home: Home, tmp_path: Path) -> None:
     proc = supervise(READY + "import time\nwhile True: time.sleep(1)\n")
     try:
-        wait_until(
-            lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", "ready"
+        wait_for(
+            lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", what="ready"
         )
         child = states(home)["demo"].child_pid
         assert pid_alive(child, needle="python")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
-        wait_until(lambda: not pid_alive(child, needle="python"), "the orphan to go")
+        wait_for(lambda: not pid_alive(child, needle="python"), what="the orphan to go")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -158,8 +161,8 @@ def test_readiness_can_come_from_the_childs_event(home: Home) -> None:
     )
     proc = supervise(child, ready="event:worker.start")
     try:
-        wait_until(
-            lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", "ready"
+        wait_for(
+            lambda: states(home).get("demo") and states(home)["demo"].phase == "ready", what="ready"
         )
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -11,7 +11,8 @@ from io import StringIO
 
 from rich.console import Console
 
-from tests.launcher.conftest import claimed, run_tinyclaw, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.launcher import claimed, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.fsutil import unique_name

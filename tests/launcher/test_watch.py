@@ -7,7 +7,7 @@ import json
 from io import StringIO
 from pathlib import Path
 
-from tests.launcher.conftest import write_config
+from tests.support.launcher import write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.conftest import ask, tinyclaw
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.commands import run_tinyclaw
+from tests.support.messages import ask, message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_process, write_config
 from tinyclaw.backup import MANIFEST
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
@@ -54,8 +49,7 @@ def test_a_restored_home_answers_in_the_same_sessions_and_alice_stays_paired(
     with worker_process(home):
         assert from_alice(home, "remember me") == "remember me"
         assert ask(home, "and me", chat="local") == "echo: and me"
-        added = tinyclaw(
-            home,
+        added = run_tinyclaw(
             "schedule",
             "add",
             "water the plants",
@@ -65,23 +59,24 @@ def test_a_restored_home_answers_in_the_same_sessions_and_alice_stays_paired(
             "cli:local",
             "--every",
             "1d",
+            home=home,
         )
         assert added.returncode == 0, added.stderr
         (home.root / ".env").write_text("TELEGRAM_BOT_TOKEN=secret\n", encoding="utf-8")
-        result = tinyclaw(home, "backup", str(archive))  # while the worker serves
+        result = run_tinyclaw("backup", str(archive), home=home)  # while the worker serves
         assert result.returncode == 0, result.stderr
     assert ".env not included" in result.stdout
     before = sessions(home)
     assert len(before) == 2
-    jobs = tinyclaw(home, "schedule", "list").stdout
+    jobs = run_tinyclaw("schedule", "list", home=home).stdout
 
     new = Home(tmp_path / "restored")
-    restored = tinyclaw(new, "restore", str(archive))
+    restored = run_tinyclaw("restore", str(archive), home=new)
     assert restored.returncode == 0, restored.stderr
     assert not (new.root / ".env").exists()
     assert sessions(new) == before
-    assert "water the plants" in tinyclaw(new, "schedule", "list").stdout
-    assert tinyclaw(new, "schedule", "list").stdout == jobs
+    assert "water the plants" in run_tinyclaw("schedule", "list", home=new).stdout
+    assert run_tinyclaw("schedule", "list", home=new).stdout == jobs
     with worker_process(new):
         # Alice is still paired: her message is answered, not refused
         assert from_alice(new, "it's me again") == "it's me again"
@@ -92,8 +87,8 @@ def test_a_restored_home_answers_in_the_same_sessions_and_alice_stays_paired(
 def test_restore_refuses_a_home_that_has_data(home: Home, tmp_path: Path) -> None:
     write_config(home, fake_cli_config({"assistant": {}}))
     archive = tmp_path / "b.tar.gz"
-    assert tinyclaw(home, "backup", str(archive)).returncode == 0
-    result = tinyclaw(home, "restore", str(archive))
+    assert run_tinyclaw("backup", str(archive), home=home).returncode == 0
+    result = run_tinyclaw("restore", str(archive), home=home)
     assert result.returncode == 1
     assert "is not empty; restore into a new home" in result.stderr
 
@@ -105,8 +100,8 @@ def test_env_and_workspaces_only_when_asked(home: Home, tmp_path: Path) -> None:
     workspace.mkdir(parents=True)
     (workspace / "notes.md").write_text("notes", encoding="utf-8")
     plain, full = tmp_path / "plain.tar.gz", tmp_path / "full.tar.gz"
-    assert tinyclaw(home, "backup", str(plain)).returncode == 0
-    out = tinyclaw(home, "backup", str(full), "--with-env", "--workspaces").stdout
+    assert run_tinyclaw("backup", str(plain), home=home).returncode == 0
+    out = run_tinyclaw("backup", str(full), "--with-env", "--workspaces", home=home).stdout
     assert ".env included" in out
     with tarfile.open(plain) as tar:
         names = tar.getnames()
@@ -155,7 +150,7 @@ def test_restore_refuses_an_archive_that_would_write_outside_the_home(
     archive = tmp_path / "hostile.tar.gz"
     hostile_archive(archive, member)
     new = Home(tmp_path / "new")
-    result = tinyclaw(new, "restore", str(archive))
+    result = run_tinyclaw("restore", str(archive), home=new)
     assert result.returncode == 1 and why in result.stderr
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "x").exists()
     assert not new.root.exists() or not any(p.is_file() for p in new.root.rglob("*"))
@@ -173,7 +168,7 @@ def test_a_message_that_moved_during_the_backup_is_restored_once(
     inbox = spool.ensure_box(spool.inbox("assistant"))
     (inbox / queued.name).write_bytes(queued.read_bytes())  # seen in both boxes
     archive = tmp_path / "b.tar.gz"
-    assert tinyclaw(home, "backup", str(archive)).returncode == 0
+    assert run_tinyclaw("backup", str(archive), home=home).returncode == 0
     with tarfile.open(archive) as tar:
         names = [n for n in tar.getnames() if n.endswith(queued.name)]
     assert names == [f"actors/assistant/inbox/{queued.name}"]
@@ -191,12 +186,12 @@ def test_a_message_in_progress_during_the_backup_is_answered_by_the_restored_hom
     with worker_process(home):
         Spool(home).put(msg)
         wait_for(mark.exists, 20, "the CLI to start on the message")
-        assert tinyclaw(home, "backup", str(archive)).returncode == 0
+        assert run_tinyclaw("backup", str(archive), home=home).returncode == 0
     with tarfile.open(archive) as tar:
         [copy] = [n for n in tar.getnames() if n.endswith(f"{msg.id}.json")]
     assert copy.startswith("queue/processing/assistant/")  # taken mid-run, kept once
 
     new = Home(tmp_path / "restored")
-    assert tinyclaw(new, "restore", str(archive)).returncode == 0
+    assert run_tinyclaw("restore", str(archive), home=new).returncode == 0
     with worker_process(new):
         assert reply_for(new, msg, timeout=30).text == "echo: answer slowly"

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import signal
 
-from tests.ops.conftest import ask, events, tinyclaw
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.commands import events, run_tinyclaw
+from tests.support.messages import ask, message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Sender
 from tinyclaw.spool import Spool
@@ -38,7 +33,7 @@ def test_an_invalid_edit_is_refused_and_the_old_config_keeps_serving(home: Home)
         home.config_file.write_text("[actors.assistant]\nrunner = 'gpt'\n", encoding="utf-8")
         wait_for(lambda: events(home, "config.refused"), 20, "the worker to refuse the edit")
         assert ask(home, "still there?") == "echo: still there?"
-        result = tinyclaw(home, "reload")
+        result = run_tinyclaw("reload", home=home)
         assert result.returncode == 1
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("error: refused, the running configuration stays in force:")
@@ -58,7 +53,7 @@ def test_tinyclaw_reload_reports_what_changed_and_what_needs_a_restart(home: Hom
         extra = "[launcher]\nsession_name = 'other'\n[limits]\nmax_hops = 3\n"
         config = fake_cli_config({"assistant": {}}, concurrency=2, extra=extra)
         write_config(home, config)
-        result = tinyclaw(home, "reload")
+        result = run_tinyclaw("reload", home=home)
         assert result.returncode == 0, result.stderr
         out = result.stdout
         assert out.startswith("worker: reloaded;")
@@ -111,11 +106,11 @@ def test_a_heartbeat_added_to_the_file_runs_without_a_restart(home: Home) -> Non
 
 def test_reload_with_nothing_running_only_checks_the_file(home: Home) -> None:
     write_config(home, fake_cli_config({"assistant": {}}))
-    result = tinyclaw(home, "reload")
+    result = run_tinyclaw("reload", home=home)
     assert result.returncode == 0
     assert result.stdout == "nothing is running; the configuration is valid and is read at start\n"
     home.config_file.write_text("[worker]\nconcurrency = 0\n[actors.a]\n", encoding="utf-8")
-    result = tinyclaw(home, "reload")
+    result = run_tinyclaw("reload", home=home)
     assert result.returncode == 1
     assert result.stderr.startswith("error: refused, the running configuration stays in force: ")
     assert "worker.concurrency" in result.stderr and len(result.stderr.splitlines()) == 1

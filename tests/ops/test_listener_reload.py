@@ -12,10 +12,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, incoming
 from tests.fakes.telegram_api import TelegramFake
-from tests.ops.conftest import events, tinyclaw
-from tests.worker.conftest import REPO, wait_for
+from tests.support.channels import ALICE_ID
+from tests.support.commands import events, run_tinyclaw
+from tests.support.messages import incoming
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 
 BOB_ID = 2002
@@ -83,7 +85,7 @@ def test_the_allow_list_follows_the_file_without_a_restart(
     assert incoming(home) == []
 
     write_home(home, telegram_fake, [ALICE_ID, BOB_ID])
-    result = tinyclaw(home, "reload")
+    result = run_tinyclaw("reload", home=home)
     assert result.returncode == 0, result.stderr
     assert "telegram listener: reloaded; applied: channels.telegram.allow_from" in result.stdout
     telegram_fake.push_message(bob, "hello again")
@@ -91,12 +93,12 @@ def test_the_allow_list_follows_the_file_without_a_restart(
     assert [m.text for m in incoming(home)] == ["hello again"]
 
     write_home(home, telegram_fake, [ALICE_ID, BOB_ID], base_url="http://127.0.0.1:1/bot")
-    result = tinyclaw(home, "reload")
+    result = run_tinyclaw("reload", home=home)
     assert "channels.telegram.base_url (restart the telegram listener)" in result.stdout
     assert listener.poll() is None
 
     home.config_file.write_text("[channels.telegram\n", encoding="utf-8")
-    result = tinyclaw(home, "reload")
+    result = run_tinyclaw("reload", home=home)
     assert result.returncode == 1 and "not valid TOML" in result.stderr
     wait_for(lambda: events(home, "config.refused"), 20, "the listener's refusal")
     telegram_fake.push_message(bob, "still here")

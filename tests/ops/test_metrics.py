@@ -13,8 +13,11 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ops.conftest import ask, tinyclaw
-from tests.worker.conftest import REPO, fake_cli_config, wait_for, worker_process, write_config
+from tests.support.commands import run_tinyclaw
+from tests.support.messages import ask
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 
 SLOW = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "10"}
@@ -53,7 +56,7 @@ def test_the_endpoint_shows_runs_failures_latency_cost_queues_and_listeners(home
         failed = ask(home, "answer slowly")  # the actor's 1 s timeout ends this run
         assert "echo" not in failed
         seen = samples(scrape(port))
-        doctor = tinyclaw(home, "doctor")
+        doctor = run_tinyclaw("doctor", home=home)
     assert seen[("tinyclaw_worker_up", ())] == 1
     actor = (("actor", "assistant"),)
     assert seen[("tinyclaw_runs_total", actor)] == 2
@@ -69,7 +72,7 @@ def test_the_endpoint_shows_runs_failures_latency_cost_queues_and_listeners(home
     assert seen[("tinyclaw_runs_in_flight", ())] == 0
     assert f"ok    metrics: http://127.0.0.1:{port}/metrics answers" in doctor.stdout
     # the worker gone, doctor says the endpoint does not answer
-    after = tinyclaw(home, "doctor")
+    after = run_tinyclaw("doctor", home=home)
     assert f"FAIL  metrics: nothing answers at http://127.0.0.1:{port}/metrics" in after.stdout
 
 
@@ -84,15 +87,15 @@ def test_the_textfile_for_node_exporter_is_written_and_kept_fresh(home: Home) ->
             return samples(text).get(("tinyclaw_runs_total", (("actor", "assistant"),))) == 1
 
         wait_for(counted, 20, "the textfile to count the run")
-        assert "ok    metrics:" in tinyclaw(home, "doctor").stdout
+        assert "ok    metrics:" in run_tinyclaw("doctor", home=home).stdout
     hour_ago = time.time() - 3600
     os.utime(path, (hour_ago, hour_ago))  # the worker is gone; the file ages
-    stale = tinyclaw(home, "doctor").stdout
+    stale = run_tinyclaw("doctor", home=home).stdout
     assert re.search(
         rf"FAIL  metrics: {re.escape(str(path))} is stale \(written 36\d\d s ago\)", stale
     )
     path.unlink()
-    assert f"FAIL  metrics: {path} is missing" in tinyclaw(home, "doctor").stdout
+    assert f"FAIL  metrics: {path} is missing" in run_tinyclaw("doctor", home=home).stdout
 
 
 PROBE = """

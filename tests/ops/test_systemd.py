@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.conftest import tinyclaw
-from tests.worker.conftest import (
-    REPO,
-    fake_cli_config,
-    message,
-    reply_for,
-    start_worker_process,
-    write_config,
-)
+from tests.support.commands import run_tinyclaw
+from tests.support.messages import message, reply_for
+from tests.support.paths import REPO
+from tests.support.worker import fake_cli_config, start_worker_process, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
@@ -49,7 +44,9 @@ def test_installed_units_pass_systemd_analyze_verify(tmp_path: Path, config_home
     home = Home(tmp_path / "my home 100%")
     home.ensure()
     write_config(home, fake_cli_config(extra=CHANNELS))
-    result = tinyclaw(home, "service", "install", XDG_CONFIG_HOME=str(config_home))
+    result = run_tinyclaw(
+        "service", "install", home=home, env={"XDG_CONFIG_HOME": str(config_home)}
+    )
     assert result.returncode == 0, result.stderr
     units = sorted(units_in(config_home).iterdir())
     assert [p.name for p in units] == [
@@ -89,12 +86,11 @@ def test_without_a_user_manager_install_writes_the_units_and_prints_the_commands
     home: Home, config_home: Path
 ) -> None:
     write_config(home, fake_cli_config())
-    result = tinyclaw(
-        home,
+    result = run_tinyclaw(
         "service",
         "install",
-        XDG_CONFIG_HOME=str(config_home),
-        PATH=f"{_no_systemd_path(home)}",
+        home=home,
+        env={"XDG_CONFIG_HOME": str(config_home), "PATH": f"{_no_systemd_path(home)}"},
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -126,7 +122,7 @@ def test_with_a_user_manager_install_enables_and_starts_and_uninstall_removes(
         "PATH": f"{FAKES}:{os.environ['PATH']}",
         "FAKE_SYSTEMD_LOG": str(log),
     }
-    assert tinyclaw(home, "service", "install", **env).returncode == 0
+    assert run_tinyclaw("service", "install", home=home, env=env).returncode == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert ["systemctl", "--user", "daemon-reload"] in calls
     assert [
@@ -139,14 +135,14 @@ def test_with_a_user_manager_install_enables_and_starts_and_uninstall_removes(
         "tinyclaw-listen-telegram.service",
         "tinyclaw-listen-discord.service",
     ] in calls
-    status = tinyclaw(home, "service", "status", **env)
+    status = run_tinyclaw("service", "status", home=home, env=env)
     assert status.returncode == 0
     assert "tinyclaw-worker.service: active, enabled" in status.stdout
 
     # discord switched off: the next install disables and removes its unit
     write_config(home, fake_cli_config(extra="[channels.telegram]\nenabled = true\n"))
     log.unlink()
-    assert tinyclaw(home, "service", "install", **env).returncode == 0
+    assert run_tinyclaw("service", "install", home=home, env=env).returncode == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert calls[1] == [
         "systemctl",
@@ -157,10 +153,10 @@ def test_with_a_user_manager_install_enables_and_starts_and_uninstall_removes(
     ]
     assert not (units_in(config_home) / "tinyclaw-listen-discord.service").exists()
 
-    result = tinyclaw(home, "service", "uninstall", **env)
+    result = run_tinyclaw("service", "uninstall", home=home, env=env)
     assert result.returncode == 0
     assert list(units_in(config_home).iterdir()) == []
-    assert tinyclaw(home, "service", "status", **env).returncode == 1
+    assert run_tinyclaw("service", "status", home=home, env=env).returncode == 1
 
 
 def test_a_real_worker_says_ready_once_it_serves_and_stopping_on_sigterm(

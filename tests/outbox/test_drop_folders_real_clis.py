@@ -15,8 +15,8 @@ as a model does that believes its first write failed: the chat still gets it onc
 
 Every story runs for both CLIs, with the home on disk and on tmpfs (where the race
 showed most often). The tmpfs is mounted by the test when it runs as root and may
-mount; otherwise the home goes under /dev/shm (a tmpfs on Linux). The 50-round
-loop is in the slow group.
+mount; otherwise the home goes under /dev/shm (a tmpfs on Linux). The default run has
+one round of each story; the 50-round loop is a soak test (``scripts/test -m soak``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ import pytest
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.providers import Reply
-from tests.schedule.running import events, failed_reasons, outgoing, worker_with_services
-from tests.worker.conftest import message, reply_for, wait_for, write_config
+from tests.support.commands import events
+from tests.support.messages import failed_reasons, message, outgoing, reply_for
+from tests.support.services import worker_with_services
+from tests.support.waiting import wait_for
+from tests.support.worker import write_config
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.store import JobStore
@@ -252,7 +255,7 @@ def test_a_note_corrected_with_the_edit_tool_before_the_run_ends_goes_out_correc
     assert notes == ["The build is red.", "Sorry: the build is green."]
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.timeout(900)  # 150 tool calls through a real CLI: about 1.5 minutes idle
 def test_fifty_rounds_on_tmpfs_never_tell_the_model_a_write_failed(
     request: pytest.FixtureRequest, kind: str, tmpfs: Tmpfs

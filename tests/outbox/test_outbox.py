@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.schedule.running import failed_reasons, outgoing
+from tests.support.messages import failed_reasons, outgoing
+from tests.support.outbox import drop, settled, workspace
 from tinyclaw.core.home import Home
 from tinyclaw.drops.shared import SETTLE_SECONDS
 from tinyclaw.outbox.scanner import OutboxService
@@ -19,8 +20,6 @@ from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.schedule.timing import from_timestamp
 from tinyclaw.spool import Spool
-
-from .conftest import drop, settled, workspace
 
 
 def outbox_names(home: Home, actor: str = "coder") -> list[str]:

@@ -9,22 +9,18 @@ from typing import Any
 
 import pytest
 
-from tests.channels.conftest import ALICE_ID, until
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
 from tests.fakes.telegram_api import TelegramFake
-from tests.schedule.running import (
-    claude_config,
-    failed_reasons,
-    outgoing,
-    worker_with_services,
-)
-from tests.worker.conftest import message, reply_for, wait_for, write_config
+from tests.support.channels import ALICE_ID
+from tests.support.messages import failed_reasons, message, outgoing, reply_for
+from tests.support.outbox import workspace
+from tests.support.services import claude_config, worker_with_services
+from tests.support.waiting import until, wait_for
+from tests.support.worker import write_config
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
-
-from .conftest import workspace
 
 pytestmark = pytest.mark.cli
 
@@ -65,7 +61,7 @@ async def test_claude_writes_to_its_outbox_and_alice_gets_it_on_telegram(
             # seen by the fake: stopping the listener in between would leave it queued.
             await until(
                 lambda: len(spool.list_box(spool.sent("telegram"))) == 1,
-                "Alice's message delivered",
+                what="Alice's message delivered",
                 timeout=90,
             )
         wait_for(lambda: failed_reasons(home), what="the stranger's file refused")

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import time
 
-from tests.schedule.running import outgoing, worker_with_services, write_file
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.messages import message, outgoing, reply_for
+from tests.support.outbox import ACTORS, drop, workspace, write_file
+from tests.support.services import worker_with_services
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.drops.shared import SETTLE_SECONDS
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import ACTORS, drop, workspace
 
 HOURLY = 3600.0
 

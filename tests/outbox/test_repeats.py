@@ -7,8 +7,10 @@ import os
 import time
 from pathlib import Path
 
-from tests.schedule.running import events, failed_reasons, outgoing, write_file
-from tests.worker.conftest import fake_cli_config, write_config
+from tests.support.commands import events
+from tests.support.messages import failed_reasons, outgoing
+from tests.support.outbox import ACTORS, drop, settled, workspace, write_file
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
@@ -16,8 +18,6 @@ from tinyclaw.outbox.scanner import OutboxService
 from tinyclaw.schedule.dispatch import SchedulerService
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import ACTORS, drop, settled, workspace
 
 WINDOW = 300.0  # the default worker.dedupe_window
 

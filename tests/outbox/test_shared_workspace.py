@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.schedule.running import events, outgoing, worker_with_services, write_file
-from tests.worker.conftest import fake_cli_config, wait_for, write_config
+from tests.support.commands import events
+from tests.support.messages import outgoing
+from tests.support.outbox import write_file
+from tests.support.services import worker_with_services
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.actors.drop_guide import persona_section
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home

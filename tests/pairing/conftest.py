@@ -4,7 +4,7 @@ processes: each reads the file on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,9 +13,7 @@ from tests.fakes.telegram_api import TelegramFake
 from tinyclaw.core.home import Home
 from tinyclaw.pairing import PairingService
 
-from .helpers import FakeClock
-
-ServiceFactory = Callable[..., PairingService]
+from .helpers import FakeClock, ServiceFactory
 
 
 @pytest.fixture

@@ -4,10 +4,13 @@ way to read the code out of a reply."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from tinyclaw.pairing import Identity
+from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.pairing.codes import format_code, normalize_code, random_code
+
+ServiceFactory = Callable[..., PairingService]
 
 CODE_RE = re.compile(r"\b[A-Z0-9]{4}-[A-Z0-9]{4}\b")
 

@@ -1,6 +1,6 @@
 """A home served end to end, for the pairing stories: real listeners with the pairing
 gate against the loopback platform fakes, the real worker in a thread running
-``scripts/fake-cli`` (it answers ``echo: <prompt>``), and ``tinyclaw pair ...`` run
+``tests/fakes/bin/fake-cli`` (it answers ``echo: <prompt>``), and ``tinyclaw pair ...`` run
 through the real command-line app, exactly as the owner would type it.
 
 The listener's gate and the worker's pairing check take a clock (``now``), so a story
@@ -9,7 +9,7 @@ can let a code expire or a lockout run out without waiting for it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -17,9 +17,10 @@ from typer.testing import CliRunner, Result
 
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.serving import serving_channel
-from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
+from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake
-from tests.worker.conftest import fake_cli_config, serving, write_config
+from tests.support.waiting import until
+from tests.support.worker import fake_cli_config, serving, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.pairing_gate import ListenerGate
@@ -70,17 +71,13 @@ def worker_thread(home: Home, now: Clock = utc_now) -> Iterator[Worker]:
         yield worker
 
 
-async def until(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    await wait_until(lambda: bool(condition()), timeout=timeout, what=what)
-
-
 async def said(fake: TelegramFake, chat: int, needle: str, timeout: float = 15.0) -> str:
     """The first text sent to ``chat`` containing ``needle`` (waits for it)."""
 
     def found() -> str | None:
         return next((t for t in fake.texts(chat) if needle in t), None)
 
-    await until(found, f"{needle!r} in chat {chat}", timeout)
+    await until(found, timeout, f"{needle!r} in chat {chat}")
     text = found()
     assert text is not None
     return text
@@ -88,7 +85,7 @@ async def said(fake: TelegramFake, chat: int, needle: str, timeout: float = 15.0
 
 async def handled(fake: TelegramFake, update: dict[str, Any]) -> None:
     """Wait until the listener has dealt with ``update`` (it confirmed it)."""
-    await until(lambda: fake.confirmed_offset > update["update_id"], "the update handled")
+    await until(lambda: fake.confirmed_offset > update["update_id"], what="the update handled")
 
 
 def incoming(home: Home) -> list[Inbound]:

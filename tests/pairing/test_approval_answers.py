@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worker.conftest import message
+from tests.pairing.helpers import ServiceFactory
+from tests.support.messages import message
 from tinyclaw.config import Config, parse_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.live_files import put_approval, read_answer
@@ -18,7 +19,6 @@ from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.pairing import Identity
 from tinyclaw.worker.approvals import ApprovalDesk
 
-from .conftest import ServiceFactory
 from .helpers import ALICE, BOB, OWNER
 
 

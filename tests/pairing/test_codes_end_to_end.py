@@ -2,7 +2,7 @@
 used twice, be guessed, or be approved twice by two terminals at once.
 
 The listener (real python-telegram-bot against the loopback Telegram fake) and the
-worker (in a thread, ``scripts/fake-cli`` as its CLI) share one clock the test moves;
+worker (in a thread, ``tests/fakes/bin/fake-cli`` as its CLI) share one clock the test moves;
 it starts at the wall clock, so codes made by ``tinyclaw pair`` agree with it until
 the test moves it on.
 """
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.fakes.telegram_api import TelegramFake
+from tests.support.waiting import until
 from tinyclaw.core.home import Home
 from tinyclaw.pairing import Access, Identity, wording
 from tinyclaw.spool import Spool
@@ -32,7 +33,6 @@ from .stack import (
     said,
     telegram_listener,
     tinyclaw,
-    until,
     worker_thread,
 )
 
@@ -91,7 +91,7 @@ async def test_an_expired_request_cannot_be_approved_and_the_sender_gets_a_fresh
             await said(telegram, OLIVIA, "No pending requests")
 
             telegram.push_message(bob, "hello again?")
-            await until(lambda: len(telegram.texts(BOB)) == 2, "a second answer to Bob")
+            await until(lambda: len(telegram.texts(BOB)) == 2, what="a second answer to Bob")
             fresh_text = telegram.texts(BOB)[1]
             fresh = code_in(fresh_text)
             telegram.push_message(olivia, "/pending")
@@ -152,7 +152,7 @@ async def test_ten_thousand_wrong_codes_through_the_listener_never_get_in(
         with worker_thread(home, clock):
             for guess in guesses[:3]:
                 telegram.push_message(mallory, f"/pair {guess}")
-            await until(lambda: len(telegram.texts(MALLORY)) == 3, "three refusals")
+            await until(lambda: len(telegram.texts(MALLORY)) == 3, what="three refusals")
             answers = [gate.handle_pair("telegram", str(MALLORY), g) for g in guesses[3:]]
 
             telegram.push_message(mallory, f"/pair {real}")  # the right code, too late
@@ -245,7 +245,9 @@ async def test_two_terminals_answering_one_request_at_once_exactly_one_wins(
     async with telegram_listener(home, telegram):
         with worker_thread(home):
             await said(telegram, BOB, "You're in")
-            await until(lambda: not spool.list_box(spool.outgoing("telegram")), "all delivered")
+            await until(
+                lambda: not spool.list_box(spool.outgoing("telegram")), what="all delivered"
+            )
             telegram.push_message(bob, "thanks!")
             await said(telegram, BOB, "echo:")
             last = telegram.push_message(carol, "and me?")

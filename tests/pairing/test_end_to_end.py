@@ -2,7 +2,7 @@
 
 Real python-telegram-bot (and discord.py) against the loopback platform fakes, the
 pairing gate that ``tinyclaw listen`` builds, the real worker in a thread with
-``scripts/fake-cli`` as its CLI (it answers ``echo: <prompt>``), and
+``tests/fakes/bin/fake-cli`` as its CLI (it answers ``echo: <prompt>``), and
 ``tinyclaw pair ...`` through the real command-line app.
 """
 
@@ -15,13 +15,9 @@ from tests.fakes.discord_harness import running_fake
 from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tests.pairing.stack import WHATSAPP_SECRET
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.waiting import until, wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Sender
 from tinyclaw.spool import Spool
@@ -39,7 +35,6 @@ from .stack import (
     said,
     telegram_listener,
     tinyclaw,
-    until,
     whatsapp_listener,
     worker_thread,
 )
@@ -143,10 +138,10 @@ async def test_a_revocation_after_queueing_stops_the_run_in_the_worker(
     async with telegram_listener(home, telegram):
         await pair_by_invite(home, telegram, ALICE)
         telegram.push_message(alice, "queued while the worker is down")
-        await until(lambda: incoming(home), "the message queued")
+        await until(lambda: incoming(home), what="the message queued")
         tinyclaw(home, "pair", "revoke", f"telegram:{ALICE}")
         with worker_thread(home):
-            await until(lambda: failed_reasons(home), "the message refused by the worker")
+            await until(lambda: failed_reasons(home), what="the message refused by the worker")
     [reason] = failed_reasons(home)
     assert "sender not paired" in reason and "telegram:1001" in reason
     assert not any(t.startswith("echo:") for t in telegram.texts(ALICE))
@@ -163,13 +158,15 @@ async def test_a_revocation_stops_a_message_already_waiting_in_the_actors_inbox(
         await pair_by_invite(home, telegram, ALICE)
         with worker_thread(home) as worker:
             telegram.push_message(alice, "think slowly about this")
-            await until(worker.running_snapshot, "the first run")
+            await until(worker.running_snapshot, what="the first run")
             telegram.push_message(alice, "second, queued behind")
-            await until(lambda: spool.list_box(spool.inbox("assistant")), "the second in the inbox")
+            await until(
+                lambda: spool.list_box(spool.inbox("assistant")), what="the second in the inbox"
+            )
 
             tinyclaw(home, "pair", "revoke", f"telegram:{ALICE}")
 
-            await until(lambda: failed_reasons(home), "the waiting message refused")
+            await until(lambda: failed_reasons(home), what="the waiting message refused")
             await said(telegram, ALICE, "echo:")  # the run under way was let finish
     [reason] = failed_reasons(home)
     assert "sender not paired" in reason and f"telegram:{ALICE}" in reason
@@ -189,16 +186,20 @@ async def test_one_profile_linked_on_telegram_and_discord(
                 await pair_by_invite(home, telegram, ALICE, "--profile", "alice")
                 code = tinyclaw(home, "pair", "invite", "--profile", "alice").stdout.strip()
                 discord.push_message(channel_id=dm, content=f"/pair {code}", author=alice_d)
-                await until(lambda: _discord_texts(discord, dm, "Paired"), "paired on discord")
+                await until(lambda: _discord_texts(discord, dm, "Paired"), what="paired on discord")
 
                 discord.push_message(channel_id=dm, content="hello from discord", author=alice_d)
-                await until(lambda: _discord_texts(discord, dm, "echo:"), "an answer on discord")
+                await until(
+                    lambda: _discord_texts(discord, dm, "echo:"), what="an answer on discord"
+                )
                 listing = tinyclaw(home, "pair", "list").stdout
 
                 tinyclaw(home, "pair", "revoke", "alice")  # the whole person, both accounts
                 discord.push_message(channel_id=dm, content="still there?", author=alice_d)
                 telegram.push_message(telegram.user(ALICE), "still there?")
-                await until(lambda: len(_discord_texts(discord, dm, "")) >= 3, "a discord answer")
+                await until(
+                    lambda: len(_discord_texts(discord, dm, "")) >= 3, what="a discord answer"
+                )
                 await said(telegram, ALICE, "pairing code")
     assert f"telegram:{ALICE} discord:{alice_d.id}" in listing
     assert "hello from discord" in _discord_texts(discord, dm, "echo:")[0]
@@ -218,10 +219,10 @@ async def test_a_discord_request_is_announced_in_the_dm_it_came_from(home: Home)
         async with discord_listener(home, discord):
             with worker_thread(home):
                 discord.push_message(channel_id="777", content="hi", author=bob_d)
-                await until(lambda: _discord_texts(discord, "777", "pairing code"), "a code")
+                await until(lambda: _discord_texts(discord, "777", "pairing code"), what="a code")
                 code = code_in(_discord_texts(discord, "777", "pairing code")[0])
                 tinyclaw(home, "pair", "approve", code)
-                await until(lambda: _discord_texts(discord, "777", "You're in"), "the notice")
+                await until(lambda: _discord_texts(discord, "777", "You're in"), what="the notice")
     assert bob_d.id != "777"
 
 
@@ -268,7 +269,7 @@ async def test_a_corrupted_store_denies_everyone_but_the_configured_owner(
             spool = Spool(home)
             dropped = message("by hand", channel="telegram", chat=str(ALICE), sender=_who(ALICE))
             spool.put(dropped)
-            await until(lambda: failed_reasons(home), "the hand-dropped message refused")
+            await until(lambda: failed_reasons(home), what="the hand-dropped message refused")
     assert telegram.texts(ALICE)[-1].startswith("Paired")  # nothing after the damage
     assert telegram.texts(BOB) == []  # not even a code: the store cannot take a request
     assert downloaded(home) == []
@@ -294,7 +295,7 @@ async def test_the_owner_approves_from_chat_and_nobody_else_can(
             telegram.push_message(carol, f"/approve {code}")
             refused = await said(telegram, CAROL, "only the owner")
             telegram.push_message(carol, "/pending")
-            await until(lambda: len(_with(telegram, CAROL, "only the owner")) == 2, "refused")
+            await until(lambda: len(_with(telegram, CAROL, "only the owner")) == 2, what="refused")
             telegram.push_message(carol, "/status")
             carol_status = await said(telegram, CAROL, "waiting")
 
@@ -353,9 +354,11 @@ async def test_an_invite_works_through_whatsapp_and_a_stranger_there_gets_a_code
             with worker_thread(home):
                 await meta.apost(meta.media("document", media, "application/pdf", wa_id=mallory))
                 await meta.apost(meta.text(f"/pair {code}", wa_id=alice, name="Alice"))
-                await until(lambda: any("Paired" in t for t in fake.texts), "alice paired")
+                await until(lambda: any("Paired" in t for t in fake.texts), what="alice paired")
                 await meta.apost(meta.text("hello from whatsapp", wa_id=alice, name="Alice"))
-                await until(lambda: any(t.startswith("echo:") for t in fake.texts), "an answer")
+                await until(
+                    lambda: any(t.startswith("echo:") for t in fake.texts), what="an answer"
+                )
     to_mallory = [m.text or "" for m in fake.messages if m.to == mallory]
     assert len(to_mallory) == 1 and "pairing code" in to_mallory[0]
     assert fake.state.media_lookups == [] and fake.state.downloads == []

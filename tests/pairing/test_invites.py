@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from tests.pairing.helpers import ServiceFactory
 from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome, Role
 
-from .conftest import ServiceFactory
 from .helpers import ALICE, ALICE_DISCORD, BOB, MALLORY, OWNER, FakeClock, code_in
 
 

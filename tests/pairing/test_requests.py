@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.pairing.helpers import ServiceFactory
 from tinyclaw.core.errors import PairingError, SpoolError
 from tinyclaw.pairing import Access, Identity, Notice, PairingService
 
-from .conftest import ServiceFactory
 from .helpers import ALICE, BOB, OWNER, FakeClock, code_in
 
 

@@ -9,11 +9,11 @@ import stat
 
 import pytest
 
+from tests.pairing.helpers import ServiceFactory
 from tinyclaw.core.errors import PairingError, PairingStoreError
 from tinyclaw.core.home import Home
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome
 
-from .conftest import ServiceFactory
 from .helpers import ALICE, BOB, OWNER
 
 CAROL = Identity("telegram", "3003")  # in allow_from of tinyclaw.toml

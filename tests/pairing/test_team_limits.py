@@ -1,7 +1,7 @@
 """A profile's actor limit covers the whole conversation, handoffs and /reset too.
 
 Alice is paired with ``--actors a1`` and Bob with ``--actors devs`` (the team of a1
-and a0, a1 leading). The real worker runs in a thread with ``scripts/fake-cli`` as
+and a0, a1 leading). The real worker runs in a thread with ``tests/fakes/bin/fake-cli`` as
 the CLI: it answers ``echo: <prompt>``, so a prompt holding ``[@a0: …]`` makes a1
 hand off to a0. Alice's a1 is told it may not hand to a0, and a0 never runs for
 her; Bob's handoff goes through. ``/reset @a0`` is refused to Alice.
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 
-from tests.worker.conftest import fake_cli_config, message, reply_for, wait_for, write_config
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.spool import Spool

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worker.conftest import message
+from tests.pairing.helpers import ServiceFactory
+from tests.support.messages import message
 from tinyclaw.config import Config, parse_config
 from tinyclaw.core.errors import SpoolError
 from tinyclaw.core.home import Home
@@ -18,7 +19,6 @@ from tinyclaw.spool import Spool
 from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.commands import CommandContext, handle_command
 
-from .conftest import ServiceFactory
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
 
 

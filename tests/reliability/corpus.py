@@ -16,7 +16,7 @@ a crash, a hang or a leak. ``isolated`` cases get their own home and worker: bef
 their fix they stop the worker loop (a FIFO blocks ``open``), which must not hide
 the outcome of the others.
 
-Used by ``tests/reliability/test_bad_input.py`` and ``scripts/bench_reliability.py``.
+Used by ``tests/reliability/test_bad_input.py`` and ``python -m bench.reliability``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import psutil
 
+from tests.support.paths import FAKE_CLI
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.fsutil import atomic_write, unique_name
 from tinyclaw.core.home import Home
@@ -42,13 +43,12 @@ from tinyclaw.core.messages import load_reply
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_CLI = REPO / "scripts" / "fake-cli"
 Expect = Literal["failed", "reply", "error", "refused"]
 MEMORY_GUARD = 1_000_000_000  # a worker above 1 GB RSS is reading something endless
 
 
 def fake_cli_toml(extra_worker: str = "") -> str:
-    """Two actors on scripts/fake-cli; fast scans and no retry backoff."""
+    """Two actors on tests/fakes/bin/fake-cli; fast scans and no retry backoff."""
     return "\n".join(
         [
             "[worker]",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.worker.conftest import REPO
+from tests.support.paths import REPO
 from tinyclaw.actors.manage import add_actor
 from tinyclaw.config import load_config
 from tinyclaw.core.errors import ConfigError

@@ -14,7 +14,8 @@ import pytest
 
 from tests.reliability.cases import CASES
 from tests.reliability.corpus import Case, CorpusRun, run_all
-from tests.worker.conftest import message, reply_for, worker_thread
+from tests.support.messages import message, reply_for
+from tests.support.worker import worker_thread
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

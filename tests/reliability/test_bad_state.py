@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.worker.conftest import (
-    REPO,
-    message,
-    reply_for,
-    serving,
-    worker_thread,
-)
+from tests.support.messages import message, reply_for
+from tests.support.paths import REPO
+from tests.support.worker import serving, worker_thread
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool

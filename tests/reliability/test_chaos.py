@@ -1,7 +1,7 @@
 """Chaos: a worker and three listeners SIGKILLed at random moments still answer every
 message exactly once.
 
-The small variant of ``scripts/chaos.py`` (150 messages, 4 worker kills; a fifth of the
+The small variant of ``python -m tests.chaos`` (150 messages, 4 worker kills; a fifth of the
 messages each through a real Telegram, Discord and WhatsApp listener against the
 loopback fakes, each listener killed twice while messages arrive) runs the script
 itself, so the figures in docs/reliability.md come from the code tested here.
@@ -14,16 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.worker.conftest import (
-    REPO,
-    crash_at,
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
+from tests.support.worker import crash_at, fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
@@ -36,7 +30,8 @@ def test_150_messages_4_worker_and_3x2_listener_sigkills_none_lost_none_doubled(
     run = subprocess.run(
         [
             sys.executable,
-            str(REPO / "scripts" / "chaos.py"),
+            "-m",
+            "tests.chaos",
             "--messages=150",
             "--kills=4",
             "--telegram=0.2",

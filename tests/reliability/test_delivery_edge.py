@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.serving import serving_channel
-from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
+from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tests.reliability.corpus import Lab
+from tests.support.waiting import until
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
@@ -80,7 +81,7 @@ def drop(lab: Lab, body: dict[str, object]) -> Path:
 
 async def still_serving(lab: Lab, fake: TelegramFake) -> None:
     drop(lab, reply("canary"))
-    await wait_until(lambda: "canary" in fake.texts(CHAT), timeout=30, what="the canary")
+    await until(lambda: "canary" in fake.texts(CHAT), timeout=30, what="the canary")
 
 
 def uploads(fake: TelegramFake) -> list[bytes]:
@@ -97,7 +98,7 @@ async def test_a_symlink_planted_in_the_outbox_is_refused_not_followed(
     box.mkdir(parents=True, exist_ok=True)
     os.symlink(outside, box / "planted.json")
     async with listening(lab, telegram_fake):
-        await wait_until((lab.spool.failed / "planted.json.reason").exists, timeout=30)
+        await until((lab.spool.failed / "planted.json.reason").exists, timeout=30)
         await still_serving(lab, telegram_fake)
     assert not any(lab.secret in t for t in telegram_fake.texts())
     reason = json.loads((lab.spool.failed / "planted.json.reason").read_text())["reason"]
@@ -111,7 +112,7 @@ async def test_a_reply_asking_for_a_file_outside_its_workspace_sends_a_note_inst
     relative = os.path.relpath(lab.sentinel, lab.workspace)
     drop(lab, reply("here", workspace=str(lab.workspace), files=[relative]))
     async with listening(lab, telegram_fake):
-        await wait_until(lambda: len(telegram_fake.texts(CHAT)) >= 2, timeout=30)
+        await until(lambda: len(telegram_fake.texts(CHAT)) >= 2, timeout=30)
         await still_serving(lab, telegram_fake)
     assert uploads(telegram_fake) == []
     assert any("outside the actor's workspace" in t for t in telegram_fake.texts(CHAT))
@@ -123,7 +124,7 @@ async def test_a_forged_reply_naming_its_own_workspace_cannot_upload_any_file(
     lab = Lab.create(tmp_path)
     drop(lab, reply("look", workspace="/", files=[str(lab.sentinel)]))
     async with listening(lab, telegram_fake):
-        await wait_until(lambda: len(telegram_fake.sent) >= 2, timeout=30)
+        await until(lambda: len(telegram_fake.sent) >= 2, timeout=30)
         await still_serving(lab, telegram_fake)
     assert not any(lab.secret.encode() in data for data in uploads(telegram_fake))
 
@@ -143,7 +144,7 @@ async def test_a_deeply_nested_reply_goes_to_failed_and_the_replies_behind_it_ar
     infinite.write_text(infinite.read_text().replace('"__INF__"', "Infinity"))
     behind = drop(lab, reply("the reply behind them"))
     async with listening(lab, telegram_fake):
-        await wait_until(
+        await until(
             lambda: "the reply behind them" in telegram_fake.texts(CHAT), timeout=30, what="it"
         )
         await still_serving(lab, telegram_fake)

@@ -1,7 +1,7 @@
 """A full disk stalls the worker; it does not lose, fail or double a message.
 
 The home lies on a small tmpfs, mounted by the test (that needs root, as CI has).
-A real ``tinyclaw worker`` process serves it with ``scripts/fake-cli``. The disk is
+A real ``tinyclaw worker`` process serves it with ``tests/fakes/bin/fake-cli``. The disk is
 filled to the last byte, then 30 messages arrive. None may end in ``failed/`` or
 stay claimed in ``processing/``; ``tinyclaw status`` and ``tinyclaw doctor`` say the
 disk is full. Once space is freed, the running worker resumes within 10 s (its first
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.worker.conftest import fake_cli_config, message, wait_for, write_config
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.core.diskspace import read_report
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import dump

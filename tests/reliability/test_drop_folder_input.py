@@ -14,9 +14,9 @@ import logging
 
 import pytest
 
-from tests.outbox.conftest import drop, settled, workspace
-from tests.schedule.running import failed_reasons, outgoing, write_file
-from tests.worker.conftest import fake_cli_config, write_config
+from tests.support.messages import failed_reasons, outgoing
+from tests.support.outbox import drop, settled, workspace, write_file
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_inbound
@@ -124,8 +124,9 @@ def test_any_unparseable_drop_file_is_refused_once_it_settles(
 
 def test_the_worker_keeps_serving_with_a_nested_file_in_an_outbox(configured: Home) -> None:
     """The same through a running worker: the file is refused, the worker stays up."""
-    from tests.schedule.running import worker_with_services
-    from tests.worker.conftest import message, reply_for, wait_for
+    from tests.support.messages import message, reply_for
+    from tests.support.services import worker_with_services
+    from tests.support.waiting import wait_for
 
     home = configured
     drop(home, "deep.json", nested(200_000))

@@ -17,7 +17,8 @@ from tests.fakes.cli_fixtures import Reply
 from tests.fakes.openai_api import OpenAIFake
 from tests.launcher.test_secret_handover import ANCESTRY
 from tests.reliability.test_secrets import ANTHROPIC_KEY, PLATFORM_SECRETS, _toml
-from tests.worker.conftest import message, reply_for, start_worker_process
+from tests.support.messages import message, reply_for
+from tests.support.worker import start_worker_process
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

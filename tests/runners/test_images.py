@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.fakes.images import GIF, JPEG, WEBP, png
 from tests.runners.test_argv import request
+from tests.support.messages import message
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.messages import Attachment, Inbound, Sender
 from tinyclaw.runners import build_codex_argv
@@ -26,12 +27,12 @@ def write(path: Path, data: bytes) -> Path:
 
 
 def photo_message(*paths: Path, text: str = "look", mime: str = "image/jpeg") -> Inbound:
-    return Inbound(
+    return message(
+        text,
         id="m1",
         channel="telegram",
-        chat_id="1",
+        chat="1",
         sender=Sender(id="7", name="Ann"),
-        text=text,
         attachments=[Attachment(path=str(p), name=p.name, kind="photo", mime=mime) for p in paths],
     )
 

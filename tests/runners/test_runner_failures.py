@@ -1,4 +1,4 @@
-"""The runner contract with ``scripts/fake-cli`` (a claude look-alike, milliseconds per
+"""The runner contract with ``tests/fakes/bin/fake-cli`` (a claude look-alike, milliseconds per
 run): failures come back as results with a sentence for the user, never as exceptions."""
 
 from __future__ import annotations

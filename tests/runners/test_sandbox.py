@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.worker.conftest import wait_for
+from tests.support.waiting import wait_for
 from tinyclaw.config import Config, parse_config
 from tinyclaw.core.errors import ConfigError
 from tinyclaw.core.home import Home

@@ -1,43 +1,17 @@
-"""Fixtures for the scheduling tests: a clock the test moves by hand, a store in the
-isolated home, helpers to write a configuration, and the real-CLI fixtures
-(``anthropic_fake``, ``claude_settings``) for the end-to-end stories. Times are chosen
-in UTC and checked in the zone the story is about."""
+"""Fixtures for the scheduling tests: a clock the test moves by hand and a store in
+the isolated home (the real-CLI fixtures come from ``tests.fakes.cli_fixtures``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.fakes.cli_fixtures import *  # noqa: F403  (the real CLIs against loopback fakes)
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.jobs import Job, build_job
 from tinyclaw.schedule.store import JobStore
 
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-class ManualClock:
-    """``time.time`` for tests: it stands still until the test moves it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> float:
-        return self.current.timestamp()
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> datetime:
-        self.current += delta
-        return self.current
-
-    def set(self, moment: datetime) -> datetime:
-        self.current = moment
-        return moment
+from .helpers import BERLIN, JobFactory, ManualClock
 
 
 @pytest.fixture
@@ -48,9 +22,6 @@ def clock() -> ManualClock:
 @pytest.fixture
 def store(home: Home) -> JobStore:
     return JobStore.for_home(home)
-
-
-JobFactory = Callable[..., Job]
 
 
 @pytest.fixture
@@ -70,17 +41,3 @@ def add_job(store: JobStore, clock: ManualClock) -> JobFactory:
         return store.add(job)
 
     return add
-
-
-CONFIG = """\
-[actors.coder]
-runner = "claude"
-owner_chat = "telegram:123"
-
-[actors.helper]
-runner = "codex"
-"""
-
-
-def write_config(home: Home, text: str = CONFIG) -> None:
-    home.config_file.write_text(text, encoding="utf-8")

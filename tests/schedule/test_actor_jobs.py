@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.schedule.helpers import BERLIN, ManualClock, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.actor_jobs import ImportResult, import_actor_jobs, import_all_actor_jobs
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
-
-from .conftest import BERLIN, ManualClock, write_config
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import re
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.schedule.helpers import write_config
 from tinyclaw.cli.app import app
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.store import JobStore
-
-from .conftest import write_config
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.schedule.helpers import BERLIN, ManualClock, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.durations import parse_duration
 from tinyclaw.core.errors import ConfigError
@@ -30,8 +31,6 @@ from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import BERLIN, ManualClock, write_config
 
 
 def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

@@ -8,13 +8,14 @@ import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
-from tests.worker.conftest import write_config
+from tests.support.commands import events
+from tests.support.messages import outgoing
+from tests.support.services import claude_config, wait_until_idle, worker_with_services
+from tests.support.worker import write_config
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.schedule.heartbeat import HeartbeatLog
-
-from .running import claude_config, events, outgoing, wait_until_idle, worker_with_services
 
 pytestmark = pytest.mark.cli
 

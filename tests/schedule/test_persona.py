@@ -8,7 +8,8 @@ import re
 
 from typer.testing import CliRunner
 
-from tests.worker.conftest import fake_cli_config, write_config
+from tests.schedule.helpers import BERLIN, ManualClock
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.actors.drop_guide import persona_section
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.cli.app import app
@@ -20,8 +21,6 @@ from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 from tinyclaw.worker.assembly import build_services
-
-from .conftest import BERLIN, ManualClock
 
 EXTRA = """
 [actors.coder.heartbeat]

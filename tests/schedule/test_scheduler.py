@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.schedule.helpers import BERLIN, JobFactory, ManualClock
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, dump, load_inbound
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import BERLIN, JobFactory, ManualClock
 
 
 def make_scheduler(store: JobStore, clock: ManualClock) -> Scheduler:

@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
-from tests.worker.conftest import fake_cli_config, wait_for, write_config
+from tests.schedule.helpers import BERLIN, ManualClock
+from tests.support.commands import events
+from tests.support.messages import outgoing
+from tests.support.outbox import write_file
+from tests.support.services import OffsetClock, worker_with_services
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
@@ -19,9 +25,6 @@ from tinyclaw.schedule.dispatch import SchedulerService
 from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
-
-from .conftest import BERLIN, ManualClock
-from .running import OffsetClock, events, outgoing, worker_with_services, write_file
 
 ACTORS: dict[str, dict[str, object]] = {
     "assistant": {},

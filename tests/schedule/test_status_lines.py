@@ -9,13 +9,12 @@ import sys
 
 import pytest
 
+from tests.schedule.helpers import BERLIN, ManualClock, write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.jobs import build_job
 from tinyclaw.schedule.listing import schedule_lines
 from tinyclaw.schedule.store import JobStore
-
-from .conftest import BERLIN, ManualClock, write_config
 
 CONFIG = """\
 [actors.coder]

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.schedule.helpers import BERLIN, JobFactory, ManualClock
 from tinyclaw.core.errors import JobNotFoundError, ScheduleError
 from tinyclaw.core.home import Home
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
-
-from .conftest import BERLIN, JobFactory, ManualClock
 
 
 def test_a_job_is_one_json_file_named_by_its_id(

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.schedule.helpers import BERLIN
 from tinyclaw.core.errors import ConfigError, ScheduleError
 from tinyclaw.core.localtime import local_zone
 from tinyclaw.schedule.timing import (
@@ -17,8 +18,6 @@ from tinyclaw.schedule.timing import (
     parse_at,
     parse_zone,
 )
-
-from .conftest import BERLIN
 
 
 def utc(

@@ -16,36 +16,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.messages import message as make_message
+from tests.support.messages import reply_to as make_reply
 from tinyclaw.core.errors import InvalidMessageError
 from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound, Reply, Sender
 from tinyclaw.spool.backend import SpoolBackend
 
 Backend = SpoolBackend[Any]
-
-
-def make_message(text: str = "hello", **extra: object) -> Inbound:
-    return Inbound.model_validate(
-        {
-            "id": unique_name(),
-            "channel": "cli",
-            "chat_id": "local",
-            "sender": Sender(id="me"),
-            "text": text,
-            **extra,
-        }
-    )
-
-
-def make_reply(message: Inbound, text: str) -> Reply:
-    return Reply(
-        id=message.id,
-        channel=message.channel,
-        chat_id=message.chat_id,
-        in_reply_to=message.id,
-        text=text,
-    )
 
 
 class Clock:
@@ -351,9 +329,7 @@ class SpoolContract:
         assert spool.fail(handle, "unreadable reply") is not None
         assert list(self.failures(spool).values()) == ["unreadable reply"]
 
-    def test_bytes_from_outside_the_queue_are_kept_with_their_reason(
-        self, spool: Backend
-    ) -> None:
+    def test_bytes_from_outside_the_queue_are_kept_with_their_reason(self, spool: Backend) -> None:
         spool.reject("request.json", b"{half a request", "outbox of @coder: not JSON")
         assert self.failures(spool) == {"request": "outbox of @coder: not JSON"}
         spool.reject("request.json", b"again", "outbox of @coder: still not JSON")

@@ -22,7 +22,7 @@ import pytest
 from tests.spool.contract import make_message, make_reply
 from tests.spool.nats_backend import NatsHome
 from tests.spool.nats_servers import NatsServer, cluster, free_port, single_server, wait_healthy
-from tests.worker.conftest import wait_for
+from tests.support.waiting import wait_for
 from tinyclaw.core.errors import SpoolError, UnsafePathError
 from tinyclaw.spool.jetstream import (
     JetStreamKeyValue,

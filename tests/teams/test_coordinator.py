@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from tests.teams.conftest import team_config
-from tests.worker.conftest import message, write_config
+from tests.support.messages import message
+from tests.support.teams import team_config
+from tests.support.worker import write_config
 from tinyclaw.config import load_config
 from tinyclaw.core.errors import ConversationError
 from tinyclaw.core.events import EventLog

@@ -8,8 +8,9 @@ import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
-from tests.teams.conftest import outgoing, setup_home, team_config, wait_drained
-from tests.worker.conftest import message, reply_for, worker_thread
+from tests.support.messages import message, outgoing, reply_for
+from tests.support.teams import setup_home, team_config, wait_drained
+from tests.support.worker import worker_thread
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender

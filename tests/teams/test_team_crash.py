@@ -22,15 +22,10 @@ import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
-from tests.teams.conftest import (
-    conversation,
-    outgoing,
-    requests_with,
-    setup_home,
-    team_config,
-    wait_drained,
-)
-from tests.worker.conftest import crash_at, message, wait_for, worker_process
+from tests.support.messages import message, outgoing
+from tests.support.teams import conversation, requests_with, setup_home, team_config, wait_drained
+from tests.support.waiting import wait_for
+from tests.support.worker import crash_at, worker_process
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home

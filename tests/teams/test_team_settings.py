@@ -1,4 +1,4 @@
-"""Team settings and the terminal, with ``scripts/fake-cli`` (it answers "echo: <prompt>",
+"""Team settings and the terminal, with ``tests/fakes/bin/fake-cli`` (it answers "echo: <prompt>",
 so a tag in the user's text comes back as the leader's handoff)."""
 
 from __future__ import annotations
@@ -8,14 +8,10 @@ import sys
 
 import pytest
 
-from tests.teams.conftest import conversation, outgoing, setup_home, team_config, wait_drained
-from tests.worker.conftest import (
-    REPO,
-    message,
-    reply_for,
-    worker_process,
-    worker_thread,
-)
+from tests.support.messages import message, outgoing, reply_for
+from tests.support.paths import REPO
+from tests.support.teams import conversation, setup_home, team_config, wait_drained
+from tests.support.worker import worker_process, worker_thread
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

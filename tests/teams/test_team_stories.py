@@ -8,17 +8,17 @@ import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
-from tests.teams.conftest import (
+from tests.support.messages import message, outgoing, reply_for
+from tests.support.teams import (
     conversation,
     inbox_files,
-    outgoing,
     progress_texts,
     requests_with,
     setup_home,
     team_config,
     wait_drained,
 )
-from tests.worker.conftest import message, reply_for, worker_thread
+from tests.support.worker import worker_thread
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home

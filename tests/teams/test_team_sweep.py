@@ -11,9 +11,11 @@ import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
-from tests.schedule.running import OffsetClock, worker_with_services
-from tests.teams.conftest import conversation, requests_with, setup_home, team_config
-from tests.worker.conftest import message, reply_for, start_worker_process, wait_for
+from tests.support.messages import message, reply_for
+from tests.support.services import OffsetClock, worker_with_services
+from tests.support.teams import conversation, requests_with, setup_home, team_config
+from tests.support.waiting import wait_for
+from tests.support.worker import start_worker_process
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool

@@ -7,8 +7,9 @@ import re
 
 from typer.testing import CliRunner, Result
 
-from tests.teams.conftest import setup_home, team_config, wait_drained
-from tests.worker.conftest import message, reply_for, worker_thread
+from tests.support.messages import message, reply_for
+from tests.support.teams import setup_home, team_config, wait_drained
+from tests.support.worker import worker_thread
 from tinyclaw.cli.app import app
 from tinyclaw.core.home import Home
 

@@ -12,13 +12,9 @@ import pytest
 
 from tests.channels.test_voice_notes import KEY_ENV, SPOKEN, recording, service
 from tests.fakes.transcription_api import KEY, TranscriptionFake
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    start_worker_process,
-    wait_for,
-    write_config,
-)
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, start_worker_process, write_config
 from tinyclaw.config import TranscriptionConfig, parse_config
 from tinyclaw.core.errors import ConfigError, TranscriptionError
 from tinyclaw.core.home import Home

@@ -3,7 +3,7 @@ the channel asks for them, and never a control character."""
 
 from __future__ import annotations
 
-from tests.worker.conftest import message
+from tests.support.messages import message
 from tinyclaw.config import parse_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import load_reply

@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.fakes.anthropic_api import AnthropicFake
-from tests.worker.conftest import message, reply_for, serving, write_config
+from tests.support.messages import message, reply_for
+from tests.support.worker import serving, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.core.events import EventLog

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.images import GIF, JPEG, WEBP, png, png_noise
-from tests.worker.conftest import reply_for
+from tests.support.messages import reply_for
 from tests.worker.test_real_clis import Stage, new_stage
 from tinyclaw.core.messages import Inbound
 from tinyclaw.runners.images import MAX_IMAGE_BYTES

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.providers import Reply
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
 from tests.worker import test_real_clis
-from tests.worker.conftest import message, reply_for, wait_for
 from tests.worker.test_real_clis import Stage
 from tinyclaw.spool import Spool
 

@@ -11,14 +11,9 @@ from collections import Counter
 
 import pytest
 
-from tests.worker.conftest import (
-    crash_at,
-    fake_cli_config,
-    message,
-    wait_for,
-    worker_thread,
-    write_config,
-)
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import crash_at, fake_cli_config, worker_thread, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.core.live_files import approvals_box, note_conversation, put_steer, steer_box

@@ -15,7 +15,8 @@ import threading
 import pytest
 
 from tests.fakes.providers import Reply
-from tests.worker.conftest import message, reply_for, wait_for
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
 from tests.worker.test_real_clis import ACTOR, Stage, new_stage
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.worker.conftest import fake_cli_config, message, reply_for, worker_thread, write_config
+from tests.support.messages import message, reply_for
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 

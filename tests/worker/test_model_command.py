@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.worker.conftest import message
+from tests.support.messages import message
 from tinyclaw.config import parse_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender

@@ -11,16 +11,10 @@ import signal
 import subprocess
 import sys
 
-from tests.worker.conftest import (
-    REPO,
-    fake_cli_config,
-    message,
-    reply_for,
-    start_worker_process,
-    wait_for,
-    worker_process,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, start_worker_process, worker_process, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.core.instance import lock_holder, worker_lock_path

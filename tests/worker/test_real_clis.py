@@ -21,7 +21,8 @@ import pytest
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.providers import Reply
-from tests.worker.conftest import message, reply_for, serving, write_config
+from tests.support.messages import message, reply_for
+from tests.support.worker import serving, write_config
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound

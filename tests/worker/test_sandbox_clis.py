@@ -26,15 +26,11 @@ from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, Reply, cli_path, codex_config_toml
 from tests.fakes.openai_api import OpenAIFake
 from tests.launcher.test_secret_handover import ANCESTRY
-from tests.ops.conftest import tinyclaw
-from tests.worker.conftest import (
-    FAKE_CLI,
-    message,
-    reply_for,
-    start_worker_process,
-    wait_for,
-    worker_process,
-)
+from tests.support.commands import run_tinyclaw
+from tests.support.messages import message, reply_for
+from tests.support.paths import FAKE_CLI
+from tests.support.waiting import wait_for
+from tests.support.worker import start_worker_process, worker_process
 from tinyclaw.core.home import Home
 from tinyclaw.runners.live_log import live_path
 from tinyclaw.runners.process import live_group_members
@@ -170,7 +166,7 @@ def assert_confined(home: Home, outside: Path, tool_output: str, message_id: str
     sandbox = [r for r in records if r["kind"] == "sandbox"]
     assert sandbox and sandbox[-1]["data"] == {"confined": True}
     assert any(r["kind"] == "command" and "cat ../../.env" in str(r["text"]) for r in records)
-    trace = tinyclaw(home, "trace", message_id)
+    trace = run_tinyclaw("trace", message_id, home=home)
     assert trace.returncode == 0, trace.stderr
     assert f"steps of @agent for {message_id}:" in trace.stdout
     assert "sandbox: bwrap: writes only" in trace.stdout

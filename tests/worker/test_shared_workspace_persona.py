@@ -5,10 +5,10 @@ prompt: its teammates and the handoff syntax, and its own outbox and schedules f
 from __future__ import annotations
 
 from tests.fakes.anthropic_api import AnthropicFake
-from tests.fakes.cli_fixtures import *  # noqa: F403
 from tests.fakes.cli_fixtures import Reply
-from tests.teams.conftest import setup_home, team_config
-from tests.worker.conftest import message, reply_for, worker_thread
+from tests.support.messages import message, reply_for
+from tests.support.teams import setup_home, team_config
+from tests.support.worker import worker_thread
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
 

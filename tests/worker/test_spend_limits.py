@@ -1,17 +1,12 @@
-"""Spend limits on what the home starts itself, with ``scripts/fake-cli`` (each run
+"""Spend limits on what the home starts itself, with ``tests/fakes/bin/fake-cli`` (each run
 reports $0.25): a schedule's answer is refused like a chat message, a heartbeat over
 a limit stays quiet (the owner was told once), and nothing of either runs."""
 
 from __future__ import annotations
 
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_thread,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool

@@ -7,14 +7,9 @@ import time
 
 from typer.testing import CliRunner
 
-from tests.worker.conftest import (
-    fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
-    worker_thread,
-    write_config,
-)
+from tests.support.messages import message, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, worker_thread, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home

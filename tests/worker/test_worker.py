@@ -10,13 +10,12 @@ import time
 
 import pytest
 
-from tests.worker.conftest import (
-    REPO,
+from tests.support.messages import message, reply_for
+from tests.support.paths import FAKE_CLI, REPO
+from tests.support.waiting import wait_for
+from tests.support.worker import (
     crash_at,
     fake_cli_config,
-    message,
-    reply_for,
-    wait_for,
     worker_process,
     worker_thread,
     write_config,
@@ -186,9 +185,7 @@ def test_a_cli_error_becomes_a_readable_error_reply(home: Home) -> None:
 
 
 def test_a_missing_cli_binary_is_reported_to_the_user(home: Home) -> None:
-    write_config(
-        home, fake_cli_config().replace(str(REPO / "scripts" / "fake-cli"), "/nonexistent/claude")
-    )
+    write_config(home, fake_cli_config().replace(str(FAKE_CLI), "/nonexistent/claude"))
     with worker_thread(home):
         msg = message("hi")
         Spool(home).put(msg)

@@ -2,7 +2,7 @@
 """Chaos run: SIGKILL a real worker and real listeners at random moments and prove
 nothing is lost or doubled.
 
-A throwaway home gets several actors whose CLI is ``scripts/fake-cli`` (answers
+A throwaway home gets several actors whose CLI is ``tests/fakes/bin/fake-cli`` (answers
 "echo: <prompt>" in milliseconds). Three things then run at once:
 
 * a **producer** queues ``--messages`` messages into ``queue/incoming`` at ``--rate``
@@ -24,7 +24,7 @@ process (``python -m tinyclaw.channels PLATFORM``, started once every listener i
 ready) queues them and sends the answers back to the fake. A second killer SIGKILLs
 each listener ``--listener-kills`` times, when the count of messages written crosses
 a random threshold (so kills land while messages arrive and answers go out), and
-restarts it at once (``chaos_listener.py``, one small module per platform). An answer
+restarts it at once (``tests/chaos/listener.py``; one small module per platform). An answer
 a fake received twice is reported as "resent": a listener killed after the platform
 accepted a part, before it recorded that, sends that part again (no send API of the
 three takes an idempotency key), so at most one resend per kill of that platform's
@@ -37,9 +37,9 @@ must be empty apart from ``failed/`` entries that each carry a ``.reason``, and 
 run journal must be empty. "Recovery" is the time from a worker kill to the first reply
 written by a later worker (process start, crash recovery, first CLI run).
 
-    .venv/bin/python scripts/chaos.py                       # 2,000 messages, 20 + 3 x 5 kills
-    .venv/bin/python scripts/chaos.py --messages 150 --kills 4 --json
-    .venv/bin/python scripts/chaos.py --telegram 0 --discord 0 --whatsapp 0   # worker only
+    .venv/bin/python -m tests.chaos                       # 2,000 messages, 20 + 3 x 5 kills
+    .venv/bin/python -m tests.chaos --messages 150 --kills 4 --json
+    .venv/bin/python -m tests.chaos --telegram 0 --discord 0 --whatsapp 0   # worker only
 
 Exit status 0 when nothing was lost or doubled (beyond the resend bound) and the queue
 is clean, 1 otherwise.
@@ -63,19 +63,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from chaos_ledger import CHANNEL, Expected, Ledger, audit, deliver_once  # noqa: E402
-from chaos_report import PLATFORMS, TITLES, print_table  # noqa: E402
-
-from tinyclaw.core.fsutil import unique_name  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
-from tinyclaw.spool import Spool  # noqa: E402
+from tests.chaos.ledger import CHANNEL, Expected, Ledger, audit, deliver_once
+from tests.chaos.report import PLATFORMS, TITLES, print_table
+from tests.support.paths import FAKE_CLI, REPO
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.spool import Spool
 
 if TYPE_CHECKING:
-    from chaos_listener import ListenerSide
+    from tests.chaos.listener import ListenerSide
 
 
 def write_config(
@@ -90,7 +87,7 @@ def write_config(
         "stop_timeout = 5",
         "",
         "[runners.claude]",
-        f"command = {json.dumps(str(REPO / 'scripts' / 'fake-cli'))}",
+        f"command = {json.dumps(str(FAKE_CLI))}",
         "",
     ]
     for n in range(actors):
@@ -244,9 +241,24 @@ def kill_listeners(
         sides[platform].restart()
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from chaos_listener import make_side
+def make_side(platform: str, home: Home, repo: Path) -> ListenerSide:
+    """The side for ``platform``; imports only that platform's fake."""
+    if platform == "telegram":
+        from tests.chaos.telegram import TelegramSide
 
+        return TelegramSide(home, repo)
+    if platform == "discord":
+        from tests.chaos.discord import DiscordSide
+
+        return DiscordSide(home, repo)
+    if platform == "whatsapp":
+        from tests.chaos.whatsapp import WhatsAppSide
+
+        return WhatsAppSide(home, repo)
+    raise ValueError(f"unknown platform {platform!r}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="tinyclaw-chaos-"))
     home = Home(root.resolve())
     home.ensure()

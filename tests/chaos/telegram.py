@@ -1,4 +1,4 @@
-"""The Telegram side of ``scripts/chaos.py --telegram``: a real listener process serving
+"""The Telegram side of ``python -m tests.chaos --telegram``: a real listener process serving
 the loopback Telegram fake (``tests/fakes/telegram_api.py``), killed and restarted too.
 
 Messages go in as updates from several allowed users (each a private chat). Telegram
@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from chaos_listener import USERS, ListenerSide
-
+from tests.chaos.listener import USERS, ListenerSide
 from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tinyclaw.core.home import Home
 

@@ -1,4 +1,4 @@
-"""What ``scripts/chaos.py`` expected, what its deliverer saw, and the final audit.
+"""What ``python -m tests.chaos`` expected, what its deliverer saw, and the final audit.
 
 The deliverer plays the listeners' part for the ``cli`` channel: it records each
 reply (a reply id seen twice is a duplicate, what a chat user would notice) and moves

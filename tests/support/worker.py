@@ -1,5 +1,5 @@
-"""Fixtures for driving a real worker: a home with a config, the worker running in a
-thread (or as a real process), and helpers to send a message and await its reply."""
+"""A home whose actors run the fake CLI, and the real worker serving it: in a thread
+(``worker_thread``) or as the ``tinyclaw worker`` process (``worker_process``)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
-
-from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs against loopback fakes)
-    anthropic_fake,
-    claude_settings,
-    codex_settings,
-    openai_fake,
-)
+from tests.support.paths import FAKE_CLI, REPO
 from tinyclaw.config import load_config
-from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound, Reply, Sender, load_reply
-from tinyclaw.spool import Spool
 from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
-
-REPO = Path(__file__).resolve().parents[2]
-FAKE_CLI = REPO / "scripts" / "fake-cli"
 
 
 def fake_cli_config(
@@ -42,7 +27,7 @@ def fake_cli_config(
     concurrency: int = 4,
     scan_interval: float = 0.5,
 ) -> str:
-    """A tinyclaw.toml whose claude runner is scripts/fake-cli (echoes the prompt)."""
+    """A tinyclaw.toml whose claude runner is the fake CLI (it echoes the prompt)."""
     actors = actors or {"assistant": {}, "coder": {"description": "writes code"}}
     lines = [
         "[worker]",
@@ -65,37 +50,6 @@ def fake_cli_config(
 
 def write_config(home: Home, text: str) -> None:
     home.config_file.write_text(text, encoding="utf-8")
-
-
-def message(text: str, *, chat: str = "local", channel: str = "cli", **extra: object) -> Inbound:
-    return Inbound.model_validate(
-        {
-            "id": unique_name(),
-            "channel": channel,
-            "chat_id": chat,
-            "sender": Sender(id="me", name="Me"),
-            "text": text,
-            **extra,
-        }
-    )
-
-
-def wait_for(
-    predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"
-) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def reply_for(home: Home, msg: Inbound, timeout: float = 20.0) -> Reply:
-    path = Spool(home).outgoing(msg.channel) / f"{msg.id}.json"
-    wait_for(path.exists, timeout, f"reply to {msg.text!r}")
-    return load_reply(path.read_bytes())
 
 
 @contextmanager
@@ -148,9 +102,3 @@ def crash_at(home: Home, point: str) -> None:
     crashed = start_worker_process(home, TINYCLAW_FAILPOINT=point)
     assert crashed.wait(60) == -signal.SIGKILL, f"the failpoint {point} was never reached"
     crashed.stderr.close()  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def fake_home(home: Home) -> Home:
-    write_config(home, fake_cli_config())
-    return home

@@ -11,7 +11,7 @@ a quiet laptop and a loaded CI box:
   fsync, rename, unlink) timed alone at the same parallelism: one actor against one
   sequential lane, and eight actors against eight lanes;
 * throughput with a trivial CLI across 8 actors vs. merely spawning it 8-wide, for
-  scripts/fake-cli (a Python script, slow to start) and for a 1 ms bash script; the
+  tests/fakes/bin/fake-cli (a Python script, slow to start) and for a 1 ms bash script; the
   second row also shows the floor of spawning plus the queue's own durable file
   operations, which any crash-safe queue pays before tinyclaw's logic costs anything;
 * idle RSS and CPU of the worker, started both ways: ``tinyclaw worker`` (the console
@@ -23,7 +23,7 @@ Every figure with a target in the issue gets PASS or FAIL; the rest are context.
 throughput figure is measured in ``--rounds`` rounds (a rate, then its floor, right
 after each other); the table shows the medians and the median of the per-round ratios.
 
-Usage: .venv/bin/python scripts/bench_core.py [--quick]
+Usage: .venv/bin/python -m bench.core [--quick]
 """
 
 from __future__ import annotations
@@ -41,19 +41,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-FAKE_CLI = REPO / "scripts" / "fake-cli"
-sys.path.insert(0, str(REPO))
+from tests.support.paths import FAKE_CLI
+from tinyclaw.config import load_config
+from tinyclaw.core.fsutil import fsync_dir, unique_name, write_tmp
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.runners import RunRequest, RunResult
+from tinyclaw.worker.assembly import build_services
+from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
+from tinyclaw.worker.loop import Worker
 
-from tinyclaw.config import load_config  # noqa: E402
-from tinyclaw.core.fsutil import fsync_dir, unique_name, write_tmp  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
-from tinyclaw.runners import RunRequest, RunResult  # noqa: E402
-from tinyclaw.schedule.service import build_services  # noqa: E402
-from tinyclaw.spool import Spool  # noqa: E402
-from tinyclaw.worker.assembly import build_runners  # noqa: E402
-from tinyclaw.worker.loop import Worker  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 # A claude stand-in in bash: it records when it starts and when it is about to exit
 # (EPOCHREALTIME needs no extra process), then prints a claude-style result line.
@@ -499,7 +498,7 @@ def main() -> None:
             "≥ 50 %",
             r_noop8 >= 0.5,
         ),
-        ("throughput, scripts/fake-cli, 8 actors", f"{spawned:.0f} msg/s", "", None),
+        ("throughput, tests/fakes/bin/fake-cli, 8 actors", f"{spawned:.0f} msg/s", "", None),
         (
             "  vs. spawning it 8-wide",
             f"{spawn_floor8:.0f} /s = {r_spawned:.0%}",

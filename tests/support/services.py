@@ -8,14 +8,12 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-from tests.worker.conftest import serving, wait_for
+from tests.support.commands import events
+from tests.support.waiting import wait_for
+from tests.support.worker import serving
 from tinyclaw.config import RunnerSettings, load_config
-from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Reply, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.worker.assembly import build_runners, build_services
 from tinyclaw.worker.inflight import InFlight
@@ -78,24 +76,6 @@ def claude_config(
     return "\n".join(lines) + "\n" + extra
 
 
-def outgoing(home: Home, channel: str) -> list[Reply]:
-    spool = Spool(home)
-    return [load_reply(path.read_bytes()) for path in spool.list_box(spool.outgoing(channel))]
-
-
-def failed_reasons(home: Home) -> dict[str, str]:
-    """``queue/failed/``: file name → reason."""
-    spool = Spool(home)
-    return {
-        path.name: json.loads((spool.failed / f"{path.name}.reason").read_text())["reason"]
-        for path in spool.list_box(spool.failed)
-    }
-
-
-def events(home: Home, kind: str) -> list[dict[str, Any]]:
-    return [e for e in EventLog(home.logs / "events.jsonl").read() if e["event"] == kind]
-
-
 def wait_until_idle(home: Home, runs: int, timeout: float = 60.0) -> None:
     """Until ``runs`` CLI runs have ended and nothing is queued or in flight."""
     spool = Spool(home)
@@ -108,9 +88,3 @@ def wait_until_idle(home: Home, runs: int, timeout: float = 60.0) -> None:
         )
 
     wait_for(idle, timeout, f"{runs} run(s) to finish")
-
-
-def write_file(path: Path, content: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return path

@@ -22,8 +22,8 @@ and points it at the fake, and runs the listener as the launcher does: the light
   recording, fetched from memory, saved to ``queue/files/``) over a text message,
   p50 against p50 (target ≤ 20 ms; transcription happens later, in the worker).
 
-Usage: .venv/bin/python scripts/bench_listeners.py [-n 100] [--idle 1.0] [--only PLATFORM]
-       .venv/bin/python scripts/bench_listeners.py --chat-only   (the last two only)
+Usage: .venv/bin/python -m bench.listeners [-n 100] [--idle 1.0] [--only PLATFORM]
+       .venv/bin/python -m bench.listeners --chat-only   (the last two only)
 """
 
 from __future__ import annotations
@@ -46,14 +46,13 @@ from pathlib import Path
 import httpx
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.fakes.discord_api import DiscordFake
+from tests.fakes.telegram_api import TelegramFake
+from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
+from tinyclaw.core.fsutil import unique_name, write_tmp
+from tinyclaw.core.home import Home
 
-from tests.fakes.discord_api import DiscordFake  # noqa: E402
-from tests.fakes.telegram_api import TelegramFake  # noqa: E402
-from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign  # noqa: E402
-from tinyclaw.core.fsutil import unique_name, write_tmp  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 RSS_TARGET_MB = 70.0
 P50_TARGET_MS = 10.0

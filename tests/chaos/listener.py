@@ -1,7 +1,7 @@
-"""What every platform side of ``scripts/chaos.py`` shares: a real listener process
+"""What every platform side of ``python -m tests.chaos`` shares: a real listener process
 against a loopback fake, SIGKILLed and restarted, and the per-platform audit.
 
-A side (``chaos_telegram.py``, ``chaos_discord.py``, ``chaos_whatsapp.py``) says only
+A side (``telegram.py``, ``discord.py``, ``whatsapp.py`` next to this module) says only
 how its platform is configured, how a user's message reaches the fake and what the
 fake accepted as answers. The rest is here:
 
@@ -288,20 +288,3 @@ class ListenerSide(ABC):
             and figures[f"{p}_unexpected_exits"] == 0  # a listener dies only when killed
             and exit_code == 0
         )
-
-
-def make_side(platform: str, home: Home, repo: Path) -> ListenerSide:
-    """The side for ``platform``; imports only that platform's fake."""
-    if platform == "telegram":
-        from chaos_telegram import TelegramSide
-
-        return TelegramSide(home, repo)
-    if platform == "discord":
-        from chaos_discord import DiscordSide
-
-        return DiscordSide(home, repo)
-    if platform == "whatsapp":
-        from chaos_whatsapp import WhatsAppSide
-
-        return WhatsAppSide(home, repo)
-    raise ValueError(f"unknown platform {platform!r}")

@@ -1,4 +1,4 @@
-"""The Discord side of ``scripts/chaos.py --discord``: a real listener process on the
+"""The Discord side of ``python -m tests.chaos --discord``: a real listener process on the
 loopback Discord fake's gateway and REST API (``tests/fakes/discord_api.py``), killed
 and restarted too. Users write to the bot in DMs (one DM channel each).
 
@@ -26,8 +26,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from chaos_listener import USERS, ListenerSide
-
+from tests.chaos.listener import USERS, ListenerSide
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_payloads import snowflake
 from tinyclaw.core.home import Home

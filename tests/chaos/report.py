@@ -1,4 +1,4 @@
-"""The table ``scripts/chaos.py`` prints: the run's figures, then each platform's.
+"""The table ``python -m tests.chaos`` prints: the run's figures, then each platform's.
 
 Only the figures present are shown, so a run without a platform has no rows for it.
 """

@@ -11,7 +11,7 @@ hits both) and reported as medians:
 The CLIs run through the real runners, with the same ``Sandbox`` hook the worker
 uses; only the sandbox differs between the two columns.
 
-Usage: .venv/bin/python scripts/bench_sandbox.py [--rounds N]
+Usage: .venv/bin/python -m bench.sandbox [--rounds N]
 """
 
 from __future__ import annotations
@@ -26,16 +26,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.fakes.anthropic_api import AnthropicFake
+from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, cli_path, codex_config_toml
+from tests.fakes.openai_api import OpenAIFake
+from tinyclaw.config import Config, parse_config
+from tinyclaw.core.home import Home
+from tinyclaw.runners import RunRequest, make_runner
+from tinyclaw.runners.sandbox import Sandbox, probe_bwrap
 
-from tests.fakes.anthropic_api import AnthropicFake  # noqa: E402
-from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, cli_path, codex_config_toml  # noqa: E402
-from tests.fakes.openai_api import OpenAIFake  # noqa: E402
-from tinyclaw.config import Config, parse_config  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.runners import RunRequest, make_runner  # noqa: E402
-from tinyclaw.runners.sandbox import Sandbox, probe_bwrap  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _config(mode: str, anthropic: AnthropicFake, codex_home: Path, claude_home: Path) -> Config:

@@ -1,5 +1,5 @@
-"""Helpers for team stories: a home whose actors run the real ``claude`` against the
-loopback Anthropic fake (or ``scripts/fake-cli``), and ways to read what the user got."""
+"""Team stories: a home whose actors run the real ``claude`` against the loopback
+Anthropic fake (or the fake CLI), and ways to read what the user got."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 from tests.fakes.anthropic_api import AnthropicFake
-from tests.fakes.cli_fixtures import *  # noqa: F403
-from tests.worker.conftest import FAKE_CLI, wait_for, write_config
+from tests.support.messages import outgoing
+from tests.support.paths import FAKE_CLI
+from tests.support.waiting import wait_for
+from tests.support.worker import write_config
 from tinyclaw.config import RunnerSettings
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound, Reply, load_reply
+from tinyclaw.core.messages import Inbound
 from tinyclaw.spool import Spool
 from tinyclaw.teams.conversations import Conversation, ConversationStore
 
@@ -34,7 +36,7 @@ def team_config(
     retry_backoff: float = 0,
 ) -> str:
     """A tinyclaw.toml: ``actors`` maps name → description; ``teams`` maps name →
-    members, the first being the leader. ``runner=None`` uses scripts/fake-cli."""
+    members, the first being the leader. ``runner=None`` uses the fake CLI."""
     settings = runner or RunnerSettings(command=str(FAKE_CLI))
     env = {**settings.env, **(runner_env or {})}
     lines = [
@@ -71,12 +73,6 @@ def team_config(
 def setup_home(home: Home, text: str) -> Spool:
     write_config(home, text)
     return Spool(home)
-
-
-def outgoing(home: Home, channel: str = "cli") -> list[Reply]:
-    """Every reply waiting for the channel, in name order."""
-    box = Spool(home).outgoing(channel)
-    return [load_reply(p.read_bytes()) for p in Spool.list_box(box)]
 
 
 def progress_texts(home: Home, msg: Inbound) -> list[str]:

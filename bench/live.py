@@ -3,7 +3,7 @@
 
 * steering latency: a line written as the window writes it (``put_steer``) → the line
   is on the running CLI's stdin (the runner's ``steer`` event, emitted right after the
-  write), through a real ``Worker`` and ``scripts/fake-cli`` held in its turn; p50
+  write), through a real ``Worker`` and ``tests/fakes/bin/fake-cli`` held in its turn; p50
   and p95 over ``--steers`` lines;
 * overhead of a live run over a one-shot run of one message: the real ``claude`` and
   ``codex`` against the loopback provider fakes, the same prompt, runs alternated
@@ -15,7 +15,7 @@
   ``sendMessage``/``editMessageText`` calls to that chat in any 60 s window, and the
   shortest gap between two of them.
 
-Usage: .venv/bin/python scripts/bench_live.py [--steers 40] [--runs 8]
+Usage: .venv/bin/python -m bench.live [--steers 40] [--runs 8]
        [--chat-steps 50] [--step-gap 1.2] [--only chat]
 """
 
@@ -25,40 +25,38 @@ import argparse
 import asyncio
 import itertools
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.fakes.anthropic_api import AnthropicFake  # noqa: E402
-from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, codex_config_toml  # noqa: E402
-from tests.fakes.openai_api import OpenAIFake  # noqa: E402
-from tests.fakes.serving import serving_channel  # noqa: E402
-from tests.fakes.telegram_api import TOKEN, TelegramFake  # noqa: E402
-from tinyclaw.channels.telegram import TelegramChannel  # noqa: E402
-from tinyclaw.config import (  # noqa: E402
+from tests.fakes.anthropic_api import AnthropicFake
+from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, codex_config_toml
+from tests.fakes.openai_api import OpenAIFake
+from tests.fakes.serving import serving_channel
+from tests.fakes.telegram_api import TOKEN, TelegramFake
+from tests.support.paths import FAKE_CLI
+from tinyclaw.channels.telegram import TelegramChannel
+from tinyclaw.config import (
     ChannelConfig,
     RunnerSettings,
     load_config,
 )
-from tinyclaw.core.fsutil import unique_name  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.core.live_files import put_steer  # noqa: E402
-from tinyclaw.core.messages import (  # noqa: E402
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import put_steer
+from tinyclaw.core.messages import (
     Inbound,
     Reply,
     Sender,
 )
-from tinyclaw.runners import ClaudeRunner, CodexRunner, RunEvent, RunRequest  # noqa: E402
-from tinyclaw.spool import Spool  # noqa: E402
-from tinyclaw.worker.assembly import build_runners  # noqa: E402
-from tinyclaw.worker.loop import Worker  # noqa: E402
+from tinyclaw.runners import ClaudeRunner, CodexRunner, RunEvent, RunRequest
+from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
+from tinyclaw.worker.loop import Worker
 
-FAKE_CLI = REPO / "scripts" / "fake-cli"
+REPO = Path(__file__).resolve().parent.parent
+
 TOOLS = REPO / ".tools" / "node_modules" / ".bin"
 
 

@@ -1,4 +1,4 @@
-"""The WhatsApp side of ``scripts/chaos.py --whatsapp``: a real listener process whose
+"""The WhatsApp side of ``python -m tests.chaos --whatsapp``: a real listener process whose
 Graph API calls go to the loopback WhatsApp fake (``tests/fakes/whatsapp_api.py``) and
 whose webhook server (uvicorn) takes Meta's signed POSTs, killed and restarted too.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from chaos_listener import USERS, ListenerSide
 
+from tests.chaos.listener import USERS, ListenerSide
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
 from tinyclaw.core.home import Home
 

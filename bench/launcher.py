@@ -2,10 +2,10 @@
 """Benchmark the launcher: `tinyclaw start` until every component is ready, and the
 memory of the worker and status windows while idle.
 
-Runs against a throwaway home (two actors on scripts/fake-cli) and a private tmux
+Runs against a throwaway home (two actors on tests/fakes/bin/fake-cli) and a private tmux
 socket, so it never touches a real home or the user's tmux server.
 
-    .venv/bin/python scripts/bench_launcher.py [--runs 5] [--actors 2]
+    .venv/bin/python -m bench.launcher [--runs 5] [--actors 2]
 
 "Ready" is what `tinyclaw start` waits for: each supervisor records in
 state/launcher/<component>.json the moment its child signalled readiness (the worker's
@@ -31,6 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.support.paths import FAKE_CLI
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_START = 1.5
 
@@ -41,7 +43,7 @@ def write_home(root: Path, actors: int) -> None:
         "scan_interval = 0.5",
         "stop_timeout = 2",
         "[runners.claude]",
-        f'command = "{REPO / "scripts" / "fake-cli"}"',
+        f'command = "{FAKE_CLI}"',
     ]
     for n in range(actors):
         lines += [f"[actors.actor{n}]", 'runner = "claude"']

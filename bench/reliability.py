@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Reliability figures besides the chaos run: backlog memory and the bad-input corpus.
 
-    .venv/bin/python scripts/bench_reliability.py backlog       # 10,000 queued messages
-    .venv/bin/python scripts/bench_reliability.py corpus        # every bad input
-    .venv/bin/python scripts/bench_reliability.py all [--json]
+    .venv/bin/python -m bench.reliability backlog       # 10,000 queued messages
+    .venv/bin/python -m bench.reliability corpus        # every bad input
+    .venv/bin/python -m bench.reliability all [--json]
 
 **backlog**: does the worker's memory grow with the backlog? A worker process with a
 no-op runner (``--runner noop``, answers at once, so the queue machinery is all that
 is measured; ``--runner fake-cli`` runs ``python -m tinyclaw worker`` with
-scripts/fake-cli instead) first answers a few messages and idles: its RSS is the
+tests/fakes/bin/fake-cli instead) first answers a few messages and idles: its RSS is the
 baseline. It is stopped, ``--messages`` messages are queued into ``queue/incoming``,
 and it is started again; RSS is sampled from start-up (the whole backlog still
 queued) until the last reply. Target: RSS with 10,000 queued within 20 % of idle.
@@ -37,13 +37,13 @@ from typing import Any
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.support.paths import FAKE_CLI
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.spool import Spool
 
-from tinyclaw.core.fsutil import unique_name  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
-from tinyclaw.spool import Spool  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 TARGET_GROWTH = 0.20
 
@@ -52,7 +52,7 @@ TARGET_GROWTH = 0.20
 
 
 def noop_worker(home_dir: str) -> int:
-    """``python scripts/bench_reliability.py _noop-worker HOME``: serve until SIGTERM."""
+    """``python -m bench.reliability _noop-worker HOME``: serve until SIGTERM."""
     from tests.reliability.noop import NoopRunner
     from tinyclaw.config import load_config
     from tinyclaw.core.logsetup import setup_logging
@@ -77,7 +77,7 @@ def write_config(home: Home, actors: int) -> None:
         "scan_interval = 1.0",
         "stop_timeout = 5",
         "[runners.claude]",
-        f"command = {json.dumps(str(REPO / 'scripts' / 'fake-cli'))}",
+        f"command = {json.dumps(str(FAKE_CLI))}",
     ]
     for n in range(actors):
         lines += [f"[actors.a{n}]"]
@@ -86,7 +86,7 @@ def write_config(home: Home, actors: int) -> None:
 
 def start_worker(home: Home, runner: str) -> subprocess.Popen[bytes]:
     if runner == "noop":
-        argv = [sys.executable, str(Path(__file__).resolve()), "_noop-worker", str(home.root)]
+        argv = [sys.executable, "-m", "bench.reliability", "_noop-worker", str(home.root)]
     else:
         argv = [sys.executable, "-m", "tinyclaw", "worker"]
     env = {**os.environ, "TINYCLAW_HOME": str(home.root)}
