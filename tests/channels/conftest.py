@@ -16,6 +16,8 @@ from tests.fakes.discord_harness import ListenerKit, running_fake
 from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake, wait_until
 from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import NatsServer, single_server
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.telegram import TelegramChannel
@@ -25,6 +27,24 @@ from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.spool import Spool
 
 ALICE_ID = 1001
+
+
+# -- NATS: one real server for the listener tests on the shared spool.
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One ``nats-server -js`` on loopback, started by the first test that asks."""
+    with single_server(tmp_path_factory.mktemp("nats-listeners")) as server:
+        yield server
+
+
+@pytest.fixture
+def nats_home(nats_server: NatsServer) -> Iterator[NatsHome]:
+    """This test's streams (a prefix of its own) on the shared server."""
+    shared = NatsHome([nats_server])
+    yield shared
+    shared.close()
 
 
 class RecordedSleeps(list[float]):

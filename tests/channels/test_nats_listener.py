@@ -5,7 +5,7 @@ store, and a reply put on the spool is delivered once and marked sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,27 +16,12 @@ from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TelegramFake
 from tests.spool.contract import make_reply
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import NatsServer, single_server
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
-
-
-@pytest.fixture(scope="module")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with single_server(tmp_path_factory.mktemp("nats-listener")) as server:
-        yield server
-
-
-@pytest.fixture
-def nats_home(nats_server: NatsServer) -> Iterator[NatsHome]:
-    """This test's streams (a prefix of its own) on the module's server."""
-    shared = NatsHome([nats_server])
-    yield shared
-    shared.close()
 
 
 def queued(spool: JetStreamSpool) -> list[Inbound]:
