@@ -5,8 +5,10 @@ store, and a reply put on the spool is delivered once and marked sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +18,11 @@ from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TelegramFake
 from tests.spool.contract import make_reply
 from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import single_server
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
+from tinyclaw.core.errors import SpoolError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
@@ -144,9 +148,46 @@ async def test_a_reply_wakes_delivery_at_once_without_waiting_for_the_scan(
                 text="woken",
             )
         )
-        await until(lambda: telegram_fake.texts(ALICE_ID), "the reply", timeout=10)
+        await until(lambda: not spool.replies("telegram"), "the reply sent", timeout=10)
     assert telegram_fake.texts(ALICE_ID) == ["woken"]
-    assert spool.reply_exists("telegram", "m-wake") and not spool.replies("telegram")
+    assert spool.reply_exists("telegram", "m-wake")
+
+
+async def test_a_message_that_arrives_while_nats_is_down_is_queued_once_it_is_back(
+    home: Home,
+    telegram_fake: TelegramFake,
+    sleeps: RecordedSleeps,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The update is left unconfirmed while the queue cannot take it, so Telegram
+    hands it over again: late, but not lost."""
+    caplog.set_level(logging.WARNING, logger="tinyclaw.channels.telegram")
+    with single_server(tmp_path / "nats") as server:
+        own = NatsHome([server], timeout=1.0)
+        try:
+            spool = own.open()
+            async with serving(home, telegram_fake, spool, sleeps):
+                server.kill()
+                telegram_fake.push_message(telegram_fake.user(ALICE_ID), "are you there?")
+                await until(
+                    lambda: any("cannot queue update" in r.getMessage() for r in caplog.records),
+                    "the listener finding the queue away",
+                    timeout=30,
+                )
+                server.start()
+                await until(lambda: reachable(queued, spool), "the message, NATS back", timeout=60)
+            assert [m.text for m in queued(spool)] == ["are you there?"]
+        finally:
+            own.close()
+
+
+def reachable(read: Callable[[JetStreamSpool], list[Inbound]], spool: JetStreamSpool) -> object:
+    """``read(spool)``, or nothing while the connection is still coming back."""
+    try:
+        return read(spool)
+    except SpoolError:
+        return []
 
 
 def test_the_listener_spool_is_what_the_config_names(home: Home, nats_home: NatsHome) -> None:
