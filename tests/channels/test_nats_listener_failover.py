@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -119,6 +120,8 @@ async def test_the_second_machine_takes_over_when_the_first_is_killed(
         timeout=30,
     )
     assert not events(box_b, "listener.ready")  # it never connected to Telegram
+    [standby] = events(box_b, "listener.standby")  # what `tinyclaw status` shows
+    assert standby["holder"] == f"{socket.gethostname()}:{first.pid}"
 
     telegram_fake.push_message(alice, "first question")
     await until(lambda: queued(spool), "the first question on NATS", timeout=15)

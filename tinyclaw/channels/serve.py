@@ -177,7 +177,10 @@ async def _serve(
         """Wait for the lease, then keep renewing it while the listener serves."""
         nonlocal keeper
         assert standby is not None
-        if not await standby.acquire(stopping):
+        def waiting(holder: str) -> None:
+            events.emit("listener.standby", channel=channel.name, holder=holder)
+
+        if not await standby.acquire(stopping, waiting):
             return False
         events.emit(
             "listener.lease",

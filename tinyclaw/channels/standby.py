@@ -57,8 +57,11 @@ class ListenerLease:
         self.waited = False
         self._renewed = 0.0
 
-    async def acquire(self, stop: asyncio.Event) -> bool:
-        """Wait until this listener holds the lease; False if ``stop`` came first."""
+    async def acquire(
+        self, stop: asyncio.Event, waiting: Callable[[str], None] | None = None
+    ) -> bool:
+        """Wait until this listener holds the lease; False if ``stop`` came first.
+        ``waiting(holder)`` is told each time another holder is found serving."""
         announced: str | None = None
         while not stop.is_set():
             wait = POLL
@@ -90,6 +93,8 @@ class ListenerLease:
                         self.lease.key,
                         self.lease.ttl,
                     )
+                    if waiting is not None:
+                        waiting(current.holder)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await stop.wait()
