@@ -174,7 +174,10 @@ class Outbox:
     async def drain(self) -> None:
         """One pass over the box in FIFO order."""
         self._earliest = None
-        for handle in self.spool.replies(self.platform.name):
+        # On a thread: a queue on servers that do not answer (NATS) takes up to its
+        # timeout to say so, and the listener's loop must not stall meanwhile.
+        waiting = await asyncio.to_thread(self.spool.replies, self.platform.name)
+        for handle in waiting:
             if not self.may_deliver():
                 self.log.warning("not delivering: this listener's lease is not confirmed")
                 return
