@@ -6,6 +6,7 @@ lease's ttl, and nothing is queued or delivered twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -202,3 +203,26 @@ async def test_a_frozen_holder_stops_serving_once_another_took_the_lease(
     await until(lambda: telegram_fake.texts(ALICE_ID), "the reply", timeout=15)
     await until(lambda: not spool.replies("telegram"), "the reply marked sent", timeout=15)
     assert telegram_fake.texts(ALICE_ID) == ["sent by box-b only"]
+
+
+async def test_a_waiting_listener_stops_at_once_and_leaves_the_lease_alone(
+    tmp_path: Path,
+    telegram_fake: TelegramFake,
+    nats_home: NatsHome,
+    listeners: list[subprocess.Popen[str]],
+) -> None:
+    box_a = machine(tmp_path / "box-a", telegram_fake, nats_home)
+    box_b = machine(tmp_path / "box-b", telegram_fake, nats_home)
+    first = listen(box_a, telegram_fake.token, listeners)
+    await until(lambda: events(box_a, "listener.ready"), "box-a serving", timeout=30)
+    second = listen(box_b, telegram_fake.token, listeners)
+    await until(lambda: events(box_b, "listener.standby"), "box-b waiting", timeout=30)
+
+    second.send_signal(signal.SIGTERM)
+    _out, err = second.communicate(timeout=10)
+    assert second.returncode == 0, err
+    lease = Lease(nats_home.open().kv("leases"), "listener.telegram", "observer", LEASE_TTL)
+    await asyncio.sleep(LEASE_TTL)  # longer than the lease: box-a renewed it meanwhile
+    current = lease.current()
+    assert current is not None and current.holder.endswith(f":{first.pid}")
+    assert first.poll() is None
