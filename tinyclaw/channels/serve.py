@@ -177,6 +177,7 @@ async def _serve(
         """Wait for the lease, then keep renewing it while the listener serves."""
         nonlocal keeper
         assert standby is not None
+
         def waiting(holder: str) -> None:
             events.emit("listener.standby", channel=channel.name, holder=holder)
 
