@@ -108,6 +108,15 @@ def test_a_wrong_spool_or_node_setting_is_one_line(sections: dict[str, object], 
     assert "\n" not in str(caught.value)
 
 
+def test_the_listener_lease_lasts_15_seconds_unless_set_within_bounds() -> None:
+    assert config().spool.lease_ttl == 15.0
+    assert config(spool={"backend": "nats", "lease_ttl": 4}).spool.lease_ttl == 4.0
+    for bad in (1, 601):
+        with pytest.raises(ConfigError, match=r"spool\.lease_ttl") as caught:
+            config(spool={"backend": "nats", "lease_ttl": bad})
+        assert "\n" not in str(caught.value)
+
+
 def test_nodes_need_the_queue_on_nats() -> None:
     with pytest.raises(ConfigError, match=r'\[nodes\] need \[spool\] backend = "nats"'):
         config(nodes={"a": {"actors": ["coder", "writer"]}})
