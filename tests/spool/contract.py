@@ -228,6 +228,21 @@ class SpoolContract:
         ]
         assert spool.replies("telegram") == []
 
+    def test_a_new_reply_wakes_the_channels_watcher_and_no_other(self, spool: Backend) -> None:
+        """What a listener's delivery waits on: a hint that a reply arrived, so it
+        need not wait for its next scan."""
+        from tinyclaw.spool import watch_replies
+
+        woken = {"cli": threading.Event(), "telegram": threading.Event()}
+        stops = [watch_replies(spool, name, event.set) for name, event in woken.items()]
+        try:
+            spool.put_reply(make_reply(make_message(), "wake up"))
+            assert woken["cli"].wait(10)
+            assert not woken["telegram"].wait(0.3)
+        finally:
+            for stop in stops:
+                stop()
+
     # -- attachments -----------------------------------------------------------------
 
     def test_attachments_go_in_and_come_out_per_message(self, spool: Backend) -> None:

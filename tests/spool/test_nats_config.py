@@ -4,6 +4,7 @@ CLI's environment."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,15 @@ def test_a_wrong_spool_or_node_setting_is_one_line(sections: dict[str, object], 
     assert "\n" not in str(caught.value)
 
 
+def test_the_listener_lease_lasts_15_seconds_unless_set_within_bounds() -> None:
+    assert config().spool.lease_ttl == 15.0
+    assert config(spool={"backend": "nats", "lease_ttl": 4}).spool.lease_ttl == 4.0
+    for bad in (1, 601):
+        with pytest.raises(ConfigError, match=r"spool\.lease_ttl") as caught:
+            config(spool={"backend": "nats", "lease_ttl": bad})
+        assert "\n" not in str(caught.value)
+
+
 def test_nodes_need_the_queue_on_nats() -> None:
     with pytest.raises(ConfigError, match=r'\[nodes\] need \[spool\] backend = "nats"'):
         config(nodes={"a": {"actors": ["coder", "writer"]}})
@@ -158,20 +168,25 @@ def test_a_worker_on_the_nats_spool_refuses_to_serve_the_files_instead(home: Hom
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_listener_on_the_nats_spool_refuses_to_queue_into_the_files(home: Home) -> None:
-    home.config_file.write_text(NATS_HOME + "\n[channels.telegram]\nenabled = true\n")
+def test_a_listener_whose_nats_servers_do_not_answer_says_so_in_one_line(home: Home) -> None:
+    """The listener runs on NATS now; with no server it stops with exit code 1 (a
+    restart may well cure it) and one line naming the servers, never a traceback."""
+    dead = f"nats://127.0.0.1:{free_port()}"
+    home.config_file.write_text(
+        NATS_HOME.replace("nats://127.0.0.1:4222", dead)
+        + "\n[channels.telegram]\nenabled = true\ntoken_env = \"TELEGRAM_BOT_TOKEN\"\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "listen", "telegram"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "TELEGRAM_BOT_TOKEN": "123:abc"},
     )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        'error: [spool] backend = "nats": the telegram listener does not run on the NATS '
-        'spool yet; use backend = "file" until it does (see docs/several-machines.md)'
-    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach NATS at {dead}")
 
 
 # -- doctor --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tinyclaw.channels.chat_commands import CHAT_COMMANDS, ChatCommand
 from tinyclaw.channels.delivery import DeliveryOutcome, Outbox, RetryPolicy
@@ -62,7 +62,7 @@ from tinyclaw.core import (
     TinyclawError,
     listener_lock_path,
 )
-from tinyclaw.spool import Spool
+from tinyclaw.spool import Spool, SpoolBackend
 
 __all__ = [
     "Channel",
@@ -103,7 +103,7 @@ class Channel(abc.ABC):
         config: ChannelConfig,
         *,
         gate: Gate | None = None,
-        spool: Spool | None = None,
+        spool: SpoolBackend[Any] | None = None,
         retry: RetryPolicy | None = None,
         scan_interval: float = 3.0,
         typing_interval: float = 4.0,
@@ -114,7 +114,7 @@ class Channel(abc.ABC):
         self.home = home
         self.config = config
         self.gate: Gate = gate if gate is not None else AllowListGate(config.allow_from)
-        self.spool = spool if spool is not None else Spool(home)
+        self.spool: SpoolBackend[Any] = spool if spool is not None else Spool(home)
         self.log = logging.getLogger(f"tinyclaw.channels.{self.name}")
         self.mention_tokens: tuple[str, ...] = ()
         self.sleep = sleep
@@ -125,6 +125,7 @@ class Channel(abc.ABC):
         self.outbox = Outbox(
             self,
             self.spool,
+            home=home,
             retry=retry or RetryPolicy(),
             typing=self.typing,
             scan_interval=scan_interval,
@@ -219,7 +220,7 @@ class Channel(abc.ABC):
 
     # -- shared behaviour ----------------------------------------------------------
 
-    async def receive(self, message: IncomingMessage) -> Path | None:
+    async def receive(self, message: IncomingMessage) -> Any:
         """Apply the listener's policy to one inbound message and queue it if it passes."""
         return await self.intake.receive(message)
 
@@ -237,9 +238,9 @@ class Channel(abc.ABC):
         )
         return answer.note if queued else "Only the owner may answer this question."
 
-    async def deliver(self, path: Path) -> DeliveryOutcome:
-        """Deliver one file of ``queue/outgoing/<channel>/`` (see :class:`Outbox`)."""
-        return await self.outbox.deliver(path)
+    async def deliver(self, handle: Any) -> DeliveryOutcome:
+        """Deliver one waiting reply, a handle of ``spool.replies`` (see :class:`Outbox`)."""
+        return await self.outbox.deliver(handle)
 
     async def start(self) -> None:
         """Connect, publish the command menu, then deliver whatever is waiting."""
@@ -296,14 +297,24 @@ class Channel(abc.ABC):
         self.log.info("stopped before %s could be reached", self.name)
         return False
 
-    async def run(self, stop: asyncio.Event, *, on_ready: Callable[[], None] | None = None) -> None:
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        on_ready: Callable[[], None] | None = None,
+        standby: Callable[[asyncio.Event], Awaitable[bool]] | None = None,
+    ) -> None:
         """Serve until ``stop`` is set (``on_ready`` runs once connected). An outbox that
         dies or a platform that aborts takes the listener down rather than leaving a
         half-working process behind; the error is raised after a clean stop. A second
         listener of this platform on the same home is refused (AlreadyRunningError):
-        both would deliver every reply."""
+        both would deliver every reply. ``standby`` (the listener lease of a home on
+        NATS) is awaited once this machine's lock is held and before connecting: the
+        listener serves only once it returns True, and not at all if ``stop`` came first."""
         lock = InstanceLock(listener_lock_path(self.home.state, self.name), f"{self.name} listener")
         with lock:
+            if standby is not None and not await standby(stop):
+                return
             await self._serve(stop, on_ready)
 
     async def _serve(self, stop: asyncio.Event, on_ready: Callable[[], None] | None) -> None:

@@ -22,8 +22,11 @@ between files and survives a restart. For each file, in arrival order:
 * a permanent error (400, 403, 404) moves it to ``failed/`` with the reason;
 * only when everything was accepted: ``spool.mark_sent`` (``queue/sent/<channel>/``).
 
-Events wake the loop; the scan is the truth: a watchdog observer on the box is only a
-hint, and the box is scanned at start and every ``scan_interval`` seconds anyway.
+The replies come from the spool's interface (``replies``, ``load_reply``,
+``update_reply``, ``mark_sent``, ``fail``), so the same delivery runs on the files
+and on NATS. Events wake the loop; the scan is the truth: a watcher on the box (on
+NATS, a subscription on the channel's reply subjects) is only a hint, and the
+replies are scanned at start and every ``scan_interval`` seconds anyway.
 """
 
 from __future__ import annotations
@@ -34,13 +37,12 @@ import logging
 import mimetypes
 import os
 import stat
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import LiveChat
@@ -49,18 +51,19 @@ from tinyclaw.config import load_config
 from tinyclaw.core import (
     ChannelAuthError,
     ConfigError,
+    Home,
     InvalidMessageError,
     PermanentDeliveryError,
     Reply,
+    SpoolUnavailableError,
     TransientDeliveryError,
     UnsafePathError,
     UploadTooLargeError,
-    Watcher,
     confine,
     is_transient,
     sanitize_name,
 )
-from tinyclaw.spool import Spool
+from tinyclaw.spool import SpoolBackend, stop_on_the_side, watch_replies
 
 DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]
 FINAL_KINDS = frozenset({"reply", "error"})
@@ -104,8 +107,9 @@ class Outbox:
     def __init__(
         self,
         platform: Platform,
-        spool: Spool,
+        spool: SpoolBackend[Any],
         *,
+        home: Home,
         retry: RetryPolicy,
         typing: TypingIndicator,
         scan_interval: float = 3.0,
@@ -115,6 +119,7 @@ class Outbox:
     ) -> None:
         self.platform = platform
         self.spool = spool
+        self.home = home
         self.retry = retry
         self.typing = typing
         self.scan_interval = scan_interval
@@ -125,34 +130,40 @@ class Outbox:
         self._earliest: float | None = None
         self._allowed_roots: list[Path] | None = None
         self.live: LiveChat | None = None  # set by a listener that can edit its messages
-
-    @property
-    def box(self) -> Path:
-        return self.spool.outgoing(self.platform.name)
+        # Whether this process may deliver now: a listener holding a lease on a shared
+        # queue checks it is still fresh before each reply, so one that was frozen
+        # (a suspended machine) does not send on after another took over.
+        self.may_deliver: Callable[[], bool] = lambda: True
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
         """Deliver until cancelled: scan, then wait for an event, the timer or the
-        earliest ``not_before`` of a deferred reply."""
-        box = self.box
-        box.mkdir(parents=True, exist_ok=True)
+        earliest ``not_before`` of a deferred reply. A queue that cannot be reached
+        (NATS down) is tried again at the next scan; the replies wait meanwhile."""
         loop = asyncio.get_running_loop()
-        watcher = Watcher([box], partial(_wake_soon, loop, self._wake))
-        watcher.start()
+        stop_watching = watch_replies(
+            self.spool, self.platform.name, partial(_wake_soon, loop, self._wake)
+        )
         try:
             while True:
                 self._wake.clear()
-                await self.drain()
+                try:
+                    await self.drain()
+                except SpoolUnavailableError as exc:
+                    self.log.warning(
+                        "cannot reach the queue (%s); trying again in %.0f s",
+                        exc,
+                        self.scan_interval,
+                    )
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel
                 # that lands as the event fires, and stop() would wait forever.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._next_wait()):
                         await self._wake.wait()
         finally:
-            # Stopped on the side: joining the watch thread must not hold up stop().
-            threading.Thread(target=watcher.stop, name="outbox-watch-stop", daemon=True).start()
+            stop_on_the_side(stop_watching, "outbox-watch-stop")
 
     def _next_wait(self) -> float:
         wait = self.scan_interval
@@ -163,29 +174,35 @@ class Outbox:
     async def drain(self) -> None:
         """One pass over the box in FIFO order."""
         self._earliest = None
-        for path in self.spool.replies(self.platform.name):
-            await self.deliver(path)
+        # On a thread: a queue on servers that do not answer (NATS) takes up to its
+        # timeout to say so, and the listener's loop must not stall meanwhile.
+        waiting = await asyncio.to_thread(self.spool.replies, self.platform.name)
+        for handle in waiting:
+            if not self.may_deliver():
+                self.log.warning("not delivering: this listener's lease is not confirmed")
+                return
+            await self.deliver(handle)
 
-    async def deliver(self, path: Path) -> DeliveryOutcome:
-        """Deliver one reply file; see the module docstring for what each outcome does."""
+    async def deliver(self, handle: Any) -> DeliveryOutcome:
+        """Deliver one waiting reply; see the module docstring for what each outcome does."""
         try:
-            # The spool's reader, not path.read_bytes: a symlink or FIFO planted in
-            # the box is refused instead of followed, and the read is size-bounded.
-            reply = self.spool.load_reply(path)
+            # The spool's reader: on files, a symlink or FIFO planted in the box is
+            # refused instead of followed, and the read is size-bounded.
+            reply = self.spool.load_reply(handle)
         except FileNotFoundError:
             return "gone"
         except InvalidMessageError as exc:
-            self.spool.fail(path, f"unreadable reply: {exc}")
+            self.spool.fail(handle, f"unreadable reply: {exc}")
             return "failed"
         except OSError as exc:
             if is_transient(exc):  # the disk's trouble, not the reply's: next pass
-                self.log.warning("cannot read %s now, will retry: %s", path.name, exc)
+                self.log.warning("cannot read %s now, will retry: %s", _shown(handle), exc)
                 return "waiting"
-            self.spool.fail(path, f"unreadable reply: {exc}")
+            self.spool.fail(handle, f"unreadable reply: {exc}")
             return "failed"
         if reply.channel != self.platform.name:
             self.spool.fail(
-                path, f"addressed to channel {reply.channel!r}, not {self.platform.name!r}"
+                handle, f"addressed to channel {reply.channel!r}, not {self.platform.name!r}"
             )
             return "failed"
         now = self._clock()
@@ -195,21 +212,21 @@ class Outbox:
             return "waiting"
         if reply.kind in FINAL_KINDS:
             self.typing.stop(reply.chat_id)
-        progress = _Progress(path, reply, self.spool)
+        progress = _Progress(handle, reply, self.spool)
         try:
             await self._send_all(progress)
         except PermanentDeliveryError as exc:
-            self.spool.fail(path, f"{self.platform.name} refused the reply: {exc}")
+            self.spool.fail(handle, f"{self.platform.name} refused the reply: {exc}")
             return "failed"
         except TransientDeliveryError as exc:
-            return self._postpone(progress.reply, path, exc)
+            return self._postpone(progress.reply, handle, exc)
         except ChannelAuthError:
             raise  # the listener stops; the reply stays for the next start
         except Exception as exc:  # the outbox is an edge: one bad reply must not kill it
-            self.log.exception("unexpected error delivering %s", path.name)
-            return self._postpone(progress.reply, path, TransientDeliveryError(repr(exc)))
-        self.spool.mark_sent(path, self.platform.name)
-        self.log.info("delivered %s to %s", path.name, reply.chat_id)
+            self.log.exception("unexpected error delivering %s", _shown(handle))
+            return self._postpone(progress.reply, handle, TransientDeliveryError(repr(exc)))
+        self.spool.mark_sent(handle, self.platform.name)
+        self.log.info("delivered %s to %s", _shown(handle), reply.chat_id)
         return "sent"
 
     async def _send_all(self, progress: _Progress) -> None:
@@ -270,7 +287,7 @@ class Outbox:
         (read once), else the home's ``actors/`` folder. A reply names its workspace,
         but a reply file is input too: a forged one must not name ``/``."""
         if self._allowed_roots is None:
-            home = self.spool.home
+            home = self.home
             try:
                 config = load_config(home)
                 roots = [config.workspace_for(home, name) for name in config.actors]
@@ -346,23 +363,25 @@ class Outbox:
                 self.log.warning("%s: %s; retrying in %.1f s", self.platform.name, exc, delay)
                 await self._sleep(delay)
 
-    def _postpone(self, reply: Reply, path: Path, exc: TransientDeliveryError) -> DeliveryOutcome:
+    def _postpone(self, reply: Reply, handle: Any, exc: TransientDeliveryError) -> DeliveryOutcome:
         """Defer the reply; while it waits for its next round, the user still waits for
         an answer, so "typing…" comes back (it stopped when sending began)."""
-        outcome = self._defer(reply, path, exc)
+        outcome = self._defer(reply, handle, exc)
         if outcome == "deferred" and reply.kind in FINAL_KINDS:
             self.typing.start(reply.chat_id)
         return outcome
 
-    def _defer(self, reply: Reply, path: Path, exc: TransientDeliveryError) -> DeliveryOutcome:
+    def _defer(self, reply: Reply, handle: Any, exc: TransientDeliveryError) -> DeliveryOutcome:
         rounds = reply.attempts + 1
         if rounds >= self.retry.rounds:
-            self.spool.fail(path, f"still failing after {rounds} attempts: {exc}")
+            self.spool.fail(handle, f"still failing after {rounds} attempts: {exc}")
             return "failed"
         delay = max(exc.retry_after or 0.0, self.retry.round_delay(rounds))
         updated = reply.model_copy(update={"attempts": rounds, "not_before": self._clock() + delay})
-        self.spool.update_reply(path, updated)
-        self.log.warning("could not deliver %s (%s); next try in %.0f s", path.name, exc, delay)
+        self.spool.update_reply(handle, updated)
+        self.log.warning(
+            "could not deliver %s (%s); next try in %.0f s", _shown(handle), exc, delay
+        )
         if (
             self._earliest is None
             or updated.not_before is None
@@ -372,9 +391,16 @@ class Outbox:
         return "deferred"
 
 
-def _open_no_follow(path: str, flags: int) -> int:
+def _shown(handle: Any) -> str:
+    """A reply's handle as the log shows it: the file's name, or a NATS subject."""
+    if isinstance(handle, Path):
+        return handle.name
+    return str(getattr(handle, "subject", None) or handle)
+
+
+def _open_no_follow(handle: str, flags: int) -> int:
     """The opener for outgoing files: ``open``'s flags plus ours (see _OPEN_FLAGS)."""
-    return os.open(path, flags | _OPEN_FLAGS)
+    return os.open(handle, flags | _OPEN_FLAGS)
 
 
 def _opened_path(fd: int) -> Path | None:
@@ -388,11 +414,11 @@ def _opened_path(fd: int) -> Path | None:
 class _Progress:
     """The reply as delivered so far, persisted after each accepted part."""
 
-    def __init__(self, path: Path, reply: Reply, spool: Spool) -> None:
-        self.path = path
+    def __init__(self, handle: Any, reply: Reply, spool: SpoolBackend[Any]) -> None:
+        self.handle = handle
         self.reply = reply
         self.spool = spool
 
     def advance(self, key: str, value: int) -> None:
         self.reply = self.reply.model_copy(update={"meta": {**self.reply.meta, key: value}})
-        self.spool.update_reply(self.path, self.reply)
+        self.spool.update_reply(self.handle, self.reply)

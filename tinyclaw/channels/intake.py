@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from tinyclaw.channels.chat_commands import WORKER_COMMANDS, parse_command
 from tinyclaw.channels.gate import Gate
@@ -37,7 +37,7 @@ from tinyclaw.core import (
     sanitize_name,
     unique_name,
 )
-from tinyclaw.spool import Spool
+from tinyclaw.spool import SpoolBackend
 
 MAX_ATTACHMENTS = 50
 _MB = 1024 * 1024
@@ -78,12 +78,13 @@ def mentions(text: str, tokens: Sequence[str]) -> bool:
 
 
 class Intake:
-    """Turns :class:`IncomingMessage` into queue files for one channel."""
+    """Turns :class:`IncomingMessage` into queued messages for one channel, through
+    whichever spool backend the home uses."""
 
     def __init__(
         self,
         platform: Platform,
-        spool: Spool,
+        spool: SpoolBackend[Any],
         gate: Gate,
         config: ChannelConfig,
         typing: TypingIndicator,
@@ -97,7 +98,7 @@ class Intake:
         self.log = log
         self.max_bytes = int(config.max_attachment_mb * _MB)
 
-    async def receive(self, message: IncomingMessage) -> Path | None:
+    async def receive(self, message: IncomingMessage) -> Any:
         channel = self.platform.name
         tokens = self.platform.mention_tokens
         if message.is_group:
@@ -159,9 +160,7 @@ class Intake:
         self.typing.start(message.chat_id)
         return path
 
-    async def receive_approval(
-        self, press: Press, *, actor: str, key: str, decision: str
-    ) -> Path | None:
+    async def receive_approval(self, press: Press, *, actor: str, key: str, decision: str) -> Any:
         """A pressed button as the ``approval`` message the worker checks; the gate
         applies as to any message (the worker then checks owner or approver). One
         press is queued once, however often the platform redelivers it."""

@@ -75,6 +75,7 @@ from tinyclaw.core import (
     InvalidMessageError,
     PermanentDeliveryError,
     SpoolError,
+    SpoolUnavailableError,
     TinyclawError,
     TransientDeliveryError,
     UnsafePathError,
@@ -220,8 +221,10 @@ class TelegramChannel(Channel):
 
     async def _poll(self) -> None:
         """Long-poll forever. A lost connection is retried with backoff (1 s doubling
-        to 30 s) and logged once per change; a refused token aborts the listener."""
-        delay = 0.0
+        to 30 s) and logged once per change; a refused token aborts the listener. An
+        update that cannot be queued because the queue's servers are away is left
+        unconfirmed and fetched again, with the same backoff."""
+        delay = stalled = 0.0
         while True:
             try:
                 updates = await self.bot.get_updates(
@@ -252,6 +255,20 @@ class TelegramChannel(Channel):
                 except ChannelAuthError as exc:  # a send inside intake found out
                     self.abort(exc)
                     return
+                except SpoolUnavailableError as exc:
+                    # The queue's servers are away (NATS): leave the update
+                    # unconfirmed, so Telegram hands it over again with the next poll.
+                    self._offset = update.update_id
+                    stalled = min(MAX_RECONNECT_DELAY, max(self.reconnect_delay, stalled * 2))
+                    self.log.warning(
+                        "cannot queue update %s now (%s); trying again in %.1f s",
+                        update.update_id,
+                        exc,
+                        stalled,
+                    )
+                    await self.sleep(stalled)
+                    break
+                stalled = 0.0
 
     async def _handle(self, update: Update) -> None:
         """One update; a bad one is logged and skipped, never stops the loop."""
@@ -263,6 +280,8 @@ class TelegramChannel(Channel):
             return
         try:
             await self.receive(self.translate(message, update.update_id))
+        except SpoolUnavailableError:
+            raise  # not this update's fault: it is fetched again (see _poll)
         except (InvalidMessageError, SpoolError, UnsafePathError, OSError, ValueError) as exc:
             self.log.exception("could not queue update %s: %s", update.update_id, exc)
 

@@ -466,7 +466,7 @@ class TranscriptionConfig(Strict):
     @model_validator(mode="after")
     def _local_needs_a_model(self) -> TranscriptionConfig:
         if self.engine == "local" and not self.local_model:
-            raise ValueError("engine = \"local\" needs local_model = \"/path/to/model\"")
+            raise ValueError('engine = "local" needs local_model = "/path/to/model"')
         return self
 
 
@@ -527,6 +527,12 @@ class SpoolConfig(Strict):
     )
     dedupe_hours: float = Field(
         default=48.0, gt=0, le=24 * 30, description="nats: how long a platform key is known"
+    )
+    lease_ttl: float = Field(
+        default=15.0,
+        ge=2,
+        le=600,
+        description="nats: a listener's lease; a standby takes over this long after it dies",
     )
 
     @field_validator("servers")

@@ -54,6 +54,9 @@ class Sender(_Model):
     _nul = field_validator("id", "name")(_no_nul)
 
 
+OBJECT_LOCATOR = "nats-object:"  # an attachment in a shared spool's object store
+
+
 class Attachment(_Model):
     """A file the listener downloaded for the actor (``path`` is absolute, inside the
     home's ``queue/files/``); ``name`` is the sanitized original name."""
@@ -72,12 +75,19 @@ class Attachment(_Model):
     # The worker lists ``path`` in the CLI's prompt and the CLI opens it, so a queue
     # file must not point it at ``../..`` or at a relative path that moves with the
     # workspace. (Whether an absolute path is inside this home's ``queue/files/``
-    # needs the home, so the worker must check it.)
+    # needs the home, so the worker must check it.) On a spool shared by several
+    # machines the file is in the spool's object store instead, and ``path`` is its
+    # locator, ``nats-object:<message id>/<name>``: two bare names.
     @field_validator("path")
     @classmethod
     def _plain_absolute_path(cls, value: str) -> str:
+        if value.startswith(OBJECT_LOCATOR):
+            parts = value[len(OBJECT_LOCATOR) :].split("/")
+            if len(parts) != 2 or any(part in ("", ".", "..") for part in parts):
+                raise ValueError(f"must be {OBJECT_LOCATOR}<message id>/<name>")
+            return value
         if not value.startswith("/"):
-            raise ValueError("must be an absolute path")
+            raise ValueError(f"must be an absolute path (or {OBJECT_LOCATOR}<id>/<name>)")
         if ".." in value.split("/"):
             raise ValueError("must not contain '..'")
         return value

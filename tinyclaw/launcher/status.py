@@ -39,6 +39,7 @@ from tinyclaw.spool import REASON_SUFFIX, Spool
 TAIL_BYTES = 1_000_000
 RECENT = 200
 CONNECTING = "connecting"
+STANDBY = "standby"
 
 
 @dataclass
@@ -185,6 +186,20 @@ def _component_view(component: Component, state: ComponentState | None) -> Compo
     )
 
 
+def _mark_standby(view: ComponentView, events: RecentEvents) -> None:
+    """A listener waiting for its lease (the queue on NATS, another machine serving the
+    bot) is on standby, not stuck connecting: say so, and who serves."""
+    since = view.since or 0.0
+    latest = [
+        e
+        for e in events.of_kind("listener.standby", "listener.lease", "listener.ready")
+        if e.get("channel") == view.name and float(e.get("ts") or 0) >= since
+    ]
+    if latest and latest[-1].get("event") == "listener.standby":
+        view.phase = STANDBY
+        view.message = f"another machine serves it ({latest[-1].get('holder', '?')})"
+
+
 def loose_worker(home: Home, supervised: int | None = None) -> int | None:
     """The pid of a worker serving ``home`` that is not the ``supervised`` one (a
     ``tinyclaw worker`` started by hand): whoever holds the worker lock."""
@@ -259,6 +274,9 @@ def collect(
         loose = loose_worker(home, view.pid) if view.kind == "worker" else None
         if loose is not None and not view.running:
             view.running, view.phase, view.pid = True, "outside tmux", loose
+    for view in views:
+        if view.kind == "listener" and view.phase == CONNECTING:
+            _mark_standby(view, events)
     in_flight = _in_flight(spool, events, now)
     running_by_actor = {r.actor: r for r in in_flight}
     last_runs: dict[str, dict[str, Any]] = {}
@@ -328,7 +346,7 @@ def format_status(snap: Snapshot) -> str:
             detail.append(f"up {duration(snap.now - c.since)}")
         if c.restarts:
             detail.append(f"{c.restarts} restart(s)")
-        if c.message and not c.running:
+        if c.message and (not c.running or c.phase == STANDBY):
             detail.append(c.message)
         extra = f"  ({', '.join(detail)})" if detail else ""
         lines.append(f"  {c.window:<{width}}  {c.kind:<8}  {state}{extra}")

@@ -15,9 +15,11 @@ from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 if TYPE_CHECKING:
-    from tinyclaw.spool.choice import require_file_spool
+    from tinyclaw.spool.choice import open_spool, require_file_spool
     from tinyclaw.spool.jetstream import probe as probe_nats
+    from tinyclaw.spool.lease import Lease, LeaseState, once
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
+    from tinyclaw.spool.wakeup import stop_on_the_side, watch_replies
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
@@ -26,14 +28,20 @@ __all__ = [
     "STALE_TMP_SECONDS",
     "SUFFIX",
     "KeyValue",
+    "Lease",
+    "LeaseState",
     "Recovered",
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "once",
+    "open_spool",
     "probe_nats",
     "prune",
     "recover_tmp",
     "require_file_spool",
+    "stop_on_the_side",
     "strays",
     "unique_name",
+    "watch_replies",
 ]

@@ -1,14 +1,19 @@
-"""Which spool a component may run on, while only the files are wired everywhere.
+"""Which spool a component runs on: the files in the home, or NATS JetStream.
 
-The JetStream backend exists and is tested, but the worker and the listeners still
-take and queue their messages through the files. Rather than serve the files
-silently while the configuration says NATS (messages would wait where nobody looks),
-they refuse to start, in one line, until they are wired."""
+The listeners run on either (:func:`open_spool`). The worker still takes its
+messages from the files only; rather than serve the files silently while the
+configuration says NATS (messages would wait where nobody looks), it refuses to
+start, in one line, until it is wired (:func:`require_file_spool`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tinyclaw.config import Config
-from tinyclaw.core import ConfigError
+from tinyclaw.core import ConfigError, Home
+from tinyclaw.spool.backend import SpoolBackend
+from tinyclaw.spool.maildir import Spool
 
 
 def require_file_spool(config: Config, component: str) -> None:
@@ -18,3 +23,17 @@ def require_file_spool(config: Config, component: str) -> None:
             f'[spool] backend = "{config.spool.backend}": {component} does not run on the '
             'NATS spool yet; use backend = "file" until it does (see docs/several-machines.md)'
         )
+
+
+def open_spool(
+    home: Home, config: Config, *, redact: Callable[[str], str] | None = None
+) -> SpoolBackend[Any]:
+    """The home's queue as ``[spool]`` says: the files, or a connection to the NATS
+    servers (credentials from the environment; SpoolUnavailableError when no server
+    answers, ConfigError when a named variable is not set). The caller closes a NATS
+    spool (``close()``) when it is done."""
+    if config.spool.backend == "file":
+        return Spool(home, redact=redact)
+    from tinyclaw.spool.jetstream import open_jetstream
+
+    return open_jetstream(config.spool, redact=redact)

@@ -176,7 +176,16 @@ class NatsConnection:
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        await self.nc.close()
+        try:
+            await self.nc.close()
+        except OSError:
+            # The server is gone and the client gave up half-way: cancel what it left
+            # running (its subscriptions' readers), or they die with the loop, noisily.
+            current = asyncio.current_task()
+            rest = [task for task in asyncio.all_tasks() if task is not current]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

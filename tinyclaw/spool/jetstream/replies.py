@@ -6,10 +6,12 @@ work done."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
-from tinyclaw.core import Reply, dump, load_reply
+from tinyclaw.core import Reply, SpoolError, dump, load_reply
 from tinyclaw.spool.jetstream.layout import untoken
 from tinyclaw.spool.jetstream.streams import Handle, Streams, check_channel
 
@@ -96,3 +98,27 @@ class Replies(Streams):
             self._get(self.layout.sent, subject=self.layout.sent_subject(channel, reply_id))
             is not None
         )
+
+    def watch_replies(self, channel: str, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` (on the connection's thread) whenever something is published
+        on ``channel``'s reply subjects; returns the function that stops watching.
+
+        A plain NATS subscription: it sees every publish (a new reply, a progress
+        update) as it happens, and the client renews it after a reconnect. It is a
+        hint, as a file watcher is: what was published while the connection was down
+        is found by the delivery's regular scan."""
+        subject = self.layout.outgoing_subject(check_channel(channel))
+
+        async def notify(msg: Any) -> None:
+            del msg
+            wake()
+
+        subscription: Any = self.conn.call(
+            self.conn.nc.subscribe(subject, cb=notify), f"watch {subject}"
+        )
+
+        def stop() -> None:
+            with contextlib.suppress(SpoolError):
+                self.conn.call(subscription.unsubscribe(), f"stop watching {subject}")
+
+        return stop

@@ -210,6 +210,17 @@ class JetStreamSpool(Replies, Attachments):
             return None
         return Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
 
+    def incoming(self) -> Iterator[Handle]:
+        """What listeners and senders queued and nobody routed yet, oldest first,
+        lazily (the file spool's ``queue/incoming/``)."""
+        L = self.layout
+        seq = 1
+        while (found := self._get(L.queue, seq, L.incoming_subject, after=True)) is not None:
+            seq = int(found.seq) + 1
+            yield Handle(
+                "incoming", L.queue, int(found.seq), L.incoming_subject, data=found.data or b""
+            )
+
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
         whose claim's lease ran out."""
