@@ -68,6 +68,11 @@ log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
 CHAT_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})  # where a notice can go
+# Written with the batch's fsync (Router.flush), not one open-append-close each. The
+# run events are not deferred: a restarted worker replays a saved result without a
+# second run, so a run.start or run.end lost with a killed worker would never be
+# written, and the crash tests count them.
+DEFERRED_EVENTS = frozenset({"routed"})
 
 
 class Service(Protocol):
@@ -129,6 +134,7 @@ class Worker:
         self.ledger = ledger or GroupLedger(home.runs)
         self.services = list(services)
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
+        self.events.deferred = DEFERRED_EVENTS
         self.clock = clock
         self.progress = progress
         listening = config.transcription
@@ -151,7 +157,8 @@ class Worker:
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
         self.model_switches = ModelSwitches()  # /model reaching a live claude run at once
-        self.costs = CostLedger(home.state / "costs")  # what each run cost
+        # What each run cost; its fsyncs are shared (at most a second apart, and when idle).
+        self.costs = CostLedger(home.state / "costs", sync_every=1.0)
         self.grants = SessionGrants()  # tools allowed "for the session" in chat or window
         self._adopt(config)
         self.hot_reload = HotReload(
@@ -225,6 +232,10 @@ class Worker:
                 self.tick()
                 now = self.clock()
                 self.upkeep.periodic(now)
+                self.events.flush()
+                if not len(self.inflight):  # idle: what was left for a shared fsync
+                    self.spool.flush()
+                    self.costs.flush()
                 timeout = self.config.worker.scan_interval
                 for due in (self._next_due, self.disk.due()):
                     if due is not None:
@@ -245,7 +256,9 @@ class Worker:
         boxes.append(self.home.root)
         if self._watcher is not None:
             self._watcher.stop()
-        self._watcher = Watcher(boxes, self.wake)
+        self._watcher = Watcher(
+            boxes, self.wake, arrived=self.spool.arrived, lost=self.spool.forget_listings
+        )
         self._watcher.start()
 
     def apply_config(self, config: Config) -> None:
@@ -283,7 +296,9 @@ class Worker:
         self.inflight.cancel("shutdown")
         for pool in (*self._retired_pools, self._pool):
             pool.shutdown(wait=True)
-        self.events.emit("worker.stop")
+        self.spool.flush()
+        self.costs.flush()
+        self.events.emit("worker.stop")  # after the deferred ones
 
     # -- one pass ------------------------------------------------------------------
 
@@ -325,24 +340,19 @@ class Worker:
         heads = []
         for actor in self.config.actors:
             if self.inflight.can_start(actor, limit):
-                path = self._due_head(actor)
-                if path is not None:
-                    heads.append((path.name, actor, path))
-        for _name, actor, path in sorted(heads):
+                head = self._due_head(actor)
+                if head is not None:
+                    heads.append((head[1].id, actor, head))
+        for _id, actor, (handle, message) in sorted(heads, key=lambda h: h[:2]):
             if not self.inflight.can_start(actor, limit):
                 break  # every slot is taken
             # The claim's fsync is made on the run thread, before the CLI starts: off
             # this thread, which serves every actor, and concurrent with the others'.
-            claimed = self.spool.claim(path, actor, sync=False)
+            # The message was read and checked as the head; it is not read again.
+            claimed = self.spool.claim(handle, actor, sync=False)
             if claimed is None:
                 continue
             failpoint("worker.claimed")
-            try:
-                message = self.spool.load(claimed)
-            except (OSError, InvalidMessageError) as exc:
-                self.spool.fail(claimed, str(exc))
-                self.wake.set()
-                continue
             if self._refused_at_run(claimed, message, actor):
                 self.wake.set()
                 continue
@@ -366,41 +376,40 @@ class Worker:
             return True
         return False
 
-    def _due_head(self, actor: str) -> Path | None:
-        """The oldest inbox file if it may run now (a retry waits for ``not_before``
-        and holds the actor's later messages behind it, keeping arrival order).
+    def _due_head(self, actor: str) -> tuple[Path, Inbound] | None:
+        """The oldest inbox message, with its handle, if it may run now (a retry waits
+        for ``not_before`` and holds the actor's later messages behind it, keeping
+        arrival order).
 
         A head that can never run goes to ``failed/`` and the next one is looked at;
         one the filesystem cannot read just now (EIO, ...) holds the inbox until the
         next pass, as a retry would."""
-        inbox = self.spool.inbox(actor)
-        for name in self.spool.box_names(inbox):
-            path = inbox / name
+        for handle in self.spool.pending(actor):
             try:
-                message = self.spool.load(path)
+                message = self.spool.load(handle)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 if is_transient(exc):
-                    if name not in self._unreadable_heads:
-                        self._unreadable_heads.add(name)
+                    if handle.name not in self._unreadable_heads:
+                        self._unreadable_heads.add(handle.name)
                         log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
                     return None
-                self._fail_head(path, f"cannot be read: {exc}")
+                self._fail_head(handle, f"cannot be read: {exc}")
                 continue
             except InvalidMessageError as exc:
-                self._fail_head(path, str(exc))
+                self._fail_head(handle, str(exc))
                 continue
-            self._unreadable_heads.discard(name)
+            self._unreadable_heads.discard(handle.name)
             too_late = far_not_before(message, self.config.worker, self.clock())
             if too_late is not None:
-                self._fail_head(path, too_late)
+                self._fail_head(handle, too_late)
                 continue
             if message.not_before is not None and message.not_before > self.clock():
                 due = message.not_before
                 self._next_due = due if self._next_due is None else min(self._next_due, due)
                 return None
-            return path
+            return handle, message
         return None
 
     def _fail_head(self, path: Path, reason: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 from tinyclaw.config import Config
 from tinyclaw.errors import InvalidFileError
@@ -87,9 +89,20 @@ class IdleSteering:
         )
 
 
+# What note_run wrote last per (home, actor), and when (monotonic): a run in the
+# conversation already first in the list rewrites the file only this often.
+NOTE_AGAIN_AFTER = 30.0
+_noted: dict[tuple[str, str], tuple[tuple[str, ...], float]] = {}
+_noted_lock = threading.Lock()
+
+
 def note_run(home: Home, actor: str, message: Inbound) -> None:
     """Remember where ``actor`` works, for the window's "lines go to …" and for the
-    lines it gets while idle (a failure to write it is logged, never fatal)."""
+    lines it gets while idle (a failure to write it is logged, never fatal).
+
+    A busy conversation's runs follow each other: the file is read and rewritten
+    only when the conversation changes, or its entry is older than
+    ``NOTE_AGAIN_AFTER`` seconds."""
     if message.kind not in ("chat", "operator", "command"):
         return
     entry = {
@@ -98,7 +111,15 @@ def note_run(home: Home, actor: str, message: Inbound) -> None:
         "chat_id": message.chat_id,
         "sender": message.sender.name or message.sender.id,
     }
+    where, what, now = (str(home.root), actor), tuple(entry.values()), time.monotonic()
+    with _noted_lock:
+        last = _noted.get(where)
+        if last is not None and last[0] == what and now - last[1] < NOTE_AGAIN_AFTER:
+            return
+        _noted[where] = (what, now)
     try:
         note_conversation(home, actor, entry)
     except OSError as exc:
+        with _noted_lock:
+            _noted.pop(where, None)
         log.warning("cannot note @%s's conversation: %s", actor, exc)
