@@ -118,13 +118,16 @@ class Worker:
         self.outgoing = self.home.queue / "outgoing" / "cli"
 
     def prepare(self, n: int) -> list[str]:
-        """Stage ``n`` message files (round robin over the actors), ready to rename."""
+        """Stage ``n`` message files (round robin over the actors), ready to rename.
+        They are written back before the clock starts, as a listener's fsynced puts
+        are: the worker's first fsync must not pay for the driver's dirty pages."""
         ids = []
         for i in range(n):
             mid, body = message_bytes(f"a{(self.staged + i) % self.actors}", i)
             (self.stage / f"{mid}.json").write_bytes(body)
             ids.append(mid)
         self.staged += n
+        os.sync()
         return ids
 
     def drop(self, ids: list[str]) -> None:
@@ -249,10 +252,22 @@ def start_to_answer(tmp: Path, cli: Path, runs: int) -> tuple[float, float]:
     return statistics.median(times), rss
 
 
+def interpreter_floor(code: str, runs: int = 3) -> float:
+    """ms for ``python -c code`` from this tree: what any Python worker pays to start."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
 def backlog(tmp: Path, cli: Path, n: int) -> dict[str, float]:
     """``n`` messages queued before the worker starts, 1 actor: the drain."""
     worker = Worker(make_home(tmp / "backlog", 1, cli), 1)
     worker.drop(worker.prepare(n))
+    os.sync()
     t_spawn = worker.start()
     samples = worker.wait_replies(1, 0.01)
     t_first, cpu_first = samples[-1][0], worker.cpu()
@@ -336,6 +351,8 @@ def main() -> None:
         cli.write_text(FAKE_CLI)
         cli.chmod(0o755)
         start_ms, rss = start_to_answer(tmp, cli, 3)
+        bare_python = interpreter_floor("pass")
+        config_import = interpreter_floor("import tinyclaw.config")
         one = Worker(make_home(tmp / "one", 1, cli), 1)
         four = Worker(make_home(tmp / "four", 4, cli), 4)
         try:
@@ -417,6 +434,12 @@ def main() -> None:
             f"{start_ms:.0f} ms",
             "≤ 200 ms",
             start_ms <= 200,
+        ),
+        (
+            "  (floor: python alone / importing the configuration)",
+            f"{bare_python:.0f} / {config_import:.0f} ms",
+            "",
+            None,
         ),
         ("idle RSS", f"{rss:.1f} MB", "≤ 40 MB", rss <= 40),
         ("limit: fake spawned 1-wide", f"{m['spawn1']:.0f} /s", "", None),

@@ -61,7 +61,7 @@ from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import reply_to, result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.spending import SpendGuard
-from tinyclaw.worker.steering import IdleSteering, note_run
+from tinyclaw.worker.steering import IdleSteering, flush_notes, note_run
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
@@ -155,6 +155,9 @@ class Worker:
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
+        # Held while routing a batch (until its fsync) and while a run thread claims
+        # its actor's next message.
+        self._routing = threading.Lock()
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
         self.model_switches = ModelSwitches()  # /model reaching a live claude run at once
         # What each run cost; its fsyncs are shared (at most a second apart, and when idle).
@@ -233,9 +236,10 @@ class Worker:
                 now = self.clock()
                 self.upkeep.periodic(now)
                 self.events.flush()
-                if not len(self.inflight):  # idle: what was left for a shared fsync
+                if not len(self.inflight):  # idle: what was left for a shared write
                     self.spool.flush()
                     self.costs.flush()
+                    flush_notes(self.home)
                 timeout = self.config.worker.scan_interval
                 for due in (self._next_due, self.disk.due()):
                     if due is not None:
@@ -298,23 +302,25 @@ class Worker:
             pool.shutdown(wait=True)
         self.spool.flush()
         self.costs.flush()
+        flush_notes(self.home)
         self.events.emit("worker.stop")  # after the deferred ones
 
     # -- one pass ------------------------------------------------------------------
 
     def tick(self) -> None:
         """Route everything in ``incoming/``, then start what can start."""
-        try:
-            for path in self.spool.list_box(self.spool.incoming):
-                if self.stopping.is_set():
-                    return
-                self.router.route_safely(path)
-        finally:
-            self.router.flush()  # one fsync per inbox for the batch, before any claim
-        self._next_due = None
-        busy = set(self.inflight.actors())
-        self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
-        self.dispatch()
+        with self._routing:  # a run thread taking its actor's next message waits
+            try:
+                for path in self.spool.list_box(self.spool.incoming):
+                    if self.stopping.is_set():
+                        return
+                    self.router.route_safely(path)
+            finally:
+                self.router.flush()  # one fsync per inbox for the batch, before any claim
+            self._next_due = None
+            busy = set(self.inflight.actors())
+            self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
+            self.dispatch()
         self._tick_services()
 
     def _tick_services(self) -> None:
@@ -421,6 +427,22 @@ class Worker:
     # -- one run -------------------------------------------------------------------
 
     def _process_safely(self, running: Running) -> None:
+        """Run ``running``, then the actor's next due message on this same thread
+        while :meth:`_following` allows, so a busy actor's messages follow each other
+        without a round trip through the loop thread."""
+        try:
+            while self._process_guarded(running):
+                following = self._following(running.actor)
+                if following is None:
+                    break
+                running = following
+        finally:
+            self.inflight.discard(running)  # not a run the loop started meanwhile
+            self.wake.set()
+
+    def _process_guarded(self, running: Running) -> bool:
+        """One run, at the edge: an error is logged and the message retried; a full
+        disk stalls it (False: stop here)."""
         try:
             try:
                 self.spool.sync(running.path.parent)  # the claim is durable before the run
@@ -441,9 +463,43 @@ class Worker:
             if not disk_full(exc):
                 raise
             self._stall(running, exc)
-        finally:
-            self.inflight.remove(running.actor)
-            self.wake.set()
+            return False
+        return True
+
+    def _following(self, actor: str) -> Running | None:
+        """Claim ``actor``'s next due message for the run thread that just finished
+        one, or None to hand back to the loop.
+
+        Only when no other actor could want this run slot (there are at least as many
+        slots as actors), so oldest-first across actors still holds where slots are
+        scarce; never while stopping, stalled or after the actor was removed. It
+        happens under the lock the loop holds while it routes and dispatches: a
+        message routed but whose inbox is not fsynced yet is never claimed (the loop
+        syncs each batch first), and the loop never starts the actor meanwhile."""
+        config = self.config
+        with self._routing:
+            self.inflight.remove(actor)  # done: a /cancel from now on is for the next
+            if (
+                self.stopping.is_set()
+                or self.disk.full
+                or self._stalled
+                or actor not in config.actors
+                or config.worker.concurrency < len(config.actors)
+            ):
+                return None
+            head = self._due_head(actor)
+            if head is None:
+                return None
+            handle, message = head
+            claimed = self.spool.claim(handle, actor, sync=False)
+            if claimed is None:
+                return None
+            running = Running(actor, message, claimed, self.clock())
+            self.inflight.add(running)
+        failpoint("worker.claimed")
+        if self._refused_at_run(claimed, message, actor):
+            return None  # the caller's finally frees the slot
+        return running
 
     def _stall(self, running: Running, exc: BaseException) -> None:
         """The disk is full: the message goes back to its inbox, attempt not counted
