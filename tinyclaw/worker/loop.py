@@ -607,7 +607,9 @@ class Worker:
             failpoint("worker.ran")
         self.spending.record(message, actor_name, result, request.model)  # once per id
         failpoint("worker.costed")
-        if result.session_id:
+        # A resumed session keeps its id: nothing to store (and a reset during the run
+        # has dropped it already), so the store's lock and file are left alone.
+        if result.session_id and result.session_id != lease.session_id:
             self.sessions.set(actor_name, conversation, result.session_id, lease)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
             reply = result_reply(message, actor_name, workspace, result, running.cancel_reason)
