@@ -47,9 +47,9 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tinyclaw.fsutil import fsync_dir, unique_name, write_tmp  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
-from tinyclaw.messages import Inbound, Sender  # noqa: E402
+from tinyclaw.core.fsutil import fsync_dir, unique_name, write_tmp  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
+from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
 
 # The one-line fake CLI: a claude result line, nothing else.
 FAKE_CLI = (

@@ -52,8 +52,8 @@ sys.path.insert(0, str(REPO))
 from tests.fakes.discord_api import DiscordFake  # noqa: E402
 from tests.fakes.telegram_api import TelegramFake  # noqa: E402
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign  # noqa: E402
-from tinyclaw.fsutil import unique_name, write_tmp  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
+from tinyclaw.core.fsutil import unique_name, write_tmp  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
 
 RSS_TARGET_MB = 70.0
 P50_TARGET_MS = 10.0

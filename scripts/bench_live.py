@@ -45,17 +45,17 @@ from tinyclaw.config import (  # noqa: E402
     RunnerSettings,
     load_config,
 )
-from tinyclaw.fsutil import unique_name  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
-from tinyclaw.live_files import put_steer  # noqa: E402
-from tinyclaw.messages import (  # noqa: E402
+from tinyclaw.core.fsutil import unique_name  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
+from tinyclaw.core.live_files import put_steer  # noqa: E402
+from tinyclaw.core.messages import (  # noqa: E402
     Inbound,
     Reply,
     Sender,
 )
 from tinyclaw.runners import ClaudeRunner, CodexRunner, RunEvent, RunRequest  # noqa: E402
-from tinyclaw.runtime import build_runners  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
+from tinyclaw.worker.assembly import build_runners  # noqa: E402
 from tinyclaw.worker.loop import Worker  # noqa: E402
 
 FAKE_CLI = REPO / "scripts" / "fake-cli"

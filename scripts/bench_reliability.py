@@ -40,9 +40,9 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tinyclaw.fsutil import unique_name  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
-from tinyclaw.messages import Inbound, Sender  # noqa: E402
+from tinyclaw.core.fsutil import unique_name  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
+from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
 
 TARGET_GROWTH = 0.20
@@ -55,7 +55,7 @@ def noop_worker(home_dir: str) -> int:
     """``python scripts/bench_reliability.py _noop-worker HOME``: serve until SIGTERM."""
     from tests.reliability.noop import NoopRunner
     from tinyclaw.config import load_config
-    from tinyclaw.logsetup import setup_logging
+    from tinyclaw.core.logsetup import setup_logging
     from tinyclaw.worker.loop import Worker
 
     home = Home(Path(home_dir))

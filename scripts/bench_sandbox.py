@@ -33,7 +33,7 @@ from tests.fakes.anthropic_api import AnthropicFake  # noqa: E402
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, cli_path, codex_config_toml  # noqa: E402
 from tests.fakes.openai_api import OpenAIFake  # noqa: E402
 from tinyclaw.config import Config, parse_config  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
 from tinyclaw.runners import RunRequest, make_runner  # noqa: E402
 from tinyclaw.runners.sandbox import Sandbox, probe_bwrap  # noqa: E402
 

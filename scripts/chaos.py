@@ -69,9 +69,9 @@ sys.path.insert(0, str(REPO))
 from chaos_ledger import CHANNEL, Expected, Ledger, audit, deliver_once  # noqa: E402
 from chaos_report import PLATFORMS, TITLES, print_table  # noqa: E402
 
-from tinyclaw.fsutil import unique_name  # noqa: E402
-from tinyclaw.home import Home  # noqa: E402
-from tinyclaw.messages import Inbound, Sender  # noqa: E402
+from tinyclaw.core.fsutil import unique_name  # noqa: E402
+from tinyclaw.core.home import Home  # noqa: E402
+from tinyclaw.core.messages import Inbound, Sender  # noqa: E402
 from tinyclaw.spool import Spool  # noqa: E402
 
 if TYPE_CHECKING:

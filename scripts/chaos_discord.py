@@ -30,7 +30,7 @@ from chaos_listener import USERS, ListenerSide
 
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_payloads import snowflake
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 
 class DiscordSide(ListenerSide):

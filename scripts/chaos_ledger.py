@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_reply
 from tinyclaw.spool import Spool
 
 CHANNEL = "cli"

@@ -36,10 +36,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.spool import Spool
 
 NUMBER = re.compile(r"<(\d+)>")

@@ -16,7 +16,7 @@ from typing import Any
 from chaos_listener import USERS, ListenerSide
 
 from tests.fakes.telegram_api import TOKEN, TelegramFake
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 USER_IDS = [1001 + n for n in range(USERS)]
 

@@ -23,7 +23,7 @@ import httpx
 from chaos_listener import USERS, ListenerSide
 
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 APP_SECRET = "chaos-app-secret"
 VERIFY_TOKEN = "chaos-verify"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 
 def pytest_configure(config: pytest.Config) -> None:

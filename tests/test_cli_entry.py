@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.cli.main import worker_home
-from tinyclaw.home import Home
-from tinyclaw.instance import lock_holder, worker_lock_path
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import lock_holder, worker_lock_path
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """A process killed (SIGKILL) at every named crash point loses nothing and doubles nothing.
 
-``tinyclaw/failpoints.py`` lets a process kill itself at a named step, the way a power
+``tinyclaw/core/failpoints.py`` lets a process kill itself at a named step, the way a power
 cut or the OOM killer would. :data:`CRASHES` is the one list of those steps: for each
 it names how a message gets there and who dies (a writer in the middle of ``put``, or
 a ``tinyclaw worker`` process). After the kill the writer, never having seen ``put``
@@ -44,10 +44,10 @@ from tests.worker.conftest import (
     worker_thread,
     write_config,
 )
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, load_reply
 from tinyclaw.costs import CostLedger
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, load_reply
 from tinyclaw.spool import REASON_SUFFIX, STALE_TMP_SECONDS, Spool
 from tinyclaw.worker.journal import RunJournal
 
@@ -62,8 +62,8 @@ PUT_SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tinyclaw.home import Home
-    from tinyclaw.messages import Inbound
+    from tinyclaw.core.home import Home
+    from tinyclaw.core.messages import Inbound
     from tinyclaw.spool import Spool
     message = Inbound.model_validate_json(sys.argv[2])
     Spool(Home(Path(sys.argv[1]))).put(message, dedupe_key=sys.argv[3] or None)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.errors import InvalidFileError, UnsafePathError
-from tinyclaw.fsutil import confine, parse_json_object
+from tinyclaw.core.errors import InvalidFileError, UnsafePathError
+from tinyclaw.core.fsutil import confine, parse_json_object
 
 
 def test_a_symlink_loop_is_refused_not_a_crash(tmp_path: Path) -> None:

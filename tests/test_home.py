@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
-from tinyclaw.dotenv import load_dotenv
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home, find_home
+from tinyclaw.config.dotenv import load_dotenv
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home, find_home
 
 
 def test_init_makes_a_working_home_and_never_clobbers_one(tmp_path: Path) -> None:

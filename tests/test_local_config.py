@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
-from tinyclaw.config_template import DEFAULT_CONFIG
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.config.template import DEFAULT_CONFIG
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tinyclaw.childenv import child_environment
-from tinyclaw.redaction import FINGERPRINTS_ENV, Redactor, fingerprint, parse_fingerprints
+from tinyclaw.config.childenv import child_environment
+from tinyclaw.core.redaction import FINGERPRINTS_ENV, Redactor, fingerprint, parse_fingerprints
 
 TOKEN = "7000000001:AAsome-bot-token-value"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.watching import Watcher
+from tinyclaw.core.watching import Watcher
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")

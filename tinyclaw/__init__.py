@@ -2,7 +2,7 @@
 
 Chat platforms on one side, the ``claude`` and ``codex`` command-line tools on the
 other, and a crash-safe file queue in between. See docs/ for the user's manual and
-``tinyclaw.errors`` for the one exception tree every module raises from.
+``tinyclaw.core.errors`` for the one exception tree every module raises from.
 """
 
 __version__ = "0.1.0"

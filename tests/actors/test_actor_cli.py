@@ -12,9 +12,9 @@ from tests.worker.conftest import write_config
 from tinyclaw.actors.manage import check_name, delete_folder
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
-from tinyclaw.errors import ConfigError, ConversationError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.errors import ConfigError, ConversationError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 from tinyclaw.teams.state import ConversationStore

@@ -19,7 +19,7 @@ from tinyclaw.actors.persona import (
     write_personas,
 )
 from tinyclaw.config import RunnerSettings, load_config, parse_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 TEAM = {

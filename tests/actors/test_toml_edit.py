@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 from tinyclaw.actors.toml_edit import add_table, remove_table
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 
 CONFIG = """\
 # my assistant

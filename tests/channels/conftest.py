@@ -20,8 +20,8 @@ from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.spool import Spool
 
 ALICE_ID = 1001

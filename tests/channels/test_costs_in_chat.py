@@ -9,8 +9,8 @@ from typing import Any
 from tests.channels.conftest import ALICE_ID, until
 from tests.fakes.telegram_api import TelegramFake
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 
 OWNER_ID = 7007
 RUN_COST = "0.25"

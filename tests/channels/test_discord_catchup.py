@@ -14,7 +14,7 @@ from tests.fakes.discord_api import FakeUser, ScriptedError, wait_until
 from tests.fakes.discord_harness import ListenerKit
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.channels.discord_catchup import CURSOR_FILE, Cursor
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 DM = "4242"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.discord_api import DiscordFake, FakeUser
-from tinyclaw.home import Home
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from tests.channels.conftest import until
 from tests.fakes.discord_api import DiscordFake, SentMessage
 from tests.fakes.discord_harness import ListenerKit
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 DM = "4242"
 

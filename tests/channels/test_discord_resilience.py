@@ -11,9 +11,9 @@ import pytest
 from tests.fakes.discord_api import ScriptedError, wait_until
 from tests.fakes.discord_harness import ListenerKit, running_fake
 from tinyclaw.channels.discord import DiscordChannel
-from tinyclaw.errors import ChannelAuthError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound
+from tinyclaw.core.errors import ChannelAuthError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound
 
 
 async def a_message(kit: ListenerKit, text: str = "hello") -> Inbound:

@@ -20,7 +20,7 @@ from tests.worker.conftest import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import pairing_service
 from tinyclaw.pairing.listener import ListenerGate
 from tinyclaw.spool import Spool

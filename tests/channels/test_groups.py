@@ -13,8 +13,8 @@ from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.channels.test_whatsapp import ALICE, config_for, listening, reply_to, sent_box
 from tests.fakes.telegram_api import BOT_USERNAME, TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.spool import Spool
 
 GROUP = -1001234567890

@@ -13,7 +13,7 @@ from tests.fakes.discord_harness import ListenerKit
 from tests.fakes.images import JPEG, png
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tinyclaw.channels.discord import DiscordChannel
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.worker.prompt import shown_images
 
 

@@ -21,7 +21,7 @@ from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tests.worker.test_real_clis import ACTOR, Stage
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 pytestmark = pytest.mark.cli
 DM = "4242"

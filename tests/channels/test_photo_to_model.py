@@ -21,7 +21,7 @@ from tests.fakes.images import JPEG
 from tests.fakes.telegram_api import TelegramFake
 from tests.worker.conftest import worker_thread
 from tests.worker.test_real_clis import Stage, new_stage
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 pytestmark = pytest.mark.cli
 

@@ -13,7 +13,7 @@ from tests.fakes.telegram_api import ScriptedError, TelegramFake
 from tests.fakes.telegram_markup import entity_problem
 from tinyclaw.channels.formatting import telegram_parts
 from tinyclaw.channels.models import TextPart
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 ANSWER = (

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.channels.conftest import ALICE_ID, incoming, until
 from tests.fakes.telegram_api import BOT, BOT_USERNAME, TelegramFake
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 GROUP_ID = -100123

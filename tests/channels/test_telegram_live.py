@@ -16,9 +16,9 @@ from typing import Any
 from tests.channels.conftest import ALICE_ID, until
 from tests.fakes.telegram_api import Sent, TelegramFake
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
-from tinyclaw.home import Home
-from tinyclaw.live_files import approvals_box
-from tinyclaw.messages import Reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import approvals_box
+from tinyclaw.core.messages import Reply
 from tinyclaw.spool import Spool
 
 BOB_ID = 1002

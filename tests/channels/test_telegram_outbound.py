@@ -23,9 +23,9 @@ from tests.fakes.telegram_api import (
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply, load_reply
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply, load_reply
 from tinyclaw.spool import Spool
 
 CHAT = str(ALICE_ID)
@@ -249,7 +249,7 @@ async def test_a_permission_question_arrives_as_text_and_a_typed_yes_answers_it(
     home: Home, telegram_fake: TelegramFake, run_telegram: Any
 ) -> None:
     from tinyclaw.config import parse_config
-    from tinyclaw.live_files import put_approval, read_answer
+    from tinyclaw.core.live_files import put_approval, read_answer
     from tinyclaw.pairing import Identity, PairingService
     from tinyclaw.worker.approvals import ApprovalDesk
 

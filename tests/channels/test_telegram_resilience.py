@@ -19,8 +19,8 @@ from tests.channels.conftest import ALICE_ID, RecordedSleeps, incoming, until
 from tests.fakes.telegram_api import BAD_GATEWAY, TelegramFake
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import AlreadyRunningError, ChannelAuthError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import AlreadyRunningError, ChannelAuthError
+from tinyclaw.core.home import Home
 
 REPO = Path(__file__).resolve().parents[2]
 

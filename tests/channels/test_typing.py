@@ -16,8 +16,8 @@ from tests.channels.test_whatsapp import ALICE, listening, reply_to, sent_box
 from tests.fakes.telegram_api import SERVER_ERROR, TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tinyclaw.channels.delivery import RetryPolicy
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply, load_reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply, load_reply
 from tinyclaw.spool import Spool
 
 INTERVAL = 0.05

@@ -20,9 +20,9 @@ from tests.fakes.whatsapp_api import ScriptedError as GraphError
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tinyclaw.channels.base import OutgoingFile
 from tinyclaw.channels.delivery import RetryPolicy
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply
 from tinyclaw.spool import Spool
 
 MB = 1024 * 1024

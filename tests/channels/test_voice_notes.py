@@ -16,7 +16,7 @@ from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.transcription_api import KEY, TranscriptionFake, voice_note
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 SPOKEN = "please remind me to water the plants tomorrow"
 KEY_ENV = "TINYCLAW_TEST_TRANSCRIBE_KEY"

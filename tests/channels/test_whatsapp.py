@@ -18,9 +18,9 @@ from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, async_wait_for
 from tinyclaw.channels.base import RetryPolicy
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import ChannelAuthError, ConfigError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, load_inbound
+from tinyclaw.core.errors import ChannelAuthError, ConfigError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply, load_inbound
 from tinyclaw.spool import Spool
 
 APP_SECRET = "app-secret-for-tests"

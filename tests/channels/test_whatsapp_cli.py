@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply, load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from pywa.errors import WhatsAppError
 
 from tinyclaw.channels.whatsapp_graph import delivery_error, retry_after, split_updates
-from tinyclaw.errors import ChannelAuthError, PermanentDeliveryError, TransientDeliveryError
+from tinyclaw.core.errors import ChannelAuthError, PermanentDeliveryError, TransientDeliveryError
 
 
 def response(status: int, **headers: str) -> httpx.Response:

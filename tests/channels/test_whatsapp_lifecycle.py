@@ -13,8 +13,8 @@ from tests.channels.test_whatsapp import ALICE, config_for, incoming, listening
 from tests.fakes.whatsapp_api import WhatsAppFake
 from tinyclaw.channels.commands import CHAT_COMMANDS
 from tinyclaw.channels.whatsapp import WhatsAppChannel
-from tinyclaw.errors import TinyclawError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.home import Home
 
 
 async def test_the_chat_commands_are_published_as_the_command_menu(

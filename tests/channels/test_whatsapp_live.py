@@ -11,7 +11,7 @@ from tests.channels.test_whatsapp import ALICE, config_for, listening
 from tests.fakes.whatsapp_api import SentMessage, WhatsAppFake, async_wait_for
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
 from tinyclaw.channels.whatsapp import WhatsAppChannel
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 
 def configure(home: Home) -> None:

@@ -16,7 +16,7 @@ from tests.channels.test_whatsapp import ALICE, listening
 from tests.fakes.telegram_api import TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake, async_wait_for
 from tests.worker.conftest import fake_cli_config, worker_thread, write_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 ACTORS: dict[str, dict[str, object]] = {

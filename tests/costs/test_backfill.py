@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from tests.worker.conftest import fake_cli_config, wait_for, worker_thread, write_config
 from tinyclaw.cli.app import app
+from tinyclaw.core.events import EventLog, rotated_path
+from tinyclaw.core.home import Home
 from tinyclaw.costs import CostLedger
 from tinyclaw.costs.backfill import import_run_ends
-from tinyclaw.events import EventLog, rotated_path
-from tinyclaw.home import Home
 
 
 def logged_runs(home: Home) -> EventLog:

@@ -21,9 +21,9 @@ from tests.fakes.discord_api import DiscordFake, FakeGuild, FakeUser, wait_until
 from tinyclaw.channels.base import RetryPolicy
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, load_inbound
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply, load_inbound
 from tinyclaw.spool import Spool
 
 

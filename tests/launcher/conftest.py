@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.cli_fixtures import anthropic_fake  # noqa: F401  (the real claude's API fake)
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.launcher.state import ComponentState, read_states, state_dir
-from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.launcher.conftest import run_tinyclaw, write_config
-from tinyclaw.doctor import Doctor, format_checks
-from tinyclaw.home import Home
-from tinyclaw.runtime import PACKAGE_ROOT
+from tinyclaw.cli.doctor import Doctor, format_checks
+from tinyclaw.core.home import Home
+from tinyclaw.worker.assembly import PACKAGE_ROOT
 
 CONFIG = """\
 [runners.claude]

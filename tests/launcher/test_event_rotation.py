@@ -11,8 +11,8 @@ import time
 
 from tests.launcher.conftest import REPO, run_tinyclaw, write_config
 from tinyclaw.config import load_config
-from tinyclaw.events import EventLog, rotated_path
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog, rotated_path
+from tinyclaw.core.home import Home
 from tinyclaw.launcher.readiness import EventTail
 from tinyclaw.launcher.status import RecentEvents, collect
 
@@ -57,7 +57,7 @@ def test_a_second_writer_crossing_the_limit_does_not_rotate_again(home: Home) ->
 
 def test_many_processes_appending_lose_no_line_across_a_rotation(home: Home) -> None:
     script = (
-        "import sys; from pathlib import Path; from tinyclaw.events import EventLog\n"
+        "import sys; from pathlib import Path; from tinyclaw.core.events import EventLog\n"
         "log = EventLog(Path(sys.argv[1]), max_bytes=int(sys.argv[2]))\n"
         "for n in range(150): log.emit('w', who=sys.argv[3], n=n, pad='y' * 60)\n"
     )

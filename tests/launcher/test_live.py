@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from tests.launcher.conftest import claimed
-from tinyclaw.home import Home
-from tinyclaw.live import JsonlTail, LiveSink, live_path
+from tinyclaw.core.home import Home
 from tinyclaw.runners.base import RunEvent
+from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
 
 
 def _records(home: Home, actor: str) -> list[dict[str, object]]:

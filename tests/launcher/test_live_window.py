@@ -20,7 +20,7 @@ from tests.launcher.conftest import (
     write_config,
 )
 from tests.worker.conftest import message, reply_for
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.timeout(120)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.launcher.conftest import run_tinyclaw
+from tinyclaw.cli.doctor import Doctor, format_checks
 from tinyclaw.config import load_config
-from tinyclaw.doctor import Doctor, format_checks
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.launcher.render import Style, progress
 from tinyclaw.runners.sandbox import probe_bwrap
 

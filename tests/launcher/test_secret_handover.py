@@ -22,7 +22,7 @@ from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, Reply, cli_path
 from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tests.launcher.conftest import TmuxServer, run_tinyclaw, states, wait_until
 from tests.reliability.test_secrets import _files_containing
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 pytestmark = pytest.mark.timeout(180)
 

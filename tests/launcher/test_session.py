@@ -22,10 +22,10 @@ from tests.launcher.conftest import (
     wait_until,
     write_config,
 )
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.launcher.state import pid_alive
-from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.timeout(120)

@@ -16,13 +16,13 @@ from rich.console import Console
 
 from tests.launcher.conftest import run_tinyclaw, write_config
 from tinyclaw.config import load_config
-from tinyclaw.dashboard import render
-from tinyclaw.events import EventLog
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.launcher.dashboard import render
 from tinyclaw.launcher.logs import follow
 from tinyclaw.launcher.status import collect
-from tinyclaw.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 

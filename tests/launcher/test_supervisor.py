@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.launcher.conftest import states, wait_until
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.launcher.readiness import ReadyProbe
 from tinyclaw.launcher.state import pid_alive
 from tinyclaw.launcher.supervisor import Backoff, describe_exit
@@ -151,8 +151,8 @@ def test_the_child_does_not_outlive_a_killed_supervisor(home: Home, tmp_path: Pa
 def test_readiness_can_come_from_the_childs_event(home: Home) -> None:
     child = (
         "import time\n"
-        "from tinyclaw.events import EventLog\n"
-        "from tinyclaw.home import find_home\n"
+        "from tinyclaw.core.events import EventLog\n"
+        "from tinyclaw.core.home import find_home\n"
         "EventLog(find_home().logs / 'events.jsonl').emit('worker.start')\n"
         "time.sleep(30)\n"
     )

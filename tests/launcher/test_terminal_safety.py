@@ -13,15 +13,15 @@ from rich.console import Console
 
 from tests.launcher.conftest import claimed, run_tinyclaw, write_config
 from tinyclaw.config import load_config
-from tinyclaw.dashboard import render
-from tinyclaw.events import EventLog
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.logsetup import setup_logging
+from tinyclaw.core.messages import Inbound, Reply, Sender
+from tinyclaw.launcher.dashboard import render
 from tinyclaw.launcher.status import collect, format_status
 from tinyclaw.launcher.watch import ActorWatch
-from tinyclaw.live import live_path
-from tinyclaw.logsetup import setup_logging
-from tinyclaw.messages import Inbound, Reply, Sender
+from tinyclaw.runners.live_log import live_path
 from tinyclaw.spool import Spool
 
 # Retitles the window (OSC 0 … BEL), then clears the screen (CSI 2 J); C1 CSI too.

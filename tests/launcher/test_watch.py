@@ -9,18 +9,18 @@ from pathlib import Path
 
 from tests.launcher.conftest import write_config
 from tinyclaw.config import load_config
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.launcher.watch import ActorWatch
-from tinyclaw.live import live_path
-from tinyclaw.live_files import (
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import (
     note_conversation,
     pending_steers,
     put_approval,
     read_answer,
     read_steer,
 )
-from tinyclaw.messages import Reply, load_inbound
+from tinyclaw.core.messages import Reply, load_inbound
+from tinyclaw.launcher.watch import ActorWatch
+from tinyclaw.runners.live_log import live_path
 from tinyclaw.spool import Spool
 
 

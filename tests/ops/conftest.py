@@ -15,8 +15,8 @@ import pytest
 
 from tests.channels.conftest import telegram_fake  # noqa: F401  (fixture)
 from tests.worker.conftest import REPO, message, reply_for
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 

@@ -21,8 +21,8 @@ from tests.worker.conftest import (
 )
 from tinyclaw.backup import MANIFEST
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Sender
 from tinyclaw.pairing.decisions import RedeemOutcome
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.pairing.identity import Identity

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinyclaw.config import parse_config
-from tinyclaw.config_reload import diff, one_line
+from tinyclaw.config.reload import diff, one_line
 
 BASE: dict[str, Any] = {
     "actors": {"assistant": {}, "coder": {"model": "sonnet"}},

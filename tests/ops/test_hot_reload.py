@@ -13,8 +13,8 @@ from tests.worker.conftest import (
     worker_process,
     write_config,
 )
-from tinyclaw.home import Home
-from tinyclaw.messages import Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Sender
 from tinyclaw.spool import Spool
 
 

@@ -16,7 +16,7 @@ from tests.channels.conftest import ALICE_ID, incoming
 from tests.fakes.telegram_api import TelegramFake
 from tests.ops.conftest import events, tinyclaw
 from tests.worker.conftest import REPO, wait_for
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 BOB_ID = 2002
 

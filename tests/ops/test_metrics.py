@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ops.conftest import ask, tinyclaw
 from tests.worker.conftest import REPO, fake_cli_config, wait_for, worker_process, write_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 SLOW = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "10"}
 
@@ -98,7 +98,7 @@ def test_the_textfile_for_node_exporter_is_written_and_kept_fresh(home: Home) ->
 PROBE = """
 import os, signal, sys, threading, time
 from tinyclaw.cli.run_worker import run_worker
-from tinyclaw.home import find_home
+from tinyclaw.core.home import find_home
 home = find_home()
 def started():
     events = home.logs / "events.jsonl"

@@ -22,8 +22,8 @@ from tests.worker.conftest import (
     start_worker_process,
     write_config,
 )
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 FAKES = REPO / "tests" / "fakes" / "bin"
@@ -193,7 +193,7 @@ def test_a_real_worker_says_ready_once_it_serves_and_stopping_on_sigterm(
 def test_sd_notify_reaches_an_abstract_socket_and_is_a_no_op_without_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tinyclaw import sdnotify
+    from tinyclaw.core import sdnotify
 
     name = f"tinyclaw-test-{os.getpid()}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:

@@ -15,7 +15,7 @@ from tests.schedule.running import write_file
 from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.spool import Spool
 

@@ -38,7 +38,7 @@ from tests.fakes.providers import Reply
 from tests.schedule.running import events, failed_reasons, outgoing, worker_with_services
 from tests.worker.conftest import message, reply_for, wait_for, write_config
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

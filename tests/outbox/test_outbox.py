@@ -13,7 +13,7 @@ import pytest
 
 from tests.schedule.running import failed_reasons, outgoing
 from tinyclaw.actors.shared import SETTLE_SECONDS
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.store import JobStore

@@ -21,7 +21,7 @@ from tests.schedule.running import (
 )
 from tests.worker.conftest import message, reply_for, wait_for, write_config
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 from .conftest import workspace

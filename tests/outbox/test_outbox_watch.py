@@ -19,7 +19,7 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.actors.shared import SETTLE_SECONDS
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool
 

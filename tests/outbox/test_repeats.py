@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.schedule.running import events, failed_reasons, outgoing, write_file
 from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.config import load_config
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore

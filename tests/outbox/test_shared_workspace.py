@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.schedule.running import events, outgoing, worker_with_services, write_file
 from tests.worker.conftest import fake_cli_config, wait_for, write_config
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.persona import persona_section
 from tinyclaw.schedule.store import JobStore
 

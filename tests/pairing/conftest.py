@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.telegram_api import TelegramFake
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import PairingService
 
 from .helpers import FakeClock

@@ -26,14 +26,14 @@ from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.channels.whatsapp import WhatsAppChannel
 from tinyclaw.cli.app import app
 from tinyclaw.config import ChannelConfig, load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.pairing import pairing_service
 from tinyclaw.pairing.gate import Clock, utc_now
 from tinyclaw.pairing.listener import ListenerGate
 from tinyclaw.pairing.worker_check import WorkerAccess
-from tinyclaw.runtime import build_runners
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 ACTORS: dict[str, dict[str, object]] = {

@@ -12,9 +12,9 @@ import pytest
 
 from tests.worker.conftest import message
 from tinyclaw.config import Config, parse_config
-from tinyclaw.home import Home
-from tinyclaw.live_files import put_approval, read_answer
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import put_approval, read_answer
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.pairing import Identity
 from tinyclaw.worker.approvals import ApprovalDesk
 

@@ -10,9 +10,9 @@ import typer
 from typer.testing import CliRunner, Result
 
 from tinyclaw.cli.pair import register
-from tinyclaw.config_template import DEFAULT_CONFIG
-from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.config.template import DEFAULT_CONFIG
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_reply
 from tinyclaw.pairing import Identity, PairingService, RedeemOutcome
 from tinyclaw.pairing.texts import ago
 from tinyclaw.spool import Spool

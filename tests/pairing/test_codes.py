@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing.codes import (
     ALPHABET,
     EXAMPLE_CODE,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.fakes.telegram_api import TelegramFake
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import Access, Identity, texts
 from tinyclaw.spool import Spool
 

@@ -22,8 +22,8 @@ from tests.worker.conftest import (
     wait_for,
     write_config,
 )
-from tinyclaw.home import Home
-from tinyclaw.messages import Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Sender
 from tinyclaw.spool import Spool
 
 from .helpers import code_in

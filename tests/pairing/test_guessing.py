@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome
 
 from .helpers import ALICE, BOB, MALLORY, FakeClock, wrong_codes

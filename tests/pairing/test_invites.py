@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome, Role
 
 from .conftest import ServiceFactory

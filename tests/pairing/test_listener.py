@@ -7,9 +7,9 @@ import pytest
 
 from tinyclaw.channels.gate import Gate
 from tinyclaw.config import load_config
-from tinyclaw.config_template import DEFAULT_CONFIG
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.config.template import DEFAULT_CONFIG
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import PairingService, pairing_service
 from tinyclaw.pairing.listener import ListenerGate
 

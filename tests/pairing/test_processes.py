@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import PairingService
 
 from .helpers import ALICE, code_in
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHILD = r"""
 import sys, time
 from pathlib import Path
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing import Identity, PairingService
 
 root, start, action, code = sys.argv[1:5]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyclaw.errors import PairingError, SpoolError
+from tinyclaw.core.errors import PairingError, SpoolError
 from tinyclaw.pairing import Access, Identity, Notice, PairingService
 
 from .conftest import ServiceFactory

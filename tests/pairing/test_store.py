@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from tinyclaw.errors import PairingError, PairingStoreError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import PairingError, PairingStoreError
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import Access, Identity, PairingService, RedeemOutcome
 
 from .conftest import ServiceFactory

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 from tests.worker.conftest import fake_cli_config, message, reply_for, wait_for, write_config
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 
 from .stack import gate_for, tinyclaw, worker_thread

@@ -7,9 +7,9 @@ import pytest
 
 from tests.worker.conftest import message
 from tinyclaw.config import Config, parse_config
-from tinyclaw.errors import SpoolError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender, load_reply
+from tinyclaw.core.errors import SpoolError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender, load_reply
 from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.pairing.chat_admin import ONLY_OWNER
 from tinyclaw.pairing.decisions import Notice

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.corpus import Case, Lab
-from tinyclaw.fsutil import unique_name
-from tinyclaw.messages import Reply, dump
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.messages import Reply, dump
 
 # -- planting helpers -----------------------------------------------------------------------
 

@@ -35,10 +35,10 @@ from typing import Any, Literal
 
 import psutil
 
-from tinyclaw.events import EventLog
-from tinyclaw.fsutil import atomic_write, unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.fsutil import atomic_write, unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_reply
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ import pytest
 from tests.worker.conftest import REPO
 from tinyclaw.actors.manage import add_actor
 from tinyclaw.config import load_config
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 
 GOOD_ACTOR = "[actors.assistant]\n"
 

@@ -15,7 +15,7 @@ import pytest
 from tests.reliability.cases import CASES
 from tests.reliability.corpus import Case, CorpusRun, run_all
 from tests.worker.conftest import message, reply_for, worker_thread
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 

@@ -23,9 +23,9 @@ from tests.worker.conftest import (
     worker_thread,
 )
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
-from tinyclaw.runtime import build_runners
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 
@@ -108,7 +108,7 @@ def test_worker_and_listener_logs_are_private(fake_home: Home) -> None:
     code = (
         "import logging, sys\n"
         "from pathlib import Path\n"
-        "from tinyclaw.logsetup import setup_logging\n"
+        "from tinyclaw.core.logsetup import setup_logging\n"
         "for component in ('worker', 'listen-telegram', 'listen-discord'):\n"
         "    setup_logging(Path(sys.argv[1]), component, stderr=False)\n"
         "    logging.getLogger('t').info('a user wrote: my secret plans')\n"

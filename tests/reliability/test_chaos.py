@@ -24,7 +24,7 @@ from tests.worker.conftest import (
     worker_process,
     write_config,
 )
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 PLATFORMS = ("telegram", "discord", "whatsapp")

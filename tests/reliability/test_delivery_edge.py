@@ -21,7 +21,7 @@ from tests.reliability.corpus import Lab
 from tinyclaw.channels.delivery import RetryPolicy
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig
-from tinyclaw.fsutil import unique_name
+from tinyclaw.core.fsutil import unique_name
 
 CHAT = "1001"
 FORGED_WORKSPACE = (

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests.worker.conftest import fake_cli_config, message, wait_for, write_config
-from tinyclaw.diskspace import read_report
-from tinyclaw.home import Home
-from tinyclaw.messages import dump
+from tinyclaw.core.diskspace import read_report
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import dump
 from tinyclaw.spool import Spool
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from tests.outbox.conftest import drop, settled, workspace
 from tests.schedule.running import failed_reasons, outgoing, write_file
 from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.outbox.service import OutboxService
 from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore

@@ -27,8 +27,8 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.worker.loop import Worker
 

@@ -23,8 +23,8 @@ from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.cli_fixtures import CLAUDE_TEST_ENV, Reply, cli_path, codex_config_toml
 from tests.fakes.openai_api import OpenAIFake
 from tests.worker.conftest import message, reply_for, start_worker_process, wait_for
-from tinyclaw.home import Home
-from tinyclaw.logsetup import setup_logging
+from tinyclaw.core.home import Home
+from tinyclaw.core.logsetup import setup_logging
 from tinyclaw.spool import Spool
 
 PLATFORM_SECRETS = {

@@ -18,7 +18,7 @@ from tests.fakes.openai_api import OpenAIFake
 from tests.launcher.test_secret_handover import ANCESTRY
 from tests.reliability.test_secrets import ANTHROPIC_KEY, PLATFORM_SECRETS, _toml
 from tests.worker.conftest import message, reply_for, start_worker_process
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.fakes.images import GIF, JPEG, WEBP, png
 from tests.runners.test_argv import request
 from tinyclaw.config import RunnerSettings
-from tinyclaw.messages import Attachment, Inbound, Sender
+from tinyclaw.core.messages import Attachment, Inbound, Sender
 from tinyclaw.runners import build_codex_argv
 from tinyclaw.runners.claude_live import user_line
 from tinyclaw.runners.codex_live import _turn_input

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.config import RunnerSettings
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 from tinyclaw.runners import ClaudeRunner, RunEvent, RunRequest, make_runner
 from tinyclaw.runners.process import live_group_members
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.worker.conftest import wait_for
 from tinyclaw.config import Config, parse_config
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.runners.base import RunEvent, RunRequest
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.process import live_group_members, popen_spawner

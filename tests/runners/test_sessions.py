@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.errors import UnsafePathError
+from tinyclaw.core.errors import UnsafePathError
 from tinyclaw.runners import SessionStore
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.fakes.cli_fixtures import *  # noqa: F403  (the real CLIs against loopback fakes)
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.models import Job, build_job
 from tinyclaw.schedule.store import JobStore
 

@@ -13,12 +13,12 @@ from typing import Any
 
 from tests.worker.conftest import serving, wait_for
 from tinyclaw.config import RunnerSettings, load_config
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply, load_reply
-from tinyclaw.runtime import build_runners
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply, load_reply
 from tinyclaw.schedule.service import build_services
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 

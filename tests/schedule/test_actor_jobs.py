@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.actor_jobs import ImportResult, import_actor_jobs, import_all_actor_jobs
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore

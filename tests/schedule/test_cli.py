@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tinyclaw.cli.app import app
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.store import JobStore
 
 from .conftest import write_config

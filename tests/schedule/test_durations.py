@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 from tinyclaw.schedule.durations import format_duration, parse_duration
 from tinyclaw.schedule.targets import parse_target
 

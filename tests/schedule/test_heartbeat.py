@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tinyclaw.config import load_config
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.durations import parse_duration
 from tinyclaw.schedule.heartbeat import (
     HeartbeatLog,
@@ -272,7 +272,7 @@ CRASHING_TICK = """
 import sys, time
 from pathlib import Path
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.spool import Spool
 home = Home(Path(sys.argv[1]))

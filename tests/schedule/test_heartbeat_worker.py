@@ -10,7 +10,7 @@ from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.providers import Reply
 from tests.worker.conftest import write_config
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.schedule.heartbeat import HeartbeatLog
 

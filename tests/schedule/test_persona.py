@@ -12,7 +12,7 @@ from tests.worker.conftest import fake_cli_config, write_config
 from tinyclaw.actors.persona import persona_path, write_persona
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.outbox.request import check_target, validate_request
 from tinyclaw.schedule.actor_jobs import import_actor_jobs
 from tinyclaw.schedule.models import build_job

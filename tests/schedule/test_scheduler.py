@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, dump, load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, dump, load_inbound
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool

@@ -13,8 +13,8 @@ from tests.worker.conftest import fake_cli_config, wait_for, write_config
 from tinyclaw.actors.shared import SETTLE_SECONDS
 from tinyclaw.cli.app import app
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.service import SchedulerService
 from tinyclaw.schedule.store import JobStore

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tinyclaw.config import load_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.status import schedule_lines
 from tinyclaw.schedule.store import JobStore

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tinyclaw.errors import JobNotFoundError, ScheduleError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import JobNotFoundError, ScheduleError
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.store import JobStore
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tinyclaw.errors import ConfigError, ScheduleError
+from tinyclaw.core.errors import ConfigError, ScheduleError
 from tinyclaw.schedule.timing import (
     check_cron,
     check_interval,

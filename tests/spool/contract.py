@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, Sender
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply, Sender
 from tinyclaw.spool.backend import SpoolBackend
 
 Backend = SpoolBackend[Any]

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.spool.contract import Clock, SpoolContract
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
 from tinyclaw.spool import REASON_SUFFIX, SUFFIX, Spool
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.spool.contract import make_message
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply, load_inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
 from tinyclaw.spool.recovery import recover_processing, recover_tmp
 from tinyclaw.spool.speed import DirSync
@@ -123,7 +123,7 @@ def test_replies_are_named_by_message_id_so_a_replay_overwrites(home: Home) -> N
 
 
 def test_names_from_outside_cannot_leave_the_queue(home: Home) -> None:
-    from tinyclaw.errors import UnsafePathError
+    from tinyclaw.core.errors import UnsafePathError
 
     spool = Spool(home)
     with pytest.raises(UnsafePathError):
@@ -138,8 +138,8 @@ PUT_SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tinyclaw.home import Home
-    from tinyclaw.messages import Inbound, Sender
+    from tinyclaw.core.home import Home
+    from tinyclaw.core.messages import Inbound, Sender
     from tinyclaw.spool import Spool
     spool = Spool(Home(Path(sys.argv[1])))
     m = Inbound(id=sys.argv[2], channel="telegram", chat_id="1", sender=Sender(id="u"), text="hi")
@@ -172,7 +172,7 @@ REWRITE_SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
     from tinyclaw.spool import Spool
     from tinyclaw.spool.recovery import recover_processing
     spool = Spool(Home(Path(sys.argv[1])))

@@ -10,8 +10,8 @@ from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.cli_fixtures import *  # noqa: F403
 from tests.worker.conftest import FAKE_CLI, wait_for, write_config
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, load_reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.teams.state import Conversation, ConversationStore
 

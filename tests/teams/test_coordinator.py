@@ -12,10 +12,10 @@ import pytest
 from tests.teams.conftest import team_config
 from tests.worker.conftest import message, write_config
 from tinyclaw.config import load_config
-from tinyclaw.errors import ConversationError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, load_inbound
+from tinyclaw.core.errors import ConversationError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator

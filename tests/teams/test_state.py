@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tinyclaw.errors import ConversationError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.errors import ConversationError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.teams.state import Conversation, ConversationStore, Outcome
 
 

@@ -11,9 +11,9 @@ from tests.fakes.providers import Reply
 from tests.teams.conftest import outgoing, setup_home, team_config, wait_drained
 from tests.worker.conftest import message, reply_for, worker_thread
 from tinyclaw.config import RunnerSettings, load_config
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.costs import CostLedger
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender
 from tinyclaw.pairing import Identity
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.spool import Spool

@@ -32,9 +32,9 @@ from tests.teams.conftest import (
 )
 from tests.worker.conftest import crash_at, message, wait_for, worker_process
 from tinyclaw.config import RunnerSettings
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, load_reply
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, load_reply
 from tinyclaw.spool import Spool
 
 pytestmark = pytest.mark.cli

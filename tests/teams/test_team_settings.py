@@ -16,7 +16,7 @@ from tests.worker.conftest import (
     worker_process,
     worker_thread,
 )
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 ACTORS = {"lead": "leads", "a": "does a", "b": "does b"}

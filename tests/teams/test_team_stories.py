@@ -20,8 +20,8 @@ from tests.teams.conftest import (
 )
 from tests.worker.conftest import message, reply_for, worker_thread
 from tinyclaw.config import RunnerSettings
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 
 pytestmark = pytest.mark.cli
 

@@ -15,7 +15,7 @@ from tests.schedule.running import OffsetClock, worker_with_services
 from tests.teams.conftest import conversation, requests_with, setup_home, team_config
 from tests.worker.conftest import message, reply_for, start_worker_process, wait_for
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 from tinyclaw.teams.state import ConversationStore
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner, Result
 from tests.teams.conftest import setup_home, team_config, wait_drained
 from tests.worker.conftest import message, reply_for, worker_thread
 from tinyclaw.cli.app import app
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 ACTORS = {"lead": "leads", "a": "does a", "b": "does b"}
 

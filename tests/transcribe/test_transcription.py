@@ -20,9 +20,9 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.config import TranscriptionConfig, parse_config
-from tinyclaw.errors import ConfigError, TranscriptionError
-from tinyclaw.home import Home
-from tinyclaw.messages import Attachment, Inbound, Sender, load_reply
+from tinyclaw.core.errors import ConfigError, TranscriptionError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Attachment, Inbound, Sender, load_reply
 from tinyclaw.spool import Spool
 from tinyclaw.transcribe import transcribe_message
 from tinyclaw.transcribe.api import ApiTranscriber, endpoint

@@ -23,11 +23,11 @@ from tests.fakes.cli_fixtures import (  # noqa: F401  (fixtures: the real CLIs a
     openai_fake,
 )
 from tinyclaw.config import load_config
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply, Sender, load_reply
-from tinyclaw.runtime import build_runners
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply, Sender, load_reply
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.worker.conftest import message
 from tinyclaw.config import parse_config
-from tinyclaw.home import Home
-from tinyclaw.messages import load_reply
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_reply
 from tinyclaw.runners import RunEvent
 from tinyclaw.spool import Spool
 from tinyclaw.worker.progress import ChatProgress

@@ -18,13 +18,13 @@ from tests.fakes.anthropic_api import AnthropicFake
 from tests.worker.conftest import message, reply_for, serving, write_config
 from tinyclaw.cli.app import app
 from tinyclaw.config import RunnerSettings, load_config
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender, load_reply
+from tinyclaw.core.messages import Reply as Answer
 from tinyclaw.costs import CostLedger
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender, load_reply
-from tinyclaw.messages import Reply as Answer
-from tinyclaw.runtime import build_runners
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 pytestmark = pytest.mark.cli

@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.images import GIF, JPEG, WEBP, png, png_noise
 from tests.worker.conftest import reply_for
 from tests.worker.test_real_clis import Stage, new_stage
-from tinyclaw.messages import Inbound
+from tinyclaw.core.messages import Inbound
 from tinyclaw.runners.images import MAX_IMAGE_BYTES
 from tinyclaw.spool import Spool
 from tinyclaw.worker.prompt import NO_CAPTION

@@ -19,10 +19,10 @@ from tests.worker.conftest import (
     worker_thread,
     write_config,
 )
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.live_files import approvals_box, note_conversation, put_steer, steer_box
-from tinyclaw.messages import load_reply
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import approvals_box, note_conversation, put_steer, steer_box
+from tinyclaw.core.messages import load_reply
 from tinyclaw.spool import Spool
 
 ACTOR = "assistant"

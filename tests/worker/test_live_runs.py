@@ -17,9 +17,9 @@ import pytest
 from tests.fakes.providers import Reply
 from tests.worker.conftest import message, reply_for, wait_for
 from tests.worker.test_real_clis import ACTOR, Stage, new_stage
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.live_files import approvals_box, pending_approvals, pending_steers, put_steer
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import approvals_box, pending_approvals, pending_steers, put_steer
 from tinyclaw.spool import Spool
 from tinyclaw.teams.trace import trace
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.worker.conftest import fake_cli_config, message, reply_for, worker_thread, write_config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 

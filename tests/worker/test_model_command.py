@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from tests.worker.conftest import message
 from tinyclaw.config import parse_config
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.worker.commands import CommandContext, handle_command
 from tinyclaw.worker.model_choice import ModelChoices

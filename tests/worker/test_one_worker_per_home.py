@@ -21,9 +21,9 @@ from tests.worker.conftest import (
     worker_process,
     write_config,
 )
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.instance import lock_holder, worker_lock_path
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import lock_holder, worker_lock_path
 from tinyclaw.runners.process import live_group_members
 from tinyclaw.spool import Spool
 

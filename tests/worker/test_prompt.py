@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyclaw.messages import Attachment, Inbound, Quote, Sender
+from tinyclaw.core.messages import Attachment, Inbound, Quote, Sender
 from tinyclaw.worker.addressing import extract_send_files, parse_address
 from tinyclaw.worker.prompt import MAX_INLINE_PROMPT_BYTES, build_prompt, fit_prompt
 

@@ -23,14 +23,14 @@ from tests.fakes.openai_api import OpenAIFake
 from tests.fakes.providers import Reply
 from tests.worker.conftest import message, reply_for, serving, write_config
 from tinyclaw.config import RunnerSettings, load_config
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound
-from tinyclaw.messages import Reply as Answer
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound
+from tinyclaw.core.messages import Reply as Answer
 from tinyclaw.runners import RunEvent
 from tinyclaw.runners.process import live_group_members
 from tinyclaw.runners.sessions import home_sessions
-from tinyclaw.runtime import build_runners
 from tinyclaw.spool import Spool
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.loop import Worker
 
 pytestmark = pytest.mark.cli

@@ -35,8 +35,8 @@ from tests.worker.conftest import (
     wait_for,
     worker_process,
 )
-from tinyclaw.home import Home
-from tinyclaw.live import live_path
+from tinyclaw.core.home import Home
+from tinyclaw.runners.live_log import live_path
 from tinyclaw.runners.process import live_group_members
 from tinyclaw.runners.sandbox import probe_bwrap
 from tinyclaw.spool import Spool

@@ -10,7 +10,7 @@ from tests.fakes.cli_fixtures import Reply
 from tests.teams.conftest import setup_home, team_config
 from tests.worker.conftest import message, reply_for, worker_thread
 from tinyclaw.config import RunnerSettings
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 
 def test_actors_sharing_a_workspace_still_learn_their_team_and_folders(

@@ -12,8 +12,8 @@ from tests.worker.conftest import (
     worker_thread,
     write_config,
 )
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 

@@ -16,8 +16,8 @@ from tests.worker.conftest import (
     write_config,
 )
 from tinyclaw.cli.app import app
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.runners.sessions import home_sessions
 from tinyclaw.spool import Spool
 

@@ -21,9 +21,9 @@ from tests.worker.conftest import (
     worker_thread,
     write_config,
 )
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.spool import Spool
 
 

@@ -29,9 +29,9 @@ from tinyclaw.config import (
     read_config_text,
     read_toml,
 )
-from tinyclaw.errors import ConfigError, JobNotFoundError, UnsafePathError
-from tinyclaw.fsutil import atomic_write
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError, JobNotFoundError, UnsafePathError
+from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.models import Job
 from tinyclaw.schedule.store import JobStore
 from tinyclaw.spool import Spool

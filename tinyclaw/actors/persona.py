@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.errors import TinyclawError
-from tinyclaw.fsutil import atomic_write
-from tinyclaw.home import Home
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core.home import Home
 from tinyclaw.teams.roster import describe, teammates, teams_of
 
 log = logging.getLogger("tinyclaw.actors")

@@ -20,7 +20,7 @@ import json
 import os
 from pathlib import Path
 
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.fsutil import atomic_write
 
 PRUNE_AFTER = 86400.0  # a leftover file older than a day is handled long before
 

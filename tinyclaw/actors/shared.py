@@ -21,8 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.errors import InvalidFileError
-from tinyclaw.events import EventLog
+from tinyclaw.core.errors import InvalidFileError
+from tinyclaw.core.events import EventLog
 from tinyclaw.spool import SUFFIX
 
 log = logging.getLogger("tinyclaw.actors")

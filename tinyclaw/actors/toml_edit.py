@@ -18,7 +18,7 @@ from tomlkit.container import Container
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Comment, Item, Table, Whitespace
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 
 FieldValue = str | int | float | bool
 

@@ -42,9 +42,9 @@ from filelock import FileLock, Timeout
 
 from tinyclaw import __version__
 from tinyclaw.config import Config, load_config
-from tinyclaw.config_reload import LOCAL_CONFIG_NAME
-from tinyclaw.errors import BackupError, ConfigError
-from tinyclaw.home import CONFIG_NAME, Home
+from tinyclaw.config.reload import LOCAL_CONFIG_NAME
+from tinyclaw.core.errors import BackupError, ConfigError
+from tinyclaw.core.home import CONFIG_NAME, Home
 from tinyclaw.pairing.store import LOCK_FILE as PAIRING_LOCK
 from tinyclaw.runners.sessions import FILE_NAME as SESSIONS_FILE
 

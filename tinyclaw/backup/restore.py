@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 
 from tinyclaw.backup.archive import FORMAT, MANIFEST
-from tinyclaw.errors import BackupError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import BackupError
+from tinyclaw.core.home import Home
 
 
 def restore_backup(home: Home, archive: Path) -> str:

@@ -8,7 +8,7 @@ import logging
 import sys
 
 from tinyclaw.channels.serve import PLATFORMS, run_listener
-from tinyclaw.home import find_home
+from tinyclaw.core.home import find_home
 
 
 def main() -> int:

@@ -101,9 +101,9 @@ from tinyclaw.channels.models import (
     TextPart,
 )
 from tinyclaw.config import ChannelConfig, progress_mode
-from tinyclaw.errors import ConfigError, DeliveryError, TinyclawError
-from tinyclaw.home import Home
-from tinyclaw.instance import InstanceLock, listener_lock_path
+from tinyclaw.core.errors import ConfigError, DeliveryError, TinyclawError
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import InstanceLock, listener_lock_path
 from tinyclaw.spool import Spool
 
 __all__ = [

@@ -46,7 +46,7 @@ from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import LiveChat
 from tinyclaw.channels.models import OutgoingFile, Platform
 from tinyclaw.config import load_config
-from tinyclaw.errors import (
+from tinyclaw.core.errors import (
     ChannelAuthError,
     ConfigError,
     InvalidMessageError,
@@ -55,10 +55,10 @@ from tinyclaw.errors import (
     UnsafePathError,
     UploadTooLargeError,
 )
-from tinyclaw.fsutil import confine, is_transient, sanitize_name
-from tinyclaw.messages import Reply
+from tinyclaw.core.fsutil import confine, is_transient, sanitize_name
+from tinyclaw.core.messages import Reply
+from tinyclaw.core.watching import Watcher
 from tinyclaw.spool import Spool
-from tinyclaw.watching import Watcher
 
 DeliveryOutcome = Literal["sent", "failed", "deferred", "waiting", "gone"]
 FINAL_KINDS = frozenset({"reply", "error"})

@@ -69,7 +69,7 @@ from tinyclaw.channels.discord_translate import (
 from tinyclaw.channels.formatting import discord_parts
 from tinyclaw.channels.live_chat import Button, Press
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import (
+from tinyclaw.core.errors import (
     ChannelAuthError,
     ConfigError,
     InvalidMessageError,
@@ -78,7 +78,7 @@ from tinyclaw.errors import (
     TransientDeliveryError,
     UnsafePathError,
 )
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 TEXT_LIMIT = 2000
 # A reply quotes what the model wrote: "@everyone", "<@id>" or "<@&role>" in it must not

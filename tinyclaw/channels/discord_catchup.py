@@ -26,8 +26,8 @@ from pathlib import Path
 import discord
 
 from tinyclaw.channels.discord_translate import LIBRARY_ERRORS
-from tinyclaw.errors import InvalidFileError
-from tinyclaw.fsutil import atomic_write, read_json_object
+from tinyclaw.core.errors import InvalidFileError
+from tinyclaw.core.fsutil import atomic_write, read_json_object
 
 CURSOR_FILE = "discord-cursor.json"
 MAX_MESSAGES = 100  # one page of Discord's history API

@@ -20,7 +20,7 @@ import discord
 
 from tinyclaw.channels.commands import ChatCommand
 from tinyclaw.channels.models import AttachmentKind, IncomingFile, IncomingMessage
-from tinyclaw.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from tinyclaw.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from tinyclaw.errors import TinyclawError
+from tinyclaw.core.errors import TinyclawError
 
 
 class TypingIndicator:

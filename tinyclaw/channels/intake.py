@@ -25,9 +25,9 @@ from tinyclaw.channels.indicator import TypingIndicator
 from tinyclaw.channels.live_chat import Press
 from tinyclaw.channels.models import IncomingFile, IncomingMessage, Platform
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import AttachmentTooLargeError, DeliveryError
-from tinyclaw.fsutil import sanitize_name, unique_name
-from tinyclaw.messages import MAX_TEXT, Attachment, Inbound, InboundKind, Quote, Sender
+from tinyclaw.core.errors import AttachmentTooLargeError, DeliveryError
+from tinyclaw.core.fsutil import sanitize_name, unique_name
+from tinyclaw.core.messages import MAX_TEXT, Attachment, Inbound, InboundKind, Quote, Sender
 from tinyclaw.spool import Spool
 
 MAX_ATTACHMENTS = 50

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from tinyclaw.errors import DeliveryError, PermanentDeliveryError
-from tinyclaw.fsutil import atomic_write
-from tinyclaw.home import Home
-from tinyclaw.live_files import ANSWER_SUFFIX, approvals_box, safe_key
-from tinyclaw.messages import Reply
-from tinyclaw.printable import printable
+from tinyclaw.core.errors import DeliveryError, PermanentDeliveryError
+from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import ANSWER_SUFFIX, approvals_box, safe_key
+from tinyclaw.core.messages import Reply
+from tinyclaw.core.printable import printable
 
 THROTTLE = 2.0
 CHOICES = {"o": "allow", "s": "allow_session", "d": "deny"}

@@ -14,10 +14,10 @@ import logging
 
 from tinyclaw.channels.base import Channel
 from tinyclaw.config import Config
-from tinyclaw.config_reload import fingerprint, read_again
-from tinyclaw.errors import ConfigError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.config.reload import fingerprint, read_again
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.pairing.listener import ListenerGate
 

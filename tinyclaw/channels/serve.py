@@ -19,8 +19,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import load_home_config
-from tinyclaw.errors import ChannelAuthError, ConfigError, TinyclawError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ChannelAuthError, ConfigError, TinyclawError
+from tinyclaw.core.home import Home
 
 if TYPE_CHECKING:
     from tinyclaw.channels.base import Channel
@@ -56,7 +56,7 @@ def build_channel(platform: str, home: Home, config: ChannelConfig, gate: Gate) 
 
 def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int:
     """Load the home, build the listener, serve until a signal; returns the exit code."""
-    from tinyclaw.logsetup import setup_logging
+    from tinyclaw.core.logsetup import setup_logging
 
     try:
         config = load_home_config(home)
@@ -97,9 +97,9 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
 
 
 async def _serve(home: Home, channel: Channel, config: Config, gate: ListenerGate) -> None:
-    from tinyclaw import sdnotify
     from tinyclaw.channels.reload import CHECK_EVERY, ListenerReload
-    from tinyclaw.events import EventLog
+    from tinyclaw.core import sdnotify
+    from tinyclaw.core.events import EventLog
     from tinyclaw.launcher.state import touch_ready
 
     stop = asyncio.Event()

@@ -68,7 +68,7 @@ from tinyclaw.channels.live_chat import Button, Press, safely
 from tinyclaw.channels.split import utf16_len
 from tinyclaw.channels.telegram_translate import translate_message
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import (
+from tinyclaw.core.errors import (
     ChannelAuthError,
     DeliveryError,
     InvalidMessageError,
@@ -79,7 +79,7 @@ from tinyclaw.errors import (
     UnsafePathError,
     UploadTooLargeError,
 )
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"

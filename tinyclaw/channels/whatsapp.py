@@ -73,7 +73,7 @@ from tinyclaw.channels.models import AttachmentKind
 from tinyclaw.channels.whatsapp_graph import GraphRewriteTransport, delivery_error, split_updates
 from tinyclaw.channels.whatsapp_webhook import WebhookServer, build_app
 from tinyclaw.config import ChannelConfig
-from tinyclaw.errors import (
+from tinyclaw.core.errors import (
     AttachmentTooLargeError,
     ChannelAuthError,
     ConfigError,
@@ -83,7 +83,7 @@ from tinyclaw.errors import (
     TransientDeliveryError,
     UploadTooLargeError,
 )
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # bigger images go as documents (Cloud API limit)

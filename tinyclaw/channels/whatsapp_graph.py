@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from pywa.errors import ThrottlingError, WhatsAppError
 
-from tinyclaw.errors import (
+from tinyclaw.core.errors import (
     ChannelAuthError,
     ConfigError,
     PermanentDeliveryError,

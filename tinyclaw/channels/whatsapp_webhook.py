@@ -40,7 +40,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from tinyclaw.errors import ConfigError, TinyclawError
+from tinyclaw.core.errors import ConfigError, TinyclawError
 
 MAX_BODY = 4 * 1024 * 1024
 SIGNATURE_HEADER = "X-Hub-Signature-256"

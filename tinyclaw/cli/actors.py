@@ -52,7 +52,7 @@ def add(
     """Add an actor: its section in tinyclaw.toml, its folders and its persona file."""
     from tinyclaw.actors.manage import add_actor
     from tinyclaw.actors.persona import persona_path
-    from tinyclaw.errors import ConfigError
+    from tinyclaw.core.errors import ConfigError
 
     with clean_errors():
         if runner not in ("claude", "codex"):
@@ -151,7 +151,7 @@ def remove(
     """Remove an actor from tinyclaw.toml with its scheduled jobs; asks before deleting
     actors/NAME/ (its workspace) and before removing jobs."""
     from tinyclaw.actors.manage import delete_folder, plan_removal, remove_from_config, remove_jobs
-    from tinyclaw.errors import ConfigError
+    from tinyclaw.core.errors import ConfigError
 
     with clean_errors():
         home = home_from(ctx)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, command_name, home_from
-from tinyclaw.home import ENV_VAR, Home, find_home, user_home
+from tinyclaw.core.home import ENV_VAR, Home, find_home, user_home
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -73,7 +73,7 @@ def init(
     ] = None,
 ) -> None:
     """Create a home: tinyclaw.toml and the queue/, actors/, pairing/ folders."""
-    from tinyclaw.config_template import DEFAULT_CONFIG
+    from tinyclaw.config.template import DEFAULT_CONFIG
 
     with clean_errors():
         home = Home(path.expanduser().resolve()) if path else _init_home(ctx)

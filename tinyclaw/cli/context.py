@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from tinyclaw.config import Config, load_home_config
-from tinyclaw.errors import TinyclawError
-from tinyclaw.home import Home, find_home
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.home import Home, find_home
 
 
 def home_from(ctx: typer.Context | None = None) -> Home:

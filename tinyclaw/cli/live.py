@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from, load
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +44,7 @@ def steer(
     ] = None,
 ) -> None:
     """Send a line to an actor's running agent (or its conversation's next turn)."""
-    from tinyclaw.live_files import put_steer
+    from tinyclaw.core.live_files import put_steer
 
     with clean_errors():
         _actor(ctx, actor)
@@ -60,8 +60,8 @@ def cancel(
     actor: Annotated[str, typer.Argument(help="the actor whose run to stop")],
 ) -> None:
     """Stop what an actor is running (the session stays; the user is told)."""
-    from tinyclaw.fsutil import unique_name
-    from tinyclaw.messages import Inbound, Sender
+    from tinyclaw.core.fsutil import unique_name
+    from tinyclaw.core.messages import Inbound, Sender
     from tinyclaw.spool import Spool
 
     with clean_errors():
@@ -87,7 +87,7 @@ def approve(
     ] = None,
 ) -> None:
     """Answer an actor's pending permission question (yes = once, always, no)."""
-    from tinyclaw.live_files import ANSWER_WORDS, answer_approval, pending_approvals
+    from tinyclaw.core.live_files import ANSWER_WORDS, answer_approval, pending_approvals
 
     with clean_errors():
         _actor(ctx, actor)

@@ -34,8 +34,8 @@ def main() -> None:
         typer_main()
         return
     from tinyclaw.cli.worker_entry import exit_code, serve_worker
-    from tinyclaw.errors import TinyclawError
-    from tinyclaw.home import find_home
+    from tinyclaw.core.errors import TinyclawError
+    from tinyclaw.core.home import find_home
 
     try:
         home = find_home(plain_worker[0])

@@ -33,7 +33,7 @@ def reload(
     timeout: Annotated[float, typer.Option(help="seconds to wait for each answer")] = 15.0,
 ) -> None:
     """Make the running worker and listeners read tinyclaw.toml again (no restart)."""
-    from tinyclaw.reload_request import request_reload
+    from tinyclaw.cli.reload_request import request_reload
 
     home = home_from(ctx)
     with clean_errors():

@@ -18,7 +18,7 @@ from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
     from tinyclaw.launcher.control import Launcher
 
 
@@ -32,7 +32,7 @@ def _launcher(home: Home, config: Config) -> Launcher:
 def _attach(home: Home, config: Config, actor: str | None) -> None:
     import subprocess
 
-    from tinyclaw.errors import LauncherError
+    from tinyclaw.core.errors import LauncherError
     from tinyclaw.launcher.components import actor_component
     from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
 
@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
     def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Components, queue depths, runs in flight and failures (works without tmux).
         Exit code 0: everything runs; 3: nothing runs; 4: a component is down."""
-        from tinyclaw.errors import LauncherError
+        from tinyclaw.core.errors import LauncherError
         from tinyclaw.launcher.health import snapshot_json, status_code
         from tinyclaw.launcher.status import collect, format_status
         from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
@@ -239,7 +239,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def doctor(ctx: typer.Context) -> None:
         """Check tmux, the CLIs, tokens, permissions and the config; say how to fix each."""
-        from tinyclaw.doctor import Doctor, format_checks
+        from tinyclaw.cli.doctor import Doctor, format_checks
 
         home = home_from(ctx)
         checks = Doctor(home).checks()
@@ -296,7 +296,7 @@ def register(app: typer.Typer) -> None:
     @app.command(hidden=True)
     def dashboard(ctx: typer.Context) -> None:
         """The status window: a live view of queues, actors and failures."""
-        from tinyclaw.dashboard import dashboard_main
+        from tinyclaw.launcher.dashboard import dashboard_main
         from tinyclaw.launcher.tmux import session_name
 
         with clean_errors():

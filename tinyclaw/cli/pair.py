@@ -23,8 +23,8 @@ from rich.text import Text
 from tinyclaw.cli.context import clean_errors, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import Config
-from tinyclaw.errors import PairingError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.home import Home
 from tinyclaw.pairing import Identity, Notify, PairingService, pairing_service
 from tinyclaw.pairing.models import Role
 from tinyclaw.pairing.notices import queue_notifier

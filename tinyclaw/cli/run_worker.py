@@ -14,10 +14,10 @@ import threading
 import time
 from types import FrameType
 
-from tinyclaw import sdnotify
 from tinyclaw.config import Config, load_config, load_home_config
-from tinyclaw.home import Home
-from tinyclaw.logsetup import setup_logging
+from tinyclaw.core import sdnotify
+from tinyclaw.core.home import Home
+from tinyclaw.core.logsetup import setup_logging
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -25,17 +25,17 @@ log = logging.getLogger("tinyclaw.worker")
 def run_worker(home: Home) -> None:
     from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
     from tinyclaw.runners import Runner
-    from tinyclaw.runtime import build_runners
+    from tinyclaw.worker.assembly import build_runners
     from tinyclaw.worker.loop import Service, Worker
 
     _drop_foreign_secrets(load_config(home))
     config = load_home_config(home)
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
-    from tinyclaw.live import LiveSink
+    from tinyclaw.runners.live_log import LiveSink
 
     stop = threading.Event()
-    from tinyclaw.credentials import worker_redactor
+    from tinyclaw.config.credentials import worker_redactor
     from tinyclaw.schedule.service import build_services
     from tinyclaw.spool import Spool
     from tinyclaw.worker.inflight import InFlight
@@ -102,8 +102,8 @@ def _drop_foreign_secrets(config: Config) -> None:
     ``cat /proc/$PPID/environ`` away from every CLI it runs, and a process cannot
     remove a variable from that view of itself. Their fingerprints go along, for
     redaction. Under ``tinyclaw start`` the supervisor already did this."""
-    from tinyclaw.childenv import child_environment
-    from tinyclaw.credentials import configured_secrets, worker_secrets
+    from tinyclaw.config.childenv import child_environment
+    from tinyclaw.config.credentials import configured_secrets, worker_secrets
 
     argv = list(sys.orig_argv)
     script = len(argv) > 2 and os.path.basename(argv[1]) == "tinyclaw" and argv[2] == "worker"

@@ -17,8 +17,8 @@ from tinyclaw.actors.persona import refresh_persona
 from tinyclaw.cli.context import clean_errors, home_from
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import NAME_RE, load_config
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.models import build_job
 from tinyclaw.schedule.scheduler import Scheduler
 from tinyclaw.schedule.status import format_rows, format_time

@@ -16,12 +16,12 @@ from pathlib import Path
 import typer
 
 from tinyclaw.cli.context import load
-from tinyclaw.errors import ConfigError, InvalidMessageError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.instance import lock_holder, worker_lock_path
-from tinyclaw.messages import Inbound, Reply, Sender
-from tinyclaw.printable import printable
+from tinyclaw.core.errors import ConfigError, InvalidMessageError
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import lock_holder, worker_lock_path
+from tinyclaw.core.messages import Inbound, Reply, Sender
+from tinyclaw.core.printable import printable
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.worker.commands import resolve_actor
 
@@ -63,7 +63,7 @@ def receive(
 ) -> Reply | None:
     """Wait for the reply to ``message``; hand progress replies (a team at work, named
     ``<id>.<step>.json``) to ``on_progress`` as they land. Each is marked sent."""
-    from tinyclaw.watching import Watcher
+    from tinyclaw.core.watching import Watcher
 
     spool = Spool(home)
     box = spool.outgoing(CHANNEL)
@@ -154,7 +154,7 @@ def _step(home: Home, reply: Reply, chat: str) -> None:
         said = input("allow? [y once / a always / n deny] ").strip().lower()
     except (EOFError, KeyboardInterrupt):
         said = "n"
-    from tinyclaw.live_files import ANSWER_WORDS
+    from tinyclaw.core.live_files import ANSWER_WORDS
 
     decision = ANSWER_WORDS.get(said, "deny")
     user = getpass.getuser()

@@ -7,8 +7,8 @@ same reason as :mod:`tinyclaw.cli.run_worker`."""
 from __future__ import annotations
 
 from tinyclaw.cli.run_worker import run_worker
-from tinyclaw.errors import ConfigError, HomeError, TinyclawError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError, HomeError, TinyclawError
+from tinyclaw.core.home import Home
 
 # As a listener's: a broken tinyclaw.toml is not cured by a restart (the launcher's
 # supervisor stops restarting on it), only by a person.

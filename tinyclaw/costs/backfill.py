@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tinyclaw.core.fsutil import atomic_write
 from tinyclaw.costs.ledger import CostEntry, CostLedger
-from tinyclaw.fsutil import atomic_write
 
 log = logging.getLogger("tinyclaw.costs")
 

@@ -19,18 +19,18 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tinyclaw.home import find_home
+from tinyclaw.core.home import find_home
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 
 def _load_config() -> tuple[Home, Config] | None:
     """The home and its configuration (``.env`` first), or None after saying why."""
     from tinyclaw.config import load_config
-    from tinyclaw.dotenv import load_dotenv
-    from tinyclaw.errors import ConfigError
+    from tinyclaw.config.dotenv import load_dotenv
+    from tinyclaw.core.errors import ConfigError
 
     home = find_home()
     try:
@@ -83,7 +83,7 @@ def _watch(raw: list[str]) -> int:
 
 
 def _dashboard(raw: list[str]) -> int:
-    from tinyclaw.dashboard import dashboard_main
+    from tinyclaw.launcher.dashboard import dashboard_main
     from tinyclaw.launcher.tmux import session_name
 
     argparse.ArgumentParser(prog="python -m tinyclaw.launcher dashboard").parse_args(raw)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from tinyclaw.config import Config
-from tinyclaw.credentials import configured_secrets, owned_secrets
+from tinyclaw.config.credentials import configured_secrets, owned_secrets
 
 Kind = Literal["status", "worker", "listener", "actor"]
 LISTENERS = ("telegram", "discord", "whatsapp")

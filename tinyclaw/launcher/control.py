@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tinyclaw.config import Config
-from tinyclaw.errors import LauncherError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import LauncherError
+from tinyclaw.core.home import Home
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.handover import launch_secrets
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir

@@ -15,12 +15,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tinyclaw.childenv import looks_secret, read_dotenv
 from tinyclaw.config import Config
-from tinyclaw.credentials import WORKER, configured_secrets
-from tinyclaw.home import Home
+from tinyclaw.config.childenv import looks_secret, read_dotenv
+from tinyclaw.config.credentials import WORKER, configured_secrets
+from tinyclaw.core.home import Home
+from tinyclaw.core.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
 from tinyclaw.launcher.components import Component
-from tinyclaw.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
 
 
 @dataclass

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
-from tinyclaw.printable import printable
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
+from tinyclaw.core.printable import printable
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.live import JsonlTail
+from tinyclaw.runners.live_log import JsonlTail
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tinyclaw.printable import printable
+from tinyclaw.core.printable import printable
 
 ICONS = {
     "start": "·",

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.fsutil import atomic_write
 
 Phase = Literal["starting", "ready", "backoff", "gave_up", "stopping", "stopped"]
 READY_FILE_ENV = "TINYCLAW_READY_FILE"

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config
-from tinyclaw.diskspace import DiskState, read_report
-from tinyclaw.diskspace import describe as describe_disk
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.events import rotated_path
-from tinyclaw.home import Home
-from tinyclaw.instance import lock_holder, worker_lock_path
+from tinyclaw.core.diskspace import DiskState, read_report
+from tinyclaw.core.diskspace import describe as describe_disk
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.events import rotated_path
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import lock_holder, worker_lock_path
+from tinyclaw.core.messages import load_inbound
+from tinyclaw.core.printable import printable
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
-from tinyclaw.live import JsonlTail
-from tinyclaw.messages import load_inbound
-from tinyclaw.printable import printable
+from tinyclaw.runners.live_log import JsonlTail
 from tinyclaw.spool import REASON_SUFFIX, Spool
 
 TAIL_BYTES = 1_000_000
@@ -88,7 +88,7 @@ class Snapshot:
     failures: list[FailureView]
     recent: list[dict[str, Any]] = field(default_factory=list)
     now: float = 0.0
-    disk: DiskState | None = None  # the worker's report (tinyclaw.diskspace)
+    disk: DiskState | None = None  # the worker's report (tinyclaw.core.diskspace)
 
     @property
     def worker_running(self) -> bool:

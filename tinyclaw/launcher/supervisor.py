@@ -38,7 +38,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from tinyclaw.events import EventLog
+from tinyclaw.core.events import EventLog
 from tinyclaw.launcher.readiness import EventTail, ReadyProbe
 from tinyclaw.launcher.state import (
     COMPONENT_ENV,
@@ -207,8 +207,8 @@ class Supervisor:
 
     def _child_environment(self) -> dict[str, str]:
         """The environment of the next child: ``.env`` read now, foreign secrets out."""
-        from tinyclaw.childenv import child_environment, read_dotenv
-        from tinyclaw.errors import ConfigError
+        from tinyclaw.config.childenv import child_environment, read_dotenv
+        from tinyclaw.core.errors import ConfigError
 
         try:
             dotenv = read_dotenv(self.env_file)
@@ -364,7 +364,7 @@ def supervise_main(
     withheld: Sequence[str] = (),
 ) -> int:
     """The body of ``tinyclaw supervise`` (and of ``python -m tinyclaw.launcher``)."""
-    from tinyclaw.logsetup import setup_logging
+    from tinyclaw.core.logsetup import setup_logging
 
     setup_logging(home_root / "logs", f"supervise-{component}", stderr=False)
     supervisor = Supervisor(

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.errors import LauncherError
+from tinyclaw.core.errors import LauncherError
 from tinyclaw.launcher.components import STATUS, Component
 
 SOCKET_ENV = "TINYCLAW_TMUX_SOCKET"

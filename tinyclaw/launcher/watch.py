@@ -33,20 +33,20 @@ from types import FrameType
 from typing import TextIO
 
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.launcher import render
-from tinyclaw.launcher.state import touch_ready
-from tinyclaw.live import JsonlTail, live_path
-from tinyclaw.live_files import (
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import (
     ANSWER_WORDS,
     answer_approval,
     pending_approvals,
     put_steer,
     recent_conversations,
 )
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.messages import Inbound, Sender
+from tinyclaw.launcher import render
+from tinyclaw.launcher.state import touch_ready
+from tinyclaw.runners.live_log import JsonlTail, live_path
 from tinyclaw.spool import Spool
 
 CHANNEL = "operator"
@@ -166,7 +166,7 @@ class ActorWatch:
         record: dict[str, object] = {"ts": event.get("ts"), "id": task_id}
         path = self.spool.processing(self.actor) / f"{task_id}.json"
         try:
-            from tinyclaw.messages import load_inbound
+            from tinyclaw.core.messages import load_inbound
 
             message = load_inbound(path.read_bytes(), default_id=task_id)
             record.update(
@@ -392,7 +392,7 @@ def _user() -> str:
 
 def watch_main(home: Home, config: Config, actor: str) -> int:
     """The body of ``tinyclaw watch ACTOR``."""
-    from tinyclaw.logsetup import setup_logging
+    from tinyclaw.core.logsetup import setup_logging
 
     setup_logging(home.logs, f"watch-{actor}", stderr=False)
     stop = threading.Event()

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 
 from tinyclaw import __version__
 from tinyclaw.config import Config
-from tinyclaw.instance import listener_lock_path, lock_holder
+from tinyclaw.core.instance import listener_lock_path, lock_holder
 from tinyclaw.metrics.stats import DURATION_BUCKETS, RunStats
 from tinyclaw.spool import Spool
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinyclaw.config import Config, MetricsConfig
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 from tinyclaw.metrics.stats import RunStats
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.events import EventLog
+from tinyclaw.core.events import EventLog
 
 # Upper bounds (seconds) of the run-duration histogram: chat answers to long jobs.
 DURATION_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)

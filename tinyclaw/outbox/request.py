@@ -25,9 +25,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tinyclaw.errors import ConfigError, InvalidMessageError, UnsafePathError
-from tinyclaw.fsutil import confine
-from tinyclaw.messages import MAX_TEXT
+from tinyclaw.core.errors import ConfigError, InvalidMessageError, UnsafePathError
+from tinyclaw.core.fsutil import confine
+from tinyclaw.core.messages import MAX_TEXT
 from tinyclaw.schedule.targets import Target, parse_target
 
 MAX_REQUEST_BYTES = 512 * 1024

@@ -5,7 +5,7 @@ a file arrives (and on its timed scan); each tick lists the ``*.json`` files the
 (oldest first) and decides about each version of a file once, as soon as it can be
 read:
 
-* valid and allowed: a :class:`~tinyclaw.messages.Reply` of kind ``notice`` lands in
+* valid and allowed: a :class:`~tinyclaw.core.messages.Reply` of kind ``notice`` lands in
   ``queue/outgoing/<channel>/``;
 * the same note (actor, target, text, files) as one written within
   ``worker.dedupe_window`` seconds: nothing is sent (:mod:`tinyclaw.actors.recent`);
@@ -44,11 +44,16 @@ from tinyclaw.actors.drops import Busy, DropKeeper, never_busy, unchanged, versi
 from tinyclaw.actors.recent import RecentRequests
 from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed, Unsettled, parse_settled
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidFileError, InvalidMessageError, TinyclawError, UnsafePathError
-from tinyclaw.events import EventLog
-from tinyclaw.fsutil import read_regular, sanitize_name, unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply
+from tinyclaw.core.errors import (
+    InvalidFileError,
+    InvalidMessageError,
+    TinyclawError,
+    UnsafePathError,
+)
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.fsutil import read_regular, sanitize_name, unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply
 from tinyclaw.outbox.request import (
     MAX_REQUEST_BYTES,
     check_target,

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from tinyclaw.errors import PairingError
-from tinyclaw.messages import Inbound
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.messages import Inbound
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.service import PairingService
 from tinyclaw.pairing.texts import ago, in_words

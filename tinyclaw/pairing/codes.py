@@ -25,7 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 8

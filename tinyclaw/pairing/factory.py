@@ -9,8 +9,8 @@ channel), the code lifetime and the pending cap. Listeners, the worker and
 from __future__ import annotations
 
 from tinyclaw.config import ChannelsConfig, Config, PairingConfig
-from tinyclaw.errors import ConfigError, PairingError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError, PairingError
+from tinyclaw.core.home import Home
 from tinyclaw.pairing.gate import Clock, Notify, utc_now
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.service import PairingService

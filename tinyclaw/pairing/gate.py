@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from tinyclaw.errors import PairingError, PairingStoreError
+from tinyclaw.core.errors import PairingError, PairingStoreError
 from tinyclaw.pairing import limits as lim
 from tinyclaw.pairing import profiles as prof
 from tinyclaw.pairing import texts

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinyclaw.errors import PairingError
-from tinyclaw.messages import CHANNEL_PATTERN
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.messages import CHANNEL_PATTERN
 
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 # Printable, no whitespace, no separator that would make "channel:user" ambiguous

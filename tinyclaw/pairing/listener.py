@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from tinyclaw.channels.gate import GateDecision
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing import texts
 from tinyclaw.pairing.decisions import Access
 from tinyclaw.pairing.gate import PairingGate

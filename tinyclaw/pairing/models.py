@@ -27,8 +27,8 @@ from pydantic import (
 )
 
 from tinyclaw.config import NAME_PATTERN
-from tinyclaw.errors import PairingError
-from tinyclaw.messages import CHANNEL_PATTERN
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.messages import CHANNEL_PATTERN
 from tinyclaw.pairing.identity import Identity
 
 STORE_VERSION: Final = 1

@@ -14,10 +14,10 @@ notice cannot be addressed and the approver is told to pass it on by hand.
 
 from __future__ import annotations
 
-from tinyclaw.errors import SpoolError
-from tinyclaw.fsutil import unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Reply
+from tinyclaw.core.errors import SpoolError
+from tinyclaw.core.fsutil import unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply
 from tinyclaw.pairing.decisions import Notice
 from tinyclaw.pairing.gate import Notify
 from tinyclaw.spool import Spool

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import PairingError
+from tinyclaw.core.errors import PairingError
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.models import Profile, Role, StoreData
 

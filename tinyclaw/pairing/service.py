@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from tinyclaw.errors import PairingError, TinyclawError
+from tinyclaw.core.errors import PairingError, TinyclawError
 from tinyclaw.pairing import limits as lim
 from tinyclaw.pairing import profiles as prof
 from tinyclaw.pairing import texts

@@ -4,7 +4,7 @@ Two rules make it safe to share between the listeners, the worker and the comman
 
 * **Writes are transactions.** A writer takes a cross-process lock
   (``pairing/store.lock``, :mod:`filelock`), reads the file afresh, changes it and
-  replaces it atomically (tmp, fsync, rename: :func:`tinyclaw.fsutil.atomic_write`).
+  replaces it atomically (tmp, fsync, rename: :func:`tinyclaw.core.fsutil.atomic_write`).
   Two processes approving the same code serialize on the lock; the second sees the
   code gone.
 * **Reads take no lock** and always look at the file, so a revocation made by another
@@ -29,8 +29,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from tinyclaw.errors import PairingError, PairingStoreError
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.errors import PairingError, PairingStoreError
+from tinyclaw.core.fsutil import atomic_write
 from tinyclaw.pairing.models import StoreData
 
 STORE_FILE = "store.json"

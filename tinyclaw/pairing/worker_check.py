@@ -31,9 +31,9 @@ import logging
 from dataclasses import replace
 
 from tinyclaw.config import Config
-from tinyclaw.errors import PairingError
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound
 from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS, sender_identity
 from tinyclaw.pairing.factory import pairing_service
 from tinyclaw.pairing.gate import Clock, utc_now

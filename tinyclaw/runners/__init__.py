@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tinyclaw.config import RunnerSettings
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 from tinyclaw.runners.argv import build_claude_argv, build_codex_argv
 from tinyclaw.runners.base import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.claude import ClaudeRunner

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from tinyclaw.redaction import Redactor
+from tinyclaw.core.redaction import Redactor
 from tinyclaw.runners.base import EventSink, RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.live import RedactedControls, RunControls
 

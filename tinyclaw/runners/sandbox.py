@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Protocol
 
 from tinyclaw.config import ActorConfig, Config, SandboxNetwork
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.runners.base import EventSink, RunEvent, RunRequest
 from tinyclaw.runners.environment import build_cli_env
 

@@ -29,9 +29,9 @@ from typing import Any
 from filelock import FileLock
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import InvalidFileError, UnsafePathError
-from tinyclaw.fsutil import atomic_write, read_json_object, unique_name
-from tinyclaw.home import Home
+from tinyclaw.core.errors import InvalidFileError, UnsafePathError
+from tinyclaw.core.fsutil import atomic_write, read_json_object, unique_name
+from tinyclaw.core.home import Home
 
 log = logging.getLogger("tinyclaw.runner")
 

@@ -46,8 +46,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tinyclaw.actors.drops import DropKeeper, never_busy, unchanged, version_id
 from tinyclaw.actors.recent import RecentRequests
 from tinyclaw.actors.shared import SETTLE_SECONDS, Unsettled, parse_settled
-from tinyclaw.errors import ConfigError, InvalidFileError, ScheduleError, TinyclawError
-from tinyclaw.fsutil import read_foreign
+from tinyclaw.core.errors import ConfigError, InvalidFileError, ScheduleError, TinyclawError
+from tinyclaw.core.fsutil import read_foreign
 from tinyclaw.schedule.models import Job, build_job, describe_validation_error
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
@@ -55,7 +55,7 @@ from tinyclaw.schedule.targets import parse_target
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 

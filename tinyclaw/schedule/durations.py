@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 
 _UNITS: tuple[tuple[str, int], ...] = (
     ("w", 7 * 86400),

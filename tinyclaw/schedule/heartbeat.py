@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import ConfigError, ScheduleError
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.errors import ConfigError, ScheduleError
+from tinyclaw.core.fsutil import atomic_write
 from tinyclaw.schedule.durations import format_duration
 from tinyclaw.schedule.targets import parse_target
 from tinyclaw.schedule.timing import aware_utc, check_interval, wall_to_instant
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from tinyclaw.config import NAME_PATTERN, NAME_RE
-from tinyclaw.errors import ConfigError, TinyclawError
+from tinyclaw.core.errors import ConfigError, TinyclawError
 from tinyclaw.schedule.durations import format_duration, parse_duration
 from tinyclaw.schedule.targets import parse_target
 from tinyclaw.schedule.timing import (

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinyclaw.actors.shared import SETTLE_SECONDS
-from tinyclaw.errors import ConfigError
-from tinyclaw.messages import MAX_TEXT
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.messages import MAX_TEXT
 from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
 from tinyclaw.outbox.service import FOLDER as OUTBOX_FOLDER
 from tinyclaw.schedule.actor_jobs import FOLDER as SCHEDULES_FOLDER
@@ -28,7 +28,7 @@ from tinyclaw.schedule.timing import check_interval
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 
 def _targets_text(targets: list[str]) -> str:

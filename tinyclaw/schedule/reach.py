@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 from tinyclaw.schedule.targets import parse_target
 
 if TYPE_CHECKING:

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Literal
 
-from tinyclaw.errors import JobNotFoundError, ScheduleError
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.errors import JobNotFoundError, ScheduleError
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.schedule.heartbeat import (
     HEARTBEAT_CONVERSATION,
     HEARTBEAT_OK,
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 log = logging.getLogger("tinyclaw.schedule")
 

@@ -38,9 +38,9 @@ from tinyclaw.actors.drops import Busy, DropKeeper, never_busy
 from tinyclaw.actors.persona import refresh_persona
 from tinyclaw.actors.recent import RecentRequests
 from tinyclaw.actors.shared import SETTLE_SECONDS, Unclaimed
-from tinyclaw.errors import TinyclawError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
 from tinyclaw.schedule.actor_jobs import FOLDER, ImportResult, import_all_actor_jobs
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
@@ -48,7 +48,7 @@ from tinyclaw.schedule.timing import from_timestamp, local_zone
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
     from tinyclaw.spool import Spool
     from tinyclaw.worker.loop import Service
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.home import Home
+    from tinyclaw.core.home import Home
 
 RowKind = Literal["job", "heartbeat", "failed"]
 

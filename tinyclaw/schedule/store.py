@@ -7,7 +7,7 @@ Layout under the store's root (``<home>/schedules/`` for the home's own jobs)::
     failed/            files that are not valid jobs, each with <name>.reason beside it
     .lock              serialises read-modify-write between processes
 
-Writes follow the queue's rules (``tinyclaw.fsutil``): a new job is linked into
+Writes follow the queue's rules (``tinyclaw.core.fsutil``): a new job is linked into
 place, so it can never overwrite another; a change replaces the file with one
 rename, so a reader sees the old job or the new one, never half of either. The
 command line (pause, rm) and the worker (mark as run) may change the same job at the
@@ -34,9 +34,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
-from tinyclaw.errors import InvalidFileError, JobNotFoundError, ScheduleError
-from tinyclaw.fsutil import atomic_write, fsync_dir, read_json_object, unique_name, write_tmp
-from tinyclaw.home import Home
+from tinyclaw.core.errors import InvalidFileError, JobNotFoundError, ScheduleError
+from tinyclaw.core.fsutil import atomic_write, fsync_dir, read_json_object, unique_name, write_tmp
+from tinyclaw.core.home import Home
 from tinyclaw.schedule.models import JOB_ID_PATTERN, Job, describe_validation_error
 from tinyclaw.schedule.timing import aware_utc, following_run
 

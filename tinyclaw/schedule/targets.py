@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tinyclaw.errors import ConfigError
+from tinyclaw.core.errors import ConfigError
 
 CHANNELS: tuple[str, ...] = ("telegram", "discord", "whatsapp", "cli")
 _TARGET_RE = re.compile(r"^([a-z]+):([A-Za-z0-9_.@+-]{1,128})$")

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from tinyclaw.errors import ConfigError, ScheduleError
+from tinyclaw.core.errors import ConfigError, ScheduleError
 from tinyclaw.schedule.durations import parse_duration
 
 if TYPE_CHECKING:

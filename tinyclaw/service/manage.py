@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.errors import TinyclawError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.home import Home
 from tinyclaw.service.units import render_units, unit_paths
 
 Run = Callable[[list[str]], tuple[int, str]]

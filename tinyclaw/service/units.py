@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 CHANNELS = ("telegram", "discord", "whatsapp")
 AUTH_EXIT = 2  # tinyclaw.channels.serve: "do not retry"

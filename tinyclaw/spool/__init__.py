@@ -6,8 +6,8 @@
 Spool`` is the front door.
 """
 
-from tinyclaw.errors import SpoolError
-from tinyclaw.fsutil import unique_name
+from tinyclaw.core.errors import SpoolError
+from tinyclaw.core.fsutil import unique_name
 from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from tinyclaw.messages import Inbound, Reply
+from tinyclaw.core.messages import Inbound, Reply
 
 Handle = TypeVar("Handle")
 

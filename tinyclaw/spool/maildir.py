@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import InvalidMessageError, UnsafePathError
-from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import (
+from tinyclaw.core.errors import InvalidMessageError, UnsafePathError
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.fsutil import (
     atomic_write,
     confine,
     fsync_dir,
@@ -46,8 +46,8 @@ from tinyclaw.fsutil import (
     unique_name,
     write_tmp,
 )
-from tinyclaw.home import Home
-from tinyclaw.messages import (
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import (
     CHANNEL_PATTERN,
     MAX_FILE_BYTES,
     Inbound,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import NAME_RE
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.failpoints import failpoint
-from tinyclaw.messages import load_inbound
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.messages import load_inbound
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 

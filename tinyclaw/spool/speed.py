@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyclaw.failpoints import failpoint
+from tinyclaw.core.failpoints import failpoint
 
 SUFFIX = ".json"
 

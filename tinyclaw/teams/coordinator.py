@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable
 
 from tinyclaw.config import Config
-from tinyclaw.errors import UnsafePathError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import atomic_write
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound
+from tinyclaw.core.errors import UnsafePathError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import SUFFIX, Spool
 from tinyclaw.teams.opening import new_conversation

@@ -7,7 +7,7 @@ after a crash makes the same files."""
 from __future__ import annotations
 
 from tinyclaw.config import Config
-from tinyclaw.messages import Inbound
+from tinyclaw.core.messages import Inbound
 from tinyclaw.teams.roster import conversation_team
 from tinyclaw.teams.state import Conversation, Entry
 from tinyclaw.worker.addressing import parse_address

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tinyclaw.messages import Handoff, Inbound, Reply, Sender
+from tinyclaw.core.messages import Handoff, Inbound, Reply, Sender
 from tinyclaw.teams import texts
 from tinyclaw.teams.state import Branch, Conversation, Round
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.messages import Inbound, Reply
+from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.teams import outputs, texts
 from tinyclaw.teams.roster import addressable_hint, teammates
 from tinyclaw.teams.state import (

@@ -33,9 +33,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tinyclaw.errors import ConversationError
-from tinyclaw.fsutil import atomic_write
-from tinyclaw.messages import ID_PATTERN, Inbound, Reply
+from tinyclaw.core.errors import ConversationError
+from tinyclaw.core.fsutil import atomic_write
+from tinyclaw.core.messages import ID_PATTERN, Inbound, Reply
 
 log = logging.getLogger("tinyclaw.teams")
 

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.errors import ConversationError, UnsafePathError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConversationError, UnsafePathError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.spool import REASON_SUFFIX, SUFFIX, Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.teams.state import Branch

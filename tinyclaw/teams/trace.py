@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tinyclaw.errors import ConversationError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConversationError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 from tinyclaw.teams.state import Conversation, ConversationStore, Entry
 from tinyclaw.teams.texts import one_line
 from tinyclaw.teams.trace_steps import run_steps

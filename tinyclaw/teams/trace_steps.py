@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.home import Home
-from tinyclaw.live import live_path
+from tinyclaw.core.home import Home
+from tinyclaw.runners.live_log import live_path
 from tinyclaw.teams.texts import one_line
 
 STEP_KINDS = {"sandbox": "sandbox:", "command": "$", "tool": "tool", "file_change": "edit"}

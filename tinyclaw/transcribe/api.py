@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tinyclaw.config import TranscriptionConfig
-from tinyclaw.errors import TranscriptionError
+from tinyclaw.core.errors import TranscriptionError
 
 _SHOWN_BODY = 200  # characters of an error body worth showing
 

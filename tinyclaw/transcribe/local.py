@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import TranscriptionConfig
-from tinyclaw.errors import TranscriptionError
+from tinyclaw.core.errors import TranscriptionError
 
 MODEL_FILE = "model.bin"
 

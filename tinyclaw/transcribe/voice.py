@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import TranscriptionConfig
-from tinyclaw.errors import TranscriptionError, UnsafePathError
-from tinyclaw.fsutil import confine
-from tinyclaw.messages import MAX_TEXT, Attachment, Inbound
+from tinyclaw.core.errors import TranscriptionError, UnsafePathError
+from tinyclaw.core.fsutil import confine
+from tinyclaw.core.messages import MAX_TEXT, Attachment, Inbound
 from tinyclaw.transcribe.engine import Transcriber
 from tinyclaw.transcribe.ogg import opus_seconds
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from tinyclaw.cli.worker_entry import exit_code, serve_worker
-from tinyclaw.errors import TinyclawError
-from tinyclaw.home import find_home
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.home import find_home
 
 
 def main() -> int:

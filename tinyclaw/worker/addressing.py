@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.errors import UnsafePathError
-from tinyclaw.fsutil import confine
+from tinyclaw.core.errors import UnsafePathError
+from tinyclaw.core.fsutil import confine
 
 _ADDRESS_RE = re.compile(r"^\s*@([A-Za-z0-9][A-Za-z0-9_-]*)[\s:,]*", re.DOTALL)
 _SEND_FILE_RE = re.compile(r"\[send_file:\s*([^\]\n]+?)\s*\]", re.IGNORECASE)

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 
 from tinyclaw.config import WorkerConfig
-from tinyclaw.messages import ID_PATTERN, Inbound
+from tinyclaw.core.messages import ID_PATTERN, Inbound
 
 OPERATOR_CHANNEL = "operator"  # lines typed in an actor's tmux window (launcher/watch.py)
 # The sender of a line the owner steered into a chat's conversation while its actor was

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 from tinyclaw.config import Config
-from tinyclaw.home import Home
-from tinyclaw.live_files import ANSWER_WORDS, answer_approval, pending_approvals
-from tinyclaw.messages import Inbound
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import ANSWER_WORDS, answer_approval, pending_approvals
+from tinyclaw.core.messages import Inbound
 from tinyclaw.pairing.chat_admin import is_owner
 from tinyclaw.pairing.service import PairingService
 

@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable
 
 from tinyclaw.config import Config
+from tinyclaw.core.errors import PairingError
+from tinyclaw.core.messages import Inbound
 from tinyclaw.costs import CostLedger, build_report, periods_at, render_chat, render_report
-from tinyclaw.errors import PairingError
-from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import ONLY_OWNER, is_owner, sender_identity
 from tinyclaw.pairing.service import PairingService
 from tinyclaw.worker.model_choice import ModelChoices, effective_model

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tinyclaw.config import Config
+from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.messages import Inbound
 from tinyclaw.costs import CostLedger
-from tinyclaw.errors import InvalidMessageError
-from tinyclaw.messages import Inbound
 from tinyclaw.pairing.chat_admin import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.chat_settings import cost_command, model_command

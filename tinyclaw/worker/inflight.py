@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyclaw.messages import Inbound
+from tinyclaw.core.messages import Inbound
 
 
 @dataclass

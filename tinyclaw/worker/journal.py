@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.fsutil import atomic_write
 from tinyclaw.runners import RunResult
 
 

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from tinyclaw.config import WorkerConfig
-from tinyclaw.messages import Inbound
+from tinyclaw.core.messages import Inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.runners.base import ERROR_KILLED
 from tinyclaw.spool import Spool

@@ -1,7 +1,7 @@
 """The worker's side of a live run: steering lines in, permission questions out.
 
 :class:`RunLink` is the :class:`~tinyclaw.runners.live.RunControls` of one run. It
-reads the files of :mod:`tinyclaw.live_files` (so nothing of it lives only in memory)
+reads the files of :mod:`tinyclaw.core.live_files` (so nothing of it lives only in memory)
 and writes the event log, so every steer and every approval decision can be traced:
 
 * a steering line for this run's conversation (or for none in particular) is taken,
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import ActorConfig
-from tinyclaw.errors import InvalidFileError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
-from tinyclaw.home import Home
-from tinyclaw.live_files import (
+from tinyclaw.core.errors import InvalidFileError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import (
     drop_approval,
     pending_steers,
     put_approval,
@@ -40,8 +40,8 @@ from tinyclaw.live_files import (
     safe_key,
     take_steer,
 )
-from tinyclaw.messages import Inbound
-from tinyclaw.printable import printable
+from tinyclaw.core.messages import Inbound
+from tinyclaw.core.printable import printable
 from tinyclaw.runners.live import ApprovalAsk, Decision, Steer
 from tinyclaw.spool import Spool
 from tinyclaw.worker.model_switch import ModelBox

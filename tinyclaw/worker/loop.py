@@ -18,16 +18,17 @@ from typing import Protocol
 
 from tinyclaw.actors.persona import persona_prompt, write_personas
 from tinyclaw.config import Config
+from tinyclaw.core.diskspace import DiskGuard, disk_full
+from tinyclaw.core.errors import InvalidMessageError, TinyclawError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.fsutil import is_transient
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import InstanceLock, worker_lock_path
+from tinyclaw.core.messages import Inbound
+from tinyclaw.core.watching import Watcher
 from tinyclaw.costs import CostLedger
 from tinyclaw.costs.backfill import import_run_ends
-from tinyclaw.diskspace import DiskGuard, disk_full
-from tinyclaw.errors import InvalidMessageError, TinyclawError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import is_transient
-from tinyclaw.home import Home
-from tinyclaw.instance import InstanceLock, worker_lock_path
-from tinyclaw.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.runners import RunEvent, Runner, RunRequest, RunResult
 from tinyclaw.runners.groups import GroupLedger
@@ -35,7 +36,6 @@ from tinyclaw.runners.sessions import SessionStore, home_sessions
 from tinyclaw.spool import Spool
 from tinyclaw.teams.coordinator import Coordinator
 from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_message
-from tinyclaw.watching import Watcher
 from tinyclaw.worker.addressing import parse_address
 from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
 from tinyclaw.worker.approvals import ApprovalDesk
@@ -151,7 +151,7 @@ class Worker:
         self._next_due: float | None = None
         self._unreadable_heads: set[str] = set()  # said once each in the log
         self.upkeep = Upkeep(home, config, self.spool, self.journal, self.ledger, self.events)
-        # A full disk stalls runs, never fails them; see tinyclaw.diskspace.
+        # A full disk stalls runs, never fails them; see tinyclaw.core.diskspace.
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back

@@ -22,8 +22,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from tinyclaw.config import NAME_RE, ActorConfig
-from tinyclaw.errors import UnsafePathError
-from tinyclaw.fsutil import atomic_write
+from tinyclaw.core.errors import UnsafePathError
+from tinyclaw.core.fsutil import atomic_write
 
 log = logging.getLogger("tinyclaw.worker")
 

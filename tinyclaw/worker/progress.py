@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 
 from tinyclaw.config import ChannelConfig, Config, progress_mode
-from tinyclaw.messages import Inbound
-from tinyclaw.printable import printable
+from tinyclaw.core.messages import Inbound
+from tinyclaw.core.printable import printable
 from tinyclaw.runners import RunEvent
 from tinyclaw.spool import Spool
 from tinyclaw.worker.replies import reply_to

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from tinyclaw.errors import UnsafePathError
-from tinyclaw.fsutil import atomic_write, confine
-from tinyclaw.messages import Attachment, Inbound
+from tinyclaw.core.errors import UnsafePathError
+from tinyclaw.core.fsutil import atomic_write, confine
+from tinyclaw.core.messages import Attachment, Inbound
 from tinyclaw.runners.images import MAX_IMAGES, sniff
 
 # Linux caps one argv string at 128 KiB (MAX_ARG_STRLEN) and both CLIs take the prompt

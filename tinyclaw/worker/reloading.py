@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 
 from tinyclaw.config import Config
-from tinyclaw.config_reload import ReloadAttempt, fingerprint, read_again
-from tinyclaw.errors import TinyclawError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
+from tinyclaw.config.reload import ReloadAttempt, fingerprint, read_again
+from tinyclaw.core.errors import TinyclawError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
 
 log = logging.getLogger("tinyclaw.worker")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tinyclaw.messages import MAX_TEXT, Inbound, Reply
+from tinyclaw.core.messages import MAX_TEXT, Inbound, Reply
 from tinyclaw.runners import RunResult
 from tinyclaw.worker.addressing import extract_send_files
 from tinyclaw.worker.spending import ERROR_SPEND_LIMIT

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidMessageError, TinyclawError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
-from tinyclaw.fsutil import is_transient
-from tinyclaw.messages import Inbound
+from tinyclaw.core.errors import InvalidMessageError, TinyclawError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.fsutil import is_transient
+from tinyclaw.core.messages import Inbound
 from tinyclaw.pairing.worker_check import WorkerAccess
 from tinyclaw.spool import Spool
 from tinyclaw.worker.addressing import parse_address

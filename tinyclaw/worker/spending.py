@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyclaw.config import Config
+from tinyclaw.core.errors import ConversationError, PairingError, TinyclawError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.fsutil import atomic_write, unique_name
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Reply
 from tinyclaw.costs import CostEntry, CostLedger, first_breach, limits_for, periods_at
 from tinyclaw.costs.limits import Breach
 from tinyclaw.costs.periods import Periods, money
-from tinyclaw.errors import ConversationError, PairingError, TinyclawError
-from tinyclaw.events import EventLog
-from tinyclaw.fsutil import atomic_write, unique_name
-from tinyclaw.home import Home
-from tinyclaw.messages import Inbound, Reply
 from tinyclaw.pairing.chat_admin import PLATFORM_CHANNELS
 from tinyclaw.pairing.identity import Identity
 from tinyclaw.pairing.models import Role

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config
-from tinyclaw.errors import InvalidFileError
-from tinyclaw.events import EventLog
-from tinyclaw.failpoints import failpoint
-from tinyclaw.home import Home
-from tinyclaw.live_files import (
+from tinyclaw.core.errors import InvalidFileError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.failpoints import failpoint
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import (
     SteerLine,
     note_conversations,
     pending_steers,
     read_steer,
     recent_conversations,
 )
-from tinyclaw.messages import Inbound, Sender
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.spool import Spool
 from tinyclaw.worker.admission import OPERATOR_SENDER
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from tinyclaw.config import Config
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.live_files import clear_approvals, restore_taken_steers
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.live_files import clear_approvals, restore_taken_steers
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.spool import Spool
 from tinyclaw.spool.recovery import prune, recover_tmp, strays

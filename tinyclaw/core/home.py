@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyclaw.errors import HomeError
+from tinyclaw.core.errors import HomeError
 
 CONFIG_NAME = "tinyclaw.toml"
 LOCAL_CONFIG_NAME = "tinyclaw.local.toml"

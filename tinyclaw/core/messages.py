@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tinyclaw.errors import InvalidFileError, InvalidMessageError
-from tinyclaw.fsutil import parse_json_object
+from tinyclaw.core.errors import InvalidFileError, InvalidMessageError
+from tinyclaw.core.fsutil import parse_json_object
 
 FORMAT_VERSION = 1
 MAX_TEXT = 100_000

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.errors import InvalidFileError, UnsafePathError
+from tinyclaw.core.errors import InvalidFileError, UnsafePathError
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("tinyclaw.events")
+log = logging.getLogger("tinyclaw.core.events")
 MAX_LINE = 16_000
 MAX_BYTES = 10_000_000
 ROTATED_SUFFIX = ".1"

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 
-log = logging.getLogger("tinyclaw.sdnotify")
+log = logging.getLogger("tinyclaw.core.sdnotify")
 SOCKET_ENV = "NOTIFY_SOCKET"
 
 

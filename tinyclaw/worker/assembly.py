@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyclaw.config import Config
-from tinyclaw.home import Home
-from tinyclaw.redaction import Redactor
+from tinyclaw.core.home import Home
+from tinyclaw.core.redaction import Redactor
 from tinyclaw.runners import ProcessRunner, Runner, make_runner
 from tinyclaw.runners.groups import GroupLedger
 from tinyclaw.runners.redacting import RedactingRunner

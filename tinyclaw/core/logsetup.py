@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from tinyclaw.printable import printable
+from tinyclaw.core.printable import printable
 
 SECRET_SUFFIXES = ("_TOKEN", "_API_KEY", "_SECRET", "_KEY", "_PASSWORD")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

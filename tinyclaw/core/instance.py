@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 from types import TracebackType
 
-from tinyclaw.errors import AlreadyRunningError, UnsafePathError
+from tinyclaw.core.errors import AlreadyRunningError, UnsafePathError
 
 
 class InstanceLock:

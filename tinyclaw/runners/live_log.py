@@ -24,12 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
 
 if TYPE_CHECKING:
     from tinyclaw.runners.base import RunEvent
 
-log = logging.getLogger("tinyclaw.live")
+log = logging.getLogger("tinyclaw.runners.live_log")
 
 MAX_BYTES = 1_000_000
 MAX_TEXT = 4_000
@@ -103,8 +103,8 @@ class LiveSink:
     def _task_marker(self, actor: str) -> dict[str, Any] | None:
         """The message this actor's run took: the one file in its ``processing/`` box
         (the worker runs one message per actor at a time and claims it first)."""
-        from tinyclaw.errors import InvalidMessageError
-        from tinyclaw.messages import load_inbound
+        from tinyclaw.core.errors import InvalidMessageError
+        from tinyclaw.core.messages import load_inbound
         from tinyclaw.spool import Spool
 
         box = self.home.queue / "processing" / actor

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from tinyclaw.config import Config, load_config
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 
 LOCAL_CONFIG_NAME = "tinyclaw.local.toml"
 Fingerprint = tuple[tuple[int, int, int] | None, ...]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from tinyclaw.childenv import looks_secret, read_dotenv
 from tinyclaw.config import Config
-from tinyclaw.home import Home
-from tinyclaw.redaction import FINGERPRINTS_ENV, Redactor, parse_fingerprints
+from tinyclaw.config.childenv import looks_secret, read_dotenv
+from tinyclaw.core.home import Home
+from tinyclaw.core.redaction import FINGERPRINTS_ENV, Redactor, parse_fingerprints
 
 PLATFORMS = ("telegram", "discord", "whatsapp")
 WORKER = "worker"

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from tinyclaw.dotenv import load_dotenv
-from tinyclaw.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
+from tinyclaw.config.dotenv import load_dotenv
+from tinyclaw.core.redaction import FINGERPRINTS_ENV, MIN_SECRET_LENGTH, fingerprint
 
 _SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "PRIVATE_KEY")
 _SECRET_SUFFIXES = ("_KEY", "_PASS")

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Literal
 
 from tinyclaw.config import Config, RunnersConfig, load_config
-from tinyclaw.diskspace import describe as describe_disk
-from tinyclaw.diskspace import read_report
-from tinyclaw.dotenv import load_dotenv
-from tinyclaw.errors import ConfigError
-from tinyclaw.home import Home
+from tinyclaw.config.dotenv import load_dotenv
+from tinyclaw.core.diskspace import describe as describe_disk
+from tinyclaw.core.diskspace import read_report
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.home import Home
 from tinyclaw.runners.environment import build_cli_env
 from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
-from tinyclaw.runtime import PACKAGE_ROOT, cli_search_dirs
+from tinyclaw.worker.assembly import PACKAGE_ROOT, cli_search_dirs
 
 Level = Literal["ok", "warning", "problem", "info"]
 PINNED = {"claude": "2.1.331", "codex": "0.169.0"}

@@ -22,12 +22,12 @@ from rich.table import Table
 from rich.text import Text
 
 from tinyclaw.config import Config
-from tinyclaw.home import Home
+from tinyclaw.core.home import Home
+from tinyclaw.core.printable import printable
 from tinyclaw.launcher.components import plan
 from tinyclaw.launcher.render import clock, money
 from tinyclaw.launcher.state import touch_ready
 from tinyclaw.launcher.status import RecentEvents, Snapshot, collect, duration
-from tinyclaw.printable import printable
 
 PHASE_STYLE = {
     "ready": "green",
@@ -191,7 +191,7 @@ class Dashboard:
 
 
 def dashboard_main(home: Home, config: Config, session: str) -> int:
-    from tinyclaw.logsetup import setup_logging
+    from tinyclaw.core.logsetup import setup_logging
 
     setup_logging(home.logs, "dashboard", stderr=False)
     stop = threading.Event()

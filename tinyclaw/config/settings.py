@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tinyclaw.dotenv import ENV_NAME_RE, load_dotenv
-from tinyclaw.errors import ConfigError, UnsafePathError
-from tinyclaw.fsutil import read_regular
-from tinyclaw.home import Home
+from tinyclaw.config.dotenv import ENV_NAME_RE, load_dotenv
+from tinyclaw.core.errors import ConfigError, UnsafePathError
+from tinyclaw.core.fsutil import read_regular
+from tinyclaw.core.home import Home
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 NAME_RE = re.compile(NAME_PATTERN)

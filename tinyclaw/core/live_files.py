@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.errors import InvalidFileError
-from tinyclaw.fsutil import atomic_write, read_json_object, unique_name, write_tmp
-from tinyclaw.home import Home
+from tinyclaw.core.errors import InvalidFileError
+from tinyclaw.core.fsutil import atomic_write, read_json_object, unique_name, write_tmp
+from tinyclaw.core.home import Home
 
 MAX_STEER = 8_000
 MAX_FILE = 64_000

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass
 
 from tinyclaw.config import ChannelsConfig, load_config
-from tinyclaw.config_reload import config_files, one_line
-from tinyclaw.errors import ConfigError
-from tinyclaw.events import EventLog
-from tinyclaw.home import Home
-from tinyclaw.instance import listener_lock_path, lock_holder, worker_lock_path
+from tinyclaw.config.reload import config_files, one_line
+from tinyclaw.core.errors import ConfigError
+from tinyclaw.core.events import EventLog
+from tinyclaw.core.home import Home
+from tinyclaw.core.instance import listener_lock_path, lock_holder, worker_lock_path
 
 
 @dataclass(frozen=True)
