@@ -209,6 +209,11 @@ CRASHES: list[Crash] = [
     Crash("put_reply.committed", in_incoming, "worker", "reply"),
     Crash("worker.replied", in_incoming, "worker", "reply"),
     Crash("complete.unlinked", in_incoming, "worker", "reply"),
+    # The Maildir backend's speed-ups: a shared directory fsync about to start (the
+    # route's, then the claim's), and an inbox listed into memory.
+    Crash("dirsync.started", in_incoming, "worker", "reply"),
+    Crash("dirsync.started", claimed, "worker", "reply"),
+    Crash("index.listing", in_incoming, "worker", "reply"),
 ]
 
 # Points crashed by the suite of their own feature, which knows how to reach them.

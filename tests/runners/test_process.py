@@ -345,3 +345,45 @@ def test_a_live_cli_that_ignores_the_interrupt_is_stopped_after_the_grace_period
     )
     assert outcome.cancelled and outcome.exit_code is not None and outcome.exit_code < 0
     assert live_group_members(pids[0]) == []
+
+
+def test_a_run_reads_its_output_without_starting_threads(tmp_path: Path) -> None:
+    """stdout and stderr are read through one selector on the run's own thread: a
+    worker running many short CLIs starts no thread pair per run."""
+    before = {t.ident for t in threading.enumerate()}
+    during: list[set[int | None]] = []
+
+    def on_line(line: str) -> None:
+        during.append({t.ident for t in threading.enumerate()} - before)
+
+    outcome = ProcessRunner().run(
+        sh("echo one; echo noise >&2; echo two; printf 'no newline'"),
+        cwd=tmp_path,
+        env=ENV,
+        timeout=30,
+        on_line=on_line,
+    )
+    assert outcome.exit_code == 0 and outcome.stderr == "noise\n"
+    assert len(during) == 3 and all(extra == set() for extra in during)
+
+
+def test_a_cli_that_closes_stdout_and_keeps_writing_stderr_is_not_blocked(
+    tmp_path: Path,
+) -> None:
+    """More stderr than a pipe holds, after stdout closed: it is read while the run
+    waits for the exit, and its tail is kept."""
+    outcome = ProcessRunner().run(
+        python(
+            """
+            import os, sys
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # our stdout pipe closes
+            sys.stderr.write("y" * 200_000 + "THE END")
+            """
+        ),
+        cwd=tmp_path,
+        env=ENV,
+        timeout=30,
+        on_line=lambda line: None,
+    )
+    assert not outcome.timed_out and outcome.exit_code == 0
+    assert outcome.stderr.endswith("THE END")

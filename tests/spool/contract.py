@@ -12,6 +12,7 @@ a crash.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,6 +98,24 @@ class SpoolContract:
         spool.complete(claimed)
         assert spool.depths()["processing"] == 0
         assert spool.depths()["inboxes"] == 0
+
+    def test_a_completion_flushed_stays_done_and_hints_change_nothing(
+        self, spool: Backend, tmp_path: Path
+    ) -> None:
+        """``flush``, ``arrived`` and ``forget_listings`` only make a backend faster:
+        whatever they do, the queue holds what it held."""
+        waiting, done = make_message("waiting"), make_message("done")
+        spool.put_for("coder", done)
+        claimed = spool.claim(next(spool.pending("coder")), "coder")
+        assert claimed is not None
+        spool.put_for("coder", waiting)
+        spool.complete(claimed)
+        spool.flush()
+        spool.arrived(tmp_path / "not-a-queue-file.json")  # no file of the backend
+        assert [spool.load(h) for h in spool.pending("coder")] == [waiting]
+        spool.forget_listings()
+        assert [spool.load(h) for h in spool.pending("coder")] == [waiting]
+        assert spool.depths()["processing"] == 0
 
     def test_a_routed_message_goes_behind_those_already_waiting(self, spool: Backend) -> None:
         spool.put_for("coder", make_message("first"))

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_inbound
 from tinyclaw.spool import Spool
 from tinyclaw.spool.recovery import recover_processing, recover_tmp
+from tinyclaw.spool.speed import DirSync
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -191,3 +194,91 @@ def test_recovery_killed_midway_leaves_one_copy(home: Home) -> None:
     assert [p.name for p in spool.list_box(spool.inbox("coder"))] == [path.name]
     assert spool.list_box(spool.processing("coder")) == []
     assert load_inbound(path.read_bytes()).attempts >= 1
+
+
+# -- what keeps the cost per message flat ------------------------------------------------
+
+
+def test_an_inbox_is_served_from_memory_and_learns_arrivals_from_hints(home: Home) -> None:
+    """The worker's spool lists an inbox once, then keeps it by its own moves and the
+    watcher's hints; a file another process dropped without a hint is found by the
+    timed rescan."""
+    worker_side = Spool(home, durable=False, rescan=0.3)
+    other_process = Spool(home, durable=False)
+    first = worker_side.put_for("assistant", make_message("first"))
+    assert list(worker_side.pending("assistant")) == [first]
+
+    claimed = worker_side.claim(first, "assistant")
+    assert claimed is not None and list(worker_side.pending("assistant")) == []
+    second = other_process.put_for("assistant", make_message("second"))
+    worker_side.arrived(second)  # what the watcher reports
+    assert list(worker_side.pending("assistant")) == [second]
+
+    unseen = other_process.put_for("assistant", make_message("third"))
+    stale = worker_side.pending("assistant")
+    assert list(stale) == [second]  # no hint yet: the listing in memory stands
+    deadline = time.monotonic() + 10
+    while unseen not in list(worker_side.pending("assistant")):
+        assert time.monotonic() < deadline, "the timed rescan never found the file"
+        time.sleep(0.05)
+
+
+def test_a_stale_hint_costs_one_failed_read_and_is_forgotten(home: Home) -> None:
+    spool = Spool(home, durable=False)
+    kept = spool.put_for("assistant", make_message("kept"))
+    assert list(spool.pending("assistant")) == [kept]
+    gone = spool.inbox("assistant") / "00000000-gone.json"
+    spool.arrived(gone)  # a hint for a file already taken by someone else
+    assert list(spool.pending("assistant")) == [gone, kept]
+    with pytest.raises(FileNotFoundError):
+        spool.load(gone)
+    assert list(spool.pending("assistant")) == [kept]
+
+
+def test_threads_syncing_one_folder_at_once_share_fsyncs(tmp_path: Path) -> None:
+    """Group commit: eight threads that each renamed a file and ask for the folder's
+    fsync at once need about two fsyncs, not eight; and none returns before an fsync
+    that started after its own call has finished."""
+    calls: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def slow_fsync(folder: Path) -> None:
+        started = time.monotonic()
+        time.sleep(0.05)
+        with lock:
+            calls.append((started, time.monotonic()))
+
+    sync = DirSync(slow_fsync)
+    returned: list[tuple[float, float]] = []
+    gate = threading.Barrier(8)
+
+    def one() -> None:
+        gate.wait()
+        asked = time.monotonic()
+        sync.sync(tmp_path)
+        with lock:
+            returned.append((asked, time.monotonic()))
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(returned) == 8
+    assert 1 <= len(calls) <= 3, calls
+    for asked, back in returned:  # an fsync that began after the call, ended before return
+        assert any(asked <= start and end <= back for start, end in calls)
+
+
+def test_a_completion_is_made_durable_by_the_next_sync_of_its_folder(home: Home) -> None:
+    """A completion's unlink waits for the folder's next fsync (the actor's next claim,
+    or the worker's flush when idle) instead of making its own."""
+    fsynced: list[Path] = []
+    sync = DirSync(fsynced.append)
+    box = home.queue / "processing" / "assistant"
+    sync.changed(box)  # what complete() notes
+    assert fsynced == []
+    sync.flush()
+    assert fsynced == [box]
+    sync.flush()
+    assert fsynced == [box]  # nothing new since

@@ -13,6 +13,12 @@ afresh (a writer that opened the old inode just before the rename adds its line 
 on ``events.jsonl.lock`` after checking the size *of the path* again, so two writers
 crossing the limit together rotate once, never throwing away a fresh file.
 :meth:`EventLog.read` reads ``.1`` then the current file.
+
+A busy writer may let some kinds wait (``deferred``): their lines are kept in memory
+and written together, in order, with the next event of another kind or at
+:meth:`EventLog.flush`, which the worker calls at its safe points (a pass of its loop
+done, a run ended). Only kinds nothing waits for on disk are deferred; every other
+event is written before ``emit`` returns, as the crash tests expect.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +37,16 @@ log = logging.getLogger("tinyclaw.core.events")
 MAX_LINE = 16_000
 MAX_BYTES = 10_000_000
 ROTATED_SUFFIX = ".1"
+
+_pid = os.getpid()  # asked once per process, not once per event
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def rotated_path(path: Path) -> Path:
@@ -49,9 +66,12 @@ class EventLog:
         self.clock = clock
         self.max_bytes = max_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.deferred: frozenset[str] = frozenset()  # kinds that may wait for a flush
+        self._pending: list[bytes] = []
+        self._pending_lock = threading.Lock()
 
     def emit(self, kind: str, **fields: Any) -> None:
-        record = {"ts": round(self.clock(), 6), "event": kind, "pid": os.getpid(), **fields}
+        record = {"ts": round(self.clock(), 6), "event": kind, "pid": _pid, **fields}
         line = json.dumps(record, default=str, ensure_ascii=False)
         if len(line) > MAX_LINE:
             record = {
@@ -59,10 +79,26 @@ class EventLog:
                 for k, v in record.items()
             }
             line = json.dumps(record, default=str, ensure_ascii=False)[:MAX_LINE]
+        data = (line + "\n").encode("utf-8")
+        with self._pending_lock:
+            if kind in self.deferred:
+                self._pending.append(data)
+                return
+            lines, self._pending = [*self._pending, data], []
+        self._write(b"".join(lines))
+
+    def flush(self) -> None:
+        """Write the deferred events (one ``write``)."""
+        with self._pending_lock:
+            lines, self._pending = self._pending, []
+        if lines:
+            self._write(b"".join(lines))
+
+    def _write(self, data: bytes) -> None:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                os.write(fd, (line + "\n").encode("utf-8"))
+                os.write(fd, data)
                 full = os.fstat(fd).st_size >= self.max_bytes
             finally:
                 os.close(fd)

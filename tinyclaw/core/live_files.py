@@ -237,8 +237,16 @@ def clear_approvals(home: Home) -> list[dict[str, Any]]:
 def note_conversation(home: Home, actor: str, entry: dict[str, Any]) -> None:
     """Put ``entry`` (``key``, ``channel``, ``chat_id``, ``sender``) first in the
     actor's recent conversations, so the window can say where a line goes."""
-    entries = [e for e in recent_conversations(home, actor) if e.get("key") != entry["key"]]
-    entries.insert(0, {**entry, "at": time.time()})
+    note_conversations(home, actor, [entry])
+
+
+def note_conversations(home: Home, actor: str, noted: list[dict[str, Any]]) -> None:
+    """:func:`note_conversation` for each of ``noted`` in turn (the last one ends
+    first), in one write."""
+    entries = recent_conversations(home, actor)
+    for entry in noted:
+        entries = [e for e in entries if e.get("key") != entry["key"]]
+        entries.insert(0, {**entry, "at": time.time()})
     data = json.dumps({"v": 1, "conversations": entries[:RECENT]}, ensure_ascii=False)
     atomic_write(recent_path(home, actor), data.encode("utf-8"), durable=False)
 

@@ -39,43 +39,78 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_QuietStop())
 
 
 Notify = Callable[[], None]
+Arrival = Callable[[Path], None]
+
+
+def _ignore(path: Path) -> None:
+    return None
+
+
+def _nothing() -> None:
+    return None
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, notify: Notify) -> None:
+    def __init__(self, notify: Notify, arrived: Arrival) -> None:
         self._notify = notify
+        self._arrived = arrived
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("created", "moved", "closed"):
+            where = event.dest_path if event.event_type == "moved" else event.src_path
+            if where:
+                self._arrived(Path(os.fsdecode(where)))
             self._notify()
 
 
 class _InotifyWake:
-    """A watchdog ``WatchCallback``: any event is a wake-up call."""
+    """A watchdog ``WatchCallback`` of one directory: any event is a wake-up call,
+    and a named arrival is passed on first (the loop it wakes can then know it)."""
 
-    def __init__(self, notify: Notify) -> None:
+    def __init__(self, notify: Notify, directory: Path, arrived: Arrival, lost: Notify) -> None:
         self._notify = notify
+        self._directory = directory
+        self._arrived = arrived
+        self._lost = lost
 
     def on_event(self, event: Any) -> None:
+        if event.name:
+            self._arrived(self._directory / os.fsdecode(event.name))
         self._notify()
 
     def on_watch_deleted(self, wd: Any) -> None:
+        self._lost()
         self._notify()
 
     def on_queue_overflow(self) -> None:
+        self._lost()
         self._notify()  # events were lost: the scan finds what they said
 
     def on_events_lost(self) -> None:
+        self._lost()
         self._notify()  # watchdog 7.1, after an overflow once watches recovered: rescan
 
 
 class Watcher:
     """Watch some directories (not recursively) and call ``notify`` on arrivals (from
-    a watchdog thread). A ``threading.Event`` may be passed: it is set."""
+    a watchdog thread). A ``threading.Event`` may be passed: it is set.
 
-    def __init__(self, directories: Iterable[Path], notify: Notify | threading.Event) -> None:
+    ``arrived`` gets each arrival's path first (a hint: the file may be gone again),
+    ``lost`` is called when events were lost (an overflow): whoever keeps what the
+    hints told must look at the folders again."""
+
+    def __init__(
+        self,
+        directories: Iterable[Path],
+        notify: Notify | threading.Event,
+        *,
+        arrived: Arrival = _ignore,
+        lost: Notify = _nothing,
+    ) -> None:
         self._dirs = list(dict.fromkeys(directories))  # actors may share a workspace
         self._wake: Notify = notify.set if isinstance(notify, threading.Event) else notify
+        self._arrived = arrived
+        self._lost = lost
         self._inotify: Any = None
         self._observer: Any = None
         for directory in self._dirs:
@@ -87,7 +122,7 @@ class Watcher:
         from watchdog.observers import Observer
 
         self._observer = Observer()
-        handler = _Wake(self._wake)
+        handler = _Wake(self._wake, self._arrived)
         for directory in self._dirs:
             self._observer.schedule(handler, str(directory), recursive=False)
         self._observer.daemon = True
@@ -112,8 +147,8 @@ class Watcher:
         )
         try:
             inotify = InotifyFD()
-            callback = _InotifyWake(self._wake)
             for number, directory in enumerate(self._dirs):
+                callback = _InotifyWake(self._wake, directory, self._arrived, self._lost)
                 inotify.add_callback(os.fsencode(directory), mask, callback, CallbackId(number))
         except OSError as exc:  # e.g. out of inotify watches: the Observer may cope
             log.warning("inotify unavailable (%s); using watchdog's observer", exc)

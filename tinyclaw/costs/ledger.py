@@ -4,7 +4,10 @@
 every question (it rotates, and a busy home writes it fast), so the worker also writes
 each finished run's cost here, in ``state/costs/<YYYY-MM>.jsonl`` (the UTC month of
 the run). A line is appended with one ``write`` and fsynced: the file is money, and a
-torn last line after a power cut is skipped by readers.
+torn last line after a power cut is skipped by readers. The worker's ledger shares its
+fsyncs (``sync_every``): a line reaches the file at once, so a killed worker loses
+nothing, and an fsync covers every line of the last moment (at most ``sync_every``
+seconds old, or when the worker idles): a power cut can lose that moment's lines only.
 
 Lines are keyed by message id. The worker appends the line after the run's result is
 in the run journal and before any reply is written, so a worker killed later replays
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,11 +110,16 @@ class CostLedger:
     """``record`` a run; ``entries`` since a time. Safe from several threads; one
     process (the worker) writes, any number read."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, sync_every: float = 0.0) -> None:
+        """``sync_every`` > 0: fsync a written file at most that often (and at
+        :meth:`flush`) instead of after every line."""
         self.root = root
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._cursors: dict[str, _Cursor] = {}
+        self._sync_every = sync_every
+        self._unsynced: set[Path] = set()
+        self._synced_at = time.monotonic()
 
     def path(self, month: str) -> Path:
         return self.root / f"{month}{SUFFIX}"
@@ -127,6 +136,26 @@ class CostLedger:
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     line = b"\n" + line  # a line torn by a crash stays alone, not glued to this
                 os.write(fd, line)
+                if self._sync_every <= 0:
+                    os.fsync(fd)
+                else:
+                    self._unsynced.add(path)
+            finally:
+                os.close(fd)
+        if self._unsynced and time.monotonic() - self._synced_at >= self._sync_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """fsync every file written since the last fsync."""
+        with self._write_lock:
+            pending, self._unsynced = self._unsynced, set()
+            self._synced_at = time.monotonic()
+        for path in pending:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
                 os.fsync(fd)
             finally:
                 os.close(fd)

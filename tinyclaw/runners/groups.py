@@ -54,13 +54,22 @@ class GroupLedger:
 
     def add(self, pid: int) -> None:
         """Record the group led by ``pid`` (called right after it was spawned)."""
-        self.root.mkdir(parents=True, exist_ok=True)
         started = start_time(pid)
         # Not fsynced: it guards against a killed worker, not a power cut (after which
-        # no process of the group survives anyway).
-        tmp = self.root / f".{pid}.tmp"
-        tmp.write_text(f"{started if started is not None else ''}\n", encoding="ascii")
-        os.replace(tmp, self.root / str(pid))
+        # no process of the group survives anyway). One small write, no temporary file
+        # and rename: killed before it, the entry is empty, which reap() takes for
+        # "not ours" exactly as it would take a missing entry.
+        data = f"{started if started is not None else ''}\n".encode("ascii")
+        path, flags = self.root / str(pid), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:  # the folder is made on the first run
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
     def remove(self, pid: int) -> None:
         (self.root / str(pid)).unlink(missing_ok=True)

@@ -78,24 +78,27 @@ class LiveSink:
             log.warning("cannot record progress of @%s: %s", actor, exc)
 
     def _record(self, actor: str, event: RunEvent) -> None:
+        """One event's lines (a task marker, the event, an end marker) in one write."""
+        lines: list[dict[str, Any]] = []
         if event.kind == "start" or actor not in self._current:
             marker = self._task_marker(actor)
             if marker is not None:
-                self._append(actor, marker)
+                lines.append(marker)
         record = {
             "ts": round(self.clock(), 3),
             "kind": event.kind,
             "text": event.text[:MAX_TEXT],
             "data": _bounded(event.data) if event.data else {},
         }
-        self._append(actor, record)
+        lines.append(record)
         final = event.kind == "result" or (event.kind == "error" and "cost_usd" in event.data)
         if final:
             end = {"ts": record["ts"], "kind": "task.end", "id": self._current.pop(actor, None)}
             end["ok"] = event.kind == "result"
             if isinstance(event.data.get("cost_usd"), (int, float)):
                 end["cost_usd"] = event.data["cost_usd"]
-            self._append(actor, end)
+            lines.append(end)
+        self._append(actor, lines)
 
     def _task_marker(self, actor: str) -> dict[str, Any] | None:
         """The message this actor's run took: the one file in its ``processing/`` box
@@ -129,8 +132,7 @@ class LiveSink:
             marker["from_actor"] = message.handoff.from_actor
         return marker
 
-    def _append(self, actor: str, record: dict[str, Any]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def _append(self, actor: str, records: list[dict[str, Any]]) -> None:
         path = self.dir / f"{actor}.jsonl"
         size = self._sizes.get(actor)
         if size is None:
@@ -141,8 +143,14 @@ class LiveSink:
         if size >= self.max_bytes:
             os.replace(path, path.with_name(path.name + ".1"))
             size = 0
-        data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        data = "".join(
+            json.dumps(record, ensure_ascii=False, default=str) + "\n" for record in records
+        ).encode("utf-8")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # the folder is made once, on the first write
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data)
         finally:

@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import queue
+import select
+import selectors
 import signal
 import subprocess
 import threading
@@ -93,6 +95,11 @@ class PopenChild:
         self._stdout = popen.stdout
         self._stderr = popen.stderr
         self._stdin = popen.stdin
+        # Readable once the process exits: a wait with a timeout blocks on it instead
+        # of Popen's sleep-and-poll (which adds up to its sleep to every run's end).
+        self._pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self._pidfd = os.pidfd_open(popen.pid)
 
     @property
     def pid(self) -> int:
@@ -114,7 +121,16 @@ class PopenChild:
         return self._popen.poll()
 
     def wait(self, timeout: float | None = None) -> int:
-        return self._popen.wait(timeout)
+        if timeout is not None and self._pidfd is not None and self._popen.returncode is None:
+            select.select([self._pidfd], [], [], timeout)
+            code = self._popen.poll()
+            if code is None:
+                raise subprocess.TimeoutExpired(self._popen.args, timeout)
+        code = self._popen.wait(timeout)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        return code
 
     def signal_group(self, sig: int) -> bool:
         # The group id is the leader's pid; Linux does not reuse a pid while a group
@@ -232,6 +248,149 @@ def _pump_tail(stream: IO[bytes], tail: _Tail) -> None:
         pass
 
 
+class _Output(Protocol):
+    """The child's output as the run loop reads it: stdout line by line (None once it
+    closed; ``queue.Empty`` when nothing came within the timeout), stderr into a
+    bounded tail on the side."""
+
+    def get(self, timeout: float) -> bytes | None: ...
+
+    def get_nowait(self) -> bytes | None: ...
+
+    def side(self) -> None:
+        """Read what stderr holds now, without waiting (stdout is closed, the loop
+        waits for the exit: a CLI writing much to stderr must not block on it)."""
+        ...
+
+    def finish(self, grace: float) -> bool:
+        """Read on until both streams close, at most ``grace`` seconds; True if they
+        did (the streams are then closed)."""
+        ...
+
+
+class _Threaded:
+    """Two reader threads and a queue: for streams without a file descriptor (a
+    scripted child in a test)."""
+
+    def __init__(self, child: Child, tail: _Tail) -> None:
+        self._child = child
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._readers = [
+            threading.Thread(target=_pump_lines, args=(child.stdout, self._lines), daemon=True),
+            threading.Thread(target=_pump_tail, args=(child.stderr, tail), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def get(self, timeout: float) -> bytes | None:
+        return self._lines.get(timeout=timeout)
+
+    def get_nowait(self) -> bytes | None:
+        return self._lines.get_nowait()
+
+    def side(self) -> None:
+        return None  # the stderr thread reads on its own
+
+    def finish(self, grace: float) -> bool:
+        for reader in self._readers:
+            reader.join(timeout=grace)
+        if any(reader.is_alive() for reader in self._readers):
+            # Closing the pipes under a blocked reader could block us too: leave the
+            # reader threads (daemons) to finish when the holder lets go.
+            return False
+        self._child.stdout.close()
+        self._child.stderr.close()
+        return True
+
+
+class _Selected:
+    """Both pipes read on the run's own thread through one selector: no thread is
+    started per run, and a line is handed over without a queue."""
+
+    def __init__(self, child: Child, tail: _Tail) -> None:
+        self._child = child
+        self._tail = tail
+        self._out = child.stdout.fileno()
+        self._selector = selectors.DefaultSelector()
+        for stream in (child.stdout, child.stderr):
+            os.set_blocking(stream.fileno(), False)
+            self._selector.register(stream.fileno(), selectors.EVENT_READ)
+        self._partial = bytearray()
+        self._lines: deque[bytes | None] = deque()
+        self._closed = False
+
+    def _pump(self, timeout: float) -> None:
+        if self._closed or not self._selector.get_map():
+            return
+        for key, _ in self._selector.select(timeout):
+            try:
+                data = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self._selector.unregister(key.fd)
+                if key.fd == self._out:
+                    if self._partial:
+                        self._lines.append(bytes(self._partial))
+                        self._partial.clear()
+                    self._lines.append(None)
+            elif key.fd == self._out:
+                self._partial += data
+                end = self._partial.rfind(b"\n")
+                if end >= 0:
+                    whole = bytes(self._partial[:end])
+                    del self._partial[: end + 1]
+                    self._lines.extend(line + b"\n" for line in whole.split(b"\n"))
+            else:
+                self._tail.add(data)
+
+    def side(self) -> None:
+        self._pump(0)  # stderr, while the loop waits for the exit
+
+    def get(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while not self._lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._closed or not self._selector.get_map():
+                raise queue.Empty
+            self._pump(left)
+        return self._lines.popleft()
+
+    def get_nowait(self) -> bytes | None:
+        if not self._lines:
+            self._pump(0)
+        if not self._lines:
+            raise queue.Empty
+        return self._lines.popleft()
+
+    def finish(self, grace: float) -> bool:
+        deadline = time.monotonic() + grace
+        while self._selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._pump(left)
+        done = not self._selector.get_map()
+        self._closed = True
+        self._selector.close()
+        # Nothing blocks on these pipes (no reader thread), so closing them is safe
+        # even while a process outside the group still holds the other end.
+        self._child.stdout.close()
+        self._child.stderr.close()
+        return done
+
+
+def _output(child: Child, tail: _Tail) -> _Output:
+    try:
+        child.stdout.fileno()
+        child.stderr.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        return _Threaded(child, tail)
+    return _Selected(child, tail)
+
+
 class _Pipe:
     """The write end of a live CLI's stdin: one JSON object per line, flushed; a
     broken pipe (the CLI is gone) turns every later send into a no-op."""
@@ -317,14 +476,8 @@ class ProcessRunner:
                 None, "", self._clock() - start, spawn_error=f"{type(exc).__name__}: {exc}"
             )
 
-        lines: queue.Queue[bytes | None] = queue.Queue()
         tail = _Tail(self._stderr_limit)
-        readers = [
-            threading.Thread(target=_pump_lines, args=(child.stdout, lines), daemon=True),
-            threading.Thread(target=_pump_tail, args=(child.stderr, tail), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
+        lines = _output(child, tail)
         timed_out = cancelled = False
         pipe: _Pipe | None = None
         try:
@@ -349,16 +502,9 @@ class ProcessRunner:
             self._stop_leftovers(child)
             if self._ledger is not None:
                 self._ledger.remove(child.pid)
-            for reader in readers:
-                reader.join(timeout=self._grace)
-            if any(reader.is_alive() for reader in readers):
+            if not lines.finish(self._grace):
                 # Something outside the group (a `setsid` daemon) holds our pipes.
-                # Closing them under a blocked reader could block us too: leave the
-                # reader threads (daemons) to finish when the holder lets go.
                 log.warning("pid %s: a process outside its group keeps its output open", child.pid)
-            else:
-                child.stdout.close()
-                child.stderr.close()
         if not timed_out:
             self._drain(lines, on_line)
         return ProcessOutcome(
@@ -373,7 +519,7 @@ class ProcessRunner:
     def _loop(
         self,
         child: Child,
-        lines: queue.Queue[bytes | None],
+        lines: _Output,
         on_line: Callable[[str], None],
         deadline: float,
         cancel: threading.Event | None,
@@ -407,7 +553,7 @@ class ProcessRunner:
                     pipe.close()  # the answer is in: end of input, the CLI exits
             if stdout_open:
                 try:
-                    item = lines.get(timeout=min(self._poll, max(deadline - now, 0.001)))
+                    item = lines.get(min(self._poll, max(deadline - now, 0.001)))
                 except queue.Empty:
                     item = b""
                 if item is None:
@@ -427,10 +573,11 @@ class ProcessRunner:
             elif not stdout_open:
                 # Output is done; block on the exit itself rather than sleeping a
                 # whole poll interval after a child that is already on its way out.
+                lines.side()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=min(self._poll, max(deadline - self._clock(), 0.001)))
 
-    def _drain(self, lines: queue.Queue[bytes | None], on_line: Callable[[str], None]) -> None:
+    def _drain(self, lines: _Output, on_line: Callable[[str], None]) -> None:
         while True:
             try:
                 item = lines.get_nowait()

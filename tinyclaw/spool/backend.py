@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from tinyclaw.core import Inbound, Reply
@@ -177,6 +178,25 @@ class SpoolBackend(Protocol[Handle]):
     def depths(self) -> dict[str, int]:
         """How many messages each state holds (incoming, inboxes, processing,
         outgoing, failed), for status and metrics."""
+        ...
+
+    # -- speed (each may do nothing) --------------------------------------------------
+
+    def flush(self) -> None:
+        """Make every change made so far durable. A backend may leave the last step
+        of an operation that has no successor (``complete``) to share its commit with
+        the next one; the worker calls this when it idles and before it stops."""
+        ...
+
+    def arrived(self, path: Path) -> None:
+        """A file watcher saw ``path`` arrive (a hint; the file may be gone again).
+        A backend that keeps its inboxes' listings in memory learns the name; one
+        without files ignores it."""
+        ...
+
+    def forget_listings(self) -> None:
+        """The watcher lost events: whatever :meth:`pending` keeps in memory is
+        looked up afresh next time."""
         ...
 
 

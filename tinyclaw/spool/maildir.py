@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -55,6 +56,7 @@ from tinyclaw.core import (
     write_tmp,
 )
 from tinyclaw.spool.backend import Recovered
+from tinyclaw.spool.speed import DirSync, InboxIndex
 
 if TYPE_CHECKING:
     from tinyclaw.spool.backend import SpoolBackend
@@ -91,10 +93,13 @@ class Spool:
         clock: Callable[[], float] = time.time,
         durable: bool = True,
         redact: Callable[[str], str] | None = None,
+        rescan: float = 5.0,
     ) -> None:
         """``redact`` is applied to every reply's text before it is written: the
         worker passes its secret redactor, so no path (a run, an actor's outbox, a
-        command) can queue a secret for a chat."""
+        command) can queue a secret for a chat. ``rescan``: how old (seconds) the
+        in-memory listing of an inbox may grow before :meth:`pending` lists the folder
+        again (the correction for a watcher that missed an arrival)."""
         self.home = home
         self.redact = redact
         self.root = home.queue
@@ -109,6 +114,11 @@ class Spool:
         self.seen_root = self.root / "seen"
         self.files_root = self.root / "files"
         self._boxes: set[Path] = set()
+        self._boxes_lock = threading.Lock()
+        # Directory fsyncs shared by every thread of this process (group commit), and
+        # the inboxes' listings kept in memory (see tinyclaw.spool.speed).
+        self._dirsync = DirSync(fsync_dir if durable else None)
+        self._index = InboxIndex(rescan)
         for path in (
             self.tmp,
             self.incoming,
@@ -143,7 +153,8 @@ class Spool:
             except FileExistsError:
                 if not current.is_dir():
                     raise UnsafePathError(f"{current} is a file, not a folder") from None
-        self._boxes.add(box)
+        with self._boxes_lock:
+            self._boxes.add(box)
         return box
 
     # -- boxes ---------------------------------------------------------------------
@@ -211,15 +222,19 @@ class Spool:
             raise InvalidMessageError(f"file is over the limit of {MAX_FILE_BYTES} bytes")
         return data
 
-    @classmethod
-    def load(cls, path: Path) -> Inbound:
+    def load(self, path: Path) -> Inbound:
         """Read and validate one message file of a box.
 
         The file's name is the message's id (replies, the run journal and recovery
         all key on it), so a file whose JSON carries another id is refused: two such
         files with one id would otherwise share a reply, and the second would be taken
         for answered and dropped without a word."""
-        message = load_inbound(cls.read(path), default_id=path.stem)
+        try:
+            data = self.read(path)
+        except FileNotFoundError:
+            self._index.removed(path.parent, path.name)  # a stale arrival hint
+            raise
+        message = load_inbound(data, default_id=path.stem)
         if path.suffix == SUFFIX and message.id != path.stem:
             raise InvalidMessageError(
                 f"the message id {message.id!r} differs from the file name {path.name!r} "
@@ -241,8 +256,8 @@ class Spool:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        if self.durable:
-            fsync_dir(box)
+        self._index.added(box, name)
+        self._dirsync.sync(box)
         return target
 
     def put(
@@ -316,15 +331,38 @@ class Spool:
         try:
             os.rename(path, target)
         except FileNotFoundError:
+            self._index.removed(path.parent, path.name)
             return None
+        self._index.removed(path.parent, path.name)
+        self._index.added(box, target.name)
         if sync:
             self.sync(box)
+        else:
+            self._dirsync.changed(box)
         return target
 
     def sync(self, box: Path) -> None:
-        """Make the renames into (and out of) ``box`` durable."""
-        if self.durable:
-            fsync_dir(box)
+        """Make the renames into (and out of) ``box`` durable. Threads syncing one
+        folder at once share one fsync (group commit): a sync started after a rename
+        covers it, so a caller waits for at most the one in progress and the next."""
+        self._dirsync.sync(box)
+
+    def flush(self) -> None:
+        """Make every change so far durable: the folders whose fsync was left for
+        later (a completion's unlink) are synced now. The worker calls it when idle
+        and before it stops."""
+        self._dirsync.flush()
+
+    def arrived(self, path: Path) -> None:
+        """A watcher saw ``path`` arrive: an inbox listing kept in memory learns the
+        name without listing the folder. A hint only: a name that is gone by the time
+        it is loaded is forgotten, and the timed rescan corrects a missed one."""
+        self._index.added(path.parent, path.name)
+
+    def forget_listings(self) -> None:
+        """List every inbox afresh at its next :meth:`pending` (the watcher lost
+        events)."""
+        self._index.clear()
 
     def claim(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
         """Claim an inbox file for ``actor``'s run: the loser of a race gets None.
@@ -333,11 +371,16 @@ class Spool:
         return self.move(path, self.processing(actor), sync=sync)
 
     def complete(self, path: Path) -> None:
-        """Release a claim whose result is already written."""
+        """Release a claim whose result is already written.
+
+        The unlink is not fsynced here: the next sync of the folder (the actor's next
+        claim, or :meth:`flush` when the worker idles) covers it, so one fsync serves
+        both. The result was made durable before this call; a power cut that brings
+        the file back leaves it for recovery, which finds the reply."""
         path.unlink(missing_ok=True)
+        self._index.removed(path.parent, path.name)
         failpoint("complete.unlinked")
-        if self.durable:
-            fsync_dir(path.parent)
+        self._dirsync.changed(path.parent)
 
     def fail(self, path: Path, reason: str) -> Path | None:
         """Move ``path`` to ``failed/`` with a reason file written first beside it.
@@ -428,9 +471,13 @@ class Spool:
         return self.move(path, self.inbox(actor), sync=sync)
 
     def pending(self, actor: str) -> Iterator[Path]:
-        """``actor``'s inbox, oldest first, lazily."""
+        """``actor``'s inbox, oldest first, lazily.
+
+        Served from the inbox's listing in memory, kept by this process's own moves
+        and the watcher's hints (:meth:`arrived`), and listed afresh once it is older
+        than ``rescan``: the head of a 10,000-message inbox costs no listing."""
         box = self.inbox(actor)
-        return (box / name for name in self.box_names(box))
+        return (box / name for name in self._index.names(box, self.box_names))
 
     def replies(self, channel: str) -> list[Path]:
         """The channel's waiting replies, oldest first."""

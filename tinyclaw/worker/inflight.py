@@ -54,6 +54,12 @@ class InFlight:
         with self._lock:
             self._runs.pop(actor, None)
 
+    def discard(self, running: Running) -> None:
+        """Remove ``running`` if it is still its actor's run (not a later one)."""
+        with self._lock:
+            if self._runs.get(running.actor) is running:
+                del self._runs[running.actor]
+
     def actors(self) -> list[str]:
         with self._lock:
             return list(self._runs)

@@ -71,13 +71,18 @@ from tinyclaw.worker.reloading import HotReload
 from tinyclaw.worker.replies import reply_to, result_reply
 from tinyclaw.worker.router import Router
 from tinyclaw.worker.spending import SpendGuard
-from tinyclaw.worker.steering import IdleSteering, note_run
+from tinyclaw.worker.steering import IdleSteering, flush_notes, note_run
 from tinyclaw.worker.upkeep import Upkeep
 
 log = logging.getLogger("tinyclaw.worker")
 
 ProgressSink = Callable[[str, RunEvent], None]
 CHAT_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})  # where a notice can go
+# Written with the batch's fsync (Router.flush), not one open-append-close each. The
+# run events are not deferred: a restarted worker replays a saved result without a
+# second run, so a run.start or run.end lost with a killed worker would never be
+# written, and the crash tests count them.
+DEFERRED_EVENTS = frozenset({"routed"})
 
 
 # What a reload builds anew from a configuration besides the worker's own parts.
@@ -124,6 +129,7 @@ class Worker:
         self.ledger = ledger or GroupLedger(home.runs)
         self.services = list(services)
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
+        self.events.deferred = DEFERRED_EVENTS
         self.clock = clock
         self.progress = progress
         listening = config.transcription
@@ -144,9 +150,13 @@ class Worker:
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
+        # Held while routing a batch (until its fsync) and while a run thread claims
+        # its actor's next message.
+        self._routing = threading.Lock()
         self.models = ModelChoices(home.actors)  # what /model picked, per actor and chat
         self.model_switches = ModelSwitches()  # /model reaching a live claude run at once
-        self.costs = CostLedger(home.state / "costs")  # what each run cost
+        # What each run cost; its fsyncs are shared (at most a second apart, and when idle).
+        self.costs = CostLedger(home.state / "costs", sync_every=1.0)
         self.grants = SessionGrants()  # tools allowed "for the session" in chat or window
         self._adopt(config)
         self.hot_reload = HotReload(
@@ -220,6 +230,11 @@ class Worker:
                 self.tick()
                 now = self.clock()
                 self.upkeep.periodic(now)
+                self.events.flush()
+                if not len(self.inflight):  # idle: what was left for a shared write
+                    self.spool.flush()
+                    self.costs.flush()
+                    flush_notes(self.home)
                 timeout = self.config.worker.scan_interval
                 for due in (self._next_due, self.disk.due()):
                     if due is not None:
@@ -240,7 +255,9 @@ class Worker:
         boxes.append(self.home.root)
         if self._watcher is not None:
             self._watcher.stop()
-        self._watcher = Watcher(boxes, self.wake)
+        self._watcher = Watcher(
+            boxes, self.wake, arrived=self.spool.arrived, lost=self.spool.forget_listings
+        )
         self._watcher.start()
 
     def apply_config(self, config: Config) -> None:
@@ -278,23 +295,27 @@ class Worker:
         self.inflight.cancel("shutdown")
         for pool in (*self._retired_pools, self._pool):
             pool.shutdown(wait=True)
-        self.events.emit("worker.stop")
+        self.spool.flush()
+        self.costs.flush()
+        flush_notes(self.home)
+        self.events.emit("worker.stop")  # after the deferred ones
 
     # -- one pass ------------------------------------------------------------------
 
     def tick(self) -> None:
         """Route everything in ``incoming/``, then start what can start."""
-        try:
-            for path in self.spool.list_box(self.spool.incoming):
-                if self.stopping.is_set():
-                    return
-                self.router.route_safely(path)
-        finally:
-            self.router.flush()  # one fsync per inbox for the batch, before any claim
-        self._next_due = None
-        busy = set(self.inflight.actors())
-        self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
-        self.dispatch()
+        with self._routing:  # a run thread taking its actor's next message waits
+            try:
+                for path in self.spool.list_box(self.spool.incoming):
+                    if self.stopping.is_set():
+                        return
+                    self.router.route_safely(path)
+            finally:
+                self.router.flush()  # one fsync per inbox for the batch, before any claim
+            self._next_due = None
+            busy = set(self.inflight.actors())
+            self.idle_steering.pass_on([a for a in self.config.actors if a not in busy])
+            self.dispatch()
         self._tick_services()
 
     def _tick_services(self) -> None:
@@ -320,24 +341,19 @@ class Worker:
         heads = []
         for actor in self.config.actors:
             if self.inflight.can_start(actor, limit):
-                path = self._due_head(actor)
-                if path is not None:
-                    heads.append((path.name, actor, path))
-        for _name, actor, path in sorted(heads):
+                head = self._due_head(actor)
+                if head is not None:
+                    heads.append((head[1].id, actor, head))
+        for _id, actor, (handle, message) in sorted(heads, key=lambda h: h[:2]):
             if not self.inflight.can_start(actor, limit):
                 break  # every slot is taken
             # The claim's fsync is made on the run thread, before the CLI starts: off
             # this thread, which serves every actor, and concurrent with the others'.
-            claimed = self.spool.claim(path, actor, sync=False)
+            # The message was read and checked as the head; it is not read again.
+            claimed = self.spool.claim(handle, actor, sync=False)
             if claimed is None:
                 continue
             failpoint("worker.claimed")
-            try:
-                message = self.spool.load(claimed)
-            except (OSError, InvalidMessageError) as exc:
-                self.spool.fail(claimed, str(exc))
-                self.wake.set()
-                continue
             if self._refused_at_run(claimed, message, actor):
                 self.wake.set()
                 continue
@@ -361,41 +377,40 @@ class Worker:
             return True
         return False
 
-    def _due_head(self, actor: str) -> Path | None:
-        """The oldest inbox file if it may run now (a retry waits for ``not_before``
-        and holds the actor's later messages behind it, keeping arrival order).
+    def _due_head(self, actor: str) -> tuple[Path, Inbound] | None:
+        """The oldest inbox message, with its handle, if it may run now (a retry waits
+        for ``not_before`` and holds the actor's later messages behind it, keeping
+        arrival order).
 
         A head that can never run goes to ``failed/`` and the next one is looked at;
         one the filesystem cannot read just now (EIO, ...) holds the inbox until the
         next pass, as a retry would."""
-        inbox = self.spool.inbox(actor)
-        for name in self.spool.box_names(inbox):
-            path = inbox / name
+        for handle in self.spool.pending(actor):
             try:
-                message = self.spool.load(path)
+                message = self.spool.load(handle)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 if is_transient(exc):
-                    if name not in self._unreadable_heads:
-                        self._unreadable_heads.add(name)
+                    if handle.name not in self._unreadable_heads:
+                        self._unreadable_heads.add(handle.name)
                         log.warning("cannot read the head of @%s's inbox now: %s", actor, exc)
                     return None
-                self._fail_head(path, f"cannot be read: {exc}")
+                self._fail_head(handle, f"cannot be read: {exc}")
                 continue
             except InvalidMessageError as exc:
-                self._fail_head(path, str(exc))
+                self._fail_head(handle, str(exc))
                 continue
-            self._unreadable_heads.discard(name)
+            self._unreadable_heads.discard(handle.name)
             too_late = far_not_before(message, self.config.worker, self.clock())
             if too_late is not None:
-                self._fail_head(path, too_late)
+                self._fail_head(handle, too_late)
                 continue
             if message.not_before is not None and message.not_before > self.clock():
                 due = message.not_before
                 self._next_due = due if self._next_due is None else min(self._next_due, due)
                 return None
-            return path
+            return handle, message
         return None
 
     def _fail_head(self, path: Path, reason: str) -> None:
@@ -407,6 +422,22 @@ class Worker:
     # -- one run -------------------------------------------------------------------
 
     def _process_safely(self, running: Running) -> None:
+        """Run ``running``, then the actor's next due message on this same thread
+        while :meth:`_following` allows, so a busy actor's messages follow each other
+        without a round trip through the loop thread."""
+        try:
+            while self._process_guarded(running):
+                following = self._following(running.actor)
+                if following is None:
+                    break
+                running = following
+        finally:
+            self.inflight.discard(running)  # not a run the loop started meanwhile
+            self.wake.set()
+
+    def _process_guarded(self, running: Running) -> bool:
+        """One run, at the edge: an error is logged and the message retried; a full
+        disk stalls it (False: stop here)."""
         try:
             try:
                 self.spool.sync(running.path.parent)  # the claim is durable before the run
@@ -427,9 +458,43 @@ class Worker:
             if not disk_full(exc):
                 raise
             self._stall(running, exc)
-        finally:
-            self.inflight.remove(running.actor)
-            self.wake.set()
+            return False
+        return True
+
+    def _following(self, actor: str) -> Running | None:
+        """Claim ``actor``'s next due message for the run thread that just finished
+        one, or None to hand back to the loop.
+
+        Only when no other actor could want this run slot (there are at least as many
+        slots as actors), so oldest-first across actors still holds where slots are
+        scarce; never while stopping, stalled or after the actor was removed. It
+        happens under the lock the loop holds while it routes and dispatches: a
+        message routed but whose inbox is not fsynced yet is never claimed (the loop
+        syncs each batch first), and the loop never starts the actor meanwhile."""
+        config = self.config
+        with self._routing:
+            self.inflight.remove(actor)  # done: a /cancel from now on is for the next
+            if (
+                self.stopping.is_set()
+                or self.disk.full
+                or self._stalled
+                or actor not in config.actors
+                or config.worker.concurrency < len(config.actors)
+            ):
+                return None
+            head = self._due_head(actor)
+            if head is None:
+                return None
+            handle, message = head
+            claimed = self.spool.claim(handle, actor, sync=False)
+            if claimed is None:
+                return None
+            running = Running(actor, message, claimed, self.clock())
+            self.inflight.add(running)
+        failpoint("worker.claimed")
+        if self._refused_at_run(claimed, message, actor):
+            return None  # the caller's finally frees the slot
+        return running
 
     def _stall(self, running: Running, exc: BaseException) -> None:
         """The disk is full: the message goes back to its inbox, attempt not counted
@@ -537,7 +602,9 @@ class Worker:
             failpoint("worker.ran")
         self.spending.record(message, actor_name, result, request.model)  # once per id
         failpoint("worker.costed")
-        if result.session_id:
+        # A resumed session keeps its id: nothing to store (and a reset during the run
+        # has dropped it already), so the store's lock and file are left alone.
+        if result.session_id and result.session_id != lease.session_id:
             self.sessions.set(actor_name, conversation, result.session_id, lease)
         if not self.teams.after_run(message, actor_name, result, running.cancel_reason):
             reply = result_reply(message, actor_name, workspace, result, running.cancel_reason)

@@ -72,6 +72,7 @@ class Router:
         for box in self._unsynced:
             self.spool.sync(box)
         self._unsynced.clear()
+        self.events.flush()  # the batch's "routed" events, in one write
 
     def route_safely(self, path: Path) -> None:
         """Route one file; whatever it holds, the next file is routed after it."""

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from tinyclaw.config import Config
 from tinyclaw.core import (
@@ -21,7 +26,7 @@ from tinyclaw.core import (
     Sender,
     SteerLine,
     failpoint,
-    note_conversation,
+    note_conversations,
     pending_steers,
     read_steer,
     recent_conversations,
@@ -88,9 +93,28 @@ class IdleSteering:
         )
 
 
+# The recent-conversations file is rewritten at most this often per actor (seconds);
+# what runs note in between is written by the next note after that, or by
+# flush_notes when the worker idles.
+NOTE_EVERY = 1.0
+
+
+@dataclass
+class _Notes:
+    written: float = float("-inf")  # monotonic time of the last write
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+
+_notes: dict[tuple[Path, str], _Notes] = {}
+_notes_lock = threading.Lock()
+
+
 def note_run(home: Home, actor: str, message: Inbound) -> None:
     """Remember where ``actor`` works, for the window's "lines go to …" and for the
-    lines it gets while idle (a failure to write it is logged, never fatal)."""
+    lines it gets while idle (a failure to write it is logged, never fatal).
+
+    Runs that follow each other fast share one rewrite of the file (at most one per
+    ``NOTE_EVERY`` seconds, and one when the worker idles)."""
     if message.kind not in ("chat", "operator", "command"):
         return
     entry = {
@@ -99,7 +123,32 @@ def note_run(home: Home, actor: str, message: Inbound) -> None:
         "chat_id": message.chat_id,
         "sender": message.sender.name or message.sender.id,
     }
+    now = time.monotonic()
+    with _notes_lock:
+        notes = _notes.setdefault((home.root, actor), _Notes())
+        notes.pending.append(entry)
+        if now - notes.written < NOTE_EVERY:
+            return
+        entries, notes.pending, notes.written = notes.pending, [], now
+    _write_notes(home, actor, entries)
+
+
+def flush_notes(home: Home) -> None:
+    """Write what :func:`note_run` is holding for ``home``'s actors."""
+    with _notes_lock:
+        due = [
+            (actor, notes.pending)
+            for (root, actor), notes in _notes.items()
+            if root == home.root and notes.pending
+        ]
+        for actor, _ in due:
+            _notes[(home.root, actor)] = _Notes(time.monotonic())
+    for actor, entries in due:
+        _write_notes(home, actor, entries)
+
+
+def _write_notes(home: Home, actor: str, entries: list[dict[str, Any]]) -> None:
     try:
-        note_conversation(home, actor, entry)
+        note_conversations(home, actor, entries)
     except OSError as exc:
         log.warning("cannot note @%s's conversation: %s", actor, exc)

@@ -38,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_inbound
@@ -470,6 +471,18 @@ class JetStreamSpool(Replies, Attachments):
             else:
                 failed += 1
         return Recovered(requeued=requeued, failed=failed, rolled=0)
+
+    # -- speed hooks of the file spool: nothing to do here --------------------------
+
+    def flush(self) -> None:
+        """Every publish and delete is acknowledged by the server before it returns:
+        nothing waits for a shared commit."""
+
+    def arrived(self, path: Path) -> None:
+        """No file watcher feeds this backend: the streams are the listing."""
+
+    def forget_listings(self) -> None:
+        """Nothing is kept in memory between :meth:`pending` calls."""
 
     def depths(self) -> dict[str, int]:
         L = self.layout

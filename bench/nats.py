@@ -17,7 +17,7 @@ take its messages from the NATS spool, which it does not yet.
 The server is started by this script on free loopback ports, with its store in a
 temporary folder, and stopped at the end (``nats-server`` must be installed).
 
-Usage: .venv/bin/python scripts/bench_nats.py [--messages N]
+Usage: .venv/bin/python -m bench.nats [--messages N]
 """
 
 from __future__ import annotations
@@ -31,14 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from tests.spool.contract import make_message  # noqa: E402
-from tests.spool.nats_servers import single_server  # noqa: E402
-from tinyclaw.core.home import Home  # noqa: E402
-from tinyclaw.spool import Spool  # noqa: E402
-from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings  # noqa: E402
+from tests.spool.contract import make_message
+from tests.spool.nats_servers import single_server
+from tests.support.paths import REPO
+from tinyclaw.core.home import Home
+from tinyclaw.spool import Spool
+from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings
 
 Row = tuple[str, str, str, bool | None]
 
