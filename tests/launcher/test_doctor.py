@@ -145,6 +145,13 @@ def test_a_broken_config_is_reported_line_by_line(home: Home) -> None:
     assert "actors.assistant.timout: unknown key" in result.stdout
 
 
+def test_from_a_checkout_the_pinned_versions_and_tools_are_looked_up_beside_the_package() -> None:
+    """The tests run from a checkout (an editable install): doctor reads the pinned
+    versions from its scripts/versions.sh, and the CLIs are looked for in its .tools/."""
+    assert (PACKAGE_ROOT / "tinyclaw" / "__init__.py").is_file()
+    assert (PACKAGE_ROOT / "scripts" / "versions.sh").is_file()
+
+
 def test_a_healthy_home_has_no_problems(home: Home) -> None:
     tools = PACKAGE_ROOT / ".tools" / "node_modules" / ".bin"
     if not (tools / "claude").exists() or not (tools / "codex").exists():

@@ -35,7 +35,9 @@ from tinyclaw.teams import TeamSweep
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The folder that holds the ``tinyclaw`` package: in a checkout, the checkout itself,
+# with ``.tools/`` (the pinned CLIs) and ``scripts/versions.sh`` beside the package.
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli_search_dirs(home: Home) -> list[Path]:
