@@ -26,14 +26,19 @@ def require_file_spool(config: Config, component: str) -> None:
 
 
 def open_spool(
-    home: Home, config: Config, *, redact: Callable[[str], str] | None = None
+    home: Home,
+    config: Config,
+    *,
+    redact: Callable[[str], str] | None = None,
+    actors: frozenset[str] | None = None,
 ) -> SpoolBackend[Any]:
     """The home's queue as ``[spool]`` says: the files, or a connection to the NATS
     servers (credentials from the environment; SpoolUnavailableError when no server
     answers, ConfigError when a named variable is not set). The caller closes a NATS
-    spool (``close()``) when it is done."""
+    spool (``close()``) when it is done. ``actors`` limits a NATS spool's recovery
+    to a worker node's actors (None: all)."""
     if config.spool.backend == "file":
         return Spool(home, redact=redact)
     from tinyclaw.spool.jetstream import open_jetstream
 
-    return open_jetstream(config.spool, redact=redact)
+    return open_jetstream(config.spool, redact=redact, actors=actors)
