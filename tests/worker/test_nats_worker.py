@@ -9,6 +9,8 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.spool.nats_backend import NatsHome
 from tests.support.messages import message
 from tests.support.waiting import wait_for
@@ -18,9 +20,11 @@ from tests.support.worker import (
     worker_process,
     write_config,
 )
+from tinyclaw.core.errors import InvalidMessageError
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Reply
+from tinyclaw.core.messages import Attachment, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
+from tinyclaw.worker.node_spool import NodeSpool
 
 
 def node_home(root: Path, nats: NatsHome, env: dict[str, str] | None = None) -> Home:
@@ -104,3 +108,48 @@ def test_a_node_killed_mid_run_answers_once_after_its_restart(
     assert len(replies) == 1 and "take your time" in replies[0].text
     assert answered(spool) == replies
     assert list(spool.pending("assistant")) == []
+
+
+def test_an_attachment_in_the_object_store_reaches_the_cli_as_a_local_file(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    home = node_home(tmp_path / "box-a", nats_home)
+    spool = nats_home.open()
+    note = message("@assistant read this", attachments=[])
+    locator = spool.save_attachment(note.id, "notes.txt", b"the shopping list")
+    note = note.model_copy(
+        update={"attachments": [Attachment(path=locator, name="notes.txt", size=17)]}
+    )
+    with worker_process(home, node="box-a"):
+        spool.put(note)
+        [reply] = wait_for(lambda: answered(spool), what="the reply")
+    local = home.state / "nats-node" / "files"
+    assert f"- {local}/" in reply.text and "/notes.txt (document" in reply.text
+    assert list(local.iterdir()) == []  # the copy goes with the completed message
+
+
+def test_a_node_copies_a_message_s_attachments_out_of_the_object_store(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    home = Home(tmp_path / "box-a")
+    home.ensure()
+    spool = nats_home.open()
+    node = NodeSpool(spool, home, frozenset({"assistant"}))
+    note = message("look", attachments=[])
+    locator = spool.save_attachment(note.id, "notes.txt", b"the shopping list")
+    gone = spool.save_attachment(note.id, "gone.txt", b"soon deleted")
+    spool.put_for(
+        "assistant",
+        note.model_copy(update={"attachments": [Attachment(path=locator, name="notes.txt")]}),
+    )
+    [handle] = node.pending("assistant")
+    [copy] = node.load(handle).attachments
+    assert Path(copy.path).read_bytes() == b"the shopping list"
+    assert Path(copy.path).is_relative_to(home.state)
+    assert list(node.pending("coder")) == []  # another node's actor: not served here
+
+    lost = message("and this", attachments=[Attachment(path=gone, name="gone.txt")])
+    spool.discard_attachments(note.id)
+    spool.put_for("assistant", lost)
+    with pytest.raises(InvalidMessageError, match=r"gone\.txt"):
+        node.load(list(node.pending("assistant"))[1])

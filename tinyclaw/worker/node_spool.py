@@ -13,6 +13,9 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
 * **only the node's actors are served**: ``pending`` and the inbox listings of any
   other actor are empty, so the loop routes every incoming message (to whichever
   node's actor it is for) but claims only its own;
+* attachments live in the object store; :meth:`NodeSpool.load` copies a message's
+  into ``state/nats-node/files/<seq>/`` and points the message at the copies, for the
+  CLI to open (gone once the message is completed or failed);
 * ``sync`` does nothing (every publish is acknowledged by the server before it
   returns) and a message cannot be rewritten in place: ``rewrite`` raises, and the
   run's edge retries the message with an attempt counted instead.
@@ -20,11 +23,16 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tinyclaw.core import Home, Inbound, SpoolError
+from tinyclaw.core import Home, Inbound, InvalidMessageError, SpoolError
+
+NATS_OBJECT = "nats-object:"  # the locator of a file in the object store
 
 
 class NodeSpool:
@@ -80,6 +88,47 @@ class NodeSpool:
         stop: Callable[[], None] = self.inner.watch_queue(sorted(self.actors), wake)
         return stop
 
+    # -- messages and their files ---------------------------------------------------
+
+    def load(self, handle: Any) -> Inbound:
+        """The message, its attachments copied out of the object store for the CLI.
+        An attachment the store no longer has makes the message unrunnable
+        (InvalidMessageError: it is failed with that reason)."""
+        message: Inbound = self.inner.load(handle)
+        if not any(a.path.startswith(NATS_OBJECT) for a in message.attachments):
+            return message
+        folder = self.files_root / str(handle.seq)
+        folder.mkdir(parents=True, exist_ok=True)
+        copies = []
+        for index, attachment in enumerate(message.attachments):
+            if attachment.path.startswith(NATS_OBJECT):
+                name = Path(attachment.name).name or f"file-{index}"
+                target = folder / name
+                if not target.exists():
+                    try:
+                        data = self.inner.read_attachment(attachment.path)
+                    except FileNotFoundError as exc:
+                        raise InvalidMessageError(f"attachment {name!r}: {exc}") from None
+                    staged = folder / f".{name}.{os.getpid()}.tmp"
+                    staged.write_bytes(data)
+                    os.replace(staged, target)
+                attachment = attachment.model_copy(update={"path": str(target)})
+            copies.append(attachment)
+        return message.model_copy(update={"attachments": copies})
+
+    def _forget_files(self, handle: Any) -> None:
+        with contextlib.suppress(AttributeError):
+            shutil.rmtree(self.files_root / str(handle.seq), ignore_errors=True)
+
+    def complete(self, handle: Any) -> None:
+        self.inner.complete(handle)
+        self._forget_files(handle)
+
+    def fail(self, handle: Any, reason: str) -> Any:
+        failed = self.inner.fail(handle, reason)
+        self._forget_files(handle)
+        return failed
+
     # -- moves: the server acknowledges each, so there is nothing to sync -------------
 
     def sync(self, box: object) -> None:
@@ -92,7 +141,9 @@ class NodeSpool:
         return self.inner.release(handle, actor)
 
     def route(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
-        return self.inner.route(handle, actor)
+        routed = self.inner.route(handle, actor)
+        self._forget_files(handle)  # copied when the router read it; the run copies anew
+        return routed
 
     def rewrite(self, handle: Any, message: Inbound, box: object) -> None:
         raise SpoolError(f"{handle.name}: a message on the NATS spool cannot be rewritten in place")
