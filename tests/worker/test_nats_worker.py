@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.channels.test_nats_listener import serving as listening_on_nats
+from tests.fakes.telegram_api import TelegramFake
 from tests.spool.nats_backend import NatsHome
+from tests.support.channels import ALICE_ID, RecordedSleeps
 from tests.support.messages import message
-from tests.support.waiting import wait_for
+from tests.support.waiting import until, wait_for
 from tests.support.worker import (
     fake_cli_config,
     start_worker_process,
@@ -27,7 +30,9 @@ from tinyclaw.spool.jetstream import JetStreamSpool
 from tinyclaw.worker.node_spool import NodeSpool
 
 
-def node_home(root: Path, nats: NatsHome, env: dict[str, str] | None = None) -> Home:
+def node_home(
+    root: Path, nats: NatsHome, env: dict[str, str] | None = None, extra: str = ""
+) -> Home:
     """One machine's home: two actors on two nodes, the queue on NATS."""
     home = Home(root)
     home.ensure()
@@ -39,7 +44,7 @@ def node_home(root: Path, nats: NatsHome, env: dict[str, str] | None = None) -> 
         "claim_ttl = 60\n\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
-    )
+    ) + extra
     write_config(home, fake_cli_config(env=env, extra=extra))
     return home
 
@@ -62,6 +67,31 @@ def test_a_node_answers_its_actors_message_once_and_the_reply_waits_on_nats(
     assert answered(spool) == replies  # once: nothing more after the stop
     assert list(spool.incoming()) == []
     assert list(spool.pending("assistant")) == []
+
+
+async def test_a_telegram_message_goes_round_through_nats_and_a_worker_node(
+    home: Home,
+    tmp_path: Path,
+    telegram_fake: TelegramFake,
+    nats_home: NatsHome,
+    sleeps: RecordedSleeps,
+) -> None:
+    """The listener on one machine, the worker node on another (two homes), NATS
+    between them: Alice's message is answered in her chat, once."""
+    allowed = f'\n[channels.telegram]\nallow_from = ["{ALICE_ID}"]\n'
+    box_a = node_home(tmp_path / "box-a", nats_home, extra=allowed)
+    alice = telegram_fake.user(ALICE_ID)
+    spool = nats_home.open()
+    async with listening_on_nats(home, telegram_fake, spool, sleeps):
+        with worker_process(box_a, node="box-a"):
+            telegram_fake.push_message(alice, "what is 2+2?")
+            await until(
+                lambda: [t for t in telegram_fake.texts(ALICE_ID) if "echo:" in t],
+                what="the answer in Alice's chat",
+            )
+            await until(lambda: not spool.replies("telegram"), what="the reply marked sent")
+    [answer] = [t for t in telegram_fake.texts(ALICE_ID) if "echo:" in t]
+    assert "what is 2+2?" in answer
 
 
 def test_each_node_answers_only_its_own_actors(tmp_path: Path, nats_home: NatsHome) -> None:
