@@ -1,9 +1,9 @@
 """Which spool a component runs on: the files in the home, or NATS JetStream.
 
-The listeners run on either (:func:`open_spool`). The worker still takes its
-messages from the files only; rather than serve the files silently while the
-configuration says NATS (messages would wait where nobody looks), it refuses to
-start, in one line, until it is wired (:func:`require_file_spool`)."""
+The listeners and the worker run on either (:func:`open_spool`). What still queues
+into the files only (``tinyclaw send`` and ``chat``) refuses, in one line, while the
+configuration says NATS, rather than queue where no worker looks
+(:func:`require_file_spool`)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def require_file_spool(config: Config, component: str) -> None:
     """ConfigError unless the home's queue is on files."""
     if config.spool.backend != "file":
         raise ConfigError(
-            f'[spool] backend = "{config.spool.backend}": {component} does not run on the '
-            'NATS spool yet; use backend = "file" until it does (see docs/several-machines.md)'
+            f'[spool] backend = "{config.spool.backend}": {component} do not run on the '
+            "NATS spool yet (see docs/several-machines.md)"
         )
 
 
