@@ -183,3 +183,22 @@ def test_a_node_copies_a_message_s_attachments_out_of_the_object_store(
     spool.put_for("assistant", lost)
     with pytest.raises(InvalidMessageError, match=r"gone\.txt"):
         node.load(list(node.pending("assistant"))[1])
+
+
+def test_a_node_stopped_mid_run_gives_the_message_back_and_answers_it_once_restarted(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    mark = tmp_path / "box-a" / "actors" / "assistant" / "workspace" / "running"
+    slow = {"FAKE_CLI_SLEEP": "120", "FAKE_CLI_MARK": str(mark)}
+    home = node_home(tmp_path / "box-a", nats_home, env=slow)
+    spool = nats_home.open()
+    with worker_process(home, node="box-a"):  # SIGTERM at the end: exit code 0
+        asked = message("@assistant a long one")
+        spool.put(asked)
+        wait_for(mark.exists, what="the CLI running")
+    [back] = spool.pending("assistant")  # released as it was, for the next start
+    assert spool.load(back).id == asked.id and answered(spool) == []
+    node_home(tmp_path / "box-a", nats_home)
+    with worker_process(home, node="box-a"):
+        [reply] = wait_for(lambda: answered(spool), what="the reply after the restart")
+    assert reply.in_reply_to == asked.id and answered(spool) == [reply]
