@@ -14,6 +14,7 @@ import pytest
 from tests.channels.test_nats_listener import serving as listening_on_nats
 from tests.fakes.telegram_api import TelegramFake
 from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import single_server, wait_healthy
 from tests.support.channels import ALICE_ID, RecordedSleeps
 from tests.support.messages import message
 from tests.support.waiting import until, wait_for
@@ -23,7 +24,7 @@ from tests.support.worker import (
     worker_process,
     write_config,
 )
-from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.errors import InvalidMessageError, SpoolError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Attachment, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
@@ -202,3 +203,32 @@ def test_a_node_stopped_mid_run_gives_the_message_back_and_answers_it_once_resta
     with worker_process(home, node="box-a"):
         [reply] = wait_for(lambda: answered(spool), what="the reply after the restart")
     assert reply.in_reply_to == asked.id and answered(spool) == [reply]
+
+
+def test_a_claim_a_run_could_not_give_back_is_taken_again_once_its_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    """The servers did not answer when a run ended (a cluster electing leaders, a
+    network blip): the message could not be returned, and the node no longer renews
+    its claim; once the servers are back, the message is pending again within
+    claim_ttl instead of staying claimed by a run that is over."""
+    with single_server(tmp_path / "nats") as server:
+        nats = NatsHome([server], timeout=1.0)
+        home = Home(tmp_path / "box-a")
+        home.ensure()
+        node = NodeSpool(nats.open(claim_ttl=1.5), home, frozenset({"assistant"}))
+        try:
+            node.put_for("assistant", message("@assistant hi"))
+            [handle] = node.pending("assistant")
+            claimed = node.claim(handle, "assistant", sync=False)
+            server.stop()  # cleanly: the claim record stays in its store
+            with pytest.raises(SpoolError):
+                node.retry(claimed, "assistant", 5, 0.0, "internal error: boom")
+            server.start()
+            wait_healthy([server])
+            pending = wait_for(
+                lambda: list(node.pending("assistant")), what="the message pending again"
+            )
+            assert [node.load(h).text for h in pending] == ["@assistant hi"]
+        finally:
+            nats.close()
