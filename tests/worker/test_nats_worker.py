@@ -221,6 +221,7 @@ def test_a_claim_a_run_could_not_give_back_is_taken_again_once_its_lease_runs_ou
             node.put_for("assistant", message("@assistant hi"))
             [handle] = node.pending("assistant")
             claimed = node.claim(handle, "assistant", sync=False)
+            assert list(node.pending("assistant")) == []  # held, renewed by this node
             server.stop()  # cleanly: the claim record stays in its store
             with pytest.raises(SpoolError):
                 node.retry(claimed, "assistant", 5, 0.0, "internal error: boom")
