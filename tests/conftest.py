@@ -20,6 +20,8 @@ import pytest
 from tests.fakes.serving import serving_channel
 from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tests.fakes.whatsapp_api import WhatsAppFake
+from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import NatsServer, single_server
 from tests.support.channels import (
     ALICE_ID,
     WHATSAPP_APP_SECRET,
@@ -141,3 +143,21 @@ def run_telegram(
             yield channel
 
     return running
+
+
+# -- NATS: one real server for the tests of listeners and workers on the shared spool.
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """One ``nats-server -js`` on loopback, started by the first test that asks."""
+    with single_server(tmp_path_factory.mktemp("nats-listeners")) as server:
+        yield server
+
+
+@pytest.fixture
+def nats_home(nats_server: NatsServer) -> Iterator[NatsHome]:
+    """This test's streams (a prefix of its own) on the shared server."""
+    shared = NatsHome([nats_server])
+    yield shared
+    shared.close()

@@ -11,8 +11,6 @@ import pytest
 
 from tests.fakes.discord_api import DiscordFake
 from tests.fakes.discord_harness import ListenerKit, running_fake
-from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import NatsServer, single_server
 from tinyclaw.channels.discord import DiscordChannel
 from tinyclaw.core.home import Home
 
@@ -33,21 +31,3 @@ async def kit(home: Home, fake: DiscordFake) -> AsyncIterator[ListenerKit]:
 @pytest.fixture
 async def listener(kit: ListenerKit) -> DiscordChannel:
     return await kit.start()
-
-
-# -- NATS: one real server for the listener tests on the shared spool.
-
-
-@pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    """One ``nats-server -js`` on loopback, started by the first test that asks."""
-    with single_server(tmp_path_factory.mktemp("nats-listeners")) as server:
-        yield server
-
-
-@pytest.fixture
-def nats_home(nats_server: NatsServer) -> Iterator[NatsHome]:
-    """This test's streams (a prefix of its own) on the shared server."""
-    shared = NatsHome([nats_server])
-    yield shared
-    shared.close()

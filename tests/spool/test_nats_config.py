@@ -5,6 +5,7 @@ CLI's environment."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from tests.spool.contract import make_message
 from tests.spool.nats_servers import NatsServer, free_port, single_server
+from tests.support.waiting import wait_for
 from tinyclaw.cli.doctor import Doctor
 from tinyclaw.config import Config, RunnerSettings, parse_config
 from tinyclaw.config.credentials import owned_secrets, worker_redactor
@@ -160,12 +162,62 @@ def test_an_unknown_node_is_one_line_and_exit_2(home: Home) -> None:
     )
 
 
-def test_a_worker_on_the_nats_spool_refuses_to_serve_the_files_instead(home: Home) -> None:
+def test_a_nats_worker_must_be_one_of_the_nodes(home: Home) -> None:
+    """With [nodes], a worker without --node would not know whose messages to take."""
     home.config_file.write_text(NATS_HOME)
-    result = run_worker(home, "--node", "box-a")
+    result = run_worker(home)
     assert result.returncode == 2
-    assert "the worker does not run on the NATS spool yet" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip() == (
+        "error: tinyclaw.toml defines [nodes]: start the worker as one of them "
+        "(tinyclaw worker --node NAME; nodes: box-a, box-b)"
+    )
+
+
+def test_tinyclaw_send_refuses_a_home_on_nats_rather_than_queue_where_nobody_looks(
+    home: Home,
+) -> None:
+    home.config_file.write_text(NATS_HOME)
+    result = subprocess.run(
+        [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "send", "hello"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        'error: [spool] backend = "nats": tinyclaw send and chat do not run on the NATS '
+        "spool yet (see docs/several-machines.md)"
+    )
+    assert not list((home.root / "queue" / "incoming").glob("*.json"))
+
+
+def test_a_worker_waits_for_its_nats_servers_and_stops_cleanly_meanwhile(home: Home) -> None:
+    """No server answers: the worker says so in its log and tries again (a worker
+    started before its servers comes up with them); SIGTERM ends the wait, exit 0."""
+    dead = f"nats://127.0.0.1:{free_port()}"
+    home.config_file.write_text(
+        NATS_HOME.replace("nats://127.0.0.1:4222", dead).replace(
+            "[spool]\n", "[spool]\ntimeout = 1\n"
+        )
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "worker", "--node", "box-a"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        log = home.logs / "worker.log"
+        wait_for(
+            lambda: log.exists() and "cannot open the NATS spool yet" in log.read_text(),
+            what="the worker saying it waits for NATS",
+        )
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    worker.stderr.close()  # type: ignore[union-attr]
 
 
 def test_a_listener_whose_nats_servers_do_not_answer_says_so_in_one_line(home: Home) -> None:

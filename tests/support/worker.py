@@ -74,9 +74,12 @@ def worker_thread(home: Home) -> Iterator[Worker]:
         yield worker
 
 
-def start_worker_process(home: Home, **env: str) -> subprocess.Popen[bytes]:
+def start_worker_process(
+    home: Home, *, node: str | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """``tinyclaw worker`` (``--node NODE`` with a node) on ``home``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tinyclaw", "worker"],
+        [sys.executable, "-m", "tinyclaw", "worker", *(["--node", node] if node else [])],
         env={**os.environ, "TINYCLAW_HOME": str(home.root), **env},
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -85,10 +88,12 @@ def start_worker_process(home: Home, **env: str) -> subprocess.Popen[bytes]:
 
 
 @contextmanager
-def worker_process(home: Home, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    home: Home, *, node: str | None = None, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real ``tinyclaw worker`` for the block, stopped with SIGTERM after it (which
     must end it cleanly, exit code 0)."""
-    worker = start_worker_process(home, **env)
+    worker = start_worker_process(home, node=node, **env)
     try:
         yield worker
     finally:

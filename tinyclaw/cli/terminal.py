@@ -28,7 +28,7 @@ from tinyclaw.core import (
     unique_name,
     worker_lock_path,
 )
-from tinyclaw.spool import SUFFIX, Spool
+from tinyclaw.spool import SUFFIX, Spool, require_file_spool
 from tinyclaw.worker import resolve_actor
 
 CHANNEL = "cli"
@@ -40,6 +40,7 @@ NO_WORKER = "no worker is running for this home; start it with `scripts/start` o
 
 def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = "chat") -> Inbound:
     config = load(home)
+    require_file_spool(config, "tinyclaw send and chat")  # nobody would answer it on files
     if actor is not None and resolve_actor(config, actor) is None:
         raise ConfigError(
             f"no actor or team {actor!r}; choose one of: {', '.join([*config.actors, *config.teams])}"

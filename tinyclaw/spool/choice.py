@@ -1,9 +1,9 @@
 """Which spool a component runs on: the files in the home, or NATS JetStream.
 
-The listeners run on either (:func:`open_spool`). The worker still takes its
-messages from the files only; rather than serve the files silently while the
-configuration says NATS (messages would wait where nobody looks), it refuses to
-start, in one line, until it is wired (:func:`require_file_spool`)."""
+The listeners and the worker run on either (:func:`open_spool`). What still queues
+into the files only (``tinyclaw send`` and ``chat``) refuses, in one line, while the
+configuration says NATS, rather than queue where no worker looks
+(:func:`require_file_spool`)."""
 
 from __future__ import annotations
 
@@ -20,20 +20,25 @@ def require_file_spool(config: Config, component: str) -> None:
     """ConfigError unless the home's queue is on files."""
     if config.spool.backend != "file":
         raise ConfigError(
-            f'[spool] backend = "{config.spool.backend}": {component} does not run on the '
-            'NATS spool yet; use backend = "file" until it does (see docs/several-machines.md)'
+            f'[spool] backend = "{config.spool.backend}": {component} do not run on the '
+            "NATS spool yet (see docs/several-machines.md)"
         )
 
 
 def open_spool(
-    home: Home, config: Config, *, redact: Callable[[str], str] | None = None
+    home: Home,
+    config: Config,
+    *,
+    redact: Callable[[str], str] | None = None,
+    actors: frozenset[str] | None = None,
 ) -> SpoolBackend[Any]:
     """The home's queue as ``[spool]`` says: the files, or a connection to the NATS
     servers (credentials from the environment; SpoolUnavailableError when no server
     answers, ConfigError when a named variable is not set). The caller closes a NATS
-    spool (``close()``) when it is done."""
+    spool (``close()``) when it is done. ``actors`` limits a NATS spool's recovery
+    to a worker node's actors (None: all)."""
     if config.spool.backend == "file":
         return Spool(home, redact=redact)
     from tinyclaw.spool.jetstream import open_jetstream
 
-    return open_jetstream(config.spool, redact=redact)
+    return open_jetstream(config.spool, redact=redact, actors=actors)

@@ -88,7 +88,12 @@ def build_services(
 ) -> list[Service]:
     """The services a worker runs besides its queues: schedules and heartbeats, the
     actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
-    tells whether an actor has a run in flight: its drop files stay put meanwhile."""
+    tells whether an actor has a run in flight: its drop files stay put meanwhile.
+
+    None on the NATS spool yet: each node would fire every schedule, and the
+    outboxes and the team sweep act on the file spool's folders."""
+    if config.spool.backend != "file":
+        return []
     events = EventLog(home.logs / "events.jsonl", clock=clock)
     scheduler = SchedulerService(
         home,

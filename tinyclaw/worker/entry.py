@@ -13,30 +13,30 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import Config, load_config, load_home_config
 from tinyclaw.core import ConfigError, Home, HomeError, TinyclawError, sdnotify, setup_logging
+
+if TYPE_CHECKING:
+    from tinyclaw.core import Redactor
+    from tinyclaw.spool import Spool
 
 log = logging.getLogger("tinyclaw.worker")
 
 
 def check_spool(config: Config, node: str | None) -> None:
     """Refuse, in one line, a worker this build cannot run as configured: a node
-    that ``[nodes]`` does not name, or a queue on NATS, which the worker does not
-    take its messages from yet (it would serve the files instead, silently)."""
-    from tinyclaw.spool import require_file_spool
+    that ``[nodes]`` does not name, or none named where ``[nodes]`` is defined."""
+    from tinyclaw.worker.queue_choice import node_actors
 
-    if node is not None:
-        config.node_actors(node)
-    require_file_spool(config, "the worker")
+    node_actors(config, node)
 
 
 def run_worker(home: Home, node: str | None = None) -> None:
     """Serve ``home`` until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
     from tinyclaw.config import worker_redactor
-    from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
-    from tinyclaw.spool import Spool
-    from tinyclaw.worker.assembly import build_worker
+    from tinyclaw.worker.queue_choice import open_worker_queue
 
     _drop_foreign_secrets(load_config(home))
     config = load_home_config(home)
@@ -44,12 +44,7 @@ def run_worker(home: Home, node: str | None = None) -> None:
     home.ensure()
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
     stop = threading.Event()
-    redactor = worker_redactor(home, config)
-    spool = Spool(home, redact=redactor)
-    # Metrics count the worker's own events as they are written (off: a plain log).
-    stats = RunStats() if config.metrics.enabled else None
-    events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
-    worker = build_worker(home, config, spool, redactor, events)
+    wake: list[threading.Event] = []  # the worker's, once it is built
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -57,7 +52,43 @@ def run_worker(home: Home, node: str | None = None) -> None:
         )
         sdnotify.stopping("finishing in-flight runs")
         stop.set()
-        worker.wake.set()  # the loop may be asleep until its next rescan
+        for event in wake:
+            event.set()  # the loop may be asleep until its next rescan
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    redactor = worker_redactor(home, config)
+    spool = open_worker_queue(home, config, node, stop, redact=redactor)
+    if spool is None:  # stopped while waiting for the NATS servers
+        return
+    try:
+        _serve(home, config, spool, redactor, stop, wake)
+    finally:
+        close = getattr(spool, "close", None)  # a NATS spool: end its leases and connection
+        if close is not None:
+            close()
+    log.info("worker stopped")
+
+
+def _serve(
+    home: Home,
+    config: Config,
+    spool: Spool,
+    redactor: Redactor,
+    stop: threading.Event,
+    wake: list[threading.Event],
+) -> None:
+    """Build the worker on ``spool`` and run it until ``stop``."""
+    from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
+    from tinyclaw.worker.assembly import build_worker
+
+    # Metrics count the worker's own events as they are written (off: a plain log).
+    stats = RunStats() if config.metrics.enabled else None
+    events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
+    worker = build_worker(home, config, spool, redactor, events)
+    wake.append(worker.wake)
+    watch = getattr(spool, "watch_queue", None)  # NATS: woken by the queue's subjects
+    unwatch = watch(worker.wake.set) if watch is not None else None
 
     def _reload(_signum: int, _frame: FrameType | None) -> None:
         worker.hot_reload.request()
@@ -65,8 +96,6 @@ def run_worker(home: Home, node: str | None = None) -> None:
     def _ready() -> None:
         sdnotify.ready(f"serving {len(worker.config.actors)} actor(s)")
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, _reload)
     metrics = start_metrics(
         home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
@@ -76,7 +105,8 @@ def run_worker(home: Home, node: str | None = None) -> None:
     finally:
         if metrics is not None:
             metrics.stop()
-    log.info("worker stopped")
+        if unwatch is not None:
+            unwatch()
 
 
 # How a worker process is started from a shell or a service manager; anything else

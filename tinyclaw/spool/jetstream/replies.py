@@ -107,18 +107,24 @@ class Replies(Streams):
         update) as it happens, and the client renews it after a reconnect. It is a
         hint, as a file watcher is: what was published while the connection was down
         is found by the delivery's regular scan."""
-        subject = self.layout.outgoing_subject(check_channel(channel))
+        return self._watch([self.layout.outgoing_subject(check_channel(channel))], wake)
+
+    def _watch(self, subjects: list[str], wake: Callable[[], None]) -> Callable[[], None]:
+        """One plain subscription per subject, each calling ``wake``; returns the
+        function that ends them all."""
 
         async def notify(msg: Any) -> None:
             del msg
             wake()
 
-        subscription: Any = self.conn.call(
-            self.conn.nc.subscribe(subject, cb=notify), f"watch {subject}"
-        )
+        subscriptions: list[Any] = [
+            self.conn.call(self.conn.nc.subscribe(subject, cb=notify), f"watch {subject}")
+            for subject in subjects
+        ]
 
         def stop() -> None:
-            with contextlib.suppress(SpoolError):
-                self.conn.call(subscription.unsubscribe(), f"stop watching {subject}")
+            for subscription in subscriptions:
+                with contextlib.suppress(SpoolError):
+                    self.conn.call(subscription.unsubscribe(), "stop watching")
 
         return stop

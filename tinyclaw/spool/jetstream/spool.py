@@ -472,6 +472,15 @@ class JetStreamSpool(Replies, Attachments):
                 failed += 1
         return Recovered(requeued=requeued, failed=failed, rolled=0)
 
+    def watch_queue(self, actors: list[str], wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` whenever a message is queued into incoming or into one of
+        ``actors``' inboxes (a worker node's wake-up, as a file watcher is on the
+        Maildir); returns the function that stops watching. A hint only: what was
+        published while the connection was down is found by the worker's timed scan."""
+        subjects = [self.layout.incoming_subject]
+        subjects += [self.layout.inbox_subject(check_actor(a)) for a in actors]
+        return self._watch(subjects, wake)
+
     # -- speed hooks of the file spool: nothing to do here --------------------------
 
     def flush(self) -> None:

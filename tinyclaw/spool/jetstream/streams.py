@@ -71,6 +71,20 @@ class Handle:
     state: ClaimState | None = None
     data: bytes | None = None
 
+    # What the worker's log lines and journal read off a handle, as they read a
+    # Maildir file's path: a name for the log, the message's id, where it sits.
+    @property
+    def name(self) -> str:
+        return f"{self.stream}#{self.seq}"
+
+    @property
+    def stem(self) -> str:
+        return message_key(self.data or b"", None, f"seq-{self.seq}")
+
+    @property
+    def parent(self) -> str:
+        return self.subject
+
 
 class Streams:
     """The stream requests of one home's spool; the parts below add the operations."""

@@ -1,0 +1,149 @@
+"""A worker node's view of the NATS spool, in the shape the worker's loop was built on.
+
+The worker was written against the file spool: besides the queue operations of
+:class:`~tinyclaw.spool.SpoolBackend` it names boxes by folder (``spool.incoming``,
+``spool.inbox(actor)``) for its watcher, its listings and its sweeps, passes
+``sync=`` to moves, and points its disk guard at ``spool.tmp``. :class:`NodeSpool`
+answers those calls for a JetStream spool, so the loop runs unchanged:
+
+* a box is a folder name under ``state/nats-node/`` that is never written to; listing
+  it lists the stream (``incoming`` or the actor's inbox subject), and the file
+  sweeps that walk these folders (stale tmp files, strays, old ledger files) find
+  nothing, which is right: the streams keep no such files;
+* **only the node's actors are served**: ``pending`` and the inbox listings of any
+  other actor are empty, so the loop routes every incoming message (to whichever
+  node's actor it is for) but claims only its own;
+* attachments live in the object store; :meth:`NodeSpool.load` copies a message's
+  into ``state/nats-node/files/<seq>/`` and points the message at the copies, for the
+  CLI to open (gone once the message is completed or failed);
+* ``sync`` does nothing (every publish is acknowledged by the server before it
+  returns) and a message cannot be rewritten in place: ``rewrite`` raises, and the
+  run's edge retries the message with an attempt counted instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tinyclaw.core import Home, Inbound, InvalidMessageError, SpoolError
+
+NATS_OBJECT = "nats-object:"  # the locator of a file in the object store
+
+
+class NodeSpool:
+    """The JetStream spool ``inner``, serving the actors ``actors`` of one node."""
+
+    def __init__(self, inner: Any, home: Home, actors: frozenset[str]) -> None:
+        self.inner = inner
+        self.actors = actors
+        self.clock: Callable[[], float] = inner.clock
+        self.root = home.state / "nats-node"
+        self.incoming = self.root / "incoming"
+        self.tmp = self.root / "tmp"
+        self.files_root = self.root / "files"
+        self.sent_root = self.root / "sent"
+        self.seen_root = self.root / "seen"
+        self._inboxes = self.root / "inbox"
+        for folder in (self.incoming, self.tmp, self.files_root, self._inboxes):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # the queue operations themselves
+
+    # -- boxes, by the names the worker gives them ----------------------------------
+
+    def inbox(self, actor: str) -> Path:
+        return self._inboxes / actor
+
+    def ensure_box(self, box: Path) -> None:
+        """Nothing to create: an inbox is a subject of the queue stream."""
+
+    def actors_with_inbox(self) -> list[str]:
+        return sorted(self.actors)
+
+    def list_box(self, box: Path) -> list[Any]:
+        if box == self.incoming:
+            return list(self.inner.incoming())
+        if box.parent == self._inboxes:
+            return list(self.pending(box.name))
+        return []
+
+    def box_names(self, box: Path) -> list[str]:
+        return [handle.name for handle in self.list_box(box)]
+
+    def pending(self, actor: str) -> Iterator[Any]:
+        """The actor's inbox if this node runs it; nothing for another node's actor."""
+        if actor not in self.actors:
+            return iter(())
+        result: Iterator[Any] = self.inner.pending(actor)
+        return result
+
+    def watch_queue(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Wake the loop when something is queued into incoming or this node's inboxes."""
+        stop: Callable[[], None] = self.inner.watch_queue(sorted(self.actors), wake)
+        return stop
+
+    # -- messages and their files ---------------------------------------------------
+
+    def load(self, handle: Any) -> Inbound:
+        """The message, its attachments copied out of the object store for the CLI.
+        An attachment the store no longer has makes the message unrunnable
+        (InvalidMessageError: it is failed with that reason)."""
+        message: Inbound = self.inner.load(handle)
+        if not any(a.path.startswith(NATS_OBJECT) for a in message.attachments):
+            return message
+        folder = self.files_root / str(handle.seq)
+        folder.mkdir(parents=True, exist_ok=True)
+        copies = []
+        for index, attachment in enumerate(message.attachments):
+            if attachment.path.startswith(NATS_OBJECT):
+                name = Path(attachment.name).name or f"file-{index}"
+                target = folder / name
+                if not target.exists():
+                    try:
+                        data = self.inner.read_attachment(attachment.path)
+                    except FileNotFoundError as exc:
+                        raise InvalidMessageError(f"attachment {name!r}: {exc}") from None
+                    staged = folder / f".{name}.{os.getpid()}.tmp"
+                    staged.write_bytes(data)
+                    os.replace(staged, target)
+                attachment = attachment.model_copy(update={"path": str(target)})
+            copies.append(attachment)
+        return message.model_copy(update={"attachments": copies})
+
+    def _forget_files(self, handle: Any) -> None:
+        with contextlib.suppress(AttributeError):
+            shutil.rmtree(self.files_root / str(handle.seq), ignore_errors=True)
+
+    def complete(self, handle: Any) -> None:
+        self.inner.complete(handle)
+        self._forget_files(handle)
+
+    def fail(self, handle: Any, reason: str) -> Any:
+        failed = self.inner.fail(handle, reason)
+        self._forget_files(handle)
+        return failed
+
+    # -- moves: the server acknowledges each, so there is nothing to sync -------------
+
+    def sync(self, box: object) -> None:
+        """Every publish and delete is durable once the server answered it."""
+
+    def claim(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
+        return self.inner.claim(handle, actor)
+
+    def release(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
+        return self.inner.release(handle, actor)
+
+    def route(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
+        routed = self.inner.route(handle, actor)
+        self._forget_files(handle)  # copied when the router read it; the run copies anew
+        return routed
+
+    def rewrite(self, handle: Any, message: Inbound, box: object) -> None:
+        raise SpoolError(f"{handle.name}: a message on the NATS spool cannot be rewritten in place")
