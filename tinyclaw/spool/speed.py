@@ -93,9 +93,10 @@ class _Listing:
     listed: float = 0.0
 
 
-# Echoes kept at most: a watcher that lost its events (restarted on a configuration
-# change) leaves some for ever; past this many, an echo just wakes the loop once more.
-_MAX_ECHOES = 100_000
+# Echoes kept at most (a few MB): a watcher that lost its events (restarted on a
+# configuration change) leaves some for ever; past this many, a routed message's
+# event just wakes the loop once more, as every event did before.
+_MAX_ECHOES = 20_000
 
 
 class InboxIndex:
