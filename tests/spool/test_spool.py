@@ -18,6 +18,7 @@ import pytest
 from tests.spool.contract import make_message
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_inbound
+from tinyclaw.core.watching import Watcher
 from tinyclaw.spool import Spool
 from tinyclaw.spool.recovery import recover_processing, recover_tmp
 from tinyclaw.spool.speed import DirSync
@@ -233,6 +234,39 @@ def test_a_stale_hint_costs_one_failed_read_and_is_forgotten(home: Home) -> None
     with pytest.raises(FileNotFoundError):
         spool.load(gone)
     assert list(spool.pending("assistant")) == [kept]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_the_worker_is_not_woken_by_the_echo_of_its_own_routing(home: Home) -> None:
+    """Routing a backlog renames every message into an inbox; the worker looks at the
+    inbox right after, so each rename's watcher event is an echo. Waking the loop for
+    each of them made it rescan thousands of times while draining a backlog. A file
+    another process drops into the inbox still wakes it."""
+    worker_side = Spool(home, durable=False)
+    inbox = worker_side.inbox("assistant")
+    inbox.mkdir(parents=True, exist_ok=True)
+    wakes: list[int] = []
+    woken = threading.Event()
+
+    def wake() -> None:
+        wakes.append(1)
+        woken.set()
+
+    watcher = Watcher([inbox], wake, arrived=worker_side.arrived)
+    watcher.start()
+    try:
+        routed = []
+        for i in range(50):
+            incoming = worker_side.put(make_message(f"routed {i}"))
+            assert incoming is not None
+            routed.append(worker_side.route(incoming, "assistant"))
+        dropped = Spool(home, durable=False).put_for("assistant", make_message("dropped"))
+        assert woken.wait(10), "an arrival from another process woke nobody"
+        time.sleep(0.2)  # events queue in order: any echo would have come before
+        assert len(wakes) == 1
+        assert list(worker_side.pending("assistant")) == [*routed, dropped]
+    finally:
+        watcher.stop()
 
 
 def test_threads_syncing_one_folder_at_once_share_fsyncs(tmp_path: Path) -> None:

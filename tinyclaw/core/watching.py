@@ -39,7 +39,8 @@ logging.getLogger("watchdog.observers.inotify").addFilter(_QuietStop())
 
 
 Notify = Callable[[], None]
-Arrival = Callable[[Path], None]
+# Given each arrival's path; False means "an echo of our own rename, no wake-up".
+Arrival = Callable[[Path], bool | None]
 
 
 def _ignore(path: Path) -> None:
@@ -58,8 +59,8 @@ class _Wake(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("created", "moved", "closed"):
             where = event.dest_path if event.event_type == "moved" else event.src_path
-            if where:
-                self._arrived(Path(os.fsdecode(where)))
+            if where and self._arrived(Path(os.fsdecode(where))) is False:
+                return
             self._notify()
 
 
@@ -74,8 +75,8 @@ class _InotifyWake:
         self._lost = lost
 
     def on_event(self, event: Any) -> None:
-        if event.name:
-            self._arrived(self._directory / os.fsdecode(event.name))
+        if event.name and self._arrived(self._directory / os.fsdecode(event.name)) is False:
+            return  # the loop made this rename itself and has looked already
         self._notify()
 
     def on_watch_deleted(self, wd: Any) -> None:
@@ -95,7 +96,8 @@ class Watcher:
     """Watch some directories (not recursively) and call ``notify`` on arrivals (from
     a watchdog thread). A ``threading.Event`` may be passed: it is set.
 
-    ``arrived`` gets each arrival's path first (a hint: the file may be gone again),
+    ``arrived`` gets each arrival's path first (a hint: the file may be gone again)
+    and may answer False for one that needs no wake-up (the caller's own rename);
     ``lost`` is called when events were lost (an overflow): whoever keeps what the
     hints told must look at the folders again."""
 

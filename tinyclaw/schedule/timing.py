@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterBadDateError, CroniterError, croniter
-
 from tinyclaw.core import ConfigError, ScheduleError, parse_duration
 
 if TYPE_CHECKING:
@@ -72,6 +70,10 @@ def check_cron(expr: str) -> str:
     Six- and seven-field forms are refused: croniter reads the extra field as
     seconds, and a job that can fire every second is never what was meant.
     """
+    # croniter (and dateutil under it) is imported where a cron expression is read:
+    # a worker without cron jobs starts without it.
+    from croniter import CroniterBadDateError, CroniterError, croniter
+
     normalized = " ".join(expr.split())
     fields = normalized.split(" ")
     if not normalized or (len(fields) != 5 and not normalized.startswith("@")):
@@ -91,6 +93,8 @@ def check_cron(expr: str) -> str:
 def next_cron(expr: str, zone: tzinfo, after: datetime) -> datetime | None:
     """The first instant strictly after ``after`` whose wall time in ``zone`` matches
     ``expr``; None if the expression never matches again."""
+    from croniter import CroniterBadDateError, croniter
+
     after = aware_utc(after)
     wall = after.astimezone(zone).replace(tzinfo=None, fold=0)
     # croniter walks naive wall time, so its own DST handling never comes into play;

@@ -188,10 +188,11 @@ class SpoolBackend(Protocol[Handle]):
         the next one; the worker calls this when it idles and before it stops."""
         ...
 
-    def arrived(self, path: Path) -> None:
+    def arrived(self, path: Path) -> bool:
         """A file watcher saw ``path`` arrive (a hint; the file may be gone again).
         A backend that keeps its inboxes' listings in memory learns the name; one
-        without files ignores it."""
+        without files ignores it. False when the arrival is the echo of this
+        process's own routing: the watcher need not wake the worker for it."""
         ...
 
     def forget_listings(self) -> None:

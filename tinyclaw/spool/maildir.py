@@ -353,11 +353,14 @@ class Spool:
         and before it stops."""
         self._dirsync.flush()
 
-    def arrived(self, path: Path) -> None:
+    def arrived(self, path: Path) -> bool:
         """A watcher saw ``path`` arrive: an inbox listing kept in memory learns the
         name without listing the folder. A hint only: a name that is gone by the time
-        it is loaded is forgotten, and the timed rescan corrects a missed one."""
-        self._index.added(path.parent, path.name)
+        it is loaded is forgotten, and the timed rescan corrects a missed one.
+
+        False when the arrival is this process's own routing coming back (the worker
+        dispatches right after routing, so waking it again would only rescan)."""
+        return self._index.seen(path.parent, path.name)
 
     def forget_listings(self) -> None:
         """List every inbox afresh at its next :meth:`pending` (the watcher lost
@@ -463,8 +466,19 @@ class Spool:
         return target
 
     def route(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
-        """Rename an incoming file into ``actor``'s inbox (``sync`` as for :meth:`move`)."""
-        return self.move(path, self.inbox(actor), sync=sync)
+        """Rename an incoming file into ``actor``'s inbox (``sync`` as for :meth:`move`).
+        The router's caller looks at the inboxes right after routing, so the watcher's
+        event for this rename is not news (:meth:`arrived`)."""
+        box = self.inbox(actor)
+        self._index.moved_in(box, path.name)  # before the rename: its event may be quick
+        try:
+            target = self.move(path, box, sync=sync)
+        except BaseException:
+            self._index.seen(box, path.name)
+            raise
+        if target is None:
+            self._index.seen(box, path.name)  # no rename, no echo to wait for
+        return target
 
     def release(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
         """Rename a claimed file back into ``actor``'s inbox as it is."""

@@ -93,6 +93,12 @@ class _Listing:
     listed: float = 0.0
 
 
+# Echoes kept at most (a few MB): a watcher that lost its events (restarted on a
+# configuration change) leaves some for ever; past this many, a routed message's
+# event just wakes the loop once more, as every event did before.
+_MAX_ECHOES = 20_000
+
+
 class InboxIndex:
     """The names in each inbox, sorted, without listing the folder per look.
 
@@ -108,6 +114,9 @@ class InboxIndex:
         self._clock = clock
         self._lock = threading.Lock()
         self._folders: dict[Path, _Listing] = {}
+        # Renames this process made into a watched folder whose watcher event has not
+        # come back yet: that event is an echo, not news (see ``seen``).
+        self._echoes: set[tuple[Path, str]] = set()
 
     def names(self, folder: Path, listing: Callable[[Path], Iterable[str]]) -> list[str]:
         """The names of ``folder`` in arrival order (a copy), listing it with
@@ -144,3 +153,21 @@ class InboxIndex:
         """List every folder afresh at its next look."""
         with self._lock:
             self._folders.clear()
+            self._echoes.clear()
+
+    def moved_in(self, folder: Path, name: str) -> None:
+        """This process renamed ``name`` into ``folder`` and will look at the folder
+        itself: the watcher's event for it, when it comes, is only an echo."""
+        with self._lock:
+            if len(self._echoes) < _MAX_ECHOES:
+                self._echoes.add((folder, name))
+
+    def seen(self, folder: Path, name: str) -> bool:
+        """A watcher's arrival: learn the name; False when it is the echo of
+        ``moved_in`` (nothing new to look at, so nobody need be woken)."""
+        with self._lock:
+            if (folder, name) in self._echoes:
+                self._echoes.discard((folder, name))
+                return False
+        self.added(folder, name)
+        return True

@@ -487,8 +487,9 @@ class JetStreamSpool(Replies, Attachments):
         """Every publish and delete is acknowledged by the server before it returns:
         nothing waits for a shared commit."""
 
-    def arrived(self, path: Path) -> None:
+    def arrived(self, path: Path) -> bool:
         """No file watcher feeds this backend: the streams are the listing."""
+        return True
 
     def forget_listings(self) -> None:
         """Nothing is kept in memory between :meth:`pending` calls."""
