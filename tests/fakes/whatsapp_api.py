@@ -176,6 +176,7 @@ class WhatsAppFake:
         self.state = _State()
         self._media: dict[str, _Media] = {}
         self._errors: dict[str, deque[ScriptedError]] = defaultdict(deque)
+        self._gone: dict[str, ScriptedError] = {}  # numbers every send to fails
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -264,6 +265,11 @@ class WhatsAppFake:
         ``download``, ``phone`` (the start-up lookup of the phone number),
         ``automation`` (the command menu)."""
         self._errors[route].extend(errors)
+
+    def number_is_gone(self, number: str, error: ScriptedError) -> None:
+        """Answer every send to ``number`` with ``error``, as the Graph API does for a
+        number that is not (or no longer) on WhatsApp; reads and typing are unaffected."""
+        self._gone[number] = error
 
     @staticmethod
     def rate_limited(retry_after: float = 1.0) -> ScriptedError:
@@ -355,6 +361,10 @@ class WhatsAppFake:
         to = payload.get("to") or payload.get("recipient")
         if not to:
             return self._bad_request("The parameter to is required.", 131008)
+        gone = self._gone.get(str(to))
+        if gone is not None:
+            body = graph_error(gone.status, gone.message, code=gone.code, subcode=gone.subcode)
+            return web.json_response(body, status=gone.status)
         kind = payload.get("type", "text")
         body = payload.get(kind)
         if not isinstance(body, dict):

@@ -55,7 +55,12 @@ def test_the_endpoint_shows_runs_failures_latency_cost_queues_and_listeners(home
         assert ask(home, "hello") == "echo: hello"
         failed = ask(home, "answer slowly")  # the actor's 1 s timeout ends this run
         assert "echo" not in failed
-        seen = samples(scrape(port))
+        # The reply is written before the run gives back its slot: wait for the gauge.
+        seen = wait_for(
+            lambda: (s := samples(scrape(port)))[("tinyclaw_runs_in_flight", ())] == 0 and s,
+            10,
+            "no run in flight",
+        )
         doctor = run_tinyclaw("doctor", home=home)
     assert seen[("tinyclaw_worker_up", ())] == 1
     actor = (("actor", "assistant"),)

@@ -246,4 +246,7 @@ class WhatsApp(Platform):
 
     def chat_is_gone(self) -> None:
         # What the Graph API answers a number that is not (or no longer) on WhatsApp.
-        self.fake.fail("messages", WhatsAppError(400, "(#131026) Message undeliverable", 131026))
+        # (Only sends to that number fail: the read receipt and typing indicator of the
+        # message before share the route and may still be on their way.)
+        error = WhatsAppError(400, "(#131026) Message undeliverable", 131026)
+        self.fake.number_is_gone(self.gone_chat, error)
