@@ -34,12 +34,15 @@ def script(fake: AnthropicFake, scribe: Reply) -> None:
     fake.on_marker(FANIN, Reply.say("Fly TAP for 120; no itinerary today."))
 
 
-def scout_answered_and_scribe_running(home: Home, msg_id: str) -> bool:
+def scout_answered_and_scribe_running(home: Home, msg_id: str, fake: AnthropicFake) -> bool:
+    """@scout has answered, and @scribe's CLI is running: its task is claimed and the
+    CLI has asked the model (which leaves it waiting), so a kill now hits a real run."""
     state = ConversationStore(home.state / "conversations").load(msg_id)
     if state is None or "h001" not in state.branches:
         return False
     running = Spool.list_box(Spool(home).processing("scribe"))
-    return state.branches["h001"].status == "answered" and bool(running)
+    asked = requests_with(fake, "ITIN-Q")
+    return state.branches["h001"].status == "answered" and bool(running) and bool(asked)
 
 
 def test_a_stalled_conversation_ends_at_its_budget_and_the_user_hears_what_was_done(
@@ -58,7 +61,8 @@ def test_a_stalled_conversation_ends_at_its_budget_and_the_user_hears_what_was_d
     msg = message("@travel PLAN-IT")
     with worker_with_services(home, clock) as worker:
         spool.put(msg)
-        wait_for(lambda: scout_answered_and_scribe_running(home, msg.id), 60, "@scout's answer")
+        scribe_busy = lambda: scout_answered_and_scribe_running(home, msg.id, anthropic_fake)  # noqa: E731
+        wait_for(scribe_busy, 60, "@scout's answer and @scribe's run")
         clock.advance(601)  # ten minutes later, @scribe still at it
         worker.wake.set()
         final = reply_for(home, msg, timeout=30)
@@ -86,7 +90,8 @@ def test_a_member_whose_task_failed_for_good_is_left_out_and_the_leader_finishes
 
     first = start_worker_process(home)
     try:
-        wait_for(lambda: scout_answered_and_scribe_running(home, msg.id), 60, "@scout's answer")
+        scribe_busy = lambda: scout_answered_and_scribe_running(home, msg.id, anthropic_fake)  # noqa: E731
+        wait_for(scribe_busy, 60, "@scout's answer and @scribe's run")
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(30)
