@@ -40,14 +40,37 @@ backend provides them through :class:`KeyValue` (the JetStream backend's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from tinyclaw.core import Inbound, Reply
+from tinyclaw.config import NAME_RE
+from tinyclaw.core import CHANNEL_PATTERN, Inbound, Reply, UnsafePathError
 
 Handle = TypeVar("Handle")
+_CHANNEL_RE = re.compile(CHANNEL_PATTERN)
+
+
+def check_actor(name: str) -> str:
+    """``name`` if it is a valid actor name: every backend builds folder names or
+    subjects from it, so anything else (``..``, a dot, a slash) is refused."""
+    if not NAME_RE.fullmatch(name):
+        raise UnsafePathError(f"invalid actor name {name!r}")
+    return name
+
+
+def check_channel(name: str) -> str:
+    """``name`` if it is a valid channel name (see :func:`check_actor`)."""
+    if not _CHANNEL_RE.fullmatch(name):
+        raise UnsafePathError(f"invalid channel name {name!r}")
+    return name
+
+
+def retry_delay(backoff: float, attempts: int) -> float:
+    """How long a message waits before its ``attempts``-th retry: doubling each time."""
+    return float(backoff * 2.0 ** (attempts - 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
 import time
@@ -37,7 +36,6 @@ from typing import TYPE_CHECKING
 
 from tinyclaw.config import NAME_RE
 from tinyclaw.core import (
-    CHANNEL_PATTERN,
     MAX_FILE_BYTES,
     Home,
     Inbound,
@@ -55,7 +53,7 @@ from tinyclaw.core import (
     unique_name,
     write_tmp,
 )
-from tinyclaw.spool.backend import Recovered
+from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
 from tinyclaw.spool.speed import DirSync, InboxIndex
 
 if TYPE_CHECKING:
@@ -67,20 +65,6 @@ SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
-_CHANNEL_RE = re.compile(CHANNEL_PATTERN)
-
-
-def _check_actor(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid actor name {name!r}")
-    return name
-
-
-def _check_channel(name: str) -> str:
-    if not _CHANNEL_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid channel name {name!r}")
-    return name
-
 
 class Spool:
     """All queue operations of one home. Safe across threads and processes: it keeps no
@@ -160,16 +144,16 @@ class Spool:
     # -- boxes ---------------------------------------------------------------------
 
     def inbox(self, actor: str) -> Path:
-        return self.home.actors / _check_actor(actor) / "inbox"
+        return self.home.actors / check_actor(actor) / "inbox"
 
     def processing(self, actor: str) -> Path:
-        return self.processing_root / _check_actor(actor)
+        return self.processing_root / check_actor(actor)
 
     def outgoing(self, channel: str) -> Path:
-        return self.outgoing_root / _check_channel(channel)
+        return self.outgoing_root / check_channel(channel)
 
     def sent(self, channel: str) -> Path:
-        return self.sent_root / _check_channel(channel)
+        return self.sent_root / check_channel(channel)
 
     def files_dir(self, message_id: str) -> Path:
         """Where a listener puts the attachments of one message."""
@@ -274,7 +258,7 @@ class Spool:
         tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
         failpoint("put.tmp_written")
         if dedupe_key is not None:
-            seen_dir = self.seen_root / _check_channel(message.channel)
+            seen_dir = self.seen_root / check_channel(message.channel)
             seen_dir.mkdir(parents=True, exist_ok=True)
             digest = hashlib.sha256(dedupe_key.encode("utf-8")).hexdigest()[:40]
             seen = seen_dir / digest
@@ -435,7 +419,7 @@ class Spool:
         if attempts >= max_attempts:
             self.fail(path, f"{why}; gave up after {attempts} attempts")
             return False
-        delay = backoff * (2 ** (attempts - 1))
+        delay = retry_delay(backoff, attempts)
         updated = message.model_copy(
             update={"attempts": attempts, "not_before": self.clock() + delay}
         )

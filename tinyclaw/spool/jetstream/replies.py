@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tinyclaw.core import Reply, SpoolError, dump, load_reply
+from tinyclaw.spool.backend import check_channel
 from tinyclaw.spool.jetstream.layout import untoken
-from tinyclaw.spool.jetstream.streams import Handle, Streams, check_channel
+from tinyclaw.spool.jetstream.streams import Handle, Streams
 
 
 class Replies(Streams):

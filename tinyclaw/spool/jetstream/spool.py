@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_inbound
-from tinyclaw.spool.backend import Recovered
+from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.files import Attachments
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
@@ -51,8 +51,6 @@ from tinyclaw.spool.jetstream.replies import Replies
 from tinyclaw.spool.jetstream.streams import (
     ClaimState,
     Handle,
-    check_actor,
-    check_channel,
     message_key,
 )
 
@@ -336,15 +334,7 @@ class JetStreamSpool(Replies, Attachments):
 
     def release(self, handle: Handle, actor: str) -> Handle | None:
         """Return the claim as it was: no attempt and no delivery counted."""
-        old = handle.state or ClaimState(actor=actor)
-        state = replace(
-            old,
-            actor=actor,
-            held=False,
-            holder="",
-            until=0.0,
-            deliveries=max(0, old.deliveries - 1),
-        )
+        state = _released(handle.state or ClaimState(actor=actor), actor)
         revision = self._set_state(handle, state)
         if revision is None:
             return None
@@ -369,16 +359,10 @@ class JetStreamSpool(Replies, Attachments):
         if attempts >= max_attempts:
             self.fail(handle, f"{why}; gave up after {attempts} attempts")
             return False
-        old = handle.state or ClaimState(actor=actor)
         state = replace(
-            old,
-            actor=actor,
-            held=False,
-            holder="",
-            until=0.0,
-            deliveries=max(0, old.deliveries - 1),
+            _released(handle.state or ClaimState(actor=actor), actor),
             attempts=attempts,
-            not_before=self.clock() + backoff * (2 ** (attempts - 1)),
+            not_before=self.clock() + retry_delay(backoff, attempts),
         )
         if self._set_state(handle, state) is None:
             return True  # another process took it over meanwhile: it is not lost
@@ -553,3 +537,11 @@ if TYPE_CHECKING:
 
     def _implements(spool: JetStreamSpool) -> SpoolBackend[Handle]:
         return spool  # mypy checks here that JetStreamSpool is a SpoolBackend
+
+
+def _released(old: ClaimState, actor: str) -> ClaimState:
+    """``old`` given back to ``actor``'s inbox: held by nobody, and the delivery its
+    claim counted taken back (a release or a retry is not a lost claim)."""
+    return replace(
+        old, actor=actor, held=False, holder="", until=0.0, deliveries=max(0, old.deliveries - 1)
+    )

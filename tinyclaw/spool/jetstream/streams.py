@@ -5,7 +5,6 @@ made of, plus the failed stream, which every part writes to."""
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,27 +12,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from tinyclaw.config import NAME_RE
-from tinyclaw.core import CHANNEL_PATTERN, SpoolError, UnsafePathError, unique_name
+from tinyclaw.core import SpoolError, unique_name
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.layout import Layout
 
 _NO_MESSAGE = 10037  # JetStream: no message found
 _WRONG_LAST = (10071, 10164)  # JetStream: wrong last sequence
-_CHANNEL_RE = re.compile(CHANNEL_PATTERN)
-
-
-def check_actor(name: str) -> str:
-    if not NAME_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid actor name {name!r}")
-    return name
-
-
-def check_channel(name: str) -> str:
-    if not _CHANNEL_RE.fullmatch(name):
-        raise UnsafePathError(f"invalid channel name {name!r}")
-    return name
-
 
 @dataclass(frozen=True)
 class ClaimState:
