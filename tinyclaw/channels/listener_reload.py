@@ -15,7 +15,7 @@ import logging
 from tinyclaw.channels.base import Channel
 from tinyclaw.channels.pairing_gate import ListenerGate
 from tinyclaw.config import Config, fingerprint, read_again
-from tinyclaw.core import ConfigError, EventLog, Home
+from tinyclaw.core import ConfigError, EventLog, Home, SpoolError
 from tinyclaw.pairing import pairing_service
 
 log = logging.getLogger("tinyclaw.listen")
@@ -47,8 +47,8 @@ class ListenerReload:
         new = attempt.config
         if new is not None:
             try:
-                pairing = pairing_service(self.home, new)
-            except ConfigError as exc:
+                pairing = pairing_service(self.home, new, spool=self.channel.spool)
+            except (ConfigError, SpoolError) as exc:  # SpoolError: NATS away
                 error = str(exc)
         if error is not None or new is None:
             log.error("configuration refused, the running one stays in force: %s", error)

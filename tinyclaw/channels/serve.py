@@ -96,9 +96,9 @@ def run_listener(home: Home, platform: str, *, level: int = logging.INFO) -> int
         from tinyclaw.pairing import pairing_service
         from tinyclaw.spool import open_spool
 
-        gate = ListenerGate(pairing_service(home, config))
         spool = open_spool(home, config)
         try:
+            gate = ListenerGate(pairing_service(home, config, spool=spool))
             channel = build_channel(platform, home, channel_config, gate, spool)
             standby = _standby(spool, config, platform)
             asyncio.run(_serve(home, channel, config, gate, standby))

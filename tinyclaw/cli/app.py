@@ -182,7 +182,7 @@ def reset(
 ) -> None:
     """Forget an actor's CLI session, so its next message starts fresh."""
     from tinyclaw.cli.context import load
-    from tinyclaw.runners import home_sessions
+    from tinyclaw.runners import open_session_store
 
     with clean_errors():
         home = home_from(ctx)
@@ -192,7 +192,7 @@ def reset(
                 f"error: no actor {actor!r}; actors: {', '.join(config.actors)}", err=True, fg="red"
             )
             raise typer.Exit(1)
-        home_sessions(home).reset(actor, chat_key)
+        open_session_store(home, config).reset(actor, chat_key)
     typer.echo(f"reset @{actor}" + (f" for {chat_key}" if chat_key else " for every conversation"))
 
 

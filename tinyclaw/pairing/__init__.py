@@ -24,13 +24,17 @@ Modules, by job:
 * ``records``      what pairing knows, as values (identities, the store's contents,
                    answers) and the pure changes to them (profiles, lockouts);
 * ``codes``        one-time codes and the per-home key that protects them;
-* ``storage``      the store on disk, locked and written atomically;
+* ``storage``      the store's interface, the store on disk (locked, written
+                   atomically) and ``copy_pairing`` from one store to another;
+* ``kv_store``     the store in a NATS key-value bucket (compare-and-set), for homes
+                   whose listeners run on several machines;
 * ``sender_side``  the gate every inbound message passes (check, handle_unknown, redeem);
 * ``owner_side``   approving, inviting, revoking, profiles; the owner's chat commands;
 * ``wording``      everything pairing says to a sender, in one voice;
 * ``wiring``       the service built from ``tinyclaw.toml``; notices through the queue.
 """
 
+from tinyclaw.pairing.kv_store import KVPairingStore
 from tinyclaw.pairing.owner_side import (
     ONLY_OWNER,
     OWNER_COMMANDS,
@@ -56,8 +60,13 @@ from tinyclaw.pairing.records import (
     Role,
 )
 from tinyclaw.pairing.sender_side import Clock, Notify, PairingGate, utc_now
-from tinyclaw.pairing.storage import LOCK_FILE
-from tinyclaw.pairing.wiring import DM_IS_USER, pairing_service, queue_notifier
+from tinyclaw.pairing.storage import LOCK_FILE, PairingStorage, PairingStore, copy_pairing
+from tinyclaw.pairing.wiring import (
+    DM_IS_USER,
+    open_pairing_store,
+    pairing_service,
+    queue_notifier,
+)
 from tinyclaw.pairing.wording import ago, in_words, unavailable
 
 __all__ = [
@@ -73,19 +82,24 @@ __all__ = [
     "Decision",
     "Identity",
     "Invite",
+    "KVPairingStore",
     "Notice",
     "Notify",
     "PairingGate",
     "PairingLimits",
     "PairingService",
+    "PairingStorage",
+    "PairingStore",
     "PendingRequest",
     "Profile",
     "RedeemOutcome",
     "RedeemResult",
     "Role",
     "ago",
+    "copy_pairing",
     "in_words",
     "is_owner",
+    "open_pairing_store",
     "owner_command",
     "pairing_service",
     "queue_notifier",

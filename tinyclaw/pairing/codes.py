@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from tinyclaw.core import PairingError
@@ -77,16 +78,19 @@ class CodeKey:
     """The per-home HMAC key: hashes codes, derives request codes, compares hashes.
 
     The key is loaded (or created) once, on first use, so building a service costs no
-    I/O and a home without any pairing activity gets no key file.
+    I/O and a home without any pairing activity gets no key file. ``source`` is the
+    key file, or a function that returns the key (a store that keeps it elsewhere).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, source: Path | Callable[[], bytes]) -> None:
+        self._load: Callable[[], bytes] = (
+            (lambda: load_or_create_key(source)) if isinstance(source, Path) else source
+        )
         self._key: bytes | None = None
 
     def _secret(self) -> bytes:
         if self._key is None:
-            self._key = load_or_create_key(self.path)
+            self._key = self._load()
         return self._key
 
     def _mac(self, *parts: bytes) -> bytes:
@@ -138,15 +142,7 @@ def load_or_create_key(path: Path) -> bytes:
         return _read_key(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask says
-        os.write(fd, secrets.token_bytes(KEY_BYTES))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = _private_tmp(path, new_key())
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -163,9 +159,50 @@ def _read_key(path: Path) -> bytes:
         raise
     except OSError as exc:
         raise PairingError(f"{path}: cannot read the pairing key: {exc}") from None
+    return checked_key(data, str(path))
+
+
+def checked_key(data: bytes, where: str) -> bytes:
+    """``data`` if it is a whole key; PairingError naming ``where`` otherwise."""
     if len(data) != KEY_BYTES:
         raise PairingError(
-            f"{path}: the pairing key is damaged ({len(data)} bytes, expected {KEY_BYTES}); "
+            f"{where}: the pairing key is damaged ({len(data)} bytes, expected {KEY_BYTES}); "
             "delete it to make a new one (pending codes and invites then stop working)"
         )
     return data
+
+
+def new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def read_key_if_any(path: Path) -> bytes | None:
+    """The key in ``path``, or None when none was made yet (nothing is created)."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        return None
+
+
+def write_key(path: Path, key: bytes) -> None:
+    """Replace the key file with ``key`` (atomically, mode 0600): a copied store
+    keeps the key its codes were hashed with."""
+    tmp = _private_tmp(path, checked_key(key, "the key to write"))
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _private_tmp(path: Path, key: bytes) -> Path:
+    """A synced temporary file beside ``path`` holding ``key``, mode 0600."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask says
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp

@@ -39,6 +39,7 @@ from tinyclaw.pairing.records import (
     PendingRequest,
     Profile,
     Role,
+    StoreData,
 )
 from tinyclaw.pairing.sender_side import PairingGate, match
 from tinyclaw.pairing.wording import ago, in_words
@@ -67,7 +68,8 @@ class PairingService(PairingGate):
         hashed = self._hash_or_raise(code)
         _check_join_args(profile, actors)
         now = self._now()
-        with self.store.transaction() as data:
+
+        def approve(data: StoreData) -> tuple[PendingRequest, Identity, Profile]:
             self._prune(data, now)
             request = match(data.requests.values(), hashed)
             if request is None:
@@ -78,6 +80,9 @@ class PairingService(PairingGate):
             joined = records.join(
                 data, ident, now=now, name=profile, actors=actors, label=request.display_name
             )
+            return request, ident, joined
+
+        request, ident, joined = self.store.change(approve)
         notice = Notice(ident, wording.approved(joined.name), request.chat_id)
         log.info("pairing: approved %s into profile %s", ident, joined.name)
         return Approval(ident, joined, notice.text, self._tell(notice), notice.chat_id)
@@ -89,7 +94,8 @@ class PairingService(PairingGate):
         wanted = Identity.parse(target) if Identity.looks_like(target) else None
         hashed = None if wanted is not None else self._hash_or_raise(target)
         now = self._now()
-        with self.store.transaction() as data:
+
+        def deny(data: StoreData) -> PendingRequest:
             self._prune(data, now)
             if wanted is not None:
                 request = data.requests.get(str(wanted))
@@ -99,6 +105,9 @@ class PairingService(PairingGate):
                 raise PairingError(_no_request(target))
             del data.requests[request.identity]
             records.deny_sender(data, request.identity, self.limits, now)
+            return request
+
+        request = self.store.change(deny)
         log.info("pairing: denied %s", request.identity)
         return Identity.parse(request.identity)
 
@@ -118,11 +127,12 @@ class PairingService(PairingGate):
         """
         self._require_owner(by)
         _check_join_args(profile, actors)
-        ttl = self.code_ttl if ttl is None else ttl
-        if not timedelta(0) < ttl <= MAX_INVITE_TTL:
+        lifetime = self.code_ttl if ttl is None else ttl
+        if not timedelta(0) < lifetime <= MAX_INVITE_TTL:
             raise PairingError(f"an invite lives between 1 second and {MAX_INVITE_TTL.days} days")
         now = self._now()
-        with self.store.transaction() as data:
+
+        def invite(data: StoreData) -> str:
             self._prune(data, now)
             if (
                 profile is not None
@@ -141,10 +151,13 @@ class PairingService(PairingGate):
                     role=Role.OWNER if owner else Role.USER,
                     actors=tuple(actors),
                     created_at=now,
-                    expires_at=now + ttl,
+                    expires_at=now + lifetime,
                     created_by=str(by) if by is not None else "cli",
                 )
             )
+            return code
+
+        code = self.store.change(invite)
         log.info("pairing: invite made (profile=%s, owner=%s)", profile, owner)
         return format_code(code)
 
@@ -153,7 +166,8 @@ class PairingService(PairingGate):
         its pending request and open invites. Takes effect on the next message."""
         self._require_owner(by)
         now = self._now()
-        with self.store.transaction() as data:
+
+        def revoke(data: StoreData) -> list[Identity]:
             self._prune(data, now)
             if Identity.looks_like(target):
                 ident = Identity.parse(target)
@@ -161,16 +175,15 @@ class PairingService(PairingGate):
                 had_request = data.requests.pop(str(ident), None) is not None
                 if left is None and not had_request:
                     raise PairingError(f"{ident} is not paired and has no pending request")
-                removed = [ident]
-            else:
-                found = data.profile_named(target)
-                if found is None:
-                    raise PairingError(
-                        f"no profile or identity {target!r} (see tinyclaw pair list)"
-                    )
-                data.drop_profile(target)
-                data.invites = [i for i in data.invites if i.profile != target]
-                removed = [Identity.parse(i) for i in found.identities]
+                return [ident]
+            found = data.profile_named(target)
+            if found is None:
+                raise PairingError(f"no profile or identity {target!r} (see tinyclaw pair list)")
+            data.drop_profile(target)
+            data.invites = [i for i in data.invites if i.profile != target]
+            return [Identity.parse(i) for i in found.identities]
+
+        removed = self.store.change(revoke)
         log.info("pairing: revoked %s", ", ".join(map(str, removed)))
         return removed
 
@@ -179,10 +192,13 @@ class PairingService(PairingGate):
         self._require_owner(by)
         records.check_name(profile)
         now = self._now()
-        with self.store.transaction() as data:
+
+        def link(data: StoreData) -> Profile:
             if data.profile_named(profile) is None:
                 raise PairingError(f"no profile {profile!r} (see tinyclaw pair list)")
             return records.join(data, ident, now=now, name=profile)
+
+        return self.store.change(link)
 
     def update_profile(
         self,
@@ -205,12 +221,16 @@ class PairingService(PairingGate):
             update["role"] = role
         if actors is not None:
             update["actors"] = tuple(dict.fromkeys(actors))  # in order, without repeats
-        with self.store.transaction() as data:
+
+        def update_profile(data: StoreData) -> Profile:
             found = data.profile_named(name)
             if found is None:
                 raise PairingError(f"no profile {name!r} (see tinyclaw pair list)")
             changed = found.model_copy(update=update)
             data.put_profile(changed)
+            return changed
+
+        changed = self.store.change(update_profile)
         log.info("pairing: profile %s is now %s, actors %s", name, changed.role, changed.actors)
         return changed
 

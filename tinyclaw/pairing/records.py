@@ -228,6 +228,15 @@ class StoreData(BaseModel):
     def _rebuild(self) -> None:
         self._by_identity = {i: p for p in self.profiles for i in p.identities}
 
+    def replace_with(self, other: StoreData) -> None:
+        """Become a copy of ``other`` (a store copied from one place to another)."""
+        self.profiles = list(other.profiles)
+        self.requests = dict(other.requests)
+        self.invites = list(other.invites)
+        self.senders = dict(other.senders)
+        self.channel_failures = {ch: list(times) for ch, times in other.channel_failures.items()}
+        self._rebuild()
+
     def prune(self, now: datetime, *, sender_memory: timedelta, channel_window: timedelta) -> None:
         """Forget what has expired, so the file stays small whatever arrives."""
         self.requests = {k: r for k, r in self.requests.items() if r.expires_at > now}

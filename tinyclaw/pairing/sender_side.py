@@ -38,7 +38,7 @@ from tinyclaw.pairing.records import (
     Role,
     StoreData,
 )
-from tinyclaw.pairing.storage import KEY_FILE, PairingStore
+from tinyclaw.pairing.storage import PairingStorage, PairingStore
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -53,7 +53,9 @@ def utc_now() -> datetime:
 
 
 class PairingGate:
-    """Who may talk, and the two ways in, over the store in ``root`` (``home.pairing``).
+    """Who may talk, and the two ways in, over ``store``: a folder (``home.pairing``,
+    the store's files) or a :class:`~tinyclaw.pairing.storage.PairingStorage`
+    (:func:`~tinyclaw.pairing.wiring.open_pairing_store` picks the home's).
 
     Cheap to build (no I/O until used) and safe to use from several processes at once.
     ``now()`` must return timezone-aware datetimes (tests pass a clock they move).
@@ -64,7 +66,7 @@ class PairingGate:
 
     def __init__(
         self,
-        root: Path,
+        store: Path | PairingStorage,
         *,
         owners: Iterable[Identity] = (),
         static_allow: Iterable[Identity] = (),
@@ -77,13 +79,15 @@ class PairingGate:
     ) -> None:
         if code_ttl <= timedelta(0):
             raise PairingError("code_ttl must be positive")
-        self.store = PairingStore(root, lock_timeout=lock_timeout)
+        self.store: PairingStorage = (
+            PairingStore(store, lock_timeout=lock_timeout) if isinstance(store, Path) else store
+        )
         self.owners = frozenset(owners)
         self.static_allow = frozenset(static_allow)
         self.max_pending_per_channel = max_pending_per_channel
         self.code_ttl = code_ttl
         self.limits = limits
-        self._key = CodeKey(root / KEY_FILE)
+        self._key = CodeKey(self.store.secret)
         self._now = now
         self._notify = notify
         self._last_store_error = ""
@@ -148,30 +152,12 @@ class PairingGate:
         # Decide without the lock first: the common answer to a flood is "nothing".
         if data is None or not self._may_answer(data, ident, now):
             return None
-        with self.store.transaction() as data:
-            self._prune(data, now)
-            if not self._may_answer(data, ident, now):
-                return None
-            request = data.requests.get(key)
-            if request is not None:
-                update: dict[str, object] = {"last_told": now}
-                if chat_id:
-                    update["chat_id"] = chat_id[:512]  # the chat they were last told in
-                data.requests[key] = request.model_copy(update=update)
-                code = self._key.request_code(key, request.nonce)
-                return wording.reminder(code, request.expires_at - now)
-            nonce, code = self._fresh_code(data, key)
-            data.requests[key] = PendingRequest(
-                identity=key,
-                display_name=records.clean_label(display_name),
-                code_hash=self._key.hash_code(code),
-                nonce=nonce,
-                created_at=now,
-                expires_at=now + self.code_ttl,
-                last_told=now,
-                chat_id=chat_id[:512] if chat_id else None,
-            )
-            full = self._live_requests(data, ident.channel, now) >= self.max_pending_per_channel
+        answer = self.store.change(lambda data: self._ask(data, ident, display_name, chat_id, now))
+        if answer is None:
+            return None
+        text, is_new, full = answer
+        if not is_new:
+            return text
         log.info("pairing: request from %s (%r)", key, display_name[:64])
         if full:
             log.warning(
@@ -179,7 +165,43 @@ class PairingGate:
                 "there get no answer until the owner approves or denies some",
                 ident.channel,
             )
-        return wording.request(code, self.code_ttl)
+        return text
+
+    def _ask(
+        self,
+        data: StoreData,
+        ident: Identity,
+        display_name: str,
+        chat_id: str | None,
+        now: datetime,
+    ) -> tuple[str, bool, bool] | None:
+        """``handle_unknown``'s change of the store: (the answer, whether the request is
+        new, whether the channel is now full of requests), or None for silence."""
+        key = str(ident)
+        self._prune(data, now)
+        if not self._may_answer(data, ident, now):
+            return None
+        request = data.requests.get(key)
+        if request is not None:
+            update: dict[str, object] = {"last_told": now}
+            if chat_id:
+                update["chat_id"] = chat_id[:512]  # the chat they were last told in
+            data.requests[key] = request.model_copy(update=update)
+            code = self._key.request_code(key, request.nonce)
+            return wording.reminder(code, request.expires_at - now), False, False
+        nonce, code = self._fresh_code(data, key)
+        data.requests[key] = PendingRequest(
+            identity=key,
+            display_name=records.clean_label(display_name),
+            code_hash=self._key.hash_code(code),
+            nonce=nonce,
+            created_at=now,
+            expires_at=now + self.code_ttl,
+            last_told=now,
+            chat_id=chat_id[:512] if chat_id else None,
+        )
+        full = self._live_requests(data, ident.channel, now) >= self.max_pending_per_channel
+        return wording.request(code, self.code_ttl), True, full
 
     def _may_answer(self, data: StoreData, ident: Identity, now: datetime) -> bool:
         key = str(ident)
@@ -211,32 +233,41 @@ class PairingGate:
             return refused
         raw = normalize_code(code)
         hashed = self._key.hash_code(raw) if raw is not None else None
-        with self.store.transaction() as data:
-            self._prune(data, now)
-            refused = self._refuse_guess(data, ident, now)
-            if refused is not None:
-                return refused
-            invite = match(data.invites, hashed)
-            if invite is None:
-                own = match([data.requests[key]] if key in data.requests else [], hashed)
-                if own is not None:
-                    return RedeemResult(ident, RedeemOutcome.OWN_REQUEST, wording.own_request())
-                state = records.record_failure(data, key, ident.channel, self.limits, now)
-                log.warning("pairing: wrong code from %s (%d so far)", key, state.failures)
-                if state.locked_until is not None:
-                    left = state.locked_until - now
-                    return RedeemResult(ident, RedeemOutcome.LOCKED, wording.locked(left))
-                left_tries = self.limits.max_failures - state.failures
-                return RedeemResult(ident, RedeemOutcome.WRONG, wording.wrong(left_tries))
-            current = data.profile_of(key)
-            if current is not None:
-                text = wording.already_paired(current.name)
-                return RedeemResult(ident, RedeemOutcome.ALREADY_PAIRED, text, current)
-            data.invites.remove(invite)
-            profile = records.join(
-                data, ident, now=now, name=invite.profile, role=invite.role, actors=invite.actors
-            )
-        log.info("pairing: %s redeemed an invite into profile %s", key, profile.name)
+        result = self.store.change(lambda data: self._redeem(data, ident, hashed, now))
+        if result.ok:
+            assert result.profile is not None
+            log.info("pairing: %s redeemed an invite into profile %s", key, result.profile.name)
+        return result
+
+    def _redeem(
+        self, data: StoreData, ident: Identity, hashed: str | None, now: datetime
+    ) -> RedeemResult:
+        """``redeem``'s change of the store (it may run again on a newer store)."""
+        key = str(ident)
+        self._prune(data, now)
+        refused = self._refuse_guess(data, ident, now)
+        if refused is not None:
+            return refused
+        invite = match(data.invites, hashed)
+        if invite is None:
+            own = match([data.requests[key]] if key in data.requests else [], hashed)
+            if own is not None:
+                return RedeemResult(ident, RedeemOutcome.OWN_REQUEST, wording.own_request())
+            state = records.record_failure(data, key, ident.channel, self.limits, now)
+            log.warning("pairing: wrong code from %s (%d so far)", key, state.failures)
+            if state.locked_until is not None:
+                left = state.locked_until - now
+                return RedeemResult(ident, RedeemOutcome.LOCKED, wording.locked(left))
+            left_tries = self.limits.max_failures - state.failures
+            return RedeemResult(ident, RedeemOutcome.WRONG, wording.wrong(left_tries))
+        current = data.profile_of(key)
+        if current is not None:
+            text = wording.already_paired(current.name)
+            return RedeemResult(ident, RedeemOutcome.ALREADY_PAIRED, text, current)
+        data.invites.remove(invite)
+        profile = records.join(
+            data, ident, now=now, name=invite.profile, role=invite.role, actors=invite.actors
+        )
         return RedeemResult(ident, RedeemOutcome.LINKED, wording.linked(profile.name), profile)
 
     def _refuse_guess(self, data: StoreData, ident: Identity, now: datetime) -> RedeemResult | None:

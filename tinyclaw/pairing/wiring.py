@@ -3,6 +3,11 @@ through the outgoing queue.
 
 Build the pairing service of a home from its ``tinyclaw.toml``.
 
+The store is the home's ``pairing/`` folder, or, when ``[spool] backend = "nats"``,
+the ``PREFIX_pairing`` bucket of the NATS servers, so listeners and workers on
+several machines agree on who is paired (:func:`open_pairing_store`, the one place
+that decides; nothing else looks at the backend).
+
 The config contributes what does not live in the store: ``[pairing] owners``
 (``channel:user_id`` strings), each ``[channels.X] allow_from`` list (user ids of that
 channel), the code lifetime and the pending cap. Listeners, the worker and
@@ -24,7 +29,9 @@ notice cannot be addressed and the approver is told to pass it on by hand.
 
 from __future__ import annotations
 
-from tinyclaw.config import ChannelsConfig, Config, PairingConfig
+from typing import Any
+
+from tinyclaw.config import ChannelsConfig, Config, PairingConfig, load_home_config
 from tinyclaw.core import (
     ConfigError,
     Home,
@@ -34,10 +41,26 @@ from tinyclaw.core import (
     parse_duration,
     unique_name,
 )
+from tinyclaw.pairing.kv_store import BUCKET, KVPairingStore
 from tinyclaw.pairing.owner_side import PairingService
 from tinyclaw.pairing.records import Identity, Notice
 from tinyclaw.pairing.sender_side import Clock, Notify, utc_now
-from tinyclaw.spool import Spool
+from tinyclaw.pairing.storage import PairingStorage, PairingStore
+from tinyclaw.spool import Spool, SpoolBackend, open_spool, open_store_bucket
+
+
+def open_pairing_store(home: Home, config: Config | None, spool: object = None) -> PairingStorage:
+    """The home's pairing store, as ``[spool]`` says: ``pairing/`` in the home on
+    files; on NATS the bucket ``PREFIX_pairing``, through ``spool``'s connection when
+    it is a NATS spool, else through a connection of its own (SpoolUnavailableError
+    when no server answers)."""
+    if config is None:
+        return PairingStore(home.pairing)
+    kv = open_store_bucket(config, BUCKET, spool)
+    if kv is None:
+        return PairingStore(home.pairing)
+    where = f"the NATS bucket {config.spool.stream_prefix}_{BUCKET}"
+    return KVPairingStore(kv, where=where)
 
 
 def owners_from(config: PairingConfig) -> set[Identity]:
@@ -64,16 +87,18 @@ def pairing_service(
     *,
     notify: Notify | None = None,
     now: Clock = utc_now,
+    spool: object = None,
 ) -> PairingService:
     """The service for ``home``; with ``config=None`` (no ``tinyclaw.toml`` yet) there are
-    no config owners or allow-lists and the defaults apply."""
+    no config owners or allow-lists and the defaults apply. ``spool`` is the caller's
+    open queue, whose connection a store on NATS shares (see :func:`open_pairing_store`)."""
     pairing = config.pairing if config is not None else PairingConfig()
     try:
         ttl = parse_duration(pairing.code_ttl)
     except ConfigError as exc:
         raise ConfigError(f"tinyclaw.toml: pairing.code_ttl: {exc}") from None
     return PairingService(
-        home.pairing,
+        open_pairing_store(home, config, spool),
         owners=owners_from(pairing),
         static_allow=allow_lists_from(config.channels) if config is not None else set(),
         now=now,
@@ -112,9 +137,11 @@ def notice_reply(notice: Notice) -> Reply:
     )
 
 
-def queue_notifier(home: Home, spool: Spool | None = None) -> Notify:
+def queue_notifier(home: Home, spool: SpoolBackend[Any] | Spool | None = None) -> Notify:
     """A :data:`~tinyclaw.pairing.sender_side.Notify` that queues the notice for the listener.
 
+    Without ``spool`` the notice goes to the home's queue as ``tinyclaw.toml`` says
+    (the files, or the NATS servers, opened for the notice and closed after it).
     Raises only TinyclawError subclasses (the service then keeps the approval and says
     the sender was not told), never a bare OSError.
     """
@@ -122,8 +149,24 @@ def queue_notifier(home: Home, spool: Spool | None = None) -> Notify:
     def notify(notice: Notice) -> None:
         reply = notice_reply(notice)
         try:  # the spool is made on first use: approving needs no queue folders until then
-            (spool if spool is not None else Spool(home)).put_reply(reply)
+            if spool is not None:
+                spool.put_reply(reply)
+                return
+            queue = _home_queue(home)
+            try:
+                queue.put_reply(reply)
+            finally:
+                close = getattr(queue, "close", None)
+                if close is not None:
+                    close()
         except OSError as exc:
             raise SpoolError(f"could not queue the notice for {notice.identity}: {exc}") from exc
 
     return notify
+
+
+def _home_queue(home: Home) -> SpoolBackend[Any] | Spool:
+    """The home's queue for one notice: NATS when its configuration says so."""
+    if not home.config_file.exists():
+        return Spool(home)
+    return open_spool(home, load_home_config(home))

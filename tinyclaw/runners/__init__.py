@@ -30,11 +30,18 @@ if TYPE_CHECKING:
     from tinyclaw.runners.contract import ERROR_KILLED
     from tinyclaw.runners.groups import GroupLedger
     from tinyclaw.runners.images import MAX_IMAGES, sniff
+    from tinyclaw.runners.kv_sessions import KVSessionStore, open_session_store
     from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
     from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, Steer
     from tinyclaw.runners.redacting import RedactingRunner
     from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
-    from tinyclaw.runners.sessions import FILE_NAME, home_sessions
+    from tinyclaw.runners.sessions import (
+        FILE_NAME,
+        Sessions,
+        SessionState,
+        copy_sessions,
+        home_sessions,
+    )
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
@@ -48,6 +55,7 @@ __all__ = [
     "Decision",
     "GroupLedger",
     "JsonlTail",
+    "KVSessionStore",
     "LiveSink",
     "Probe",
     "ProcessRunner",
@@ -57,15 +65,19 @@ __all__ = [
     "RunResult",
     "Runner",
     "Sandbox",
+    "SessionState",
     "SessionStore",
+    "Sessions",
     "Steer",
     "build_claude_argv",
     "build_cli_env",
     "build_codex_argv",
+    "copy_sessions",
     "default_search_dirs",
     "home_sessions",
     "live_path",
     "make_runner",
+    "open_session_store",
     "probe_bwrap",
     "resolve_command",
     "sniff",

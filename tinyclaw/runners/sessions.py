@@ -14,6 +14,13 @@ only if no reset happened since (:meth:`SessionStore.set` with that lease).
 
 A file that cannot be read counts as empty: losing a session id only means the next
 message starts a new conversation, which is better than not answering at all.
+
+That is :class:`SessionStore`, the files. When the queue is on NATS the same
+documents live in the bucket ``PREFIX_sessions``, one key per actor
+(:class:`~tinyclaw.runners.kv_sessions.KVSessionStore`), so an actor's sessions follow
+it to whichever worker node runs it. Both keep the rules above through
+:class:`SessionKeeping`; :func:`~tinyclaw.runners.kv_sessions.open_session_store`
+picks the home's, and :func:`copy_sessions` copies every actor's from one to another.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from filelock import FileLock
 
@@ -54,17 +62,141 @@ class Lease:
     generation: tuple[int, int]
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class _State:
+class SessionState:
+    """One actor's document: session id per conversation, reset generations."""
+
     sessions: dict[str, str]
     generations: dict[str, int]
 
     def generation(self, conversation: str) -> tuple[int, int]:
         return self.generations.get(_ALL, 0), self.generations.get(conversation, 0)
 
+    def to_json(self) -> bytes:
+        payload = {
+            "version": _VERSION,
+            "sessions": dict(sorted(self.sessions.items())),
+            "generations": dict(sorted(self.generations.items())),
+        }
+        return json.dumps(payload, indent=2, ensure_ascii=False).encode() + b"\n"
 
-class SessionStore:
-    """``lease``/``set``/``reset`` of session ids keyed by (actor, conversation).
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> SessionState:
+        """The state in a parsed document; what is not well-formed counts as absent."""
+        data = data or {}
+        sessions = data.get("sessions")
+        generations = data.get("generations")
+        return cls(
+            {str(k): v for k, v in sessions.items() if isinstance(v, str)}
+            if isinstance(sessions, dict)
+            else {},
+            {str(k): v for k, v in generations.items() if isinstance(v, int)}
+            if isinstance(generations, dict)
+            else {},
+        )
+
+
+# A change of one actor's state: its result, and whether the state must be saved.
+Change = Callable[[SessionState], tuple[T, bool]]
+
+
+class Sessions(Protocol):
+    """What the worker and ``tinyclaw reset`` need of a session store, and what
+    :func:`copy_sessions` needs to move one."""
+
+    def lease(self, actor: str, conversation: str) -> Lease: ...
+
+    def get(self, actor: str, conversation: str) -> str | None: ...
+
+    def set(
+        self, actor: str, conversation: str, session_id: str, lease: Lease | None = None
+    ) -> bool: ...
+
+    def reset(self, actor: str, conversation: str | None = None) -> None: ...
+
+    def actors(self) -> list[str]: ...
+
+    def load_state(self, actor: str) -> SessionState: ...
+
+    def replace_state(self, actor: str, state: SessionState) -> None: ...
+
+
+class SessionKeeping:
+    """The rules of leases, generations and resets over one document per actor;
+    a store provides ``load_state`` and ``_change`` (read, change, save if asked)."""
+
+    def load_state(self, actor: str) -> SessionState:
+        raise NotImplementedError
+
+    def _change(self, actor: str, change: Change[T]) -> T:
+        raise NotImplementedError
+
+    # -- reading -------------------------------------------------------------------
+
+    def lease(self, actor: str, conversation: str) -> Lease:
+        """The session a run should resume, with the generation to store its result."""
+        state = self.load_state(actor)
+        return Lease(state.sessions.get(conversation), state.generation(conversation))
+
+    def get(self, actor: str, conversation: str) -> str | None:
+        return self.lease(actor, conversation).session_id
+
+    # -- writing -------------------------------------------------------------------
+
+    def set(
+        self, actor: str, conversation: str, session_id: str, lease: Lease | None = None
+    ) -> bool:
+        """Remember ``session_id`` for the conversation, unless a reset came after
+        ``lease`` was taken (then the run's session is dropped: returns False)."""
+
+        def remember(state: SessionState) -> tuple[bool, bool]:
+            if lease is not None and state.generation(conversation) != lease.generation:
+                log.info(
+                    "actor=%s %s: reset during the run; its session is not kept",
+                    actor,
+                    conversation,
+                )
+                return False, False
+            if state.sessions.get(conversation) == session_id:
+                return True, False
+            state.sessions[conversation] = session_id
+            return True, True
+
+        return self._change(actor, remember)
+
+    def reset(self, actor: str, conversation: str | None = None) -> None:
+        """Forget one conversation's session, or (``None``) all of the actor's; a run
+        under way for it will not bring its session back."""
+
+        def forget(state: SessionState) -> tuple[None, bool]:
+            if conversation is None:
+                state.sessions.clear()
+                key = _ALL
+            else:
+                state.sessions.pop(conversation, None)
+                key = conversation
+            state.generations[key] = state.generations.get(key, 0) + 1
+            return None, True
+
+        self._change(actor, forget)
+
+    def replace_state(self, actor: str, state: SessionState) -> None:
+        """Make ``state`` the actor's document (copying a store)."""
+
+        def replace(current: SessionState) -> tuple[None, bool]:
+            current.sessions = dict(state.sessions)
+            current.generations = dict(state.generations)
+            return None, True
+
+        self._change(actor, replace)
+
+
+class SessionStore(SessionKeeping):
+    """``lease``/``set``/``reset`` of session ids keyed by (actor, conversation), in
+    files.
 
     ``root`` is the folder holding one folder per actor (the home's ``actors/``);
     ``legacy`` is where version 1 kept ``<actor>.json`` (read once, then moved)."""
@@ -118,31 +250,16 @@ class SessionStore:
             aside.name,
         )
 
-    def _load(self, actor: str) -> _State:
+    def _load(self, actor: str) -> SessionState:
         data = self._read(self._file(actor))
         if data is None and self.legacy is not None:
             data = self._read(self.legacy / f"{actor}.json")
-        data = data or {}
-        sessions = data.get("sessions")
-        generations = data.get("generations")
-        return _State(
-            {str(k): v for k, v in sessions.items() if isinstance(v, str)}
-            if isinstance(sessions, dict)
-            else {},
-            {str(k): v for k, v in generations.items() if isinstance(v, int)}
-            if isinstance(generations, dict)
-            else {},
-        )
+        return SessionState.from_json(data)
 
-    def _save(self, actor: str, state: _State) -> None:
+    def _save(self, actor: str, state: SessionState) -> None:
         file = self._file(actor)
-        payload = {
-            "version": _VERSION,
-            "sessions": dict(sorted(state.sessions.items())),
-            "generations": dict(sorted(state.generations.items())),
-        }
         file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(file, json.dumps(payload, indent=2, ensure_ascii=False).encode() + b"\n")
+        atomic_write(file, state.to_json())
         if self.legacy is not None:
             (self.legacy / f"{actor}.json").unlink(missing_ok=True)
 
@@ -151,52 +268,35 @@ class SessionStore:
         file.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(str(file.with_suffix(".lock")), timeout=30)
 
-    # -- reading -------------------------------------------------------------------
-
-    def lease(self, actor: str, conversation: str) -> Lease:
-        """The session a run should resume, with the generation to store its result."""
+    def load_state(self, actor: str) -> SessionState:
         with self._lock(actor):
-            state = self._load(actor)
-        return Lease(state.sessions.get(conversation), state.generation(conversation))
+            return self._load(actor)
 
-    def get(self, actor: str, conversation: str) -> str | None:
-        return self.lease(actor, conversation).session_id
-
-    # -- writing -------------------------------------------------------------------
-
-    def set(
-        self, actor: str, conversation: str, session_id: str, lease: Lease | None = None
-    ) -> bool:
-        """Remember ``session_id`` for the conversation, unless a reset came after
-        ``lease`` was taken (then the run's session is dropped: returns False)."""
+    def _change(self, actor: str, change: Change[T]) -> T:
         with self._lock(actor), self._locked(actor):
             state = self._load(actor)
-            if lease is not None and state.generation(conversation) != lease.generation:
-                log.info(
-                    "actor=%s %s: reset during the run; its session is not kept",
-                    actor,
-                    conversation,
-                )
-                return False
-            if state.sessions.get(conversation) == session_id:
-                return True
-            state.sessions[conversation] = session_id
-            self._save(actor, state)
-            return True
+            result, save = change(state)
+            if save:
+                self._save(actor, state)
+            return result
 
-    def reset(self, actor: str, conversation: str | None = None) -> None:
-        """Forget one conversation's session, or (``None``) all of the actor's; a run
-        under way for it will not bring its session back."""
-        with self._lock(actor), self._locked(actor):
-            state = self._load(actor)
-            if conversation is None:
-                state.sessions.clear()
-                key = _ALL
-            else:
-                state.sessions.pop(conversation, None)
-                key = conversation
-            state.generations[key] = state.generations.get(key, 0) + 1
-            self._save(actor, state)
+    def actors(self) -> list[str]:
+        """The actors that have a session file (or one kept by version 1)."""
+        found = {p.parent.name for p in self.root.glob(f"*/{FILE_NAME}")}
+        if self.legacy is not None:
+            found |= {p.stem for p in self.legacy.glob("*.json")}
+        return sorted(name for name in found if NAME_RE.fullmatch(name))
+
+
+def copy_sessions(source: Sessions, target: Sessions) -> int:
+    """Copy every actor's sessions (and reset generations) from ``source`` to
+    ``target``, replacing what ``target`` held for those actors; returns how many
+    actors were copied. Used to move a home between the files and NATS; stop the
+    worker first, or a session a run writes meanwhile is not copied."""
+    actors = source.actors()
+    for actor in actors:
+        target.replace_state(actor, source.load_state(actor))
+    return len(actors)
 
 
 def home_sessions(home: Home) -> SessionStore:

@@ -15,7 +15,7 @@ from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 if TYPE_CHECKING:
-    from tinyclaw.spool.choice import open_spool, require_file_spool
+    from tinyclaw.spool.choice import open_spool, open_store_bucket, require_file_spool
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.lease import Lease, LeaseState, once
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
@@ -36,6 +36,7 @@ __all__ = [
     "SpoolError",
     "once",
     "open_spool",
+    "open_store_bucket",
     "probe_nats",
     "prune",
     "recover_tmp",

@@ -12,7 +12,7 @@ from typing import Any
 
 from tinyclaw.config import Config
 from tinyclaw.core import ConfigError, Home
-from tinyclaw.spool.backend import SpoolBackend
+from tinyclaw.spool.backend import KeyValue, SpoolBackend
 from tinyclaw.spool.maildir import Spool
 
 
@@ -42,3 +42,19 @@ def open_spool(
     from tinyclaw.spool.jetstream import open_jetstream
 
     return open_jetstream(config.spool, redact=redact, actors=actors)
+
+
+def open_store_bucket(config: Config, name: str, spool: object = None) -> KeyValue | None:
+    """The key-value bucket ``name`` (``pairing``, ``sessions``) of a home whose
+    ``[spool]`` is on NATS: ``spool``'s own when it is given and has buckets (the
+    listener's or the worker's connection), else one on a connection of its own.
+    None on files, where each store keeps its own files."""
+    if config.spool.backend == "file":
+        return None
+    kv = getattr(spool, "kv", None)
+    if kv is not None:
+        found: KeyValue = kv(name)
+        return found
+    from tinyclaw.spool.jetstream import open_bucket
+
+    return open_bucket(config.spool, name)

@@ -64,11 +64,13 @@ class WorkerAccess:
     def for_home(
         cls, home: Home, config: Config, spool: Spool | None = None, *, now: Clock = utc_now
     ) -> WorkerAccess:
-        """The check of ``home``: its pairing store and ``tinyclaw.toml``, with approvals
-        from chat announced through the outgoing queue. ``now`` is the clock that decides
+        """The check of ``home``: its pairing store (in ``spool``'s buckets when the
+        queue is on NATS) and ``tinyclaw.toml``, with approvals from chat announced
+        through the outgoing queue. ``now`` is the clock that decides
         expiry and lockouts (tests pass one they move; the worker takes the default)."""
         notify = queue_notifier(home, spool)
-        return cls(pairing_service(home, config, notify=notify, now=now), config)
+        service = pairing_service(home, config, notify=notify, now=now, spool=spool)
+        return cls(service, config)
 
     @staticmethod
     def applies_to(message: Inbound) -> bool:

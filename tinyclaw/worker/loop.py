@@ -40,8 +40,8 @@ from tinyclaw.runners import (
     Runner,
     RunRequest,
     RunResult,
-    SessionStore,
-    home_sessions,
+    Sessions,
+    open_session_store,
 )
 from tinyclaw.spool import Spool
 from tinyclaw.teams import Coordinator
@@ -97,7 +97,7 @@ class Worker:
         runners: Mapping[str, Runner],
         *,
         spool: Spool | None = None,
-        sessions: SessionStore | None = None,
+        sessions: Sessions | None = None,
         events: EventLog | None = None,
         clock: Callable[[], float] = time.time,
         progress: ProgressSink | None = None,
@@ -123,7 +123,7 @@ class Worker:
         self._rebuild = rebuild
         self._watcher: Watcher | None = None
         self._retired_pools: list[ThreadPoolExecutor] = []
-        self.sessions = sessions or home_sessions(home)
+        self.sessions = sessions or open_session_store(home, config, self.spool)
         self.journal = RunJournal(home.state / "results")
         # The CLIs' process groups, as build_runners records them (state/runs/).
         self.ledger = ledger or GroupLedger(home.runs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tinyclaw.core import SpoolUnavailableError
 from tinyclaw.spool.jetstream.connection import NatsConnection, NatsSettings
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
-from tinyclaw.spool.jetstream.settings import nats_settings, open_jetstream, probe
+from tinyclaw.spool.jetstream.settings import nats_settings, open_bucket, open_jetstream, probe
 from tinyclaw.spool.jetstream.spool import JetStreamSpool
 from tinyclaw.spool.jetstream.streams import Handle
 
@@ -22,6 +22,7 @@ __all__ = [
     "NatsSettings",
     "SpoolUnavailableError",
     "nats_settings",
+    "open_bucket",
     "open_jetstream",
     "probe",
 ]

@@ -12,6 +12,8 @@ from typing import Any
 from tinyclaw.config import SpoolConfig
 from tinyclaw.core import ConfigError
 from tinyclaw.spool.jetstream.connection import NatsConnection, NatsSettings
+from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
+from tinyclaw.spool.jetstream.layout import Layout
 from tinyclaw.spool.jetstream.spool import JetStreamSpool
 
 
@@ -60,6 +62,22 @@ def open_jetstream(
             dedupe_hours=config.dedupe_hours,
             actors=actors,
             owns_connection=True,
+        )
+    except BaseException:
+        conn.close()
+        raise
+
+
+def open_bucket(
+    config: SpoolConfig, name: str, environ: Mapping[str, str] | None = None
+) -> JetStreamKeyValue:
+    """The home's key-value bucket ``name`` alone, on a connection of its own: for a
+    command that needs a store but not the queue (``tinyclaw pair``). The connection
+    lasts as long as the process."""
+    conn = NatsConnection(nats_settings(config, environ))
+    try:
+        return JetStreamKeyValue(
+            conn, Layout(config.stream_prefix).bucket(name), replicas=config.replicas
         )
     except BaseException:
         conn.close()
