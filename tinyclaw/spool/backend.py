@@ -33,9 +33,9 @@ check:
 * **Recovery.** ``recover`` returns every claim a crashed process left to its
   actor's inbox with one attempt counted, failing it past ``max_attempts``.
 
-The session, pairing and schedule stores keep their own files today; a shared
-backend provides them through :class:`KeyValue` (the JetStream backend's
-``kv(name)``).
+The session and pairing stores have their own file implementations; on a shared
+backend they live in its :class:`KeyValue` buckets (the JetStream backend's
+``kv(name)``: ``sessions``, ``pairing``). Schedules keep their files today.
 """
 
 from __future__ import annotations
