@@ -9,6 +9,12 @@ from a :class:`~tinyclaw.pairing.sender_side.PairingGate`, so a listener built w
 The Gate contract says: never raise for a stranger's input. So a user id that is not
 a valid identity is simply "not allowed", and a store that is unreadable or locked
 answers "not allowed" (and is logged) instead of raising into the platform loop.
+
+One thing does raise: a store on NATS whose servers do not answer
+(:class:`~tinyclaw.core.SpoolUnavailableError`, as the queue's ``put`` would). The
+listener then treats the message as one it cannot queue yet: nothing of it is queued,
+the sender is not answered, and the platform hands it over again, to be decided once
+the servers answer. Fail-closed for strangers, and nothing lost for paired senders.
 """
 
 from __future__ import annotations
