@@ -23,13 +23,16 @@ from tests.pairing.stack import tinyclaw
 from tests.spool.nats_backend import NatsHome
 from tests.spool.nats_servers import single_server
 from tests.support.channels import ALICE_ID, RecordedSleeps
-from tests.support.waiting import until
-from tests.support.worker import fake_cli_config, write_config
+from tests.support.messages import message
+from tests.support.waiting import until, wait_for
+from tests.support.worker import fake_cli_config, worker_process, write_config
+from tests.worker.test_nats_worker import answered
 from tinyclaw.channels.pairing_gate import ListenerGate
 from tinyclaw.channels.telegram import TelegramChannel
 from tinyclaw.config import ChannelConfig, load_config
 from tinyclaw.core.errors import PairingError, PairingStoreError
 from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Inbound, Sender
 from tinyclaw.pairing import (
     Identity,
     KVPairingStore,
@@ -208,6 +211,32 @@ def test_copying_the_store_from_files_to_nats_keeps_profiles_and_live_codes(
     back = Home(tmp_path / "back")
     assert copy_pairing(target, PairingStore(back.pairing)) == 2
     assert PairingService(back.pairing).check(Identity("telegram", "77")).allowed
+
+
+def from_bob(text: str) -> Inbound:
+    """What a Telegram listener queues for Bob's message."""
+    return message(text, channel="telegram", chat=str(BOB_ID), sender=Sender(id=str(BOB_ID)))
+
+
+def test_a_worker_node_checks_senders_against_the_store_on_nats(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """The worker's second look reads the shared store too: a stranger's message that
+    got into the queue is failed, and once Bob is paired on another machine his next
+    message is answered."""
+    box_a = machine(tmp_path / "box-a", nats_home)
+    box_b = machine(tmp_path / "box-b", nats_home)
+    spool = nats_home.open()
+    with worker_process(box_a):
+        spool.put(from_bob("@assistant hello"))
+        wait_for(lambda: spool.depths()["failed"] == 1, what="the stranger's message failed")
+        assert answered(spool, "telegram") == []
+        on_b = service_of(box_b)
+        assert on_b.redeem(Identity("telegram", str(BOB_ID)), on_b.invite()).ok
+        again = from_bob("@assistant hello again")
+        spool.put(again)
+        [reply] = wait_for(lambda: answered(spool, "telegram"), what="the answer to Bob")
+    assert reply.in_reply_to == again.id and spool.depths()["failed"] == 1
 
 
 def serve_telegram(
