@@ -107,3 +107,14 @@ def test_sessions_copy_from_files_to_nats_and_back(
     assert copy_sessions(on_nats, back) == 2
     assert back.get("coder", "cli:local") == "s-2"
     assert back.actors() == ["assistant", "coder"]
+
+
+def test_a_damaged_session_document_on_nats_starts_the_conversations_fresh(
+    nats_home: NatsHome,
+) -> None:
+    kv = nats_home.open().kv("sessions")
+    kv.put("assistant", b'{"sessions": ["not", "a", "map"')
+    sessions = KVSessionStore(kv)
+    assert sessions.get("assistant", "telegram:1") is None  # answered, not failed
+    assert sessions.set("assistant", "telegram:1", "s-1") is True
+    assert json.loads(kv.get("assistant") or b"")["sessions"] == {"telegram:1": "s-1"}
