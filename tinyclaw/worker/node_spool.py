@@ -172,6 +172,8 @@ class NodeSpool:
         if actor is not None and box == self.inbox(actor):
             released = self.inner.release(rewritten, actor)
             if released is None:
-                raise SpoolError(f"{handle.name}: its claim was taken over before it was given back")
+                raise SpoolError(
+                    f"{handle.name}: its claim was taken over before it was given back"
+                )
             return released
         return rewritten
