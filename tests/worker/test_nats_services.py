@@ -135,6 +135,33 @@ def test_a_second_worker_owning_the_same_actor_fires_nothing_that_already_fired(
     assert caught_up.next_run is not None and caught_up.next_run > now
 
 
+def test_one_node_started_on_two_machines_at_once_fires_each_slot_once(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """Both workers see the same job and heartbeats due at the same moment: for each
+    run one of them wins the claim and queues it, the other skips it."""
+    one_node = '[nodes.box-a]\nactors = ["assistant", "coder"]\n'
+    first = machine(tmp_path / "first", nats_home, one_node)
+    second = machine(tmp_path / "second", nats_home, one_node)
+    slot = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    add_hourly_job(first, slot)
+    add_hourly_job(second, slot)
+    spool = nats_home.open()
+
+    def decided() -> list[str]:
+        return [e["key"] for home in (first, second) for e in events(home, "schedule.skipped")]
+
+    with worker_process(first, node="box-a"), worker_process(second, node="box-a"):
+        wait_for(lambda: "report" in decided(), what="the job skipped by the loser")
+        wait_for(lambda: runs_of(spool, "job", "report"), what="the job's run")
+        wait_for(lambda: runs_of(spool, "heartbeat", "assistant"), what="the heartbeat")
+        wait_for(lambda: runs_of(spool, "heartbeat", "coder"), what="the other heartbeat")
+    assert sorted(queued_by(first) + queued_by(second)) == ["assistant", "assistant", "coder"]
+    assert len(runs_of(spool, "job", "report")) == 1
+    assert len(runs_of(spool, "heartbeat", "assistant")) == 1
+    assert len(runs_of(spool, "heartbeat", "coder")) == 1
+
+
 def due(key: str, slot: datetime, kind: str = "job") -> DueRun:
     return DueRun(
         key=key,
