@@ -10,13 +10,19 @@ that runs it."""
 from __future__ import annotations
 
 import json
+import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.spool.nats_backend import NatsHome
 from tests.support.commands import events
 from tests.support.waiting import wait_for
-from tests.support.worker import fake_cli_config, worker_process, write_config
+from tests.support.worker import (
+    fake_cli_config,
+    start_worker_process,
+    worker_process,
+    write_config,
+)
 from tests.worker.test_nats_worker import answered
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply
@@ -54,6 +60,7 @@ def machine(root: Path, nats: NatsHome, nodes: str) -> Home:
     return home
 
 
+ONE_NODE = '[nodes.box-a]\nactors = ["assistant", "coder"]\n'
 TWO_NODES = '[nodes.box-a]\nactors = ["assistant"]\n\n[nodes.box-b]\nactors = ["coder"]\n'
 
 
@@ -110,9 +117,8 @@ def test_a_second_worker_owning_the_same_actor_fires_nothing_that_already_fired(
     """box-a's worker runs on one machine, then on a second one too (its home a
     copy from an hour before: its job file is one slot behind). The second fires
     neither the heartbeat nor the job's past slot again, and catches its file up."""
-    one_node = '[nodes.box-a]\nactors = ["assistant", "coder"]\n'
-    first = machine(tmp_path / "first", nats_home, one_node)
-    second = machine(tmp_path / "second", nats_home, one_node)
+    first = machine(tmp_path / "first", nats_home, ONE_NODE)
+    second = machine(tmp_path / "second", nats_home, ONE_NODE)
     now = datetime.now(UTC).replace(microsecond=0)
     add_hourly_job(first, now - timedelta(minutes=1))
     add_hourly_job(second, now - timedelta(minutes=61))
@@ -140,9 +146,8 @@ def test_one_node_started_on_two_machines_at_once_fires_each_slot_once(
 ) -> None:
     """Both workers see the same job and heartbeats due at the same moment: for each
     run one of them wins the claim and queues it, the other skips it."""
-    one_node = '[nodes.box-a]\nactors = ["assistant", "coder"]\n'
-    first = machine(tmp_path / "first", nats_home, one_node)
-    second = machine(tmp_path / "second", nats_home, one_node)
+    first = machine(tmp_path / "first", nats_home, ONE_NODE)
+    second = machine(tmp_path / "second", nats_home, ONE_NODE)
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     add_hourly_job(first, slot)
     add_hourly_job(second, slot)
@@ -160,6 +165,28 @@ def test_one_node_started_on_two_machines_at_once_fires_each_slot_once(
     assert len(runs_of(spool, "job", "report")) == 1
     assert len(runs_of(spool, "heartbeat", "assistant")) == 1
     assert len(runs_of(spool, "heartbeat", "coder")) == 1
+
+
+def test_a_node_killed_between_queueing_a_run_and_marking_it_fires_it_once(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """The claim is this machine's: restarted, the node takes it back at once and
+    queues the run again, which the queue's dedupe key drops."""
+    home = machine(tmp_path / "box-a", nats_home, ONE_NODE)
+    for actor in ("assistant", "coder"):
+        (home.actor_dir(actor) / "HEARTBEAT.md").unlink()  # the job alone
+    add_hourly_job(home, datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))
+    crashed = start_worker_process(home, node="box-a", TINYCLAW_FAILPOINT="schedule.queued")
+    assert crashed.wait(60) == -signal.SIGKILL, crashed.stderr.read()  # type: ignore[union-attr]
+    crashed.stderr.close()  # type: ignore[union-attr]
+    spool = nats_home.open()
+    with worker_process(home, node="box-a"):
+        wait_for(lambda: runs_of(spool, "job", "report"), what="the job's run")
+        wait_for(lambda: JobStore.for_home(home).get("report").runs, what="the job marked")
+    assert len(runs_of(spool, "job", "report")) == 1
+    assert JobStore.for_home(home).get("report").runs == 1
+    log = (home.logs / "worker.log").read_text(encoding="utf-8")
+    assert "was already queued before a restart" in log
 
 
 def due(key: str, slot: datetime, kind: str = "job") -> DueRun:
