@@ -192,6 +192,64 @@ class SpoolContract:
         assert list(spool.pending("coder")) == []
         assert self.failures(spool) == {message.id: "busy; gave up after 3 attempts"}
 
+    # -- rewriting a claimed message (a voice note's transcript) ---------------------
+
+    def test_a_rewritten_claim_stays_claimed_and_keeps_its_new_content(
+        self, spool: Backend
+    ) -> None:
+        """The transcript is written into the claimed message: it stays this run's,
+        and a release (the worker stops) gives back the transcribed message, which
+        the next run reads without transcribing again."""
+        message = make_message("")
+        spool.put_for("coder", message)
+        claimed = spool.claim(next(spool.pending("coder")), "coder")
+        heard = message.model_copy(
+            update={"text": "buy milk", "meta": {"transcription": {"ok": True}}}
+        )
+        claimed = spool.rewrite(claimed, heard)
+        assert list(spool.pending("coder")) == []
+        assert spool.load(claimed) == heard
+        assert spool.depths()["processing"] == 1
+        assert spool.release(claimed, "coder") is not None
+        [back] = list(spool.pending("coder"))
+        assert spool.load(back) == heard
+        again = spool.claim(back, "coder")
+        assert again is not None and spool.load(again) == heard
+        spool.complete(again)
+        assert list(spool.pending("coder")) == []
+        assert spool.depths()["processing"] == 0
+
+    def test_a_rewritten_message_keeps_its_content_through_a_retry_and_a_crash(
+        self, home: Home, clock: Clock
+    ) -> None:
+        """A retry rewritten with its own attempt and backoff (the CLI killed from
+        outside) waits with them; a crash after a rewrite gives back the rewritten
+        message with one more attempt counted."""
+        crashed = self.make_backend(home, clock)
+        message = make_message("")
+        crashed.put_for("coder", message)
+        claimed = crashed.claim(next(crashed.pending("coder")), "coder")
+        retried = message.model_copy(
+            update={"attempts": 1, "not_before": clock.now + 3.0, "meta": {"killed_retry": True}}
+        )
+        claimed = crashed.rewrite(claimed, retried)
+        assert crashed.release(claimed, "coder") is not None
+        [back] = list(crashed.pending("coder"))
+        assert crashed.load(back) == retried
+        claimed = crashed.claim(back, "coder")
+        heard = retried.model_copy(update={"text": "buy milk"})
+        crashed.rewrite(claimed, heard)
+
+        restarted = self.make_backend(home, clock)
+        assert restarted.recover(max_attempts=5, backoff=5.0).requeued == 1
+        [back] = list(restarted.pending("coder"))
+        again = restarted.load(back)
+        assert (again.text, again.meta, again.attempts) == ("buy milk", heard.meta, 2)
+        claimed = restarted.claim(back, "coder")
+        assert restarted.fail(claimed, "the CLI refused it") is not None
+        assert self.failures(restarted) == {message.id: "the CLI refused it"}
+        assert list(restarted.pending("coder")) == []
+
     # -- the seen filter -------------------------------------------------------------
 
     def test_a_redelivered_platform_message_is_queued_once(self, spool: Backend) -> None:

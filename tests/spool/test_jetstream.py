@@ -114,6 +114,29 @@ def test_a_message_whose_workers_keep_vanishing_ends_in_failed_with_its_reason(
     assert third.depths()["processing"] == 0
 
 
+def test_a_rewritten_message_lives_with_its_claim_and_is_failed_as_rewritten(
+    nats: NatsHome,
+) -> None:
+    """The stream's copy of a message never changes: the transcript a worker writes
+    in is kept in the claim record, which another worker's view reads too, and it
+    is what the failed stream keeps; nothing of it is left once the message ends."""
+    spool, other = nats.open(), nats.open()
+    message = make_message("")
+    spool.put_for("coder", message)
+    claimed = spool.claim(next(spool.pending("coder")), "coder")
+    assert claimed is not None
+    heard = message.model_copy(update={"text": "water the plants"})
+    spool.release(spool.rewrite(claimed, heard), "coder")
+    [seen] = other.pending("coder")
+    assert other.load(seen).text == "water the plants"
+    claimed = other.claim(seen, "coder")
+    assert claimed is not None
+    other.fail(claimed, "refused")
+    [(_, reason, data)] = list(other.failures())
+    assert (reason, json.loads(data)["text"]) == ("refused", "water the plants")
+    assert other.claims.keys() == []
+
+
 def test_a_worker_recovers_only_the_claims_of_its_own_actors(nats: NatsHome) -> None:
     """Two nodes share the streams: a node restarting returns its own actors' claims,
     never those another node is running."""

@@ -119,7 +119,10 @@ class OutboxService:
         events: EventLog | None = None,
         settle: float = SETTLE_SECONDS,
         busy: Busy = never_busy,
+        actors: frozenset[str] | None = None,
     ) -> None:
+        """``actors``: whose outboxes this worker serves (a worker node's own actors,
+        whose workspaces are on its machine); None: every actor's."""
         self.home = home
         self.config = config
         self.spool = spool
@@ -129,8 +132,17 @@ class OutboxService:
         self.keeper: DropKeeper[OutboxResult] = DropKeeper(busy, settle)
         self.recent = RecentRequests(home.state / "recent", config.worker.dedupe_window)
         self._last_prune = float("-inf")
-        self._folders = config.actor_folders(home, FOLDER)
-        self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
+        self._folders = {
+            name: folder
+            for name, folder in config.actor_folders(home, FOLDER).items()
+            if actors is None or name in actors
+        }
+        shared = {
+            folder: names
+            for folder, names in config.shared_folders(home, FOLDER).items()
+            if actors is None or any(name in actors for name in names)
+        }
+        self.unclaimed = Unclaimed(shared, FOLDER, events)
         for actor, folder in self._folders.items():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -153,7 +165,7 @@ class OutboxService:
             self.recent.prune(now)
         present: set[str] = set()
         retry = []
-        for actor in self.config.actors:
+        for actor in self._folders:
             listing = self._pending(self.folder(actor))
             present.update(path for path, _ in listing)
             for result in self._scan(actor, listing, now):
@@ -331,8 +343,9 @@ class OutboxService:
         return replace(verdict, retry_at=None, left=True)
 
     def _move_to_failed(self, actor: str, path: Path, reason: str) -> None:
-        """Move ``path`` to ``queue/failed/`` with ``reason``; the rename happens in
-        the outbox first, so the name is unique before it reaches the shared box."""
+        """Keep ``path`` among the queue's failed with ``reason`` (``queue/failed/``
+        on files, the failed stream on NATS); it is renamed in the outbox first, so
+        its name is unique before it reaches the shared box."""
         name = f"{actor}-{unique_name()}-{sanitize_name(path.name, max_length=100)}"
         if not name.endswith(SUFFIX):
             name += SUFFIX
@@ -342,16 +355,23 @@ class OutboxService:
             os.rename(path, staged)
         except FileNotFoundError:
             return
+        if not isinstance(self.spool, Spool):  # NATS: the handles are not files
+            self._reject(staged, full)
+            return
+        # The file spool's handles are files: the file itself moves into failed/
+        # (a symlink stays one, as evidence), unless the workspace is on another
+        # filesystem.
         try:
             self.spool.fail(staged, full)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            self._fail_across_filesystems(staged, full)
+            self._reject(staged, full)
 
-    def _fail_across_filesystems(self, staged: Path, reason: str) -> None:
-        """A workspace on another filesystem cannot be renamed into the queue: copy the
-        bytes (never a symlink's target) into the queue, fail the copy, drop the file."""
+    def _reject(self, staged: Path, reason: str) -> None:
+        """Hand the bytes (never a symlink's target) to the spool's ``reject``, then
+        drop the file: for a spool whose handles are not files (NATS), or a workspace
+        on another filesystem than the file spool."""
         data = b""
         if not staged.is_symlink():
             try:

@@ -21,6 +21,7 @@ Modules (other packages import the names below from ``tinyclaw.schedule``):
 * ``listing``     status rows, their table form, and the block of ``tinyclaw status``
 * ``reach``      which chats an actor may write to first (outbox, its own jobs)
 * ``dispatch``    SchedulerService, the worker service that queues what is due
+* ``shared``     each slot fired once when several machines share the queue (NATS)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from tinyclaw.schedule.listing import format_rows, format_time, schedule_lines
     from tinyclaw.schedule.reach import reachable_targets
     from tinyclaw.schedule.scheduler import Scheduler
+    from tinyclaw.schedule.shared import BUCKET as SCHEDULE_BUCKET
+    from tinyclaw.schedule.shared import Firings, SharedHeartbeatLog
     from tinyclaw.schedule.store import JobStore
     from tinyclaw.schedule.timing import check_interval
 else:
@@ -47,10 +50,13 @@ __all__ = [
     "HEARTBEAT_OK",
     "MAX_ACTOR_JOBS",
     "MAX_PROMPT",
+    "SCHEDULE_BUCKET",
+    "Firings",
     "Job",
     "JobStore",
     "Scheduler",
     "SchedulerService",
+    "SharedHeartbeatLog",
     "build_job",
     "check_interval",
     "format_rows",

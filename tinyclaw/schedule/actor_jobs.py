@@ -329,8 +329,9 @@ def import_all_actor_jobs(
     keeper: DropKeeper[ImportResult] | None = None,
     recent: RecentRequests | None = None,
 ) -> list[ImportResult]:
-    """Import from every configured actor's ``schedules/`` folder (``folders``, as
-    :meth:`~tinyclaw.config.Config.actor_folders` gives them), each allowed to write
+    """Import from the ``schedules/`` folder of each actor in ``folders`` (as
+    :meth:`~tinyclaw.config.Config.actor_folders` gives them; a worker node passes
+    only its own actors'; every actor's by default), each allowed to write
     only where :func:`~tinyclaw.schedule.reach.reachable_targets` says (its
     ``owner_chat`` first, which is also the default)."""
     if folders is None:
@@ -338,6 +339,8 @@ def import_all_actor_jobs(
     results = []
     jobs = store.list()
     for name in config.actors:
+        if name not in folders:
+            continue  # another worker node's actor
         allowed = reachable_targets(config, name, jobs)
         results += import_actor_jobs(
             store,

@@ -8,7 +8,9 @@ The worker loop calls :meth:`SchedulerService.tick` on every pass (see
 2. queues every due run into ``queue/incoming/`` like any other message
    (``spool.put(run.to_inbound(), dedupe_key=run.run_id)``), then marks it as run: a
    crash in between offers the same slot again with the same id, and the dedupe key
-   drops the copy;
+   drops the copy. On a queue several machines share (NATS), only the worker node's
+   own actors' runs, each claimed first in the spool's ``schedule`` bucket so that
+   a slot is fired once whichever workers see it due (:mod:`tinyclaw.schedule.shared`);
 3. rewrites the persona of an actor whose list of chats it may write to changed
    (an operator's job added or removed since the last pass), through the
    ``refresh_persona`` it was given (the worker gives it the actors' own);
@@ -31,7 +33,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,12 +42,13 @@ from tinyclaw.drops import SETTLE_SECONDS, Busy, DropKeeper, RecentRequests, Unc
 from tinyclaw.schedule.actor_jobs import FOLDER, ImportResult, import_all_actor_jobs
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
+from tinyclaw.schedule.shared import Firings, SharedHeartbeatLog, holder_of
 from tinyclaw.schedule.timing import from_timestamp
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
     from tinyclaw.core import Home
-    from tinyclaw.spool import Spool
+    from tinyclaw.spool import KeyValue, Spool
 
 log = logging.getLogger("tinyclaw.schedule")
 
@@ -70,13 +73,28 @@ class SchedulerService:
         min_interval: float = 1.0,
         busy: Busy = never_busy,
         refresh_persona: Callable[[str], bool] | None = None,
+        actors: frozenset[str] | None = None,
+        shared: KeyValue | None = None,
     ) -> None:
+        """``actors``: the actors whose schedules this worker fires (a worker node's;
+        None: every actor). ``shared``: the spool's ``schedule`` bucket when several
+        machines share the queue; each firing is claimed there first (see
+        :mod:`tinyclaw.schedule.shared`) and the heartbeats' log is kept there."""
         self.home = home
         self.refresh_persona = refresh_persona
         self.config = config
         self.spool = spool
+        self.actors = actors
         self.local_tz = local_tz if local_tz is not None else local_zone()
-        self.scheduler = Scheduler.for_home(home, config, clock, local_tz=self.local_tz)
+        self.firings = Firings(shared, holder_of(home)) if shared is not None else None
+        self.scheduler = Scheduler.for_home(
+            home,
+            config,
+            clock,
+            local_tz=self.local_tz,
+            actors=actors,
+            heartbeat_log=SharedHeartbeatLog(shared) if shared is not None else None,
+        )
         self.events = events
         self.min_interval = min_interval
         self._last_pass: float | None = None
@@ -85,15 +103,27 @@ class SchedulerService:
         for problem in self.scheduler.problems:
             log.warning("heartbeat of @%s cannot run: %s", problem.actor, problem.reason)
         self._targets = self._reachable()
-        self._folders = config.actor_folders(home, FOLDER)
+        self._folders = {
+            name: folder
+            for name, folder in config.actor_folders(home, FOLDER).items()
+            if self._serves(name)
+        }
         self.keeper: DropKeeper[ImportResult] = DropKeeper(busy, SETTLE_SECONDS)
         self.recent = RecentRequests(home.state / "recent", config.worker.dedupe_window)
-        self.unclaimed = Unclaimed(config.shared_folders(home, FOLDER), FOLDER, events)
+        shared_folders = {
+            folder: names
+            for folder, names in config.shared_folders(home, FOLDER).items()
+            if any(self._serves(name) for name in names)
+        }
+        self.unclaimed = Unclaimed(shared_folders, FOLDER, events)
         for folder in self._folders.values():
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 log.warning("cannot create the schedules folder %s: %s", folder, exc)
+
+    def _serves(self, actor: str) -> bool:
+        return self.actors is None or actor in self.actors
 
     def folders(self) -> list[Path]:
         """The actors' ``schedules/`` folders: a job file there is imported at once."""
@@ -175,7 +205,11 @@ class SchedulerService:
 
     def _reachable(self) -> dict[str, list[str]]:
         jobs = self.scheduler.store.list()
-        return {name: reachable_targets(self.config, name, jobs) for name in self.config.actors}
+        return {
+            name: reachable_targets(self.config, name, jobs)
+            for name in self.config.actors
+            if self._serves(name)
+        }
 
     def _refresh_personas(self) -> None:
         """Each persona lists the chats its actor may write to first, and an operator's
@@ -197,6 +231,17 @@ class SchedulerService:
 
     def _queue(self, run: DueRun, now: float) -> bool:
         """Queue one run and mark it; False if it must be tried again later."""
+        if self.firings is not None:
+            try:
+                verdict = self.firings.claim(run, now)
+            except TinyclawError as exc:
+                log.error("cannot claim %s for @%s: %s", run.run_id, run.actor, exc)
+                return False
+            if verdict.action == "wait":
+                log.info("%s is being fired by another worker", run.run_id)
+                return False
+            if verdict.action == "fired":
+                return self._fired_elsewhere(run, verdict.at or from_timestamp(now))
         try:
             queued = self.spool.put(run.to_inbound(), dedupe_key=run.run_id)
         except (OSError, TinyclawError) as exc:
@@ -205,6 +250,8 @@ class SchedulerService:
         failpoint("schedule.queued")  # queued, not yet marked: the replay must not double
         try:
             self.scheduler.mark_ran(run, from_timestamp(now))
+            if self.firings is not None:
+                self.firings.fired(run, now)
         except TinyclawError as exc:
             log.error("queued %s but cannot mark it as run: %s", run.run_id, exc)
             return False
@@ -213,6 +260,19 @@ class SchedulerService:
         else:
             log.info("queued %s for @%s (answer to %s)", run.run_id, run.actor, run.to)
             self._emit("schedule.queued", id=run.run_id, key=run.key, actor=run.actor, to=run.to)
+        return True
+
+    def _fired_elsewhere(self, run: DueRun, at: datetime) -> bool:
+        """``run``'s slot was fired already (by another worker, or by this actor's
+        previous node): skip it, and bring this worker's record of the job up to
+        when it ran."""
+        try:
+            self.scheduler.mark_ran(run, at)
+        except TinyclawError as exc:
+            log.error("cannot mark %s as run: %s", run.run_id, exc)
+            return False
+        log.info("%s was fired already (at %s); not firing it again", run.run_id, at.isoformat())
+        self._emit("schedule.skipped", id=run.run_id, key=run.key, actor=run.actor)
         return True
 
     def _emit(self, kind: str, **fields: object) -> None:

@@ -221,13 +221,17 @@ class HeartbeatLog:
             log.warning("ignoring unreadable heartbeat state %s: %s", path, exc)
             return {}
 
-    def _write(self, actor: str, last_run: datetime | None, planned: datetime | None) -> None:
+    @staticmethod
+    def _encode(actor: str, last_run: datetime | None, planned: datetime | None) -> bytes:
         data: dict[str, str] = {"actor": actor}
         if last_run is not None:
             data["last_run"] = aware_utc(last_run).isoformat()
         if planned is not None:
             data["planned"] = aware_utc(planned).isoformat()
-        body = (json.dumps(data) + "\n").encode("utf-8")
+        return (json.dumps(data) + "\n").encode("utf-8")
+
+    def _write(self, actor: str, last_run: datetime | None, planned: datetime | None) -> None:
+        body = self._encode(actor, last_run, planned)
         atomic_write(self._path(actor), body, tmp_dir=self.root / "tmp")
 
     def last_run(self, actor: str) -> datetime | None:
@@ -241,9 +245,11 @@ class HeartbeatLog:
             return None
         return planned
 
-    def plan(self, actor: str, slot: datetime) -> None:
-        """Remember ``slot`` as the run about to be queued (before queueing it)."""
+    def plan(self, actor: str, slot: datetime) -> datetime:
+        """Remember ``slot`` as the run about to be queued (before queueing it); the
+        slot planned (a log shared by several machines may keep another's)."""
         self._write(actor, self.last_run(actor), slot)
+        return slot
 
     def record(self, actor: str, at: datetime) -> None:
         self._write(actor, at, None)

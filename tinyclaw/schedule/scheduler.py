@@ -148,10 +148,14 @@ class Scheduler:
         heartbeats: Sequence[HeartbeatSpec | HeartbeatProblem] = (),
         heartbeat_log: HeartbeatLog | None = None,
         local_tz: tzinfo | None = None,
+        actors: frozenset[str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.local_tz = local_tz if local_tz is not None else local_zone()
+        # A worker node fires only its own actors' jobs and heartbeats (None: all).
+        self.actors = actors
+        heartbeats = [item for item in heartbeats if actors is None or item.actor in actors]
         self.heartbeats = [item for item in heartbeats if isinstance(item, HeartbeatSpec)]
         self.problems = [item for item in heartbeats if isinstance(item, HeartbeatProblem)]
         if self.heartbeats and heartbeat_log is None:
@@ -166,17 +170,28 @@ class Scheduler:
         clock: Clock = time.time,
         *,
         local_tz: tzinfo | None = None,
+        actors: frozenset[str] | None = None,
+        heartbeat_log: HeartbeatLog | None = None,
     ) -> Scheduler:
-        """The home's jobs and the heartbeats ``config`` defines."""
+        """The home's jobs and the heartbeats ``config`` defines; of ``actors`` only,
+        if given. The heartbeats' log is the home's unless one is given."""
         zone = local_tz if local_tz is not None else local_zone()
         heartbeats = heartbeats_from_config(config, home, zone) if config is not None else []
         return cls(
             JobStore.for_home(home),
             clock,
             heartbeats=heartbeats,
-            heartbeat_log=HeartbeatLog.for_home(home),
+            heartbeat_log=heartbeat_log or HeartbeatLog.for_home(home),
             local_tz=zone,
+            actors=actors,
         )
+
+    def _jobs(self) -> list[Job]:
+        """The stored jobs this scheduler fires: its actors' (every job without)."""
+        jobs = self.store.list()
+        if self.actors is None:
+            return jobs
+        return [job for job in jobs if job.actor in self.actors]
 
     def _now(self, now: datetime | None) -> datetime:
         return from_timestamp(self.clock()) if now is None else aware_utc(now)
@@ -202,7 +217,7 @@ class Scheduler:
         slot is stored here (the one thing this call writes), so a replay keeps its id."""
         now = self._now(now)
         runs = []
-        for job in self.store.list():
+        for job in self._jobs():
             upcoming = self._job_next(job)
             if job.paused or upcoming is None or upcoming > now:
                 continue
@@ -245,8 +260,7 @@ class Scheduler:
         planned = self.heartbeat_log.planned(actor)
         if planned is not None:
             return planned
-        self.heartbeat_log.plan(actor, upcoming)
-        return upcoming
+        return self.heartbeat_log.plan(actor, upcoming)
 
     def mark_ran(self, run: DueRun | str, at: datetime | None = None) -> None:
         """Record that ``run`` (a DueRun, or a key) was queued at ``at``.
@@ -292,7 +306,7 @@ class Scheduler:
         now = self._now(now)
         times = [
             upcoming
-            for job in self.store.list()
+            for job in self._jobs()
             if not job.paused and (upcoming := self._job_next(job)) is not None
         ]
         times += [

@@ -3,8 +3,8 @@
 A backend stores messages for actors and replies for channels, and moves each one
 through a fixed set of states::
 
-    put ──► incoming ──route──► inbox(actor) ──claim──► processing(actor)
-                                   ▲                        │
+    put ──► incoming ──route──► inbox(actor) ──claim──► processing(actor) (rewrite: new
+                                   ▲                        │      content, still claimed)
                                    ├──release (as it was) ──┤
                                    └──retry (attempt+1) ────┤
                                                             ├──complete──► (gone)
@@ -119,6 +119,14 @@ class SpoolBackend(Protocol[Handle]):
     def release(self, handle: Handle, actor: str) -> Handle | None:
         """Return a claim to ``actor``'s inbox unchanged, no attempt counted (the
         worker stops, or the disk is full): it runs again as if never taken."""
+        ...
+
+    def rewrite(self, handle: Handle, message: Inbound) -> Handle:
+        """Replace the content of a claimed message, keeping the claim (a voice note's
+        transcript is written in before the run, so a crash after it neither
+        transcribes again nor tells the user twice). From then on ``load`` returns
+        ``message``, after a release or a retry too; the handle to use from then on is
+        returned."""
         ...
 
     def complete(self, handle: Handle) -> None:

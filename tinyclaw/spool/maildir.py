@@ -288,12 +288,13 @@ class Spool:
         failpoint("put_reply.committed")
         return target
 
-    def rewrite(self, path: Path, message: Inbound, box: Path) -> Path:
-        """Move ``path`` into ``box`` with new content (e.g. a counted retry): the new
-        file lands before the old one is removed, so a crash can only leave both, and
-        both carry the same name, so the next rename replaces rather than doubles."""
+    def rewrite(self, path: Path, message: Inbound, box: Path | None = None) -> Path:
+        """Give ``path`` new content, in place (a claimed message's transcript), or
+        moved into ``box`` (e.g. a counted retry): the new file lands before the old
+        one is removed, so a crash can only leave both, and both carry the same name,
+        so the next rename replaces rather than doubles."""
         tmp = write_tmp(self.tmp, dump(message), durable=self.durable)
-        target = self._commit(tmp, box, path.name)
+        target = self._commit(tmp, path.parent if box is None else box, path.name)
         failpoint("rewrite.committed")
         if target != path:
             path.unlink(missing_ok=True)

@@ -29,11 +29,12 @@ from tinyclaw.runners import (
     make_runner,
     probe_bwrap,
 )
-from tinyclaw.schedule import SchedulerService
-from tinyclaw.spool import Spool
+from tinyclaw.schedule import SCHEDULE_BUCKET, SchedulerService
+from tinyclaw.spool import KeyValue, Spool
 from tinyclaw.teams import TeamSweep
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
+from tinyclaw.worker.node_spool import NodeSpool
 
 # The folder that holds the ``tinyclaw`` package: in a checkout, the checkout itself,
 # with ``.tools/`` (the pinned CLIs) and ``scripts/versions.sh`` beside the package.
@@ -90,11 +91,12 @@ def build_services(
     actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
     tells whether an actor has a run in flight: its drop files stay put meanwhile.
 
-    None on the NATS spool yet: each node would fire every schedule, and the
-    outboxes and the team sweep act on the file spool's folders."""
-    if config.spool.backend != "file":
-        return []
+    On the NATS spool the worker is a node: its schedules, heartbeats and outboxes
+    are its own actors' only, and each firing is claimed in the spool's ``schedule``
+    bucket first (see :mod:`tinyclaw.schedule.shared`). The team sweep acts on the
+    file spool's folders: not on NATS yet."""
     events = EventLog(home.logs / "events.jsonl", clock=clock)
+    actors, shared = node_share(spool)
     scheduler = SchedulerService(
         home,
         config,
@@ -104,12 +106,32 @@ def build_services(
         events=events,
         busy=busy,
         refresh_persona=lambda actor: refresh_persona(home, config, actor),
+        actors=actors,
+        shared=shared,
     )
     outbox = OutboxService(
-        home, config, spool, store=scheduler.scheduler.store, events=events, busy=busy
+        home,
+        config,
+        spool,
+        store=scheduler.scheduler.store,
+        events=events,
+        busy=busy,
+        actors=actors,
     )
+    if config.spool.backend != "file":
+        return [scheduler, outbox]
     sweep = TeamSweep(home, config, spool, events=events, clock=clock)
     return [scheduler, outbox, sweep]
+
+
+def node_share(spool: Spool) -> tuple[frozenset[str] | None, KeyValue | None]:
+    """The actors a worker node serves and the spool's bucket of schedule state, on
+    a spool several machines share (a :class:`NodeSpool`); (None, None) on files,
+    where one worker serves the whole home."""
+    if not isinstance(spool, NodeSpool):
+        return None, None
+    shared: KeyValue = spool.kv(SCHEDULE_BUCKET)
+    return spool.actors, shared
 
 
 def build_worker(

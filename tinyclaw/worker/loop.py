@@ -643,7 +643,7 @@ class Worker:
         ):
             notice = reply_to(message, outcome.notice, kind="notice")
             self.spool.put_reply(notice.model_copy(update={"id": notice_id}))
-        self.spool.rewrite(running.path, outcome.message, running.path.parent)
+        running.path = self.spool.rewrite(running.path, outcome.message)
         running.message = outcome.message
         return outcome.message
 

@@ -17,8 +17,9 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
   into ``state/nats-node/files/<seq>/`` and points the message at the copies, for the
   CLI to open (gone once the message is completed or failed);
 * ``sync`` does nothing (every publish is acknowledged by the server before it
-  returns) and a message cannot be rewritten in place: ``rewrite`` raises, and the
-  run's edge retries the message with an attempt counted instead.
+  returns); ``rewrite`` keeps the new content with the message's claim (see
+  :meth:`~tinyclaw.spool.jetstream.JetStreamSpool.rewrite`), and a rewrite "into the
+  inbox" gives the claim back afterwards.
 """
 
 from __future__ import annotations
@@ -116,6 +117,22 @@ class NodeSpool:
             copies.append(attachment)
         return message.model_copy(update={"attachments": copies})
 
+    def _with_locators(self, handle: Any, message: Inbound) -> Inbound:
+        """``message`` as it was loaded, its attachments pointing at the object store
+        again instead of this machine's copies (which go with the run): the stored
+        message stays readable wherever it runs next."""
+        copies = self.files_root / str(handle.seq)
+        stored = self.inner.load(handle).attachments
+        if len(stored) != len(message.attachments):
+            return message
+        attachments = [
+            mine.model_copy(update={"path": original.path})
+            if Path(mine.path).parent == copies and original.path.startswith(NATS_OBJECT)
+            else mine
+            for mine, original in zip(message.attachments, stored, strict=True)
+        ]
+        return message.model_copy(update={"attachments": attachments})
+
     def _forget_files(self, handle: Any) -> None:
         with contextlib.suppress(AttributeError):
             shutil.rmtree(self.files_root / str(handle.seq), ignore_errors=True)
@@ -145,5 +162,18 @@ class NodeSpool:
         self._forget_files(handle)  # copied when the router read it; the run copies anew
         return routed
 
-    def rewrite(self, handle: Any, message: Inbound, box: object) -> None:
-        raise SpoolError(f"{handle.name}: a message on the NATS spool cannot be rewritten in place")
+    def rewrite(self, handle: Any, message: Inbound, box: object = None) -> Any:
+        """New content for a claimed message, kept with its claim (the spool's
+        ``rewrite``). Given its actor's inbox as ``box`` (the file spool's "rewrite
+        into the inbox": a retry with new content), the claim is then given back, so
+        the message waits in the inbox, rewritten, for its next run."""
+        rewritten = self.inner.rewrite(handle, self._with_locators(handle, message))
+        actor = handle.actor
+        if actor is not None and box == self.inbox(actor):
+            released = self.inner.release(rewritten, actor)
+            if released is None:
+                raise SpoolError(
+                    f"{handle.name}: its claim was taken over before it was given back"
+                )
+            return released
+        return rewritten

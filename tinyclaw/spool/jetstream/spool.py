@@ -264,9 +264,12 @@ class JetStreamSpool(Replies, Attachments):
             return None, found[1]
 
     def load(self, handle: Handle) -> Inbound:
-        """The message, with the attempts and backoff its claim record carries."""
+        """The message, with the attempts and backoff its claim record carries; the
+        rewritten message instead of the stream's copy once it was rewritten."""
         data = handle.data
-        if data is None:
+        if handle.state is not None and handle.state.body is not None:
+            data = handle.state.body.encode("utf-8")
+        elif data is None:
             found = self._get(handle.stream, handle.seq)
             if found is None:
                 raise FileNotFoundError(f"{handle.stream}#{handle.seq} is gone")
@@ -298,6 +301,7 @@ class JetStreamSpool(Replies, Attachments):
             if (old and taken_over)
             else (old.attempts if old else None),
             not_before=old.not_before if old else None,
+            body=old.body if old else None,
         )
         if handle.revision == 0:
             revision = self.claims.create(key, state.dump())
@@ -331,6 +335,28 @@ class JetStreamSpool(Replies, Attachments):
             if current is not None and current.held and current.holder == self.holder:
                 written = self.claims.update(key, state.dump(), now)
         return written
+
+    def rewrite(self, handle: Handle, message: Inbound) -> Handle:
+        """Replace the body of a message this process holds a claim on, keeping the
+        claim (the stream's copy is never changed: a stream message is immutable). The
+        new body lives in the claim record, with the attempts and backoff it carries,
+        so it survives a release, a retry or a crash and is what ``load`` returns from
+        then on; it goes with the claim record when the message completes or fails.
+        SpoolError if the claim is no longer this process's."""
+        state = replace(
+            handle.state or ClaimState(actor=handle.actor or message.actor or ""),
+            held=True,
+            holder=self.holder,
+            until=time.time() + self.claim_ttl,
+            attempts=message.attempts,
+            not_before=message.not_before,
+            body=dump(message).decode("utf-8"),
+        )
+        revision = self._set_state(handle, state)
+        if revision is None:
+            raise SpoolError(f"{handle.name}: cannot rewrite it, its claim was taken over")
+        self._held[handle.seq] = revision
+        return replace(handle, revision=revision, state=state, data=None)
 
     def release(self, handle: Handle, actor: str) -> Handle | None:
         """Return the claim as it was: no attempt and no delivery counted."""
@@ -389,6 +415,10 @@ class JetStreamSpool(Replies, Attachments):
         if found is None:
             return None
         data = found.data or b""
+        if handle.stream == self.layout.queue:
+            state, _ = self._state(int(found.seq))
+            if state is not None and state.body is not None:
+                data = state.body.encode("utf-8")  # as it was rewritten, like on files
         key = message_key(data, found.headers, f"seq-{found.seq}")
         failed = self._reject(
             key,

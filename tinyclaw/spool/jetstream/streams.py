@@ -30,6 +30,7 @@ class ClaimState:
     deliveries: int = 0
     attempts: int | None = None
     not_before: float | None = None
+    body: str | None = None  # the message as rewritten while claimed (a transcript)
 
     def dump(self) -> bytes:
         return json.dumps(self.__dict__).encode()
