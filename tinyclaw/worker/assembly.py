@@ -90,11 +90,13 @@ def build_services(
     actors' outboxes, and the sweep that ends stalled team conversations. ``busy``
     tells whether an actor has a run in flight: its drop files stay put meanwhile.
 
-    None on the NATS spool yet: each node would fire every schedule, and the
-    outboxes and the team sweep act on the file spool's folders."""
-    if config.spool.backend != "file":
-        return []
+    On the NATS spool only the team sweep yet (each node sweeps the conversations
+    its actors lead): each node would fire every schedule, and the outboxes act on
+    the file spool's folders."""
     events = EventLog(home.logs / "events.jsonl", clock=clock)
+    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
+    if config.spool.backend != "file":
+        return [sweep]
     scheduler = SchedulerService(
         home,
         config,
@@ -108,7 +110,6 @@ def build_services(
     outbox = OutboxService(
         home, config, spool, store=scheduler.scheduler.store, events=events, busy=busy
     )
-    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
     return [scheduler, outbox, sweep]
 
 
