@@ -9,8 +9,9 @@ file in one home: it is one key per conversation (its id) in the bucket ``teams`
 A change is a compare-and-set: read the value and its revision, apply the edit to
 that copy, write it only over that revision. When another node wrote in between the
 write is refused and the edit runs again on the fresh copy, so neither change is
-lost and no lock is held across machines. Threads of one process also take the
-conversation's lock first, so they queue instead of racing each other's writes.
+lost and no lock is held across machines. Threads of one process working on one
+spool (the worker's runs and its sweep) also take the conversation's lock first, so
+they queue instead of racing each other's writes.
 
 The Markdown transcript is written on the node that saved, into its own home's
 ``state/conversations/<id>.md`` (see :mod:`tinyclaw.teams.transcript`).
@@ -46,7 +47,7 @@ BUCKET = "teams"
 # that wanted it is retried). Writers of one conversation are its few actors' runs.
 MAX_WRITES = 50
 
-_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS: dict[tuple[int, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -59,11 +60,14 @@ class SharedConversationStore:
         *,
         saved: Saved | None = None,
         transcripts: Path | None = None,
+        scope: object = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``transcripts`` is the folder ``saved`` writes into (cleaned of a crash's
-        half-written files by :meth:`clean_tmp`)."""
+        half-written files by :meth:`clean_tmp`). Stores with one ``scope`` (the
+        spool they were opened on; default: ``kv``) share their in-process locks."""
         self.kv = kv
+        self.scope = id(kv if scope is None else scope)
         self.saved = saved
         self.transcripts = transcripts
         self.sleep = sleep
@@ -77,7 +81,7 @@ class SharedConversationStore:
 
     def change(self, conversation_id: str, edit: Edit) -> Conversation | None:
         key = check_id(conversation_id)
-        with _lock(key):
+        with _lock(self.scope, key):
             for attempt in range(MAX_WRITES):
                 found = self.kv.entry(key)
                 current = None if found is None else _parse(key, found[0])
@@ -110,11 +114,12 @@ class SharedConversationStore:
         return ConversationStore(self.transcripts).clean_tmp()
 
 
-def _lock(key: str) -> threading.Lock:
-    """The process's lock of one conversation, shared by every store of the process
-    (the worker's runs and the sweep each have one). Ids are unique across homes."""
+def _lock(scope: int, key: str) -> threading.Lock:
+    """The lock of one conversation in one scope (the worker's runs and its sweep
+    each have a store on the same spool). Only a courtesy: the compare-and-set alone
+    keeps every change."""
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.Lock())
+        return _LOCKS.setdefault((scope, key), threading.Lock())
 
 
 def _parse(conversation_id: str, data: bytes) -> Conversation:
@@ -140,4 +145,6 @@ def open_conversations(
     shared: Callable[[str], KeyValue] | None = getattr(spool, "kv", None)
     if shared is None:
         raise ConversationError(f"[spool] backend = {config.spool.backend!r} keeps no key-value store")
-    return SharedConversationStore(shared(BUCKET), saved=transcripts, transcripts=folder)
+    return SharedConversationStore(
+        shared(BUCKET), saved=transcripts, transcripts=folder, scope=spool
+    )

@@ -16,7 +16,7 @@ for ever. So every pass of this service looks at each open conversation and
 It asks the spool where a task message is (``locate``), never its folders, so it
 works on either backend. On files it watches ``queue/failed/`` (a failed message
 wakes it at once); it otherwise wakes for the earliest budget deadline, and at least
-every ``interval`` seconds. A conversation once seen closed with everything
+every ``interval`` seconds (30; 5 on NATS, where no watcher wakes it). A conversation once seen closed with everything
 delivered is not read again by this process.
 
 **Several worker nodes (NATS).** Every node runs a sweep, and conversations are
@@ -45,6 +45,7 @@ from tinyclaw.teams.coordinator import Coordinator
 log = logging.getLogger("tinyclaw.teams")
 
 SWEEP_EVERY = 30.0
+UNWATCHED_SWEEP_EVERY = 5.0  # no folder to watch (NATS): look this often instead
 
 
 class TeamSweep:
@@ -60,7 +61,7 @@ class TeamSweep:
         *,
         events: EventLog,
         clock: Callable[[], float] = time.time,
-        interval: float = SWEEP_EVERY,
+        interval: float | None = None,
         min_interval: float = 1.0,
         leads: frozenset[str] | None = None,
     ) -> None:
@@ -73,7 +74,8 @@ class TeamSweep:
         self.coordinator = Coordinator(
             home, config, spool, events=events, clock=clock, durable=durable
         )
-        self.interval = interval
+        watched = isinstance(spool, Spool)
+        self.interval = interval or (SWEEP_EVERY if watched else UNWATCHED_SWEEP_EVERY)
         self.min_interval = min_interval
         self._last: float | None = None
         self._next: float | None = None
