@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.messages import message as make_message
 from tests.support.messages import reply_to as make_reply
-from tinyclaw.core.errors import InvalidMessageError
+from tinyclaw.core.errors import InvalidMessageError, UnsafePathError
 from tinyclaw.core.fsutil import unique_name
 from tinyclaw.core.home import Home
 from tinyclaw.spool.backend import SpoolBackend
@@ -249,6 +249,40 @@ class SpoolContract:
         assert restarted.fail(claimed, "the CLI refused it") is not None
         assert self.failures(restarted) == {message.id: "the CLI refused it"}
         assert list(restarted.pending("coder")) == []
+
+    # -- where a message is ------------------------------------------------------------
+
+    def test_a_message_is_located_through_every_state_it_passes(self, spool: Backend) -> None:
+        """What a team conversation asks of its handoffs: will a run still answer
+        this task (waiting, running), was it set aside (failed, and why), or is it
+        done with (gone)."""
+        ahead, message = make_message("ahead"), make_message("the task")
+        assert spool.locate("coder", message.id).state == "gone"  # not queued yet
+        spool.put_for("coder", ahead)
+        spool.put_for("coder", message)
+        assert spool.locate("coder", message.id).state == "waiting"
+        assert spool.locate("writer", message.id).state == "gone"  # not that actor's
+        [_, handle] = list(spool.pending("coder"))
+        claimed = spool.claim(handle, "coder")
+        assert spool.locate("coder", message.id).state == "running"
+        claimed = spool.claim(spool.release(claimed, "coder"), "coder")
+        assert spool.retry(claimed, "coder", max_attempts=5, backoff=60.0, why="busy")
+        assert spool.locate("coder", message.id).state == "waiting"  # backing off
+        [_, handle] = list(spool.pending("coder"))
+        spool.complete(spool.claim(handle, "coder"))
+        assert spool.locate("coder", message.id).state == "gone"
+
+    def test_a_failed_message_is_located_with_its_first_reason(self, spool: Backend) -> None:
+        message = make_message()
+        spool.put_for("coder", message)
+        spool.fail(spool.claim(next(spool.pending("coder")), "coder"), "the CLI killed the worker")
+        spool.reject(f"{message.id}.json", b"{}", "a later copy, failed too")
+        where = spool.locate("coder", message.id)
+        assert (where.state, where.reason) == ("failed", "the CLI killed the worker")
+
+    def test_locating_for_an_invalid_actor_name_is_refused(self, spool: Backend) -> None:
+        with pytest.raises(UnsafePathError):
+            spool.locate("../escape", make_message().id)
 
     # -- the seen filter -------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,15 @@ class NatsHome:
     @property
     def urls(self) -> list[str]:
         return [s.url for s in self.servers]
+
+    def toml(self) -> str:
+        """The ``[spool]`` section of a home whose queue is these streams."""
+        return (
+            "[spool]\n"
+            'backend = "nats"\n'
+            f"servers = {json.dumps(self.urls)}\n"
+            f'stream_prefix = "{self.prefix}"\n'
+        )
 
     def connect(self) -> NatsConnection:
         return NatsConnection(NatsSettings(servers=self.urls, timeout=self.timeout))

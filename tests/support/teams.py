@@ -85,6 +85,19 @@ def conversation(home: Home, msg: Inbound) -> Conversation:
     return found
 
 
+def blank_conversation(cid: str = "20260101T000000.000001Z-1-000001") -> Conversation:
+    """A conversation just opened by @lead of team crew, from the terminal."""
+    return Conversation(
+        id=cid,
+        team="crew",
+        root_actor="lead",
+        channel="cli",
+        chat_id="local",
+        chat_key="cli:local",
+        started_at=1.0,
+    )
+
+
 def requests_with(fake: AnthropicFake, text: str, start: str = "") -> list[str]:
     """The prompts (latest user turns) the CLI sent that contain ``text`` and begin with
     ``start``: a task reads "[Task from @x]", a fan-in "[Answers from your teammates]"."""

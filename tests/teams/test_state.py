@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.teams import blank_conversation
 from tinyclaw.core.errors import ConversationError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, Sender
-from tinyclaw.teams.conversations import Conversation, ConversationStore, Outcome
-
-
-def conversation(cid: str = "20260101T000000.000001Z-1-000001") -> Conversation:
-    return Conversation(
-        id=cid,
-        team="crew",
-        root_actor="lead",
-        channel="cli",
-        chat_id="local",
-        chat_key="cli:local",
-        started_at=1.0,
-    )
+from tinyclaw.teams.conversations import ConversationStore, Outcome
 
 
 def test_a_saved_conversation_loads_back_equal_and_leaves_no_temporary_files(home: Home) -> None:
     store = ConversationStore(home.state / "conversations")
-    c = conversation()
+    c = blank_conversation()
     handoff = Inbound(
         id=f"{c.id}.h001", channel="cli", chat_id="local", sender=Sender(id="actor:lead"), text="t"
     )
@@ -36,10 +25,10 @@ def test_a_saved_conversation_loads_back_equal_and_leaves_no_temporary_files(hom
 
 def test_a_conversation_is_found_by_any_message_id_in_it(home: Home) -> None:
     store = ConversationStore(home.state / "conversations")
-    c = conversation()
+    c = blank_conversation()
     c.outcomes["elsewhere-42"] = Outcome(message_id="elsewhere-42", actor="a", kind="late", at=3)
     store.save(c)
-    store.save(conversation("20260101T000000.000002Z-1-000002"))
+    store.save(blank_conversation("20260101T000000.000002Z-1-000002"))
     for ident in (c.id, f"{c.id}.h007", f"{c.id}.0p0001", "elsewhere-42"):
         found = store.find(ident)
         assert found is not None and found.id == c.id, ident

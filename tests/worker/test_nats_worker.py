@@ -5,7 +5,6 @@ NATS for the listener; a node killed mid-run answers once after its restart."""
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
@@ -38,11 +37,7 @@ def node_home(
     home = Home(root)
     home.ensure()
     extra = (
-        "[spool]\n"
-        'backend = "nats"\n'
-        f"servers = {json.dumps(nats.urls)}\n"
-        f'stream_prefix = "{nats.prefix}"\n'
-        "claim_ttl = 60\n\n"
+        nats.toml() + "claim_ttl = 60\n\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
     ) + extra

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinyclaw.core import SpoolError, lazy_exports, unique_name
-from tinyclaw.spool.backend import KeyValue, Recovered, SpoolBackend
+from tinyclaw.spool.backend import KeyValue, Location, Recovered, SpoolBackend, Whereabouts
 from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spool
 
 if TYPE_CHECKING:
@@ -30,10 +30,12 @@ __all__ = [
     "KeyValue",
     "Lease",
     "LeaseState",
+    "Location",
     "Recovered",
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "Whereabouts",
     "once",
     "open_spool",
     "open_store_bucket",

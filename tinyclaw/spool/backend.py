@@ -44,7 +44,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from tinyclaw.config import NAME_RE
 from tinyclaw.core import CHANNEL_PATTERN, Inbound, Reply, UnsafePathError
@@ -71,6 +71,26 @@ def check_channel(name: str) -> str:
 def retry_delay(backoff: float, attempts: int) -> float:
     """How long a message waits before its ``attempts``-th retry: doubling each time."""
     return float(backoff * 2.0 ** (attempts - 1))
+
+
+Whereabouts = Literal["waiting", "running", "failed", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where one message addressed to an actor is (:meth:`SpoolBackend.locate`):
+
+    * ``waiting``: in the actor's inbox (due or backing off, or its dead claim's lease
+      ran out): a run will take it;
+    * ``running``: claimed for a run that is still alive;
+    * ``failed``: set aside among the failed, ``reason`` saying why;
+    * ``gone``: none of these: completed, or never queued.
+
+    A team conversation asks this of its handoffs: a task that is waiting or running
+    will be answered by its run, a failed one never will."""
+
+    state: Whereabouts
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +170,13 @@ class SpoolBackend(Protocol[Handle]):
         ``why``. False if it was failed."""
         ...
 
+    def locate(self, actor: str, message_id: str) -> Location:
+        """Where message ``message_id`` of ``actor`` is (see :class:`Location`). Looks
+        at the actor's inbox and claims first, then among the failed (a message
+        failed twice keeps its first reason), so a message moving between states is
+        never reported ``gone``. UnsafePathError for an invalid actor name."""
+        ...
+
     # -- replies -------------------------------------------------------------------
 
     def put_reply(self, reply: Reply) -> Handle:
@@ -174,7 +201,8 @@ class SpoolBackend(Protocol[Handle]):
         ...
 
     def reply_exists(self, channel: str, reply_id: str) -> bool:
-        """Whether a reply with this id is waiting or already sent."""
+        """Whether a reply with this id is waiting or already sent (a replay that
+        writes it again would replace progress or send it twice)."""
         ...
 
     # -- attachments ---------------------------------------------------------------

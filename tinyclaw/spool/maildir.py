@@ -23,6 +23,7 @@ its handles are the files' paths.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import logging
@@ -53,7 +54,13 @@ from tinyclaw.core import (
     unique_name,
     write_tmp,
 )
-from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
+from tinyclaw.spool.backend import (
+    Location,
+    Recovered,
+    check_actor,
+    check_channel,
+    retry_delay,
+)
 from tinyclaw.spool.speed import DirSync, InboxIndex
 
 if TYPE_CHECKING:
@@ -405,6 +412,21 @@ class Spool:
         name = reply_id + SUFFIX
         return (self.outgoing(channel) / name).exists() or (self.sent(channel) / name).exists()
 
+    def locate(self, actor: str, message_id: str) -> Location:
+        """Where ``message_id`` is: its file in ``actor``'s inbox or ``processing/``,
+        else in ``failed/`` (under its name, or the ``<id>.<unique>`` name :meth:`fail`
+        gives a second one), its ``.reason`` beside it."""
+        name = message_id + SUFFIX
+        if (self.inbox(actor) / name).exists():
+            return Location("waiting")
+        if (self.processing(actor) / name).exists():
+            return Location("running")
+        found = [self.failed / name] if (self.failed / name).exists() else []
+        found += sorted(self.failed.glob(f"{glob.escape(message_id)}.*{SUFFIX}"))
+        if not found:
+            return Location("gone")
+        return Location("failed", _failed_reason(found[0]))
+
     # -- recovery (the sweeps are in recovery.py) ------------------------------
 
     def retry(self, path: Path, actor: str, max_attempts: int, backoff: float, why: str) -> bool:
@@ -526,6 +548,17 @@ class Spool:
         result["outgoing"] = sum(len(self.list_box(d)) for d in _subdirs(self.outgoing_root))
         result["inboxes"] = sum(len(self.list_box(self.inbox(a))) for a in self.actors_with_inbox())
         return result
+
+
+def _failed_reason(path: Path) -> str:
+    """The reason kept beside a failed file; a generic one if it is missing or was
+    written by hand."""
+    try:
+        raw = json.loads(path.with_name(path.name + REASON_SUFFIX).read_bytes())
+        reason = raw.get("reason") if isinstance(raw, dict) else None
+    except (OSError, ValueError, RecursionError):
+        reason = None
+    return str(reason) if reason else "it was moved to queue/failed/"
 
 
 def _subdirs(path: Path) -> Iterator[Path]:

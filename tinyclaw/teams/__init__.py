@@ -2,7 +2,7 @@
 
 ``tags`` reads ``[@member: task]`` out of a reply; ``roster`` says who may address
 whom; ``planner`` decides what a result means for its conversation; ``conversations`` keeps
-that on disk; ``coordinator`` runs the steps in a crash-safe order for the worker;
+that on disk (``shared_store`` in a key-value bucket on NATS); ``coordinator`` runs the steps in a crash-safe order for the worker;
 ``transcript`` and ``tracing`` show people what happened.
 """
 
@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from tinyclaw.core import lazy_exports
 
 if TYPE_CHECKING:
-    from tinyclaw.teams.conversations import Conversation, ConversationStore
+    from tinyclaw.teams.conversations import Conversation, Conversations, ConversationStore
     from tinyclaw.teams.coordinator import Coordinator
     from tinyclaw.teams.roster import describe, teammates, teams_of
+    from tinyclaw.teams.shared_store import SharedConversationStore, open_conversations
     from tinyclaw.teams.sweep import TeamSweep
     from tinyclaw.teams.tracing import trace, trace_data
 else:
@@ -24,9 +25,12 @@ else:
 __all__ = [
     "Conversation",
     "ConversationStore",
+    "Conversations",
     "Coordinator",
+    "SharedConversationStore",
     "TeamSweep",
     "describe",
+    "open_conversations",
     "teammates",
     "teams_of",
     "trace",

@@ -1,11 +1,18 @@
-"""A team conversation's state, one JSON file per conversation, replaced atomically.
+"""A team conversation's state, and where it is kept.
 
-TinyClaw kept this in memory and lost it on every restart; here it lives in
-``state/conversations/<id>.json`` (the id is the user's message id), rewritten by
-tmp → fsync → rename after every change, so a crash leaves the state before a step or
-after it, never half of one. Worker threads of one process share a conversation (two
-members can finish at once), so every read-modify-write holds that conversation's
-lock. The worker is the only writer; ``tinyclaw trace`` only reads.
+:class:`Conversations` is what the coordinator, the sweep and the worker ask of a
+store. Its one write is :meth:`Conversations.change`, a read-modify-write of one
+conversation as a single step, so two runs finishing at once (two members answering
+together, on one machine or two) never lose each other's change. Two stores keep it:
+
+* :class:`ConversationStore` (the home on files): ``state/conversations/<id>.json``
+  (the id is the user's message id), rewritten by tmp → fsync → rename after every
+  change, so a crash leaves the state before a step or after it, never half of one.
+  Worker threads of one process share a conversation, so every change holds that
+  conversation's lock. The worker is the only writer; ``tinyclaw trace`` only reads.
+* ``SharedConversationStore`` (``shared_store.py``, a home on NATS): one key per
+  conversation in a key-value bucket every worker node reads, changed by
+  compare-and-set.
 
 What the state holds, and why:
 
@@ -26,10 +33,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,7 +44,7 @@ from tinyclaw.core import ID_PATTERN, ConversationError, Inbound, Reply, atomic_
 
 log = logging.getLogger("tinyclaw.teams")
 
-_ID_RE = re.compile(ID_PATTERN)
+ID_RE = re.compile(ID_PATTERN)
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -146,17 +153,51 @@ class Conversation(_Model):
         return [b for b in self.branches.values() if b.answer is not None]
 
 
-class ConversationStore:
-    """Load, save and lock conversations under one directory."""
+# A change of one conversation: given it as stored (None: there is none), return the
+# conversation to store, or None to store nothing. It may be called more than once (a
+# shared store retries it on a fresh copy when another machine wrote first), so it only
+# edits its argument and records what it decided; side effects come after the change.
+Edit = Callable[[Conversation | None], Conversation | None]
+Saved = Callable[[Conversation], None]
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+
+class Conversations(Protocol):
+    """What the teams code asks of a conversation store, wherever it keeps them."""
+
+    def exists(self, conversation_id: str) -> bool: ...
+
+    def load(self, conversation_id: str) -> Conversation | None:
+        """The conversation, or None; ConversationError for unreadable state."""
+        ...
+
+    def change(self, conversation_id: str, edit: Edit) -> Conversation | None:
+        """Apply ``edit`` as one step against every other writer; the conversation
+        as it now stands (None: there is none and ``edit`` made none)."""
+        ...
+
+    def all_ids(self) -> list[str]: ...
+
+    def find(self, ident: str) -> Conversation | None:
+        """The conversation with this id, or the one a message id belongs to."""
+        ...
+
+    def clean_tmp(self) -> int:
+        """Remove half-written files a crash left (before the first write)."""
+        ...
+
+
+class ConversationStore:
+    """Load, save and lock conversations under one directory. ``saved`` is called
+    with each conversation :meth:`change` wrote, still under its lock (the coordinator
+    writes the transcript beside it there, so transcripts are written in order)."""
+
+    def __init__(self, root: Path, *, durable: bool = True, saved: Saved | None = None) -> None:
         self.root = root
         self.durable = durable
+        self.saved = saved
 
     def path(self, conversation_id: str, suffix: str = ".json") -> Path:
-        if not _ID_RE.fullmatch(conversation_id):
-            raise ConversationError(f"invalid conversation id {conversation_id!r}")
-        return self.root / f"{conversation_id}{suffix}"
+        return self.root / f"{check_id(conversation_id)}{suffix}"
 
     def exists(self, conversation_id: str) -> bool:
         return self.path(conversation_id).exists()
@@ -179,6 +220,18 @@ class ConversationStore:
     def save(self, conversation: Conversation) -> None:
         body = conversation.model_dump_json(indent=1).encode("utf-8")
         atomic_write(self.path(conversation.id), body, durable=self.durable)
+
+    def change(self, conversation_id: str, edit: Edit) -> Conversation | None:
+        """Load, edit and save under the conversation's lock (see :class:`Conversations`)."""
+        with self.locked(conversation_id):
+            current = self.load(conversation_id)
+            edited = edit(current)
+            if edited is None:
+                return current
+            self.save(edited)
+            if self.saved is not None:
+                self.saved(edited)
+            return edited
 
     @contextmanager
     def locked(self, conversation_id: str) -> Iterator[None]:
@@ -209,33 +262,44 @@ class ConversationStore:
             )
         except FileNotFoundError:
             return []
-        return [n for n in names if _ID_RE.fullmatch(n)]
+        return [n for n in names if ID_RE.fullmatch(n)]
 
     def find(self, ident: str) -> Conversation | None:
-        """The conversation with this id, or the one a message id belongs to (the
-        user's message, a handoff, a fan-in or a progress reply)."""
-        if _ID_RE.fullmatch(ident):
-            direct = self._quiet_load(ident)
-            if direct is not None:
-                return direct
-        for conversation_id in self.all_ids():
-            if not ident.startswith(conversation_id + "."):
-                continue
-            found = self._quiet_load(conversation_id)
-            if found is not None:
-                return found
-        for conversation_id in self.all_ids():
-            found = self._quiet_load(conversation_id)
-            if found is not None and _mentions(found, ident):
-                return found
+        return find_conversation(self, ident)
+
+
+def find_conversation(store: Conversations, ident: str) -> Conversation | None:
+    """The conversation with this id, or the one a message id belongs to (the user's
+    message, a handoff, a fan-in or a progress reply); unreadable ones are skipped."""
+    if ID_RE.fullmatch(ident):
+        direct = _quiet_load(store, ident)
+        if direct is not None:
+            return direct
+    for conversation_id in store.all_ids():
+        if not ident.startswith(conversation_id + "."):
+            continue
+        found = _quiet_load(store, conversation_id)
+        if found is not None:
+            return found
+    for conversation_id in store.all_ids():
+        found = _quiet_load(store, conversation_id)
+        if found is not None and _mentions(found, ident):
+            return found
+    return None
+
+
+def _quiet_load(store: Conversations, conversation_id: str) -> Conversation | None:
+    try:
+        return store.load(conversation_id)
+    except ConversationError as exc:
+        log.warning("%s", exc)
         return None
 
-    def _quiet_load(self, conversation_id: str) -> Conversation | None:
-        try:
-            return self.load(conversation_id)
-        except ConversationError as exc:
-            log.warning("%s", exc)
-            return None
+
+def check_id(conversation_id: str) -> str:
+    if not ID_RE.fullmatch(conversation_id):
+        raise ConversationError(f"invalid conversation id {conversation_id!r}")
+    return conversation_id
 
 
 def _mentions(conversation: Conversation, ident: str) -> bool:

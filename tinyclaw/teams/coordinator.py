@@ -16,6 +16,14 @@ A message whose outcome is already recorded is never planned again: its files ar
 written again if they were not all written, and that is all. That is what makes each
 answer count exactly once. Named failpoints (``teams.<kind>.planned``,
 ``.emitting``, ``.emitted``) sit between the steps for the crash tests.
+
+The state is read and written only through a store's ``change`` (files in the home,
+or a key-value bucket shared by worker nodes on NATS, see ``shared_store.py``), and
+the queue only through the spool's interface (``put_for``, ``put_reply``,
+``reply_exists``, ``locate``), so the same steps hold when the lead runs on one
+machine and its teammates on others. A change may be retried on a fresh copy when
+another node wrote first: the planning inside it only edits the state, and events
+and files follow once it is stored.
 """
 
 from __future__ import annotations
@@ -23,19 +31,32 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from tinyclaw.config import Config
-from tinyclaw.core import EventLog, Home, Inbound, UnsafePathError, atomic_write, failpoint
+from tinyclaw.core import EventLog, Home, Inbound, UnsafePathError, failpoint
 from tinyclaw.runners import RunResult
-from tinyclaw.spool import SUFFIX, Spool
-from tinyclaw.teams.conversations import Branch, Conversation, ConversationStore, Outcome
+from tinyclaw.spool import Spool, Whereabouts
+from tinyclaw.teams.conversations import Branch, Conversation, Conversations, Outcome
 from tinyclaw.teams.opening import new_conversation
 from tinyclaw.teams.planner import HandoffCheck, Planner, RunInfo
 from tinyclaw.teams.roster import teams_of
+from tinyclaw.teams.shared_store import open_conversations
 from tinyclaw.teams.tags import parse_tags
-from tinyclaw.teams.transcript import render_transcript
 
 log = logging.getLogger("tinyclaw.teams")
+
+
+@dataclass
+class _Step:
+    """What one attempt of a change decided (reset when a shared store retries it)."""
+
+    outcome: Outcome | None = None
+    recorded: list[Outcome] = field(default_factory=list)
+    opened: bool = False
+
+    def reset(self) -> None:
+        self.outcome, self.recorded, self.opened = None, [], False
 
 
 class Coordinator:
@@ -49,16 +70,18 @@ class Coordinator:
         clock: Callable[[], float] = time.time,
         durable: bool = True,
         may_hand_to: HandoffCheck | None = None,
+        store: Conversations | None = None,
     ) -> None:
         """``may_hand_to`` says whether the person behind a conversation may have an
         actor run (pairing's profiles); a handoff it refuses is answered to the actor
-        that made it, like one to a stranger."""
+        that made it, like one to a stranger. ``store``: where conversations are kept
+        (default: this home's, see ``open_conversations``)."""
         self.config = config
         self.spool = spool
         self.events = events
         self.clock = clock
         self.durable = durable
-        self.store = ConversationStore(home.state / "conversations", durable=durable)
+        self.store = store or open_conversations(home, config, spool, durable=durable)
         self.store.clean_tmp()
         self.planner = Planner(config, lambda actor: config.workspace_for(home, actor), may_hand_to)
 
@@ -76,23 +99,32 @@ class Coordinator:
         conversation_id = self.conversation_of(message)
         if conversation_id is None:
             return False
-        with self.store.locked(conversation_id):
-            conversation = self.store.load(conversation_id)
+        now = self.clock()
+        step = _Step()
+
+        def plan(conversation: Conversation | None) -> Conversation | None:
+            step.reset()
             if conversation is None:
-                log.warning("%s: no state for conversation %s", message.id, conversation_id)
-                return False
-            outcome = conversation.outcomes.get(message.id)
-            if outcome is None:
-                runs = conversation.runs
-                outcome = self.planner.before_run(conversation, message, actor, self.clock())
-                if outcome is not None:
-                    self._record(conversation, outcome)
-                elif conversation.runs != runs:
-                    self._save(conversation)
-        if outcome is None:
+                return None
+            step.outcome = conversation.outcomes.get(message.id)
+            if step.outcome is not None:
+                return None
+            runs = conversation.runs
+            step.outcome = self.planner.before_run(conversation, message, actor, now)
+            if step.outcome is not None:
+                self._add(conversation, step.outcome, step)
+                return conversation
+            return conversation if conversation.runs != runs else None
+
+        conversation = self.store.change(conversation_id, plan)
+        if conversation is None:
+            log.warning("%s: no state for conversation %s", message.id, conversation_id)
             return False
-        log.info("%s: settled without a run (%s)", message.id, outcome.kind)
-        self._deliver(conversation, outcome)
+        self._announce(conversation, step)
+        if step.outcome is None:
+            return False
+        log.info("%s: settled without a run (%s)", message.id, step.outcome.kind)
+        self._deliver(conversation, step.outcome)
         return True
 
     def after_run(self, message: Inbound, actor: str, result: RunResult, cancelled: str) -> bool:
@@ -105,24 +137,33 @@ class Coordinator:
                 return False
             conversation_id = message.id
         run = RunInfo(result.text, result.ok, result.cost_usd, result.duration_s)
-        with self.store.locked(conversation_id):
-            conversation = self.store.load(conversation_id)
+        now = self.clock()
+        step = _Step()
+
+        def plan(conversation: Conversation | None) -> Conversation | None:
+            step.reset()
             if conversation is None:
                 if message.handoff is not None:
-                    log.warning("%s: conversation %s is gone", message.id, conversation_id)
-                    return False
-                started = self.clock() - result.duration_s
-                conversation = new_conversation(self.config, message, actor, started)
-                self.events.emit(
-                    "team.start", conversation=conversation.id, actor=actor, team=conversation.team
+                    return None
+                conversation = new_conversation(
+                    self.config, message, actor, now - result.duration_s
                 )
-            outcome = conversation.outcomes.get(message.id)
-            if outcome is None:
-                outcome = self.planner.after_run(
-                    conversation, message, actor, run, tags, cancelled, self.clock()
-                )
-                self._record(conversation, outcome)
-        self._deliver(conversation, outcome)
+                step.opened = True
+            step.outcome = conversation.outcomes.get(message.id)
+            if step.outcome is not None:
+                return None
+            step.outcome = self.planner.after_run(
+                conversation, message, actor, run, tags, cancelled, now
+            )
+            self._add(conversation, step.outcome, step)
+            return conversation
+
+        conversation = self.store.change(conversation_id, plan)
+        if conversation is None or step.outcome is None:
+            log.warning("%s: conversation %s is gone", message.id, conversation_id)
+            return False
+        self._announce(conversation, step)
+        self._deliver(conversation, step.outcome)
         return True
 
     # -- the sweep's call ----------------------------------------------------------------
@@ -135,14 +176,14 @@ class Coordinator:
         reason it was set aside, else None), and write the files of every outcome that
         is recorded but not delivered while its message waits nowhere (a crash after
         a sweep's record). Returns the conversation as it now stands."""
-        with self.store.locked(conversation_id):
-            conversation = self.store.load(conversation_id)
+        step = _Step()
+
+        def settle(conversation: Conversation | None) -> Conversation | None:
+            step.reset()
             if conversation is None:
                 return None
-            settled: list[Outcome] = []
             if self.planner.over_budget(conversation, now):
-                settled.append(self.planner.expire(conversation, now))
-                self._record(conversation, settled[-1])
+                self._add(conversation, self.planner.expire(conversation, now), step)
             elif conversation.status == "open":
                 for branch in list(conversation.branches.values()):
                     if branch.status != "open" or branch.message_id is None:
@@ -151,73 +192,89 @@ class Coordinator:
                         continue
                     reason = gave_up(branch)
                     if reason is not None:
-                        settled.append(
-                            self.planner.give_up_branch(conversation, branch, reason, now)
-                        )
-                        self._record(conversation, settled[-1])
-            pending = [
-                outcome
-                for outcome in conversation.outcomes.values()
-                if not outcome.delivered
-                and outcome not in settled
-                and not self._waiting(outcome.actor, outcome.message_id)
-            ]
-        for outcome in [*settled, *pending]:
+                        outcome = self.planner.give_up_branch(conversation, branch, reason, now)
+                        self._add(conversation, outcome, step)
+            return conversation if step.recorded else None
+
+        conversation = self.store.change(conversation_id, settle)
+        if conversation is None:
+            return None
+        self._announce(conversation, step)
+        pending = [
+            outcome
+            for outcome in conversation.outcomes.values()
+            if not outcome.delivered
+            and outcome not in step.recorded
+            and self.where(outcome.actor, outcome.message_id) not in ("waiting", "running")
+        ]
+        for outcome in [*step.recorded, *pending]:
             self._deliver(conversation, outcome)
         return conversation
 
-    def _waiting(self, actor: str, message_id: str) -> bool:
-        """The message is in ``actor``'s inbox or being run: its run will deliver."""
-        name = message_id + SUFFIX
+    def where(self, actor: str, message_id: str) -> Whereabouts:
+        """Where ``actor``'s message is in the queue (``gone`` for a name that can be
+        no actor's): waiting or running, its run will deliver; failed, it never will."""
         try:
-            boxes = (self.spool.inbox(actor), self.spool.processing(actor))
+            return self.spool.locate(actor, message_id).state
         except UnsafePathError:
-            return False
-        return any((box / name).exists() for box in boxes)
+            return "gone"
 
     # -- steps -------------------------------------------------------------------------
 
-    def _record(self, conversation: Conversation, outcome: Outcome) -> None:
+    @staticmethod
+    def _add(conversation: Conversation, outcome: Outcome, step: _Step) -> None:
+        """Record ``outcome`` in the state being changed (stored by the change)."""
         outcome.delivered = not (outcome.inbox or outcome.replies)  # nothing to write
         conversation.outcomes[outcome.message_id] = outcome
-        self._save(conversation)
-        self.events.emit(
-            f"team.{outcome.kind}",
-            conversation=conversation.id,
-            id=outcome.message_id,
-            actor=outcome.actor,
-            handoffs=[m.id for m in outcome.inbox],
-            status=conversation.status,
-        )
-        failpoint(f"teams.{outcome.kind}.planned")
+        step.recorded.append(outcome)
 
-    def _save(self, conversation: Conversation) -> None:
-        self.store.save(conversation)
-        transcript = render_transcript(conversation).encode("utf-8")
-        atomic_write(self.store.path(conversation.id, ".md"), transcript, durable=self.durable)
+    def _announce(self, conversation: Conversation, step: _Step) -> None:
+        """The events of a stored change, and the crash point after each record."""
+        if step.opened:
+            self.events.emit(
+                "team.start",
+                conversation=conversation.id,
+                actor=conversation.root_actor,
+                team=conversation.team,
+            )
+        for outcome in step.recorded:
+            self.events.emit(
+                f"team.{outcome.kind}",
+                conversation=conversation.id,
+                id=outcome.message_id,
+                actor=outcome.actor,
+                handoffs=[m.id for m in outcome.inbox],
+                status=conversation.status,
+            )
+            failpoint(f"teams.{outcome.kind}.planned")
 
     def _deliver(self, conversation: Conversation, outcome: Outcome) -> None:
-        """Write an outcome's files (again), then mark it delivered."""
+        """Write an outcome's files (again), then mark it delivered. What is already
+        queued is not written again: a reply waiting or sent (a second copy would
+        undo its delivery progress, or be sent twice), a message waiting or running."""
         if outcome.delivered:
             return
         step = f"teams.{outcome.kind}"
         for reply in outcome.replies:
-            if (self.spool.sent(reply.channel) / (reply.id + SUFFIX)).exists():
-                continue  # delivered to the platform before a restart
+            if self.spool.reply_exists(reply.channel, reply.id):
+                continue
             self.spool.put_reply(reply)
             failpoint(step + ".emitting")
         for message in outcome.inbox:
             assert message.actor is not None
             if message.id in conversation.outcomes:
                 continue  # already run and applied: writing it again would double it
-            if (self.spool.processing(message.actor) / (message.id + SUFFIX)).exists():
-                continue  # running right now
+            if self.where(message.actor, message.id) in ("waiting", "running"):
+                continue
             self.spool.put_for(message.actor, message)
             failpoint(step + ".emitting")
         failpoint(step + ".emitted")
-        with self.store.locked(conversation.id):
-            fresh = self.store.load(conversation.id)
-            if fresh is None or outcome.message_id not in fresh.outcomes:
-                return
-            fresh.outcomes[outcome.message_id].delivered = True
-            self._save(fresh)
+
+        def mark(fresh: Conversation | None) -> Conversation | None:
+            found = None if fresh is None else fresh.outcomes.get(outcome.message_id)
+            if fresh is None or found is None or found.delivered:
+                return None
+            found.delivered = True
+            return fresh
+
+        self.store.change(conversation.id, mark)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinyclaw.core import ConversationError, EventLog, Home
-from tinyclaw.teams.conversations import Conversation, ConversationStore, Entry
+from tinyclaw.teams.conversations import Conversation, Conversations, ConversationStore, Entry
 from tinyclaw.teams.texts import one_line
 from tinyclaw.teams.trace_steps import run_steps
 
@@ -131,10 +131,11 @@ def trace_message(events: list[dict[str, Any]], message_id: str) -> list[str]:
     return lines
 
 
-def trace(home: Home, ident: str) -> list[str]:
-    """The lines ``tinyclaw trace <ident>`` prints; ConversationError if unknown."""
+def trace(home: Home, ident: str, store: Conversations | None = None) -> list[str]:
+    """The lines ``tinyclaw trace <ident>`` prints; ConversationError if unknown.
+    ``store``: where the conversations are (default: the home's files)."""
     events = list(EventLog(home.logs / "events.jsonl").read())
-    conversation = ConversationStore(home.state / "conversations").find(ident)
+    conversation = (store or ConversationStore(home.state / "conversations")).find(ident)
     if conversation is None:
         lines, ids = trace_message(events, ident), {ident}
     else:
@@ -170,10 +171,11 @@ def _total_cost(runs: list[dict[str, Any]]) -> float:
     return round(sum(r["cost_usd"] or 0.0 for r in runs), 6)
 
 
-def trace_data(home: Home, ident: str) -> dict[str, Any]:
-    """What ``tinyclaw trace --json`` prints; ConversationError if unknown."""
+def trace_data(home: Home, ident: str, store: Conversations | None = None) -> dict[str, Any]:
+    """What ``tinyclaw trace --json`` prints; ConversationError if unknown (``store``
+    as for :func:`trace`)."""
     events = list(EventLog(home.logs / "events.jsonl").read())
-    c = ConversationStore(home.state / "conversations").find(ident)
+    c = (store or ConversationStore(home.state / "conversations")).find(ident)
     if c is None:
         mine = [e for e in events if e.get("id") == ident]
         if not mine:

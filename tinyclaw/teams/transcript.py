@@ -2,14 +2,19 @@
 
 Rendered from the state alone after every change and written beside it
 (``state/conversations/<id>.md``), so it is always as current as the state and a
-replay rewrites it identically.
+replay rewrites it identically. On a home whose queue is on NATS the state is shared
+by the worker nodes and each node writes the transcript into its own home whenever
+it changes the state: the node that made the last step (the lead's, for the final
+answer) holds the whole story.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tinyclaw.teams.conversations import Conversation, Entry
+from tinyclaw.core import atomic_write
+from tinyclaw.teams.conversations import Conversation, Entry, check_id
 
 
 def stamp(at: float, *, date: bool = False) -> str:
@@ -63,3 +68,16 @@ def render_transcript(conversation: Conversation) -> str:
             lines.append(entry.text)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+class TranscriptFiles:
+    """Writes a conversation's transcript as ``<folder>/<id>.md`` each time its state
+    is saved (a store's ``saved`` hook: under the conversation's lock, so in order)."""
+
+    def __init__(self, folder: Path, *, durable: bool = True) -> None:
+        self.folder = folder
+        self.durable = durable
+
+    def __call__(self, conversation: Conversation) -> None:
+        text = render_transcript(conversation).encode("utf-8")
+        atomic_write(self.folder / f"{check_id(conversation.id)}.md", text, durable=self.durable)

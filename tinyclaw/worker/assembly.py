@@ -92,11 +92,12 @@ def build_services(
     tells whether an actor has a run in flight: its drop files stay put meanwhile.
 
     On the NATS spool the worker is a node: its schedules, heartbeats and outboxes
-    are its own actors' only, and each firing is claimed in the spool's ``schedule``
-    bucket first (see :mod:`tinyclaw.schedule.shared`). The team sweep acts on the
-    file spool's folders: not on NATS yet."""
+    are its own actors' only, each firing is claimed in the spool's ``schedule``
+    bucket first (see :mod:`tinyclaw.schedule.shared`), and it sweeps the team
+    conversations its actors lead."""
     events = EventLog(home.logs / "events.jsonl", clock=clock)
     actors, shared = node_share(spool)
+    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
     scheduler = SchedulerService(
         home,
         config,
@@ -118,9 +119,6 @@ def build_services(
         busy=busy,
         actors=actors,
     )
-    if config.spool.backend != "file":
-        return [scheduler, outbox]
-    sweep = TeamSweep(home, config, spool, events=events, clock=clock)
     return [scheduler, outbox, sweep]
 
 

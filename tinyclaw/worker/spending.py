@@ -49,7 +49,7 @@ from tinyclaw.costs import (
 from tinyclaw.pairing import DM_IS_USER, PLATFORM_CHANNELS, Identity, PairingService, Role
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import Spool
-from tinyclaw.teams import ConversationStore
+from tinyclaw.teams import Conversations
 
 log = logging.getLogger("tinyclaw.costs")
 
@@ -76,7 +76,7 @@ class SpendGuard:
         config: Config,
         ledger: CostLedger,
         spool: Spool,
-        conversations: ConversationStore,
+        conversations: Conversations,
         events: EventLog,
         *,
         pairing: PairingService | None,
@@ -99,7 +99,7 @@ class SpendGuard:
         home: Home,
         config: Config,
         spool: Spool,
-        conversations: ConversationStore,
+        conversations: Conversations,
         events: EventLog,
         pairing: PairingService | None,
         clock: Callable[[], float] = time.time,

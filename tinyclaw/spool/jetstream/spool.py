@@ -53,6 +53,7 @@ from tinyclaw.spool.jetstream.streams import (
     Handle,
     message_key,
 )
+from tinyclaw.spool.jetstream.whereabouts import Whereabouts
 
 if TYPE_CHECKING:
     from tinyclaw.spool.backend import SpoolBackend
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tinyclaw.spool.nats")
 
 
-class JetStreamSpool(Replies, Attachments):
+class JetStreamSpool(Replies, Attachments, Whereabouts):
     """All queue operations of one home on NATS JetStream. Thread-safe: every call
     goes through one connection's loop thread; no state is kept between calls but the
     claims this process holds (to renew their leases)."""
