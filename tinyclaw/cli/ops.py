@@ -18,14 +18,30 @@ from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core import Home
+    from tinyclaw.core import Home, TinyclawError
     from tinyclaw.launcher import Launcher
 
 
-def _launcher(home: Home, config: Config) -> Launcher:
+def _launcher(home: Home, config: Config, node: str | None = None) -> Launcher:
     from tinyclaw.launcher import Launcher, Tmux, session_name, socket_name
 
-    return Launcher(home, config, Tmux(session_name(config), socket_name()))
+    return Launcher(home, config, Tmux(session_name(config), socket_name()), node=node)
+
+
+NodeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--node", help="this machine's worker node: run the worker as [nodes.NAME] (NATS)"
+    ),
+]
+
+
+def _start_exit(exc: TinyclawError) -> int:
+    """2 for a configuration ``start`` refuses (a node missing or unknown), as the
+    worker's; 1 for anything else."""
+    from tinyclaw.core import ConfigError
+
+    return 2 if isinstance(exc, ConfigError) else 1
 
 
 def _attach(home: Home, config: Config, actor: str | None) -> None:
@@ -56,10 +72,10 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         )
 
 
-def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
+def _start(ctx: typer.Context, wait: float, attach: bool | None, node: str | None = None) -> None:
     home = home_from(ctx)
     config = load(home)
-    launcher = _launcher(home, config)
+    launcher = _launcher(home, config, node)
     report = launcher.start(wait=wait)
     session = launcher.tmux.name
     me = command_name()  # what the user can type: `tinyclaw`, or its full path
@@ -67,7 +83,8 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         typer.echo(f"tinyclaw is already running in tmux session {session!r} ({me} attach)")
         return
     width = max(len(c.window) for c in report.components)
-    typer.echo(f"started tmux session {session!r} for {home.root}")
+    as_node = f" as worker node {node!r}" if node is not None else ""
+    typer.echo(f"started tmux session {session!r} for {home.root}{as_node}")
     for component in report.components:
         if component.name in report.ready_after:
             state = f"ready after {report.ready_after[component.name]:.2f} s"
@@ -93,6 +110,13 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         _attach(home, config, None)
     else:
         typer.echo(f"watch it: {me} attach [ACTOR]    stop it: {me} stop")
+
+
+def _check_node(ctx: typer.Context, node: str | None = None) -> None:
+    """ConfigError now for a node ``start`` would refuse."""
+    from tinyclaw.worker import node_actors
+
+    node_actors(load(home_from(ctx)), node)
 
 
 def _waiting(runs: int, timeout: float) -> None:
@@ -139,10 +163,11 @@ def register(app: typer.Typer) -> None:
             bool | None,
             typer.Option("--attach/--no-attach", help="attach afterwards (default: on a terminal)"),
         ] = None,
+        node: NodeOption = None,
     ) -> None:
         """Start everything in one tmux session: worker, listeners, actors, status."""
-        with clean_errors():
-            _start(ctx, wait, attach)
+        with clean_errors(_start_exit):
+            _start(ctx, wait, attach, node)
 
     @app.command()
     def stop(
@@ -161,11 +186,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         wait: Annotated[float, typer.Option(help="seconds to wait for readiness")] = 30.0,
         attach: Annotated[bool | None, typer.Option("--attach/--no-attach")] = None,
+        node: NodeOption = None,
     ) -> None:
-        """Stop (gracefully), then start again."""
-        with clean_errors():
+        """Stop (gracefully), then start again (as the same worker node, unless
+        --node names another)."""
+        from tinyclaw.launcher import running_node
+
+        with clean_errors(_start_exit):
+            node = node or running_node(home_from(ctx))
+            _check_node(ctx, node)  # refused before anything is stopped
             _stop(ctx, None)
-            _start(ctx, wait, attach)
+            _start(ctx, wait, attach, node)
 
     @app.command()
     def status(ctx: typer.Context, as_json: JsonOption = False) -> None:

@@ -59,7 +59,11 @@ class Launcher:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        node: str | None = None,
     ) -> None:
+        """``node``: this machine's worker node (``tinyclaw start --node NAME``); a
+        home with ``[nodes]`` must name one to start (see :meth:`start`)."""
+        self.node = node
         self.home = home
         self.config = config
         self.tmux = tmux
@@ -68,7 +72,7 @@ class Launcher:
         self.wall = wall
         self.sleep = sleep
         self.state_dir = state_dir(home.root)
-        self.components = plan(config)
+        self.components = plan(config, node)
 
     # -- start -----------------------------------------------------------------------
 
@@ -85,6 +89,12 @@ class Launcher:
         return pids
 
     def start(self, *, wait: float = 30.0) -> StartReport:
+        """Start the session. ConfigError, before anything runs, for a node that
+        ``[nodes]`` does not name, or none named where ``[nodes]`` is defined: the
+        worker would refuse to start, in a loop, inside the session."""
+        from tinyclaw.worker import node_actors
+
+        node_actors(self.config, self.node)
         if self.running():
             self.tmux.check_home(self.home.root)
             return StartReport(already_running=True, components=self.components)

@@ -16,6 +16,8 @@ from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spo
 
 if TYPE_CHECKING:
     from tinyclaw.spool.choice import open_spool, require_file_spool
+    from tinyclaw.spool.jetstream import Census as QueueCensus
+    from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.lease import Lease, LeaseState, once
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
@@ -30,10 +32,12 @@ __all__ = [
     "KeyValue",
     "Lease",
     "LeaseState",
+    "QueueCensus",
     "Recovered",
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "nats_census",
     "once",
     "open_spool",
     "probe_nats",
