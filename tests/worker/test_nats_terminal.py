@@ -46,6 +46,23 @@ def test_send_on_a_nats_home_is_answered_by_the_worker_node_of_another_machine(
     assert not list((here.queue / "incoming").glob("*.json"))  # nothing on files
 
 
+def test_trace_shows_a_machine_s_own_part_of_a_message_that_went_through_nats(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    here = node_home(tmp_path / "laptop", nats_home)
+    box_a = node_home(tmp_path / "box-a", nats_home)
+    with worker_process(box_a, node="box-a"):
+        queued = run_tinyclaw("send", "--no-wait", "trace me", home=here)
+        message_id = queued.stdout.strip()
+        wait_for(lambda: nats_home.open().replies("cli"), what="box-a's reply")
+    ran_it = run_tinyclaw("trace", message_id, home=box_a)
+    assert ran_it.returncode == 0, ran_it.stderr
+    assert "routed to @assistant" in ran_it.stdout and "@assistant started" in ran_it.stdout
+    sent_it = run_tinyclaw("trace", message_id, home=here)  # its logs saw no run
+    assert sent_it.returncode == 1
+    assert f"no conversation or message {message_id!r} in this home" in sent_it.stderr
+
+
 def test_send_no_wait_queues_on_nats_and_replies_prints_the_answer_later(
     tmp_path: Path, nats_home: NatsHome
 ) -> None:
