@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.lease import Lease, LeaseState, once
+    from tinyclaw.spool.move import MoveReport, move_home
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
+    from tinyclaw.spool.transfer import End, QueueToMove, ThingToMove
     from tinyclaw.spool.wakeup import stop_on_the_side, watch_replies
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
@@ -29,14 +31,19 @@ __all__ = [
     "REASON_SUFFIX",
     "STALE_TMP_SECONDS",
     "SUFFIX",
+    "End",
     "KeyValue",
     "Lease",
     "LeaseState",
+    "MoveReport",
     "QueueCensus",
+    "QueueToMove",
     "Recovered",
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "ThingToMove",
+    "move_home",
     "nats_census",
     "once",
     "open_spool",
