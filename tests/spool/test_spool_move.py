@@ -197,3 +197,19 @@ def test_a_move_into_a_queue_that_is_not_empty_is_refused(home: Home, nats_home:
         "(empty it, or move the other way)"
     )
     assert files_hold(home)["inboxes"]["assistant"]  # nothing moved
+
+
+def test_a_move_off_nats_is_refused_while_a_worker_on_another_machine_runs_a_message(
+    home: Home, nats_home: NatsHome
+) -> None:
+    on_files(home, nats_home)
+    assert run_tinyclaw("spool", "move", "--to", "nats", home=home).returncode == 0
+    elsewhere = nats_home.open()
+    elsewhere.put_for("coder", message("running on box-b"))
+    assert elsewhere.claim(next(elsewhere.pending("coder")), "coder") is not None
+    refused = run_tinyclaw("spool", "move", "--to", "file", home=home)
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: a worker ({elsewhere.holder}) is running a message of @coder")
+    assert line.endswith("stop them on every machine before moving the queue")
+    assert backend(home).startswith('backend = "nats"')

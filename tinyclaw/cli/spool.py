@@ -1,7 +1,7 @@
 """``tinyclaw spool move --to nats|file``: move a home's queue between its backends.
 
-``THINGS_TO_MOVE`` is the one list of what a move carries from one backend to the
-other. The queue is all of it today; a store that comes to live on the backend (the
+:func:`things_to_move` is the one list of what a move carries from one backend to
+the other. The queue is all of it today; a store that comes to live on the backend (the
 session and pairing stores, once they are kept in the NATS key-value store) adds its
 own :class:`~tinyclaw.spool.ThingToMove` here, and every move carries it from then on."""
 

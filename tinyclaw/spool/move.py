@@ -5,7 +5,7 @@ The steps, each safe to run again after a crash at any point::
     check   nothing serves the queue: this machine's worker and listener locks are
             free (and are held by the move until it ends); on NATS no worker holds a
             live claim and no listener a live lease, on any machine
-    copy    every thing to move (the queue, and whatever THINGS_TO_MOVE adds) is
+    copy    every thing to move (the queue, and what ``things_to_move()`` adds) is
             copied to the target, skipping what an earlier run copied; then the
             target is read again and must hold all of the source
     switch  ``[spool] backend`` is set in tinyclaw.toml (validated, written atomically)

@@ -12,7 +12,7 @@ inbox is kept. A message's attachments go with it, into the target's store.
 
 What a move carries besides the queue (the session and pairing stores, once they
 live in the NATS key-value store) is one more :class:`ThingToMove`: see
-``THINGS_TO_MOVE`` in ``tinyclaw/cli/spool.py``, the one list of them."""
+``things_to_move()`` in ``tinyclaw/cli/spool.py``, the one list of them."""
 
 from __future__ import annotations
 
