@@ -69,6 +69,7 @@ def test_start_node_runs_this_machine_s_worker_node_in_tmux_and_it_answers(
 
     stopped = run_tinyclaw("stop", home=home)
     assert stopped.returncode == 0, stopped.stderr
+    assert "kept in the queue for the next start: outgoing 1" in stopped.stdout  # on NATS
     assert not tmux.has_session()
 
 

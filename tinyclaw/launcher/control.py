@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from tinyclaw.config import Config
 from tinyclaw.core import Home, LauncherError
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.handover import launch_secrets
+from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir
 from tinyclaw.launcher.status import loose_worker
 from tinyclaw.launcher.tmux import Tmux, window_env
@@ -208,9 +210,7 @@ class Launcher:
         everything = {f"s:{k}": v for k, v in supervisors.items()}
         everything.update({f"c:{k}": v for k, v in children.items()})
         if on_waiting is not None and everything:
-            from tinyclaw.spool import Spool
-
-            on_waiting(Spool(self.home).depths().get("processing", 0), timeout)
+            on_waiting(self._queue()[0], timeout)
         deadline = self.clock() + timeout
         while any(pid_alive(pid) for pid in everything.values()) and self.clock() < deadline:
             self.sleep(0.05)
@@ -226,11 +226,28 @@ class Launcher:
         self.tmux.kill()
         report.stopped = sorted(set(supervisors) | set(children) | set(windows))
         report.elapsed = self.clock() - began
-        from tinyclaw.spool import Spool
-
-        depths = Spool(self.home).depths()
+        depths = self._queue()[1]
         report.waiting = {k: v for k, v in depths.items() if k != "failed" and v}
         return report
+
+    def _queue(self) -> tuple[int, dict[str, int]]:
+        """(the runs in flight on this machine, the queue's depths). On NATS the
+        depths are the shared queue's, and the runs those this host's worker holds;
+        servers that do not answer leave both out rather than hold up the stop."""
+        if self.config.spool.backend == "file":
+            from tinyclaw.spool import Spool
+
+            depths = Spool(self.home).depths()
+            return depths.get("processing", 0), depths
+        shared = SharedQueue(self.home, self.config)
+        try:
+            found = shared.figures()
+        finally:
+            shared.close()
+        if isinstance(found, str):
+            return 0, {}
+        host = socket.gethostname()
+        return sum(r.holder.split(":", 1)[0] == host for r in found.running), found.depths
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
