@@ -6,19 +6,23 @@ saying they do not answer."""
 from __future__ import annotations
 
 import sys
+from io import StringIO
 
 import psutil
 import pytest
+from rich.console import Console
 
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import free_port
+from tests.spool.nats_servers import free_port, single_server
 from tests.support.commands import run_tinyclaw
 from tests.support.launcher import TmuxServer, states
 from tests.support.messages import message
 from tests.support.waiting import wait_for
 from tests.worker.test_nats_worker import answered, node_home
+from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply
+from tinyclaw.launcher.dashboard import Dashboard, render
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -116,3 +120,26 @@ def test_status_says_in_one_line_when_the_nats_servers_do_not_answer(home: Home)
     [line] = [line for line in result.stdout.splitlines() if line.startswith("queues:")]
     assert line.startswith(f"queues: unknown: the NATS queue at {dead} does not answer")
     assert "components:" in result.stdout and "worker" in result.stdout
+
+
+def test_the_dashboard_keeps_one_nats_connection_and_says_when_the_servers_are_gone(
+    home: Home,
+) -> None:
+    with single_server(home.root.parent / "nats") as server:
+        nats = NatsHome([server])
+        node_home(home.root, nats)
+        dashboard = Dashboard(home, load_config(home), session="tinyclaw")
+        nats.open().put(message("@assistant hello"))
+        first = dashboard.snapshot()
+        connection = dashboard.shared._spool if dashboard.shared else None
+        assert first.depths["incoming"] == 1 and first.queue_problem is None
+        assert dashboard.snapshot().depths["incoming"] == 1
+        assert dashboard.shared is not None and dashboard.shared._spool is connection
+        nats.close()
+    gone = dashboard.snapshot()  # the server stopped: one line, the rest drawn
+    console = Console(file=StringIO(), width=200, record=True, color_system=None)
+    console.print(render(gone))
+    text = console.export_text()
+    assert "does not answer" in text and "worker" in text
+    assert dashboard.shared is not None
+    dashboard.shared.close()
