@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import free_port
 from tests.support.commands import run_tinyclaw
 from tests.support.messages import message, reply_to
 from tests.support.waiting import wait_for
@@ -213,3 +214,34 @@ def test_a_move_off_nats_is_refused_while_a_worker_on_another_machine_runs_a_mes
     assert line.startswith(f"error: a worker ({elsewhere.holder}) is running a message of @coder")
     assert line.endswith("stop them on every machine before moving the queue")
     assert backend(home).startswith('backend = "nats"')
+
+
+def test_a_move_to_nats_servers_that_do_not_answer_is_one_line_and_moves_nothing(
+    home: Home,
+) -> None:
+    dead = NatsHome([])
+    on_files(home, dead)
+    text = home.config_file.read_text().replace(
+        "servers = []", f'servers = ["nats://127.0.0.1:{free_port()}"]\ntimeout = 1'
+    )
+    home.config_file.write_text(text)
+    queued = fill(home)
+    refused = run_tinyclaw("spool", "move", "--to", "nats", home=home)
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "127.0.0.1" in line
+    assert files_hold(home)["inboxes"] == queued["inboxes"]
+    assert backend(home).startswith('backend = "file"')
+
+
+def test_the_switch_goes_where_the_backend_is_set_tinyclaw_local_toml_if_it_sets_it(
+    home: Home, nats_home: NatsHome
+) -> None:
+    on_files(home, nats_home)
+    local = home.root / "tinyclaw.local.toml"
+    local.write_text('# mine\n[spool]\nbackend = "file"\n')
+    moved = run_tinyclaw("spool", "move", "--to", "nats", home=home)
+    assert moved.returncode == 0, moved.stderr
+    assert 'tinyclaw.local.toml: [spool] backend = "nats"' in moved.stdout
+    assert local.read_text() == '# mine\n[spool]\nbackend = "nats"\n'
+    assert backend(home).startswith('backend = "file"')  # overridden by the local file
