@@ -19,6 +19,7 @@ from tests.support.commands import run_tinyclaw
 from tests.support.messages import message, reply_to
 from tests.support.waiting import wait_for
 from tests.support.worker import fake_cli_config, worker_process, write_config
+from tests.worker.test_nats_worker import node_home
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Attachment
 from tinyclaw.spool import Spool
@@ -245,3 +246,16 @@ def test_the_switch_goes_where_the_backend_is_set_tinyclaw_local_toml_if_it_sets
     assert 'tinyclaw.local.toml: [spool] backend = "nats"' in moved.stdout
     assert local.read_text() == '# mine\n[spool]\nbackend = "nats"\n'
     assert backend(home).startswith('backend = "file"')  # overridden by the local file
+
+
+def test_a_move_to_files_that_would_leave_nodes_without_nats_is_refused_before_anything(
+    home: Home, nats_home: NatsHome
+) -> None:
+    node_home(home.root, nats_home)
+    nats_home.open().put(message("@coder stays on NATS"))
+    refused = run_tinyclaw("spool", "move", "--to", "file", home=home)
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert "nodes" in line, line
+    assert len(list(nats_home.open().incoming())) == 1
+    assert not (home.state / "spool-move.json").exists()
