@@ -148,7 +148,9 @@ def test_the_queue_moves_to_nats_and_back_with_every_message_in_its_place(
     assert done.returncode == 0 and "already on the files; nothing to move" in done.stdout
 
 
-@pytest.mark.parametrize("crash", ["spool_move.copied", "spool_move.emptied"])
+@pytest.mark.parametrize(
+    "crash", ["spool_move.copied", "spool_move.switched", "spool_move.emptied"]
+)
 def test_a_move_killed_halfway_finishes_when_run_again_and_doubles_nothing(
     home: Home, nats_home: NatsHome, crash: str
 ) -> None:

@@ -30,6 +30,7 @@ from tinyclaw.core import (
     InstanceLock,
     SpoolError,
     atomic_write,
+    failpoint,
     listener_lock_path,
     unique_name,
     worker_lock_path,
@@ -157,6 +158,7 @@ def move_home(
                 _write_journal(home, journal)
             switch = set_value(home, "spool", "backend", to)
             switch.write()
+            failpoint("spool_move.switched")
             report.config = switch.path
             journal["phase"] = "empty"
             _write_journal(home, journal)
