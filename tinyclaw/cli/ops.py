@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, command_name, home_from, load
+from tinyclaw.cli.context import check_node, clean_errors, command_name, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
     from tinyclaw.config import Config
-    from tinyclaw.core import Home, TinyclawError
+    from tinyclaw.core import Home
     from tinyclaw.launcher import Launcher
 
 
@@ -34,14 +34,6 @@ NodeOption = Annotated[
         "--node", help="this machine's worker node: run the worker as [nodes.NAME] (NATS)"
     ),
 ]
-
-
-def _start_exit(exc: TinyclawError) -> int:
-    """2 for a configuration ``start`` refuses (a node missing or unknown), as the
-    worker's; 1 for anything else."""
-    from tinyclaw.core import ConfigError
-
-    return 2 if isinstance(exc, ConfigError) else 1
 
 
 def _attach(home: Home, config: Config, actor: str | None) -> None:
@@ -112,13 +104,6 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None, node: str | Non
         typer.echo(f"watch it: {me} attach [ACTOR]    stop it: {me} stop")
 
 
-def _check_node(ctx: typer.Context, node: str | None = None) -> None:
-    """ConfigError now for a node ``start`` would refuse."""
-    from tinyclaw.worker import node_actors
-
-    node_actors(load(home_from(ctx)), node)
-
-
 def _waiting(runs: int, timeout: float) -> None:
     """Said before stop waits, which can take up to ``worker.stop_timeout`` + 10 s."""
     if runs:
@@ -166,7 +151,8 @@ def register(app: typer.Typer) -> None:
         node: NodeOption = None,
     ) -> None:
         """Start everything in one tmux session: worker, listeners, actors, status."""
-        with clean_errors(_start_exit):
+        check_node(home_from(ctx), node)
+        with clean_errors():
             _start(ctx, wait, attach, node)
 
     @app.command()
@@ -192,9 +178,9 @@ def register(app: typer.Typer) -> None:
         --node names another)."""
         from tinyclaw.launcher import running_node
 
-        with clean_errors(_start_exit):
-            node = node or running_node(home_from(ctx))
-            _check_node(ctx, node)  # refused before anything is stopped
+        node = node or running_node(home_from(ctx))
+        check_node(home_from(ctx), node)  # refused before anything is stopped
+        with clean_errors():
             _stop(ctx, None)
             _start(ctx, wait, attach, node)
 
