@@ -163,6 +163,11 @@ def test_a_move_killed_halfway_finishes_when_run_again_and_doubles_nothing(
     )
     assert killed.returncode == -signal.SIGKILL
     assert (home.state / "spool-move.json").exists()
+    status = run_tinyclaw("status", home=home)
+    assert (
+        "a move of the queue to nats is not finished: run `tinyclaw spool move --to nats` "
+        "before starting anything"
+    ) in status.stdout
     other_way = run_tinyclaw("spool", "move", "--to", "file", home=home)
     assert other_way.returncode == 1
     assert "a move to nats is not finished" in other_way.stderr

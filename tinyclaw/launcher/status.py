@@ -38,7 +38,7 @@ from tinyclaw.launcher.components import WORKER, Component, plan
 from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
 from tinyclaw.runners import JsonlTail
-from tinyclaw.spool import REASON_SUFFIX, QueueCensus, Spool
+from tinyclaw.spool import REASON_SUFFIX, QueueCensus, Spool, unfinished_move
 
 TAIL_BYTES = 1_000_000
 RECENT = 200
@@ -101,6 +101,7 @@ class Snapshot:
     node: str | None = None  # the worker node this machine's session runs
     queue: str = "files"  # where the queue is: "files", or "NATS <servers>"
     queue_problem: str | None = None  # why the queue's figures are missing (NATS down)
+    moving_to: str | None = None  # a `tinyclaw spool move` that was interrupted
 
     @property
     def worker_running(self) -> bool:
@@ -344,6 +345,7 @@ def collect(
         node=running_node(home),
         queue=queue,
         queue_problem=problem,
+        moving_to=unfinished_move(home),
     )
 
 
@@ -414,6 +416,11 @@ def format_status(snap: Snapshot) -> str:
     d = snap.depths
     if snap.node is not None:
         lines.append(f"worker node: {snap.node}")
+    if snap.moving_to is not None:
+        lines.append(
+            f"a move of the queue to {snap.moving_to} is not finished: run "
+            f"`tinyclaw spool move --to {snap.moving_to}` before starting anything"
+        )
     if snap.queue_problem is not None:
         lines.append(f"queues: unknown: {snap.queue_problem}")
     else:

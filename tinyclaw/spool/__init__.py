@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.lease import Lease, LeaseState, once
-    from tinyclaw.spool.move import MoveReport, move_home
+    from tinyclaw.spool.move import MoveReport, move_home, unfinished_move
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
     from tinyclaw.spool.transfer import End, QueueToMove, ThingToMove
     from tinyclaw.spool.wakeup import stop_on_the_side, watch_replies
@@ -53,6 +53,7 @@ __all__ = [
     "require_file_spool",
     "stop_on_the_side",
     "strays",
+    "unfinished_move",
     "unique_name",
     "watch_replies",
 ]

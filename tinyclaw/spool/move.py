@@ -73,6 +73,15 @@ def _read_journal(home: Home) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def unfinished_move(home: Home) -> str | None:
+    """The backend an interrupted move was going to (for ``tinyclaw status``), or None."""
+    try:
+        journal = _read_journal(home)
+    except SpoolError:
+        return None
+    return journal["to"] if journal is not None else None
+
+
 def _write_journal(home: Home, journal: dict[str, str]) -> None:
     home.state.mkdir(parents=True, exist_ok=True)
     atomic_write(journal_path(home), json.dumps(journal, indent=1).encode())
