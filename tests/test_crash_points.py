@@ -226,6 +226,10 @@ CRASHED_ELSEWHERE = {
     "steer.delivered": LIVE_CRASH_TEST,
     "steer.queued": LIVE_CRASH_TEST,
     "approval.asked": LIVE_CRASH_TEST,
+    # `tinyclaw spool move`: killed while copying, just after the switch, while emptying.
+    "spool_move.copied": "tests/spool/test_spool_move.py",
+    "spool_move.switched": "tests/spool/test_spool_move.py",
+    "spool_move.emptied": "tests/spool/test_spool_move.py",
 }
 # Points whose name is built at run time: the call's source, the names it yields, and
 # the test that arms them.

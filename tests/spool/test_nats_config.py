@@ -173,25 +173,6 @@ def test_a_nats_worker_must_be_one_of_the_nodes(home: Home) -> None:
     )
 
 
-def test_tinyclaw_send_refuses_a_home_on_nats_rather_than_queue_where_nobody_looks(
-    home: Home,
-) -> None:
-    home.config_file.write_text(NATS_HOME)
-    result = subprocess.run(
-        [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "send", "hello"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        'error: [spool] backend = "nats": tinyclaw send and chat do not run on the NATS '
-        "spool yet (see docs/several-machines.md)"
-    )
-    assert not list((home.root / "queue" / "incoming").glob("*.json"))
-
-
 def test_a_worker_waits_for_its_nats_servers_and_stops_cleanly_meanwhile(home: Home) -> None:
     """No server answers: the worker says so in its log and tries again (a worker
     started before its servers comes up with them); SIGTERM ends the wait, exit 0."""

@@ -206,6 +206,7 @@ _GROUPS = (
     "tinyclaw.cli.cost",
     "tinyclaw.cli.operate",
     "tinyclaw.cli.live",
+    "tinyclaw.cli.spool",
 )
 for _module in _GROUPS:
     try:

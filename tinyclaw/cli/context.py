@@ -37,6 +37,18 @@ def load(home: Home) -> Config:
     return load_home_config(home)
 
 
+def check_node(home: Home, node: str | None) -> None:
+    """Exit code 2 and one line for a worker node the configuration refuses (one
+    ``[nodes]`` does not name, or none where ``[nodes]`` is defined), as the worker
+    exits; a broken configuration stays exit code 1, as everywhere."""
+    from tinyclaw.worker import node_actors
+
+    with clean_errors():
+        config = load(home)
+    with clean_errors(lambda _exc: 2):
+        node_actors(config, node)
+
+
 @contextmanager
 def clean_errors(code: Callable[[TinyclawError], int] | None = None) -> Iterator[None]:
     """Turn any TinyclawError into one line on stderr and exit code 1 (or what

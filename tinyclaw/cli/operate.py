@@ -98,17 +98,25 @@ PrefixOption = Annotated[
 
 
 @service_app.command("install")
-def service_install(ctx: typer.Context, name: PrefixOption = "tinyclaw") -> None:
+def service_install(
+    ctx: typer.Context,
+    name: PrefixOption = "tinyclaw",
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="run the worker as worker node [nodes.NAME] (NATS)"),
+    ] = None,
+) -> None:
     """Write user units for the worker and each enabled listener, and start them."""
     import os
     import sys
 
-    from tinyclaw.cli.context import load
+    from tinyclaw.cli.context import check_node, load
 
+    check_node(home_from(ctx), node)
     with clean_errors():
         config = load(home_from(ctx))
         outcome = _manager(ctx, name).install(
-            config, python=sys.executable, path_env=os.environ.get("PATH", "")
+            config, python=sys.executable, path_env=os.environ.get("PATH", ""), node=node
         )
     _print(outcome)
 

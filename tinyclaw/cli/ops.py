@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tinyclaw.cli.context import clean_errors, command_name, home_from, load
+from tinyclaw.cli.context import check_node, clean_errors, command_name, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 
 if TYPE_CHECKING:
@@ -22,10 +22,18 @@ if TYPE_CHECKING:
     from tinyclaw.launcher import Launcher
 
 
-def _launcher(home: Home, config: Config) -> Launcher:
+def _launcher(home: Home, config: Config, node: str | None = None) -> Launcher:
     from tinyclaw.launcher import Launcher, Tmux, session_name, socket_name
 
-    return Launcher(home, config, Tmux(session_name(config), socket_name()))
+    return Launcher(home, config, Tmux(session_name(config), socket_name()), node=node)
+
+
+NodeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--node", help="this machine's worker node: run the worker as [nodes.NAME] (NATS)"
+    ),
+]
 
 
 def _attach(home: Home, config: Config, actor: str | None) -> None:
@@ -56,10 +64,10 @@ def _attach(home: Home, config: Config, actor: str | None) -> None:
         )
 
 
-def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
+def _start(ctx: typer.Context, wait: float, attach: bool | None, node: str | None = None) -> None:
     home = home_from(ctx)
     config = load(home)
-    launcher = _launcher(home, config)
+    launcher = _launcher(home, config, node)
     report = launcher.start(wait=wait)
     session = launcher.tmux.name
     me = command_name()  # what the user can type: `tinyclaw`, or its full path
@@ -67,7 +75,8 @@ def _start(ctx: typer.Context, wait: float, attach: bool | None) -> None:
         typer.echo(f"tinyclaw is already running in tmux session {session!r} ({me} attach)")
         return
     width = max(len(c.window) for c in report.components)
-    typer.echo(f"started tmux session {session!r} for {home.root}")
+    as_node = f" as worker node {node!r}" if node is not None else ""
+    typer.echo(f"started tmux session {session!r} for {home.root}{as_node}")
     for component in report.components:
         if component.name in report.ready_after:
             state = f"ready after {report.ready_after[component.name]:.2f} s"
@@ -139,10 +148,12 @@ def register(app: typer.Typer) -> None:
             bool | None,
             typer.Option("--attach/--no-attach", help="attach afterwards (default: on a terminal)"),
         ] = None,
+        node: NodeOption = None,
     ) -> None:
         """Start everything in one tmux session: worker, listeners, actors, status."""
+        check_node(home_from(ctx), node)
         with clean_errors():
-            _start(ctx, wait, attach)
+            _start(ctx, wait, attach, node)
 
     @app.command()
     def stop(
@@ -161,11 +172,17 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         wait: Annotated[float, typer.Option(help="seconds to wait for readiness")] = 30.0,
         attach: Annotated[bool | None, typer.Option("--attach/--no-attach")] = None,
+        node: NodeOption = None,
     ) -> None:
-        """Stop (gracefully), then start again."""
+        """Stop (gracefully), then start again (as the same worker node, unless
+        --node names another)."""
+        from tinyclaw.launcher import running_node
+
+        node = node or running_node(home_from(ctx))
+        check_node(home_from(ctx), node)  # refused before anything is stopped
         with clean_errors():
             _stop(ctx, None)
-            _start(ctx, wait, attach)
+            _start(ctx, wait, attach, node)
 
     @app.command()
     def status(ctx: typer.Context, as_json: JsonOption = False) -> None:

@@ -2,7 +2,9 @@
 
 They go through exactly the path a chat platform takes (``incoming/`` → worker →
 ``outgoing/cli/``), which makes the terminal both the embedded default channel and
-the simplest way to check a running installation.
+the simplest way to check a running installation. They use the queue ``[spool]``
+names, files or NATS, through the backend interface only, so on NATS a worker node on
+another machine answers them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import getpass
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import typer
 
@@ -28,7 +31,7 @@ from tinyclaw.core import (
     unique_name,
     worker_lock_path,
 )
-from tinyclaw.spool import SUFFIX, Spool, require_file_spool
+from tinyclaw.spool import SpoolBackend, open_spool, watch_replies
 from tinyclaw.worker import resolve_actor
 
 CHANNEL = "cli"
@@ -37,10 +40,32 @@ STARTING_GRACE = 5.0  # seconds `send` gives a worker that is starting up to tak
 ANSWER_WAIT = 10.0  # seconds for the worker to confirm an answer to a permission question
 NO_WORKER = "no worker is running for this home; start it with `scripts/start` or `tinyclaw worker`"
 
+Queue = SpoolBackend[Any]
 
-def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = "chat") -> Inbound:
+
+@contextmanager
+def opened(home: Home) -> Iterator[Queue]:
+    """The home's queue as ``[spool]`` says (files, or a connection to NATS), closed
+    again at the end."""
+    spool = open_spool(home, load(home))
+    try:
+        yield spool
+    finally:
+        close = getattr(spool, "close", None)  # a NATS spool: its connection
+        if close is not None:
+            close()
+
+
+def on_nats(home: Home) -> bool:
+    """Whether the queue is shared with other machines: a worker serving it may run
+    on any of them, so this machine's worker lock says nothing."""
+    return load(home).spool.backend != "file"
+
+
+def enqueue(
+    home: Home, spool: Queue, text: str, *, actor: str | None, chat: str, kind: str = "chat"
+) -> Inbound:
     config = load(home)
-    require_file_spool(config, "tinyclaw send and chat")  # nobody would answer it on files
     if actor is not None and resolve_actor(config, actor) is None:
         raise ConfigError(
             f"no actor or team {actor!r}; choose one of: {', '.join([*config.actors, *config.teams])}"
@@ -61,32 +86,41 @@ def enqueue(home: Home, text: str, *, actor: str | None, chat: str, kind: str = 
         text=text,
         kind=kind,  # type: ignore[arg-type]
     )
-    Spool(home).put(message)
+    spool.put(message)
     return message
 
 
 def receive(
-    home: Home, message: Inbound, timeout: float, on_progress: Callable[[Reply], None] | None = None
+    spool: Queue,
+    message: Inbound,
+    timeout: float,
+    on_progress: Callable[[Reply], None] | None = None,
 ) -> Reply | None:
-    """Wait for the reply to ``message``; hand progress replies (a team at work, named
-    ``<id>.<step>.json``) to ``on_progress`` as they land. Each is marked sent."""
-    from tinyclaw.core import Watcher
-
-    spool = Spool(home)
-    box = spool.outgoing(CHANNEL)
-    final = box / (message.id + SUFFIX)
+    """Wait for the reply to ``message``; hand progress replies (a team at work, with
+    the id ``<id>.<step>``) to ``on_progress`` as they land. Each is marked sent. A
+    watcher (files) or a subscription (NATS) wakes the wait; the scan is the truth."""
     arrived = threading.Event()
-    watcher = Watcher([box], arrived)
-    watcher.start()
+    stop = watch_replies(spool, CHANNEL, arrived.set)
+    others: set[Any] = set()  # waiting replies to other messages: not read again
     try:
         deadline = time.monotonic() + timeout
         while True:
-            for path in spool.list_box(box):
-                if path.name.startswith(message.id + ".") and path != final:
-                    progress = _take(spool, path)
-                    if progress is not None and on_progress is not None:
-                        on_progress(progress)
-            if final.exists():
+            final: Any = None
+            for handle in spool.replies(CHANNEL):
+                if handle in others:
+                    continue
+                reply = _read(spool, handle)
+                if reply is None or not reply.id.startswith(message.id):
+                    others.add(handle)
+                elif reply.id == message.id:
+                    final = handle
+                elif reply.id.startswith(message.id + "."):
+                    spool.mark_sent(handle, CHANNEL)
+                    if on_progress is not None:
+                        on_progress(reply)
+                else:
+                    others.add(handle)
+            if final is not None:
                 return _take(spool, final)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -94,41 +128,42 @@ def receive(
             arrived.wait(min(remaining, 0.5))
             arrived.clear()
     finally:
-        watcher.stop()
+        stop()
 
 
-def _take(spool: Spool, path: Path) -> Reply | None:
+def _read(spool: Queue, handle: Any) -> Reply | None:
+    """The reply behind ``handle``; None when it is gone, or unreadable (then it is
+    failed with the reason, never shown half)."""
     try:
-        reply = spool.load_reply(path)
+        return spool.load_reply(handle)
     except FileNotFoundError:
         return None
     except InvalidMessageError as exc:
-        spool.fail(path, f"unreadable reply: {exc}")
+        spool.fail(handle, f"unreadable reply: {exc}")
         return None
-    spool.mark_sent(path, CHANNEL)
+
+
+def _take(spool: Queue, handle: Any) -> Reply | None:
+    reply = _read(spool, handle)
+    if reply is not None:
+        spool.mark_sent(handle, CHANNEL)
     return reply
 
 
 def collect_replies(home: Home, *, chat: str | None = None) -> int:
-    """Print and mark delivered every reply waiting in ``outgoing/cli/`` (of ``chat``
+    """Print and mark delivered every reply waiting for the terminal (of ``chat``
     only, if given), oldest first, each under a line naming what it answers."""
-    spool = Spool(home)
     shown = 0
-    for path in spool.replies(CHANNEL):
-        try:
-            reply = spool.load_reply(path)
-        except FileNotFoundError:
-            continue
-        except InvalidMessageError as exc:
-            spool.fail(path, f"unreadable reply: {exc}")
-            continue
-        if chat is not None and reply.chat_id != chat:
-            continue
-        by = f", @{reply.actor}" if reply.actor else ""
-        typer.secho(f"— {reply.in_reply_to} ({CHANNEL}:{reply.chat_id}{by})", dim=True)
-        _print(reply)
-        spool.mark_sent(path, CHANNEL)
-        shown += 1
+    with opened(home) as spool:
+        for handle in spool.replies(CHANNEL):
+            reply = _read(spool, handle)
+            if reply is None or (chat is not None and reply.chat_id != chat):
+                continue
+            by = f", @{reply.actor}" if reply.actor else ""
+            typer.secho(f"— {reply.in_reply_to} ({CHANNEL}:{reply.chat_id}{by})", dim=True)
+            _print(reply)
+            spool.mark_sent(handle, CHANNEL)
+            shown += 1
     return shown
 
 
@@ -148,7 +183,7 @@ def _print(reply: Reply) -> None:
         typer.echo(f"[file] {printable(file)}")
 
 
-def _step(home: Home, reply: Reply, chat: str) -> None:
+def _step(spool: Queue, reply: Reply, chat: str) -> None:
     """A reply that comes before the answer: a step of the run is shown; a permission
     question is asked here and the answer goes back through the queue, like a chat's."""
     _print(reply)
@@ -174,9 +209,9 @@ def _step(home: Home, reply: Reply, chat: str) -> None:
         kind="approval",
         meta={"approval": {"actor": raw.get("actor"), "key": raw.get("key"), "decision": decision}},
     )
-    Spool(home).put(answer)
+    spool.put(answer)
     words = {"allow": "allowed once", "allow_session": "allowed for this conversation"}
-    noted = receive(home, answer, ANSWER_WAIT)  # the router's word on it, taken here
+    noted = receive(spool, answer, ANSWER_WAIT)  # the router's word on it, taken here
     late = noted is not None and not noted.text.startswith(("Allowed", "Denied"))
     shown = printable(noted.text) if late and noted else words.get(decision, "denied")
     typer.secho(shown, dim=True)
@@ -202,17 +237,22 @@ def send_and_wait(
     home: Home, text: str, *, actor: str | None, chat: str, wait: bool, timeout: float | None
 ) -> int:
     kind = "command" if text.startswith("/") else "chat"
-    message = enqueue(home, text, actor=actor, chat=chat, kind=kind)
-    if not wait:
-        typer.echo(message.id)
-        return 0
-    if not worker_running(home, grace=STARTING_GRACE):
-        typer.secho(f"queued as {message.id}, but {NO_WORKER}", err=True, fg=typer.colors.YELLOW)
-        return 2
-    reply = receive(home, message, timeout or _default_timeout(home), on_progress=_print)
+    with opened(home) as spool:
+        message = enqueue(home, spool, text, actor=actor, chat=chat, kind=kind)
+        if not wait:
+            typer.echo(message.id)
+            return 0
+        shared = on_nats(home)
+        if not shared and not worker_running(home, grace=STARTING_GRACE):
+            typer.secho(
+                f"queued as {message.id}, but {NO_WORKER}", err=True, fg=typer.colors.YELLOW
+            )
+            return 2
+        reply = receive(spool, message, timeout or _default_timeout(home), on_progress=_print)
     if reply is None:
+        who = "the worker node of its actor" if shared else "`tinyclaw worker`"
         typer.secho(
-            f"no reply yet (message {message.id} is queued). Is `tinyclaw worker` running?",
+            f"no reply yet (message {message.id} is queued). Is {who} running?",
             err=True,
             fg=typer.colors.YELLOW,
         )
@@ -224,20 +264,23 @@ def send_and_wait(
 def interactive(home: Home, *, actor: str | None, chat: str) -> None:
     timeout = _default_timeout(home)
     typer.echo("tinyclaw chat: type a message, /help for commands, Ctrl-D to leave.")
-    if not worker_running(home):
+    shared = on_nats(home)
+    if not shared and not worker_running(home):
         typer.secho(f"note: {NO_WORKER}; messages wait in the queue", fg=typer.colors.YELLOW)
-    while True:
-        try:
-            line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            typer.echo()
-            return
-        if not line:
-            continue
-        kind = "command" if line.startswith("/") else "chat"
-        message = enqueue(home, line, actor=actor, chat=chat, kind=kind)
-        reply = receive(home, message, timeout, on_progress=lambda r: _step(home, r, chat))
-        if reply is None:
-            typer.secho("(no reply in time; is `tinyclaw worker` running?)", fg=typer.colors.YELLOW)
-        else:
-            _print(reply)
+    with opened(home) as spool:
+        while True:
+            try:
+                line = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                typer.echo()
+                return
+            if not line:
+                continue
+            kind = "command" if line.startswith("/") else "chat"
+            message = enqueue(home, spool, line, actor=actor, chat=chat, kind=kind)
+            reply = receive(spool, message, timeout, on_progress=lambda r: _step(spool, r, chat))
+            if reply is None:
+                who = "a worker node for its actor" if shared else "`tinyclaw worker`"
+                typer.secho(f"(no reply in time; is {who} running?)", fg=typer.colors.YELLOW)
+            else:
+                _print(reply)

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         worker_secrets,
     )
     from tinyclaw.config.dotenv import load_dotenv
+    from tinyclaw.config.editing import ConfigEdit, set_value
     from tinyclaw.config.reload import (
         LOCAL_CONFIG_NAME,
         ReloadAttempt,
@@ -77,6 +78,7 @@ __all__ = [
     "ChannelConfig",
     "ChannelsConfig",
     "Config",
+    "ConfigEdit",
     "MetricsConfig",
     "NodeConfig",
     "PairingConfig",
@@ -107,6 +109,7 @@ __all__ = [
     "read_config_text",
     "read_dotenv",
     "read_toml",
+    "set_value",
     "worker_redactor",
     "worker_secrets",
 ]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from tinyclaw.launcher.control import Launcher
     from tinyclaw.launcher.dashboard import dashboard_main
     from tinyclaw.launcher.health import snapshot_json, status_code
-    from tinyclaw.launcher.status import collect, format_status
+    from tinyclaw.launcher.status import collect, format_status, running_node
     from tinyclaw.launcher.supervisor import supervise_main
     from tinyclaw.launcher.tmux import Tmux, session_name, socket_name
     from tinyclaw.launcher.watch import watch_main
@@ -46,6 +46,7 @@ __all__ = [
     "dashboard_main",
     "format_status",
     "logs",
+    "running_node",
     "session_name",
     "snapshot_json",
     "socket_name",

@@ -79,9 +79,10 @@ def actor_component(actor: str) -> str:
     return ACTOR_PREFIX + actor
 
 
-def plan(config: Config) -> list[Component]:
-    """Every component of a session for ``config``, in window order."""
-    return [_with_secrets(c, config) for c in _components(config)]
+def plan(config: Config, node: str | None = None) -> list[Component]:
+    """Every component of a session for ``config``, in window order; the worker runs
+    as worker node ``node`` when one is given (``--node NAME``)."""
+    return [_with_secrets(c, config) for c in _components(config, node)]
 
 
 def _with_secrets(component: Component, config: Config) -> Component:
@@ -90,10 +91,11 @@ def _with_secrets(component: Component, config: Config) -> Component:
     return replace(component, own=own, withheld=withheld)
 
 
-def _components(config: Config) -> list[Component]:
+def _components(config: Config, node: str | None) -> list[Component]:
+    worker_args = ("--node", node) if node is not None else ()
     components = [
         Component(STATUS, STATUS, "status", ("dashboard",), PROGRAM_READY, module=LIGHT),
-        Component(WORKER, WORKER, "worker", (), WORKER_READY, module="tinyclaw.worker"),
+        Component(WORKER, WORKER, "worker", worker_args, WORKER_READY, module="tinyclaw.worker"),
     ]
     for name in LISTENERS:
         if config.channels.get(name).enabled:

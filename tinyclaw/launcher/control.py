@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from tinyclaw.config import Config
 from tinyclaw.core import Home, LauncherError
 from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.handover import launch_secrets
+from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir
 from tinyclaw.launcher.status import loose_worker
 from tinyclaw.launcher.tmux import Tmux, window_env
@@ -59,7 +61,11 @@ class Launcher:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        node: str | None = None,
     ) -> None:
+        """``node``: this machine's worker node (``tinyclaw start --node NAME``); a
+        home with ``[nodes]`` must name one to start (see :meth:`start`)."""
+        self.node = node
         self.home = home
         self.config = config
         self.tmux = tmux
@@ -68,7 +74,7 @@ class Launcher:
         self.wall = wall
         self.sleep = sleep
         self.state_dir = state_dir(home.root)
-        self.components = plan(config)
+        self.components = plan(config, node)
 
     # -- start -----------------------------------------------------------------------
 
@@ -85,6 +91,12 @@ class Launcher:
         return pids
 
     def start(self, *, wait: float = 30.0) -> StartReport:
+        """Start the session. ConfigError, before anything runs, for a node that
+        ``[nodes]`` does not name, or none named where ``[nodes]`` is defined: the
+        worker would refuse to start, in a loop, inside the session."""
+        from tinyclaw.worker import node_actors
+
+        node_actors(self.config, self.node)
         if self.running():
             self.tmux.check_home(self.home.root)
             return StartReport(already_running=True, components=self.components)
@@ -198,9 +210,7 @@ class Launcher:
         everything = {f"s:{k}": v for k, v in supervisors.items()}
         everything.update({f"c:{k}": v for k, v in children.items()})
         if on_waiting is not None and everything:
-            from tinyclaw.spool import Spool
-
-            on_waiting(Spool(self.home).depths().get("processing", 0), timeout)
+            on_waiting(self._queue()[0], timeout)
         deadline = self.clock() + timeout
         while any(pid_alive(pid) for pid in everything.values()) and self.clock() < deadline:
             self.sleep(0.05)
@@ -216,11 +226,28 @@ class Launcher:
         self.tmux.kill()
         report.stopped = sorted(set(supervisors) | set(children) | set(windows))
         report.elapsed = self.clock() - began
-        from tinyclaw.spool import Spool
-
-        depths = Spool(self.home).depths()
+        depths = self._queue()[1]
         report.waiting = {k: v for k, v in depths.items() if k != "failed" and v}
         return report
+
+    def _queue(self) -> tuple[int, dict[str, int]]:
+        """(the runs in flight on this machine, the queue's depths). On NATS the
+        depths are the shared queue's, and the runs those this host's worker holds;
+        servers that do not answer leave both out rather than hold up the stop."""
+        if self.config.spool.backend == "file":
+            from tinyclaw.spool import Spool
+
+            depths = Spool(self.home).depths()
+            return depths.get("processing", 0), depths
+        shared = SharedQueue(self.home, self.config)
+        try:
+            found = shared.figures()
+        finally:
+            shared.close()
+        if isinstance(found, str):
+            return 0, {}
+        host = socket.gethostname()
+        return sum(r.holder.split(":", 1)[0] == host for r in found.running), found.depths
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

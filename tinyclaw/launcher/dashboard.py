@@ -24,6 +24,7 @@ from rich.text import Text
 from tinyclaw.config import Config
 from tinyclaw.core import Home, printable, touch_ready
 from tinyclaw.launcher.components import plan
+from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.render import clock, money
 from tinyclaw.launcher.status import RecentEvents, Snapshot, collect, duration
 
@@ -66,8 +67,13 @@ def _components(snap: Snapshot) -> Table:
 
 
 def _queues(snap: Snapshot) -> Table:
-    table = Table(title="queues", title_justify="left", box=None)
+    where = "" if snap.queue == "files" else f" (on {snap.queue})"
+    table = Table(title="queues" + where, title_justify="left", box=None)
     names = ("incoming", "inboxes", "processing", "outgoing", "failed")
+    if snap.queue_problem is not None:
+        table.add_column("unknown")
+        table.add_row(Text(snap.queue_problem, style="red"))
+        return table
     for name in names:
         table.add_column(name, justify="right")
     cells = []
@@ -163,6 +169,8 @@ class Dashboard:
         self.clock = clock
         self.events = RecentEvents(home.logs / "events.jsonl")
         self.components = plan(config)
+        # A queue on NATS: one connection for every refresh, not one each.
+        self.shared = SharedQueue(home, config) if config.spool.backend != "file" else None
 
     def snapshot(self) -> Snapshot:
         return collect(
@@ -173,6 +181,7 @@ class Dashboard:
             events=self.events,
             components=self.components,
             now=self.clock(),
+            shared=self.shared,
         )
 
     def run(self, stop: threading.Event) -> None:
@@ -186,6 +195,8 @@ class Dashboard:
             touch_ready()
             while not stop.wait(self.interval):
                 live.update(render(self.snapshot()), refresh=True)
+        if self.shared is not None:
+            self.shared.close()
 
 
 def dashboard_main(home: Home, config: Config, session: str) -> int:

@@ -63,6 +63,8 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
             k: snap.depths.get(k, 0)
             for k in ("incoming", "inboxes", "processing", "outgoing", "failed")
         },
+        "queue": {"where": snap.queue, "problem": snap.queue_problem},
+        "node": snap.node,
         "actors": [
             {
                 "name": a.name,

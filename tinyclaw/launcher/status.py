@@ -5,6 +5,9 @@ in it comes from the home: the supervisors' status files, the queue boxes, and t
 event log (a ``run.start`` without its ``run.end`` is a run in flight; its timestamp
 gives the elapsed time, and the claimed file's ctime backs it up when the event log
 was rotated away). So status works the same with tmux, without it, and after a crash.
+
+A home whose queue is on NATS takes the queue's figures from the servers instead
+(:mod:`~tinyclaw.launcher.queue_view`); the rest still comes from this machine.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from tinyclaw.core import (
     worker_lock_path,
 )
 from tinyclaw.core import describe as describe_disk
-from tinyclaw.launcher.components import Component, plan
+from tinyclaw.launcher.components import WORKER, Component, plan
+from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.state import ComponentState, pid_alive, read_states, state_dir
 from tinyclaw.runners import JsonlTail
-from tinyclaw.spool import REASON_SUFFIX, Spool
+from tinyclaw.spool import REASON_SUFFIX, QueueCensus, Spool, unfinished_move
 
 TAIL_BYTES = 1_000_000
 RECENT = 200
@@ -94,6 +98,10 @@ class Snapshot:
     recent: list[dict[str, Any]] = field(default_factory=list)
     now: float = 0.0
     disk: DiskState | None = None  # the worker's report (tinyclaw.core.diskspace)
+    node: str | None = None  # the worker node this machine's session runs
+    queue: str = "files"  # where the queue is: "files", or "NATS <servers>"
+    queue_problem: str | None = None  # why the queue's figures are missing (NATS down)
+    moving_to: str | None = None  # a `tinyclaw spool move` that was interrupted
 
     @property
     def worker_running(self) -> bool:
@@ -207,6 +215,16 @@ def loose_worker(home: Home, supervised: int | None = None) -> int | None:
     return holder if holder and holder != supervised else None
 
 
+def running_node(home: Home) -> str | None:
+    """The worker node the session's worker was started as (``--node NAME`` in its
+    supervisor's record), None without one: so ``restart`` and ``status`` know it."""
+    state = read_states(state_dir(home.root)).get(WORKER)
+    argv = state.argv if state is not None else []
+    if "--node" in argv[:-1]:
+        return argv[argv.index("--node") + 1]
+    return None
+
+
 def _message_summary(path: Path) -> tuple[str, str]:
     try:
         message = load_inbound(path.read_bytes(), default_id=path.stem)
@@ -263,7 +281,10 @@ def collect(
     events: RecentEvents | None = None,
     components: Iterable[Component] | None = None,
     now: float | None = None,
+    shared: SharedQueue | None = None,
 ) -> Snapshot:
+    """What runs and what waits now. ``shared`` keeps a NATS queue's connection
+    between calls (the dashboard); without it one is opened and closed here."""
     now = time.time() if now is None else now
     events = events or RecentEvents(home.logs / "events.jsonl")
     events.refresh()
@@ -277,7 +298,22 @@ def collect(
     for view in views:
         if view.kind == "listener" and view.phase == CONNECTING:
             _mark_standby(view, events)
-    in_flight = _in_flight(spool, events, now)
+    figures: Figures | None
+    if config.spool.backend == "file":
+        figures = _file_figures(spool, events, now, list(config.actors))
+        queue, problem = "files", None
+    else:
+        own = shared is None
+        shared = shared or SharedQueue(home, config)
+        try:
+            found = shared.figures()
+        finally:
+            if own:
+                shared.close()
+        queue = f"NATS {shared.where}"
+        problem = found if isinstance(found, str) else None
+        figures = _nats_figures(found, events, now) if not isinstance(found, str) else None
+    depths, inboxes, in_flight, count, latest = figures or ({}, {}, [], 0, [])
     running_by_actor = {r.actor: r for r in in_flight}
     last_runs: dict[str, dict[str, Any]] = {}
     for event in events.of_kind("run.end"):
@@ -287,19 +323,18 @@ def collect(
         ActorView(
             name,
             actor.runner,
-            len(Spool.list_box(spool.inbox(name))),
+            inboxes.get(name, 0),
             running_by_actor.get(name),
             last_runs.get(name),
         )
         for name, actor in config.actors.items()
     ]
-    count, latest = failures(spool)
     return Snapshot(
         home=home.root,
         session=session,
         session_running=session_running,
         components=views,
-        depths=spool.depths(),
+        depths=depths,
         actors=actors,
         in_flight=in_flight,
         failures_count=count,
@@ -307,7 +342,35 @@ def collect(
         recent=events.of_kind("routed", "run.end")[-20:],
         now=now,
         disk=read_report(home.state),
+        node=running_node(home),
+        queue=queue,
+        queue_problem=problem,
+        moving_to=unfinished_move(home),
     )
+
+
+Figures = tuple[dict[str, int], dict[str, int], list[InFlight], int, list[FailureView]]
+
+
+def _file_figures(spool: Spool, events: RecentEvents, now: float, actors: list[str]) -> Figures:
+    """The queue's figures from the home's folders."""
+    inboxes = {name: len(Spool.list_box(spool.inbox(name))) for name in actors}
+    count, latest = failures(spool)
+    return spool.depths(), inboxes, _in_flight(spool, events, now), count, latest
+
+
+def _nats_figures(census: QueueCensus, events: RecentEvents, now: float) -> Figures:
+    """The queue's figures from NATS. A run of this machine has its start in the event
+    log; one on another machine is shown with the host that runs it."""
+    in_flight = []
+    for run in census.running:
+        started = events.started.get(run.message_id, {}).get("ts")
+        elapsed = max(0.0, now - started) if isinstance(started, (int, float)) else -1.0
+        host = run.holder.split(":", 1)[0]
+        origin = f"{run.origin} on {host}" if elapsed < 0 else run.origin
+        in_flight.append(InFlight(run.actor, run.message_id, elapsed, run.text, origin))
+    latest = [FailureView(f.key, f.reason, f.at) for f in census.failures]
+    return census.depths, census.inboxes, in_flight, census.depths.get("failed", 0), latest
 
 
 def duration(seconds: float) -> str:
@@ -351,20 +414,34 @@ def format_status(snap: Snapshot) -> str:
         extra = f"  ({', '.join(detail)})" if detail else ""
         lines.append(f"  {c.window:<{width}}  {c.kind:<8}  {state}{extra}")
     d = snap.depths
-    lines.append(
-        "queues: "
-        + "  ".join(
-            f"{k} {d.get(k, 0)}"
-            for k in ("incoming", "inboxes", "processing", "outgoing", "failed")
+    if snap.node is not None:
+        lines.append(f"worker node: {snap.node}")
+    if snap.moving_to is not None:
+        lines.append(
+            f"a move of the queue to {snap.moving_to} is not finished: run "
+            f"`tinyclaw spool move --to {snap.moving_to}` before starting anything"
         )
-    )
+    if snap.queue_problem is not None:
+        lines.append(f"queues: unknown: {snap.queue_problem}")
+    else:
+        lines.append(
+            "queues: "
+            + "  ".join(
+                f"{k} {d.get(k, 0)}"
+                for k in ("incoming", "inboxes", "processing", "outgoing", "failed")
+            )
+            + ("" if snap.queue == "files" else f"  (on {snap.queue})")
+        )
+    if snap.queue != "files" and snap.queue_problem is None:
+        lines.append("inboxes: " + "  ".join(f"@{a.name} {a.inbox}" for a in snap.actors))
     if snap.disk is not None and snap.disk.full:
         lines.append(describe_disk(snap.disk, snap.now))
     if snap.in_flight:
         lines.append("in flight:")
         for r in snap.in_flight:
             text = f"  {r.text[:60]!r}" if r.text else ""
-            lines.append(f"  @{r.actor}  {duration(r.elapsed)}  {r.id}  {r.origin}{text}")
+            took = duration(r.elapsed) if r.elapsed >= 0 else "?"
+            lines.append(f"  @{r.actor}  {took}  {r.id}  {r.origin}{text}")
     else:
         lines.append("in flight: nothing")
     lines.append(f"failures: {snap.failures_count}")

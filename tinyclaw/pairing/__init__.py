@@ -35,6 +35,7 @@ Modules, by job:
 """
 
 from tinyclaw.pairing.kv_store import KVPairingStore
+from tinyclaw.pairing.moving import PairingToMove
 from tinyclaw.pairing.owner_side import (
     ONLY_OWNER,
     OWNER_COMMANDS,
@@ -90,6 +91,7 @@ __all__ = [
     "PairingService",
     "PairingStorage",
     "PairingStore",
+    "PairingToMove",
     "PendingRequest",
     "Profile",
     "RedeemOutcome",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, Steer
     from tinyclaw.runners.redacting import RedactingRunner
     from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
+    from tinyclaw.runners.session_moving import SessionsToMove
     from tinyclaw.runners.sessions import (
         FILE_NAME,
         Sessions,
@@ -68,6 +69,7 @@ __all__ = [
     "SessionState",
     "SessionStore",
     "Sessions",
+    "SessionsToMove",
     "Steer",
     "build_claude_argv",
     "build_cli_env",

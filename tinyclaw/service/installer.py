@@ -87,9 +87,17 @@ class ServiceManager:
         self.prefix = prefix
         self.user = user or _user_name()
 
-    def install(self, config: Config, *, python: str, path_env: str) -> Outcome:
+    def install(
+        self, config: Config, *, python: str, path_env: str, node: str | None = None
+    ) -> Outcome:
+        """Write and start the units; ``node``: the worker node this machine runs
+        (ConfigError, before anything is written, for a node ``[nodes]`` does not
+        name, or none where ``[nodes]`` is defined)."""
+        from tinyclaw.worker import node_actors
+
+        node_actors(config, node)
         units = render_units(
-            self.home, config, prefix=self.prefix, python=python, path_env=path_env
+            self.home, config, prefix=self.prefix, python=python, path_env=path_env, node=node
         )
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -98,8 +98,10 @@ def render_units(
     prefix: str = "tinyclaw",
     python: str = sys.executable,
     path_env: str = "",
+    node: str | None = None,
 ) -> list[Unit]:
-    """The target, the worker's service and one service per enabled listener."""
+    """The target, the worker's service and one service per enabled listener. The
+    worker runs as worker node ``node`` when one is given (``--node NAME``)."""
     if not NAME_RE.fullmatch(prefix):
         raise ValueError(f"{prefix!r} is not a unit name prefix (letters, digits, - and _)")
     target = f"{prefix}.target"
@@ -109,7 +111,7 @@ def render_units(
             f"{prefix}-worker.service",
             target,
             f"tinyclaw worker ({home.root})",
-            [python, "-m", "tinyclaw.worker"],
+            [python, "-m", "tinyclaw.worker", *(["--node", node] if node else [])],
             home,
             path_env,
             stop_seconds=stop,

@@ -16,9 +16,13 @@ from tinyclaw.spool.maildir import REASON_SUFFIX, STALE_TMP_SECONDS, SUFFIX, Spo
 
 if TYPE_CHECKING:
     from tinyclaw.spool.choice import open_spool, open_store_bucket, require_file_spool
+    from tinyclaw.spool.jetstream import Census as QueueCensus
+    from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.lease import Lease, LeaseState, once
+    from tinyclaw.spool.move import MoveReport, move_home, unfinished_move
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
+    from tinyclaw.spool.transfer import End, QueueToMove, ThingToMove
     from tinyclaw.spool.wakeup import stop_on_the_side, watch_replies
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
@@ -27,15 +31,22 @@ __all__ = [
     "REASON_SUFFIX",
     "STALE_TMP_SECONDS",
     "SUFFIX",
+    "End",
     "KeyValue",
     "Lease",
     "LeaseState",
     "Location",
+    "MoveReport",
+    "QueueCensus",
+    "QueueToMove",
     "Recovered",
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "ThingToMove",
     "Whereabouts",
+    "move_home",
+    "nats_census",
     "once",
     "open_spool",
     "open_store_bucket",
@@ -45,6 +56,7 @@ __all__ = [
     "require_file_spool",
     "stop_on_the_side",
     "strays",
+    "unfinished_move",
     "unique_name",
     "watch_replies",
 ]

@@ -1,8 +1,8 @@
 """Which spool a component runs on: the files in the home, or NATS JetStream.
 
-The listeners and the worker run on either (:func:`open_spool`). What still queues
-into the files only (``tinyclaw send`` and ``chat``) refuses, in one line, while the
-configuration says NATS, rather than queue where no worker looks
+The listeners, the worker and ``tinyclaw send``/``chat`` run on either
+(:func:`open_spool`). A part that still works on the files only refuses, in one line,
+while the configuration says NATS, rather than queue where no worker looks
 (:func:`require_file_spool`)."""
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from tinyclaw.worker.assembly import PACKAGE_ROOT, cli_search_dirs
     from tinyclaw.worker.commands import resolve_actor
     from tinyclaw.worker.entry import exit_code, serve_worker
+    from tinyclaw.worker.queue_choice import node_actors
     from tinyclaw.worker.spending import owner_check
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
@@ -18,6 +19,7 @@ __all__ = [
     "PACKAGE_ROOT",
     "cli_search_dirs",
     "exit_code",
+    "node_actors",
     "owner_check",
     "resolve_actor",
     "serve_worker",
