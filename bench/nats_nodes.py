@@ -37,7 +37,7 @@ from typing import Any
 
 import psutil
 
-from bench.core import FAKE_CLI, python_env
+from bench.core import FAKE_CLI, python_env, spawn_rate
 from tests.support.messages import message
 from tests.support.paths import REPO
 from tinyclaw.config import load_config
@@ -210,6 +210,7 @@ class Throughput:
     driver_cpu: float  # CPU seconds of this process (the puts, the counting)
     machine_busy: float  # share of every core busy, whoever used it
     requests: float  # messages into nats-server per message served (0 on files)
+    cli_alone: float  # msg/s of the CLI run as wide by a pool, no worker: the limit
 
     def cores(self) -> float:
         """Cores the bench's own processes kept busy on average."""
@@ -259,6 +260,8 @@ def throughput(
         for name in names:  # warm: every node connected, every actor run once
             spool.put(message(f"@{name} warm up"))
         wait_replies(count, actors, workers, timeout=120)
+        width = parallel * nodes
+        alone = spawn_rate(cli, 20 * width, width)  # the same load, minus the queue
         cpu0 = [w.cpu() for w in workers]
         others0 = [cpu_seconds(p) for p in others]
         machine0, requests0 = psutil.cpu_times(), server_requests(server)
@@ -281,6 +284,7 @@ def throughput(
             driver_cpu=driver_cpu,
             machine_busy=busy,
             requests=(requests1 - requests0) / messages if nats is not None else 0.0,
+            cli_alone=alone,
         )
     finally:
         for worker in workers:
