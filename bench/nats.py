@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -308,6 +309,7 @@ def main() -> None:
     if (why := missing()) is not None:
         print(f"bench.nats skipped: {why}; nothing measured")
         return
+    load = os.getloadavg()
     with (
         tempfile.TemporaryDirectory(prefix="bench-nats-") as name,
         single_server(Path(name) / "nats") as server,
@@ -341,7 +343,10 @@ def main() -> None:
         rows += spool_only(server.url, home, args.messages)
         rows += memory(served, server.url)
     cli_ms = f"{CLI_SECONDS * 1000:.0f} ms"
-    print(f"nats-server {server_version()}, one local server, on {CORES} cores.")
+    print(
+        f"nats-server {server_version()}, one local server, on {CORES} cores; load average "
+        f"{load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end."
+    )
     print(
         f"Nodes, fixed for every count: {args.actors} actors spread evenly over the nodes; "
         f"{args.parallel} CLI runs at a time per node ([worker] concurrency = "
