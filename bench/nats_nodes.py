@@ -10,7 +10,9 @@
   time; the actors outnumber the runs of all nodes together, so the per-actor serial
   rule never caps a node and the ideal is ``nodes × concurrency / 50 ms``. The
   messages are queued into incoming, as a listener does (any node routes them), and
-  the clock runs from the first put until every reply is on NATS;
+  the clock runs from the first put until the last reply is written. Each burst is
+  measured beside the same CLI run as wide by a thread pool with no worker (the
+  machine's own limit), and beside one worker on files with the same actors and runs;
 * **latency of a whole message**, one at a time: queued (as a listener puts it) →
   its reply written, seen the way a listener's delivery sees it (the inotify watcher
   on files, the subscription on NATS), through ``tinyclaw worker`` and an instant
