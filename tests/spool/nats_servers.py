@@ -27,11 +27,16 @@ import pytest
 INSTALL_HINT = "nats-server is not installed; `apt-get install nats-server` (CI's .ci/run does)"
 
 
-def nats_server_binary() -> str:
-    """The server's path, or the test fails saying how to install it."""
-    found = shutil.which("nats-server") or (
+def find_nats_server() -> str | None:
+    """The server's path (Debian installs it in /usr/sbin), or None."""
+    return shutil.which("nats-server") or (
         "/usr/sbin/nats-server" if os.access("/usr/sbin/nats-server", os.X_OK) else None
     )
+
+
+def nats_server_binary() -> str:
+    """The server's path, or the test fails saying how to install it."""
+    found = find_nats_server()
     if found is None:
         pytest.fail(INSTALL_HINT, pytrace=False)
     return found
