@@ -41,14 +41,9 @@ LAZY_MODULES = [
     "email_validator",
 ]
 
-# Models a first message does not validate: built on first use, not at import.
+# Models a first message does not validate: built on first use, not at import. Nor is
+# any section of tinyclaw.toml: Config's own validator covers them all.
 UNBUILT_MODELS = [
-    "tinyclaw.config.settings.WorkerConfig",  # Config's validator covers its sections
-    "tinyclaw.config.settings.RunnersConfig",
-    "tinyclaw.config.settings.RunnerSettings",
-    "tinyclaw.config.settings.ActorConfig",
-    "tinyclaw.config.settings.ChannelConfig",
-    "tinyclaw.config.settings.SpoolConfig",
     "tinyclaw.schedule.jobs.Job",
     "tinyclaw.schedule.actor_jobs.JobRequest",
     "tinyclaw.outbox.request.OutboxRequest",
@@ -66,12 +61,22 @@ def built(name):
     loaded = sys.modules.get(module)
     return loaded is not None and getattr(loaded, cls).__pydantic_complete__
 
+def built_sections():
+    from tinyclaw.config.settings import Config, Strict
+    todo, found = [Strict], []
+    while todo:
+        for section in todo.pop().__subclasses__():
+            todo.append(section)
+            if section is not Config and section.__pydantic_complete__:
+                found.append(section.__name__)
+    return found
+
 def probe():
     while not os.path.exists(reply):
         time.sleep(0.01)
     print(json.dumps({
         "modules": sorted(sys.modules),
-        "built": [name for name in unbuilt if built(name)],
+        "built": [name for name in unbuilt if built(name)] + built_sections(),
     }), flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -83,8 +88,8 @@ runpy.run_module("tinyclaw.worker", run_name="__main__")
 
 def loaded_after_first_answer(home: Home) -> dict[str, list[str]]:
     """Start ``python -m tinyclaw.worker`` on ``home`` with a message waiting; what it
-    has imported (and which of ``UNBUILT_MODELS`` it has built) once that message is
-    answered."""
+    has imported, and which of ``UNBUILT_MODELS`` and of the configuration's sections
+    it has built, once that message is answered."""
     waiting = message("hello")
     Spool(home).put(waiting)
     reply = home.queue / "outgoing" / "cli" / f"{waiting.id}.json"
