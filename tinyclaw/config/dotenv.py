@@ -20,9 +20,6 @@ import re
 from collections.abc import MutableMapping
 from pathlib import Path
 
-from dotenv.parser import parse_stream
-from dotenv.variables import parse_variables
-
 from tinyclaw.core import ConfigError
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,6 +38,11 @@ def read_dotenv(
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    # Imported here: a home without a .env (and every process that never reads one)
+    # does not load the parser.
+    from dotenv.parser import parse_stream
+    from dotenv.variables import parse_variables
+
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line

@@ -32,7 +32,18 @@ ChannelName = Literal["telegram", "discord", "whatsapp"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A section of ``tinyclaw.toml``. Built on first use (``defer_build``): a process
+    validates only :class:`Config`, whose validator covers every section, so no
+    section compiles a validator of its own unless something validates it alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+def _section(model: type[Strict], **values: Any) -> Any:
+    """The default of a section left out of the file: its defaults (and ``values``),
+    which are valid by construction, so made without validating them
+    (``model_construct``); equal to what validating an empty section gives."""
+    return Field(default_factory=lambda: model.model_construct(**values))
 
 
 def _check_url(value: str | None, schemes: tuple[str, ...], example: str) -> str | None:
@@ -103,8 +114,8 @@ class RunnerSettings(Strict):
 
 
 class RunnersConfig(Strict):
-    claude: RunnerSettings = RunnerSettings()
-    codex: RunnerSettings = RunnerSettings()
+    claude: RunnerSettings = _section(RunnerSettings)
+    codex: RunnerSettings = _section(RunnerSettings)
 
     def for_kind(self, kind: RunnerKind) -> RunnerSettings:
         return self.claude if kind == "claude" else self.codex
@@ -213,7 +224,7 @@ class ActorConfig(SpendLimits):
     steer_note: bool = Field(
         default=True, description="tell the chat user when the owner steers their run"
     )
-    sandbox: ActorSandboxConfig = ActorSandboxConfig()
+    sandbox: ActorSandboxConfig = _section(ActorSandboxConfig)
 
     @model_validator(mode="after")
     def _permission_mode_of_its_runner(self) -> ActorConfig:
@@ -370,13 +381,10 @@ _SECRET_ENV_DEFAULTS: dict[str, dict[str, str]] = {
 
 
 class ChannelsConfig(Strict):
-    telegram: ChannelConfig = ChannelConfig(token_env="TELEGRAM_BOT_TOKEN")
-    discord: ChannelConfig = ChannelConfig(token_env="DISCORD_BOT_TOKEN")
-    whatsapp: ChannelConfig = ChannelConfig(
-        token_env="WHATSAPP_TOKEN",
-        verify_token_env="WHATSAPP_VERIFY_TOKEN",
-        app_secret_env="WHATSAPP_APP_SECRET",
-    )
+    # An absent [channels.NAME] is off and reads the documented variables.
+    telegram: ChannelConfig = _section(ChannelConfig, **_SECRET_ENV_DEFAULTS["telegram"])
+    discord: ChannelConfig = _section(ChannelConfig, **_SECRET_ENV_DEFAULTS["discord"])
+    whatsapp: ChannelConfig = _section(ChannelConfig, **_SECRET_ENV_DEFAULTS["whatsapp"])
 
     @model_validator(mode="before")
     @classmethod
@@ -574,18 +582,18 @@ class NodeConfig(Strict):
 class Config(Strict):
     """The whole of ``tinyclaw.toml``."""
 
-    worker: WorkerConfig = WorkerConfig()
-    runners: RunnersConfig = RunnersConfig()
+    worker: WorkerConfig = _section(WorkerConfig)
+    runners: RunnersConfig = _section(RunnersConfig)
     actors: dict[ActorName, ActorConfig] = Field(default_factory=dict)
     teams: dict[ActorName, TeamConfig] = Field(default_factory=dict)
-    limits: LimitsConfig = LimitsConfig()
-    channels: ChannelsConfig = ChannelsConfig()
-    pairing: PairingConfig = PairingConfig()
-    launcher: LauncherConfig = LauncherConfig()
-    metrics: MetricsConfig = MetricsConfig()
+    limits: LimitsConfig = _section(LimitsConfig)
+    channels: ChannelsConfig = _section(ChannelsConfig)
+    pairing: PairingConfig = _section(PairingConfig)
+    launcher: LauncherConfig = _section(LauncherConfig)
+    metrics: MetricsConfig = _section(MetricsConfig)
     transcription: TranscriptionConfig | None = None
-    sandbox: SandboxConfig = SandboxConfig()
-    spool: SpoolConfig = SpoolConfig()
+    sandbox: SandboxConfig = _section(SandboxConfig)
+    spool: SpoolConfig = _section(SpoolConfig)
     nodes: dict[ActorName, NodeConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -43,7 +43,7 @@ MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # Telegram's upload limit for bots, the
 class OutboxRequest(BaseModel):
     """One outbox file, validated for shape (not yet for permission)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     to: Annotated[str, Field(max_length=200)] | None = None
     text: Annotated[str, Field(max_length=MAX_TEXT)] = ""

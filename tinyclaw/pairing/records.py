@@ -117,7 +117,7 @@ class Role(StrEnum):
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Profile(_Entry):
@@ -173,7 +173,7 @@ class SenderState(_Entry):
 class StoreData(BaseModel):
     """The whole store. Mutate only through the methods below (they keep the index)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     version: Literal[1] = STORE_VERSION
     profiles: list[Profile] = Field(default_factory=list)

@@ -217,7 +217,10 @@ class Sandbox:
         """``actor``'s policy; ``env`` is its CLI's environment (default: what the
         runner would build from ``os.environ``), where its state folder is named."""
         settings = self.config.sandbox
-        own = self.config.actors.get(actor, ActorConfig()).sandbox
+        actor_settings = self.config.actors.get(actor)
+        if actor_settings is None:  # made only then: a model built on first use
+            actor_settings = ActorConfig()
+        own = actor_settings.sandbox
         mode = own.mode or settings.mode
         network = own.network or settings.network
         if mode == "off":
@@ -227,7 +230,7 @@ class Sandbox:
             if mode == "bwrap":
                 return Policy(False, network, note=f"REFUSED: {problem}")
             return Policy(False, network, note=f"bwrap unusable: {problem}")
-        kind = self.config.actors.get(actor, ActorConfig()).runner
+        kind = actor_settings.runner
         runner = self.config.runners.for_kind(kind)
         if env is None:
             env = build_cli_env(runner, kind, os.environ)

@@ -79,7 +79,7 @@ MAX_ACTOR_JOBS = 50
 class JobRequest(BaseModel):
     """The file an actor writes (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     actor: str | None = None
     cron: str | None = None

@@ -56,7 +56,7 @@ def _value_error(exc: TinyclawError) -> ValueError:
 class Job(BaseModel):
     """One scheduled prompt. Frozen: every change writes a new copy atomically."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     v: Literal[1] = 1
     id: JobId

@@ -19,7 +19,8 @@ from tinyclaw.config import Config, load_config, load_home_config
 from tinyclaw.core import ConfigError, Home, HomeError, TinyclawError, sdnotify, setup_logging
 
 if TYPE_CHECKING:
-    from tinyclaw.core import Redactor
+    from tinyclaw.core import EventLog, Redactor
+    from tinyclaw.metrics import RunStats
     from tinyclaw.spool import Spool
 
 log = logging.getLogger("tinyclaw.worker")
@@ -79,12 +80,17 @@ def _serve(
     wake: list[threading.Event],
 ) -> None:
     """Build the worker on ``spool`` and run it until ``stop``."""
-    from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
     from tinyclaw.worker.assembly import build_worker
 
-    # Metrics count the worker's own events as they are written (off: a plain log).
-    stats = RunStats() if config.metrics.enabled else None
-    events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
+    # Metrics count the worker's own events as they are written (off: a plain log, and
+    # the metrics package is never imported).
+    stats: RunStats | None = None
+    events: EventLog | None = None
+    if config.metrics.enabled:
+        from tinyclaw.metrics import RunStats, TappedEventLog
+
+        stats = RunStats()
+        events = TappedEventLog(home.logs / "events.jsonl", stats.observe)
     worker = build_worker(home, config, spool, redactor, events)
     wake.append(worker.wake)
     watch = getattr(spool, "watch_queue", None)  # NATS: woken by the queue's subjects
@@ -97,9 +103,13 @@ def _serve(
         sdnotify.ready(f"serving {len(worker.config.actors)} actor(s)")
 
     signal.signal(signal.SIGHUP, _reload)
-    metrics = start_metrics(
-        home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
-    )
+    metrics = None
+    if stats is not None:
+        from tinyclaw.metrics import start_metrics
+
+        metrics = start_metrics(
+            home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
+        )
     try:
         worker.run(stop, on_ready=_ready)
     finally:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyclaw.actors import persona_prompt, write_personas
 from tinyclaw.config import Config
@@ -45,7 +46,6 @@ from tinyclaw.runners import (
 )
 from tinyclaw.spool import Spool
 from tinyclaw.teams import Coordinator
-from tinyclaw.transcribe import Transcriber, build_transcriber, transcribe_message
 from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.admission import OPERATOR_CHANNEL, far_not_before, kind_problem
 from tinyclaw.worker.approvals import ApprovalDesk
@@ -73,6 +73,9 @@ from tinyclaw.worker.router import Router
 from tinyclaw.worker.spending import SpendGuard
 from tinyclaw.worker.steering import IdleSteering, flush_notes, note_run
 from tinyclaw.worker.upkeep import Upkeep
+
+if TYPE_CHECKING:  # imported when a configuration turns transcription on
+    from tinyclaw.transcribe import Transcriber
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -134,6 +137,8 @@ class Worker:
         self.progress = progress
         listening = config.transcription
         if transcriber is None and listening is not None and listening.enabled:
+            from tinyclaw.transcribe import build_transcriber
+
             transcriber = build_transcriber(listening)
         self.transcriber = transcriber
         self.wake = threading.Event()
@@ -624,6 +629,8 @@ class Worker:
             return running.message
         message = running.message
         started = self.clock()
+        from tinyclaw.transcribe import transcribe_message
+
         outcome = transcribe_message(message, settings, transcriber, self.spool.files_root)
         if outcome is None:
             return message
