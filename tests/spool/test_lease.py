@@ -1,6 +1,7 @@
 """Leases on the shared key-value store: one bot's listener, one schedule's firing,
-whichever machines contend for them. Real NATS; a clock moved by hand decides when
-a lease expires."""
+whichever machines contend for them, and the compare-and-set change the stores kept
+on NATS are written with. Real NATS; a clock moved by hand decides when a lease
+expires."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from tests.spool.contract import Clock
 from tests.spool.nats_backend import NatsHome
 from tests.spool.nats_servers import NatsServer
+from tinyclaw.spool import ChangedMeanwhile, change_key
 from tinyclaw.spool.jetstream import JetStreamKeyValue
 from tinyclaw.spool.lease import Lease, once
 
@@ -63,3 +65,34 @@ def test_a_schedule_fires_once_across_nodes(
     assert once(buckets[0], key, "box-a")
     assert not once(buckets[1], key, "box-b")
     assert not once(buckets[0], key, "box-a")
+
+
+def test_a_change_made_while_another_machine_writes_the_key_is_made_again_on_its_value(
+    buckets: tuple[JetStreamKeyValue, JetStreamKeyValue],
+) -> None:
+    """What every store kept on NATS relies on: box-a's edit read the count before
+    box-b wrote it; box-a's write is refused and its edit runs again on box-b's value,
+    so neither increment is lost."""
+    mine, theirs = buckets
+    mine.put("count", b"1")
+    seen: list[bytes | None] = []
+
+    def add_one(raw: bytes | None) -> tuple[bytes | None, int]:
+        seen.append(raw)
+        if len(seen) == 1:
+            theirs.put("count", b"5")  # box-b writes between box-a's read and write
+        value = int(raw or b"0") + 1
+        return str(value).encode(), value
+
+    assert change_key(mine, "count", add_one, sleep=lambda _: None) == 6
+    assert seen == [b"1", b"5"]
+    assert mine.get("count") == b"6"
+    assert change_key(mine, "count", lambda raw: (None, "nothing to write")) == ("nothing to write")
+
+    def always_overtaken(raw: bytes | None) -> tuple[bytes | None, None]:
+        theirs.put("count", b"99")  # box-b writes first, every time
+        return b"7", None
+
+    with pytest.raises(ChangedMeanwhile):
+        change_key(mine, "count", always_overtaken, tries=3, sleep=lambda _: None)
+    assert mine.get("count") == b"99"

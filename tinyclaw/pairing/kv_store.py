@@ -32,7 +32,6 @@ it. Nobody is let in on a guess, and no paired user's message is dropped for it.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -41,7 +40,7 @@ from tinyclaw.core import PairingError, PairingStoreError, SpoolError, SpoolUnav
 from tinyclaw.pairing.codes import checked_key, new_key
 from tinyclaw.pairing.records import StoreData
 from tinyclaw.pairing.storage import dump_store, parse_store, unreadable
-from tinyclaw.spool import KeyValue
+from tinyclaw.spool import ChangedMeanwhile, KeyValue, change_key
 
 BUCKET = "pairing"
 STORE_KEY = "store"
@@ -90,23 +89,23 @@ class KVPairingStore:
     def change(self, body: Callable[[StoreData], T]) -> T:
         """Read, run ``body``, write over the revision read; again when another writer
         came first (see the module docstring)."""
-        for attempt in range(MAX_TRIES):
-            found = self._entry(STORE_KEY)
-            raw, revision = (None, None) if found is None else found
+
+        def edit(raw: bytes | None) -> tuple[bytes | None, T]:
             data = parse_store(raw, self.where, self._fix)
             result = body(data)
             new = dump_store(data)
-            if new == (raw if raw is not None else dump_store(StoreData())):
-                return result
-            if self._write(new, revision) is not None:
-                return result
-            # Someone else saved first: back off a little (spread, so two machines do
-            # not collide again in step) and run the body on what they saved.
-            self._sleep(random.uniform(0, 0.01 * (attempt + 1)))
-        raise PairingError(
-            f"{self.where}: changed by others {MAX_TRIES} times while this change was "
-            "being made; try again"
-        )
+            unchanged = new == (raw if raw is not None else dump_store(StoreData()))
+            return (None if unchanged else new), result
+
+        try:
+            return self._call(
+                lambda: change_key(self.kv, STORE_KEY, edit, tries=MAX_TRIES, sleep=self._sleep)
+            )
+        except ChangedMeanwhile:
+            raise PairingError(
+                f"{self.where}: changed by others {MAX_TRIES} times while this change was "
+                "being made; try again"
+            ) from None
 
     def secret(self) -> bytes:
         """The key that hashes codes: the bucket's, or a new one if none is there yet
@@ -135,18 +134,13 @@ class KVPairingStore:
     def _entry(self, key: str) -> tuple[bytes, int] | None:
         return self._call(lambda: self.kv.entry(key))
 
-    def _write(self, value: bytes, revision: int | None) -> int | None:
-        if revision is None:
-            return self._call(lambda: self.kv.create(STORE_KEY, value))
-        return self._call(lambda: self.kv.update(STORE_KEY, value, revision))
-
     def _call(self, fn: Callable[[], T]) -> T:
         """``fn()``; the servers being away stays SpoolUnavailableError (try again
         later), any other refusal (permissions, a broken bucket) makes the store
         unreadable, which fails closed."""
         try:
             return fn()
-        except SpoolUnavailableError:
+        except (SpoolUnavailableError, ChangedMeanwhile):
             raise
         except SpoolError as exc:
             raise PairingStoreError(unreadable(self._where, str(exc), self._fix)) from None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,12 +33,11 @@ from tinyclaw.runners.sessions import (
     SessionState,
     home_sessions,
 )
-from tinyclaw.spool import KeyValue, open_store_bucket
+from tinyclaw.spool import ChangedMeanwhile, KeyValue, change_key, open_store_bucket
 
 log = logging.getLogger("tinyclaw.runner")
 
 BUCKET = "sessions"
-MAX_TRIES = 50
 
 T = TypeVar("T")
 
@@ -56,24 +54,17 @@ class KVSessionStore(SessionKeeping):
         return _parse(actor, None if found is None else found[0])
 
     def _change(self, actor: str, change: Change[T]) -> T:
-        key = _key(actor)
-        for attempt in range(MAX_TRIES):
-            found = self.kv.entry(key)
-            state = _parse(actor, None if found is None else found[0])
+        def edit(raw: bytes | None) -> tuple[bytes | None, T]:
+            state = _parse(actor, raw)
             result, save = change(state)
-            if not save:
-                return result
-            value = state.to_json()
-            if found is None:
-                written = self.kv.create(key, value)
-            else:
-                written = self.kv.update(key, value, found[1])
-            if written is not None:
-                return result
-            self._sleep(random.uniform(0, 0.01 * (attempt + 1)))  # another writer won
-        raise SpoolError(
-            f"the sessions of @{actor} changed {MAX_TRIES} times while being written; try again"
-        )
+            return (state.to_json() if save else None), result
+
+        try:
+            return change_key(self.kv, _key(actor), edit, sleep=self._sleep)
+        except ChangedMeanwhile:
+            raise SpoolError(
+                f"the sessions of @{actor} kept changing while being written; try again"
+            ) from None
 
     def actors(self) -> list[str]:
         stored = self.kv.keys()  # a KeyValue, not a dict: keys() is its listing

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tinyclaw.spool.jetstream import Census as QueueCensus
     from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
+    from tinyclaw.spool.kv_change import ChangedMeanwhile, change_key
     from tinyclaw.spool.lease import Lease, LeaseState, once
     from tinyclaw.spool.move import MoveReport, move_home, unfinished_move
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
@@ -31,6 +32,7 @@ __all__ = [
     "REASON_SUFFIX",
     "STALE_TMP_SECONDS",
     "SUFFIX",
+    "ChangedMeanwhile",
     "End",
     "KeyValue",
     "Lease",
@@ -45,6 +47,7 @@ __all__ = [
     "SpoolError",
     "ThingToMove",
     "Whereabouts",
+    "change_key",
     "move_home",
     "nats_census",
     "once",

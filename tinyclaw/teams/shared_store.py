@@ -19,7 +19,6 @@ The Markdown transcript is written on the node that saved, into its own home's
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from tinyclaw.config import Config
 from tinyclaw.core import ConversationError, Home
-from tinyclaw.spool import KeyValue, Spool
+from tinyclaw.spool import ChangedMeanwhile, KeyValue, Spool, change_key
 from tinyclaw.teams.conversations import (
     ID_RE,
     Conversation,
@@ -81,26 +80,24 @@ class SharedConversationStore:
 
     def change(self, conversation_id: str, edit: Edit) -> Conversation | None:
         key = check_id(conversation_id)
+
+        def apply(raw: bytes | None) -> tuple[bytes | None, tuple[Conversation | None, bool]]:
+            current = None if raw is None else _parse(key, raw)
+            edited = edit(current)
+            if edited is None:
+                return None, (current, False)
+            return edited.model_dump_json().encode("utf-8"), (edited, True)
+
         with _lock(self.scope, key):
-            for attempt in range(MAX_WRITES):
-                found = self.kv.entry(key)
-                current = None if found is None else _parse(key, found[0])
-                edited = edit(current)
-                if edited is None:
-                    return current
-                body = edited.model_dump_json().encode("utf-8")
-                if found is None:
-                    written = self.kv.create(key, body)
-                else:
-                    written = self.kv.update(key, body, found[1])
-                if written is not None:
-                    if self.saved is not None:
-                        self.saved(edited)
-                    return edited
-                self.sleep(random.uniform(0.0, 0.01 * (attempt + 1)))  # another node wrote
-        raise ConversationError(
-            f"conversation {conversation_id}: changed by others {MAX_WRITES} times in a row"
-        )
+            try:
+                result, saved = change_key(self.kv, key, apply, tries=MAX_WRITES, sleep=self.sleep)
+            except ChangedMeanwhile:
+                raise ConversationError(
+                    f"conversation {conversation_id}: changed by others {MAX_WRITES} times in a row"
+                ) from None
+            if saved and result is not None and self.saved is not None:
+                self.saved(result)
+            return result
 
     def all_ids(self) -> list[str]:
         return sorted(k for k in self.kv.keys() if ID_RE.fullmatch(k))  # noqa: SIM118
@@ -144,7 +141,9 @@ def open_conversations(
         return ConversationStore(folder, durable=durable, saved=transcripts)
     shared: Callable[[str], KeyValue] | None = getattr(spool, "kv", None)
     if shared is None:
-        raise ConversationError(f"[spool] backend = {config.spool.backend!r} keeps no key-value store")
+        raise ConversationError(
+            f"[spool] backend = {config.spool.backend!r} keeps no key-value store"
+        )
     return SharedConversationStore(
         shared(BUCKET), saved=transcripts, transcripts=folder, scope=spool
     )
