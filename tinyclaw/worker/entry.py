@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from tinyclaw.core import ConfigError, Home, HomeError, TinyclawError, sdnotify,
 if TYPE_CHECKING:
     from tinyclaw.core import Redactor
     from tinyclaw.spool import Spool
+    from tinyclaw.worker.node_lease import NodeLease
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -45,6 +47,7 @@ def run_worker(home: Home, node: str | None = None) -> None:
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
     stop = threading.Event()
     wake: list[threading.Event] = []  # the worker's, once it is built
+    aborts: list[Callable[[], None]] = []  # what a lost node lease stops at once
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -61,13 +64,64 @@ def run_worker(home: Home, node: str | None = None) -> None:
     spool = open_worker_queue(home, config, node, stop, redact=redactor)
     if spool is None:  # stopped while waiting for the NATS servers
         return
+    held: NodeLease | None = None
     try:
-        _serve(home, config, spool, redactor, stop, wake)
+        held = _node_lease(home, config, node, spool, stop)
+        if held is None and getattr(spool, "kv", None) is not None:
+            return  # stopped while another machine served the node
+        if held is not None:
+
+            def _lost(_error: TinyclawError) -> None:
+                stop.set()
+                for abort in aborts:
+                    abort()
+                for event in wake:
+                    event.set()
+
+            held.keep(_lost)
+        _serve(home, config, spool, redactor, stop, wake, aborts)
     finally:
+        if held is not None:
+            held.release()  # after the runs ended or were returned: a waiting one takes over
         close = getattr(spool, "close", None)  # a NATS spool: end its leases and connection
         if close is not None:
             close()
+    if held is not None and held.lost is not None:
+        raise held.lost
     log.info("worker stopped")
+
+
+def _node_lease(
+    home: Home, config: Config, node: str | None, spool: object, stop: threading.Event
+) -> NodeLease | None:
+    """On a NATS home: wait until this worker holds its node's lease (another machine
+    may serve the node now), before it returns a claim or takes a message. None on
+    files (the home's lock is enough), or when ``stop`` came while waiting."""
+    kv = getattr(spool, "kv", None)
+    if kv is None:
+        return None
+    import socket
+
+    from tinyclaw.core import EventLog
+    from tinyclaw.spool import Lease
+    from tinyclaw.worker.node_lease import NodeLease, node_lease_key
+
+    events = EventLog(home.logs / "events.jsonl")
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    lease = NodeLease(
+        Lease(kv("leases"), node_lease_key(node), holder, config.spool.lease_ttl), node, log=log
+    )
+
+    def waiting(other: str) -> None:
+        events.emit("worker.standby", node=node, holder=other, lease=lease.lease.key)
+        sdnotify.notify(f"STATUS=standby: {other} serves the node")
+
+    if not lease.acquire(stop, waiting):
+        return None
+    events.emit(
+        "worker.lease", node=node, lease=lease.lease.key, holder=holder, waited=lease.waited
+    )
+    return lease
 
 
 def _serve(
@@ -77,6 +131,7 @@ def _serve(
     redactor: Redactor,
     stop: threading.Event,
     wake: list[threading.Event],
+    aborts: list[Callable[[], None]],
 ) -> None:
     """Build the worker on ``spool`` and run it until ``stop``."""
     from tinyclaw.metrics import RunStats, TappedEventLog, start_metrics
@@ -87,6 +142,14 @@ def _serve(
     events = TappedEventLog(home.logs / "events.jsonl", stats.observe) if stats else None
     worker = build_worker(home, config, spool, redactor, events)
     wake.append(worker.wake)
+
+    # A lost node lease: another machine serves the node now, and runs these messages
+    # again; end ours at once (their claims go back, or are already taken over).
+    def _abort() -> None:
+        worker.stopping.set()
+        worker.inflight.cancel("shutdown")
+
+    aborts.append(_abort)
     watch = getattr(spool, "watch_queue", None)  # NATS: woken by the queue's subjects
     unwatch = watch(worker.wake.set) if watch is not None else None
 

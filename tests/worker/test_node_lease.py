@@ -1,0 +1,191 @@
+"""One node, two machines: ``tinyclaw worker --node box-a`` started in two homes with
+the same tinyclaw.toml, the queue on one real ``nats-server``, the actors running the
+fake CLI. One worker serves the node and holds the lease ``node.box-a``; the other
+waits and takes over when the first stops (at once) or dies (within the lease's ttl),
+and a message in flight is answered once: never run by the waiting worker while the
+first still runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.spool.nats_backend import NatsHome
+from tests.support.commands import events
+from tests.support.messages import message
+from tests.support.waiting import wait_for
+from tests.support.worker import fake_cli_config, start_worker_process, write_config
+from tinyclaw.core.home import Home
+from tinyclaw.core.messages import Reply
+from tinyclaw.spool import Lease
+from tinyclaw.spool.jetstream import JetStreamSpool
+from tinyclaw.spool.lease import LeaseState
+
+LEASE_TTL = 3.0
+MARGIN = 6.0  # a loaded test machine: process start, NATS round trips, the poll
+
+
+def machine(
+    root: Path, nats: NatsHome, env: dict[str, str] | None = None, nodes: bool = True
+) -> Home:
+    """One machine's home: the tinyclaw.toml every machine shares (but the CLI's env,
+    which lets one machine's runs be slow), runs given 30 s to finish on a stop."""
+    home = Home(root)
+    home.ensure()
+    extra = nats.toml() + f"lease_ttl = {LEASE_TTL}\n\n"
+    if nodes:
+        extra += '[nodes.box-a]\nactors = ["assistant"]\n\n[nodes.box-b]\nactors = ["coder"]\n'
+    config = fake_cli_config(env=env, extra=extra).replace(
+        "stop_timeout = 0.5", "stop_timeout = 30"
+    )
+    write_config(home, config)
+    return home
+
+
+def answered(spool: JetStreamSpool) -> list[Reply]:
+    return [spool.load_reply(handle) for handle in spool.replies("cli")]
+
+
+def ran(home: Home, message_id: str) -> bool:
+    return any(e.get("id") == message_id for e in events(home, "run.start"))
+
+
+def log_of(home: Home) -> str:
+    path = home.logs / "worker.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+@contextlib.contextmanager
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The worker processes a test starts, each ended (SIGKILL) if still running, and
+    the fake CLI a killed worker left sleeping."""
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+            process.stderr.close()  # type: ignore[union-attr]
+
+
+def kill_orphan_cli(mark: Path) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(mark.read_text().split()[0]), signal.SIGKILL)
+
+
+def test_the_second_worker_of_a_node_waits_and_takes_over_when_the_first_is_killed(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    mark = tmp_path / "first" / "actors" / "assistant" / "workspace" / "running"
+    first = machine(
+        tmp_path / "first", nats_home, env={"FAKE_CLI_SLEEP": "60", "FAKE_CLI_MARK": str(mark)}
+    )
+    second = machine(tmp_path / "second", nats_home)  # its CLI answers at once
+    spool = nats_home.open()
+    with workers() as started:
+        started.append(serving := start_worker_process(first, node="box-a"))
+        wait_for(lambda: events(first, "worker.lease"), what="the first worker holding the lease")
+        started.append(waiting := start_worker_process(second, node="box-a"))
+        [standby] = wait_for(lambda: events(second, "worker.standby"), what="the second waiting")
+        assert standby["node"] == "box-a" and standby["lease"] == "node.box-a"
+        assert standby["holder"] == f"{os.uname().nodename}:{serving.pid}"
+        assert f"waiting: node box-a runs as {standby['holder']} (lease node.box-a)" in log_of(
+            second
+        )
+
+        slow = message("@assistant take your time")
+        spool.put(slow)
+        wait_for(mark.exists, what="the first worker's CLI running")
+        time.sleep(LEASE_TTL)  # the lease renewed meanwhile: the second still waits
+        assert not events(second, "worker.lease") and not ran(second, slow.id)
+
+        serving.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        serving.wait(30)
+        [took] = wait_for(
+            lambda: events(second, "worker.lease"),
+            timeout=LEASE_TTL + MARGIN,
+            what="the second worker taking the lease over",
+        )
+        took_over = took["ts"] - killed_at
+        print(f"took over {took_over:.2f} s after the SIGKILL (lease_ttl {LEASE_TTL:g} s)")
+        assert took["waited"] is True and took["holder"] == f"{os.uname().nodename}:{waiting.pid}"
+        assert took_over <= LEASE_TTL + MARGIN
+
+        [reply] = wait_for(lambda: answered(spool), what="the answer from the second machine")
+        assert reply.in_reply_to == slow.id and "take your time" in reply.text
+        assert ran(second, slow.id)
+        kill_orphan_cli(mark)
+    assert len(answered(spool)) == 1
+    assert list(spool.pending("assistant")) == []
+
+
+def test_a_clean_stop_finishes_the_run_then_hands_the_node_over_at_once(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """The first worker finishes its run on SIGTERM while the second waits: the second
+    never runs that message (its start-up returns no live claim of the first's), and
+    takes the lease as soon as the first gives it back."""
+    mark = tmp_path / "first" / "actors" / "assistant" / "workspace" / "running"
+    first = machine(
+        tmp_path / "first", nats_home, env={"FAKE_CLI_SLEEP": "3", "FAKE_CLI_MARK": str(mark)}
+    )
+    second = machine(tmp_path / "second", nats_home)
+    spool = nats_home.open()
+    with workers() as started:
+        started.append(serving := start_worker_process(first, node="box-a"))
+        wait_for(lambda: events(first, "worker.lease"), what="the first worker holding the lease")
+        slow = message("@assistant finish this first")
+        spool.put(slow)
+        wait_for(mark.exists, what="the first worker's CLI running")
+        started.append(start_worker_process(second, node="box-a"))
+        wait_for(lambda: events(second, "worker.standby"), what="the second waiting")
+
+        serving.send_signal(signal.SIGTERM)
+        assert serving.wait(60) == 0
+        stopped_at = time.time()
+        [reply] = answered(spool)  # the first finished its run before it stopped
+        assert reply.in_reply_to == slow.id
+        [took] = wait_for(
+            lambda: events(second, "worker.lease"), what="the second worker taking over"
+        )
+        print(f"took over {took['ts'] - stopped_at:.2f} s after the first stopped")
+        assert took["ts"] - stopped_at < 2.0  # given back: no waiting for the ttl
+
+        after = message("@assistant and now?")
+        spool.put(after)
+        wait_for(lambda: len(answered(spool)) == 2, what="the second machine answering")
+    assert not ran(second, slow.id) and ran(second, after.id)
+    assert sorted(r.in_reply_to for r in answered(spool)) == sorted([slow.id, after.id])
+
+
+def test_a_worker_whose_lease_was_taken_over_stops_serving_with_exit_code_1(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """A home without [nodes] has one node, whose lease is ``node.default``. A worker
+    that finds another holder in it at its renewal (it was frozen past the ttl, and
+    another machine took over) stops at once."""
+    home = machine(tmp_path / "home", nats_home, nodes=False)
+    spool = nats_home.open()
+    leases = spool.kv("leases")
+    with workers() as started:
+        started.append(worker := start_worker_process(home))
+        [held] = wait_for(lambda: events(home, "worker.lease"), what="the worker holding its lease")
+        assert held["lease"] == "node.default" and held["node"] is None
+        current = Lease(leases, "node.default", "watcher", LEASE_TTL).current()
+        assert current is not None and current.holder == f"{os.uname().nodename}:{worker.pid}"
+
+        _value, revision = leases.entry("node.default") or (b"", 0)
+        leases.update("node.default", LeaseState("box-z:1", time.time() + 60).dump(), revision)
+        assert worker.wait(LEASE_TTL + MARGIN) == 1
+        error = worker.stderr.read().decode()  # type: ignore[union-attr]
+    assert "the lease node.default was taken over by another worker" in error
+    assert json.loads(leases.entry("node.default")[0])["holder"] == "box-z:1"  # type: ignore[index]
