@@ -32,13 +32,17 @@ MARGIN = 6.0  # a loaded test machine: process start, NATS round trips, the poll
 
 
 def machine(
-    root: Path, nats: NatsHome, env: dict[str, str] | None = None, nodes: bool = True
+    root: Path,
+    nats: NatsHome,
+    env: dict[str, str] | None = None,
+    nodes: bool = True,
+    ttl: float = LEASE_TTL,
 ) -> Home:
     """One machine's home: the tinyclaw.toml every machine shares (but the CLI's env,
     which lets one machine's runs be slow), runs given 30 s to finish on a stop."""
     home = Home(root)
     home.ensure()
-    extra = nats.toml() + f"lease_ttl = {LEASE_TTL}\n\n"
+    extra = nats.toml() + f"lease_ttl = {ttl}\n\n"
     if nodes:
         extra += '[nodes.box-a]\nactors = ["assistant"]\n\n[nodes.box-b]\nactors = ["coder"]\n'
     config = fake_cli_config(env=env, extra=extra).replace(
@@ -189,3 +193,29 @@ def test_a_worker_whose_lease_was_taken_over_stops_serving_with_exit_code_1(
         error = worker.stderr.read().decode()  # type: ignore[union-attr]
     assert "the lease node.default was taken over by another worker" in error
     assert json.loads(leases.entry("node.default")[0])["holder"] == "box-z:1"  # type: ignore[index]
+
+
+def test_a_worker_restarted_after_a_crash_on_the_same_machine_takes_its_lease_back_at_once(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """Its dead predecessor held the lease from this home, on this machine: nobody
+    else can be running the node, so there is no waiting for the lease to run out."""
+    home = machine(tmp_path / "box-a", nats_home, ttl=60)
+    spool = nats_home.open()
+    with workers() as started:
+        started.append(crashed := start_worker_process(home, node="box-a"))
+        wait_for(lambda: events(home, "worker.lease"), what="the worker holding the lease")
+        crashed.send_signal(signal.SIGKILL)
+        crashed.wait(30)
+        killed_at = time.time()
+        started.append(start_worker_process(home, node="box-a"))
+        [_, took] = wait_for(
+            lambda: events(home, "worker.lease")[1:] and events(home, "worker.lease"),
+            what="the restarted worker holding the lease",
+        )
+        assert took["ts"] - killed_at < 15  # not the 60 s of the lease
+        hello = message("@assistant still there?")
+        spool.put(hello)
+        [reply] = wait_for(lambda: answered(spool), what="the answer after the restart")
+        assert reply.in_reply_to == hello.id
+    assert not events(home, "worker.standby")

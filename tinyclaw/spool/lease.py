@@ -87,6 +87,18 @@ class Lease:
         self._revision = self.kv.update(self.key, mine, found[1])
         return self.held
 
+    def take_from(self, dead: str) -> bool:
+        """Take the lease from the holder ``dead`` before it runs out, when the caller
+        knows that holder is gone (its own predecessor on the same machine, whose
+        process no longer exists); False if someone else holds it or won the race."""
+        found = self.kv.entry(self.key)
+        state = None if found is None else _parse(found[0])
+        if found is None or state is None or state.holder != dead:
+            return False
+        mine = LeaseState(self.holder, self.clock() + self.ttl).dump()
+        self._revision = self.kv.update(self.key, mine, found[1])
+        return self.held
+
     def renew(self) -> bool:
         """Push the expiry ``ttl`` ahead; False if the lease was lost meanwhile (it
         expired and someone took it over): the holder must stop what it leads."""

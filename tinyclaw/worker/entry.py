@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -100,8 +102,6 @@ def _node_lease(
     kv = getattr(spool, "kv", None)
     if kv is None:
         return None
-    import socket
-
     from tinyclaw.core import EventLog
     from tinyclaw.spool import Lease
     from tinyclaw.worker.node_lease import NodeLease, node_lease_key
@@ -116,12 +116,34 @@ def _node_lease(
         events.emit("worker.standby", node=node, holder=other, lease=lease.lease.key)
         sdnotify.notify(f"STATUS=standby: {other} serves the node")
 
-    if not lease.acquire(stop, waiting):
+    record = home.state / "node-lease"  # the holder this home's worker last was
+    if not lease.acquire(stop, waiting, dead=lambda other: _dead_predecessor(record, other)):
         return None
+    record.write_text(holder + "\n", encoding="utf-8")
     events.emit(
         "worker.lease", node=node, lease=lease.lease.key, holder=holder, waited=lease.waited
     )
     return lease
+
+
+def _dead_predecessor(record: Path, holder: str) -> bool:
+    """Whether ``holder`` is this home's previous worker on this machine (its name is
+    in ``record``) and its process is gone: a worker restarted after a crash need not
+    wait for its own lease to run out. Any other holder is left to its lease."""
+    try:
+        mine = record.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    host, _, pid = holder.rpartition(":")
+    if holder != mine or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, under another user
+    return False
 
 
 def _serve(

@@ -71,14 +71,27 @@ class NodeLease:
         self._ended = threading.Event()
         self._keeper: threading.Thread | None = None
 
-    def acquire(self, stop: threading.Event, waiting: Callable[[str], None] | None = None) -> bool:
+    def acquire(
+        self,
+        stop: threading.Event,
+        waiting: Callable[[str], None] | None = None,
+        dead: Callable[[str], bool] = lambda holder: False,
+    ) -> bool:
         """Wait until this worker holds the lease; False if ``stop`` came first.
-        ``waiting(holder)`` is told each time another holder is found serving."""
+        ``waiting(holder)`` is told each time another holder is found serving;
+        a holder ``dead`` says is gone (this home's previous worker, killed) is taken
+        over at once instead of when its lease runs out."""
         announced: str | None = None
         while not stop.is_set():
             wait = POLL
             try:
-                if self.lease.acquire():
+                current = self.lease.current()
+                taken = (
+                    self.lease.take_from(current.holder)
+                    if current is not None and dead(current.holder)
+                    else self.lease.acquire()
+                )
+                if taken:
                     self._renewed = self.monotonic()
                     self.log.info(
                         "holding the lease %s as %s (renewed every %.0f s, ttl %.0f s)",
