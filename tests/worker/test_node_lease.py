@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.spool.nats_backend import NatsHome
-from tests.support.commands import events
+from tests.support.commands import events, run_tinyclaw
 from tests.support.messages import message
 from tests.support.waiting import wait_for
 from tests.support.worker import fake_cli_config, start_worker_process, write_config
@@ -219,3 +219,19 @@ def test_a_worker_restarted_after_a_crash_on_the_same_machine_takes_its_lease_ba
         [reply] = wait_for(lambda: answered(spool), what="the answer after the restart")
         assert reply.in_reply_to == hello.id
     assert not events(home, "worker.standby")
+
+
+def test_moving_the_queue_off_nats_is_refused_while_a_worker_holds_its_node(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """An idle worker on another machine holds no claim, but its node's lease says it
+    serves: `tinyclaw spool move` would take the queue from under it."""
+    serving = machine(tmp_path / "box-a", nats_home, nodes=False)
+    other = machine(tmp_path / "box-b", nats_home, nodes=False)
+    with workers() as started:
+        started.append(worker := start_worker_process(serving))
+        wait_for(lambda: events(serving, "worker.start"), what="the worker serving")
+        refused = run_tinyclaw("spool", "move", "--to", "file", home=other)
+        assert refused.returncode == 1
+        holder = f"{os.uname().nodename}:{worker.pid}"
+        assert f"a worker ({holder}) holds the lease node.default on NATS" in refused.stderr

@@ -186,6 +186,8 @@ def _serve(
         home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
     )
     try:
+        if stop.is_set():  # stopped, or the node lease lost, while it was being built:
+            return  # return no claim (another machine may be running them now)
         worker.run(stop, on_ready=_ready)
     finally:
         if metrics is not None:
