@@ -235,3 +235,52 @@ def test_moving_the_queue_off_nats_is_refused_while_a_worker_holds_its_node(
         assert refused.returncode == 1
         holder = f"{os.uname().nodename}:{worker.pid}"
         assert f"a worker ({holder}) holds the lease node.default on NATS" in refused.stderr
+
+
+def test_a_reload_moves_actors_to_and_from_a_running_node_without_a_restart(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """@coder is on box-b, whose machine is down: its message waits. Moved to box-a in
+    tinyclaw.toml and reloaded (SIGHUP, as `tinyclaw reload` and `systemctl reload`
+    send), the running box-a answers it; @assistant moved away is no longer run."""
+    home = machine(tmp_path / "box-a", nats_home)
+    spool = nats_home.open()
+    for_coder = message("@coder are you there?")
+
+    def move(assistant: str, coder: str) -> None:
+        layout = (
+            f'[nodes.{assistant}]\nactors = ["assistant"]\n\n[nodes.{coder}]\nactors = ["coder"]\n'
+        )
+        if assistant == coder:
+            layout = (
+                '[nodes.box-a]\nactors = ["assistant", "coder"]\n\n[nodes.box-b]\nactors = []\n'
+            )
+        text = home.config_file.read_text(encoding="utf-8")
+        home.config_file.write_text(text[: text.index("[nodes.")] + layout, encoding="utf-8")
+
+    with workers() as started:
+        started.append(worker := start_worker_process(home, node="box-a"))
+        wait_for(lambda: events(home, "worker.start"), what="box-a serving")
+        spool.put(for_coder)
+        wait_for(lambda: list(spool.pending("coder")), what="@coder's message waiting for box-b")
+
+        move("box-a", "box-a")
+        worker.send_signal(signal.SIGHUP)
+        [reply] = wait_for(lambda: answered(spool), what="box-a answering @coder after the reload")
+        assert reply.in_reply_to == for_coder.id
+        [reload] = [e for e in events(home, "config.reload") if e["applied"]]
+        assert reload["applied"] == ["nodes.box-a", "nodes.box-b"] and reload["restart"] == []
+
+        move("box-b", "box-a")  # @assistant goes to box-b
+        worker.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: len([e for e in events(home, "config.reload") if e["applied"]]) == 2,
+            what="the second reload",
+        )
+        for_assistant, again = message("@assistant hello?"), message("@coder and again?")
+        spool.put(for_assistant)
+        spool.put(again)
+        wait_for(lambda: len(answered(spool)) == 2, what="box-a answering @coder again")
+        assert [h.name for h in spool.pending("assistant")] != []  # waits for box-b
+        assert not ran(home, for_assistant.id)
+        assert worker.poll() is None and len(events(home, "worker.start")) == 1  # no restart
