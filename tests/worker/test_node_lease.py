@@ -284,3 +284,27 @@ def test_a_reload_moves_actors_to_and_from_a_running_node_without_a_restart(
         assert [h.name for h in spool.pending("assistant")] != []  # waits for box-b
         assert not ran(home, for_assistant.id)
         assert worker.poll() is None and len(events(home, "worker.start")) == 1  # no restart
+
+
+def test_a_second_worker_in_the_same_home_is_refused_and_a_standby_stops_cleanly(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """The lease is between machines: in one home the home's lock refuses a second
+    worker at once (exit code 1), as on files. A worker on standby on another
+    machine stops on SIGTERM like any other (exit code 0)."""
+    home = machine(tmp_path / "box-a", nats_home)
+    other = machine(tmp_path / "box-c", nats_home)
+    with workers() as started:
+        started.append(first := start_worker_process(home, node="box-a"))
+        wait_for(lambda: events(home, "worker.start"), what="the first worker serving")
+        started.append(again := start_worker_process(home, node="box-a"))
+        assert again.wait(30) == 1
+        error = again.stderr.read().decode()  # type: ignore[union-attr]
+        assert f"a worker is already running for this home (pid {first.pid})" in error
+        assert not events(home, "worker.standby")
+
+        started.append(standby := start_worker_process(other, node="box-a"))
+        wait_for(lambda: events(other, "worker.standby"), what="the other machine waiting")
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(10) == 0
+        assert not events(other, "worker.lease") and first.poll() is None

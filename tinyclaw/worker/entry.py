@@ -102,7 +102,12 @@ def _node_lease(
     kv = getattr(spool, "kv", None)
     if kv is None:
         return None
-    from tinyclaw.core import EventLog
+    from tinyclaw.core import EventLog, InstanceLock, worker_lock_path
+
+    # A second worker in this very home is refused at once, as on files, rather than
+    # waiting for a lease its own home's worker holds (the loop takes the lock for good).
+    with InstanceLock(worker_lock_path(home.state), "worker"):
+        pass
     from tinyclaw.spool import Lease
     from tinyclaw.worker.node_lease import NodeLease, node_lease_key
 
