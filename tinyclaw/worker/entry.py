@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -40,6 +38,7 @@ def check_spool(config: Config, node: str | None) -> None:
 def run_worker(home: Home, node: str | None = None) -> None:
     """Serve ``home`` until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
     from tinyclaw.config import worker_redactor
+    from tinyclaw.worker.node_lease import hold_node
     from tinyclaw.worker.queue_choice import open_worker_queue
 
     _drop_foreign_secrets(load_config(home))
@@ -68,7 +67,7 @@ def run_worker(home: Home, node: str | None = None) -> None:
         return
     held: NodeLease | None = None
     try:
-        held = _node_lease(home, config, node, spool, stop)
+        held = hold_node(home, config.spool.lease_ttl, node, spool, stop)
         if held is None and getattr(spool, "kv", None) is not None:
             return  # stopped while another machine served the node
         if held is not None:
@@ -91,64 +90,6 @@ def run_worker(home: Home, node: str | None = None) -> None:
     if held is not None and held.lost is not None:
         raise held.lost
     log.info("worker stopped")
-
-
-def _node_lease(
-    home: Home, config: Config, node: str | None, spool: object, stop: threading.Event
-) -> NodeLease | None:
-    """On a NATS home: wait until this worker holds its node's lease (another machine
-    may serve the node now), before it returns a claim or takes a message. None on
-    files (the home's lock is enough), or when ``stop`` came while waiting."""
-    kv = getattr(spool, "kv", None)
-    if kv is None:
-        return None
-    from tinyclaw.core import EventLog, InstanceLock, worker_lock_path
-
-    # A second worker in this very home is refused at once, as on files, rather than
-    # waiting for a lease its own home's worker holds (the loop takes the lock for good).
-    with InstanceLock(worker_lock_path(home.state), "worker"):
-        pass
-    from tinyclaw.spool import Lease
-    from tinyclaw.worker.node_lease import NodeLease, node_lease_key
-
-    events = EventLog(home.logs / "events.jsonl")
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    lease = NodeLease(
-        Lease(kv("leases"), node_lease_key(node), holder, config.spool.lease_ttl), node, log=log
-    )
-
-    def waiting(other: str) -> None:
-        events.emit("worker.standby", node=node, holder=other, lease=lease.lease.key)
-        sdnotify.notify(f"STATUS=standby: {other} serves the node")
-
-    record = home.state / "node-lease"  # the holder this home's worker last was
-    if not lease.acquire(stop, waiting, dead=lambda other: _dead_predecessor(record, other)):
-        return None
-    record.write_text(holder + "\n", encoding="utf-8")
-    events.emit(
-        "worker.lease", node=node, lease=lease.lease.key, holder=holder, waited=lease.waited
-    )
-    return lease
-
-
-def _dead_predecessor(record: Path, holder: str) -> bool:
-    """Whether ``holder`` is this home's previous worker on this machine (its name is
-    in ``record``) and its process is gone: a worker restarted after a crash need not
-    wait for its own lease to run out. Any other holder is left to its lease."""
-    try:
-        mine = record.read_text(encoding="utf-8").strip()
-    except OSError:
-        return False
-    host, _, pid = holder.rpartition(":")
-    if holder != mine or host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # alive, under another user
-    return False
 
 
 def _serve(

@@ -26,12 +26,17 @@ shared storage: the same node started on both, one serves and the other waits.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from tinyclaw.core import SpoolError
+from tinyclaw.core import EventLog, Home, InstanceLock, SpoolError, sdnotify, worker_lock_path
 from tinyclaw.spool import Lease, Standby
+
+log = logging.getLogger("tinyclaw.worker")
 
 DEFAULT_NODE = "default"  # the lease name of a home on NATS without [nodes]
 
@@ -98,3 +103,54 @@ class NodeLease(Standby):
         if self._keeper is not None:
             self._keeper.join()
         super().release()
+
+
+def hold_node(
+    home: Home, ttl: float, node: str | None, spool: object, stop: threading.Event
+) -> NodeLease | None:
+    """On a NATS home: wait until this worker holds its node's lease (another machine
+    may serve the node now), before it returns a claim or takes a message. None on
+    files (the home's lock is enough), or when ``stop`` came while waiting."""
+    kv = getattr(spool, "kv", None)
+    if kv is None:
+        return None
+    # A second worker in this very home is refused at once, as on files, rather than
+    # waiting for a lease its own home's worker holds (the loop takes the lock for good).
+    with InstanceLock(worker_lock_path(home.state), "worker"):
+        pass
+    events = EventLog(home.logs / "events.jsonl")
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    lease = NodeLease(Lease(kv("leases"), node_lease_key(node), holder, ttl), node, log=log)
+
+    def waiting(other: str) -> None:
+        events.emit("worker.standby", node=node, holder=other, lease=lease.lease.key)
+        sdnotify.notify(f"STATUS=standby: {other} serves the node")
+
+    record = home.state / "node-lease"  # the holder this home's worker last was
+    if not lease.acquire(stop, waiting, dead=lambda other: _dead_predecessor(record, other)):
+        return None
+    record.write_text(holder + "\n", encoding="utf-8")
+    events.emit(
+        "worker.lease", node=node, lease=lease.lease.key, holder=holder, waited=lease.waited
+    )
+    return lease
+
+
+def _dead_predecessor(record: Path, holder: str) -> bool:
+    """Whether ``holder`` is this home's previous worker on this machine (its name is
+    in ``record``) and its process is gone: a worker restarted after a crash need not
+    wait for its own lease to run out. Any other holder is left to its lease."""
+    try:
+        mine = record.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    host, _, pid = holder.rpartition(":")
+    if holder != mine or host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, under another user
+    return False
