@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import single_server
 from tests.support.commands import events, run_tinyclaw
 from tests.support.messages import message
 from tests.support.waiting import wait_for
 from tests.support.worker import fake_cli_config, start_worker_process, write_config
+from tinyclaw.core.errors import SpoolError
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply
 from tinyclaw.spool import Lease
 from tinyclaw.spool.jetstream import JetStreamSpool
 from tinyclaw.spool.lease import LeaseState
+from tinyclaw.worker.node_lease import NodeLease, node_lease_key
 
 LEASE_TTL = 3.0
 MARGIN = 6.0  # a loaded test machine: process start, NATS round trips, the poll
@@ -308,3 +313,31 @@ def test_a_second_worker_in_the_same_home_is_refused_and_a_standby_stops_cleanly
         standby.send_signal(signal.SIGTERM)
         assert standby.wait(10) == 0
         assert not events(other, "worker.lease") and first.poll() is None
+
+
+def test_a_holder_cut_off_from_nats_gives_its_node_up_before_its_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    """The servers gone, the worker cannot renew: after 80 % of the ttl it stops
+    serving, so a standby that takes the lease over once it has run out never runs
+    alongside it."""
+    log = logging.getLogger("tinyclaw.test.node-lease")
+    with single_server(tmp_path / "nats") as server:
+        home = NatsHome([server], timeout=0.5)
+        try:
+            kv = home.open().kv("leases")
+            holder = NodeLease(
+                Lease(kv, node_lease_key("box-a"), "box-a:1", LEASE_TTL), "box-a", log=log
+            )
+            assert holder.acquire(threading.Event())
+            lost: list[SpoolError] = []
+            holder.keep(lost.append)
+            began = time.monotonic()
+            server.kill()
+            wait_for(lambda: lost, timeout=LEASE_TTL * 2, what="the worker giving its node up")
+            assert time.monotonic() - began < LEASE_TTL  # before the lease can have run out
+            assert "could not renew the lease node.box-a" in str(lost[0])
+            assert "stopped serving node box-a" in str(lost[0]) and holder.lost is lost[0]
+            holder.release()  # lost: nothing to give back, and no hang
+        finally:
+            home.close()

@@ -205,11 +205,10 @@ class Standby:
         try:
             renewed = self.lease.renew()
         except SpoolError as exc:
-            silent = self.monotonic() - self._renewed
-            if silent < ttl * GIVE_UP:
+            if self.until_give_up() > 0:
                 self.log.warning("could not renew the lease %s: %s", self.lease.key, exc)
                 return min(RETRY, ttl / 3)
-            self._lose(f"could not renew the lease {self.lease.key} for {silent:.0f} s")
+            self.give_up()
             return None
         if not renewed:
             self._lose(f"the lease {self.lease.key} was taken over by another {self.rival}")
@@ -217,9 +216,23 @@ class Standby:
         self._renewed = self.monotonic()
         return ttl / 3
 
+    def until_give_up(self) -> float:
+        """Seconds left before a holder that cannot renew must stop serving (at
+        :data:`GIVE_UP` of the ttl after its last renewal, well before a standby may
+        take over); zero or less: now."""
+        return self._renewed + self.lease.ttl * GIVE_UP - self.monotonic()
+
+    def give_up(self) -> None:
+        """Lose the lease for want of a renewal (see :meth:`until_give_up`)."""
+        silent = self.monotonic() - self._renewed
+        self._lose(f"could not renew the lease {self.lease.key} for {silent:.0f} s")
+
     def _lose(self, why: str) -> None:
-        self.lost = SpoolError(f"{why}; stopped serving {self.served} (another may serve it)")
-        self.log.error("%s", self.lost)
+        """Record the loss (the first reason, when a watchdog and the renewal both
+        find it)."""
+        if self.lost is None:
+            self.lost = SpoolError(f"{why}; stopped serving {self.served} (another may serve it)")
+            self.log.error("%s", self.lost)
 
     def fresh(self) -> bool:
         """Whether the last renewal is recent enough to act on (a process that was

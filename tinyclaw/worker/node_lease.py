@@ -63,6 +63,9 @@ class NodeLease(Standby):
         self.node = node
         self._ended = threading.Event()
         self._keeper: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._telling = threading.Lock()
+        self._told = False
 
     def acquire(
         self,
@@ -83,25 +86,52 @@ class NodeLease(Standby):
 
     def keep(self, on_lost: Callable[[SpoolError], None]) -> None:
         """Renew the lease on a thread of its own until :meth:`release`; when it is
-        lost, set :attr:`lost` and call ``on_lost`` (the worker stops serving) once."""
+        lost, set :attr:`lost` and call ``on_lost`` (the worker stops serving) once.
+
+        A second thread watches the time since the last renewal: a renewal that hangs
+        for the servers' ``timeout`` must not keep the worker serving past
+        the point where it must give up (80 % of the ttl), when a standby is about to
+        take the node over."""
         self._keeper = threading.Thread(
             target=self._renew_until_released, args=(on_lost,), name="node-lease", daemon=True
         )
+        self._watchdog = threading.Thread(
+            target=self._watch_renewals, args=(on_lost,), name="node-lease-watch", daemon=True
+        )
         self._keeper.start()
+        self._watchdog.start()
 
     def _renew_until_released(self, on_lost: Callable[[SpoolError], None]) -> None:
         wait: float | None = self.lease.ttl / 3
-        while wait is not None and not self._ended.wait(wait):
+        while wait is not None and self.lost is None and not self._ended.wait(wait):
             wait = self.renew()
-        if wait is None and self.lost is not None:
-            on_lost(self.lost)
+        if self.lost is not None:
+            self._tell(on_lost)
+
+    def _watch_renewals(self, on_lost: Callable[[SpoolError], None]) -> None:
+        while self.lost is None:
+            left = self.until_give_up()
+            if left <= 0:
+                self.give_up()
+                break
+            if self._ended.wait(min(left, 1.0)):
+                return
+        self._tell(on_lost)
+
+    def _tell(self, on_lost: Callable[[SpoolError], None]) -> None:
+        with self._telling:
+            if self._told or self.lost is None:
+                return
+            self._told = True
+        on_lost(self.lost)
 
     def release(self) -> None:
         """Stop renewing and give the lease back (a clean stop, once the worker's runs
         are finished or returned): a waiting worker takes over at once."""
         self._ended.set()
-        if self._keeper is not None:
-            self._keeper.join()
+        for thread in (self._watchdog, self._keeper):
+            if thread is not None:
+                thread.join()
         super().release()
 
 
