@@ -5,8 +5,12 @@ saying they do not answer."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import psutil
 import pytest
@@ -18,6 +22,7 @@ from tests.support.commands import run_tinyclaw
 from tests.support.launcher import TmuxServer, states
 from tests.support.messages import message
 from tests.support.waiting import wait_for
+from tests.support.worker import start_worker_process
 from tests.worker.test_nats_worker import answered, node_home
 from tinyclaw.config import load_config
 from tinyclaw.core.home import Home
@@ -143,3 +148,38 @@ def test_the_dashboard_keeps_one_nats_connection_and_says_when_the_servers_are_g
     assert "does not answer" in text and "worker" in text
     assert dashboard.shared is not None
     dashboard.shared.close()
+
+
+def test_start_node_on_a_second_machine_waits_on_standby_and_takes_over(
+    home: Home, tmp_path: Path, nats_home: NatsHome, tmux: TmuxServer
+) -> None:
+    """box-a already runs on another machine: this machine's `tinyclaw start --node
+    box-a` says its worker is on standby at once (no wait for readiness), status shows
+    who serves, and when the other machine stops it takes over."""
+    node_home(home.root, nats_home)
+    elsewhere = start_worker_process(node_home(tmp_path / "other-machine", nats_home), node="box-a")
+    try:
+        wait_for(
+            lambda: (tmp_path / "other-machine" / "state" / "node-lease").exists(),
+            what="the other machine holding box-a",
+        )
+        serving = f"{socket.gethostname()}:{elsewhere.pid}"
+        began = time.monotonic()
+        started = run_tinyclaw("start", "--no-attach", "--node", "box-a", "--wait", "30", home=home)
+        assert started.returncode == 0, started.stderr + started.stdout
+        assert time.monotonic() - began < 25  # did not wait out the 30 s
+        worker = next(line for line in started.stdout.splitlines() if line.startswith("  worker"))
+        assert f"not ready: on standby: another machine serves it ({serving})" in worker
+        status = run_tinyclaw("status", home=home).stdout
+        line = next(line for line in status.splitlines() if line.startswith("  worker"))
+        assert "running  (standby, pid" in line and f"another machine serves it ({serving})" in line
+    finally:
+        elsewhere.send_signal(signal.SIGTERM)
+        assert elsewhere.wait(30) == 0
+        elsewhere.stderr.close()  # type: ignore[union-attr]
+    wait_for(lambda: states(home)["worker"].phase == "ready", what="this machine taking over")
+    status = run_tinyclaw("status", home=home).stdout
+    assert "standby" not in next(
+        line for line in status.splitlines() if line.startswith("  worker")
+    )
+    assert run_tinyclaw("stop", home=home).returncode == 0

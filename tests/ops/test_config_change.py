@@ -74,3 +74,14 @@ def test_moving_the_queue_to_nats_or_the_actors_between_nodes_needs_a_restart() 
 
 def test_a_report_of_several_mistakes_becomes_one_line() -> None:
     assert one_line("a: wrong\n\nb: also wrong\n") == "a: wrong; b: also wrong"
+
+
+def test_actors_moved_between_defined_nodes_are_applied_by_the_running_workers() -> None:
+    nats = {"spool": {"backend": "nats"}}
+    before = {**BASE, **nats, "actors": {"assistant": {}, "coder": {}}}
+    layout = {"box-a": {"actors": ["assistant"]}, "box-b": {"actors": ["coder"]}}
+    moved = {"box-a": {"actors": ["assistant", "coder"]}, "box-b": {"actors": []}}
+    change = diff(
+        parse_config({**before, "nodes": layout}), parse_config({**before, "nodes": moved})
+    )
+    assert change.applied == ["nodes.box-a", "nodes.box-b"] and change.restart == []

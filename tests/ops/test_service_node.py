@@ -30,6 +30,8 @@ def test_service_install_runs_the_worker_as_the_named_node(home: Home, tmp_path:
     assert installed.returncode == 0, installed.stderr
     worker = (units_in(tmp_path / "xdg") / "tinyclaw-worker.service").read_text()
     assert '"-m" "tinyclaw.worker" "--node" "box-b"' in worker
+    # On standby (another machine serves box-b) it says READY=1 only once it takes over.
+    assert "TimeoutStartSec=infinity" in worker
 
 
 def test_start_with_a_broken_tinyclaw_toml_is_still_exit_1(home: Home) -> None:

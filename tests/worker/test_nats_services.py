@@ -114,7 +114,7 @@ def add_hourly_job(home: Home, next_run: datetime) -> None:
 def test_a_second_worker_owning_the_same_actor_fires_nothing_that_already_fired(
     tmp_path: Path, nats_home: NatsHome
 ) -> None:
-    """box-a's worker runs on one machine, then on a second one too (its home a
+    """box-a's worker runs on one machine, then moves to a second one (its home a
     copy from an hour before: its job file is one slot behind). The second fires
     neither the heartbeat nor the job's past slot again, and catches its file up."""
     first = machine(tmp_path / "first", nats_home, ONE_NODE)
@@ -127,10 +127,8 @@ def test_a_second_worker_owning_the_same_actor_fires_nothing_that_already_fired(
         wait_for(lambda: runs_of(spool, "job", "report"), what="the job's run")
         wait_for(lambda: runs_of(spool, "heartbeat", "assistant"), what="the heartbeat")
         wait_for(lambda: runs_of(spool, "heartbeat", "coder"), what="the other heartbeat")
-        with worker_process(second, node="box-a"):
-            wait_for(
-                lambda: events(second, "schedule.skipped"), what="the second worker's decision"
-            )
+    with worker_process(second, node="box-a"):  # takes the node's lease over
+        wait_for(lambda: events(second, "schedule.skipped"), what="the second worker's decision")
     assert len(runs_of(spool, "job", "report")) == 1
     assert len(runs_of(spool, "heartbeat", "assistant")) == 1
     assert len(runs_of(spool, "heartbeat", "coder")) == 1
@@ -141,13 +139,16 @@ def test_a_second_worker_owning_the_same_actor_fires_nothing_that_already_fired(
     assert caught_up.next_run is not None and caught_up.next_run > now
 
 
-def test_one_node_started_on_two_machines_at_once_fires_each_slot_once(
+def test_actors_on_two_nodes_at_once_fire_each_slot_once(
     tmp_path: Path, nats_home: NatsHome
 ) -> None:
-    """Both workers see the same job and heartbeats due at the same moment: for each
-    run one of them wins the claim and queues it, the other skips it."""
+    """The actors move from box-a to box-b, and the two machines' tinyclaw.toml are out
+    of step for a while: both nodes run them, and see the same job and heartbeats due
+    at the same moment. For each run one of them wins the claim and queues it, the
+    other skips it."""
     first = machine(tmp_path / "first", nats_home, ONE_NODE)
-    second = machine(tmp_path / "second", nats_home, ONE_NODE)
+    moved = '[nodes.box-a]\nactors = []\n\n[nodes.box-b]\nactors = ["assistant", "coder"]\n'
+    second = machine(tmp_path / "second", nats_home, moved)
     slot = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     add_hourly_job(first, slot)
     add_hourly_job(second, slot)
@@ -156,7 +157,7 @@ def test_one_node_started_on_two_machines_at_once_fires_each_slot_once(
     def decided() -> list[str]:
         return [e["key"] for home in (first, second) for e in events(home, "schedule.skipped")]
 
-    with worker_process(first, node="box-a"), worker_process(second, node="box-a"):
+    with worker_process(first, node="box-a"), worker_process(second, node="box-b"):
         wait_for(lambda: "report" in decided(), what="the job skipped by the loser")
         wait_for(lambda: runs_of(spool, "job", "report"), what="the job's run")
         wait_for(lambda: runs_of(spool, "heartbeat", "assistant"), what="the heartbeat")

@@ -37,7 +37,7 @@ def node_home(
     home = Home(root)
     home.ensure()
     extra = (
-        nats.toml() + "claim_ttl = 60\n\n"
+        nats.toml() + "claim_ttl = 60\nlease_ttl = 3\n\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
     ) + extra

@@ -47,7 +47,7 @@ _RESTART_SECTIONS = {
     "launcher": "restart tinyclaw: `tinyclaw restart`",
     "metrics": "restart the worker",
     "spool": "restart the worker and every listener",
-    "nodes": "restart the workers",
+    "nodes": "restart the workers",  # only when [nodes] appear or go
 }
 
 
@@ -124,7 +124,9 @@ def diff(old: Config, new: Config) -> ConfigChange:
         a, b = before.get(section), after.get(section)
         if a == b:
             continue
-        if section in ("actors", "teams"):
+        if section in ("actors", "teams") or (section == "nodes" and a and b):
+            # A node's actors move on a reload (the worker starts or stops serving
+            # them); defining nodes where there were none, or none left, is a restart.
             applied += _named_changes(section, a or {}, b or {})
         elif section == "channels":
             _channel_changes(a or {}, b or {}, applied, restart)

@@ -26,7 +26,7 @@ from tinyclaw.launcher.components import Component, plan
 from tinyclaw.launcher.handover import launch_secrets
 from tinyclaw.launcher.queue_view import SharedQueue
 from tinyclaw.launcher.state import clear, pid_alive, read_states, state_dir
-from tinyclaw.launcher.status import loose_worker
+from tinyclaw.launcher.status import RecentEvents, loose_worker, standby_holder
 from tinyclaw.launcher.tmux import Tmux, window_env
 
 STOP_MARGIN = 10.0
@@ -136,14 +136,26 @@ class Launcher:
     ) -> None:
         """Poll the status files until every component is ready, gave up, or time runs out."""
         pending = {c.name for c in self.components}
+        kinds = {c.name: c.kind for c in self.components}
+        events = RecentEvents(self.home.logs / "events.jsonl")
         deadline = began + timeout
         while pending:
             states = read_states(self.state_dir)
+            events.refresh()
             for name in list(pending):
                 state = states.get(name)
                 if state is None:
                     continue
-                if state.phase == "ready" and state.ready_at is not None:
+                holder = (
+                    standby_holder(kinds[name], name, state.started_at or 0.0, events)
+                    if state.phase == "starting" and kinds[name] in ("worker", "listener")
+                    else None
+                )
+                if holder is not None:
+                    # Another machine serves it: it waits there, maybe for long.
+                    report.not_ready[name] = f"on standby: another machine serves it ({holder})"
+                    pending.discard(name)
+                elif state.phase == "ready" and state.ready_at is not None:
                     report.ready_after[name] = max(0.0, state.ready_at - began_wall)
                     pending.discard(name)
                 elif state.phase in ("backoff", "gave_up", "stopped"):
@@ -156,7 +168,6 @@ class Launcher:
             self.sleep(0.02)
         states = read_states(self.state_dir)
         waited = self.clock() - began
-        kinds = {c.name: c.kind for c in self.components}
         for name in pending:
             state = states.get(name)
             if state is None:

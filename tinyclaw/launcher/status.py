@@ -196,16 +196,27 @@ def _component_view(component: Component, state: ComponentState | None) -> Compo
 
 def _mark_standby(view: ComponentView, events: RecentEvents) -> None:
     """A listener waiting for its lease (the queue on NATS, another machine serving the
-    bot) is on standby, not stuck connecting: say so, and who serves."""
-    since = view.since or 0.0
+    bot), or a worker waiting for its node's, is on standby, not stuck connecting or
+    starting: say so, and who serves."""
+    holder = standby_holder(view.kind, view.name, view.since or 0.0, events)
+    if holder is not None:
+        view.phase = STANDBY
+        view.message = f"another machine serves it ({holder})"
+
+
+def standby_holder(kind: str, name: str, since: float, events: RecentEvents) -> str | None:
+    """Who serves in place of the listener or worker ``name`` started at ``since``,
+    while it waits for its lease on another machine's (None: it does not wait)."""
+    prefix = "listener" if kind == "listener" else "worker"
+    ready = "listener.ready" if kind == "listener" else "worker.start"
     latest = [
         e
-        for e in events.of_kind("listener.standby", "listener.lease", "listener.ready")
-        if e.get("channel") == view.name and float(e.get("ts") or 0) >= since
+        for e in events.of_kind(f"{prefix}.standby", f"{prefix}.lease", ready)
+        if (kind != "listener" or e.get("channel") == name) and float(e.get("ts") or 0) >= since
     ]
-    if latest and latest[-1].get("event") == "listener.standby":
-        view.phase = STANDBY
-        view.message = f"another machine serves it ({latest[-1].get('holder', '?')})"
+    if latest and latest[-1].get("event") == f"{prefix}.standby":
+        return str(latest[-1].get("holder", "?"))
+    return None
 
 
 def loose_worker(home: Home, supervised: int | None = None) -> int | None:
@@ -296,7 +307,7 @@ def collect(
         if loose is not None and not view.running:
             view.running, view.phase, view.pid = True, "outside tmux", loose
     for view in views:
-        if view.kind == "listener" and view.phase == CONNECTING:
+        if (view.kind, view.phase) in (("listener", CONNECTING), ("worker", "starting")):
             _mark_standby(view, events)
     figures: Figures | None
     if config.spool.backend == "file":

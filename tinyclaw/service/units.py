@@ -5,6 +5,8 @@ One service for the worker and one per enabled listener, grouped by a target so 
 
 * is ``Type=notify``: systemd counts it as started when the process says ``READY=1``
   (the worker after recovering and watching its queues, a listener once connected);
+  on a home whose queue is on NATS the worker has no start timeout, since on standby
+  (another machine serves its node) it says it only once it takes over;
 * restarts on failure, except a listener that exited with 2 (its token was refused
   or its configuration is wrong: only a person can fix that, so no restart loop);
 * stops with SIGTERM to the main process only (``KillMode=mixed``), which lets the
@@ -106,6 +108,9 @@ def render_units(
         raise ValueError(f"{prefix!r} is not a unit name prefix (letters, digits, - and _)")
     target = f"{prefix}.target"
     stop = config.worker.stop_timeout + 30
+    # On NATS a worker may wait, before it says READY=1, for the servers or for its
+    # node's lease while another machine serves the node (standby): as long as it takes.
+    waits = ("TimeoutStartSec=infinity",) if config.spool.backend != "file" else ()
     units = [
         _service(
             f"{prefix}-worker.service",
@@ -115,6 +120,7 @@ def render_units(
             home,
             path_env,
             stop_seconds=stop,
+            extra=waits,
         )
     ]
     for channel in CHANNELS:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tinyclaw.spool.jetstream import census as nats_census
     from tinyclaw.spool.jetstream import probe as probe_nats
     from tinyclaw.spool.kv_change import ChangedMeanwhile, change_key
-    from tinyclaw.spool.lease import Lease, LeaseState, once
+    from tinyclaw.spool.lease import Lease, LeaseState, Standby, once
     from tinyclaw.spool.move import MoveReport, move_home, unfinished_move
     from tinyclaw.spool.recovery import prune, recover_tmp, strays
     from tinyclaw.spool.transfer import End, QueueToMove, ThingToMove
@@ -45,6 +45,7 @@ __all__ = [
     "Spool",
     "SpoolBackend",
     "SpoolError",
+    "Standby",
     "ThingToMove",
     "Whereabouts",
     "change_key",

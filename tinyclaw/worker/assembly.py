@@ -35,6 +35,7 @@ from tinyclaw.teams import TeamSweep
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 from tinyclaw.worker.node_spool import NodeSpool
+from tinyclaw.worker.queue_choice import served_actors
 
 # The folder that holds the ``tinyclaw`` package: in a checkout, the checkout itself,
 # with ``.tools/`` (the pinned CLIs) and ``scripts/versions.sh`` beside the package.
@@ -145,6 +146,8 @@ def build_worker(
     inflight = InFlight(time.time)
 
     def rebuild(new: Config) -> tuple[dict[str, Runner], list[Service]]:
+        if isinstance(spool, NodeSpool):  # a node's actors may have moved
+            spool.serve(served_actors(new, spool.node))
         services = build_services(home, new, spool, busy=inflight.busy)
         return build_runners(home, new, redactor), services
 

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from tinyclaw.core import EventLog, Redactor
     from tinyclaw.metrics import RunStats
     from tinyclaw.spool import Spool
+    from tinyclaw.worker.node_lease import NodeLease
 
 log = logging.getLogger("tinyclaw.worker")
 
@@ -37,6 +39,7 @@ def check_spool(config: Config, node: str | None) -> None:
 def run_worker(home: Home, node: str | None = None) -> None:
     """Serve ``home`` until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
     from tinyclaw.config import worker_redactor
+    from tinyclaw.worker.node_lease import hold_node
     from tinyclaw.worker.queue_choice import open_worker_queue
 
     _drop_foreign_secrets(load_config(home))
@@ -46,6 +49,7 @@ def run_worker(home: Home, node: str | None = None) -> None:
     setup_logging(home.logs, "worker", secret_names=_secret_names(config))
     stop = threading.Event()
     wake: list[threading.Event] = []  # the worker's, once it is built
+    aborts: list[Callable[[], None]] = []  # what a lost node lease stops at once
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info(
@@ -62,12 +66,30 @@ def run_worker(home: Home, node: str | None = None) -> None:
     spool = open_worker_queue(home, config, node, stop, redact=redactor)
     if spool is None:  # stopped while waiting for the NATS servers
         return
+    held: NodeLease | None = None
     try:
-        _serve(home, config, spool, redactor, stop, wake)
+        held = hold_node(home, config.spool.lease_ttl, node, spool, stop)
+        if held is None and getattr(spool, "kv", None) is not None:
+            return  # stopped while another machine served the node
+        if held is not None:
+
+            def _lost(_error: TinyclawError) -> None:
+                stop.set()
+                for abort in aborts:
+                    abort()
+                for event in wake:
+                    event.set()
+
+            held.keep(_lost)
+        _serve(home, config, spool, redactor, stop, wake, aborts)
     finally:
+        if held is not None:
+            held.release()  # after the runs ended or were returned: a waiting one takes over
         close = getattr(spool, "close", None)  # a NATS spool: end its leases and connection
         if close is not None:
             close()
+    if held is not None and held.lost is not None:
+        raise held.lost
     log.info("worker stopped")
 
 
@@ -78,6 +100,7 @@ def _serve(
     redactor: Redactor,
     stop: threading.Event,
     wake: list[threading.Event],
+    aborts: list[Callable[[], None]],
 ) -> None:
     """Build the worker on ``spool`` and run it until ``stop``."""
     from tinyclaw.worker.assembly import build_worker
@@ -93,6 +116,14 @@ def _serve(
         events = TappedEventLog(home.logs / "events.jsonl", stats.observe)
     worker = build_worker(home, config, spool, redactor, events)
     wake.append(worker.wake)
+
+    # A lost node lease: another machine serves the node now, and runs these messages
+    # again; end ours at once (their claims go back, or are already taken over).
+    def _abort() -> None:
+        worker.stopping.set()
+        worker.inflight.cancel("shutdown")
+
+    aborts.append(_abort)
     watch = getattr(spool, "watch_queue", None)  # NATS: woken by the queue's subjects
     unwatch = watch(worker.wake.set) if watch is not None else None
 
@@ -111,6 +142,8 @@ def _serve(
             home, config, spool, stats, lambda: worker.config, lambda: len(worker.inflight)
         )
     try:
+        if stop.is_set():  # stopped, or the node lease lost, while it was being built:
+            return  # return no claim (another machine may be running them now)
         worker.run(stop, on_ready=_ready)
     finally:
         if metrics is not None:

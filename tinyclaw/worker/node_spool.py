@@ -39,9 +39,14 @@ NATS_OBJECT = "nats-object:"  # the locator of a file in the object store
 class NodeSpool:
     """The JetStream spool ``inner``, serving the actors ``actors`` of one node."""
 
-    def __init__(self, inner: Any, home: Home, actors: frozenset[str]) -> None:
+    def __init__(
+        self, inner: Any, home: Home, actors: frozenset[str], node: str | None = None
+    ) -> None:
         self.inner = inner
         self.actors = actors
+        self.node = node  # None: the one node of a home without [nodes], every actor
+        self._wake: Callable[[], None] | None = None
+        self._unwatch: Callable[[], None] | None = None
         self.clock: Callable[[], float] = inner.clock
         self.root = home.state / "nats-node"
         self.incoming = self.root / "incoming"
@@ -85,9 +90,33 @@ class NodeSpool:
         return result
 
     def watch_queue(self, wake: Callable[[], None]) -> Callable[[], None]:
-        """Wake the loop when something is queued into incoming or this node's inboxes."""
-        stop: Callable[[], None] = self.inner.watch_queue(sorted(self.actors), wake)
-        return stop
+        """Wake the loop when something is queued into incoming or this node's inboxes
+        (those of the actors it serves now: see :meth:`serve`)."""
+        self._wake = wake
+        self._unwatch = self.inner.watch_queue(sorted(self.actors), wake)
+        return self._stop_watching
+
+    def _stop_watching(self) -> None:
+        unwatch, self._unwatch, self._wake = self._unwatch, None, None
+        if unwatch is not None:
+            unwatch()
+
+    def serve(self, actors: frozenset[str]) -> None:
+        """Serve ``actors`` from now on (a reload moved actors to or from this node):
+        take only their messages, return only their claims, and be woken by their
+        inboxes. A run of an actor no longer served finishes; a newly served actor's
+        message claimed by another node is left to that claim's lease."""
+        if actors == self.actors:
+            return
+        self.actors = actors
+        if self.inner.actors is not None:
+            self.inner.actors = actors
+        wake = self._wake
+        if wake is not None:
+            old = self._unwatch
+            self._unwatch = self.inner.watch_queue(sorted(actors), wake)
+            if old is not None:
+                old()
 
     # -- messages and their files ---------------------------------------------------
 

@@ -37,6 +37,13 @@ def node_actors(config: Config, node: str | None) -> frozenset[str] | None:
     return None
 
 
+def served_actors(config: Config, node: str | None) -> frozenset[str]:
+    """The actors worker node ``node`` runs under ``config`` (every actor without
+    nodes), as a reload sees them: ConfigError if the node is no longer defined."""
+    actors = node_actors(config, node)
+    return actors if actors is not None else frozenset(config.actors)
+
+
 def open_worker_queue(
     home: Home,
     config: Config,
@@ -64,6 +71,6 @@ def open_worker_queue(
             continue
         served = actors if actors is not None else frozenset(config.actors)
         # The loop and its parts are typed for the file spool; NodeSpool answers them.
-        spool: Spool = NodeSpool(inner, home, served)  # type: ignore[assignment]
+        spool: Spool = NodeSpool(inner, home, served, node)  # type: ignore[assignment]
         return spool
     return None

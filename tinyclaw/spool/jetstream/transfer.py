@@ -43,7 +43,8 @@ class NatsQueue(AttachmentsOf):
             except (ValueError, KeyError, TypeError):
                 continue
             if until > now:
-                return f"a listener ({holder}) holds the lease {key} on NATS"
+                who = "a worker" if key.startswith("node.") else "a listener"
+                return f"{who} ({holder}) holds the lease {key} on NATS"
         return None
 
     # -- reading -------------------------------------------------------------------
