@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,22 @@ from tests.support.worker import (
     worker_process,
     write_config,
 )
-from tinyclaw.core.errors import InvalidMessageError, SpoolError
+from tinyclaw.core.errors import InvalidMessageError, SpoolError, SpoolUnavailableError
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Attachment, Reply
+from tinyclaw.core.messages import Attachment, Inbound, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
 from tinyclaw.worker.node_spool import NodeSpool
 
 
 def node_home(
-    root: Path, nats: NatsHome, env: dict[str, str] | None = None, extra: str = ""
+    root: Path,
+    nats: NatsHome,
+    env: dict[str, str] | None = None,
+    extra: str = "",
+    spool: str = "",
 ) -> Home:
-    """One machine's home: two actors on two nodes, the queue on NATS."""
+    """One machine's home: two actors on two nodes, the queue on NATS (``spool``: more
+    keys of its ``[spool]`` table)."""
     home = Home(root)
     home.ensure()
     extra = (
@@ -42,7 +48,7 @@ def node_home(
         'backend = "nats"\n'
         f"servers = {json.dumps(nats.urls)}\n"
         f'stream_prefix = "{nats.prefix}"\n'
-        "claim_ttl = 60\n\n"
+        f"claim_ttl = 60\n{spool}\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
     ) + extra
@@ -231,5 +237,47 @@ def test_a_claim_a_run_could_not_give_back_is_taken_again_once_its_lease_runs_ou
                 lambda: list(node.pending("assistant")), what="the message pending again"
             )
             assert [node.load(h).text for h in pending] == ["@assistant hi"]
+        finally:
+            nats.close()
+
+
+def put_when_back(spool: JetStreamSpool, queued: Inbound) -> bool:
+    """Queue ``queued``; False while the client has not reconnected yet."""
+    try:
+        spool.put(queued)
+    except SpoolUnavailableError:
+        return False
+    return True
+
+
+def test_a_node_serves_on_through_a_short_outage_of_its_server(tmp_path: Path) -> None:
+    """The servers stop answering for a few seconds (a cluster electing new leaders
+    after one of three died takes that long): the node logs it and keeps serving
+    instead of exiting, and answers what arrives once they are back."""
+    with single_server(tmp_path / "nats") as server:
+        nats = NatsHome([server], timeout=1.0)
+        home = node_home(tmp_path / "box-a", nats, spool="timeout = 1")
+        spool = nats.open()
+        try:
+            with worker_process(home, node="box-a") as worker:
+                spool.put(message("@assistant before"))
+                wait_for(lambda: answered(spool), what="the first reply")
+                server.stop()
+                log = home.logs / "worker.log"
+                wait_for(
+                    lambda: "does not answer" in log.read_text(encoding="utf-8"),
+                    what="the node noticing the outage",
+                )
+                time.sleep(1.5)  # a few of its passes meet the silent server
+                server.start()
+                wait_healthy([server])
+                assert worker.poll() is None  # still serving
+                after = message("@assistant after")
+                wait_for(lambda: put_when_back(spool, after), what="the put after the outage")
+                replies = wait_for(
+                    lambda: [r for r in answered(spool) if r.in_reply_to == after.id],
+                    what="the reply after the outage",
+                )
+            assert len(replies) == 1
         finally:
             nats.close()
