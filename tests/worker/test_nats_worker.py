@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -279,5 +280,36 @@ def test_a_node_serves_on_through_a_short_outage_of_its_server(tmp_path: Path) -
                     what="the reply after the outage",
                 )
             assert len(replies) == 1
+        finally:
+            nats.close()
+
+
+def test_a_run_ending_while_the_server_is_silent_completes_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The CLI finished and its reply is written, but the servers do not answer when
+    the node completes the message (a cluster electing leaders): the node waits for
+    them instead of failing the run half-way, which left the message's claim record
+    held for ever (and the run's journal entry behind)."""
+    with single_server(tmp_path / "nats") as server:
+        nats = NatsHome([server], timeout=1.0)
+        home = Home(tmp_path / "box-a")
+        home.ensure()
+        node = NodeSpool(nats.open(), home, frozenset({"assistant"}))
+        try:
+            node.put_for("assistant", message("@assistant hi"))
+            [handle] = node.pending("assistant")
+            claimed = node.claim(handle, "assistant", sync=False)
+            server.stop()
+            done: list[object] = []
+            ending = threading.Thread(target=lambda: done.append(node.complete(claimed)))
+            ending.start()
+            time.sleep(2.5)  # a few of its tries meet the silent server
+            server.start()
+            wait_healthy([server])
+            ending.join(30)
+            assert done == [None]  # completed, no error
+            assert node.depths()["processing"] == 0
+            assert list(node.pending("assistant")) == []
         finally:
             nats.close()

@@ -22,8 +22,9 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
 * **a short outage is served through**: while the servers do not answer (a cluster
   electing new leaders after one of its servers died takes several seconds), the
   listings each pass makes are empty and a claim is not taken, so the loop idles and
-  its runs in flight go on; only after ``UNREACHABLE_GRACE`` seconds without an
-  answer does the call's error stop the worker (its supervisor starts it again).
+  its runs in flight go on, their reply and completion waiting for an answer; only
+  after ``UNREACHABLE_GRACE`` seconds without one does the call's error stop the
+  worker (its supervisor starts it again).
 """
 
 from __future__ import annotations
@@ -35,15 +36,23 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from tinyclaw.core import Home, Inbound, InvalidMessageError, SpoolError, SpoolUnavailableError
+from tinyclaw.core import (
+    Home,
+    Inbound,
+    InvalidMessageError,
+    Reply,
+    SpoolError,
+    SpoolUnavailableError,
+)
 
 NATS_OBJECT = "nats-object:"  # the locator of a file in the object store
 # Seconds a node serves on while the servers do not answer, before it stops.
 UNREACHABLE_GRACE = 30.0
 
 log = logging.getLogger("tinyclaw.worker")
+T = TypeVar("T")
 
 
 class NodeSpool:
@@ -157,8 +166,25 @@ class NodeSpool:
         with contextlib.suppress(AttributeError):
             shutil.rmtree(self.files_root / str(handle.seq), ignore_errors=True)
 
+    def _until_answered(self, call: Callable[[], T]) -> T:
+        """``call``, tried again while the servers do not answer (within
+        ``UNREACHABLE_GRACE``): the writes that end a run are idempotent, and failing
+        one half-way would leave the message claimed with nobody renewing it."""
+        while True:
+            try:
+                result = call()
+            except SpoolUnavailableError as exc:
+                self._silent(exc)
+                time.sleep(0.5)
+                continue
+            self._silent_since = None
+            return result
+
+    def put_reply(self, reply: Reply) -> Any:
+        return self._until_answered(lambda: self.inner.put_reply(reply))
+
     def complete(self, handle: Any) -> None:
-        self.inner.complete(handle)
+        self._until_answered(lambda: self.inner.complete(handle))
         self._forget_files(handle)
 
     def fail(self, handle: Any, reason: str) -> Any:
