@@ -70,6 +70,7 @@ class ListenerSide(ABC):
         self.kills = 0
         self.kill_times: list[float] = []
         self.unexpected_exits: list[int] = []
+        self.exit_times: list[float] = []  # when each of those was noticed
         self.expected: dict[int, str] = {}  # message number -> chat id it was written in
         self.actor_of: dict[int, str] = {}  # message number -> the actor it was for
         self.answered_at: dict[int, float] = {}  # message number -> when first seen answered
@@ -201,6 +202,7 @@ class ListenerSide(ABC):
                 code = self.proc.poll()
                 if code is not None:
                     self.unexpected_exits.append(code)
+                    self.exit_times.append(time.time())
                     self.start()
 
     # -- messages and the audit --------------------------------------------------------

@@ -146,6 +146,21 @@ def audit_nats(
     for t, actor in timeline:
         by_actor.setdefault(actor, []).append(t)
 
+    kill_log: list[dict[str, Any]] = []  # each kill: what, when, how long until served
+
+    def logged(
+        kind: str, what: str, killed: float, answer: float | None, ready: float | None
+    ) -> None:
+        kill_log.append(
+            {
+                "kind": kind,
+                "what": what,
+                "at": round(killed, 3),
+                "recovery_s": None if answer is None else round(answer - killed, 3),
+                "ready_s": None if ready is None else round(ready - killed, 3),
+            }
+        )
+
     worker_recovery, worker_ready = [], []
     for killed, node in worker_kills:
         node_times = sorted(t for a in actors_of[node] for t in by_actor.get(a, []))
@@ -155,6 +170,7 @@ def audit_nats(
         ready = first_after(starts[node], killed)
         if ready is not None:
             worker_ready.append(ready - killed)
+        logged("worker", node, killed, answer, ready)
     telegram_times = sorted(side.answered_at.values())
     listener_recovery, listener_ready = [], []
     readies = sorted(
@@ -169,14 +185,16 @@ def audit_nats(
         ready = first_after(readies, killed)
         if ready is not None:
             listener_ready.append(ready - killed)
+        logged("listener", "telegram", killed, answer, ready)
     server_recovery, server_back, during = [], [], 0
-    for killed, back, _name in server_kills:
+    for killed, back, name in server_kills:
         answer = first_after(times, killed)
         if answer is not None:
             server_recovery.append(answer - killed)
         if back is not None:
             server_back.append(back - killed)
             during += sum(1 for t in times if killed < t < back)
+        logged("server", name, killed, answer, back)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     figures: dict[str, Any] = {
         "cli_messages": len(expected),
@@ -204,4 +222,5 @@ def audit_nats(
         figures[f"{kind}_max_{ready_name}_s"] = spread(ready)[0]
     recoveries = [*worker_recovery, *listener_recovery, *server_recovery]
     figures["max_recovery_s"] = spread(recoveries)[0]
+    figures["kill_log"] = sorted(kill_log, key=lambda k: k["at"])
     return figures

@@ -56,7 +56,7 @@ PLATFORM_TABLE = [
     ("duplicated", "  resent (in flight at a kill; bound: kills)"),
     ("wrong_chat", "  answers in the wrong chat"),
     ("unexpected_exits", "  listener exits nobody asked for"),
-    ("lease_stops", "  stops on a lost lease (server kill outlasting it)"),
+    ("outage_stops", "  stops in a server kill's election (restarted)"),
     ("pending_updates", "  updates left unconfirmed in Telegram"),
     ("held_offline", "  held while no listener was READY"),
     ("redispatched", "  sent again: killed before queuing them"),

@@ -46,7 +46,7 @@ def chaos_on_nats(home: Path, *options: str, timeout: float) -> dict[str, Any]:
 
 
 def assert_every_message_answered_once(figures: dict[str, Any], messages: int) -> None:
-    summary = {k: v for k, v in figures.items() if not k.endswith(("_ids", "_samples"))}
+    summary = {k: v for k, v in figures.items() if not k.endswith(("_ids", "_samples", "_log"))}
     assert figures["settled"], summary
     assert figures["lost"] == 0, figures["lost_ids"]
     assert figures["duplicated"] == 0, figures["duplicated_ids"]
@@ -67,6 +67,7 @@ def assert_every_message_answered_once(figures: dict[str, Any], messages: int) -
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)  # its own deadline is 240 s; a loaded machine is slower
 def test_150_messages_on_a_nats_cluster_with_worker_listener_and_server_sigkills(
     tmp_path: Path,
 ) -> None:
@@ -87,6 +88,7 @@ def test_150_messages_on_a_nats_cluster_with_worker_listener_and_server_sigkills
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_2000_messages_on_a_nats_cluster_with_20_worker_5_listener_3_server_sigkills(
     tmp_path: Path,
 ) -> None:
