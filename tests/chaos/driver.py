@@ -416,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     nats.add_argument(
         "--server-down", type=float, default=2.0, help="seconds a killed server stays down"
     )
+    nats.add_argument(
+        "--server-victim",
+        choices=("any", "follower"),
+        default="any",
+        help="which server a server kill picks: any of the three, or one that does not "
+        "lead the queue stream",
+    )
     nats.add_argument("--claim-ttl", type=float, default=5.0, help="[spool] claim_ttl")
     nats.add_argument("--lease-ttl", type=float, default=3.0, help="[spool] lease_ttl")
     parser.add_argument("--seed", type=int, default=None)

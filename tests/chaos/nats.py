@@ -40,6 +40,7 @@ import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -66,6 +67,7 @@ from tinyclaw.core.messages import Inbound
 from tinyclaw.spool.jetstream import JetStreamSpool, NatsConnection, NatsSettings
 
 NODES = ("n1", "n2", "n3")
+CATCH_UP = 30.0  # seconds a restarted server gets to catch up before the next kill
 PREFIX = "chaos"
 
 
@@ -158,24 +160,72 @@ def kill_servers(
     rng: random.Random,
     deadline: float,
     record: list[tuple[float, float | None, str]],
+    followers_only: bool = False,
 ) -> None:
-    """SIGKILL one server at each progress threshold, keep it down ``down`` seconds,
+    """SIGKILL one server at each progress threshold (``followers_only``: never the
+    leader of the queue stream), keep it down ``down`` seconds,
     start it again on its store; the next kill waits until all three are healthy.
     Records (kill time, healthy-again time or None, server name)."""
     for threshold in thresholds:
         if not wait_until(partial(progress, threshold), deadline):
             return
         wait_healthy(servers, timeout=max(1.0, deadline - time.monotonic()))
-        victim = rng.choice(servers)
+        leader = queue_leader(servers) if followers_only else None
+        victim = rng.choice([s for s in servers if s.name != leader])
         killed = time.time()
         victim.kill()
         time.sleep(down)
         victim.start()
         try:
             wait_healthy([victim], timeout=max(1.0, deadline - time.monotonic()))
-            record.append((killed, time.time(), victim.name))
         except AssertionError:
             record.append((killed, None, victim.name))
+            continue
+        record.append((killed, time.time(), victim.name))
+        # Healthy only says the server has joined; one server of three at a time is
+        # what replicas = 3 survives, so the next kill waits (up to CATCH_UP seconds)
+        # until it holds every stream as the others do. A copy that never does is a
+        # nats-server fault the run reports (``nats_copies_agree``).
+        wait_until(partial(caught_up, servers), min(deadline, time.monotonic() + CATCH_UP), 0.2)
+
+
+def stream_states(server: NatsServer) -> dict[str, tuple[int, int]]:
+    """(last sequence, messages) of each stream in ``server``'s own copy."""
+    url = f"http://127.0.0.1:{server.http_port}/jsz?streams=true"
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        report = json.load(answer)
+    return {
+        detail["name"]: (int(detail["state"]["last_seq"]), int(detail["state"]["messages"]))
+        for account in report.get("account_details", [])
+        for detail in account.get("stream_detail", [])
+    }
+
+
+def queue_leader(servers: list[NatsServer]) -> str | None:
+    """The name of the server leading the queue stream, as the first that answers
+    says; None if none can tell."""
+    for server in servers:
+        url = f"http://127.0.0.1:{server.http_port}/jsz?streams=true"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                report = json.load(answer)
+        except (OSError, ValueError):
+            continue
+        for account in report.get("account_details", []):
+            for detail in account.get("stream_detail", []):
+                if detail["name"] == f"{PREFIX}_queue":
+                    leader = detail.get("cluster", {}).get("leader")
+                    return str(leader) if leader else None
+    return None
+
+
+def caught_up(servers: list[NatsServer]) -> bool:
+    """Whether every server holds every stream as far as the others do."""
+    try:
+        states = [stream_states(server) for server in servers]
+    except (OSError, ValueError):
+        return False
+    return bool(states[0]) and all(state == states[0] for state in states[1:])
 
 
 def open_harness_spool(urls: list[str], args: argparse.Namespace) -> JetStreamSpool:
@@ -267,6 +317,7 @@ def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dic
                 random.Random(rng.random()),
                 deadline,
                 server_kills,
+                args.server_victim == "follower",
             ),
         )
     )
@@ -307,6 +358,7 @@ def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dic
         deadline,
         step=0.1,
     )
+    copies_agree = wait_until(partial(caught_up, servers), time.monotonic() + CATCH_UP, 0.5)
     worker_exits = nodes.stop()
     listener_exit = side.stop()
     stop_delivery.set()
@@ -358,6 +410,10 @@ def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dic
         claim_ttl_s=args.claim_ttl,
         lease_ttl_s=args.lease_ttl,
         server_down_s=args.server_down,
+        server_victims=args.server_victim,
+        # Whether the three servers' copies of every stream agree at the end: False is a
+        # nats-server fault (a restarted server's copy diverged), not tinyclaw's.
+        nats_copies_agree=copies_agree,
         settled=settled,
         elapsed_s=round(time.monotonic() - started, 2),
         home=str(root),

@@ -203,6 +203,11 @@ def audit_nats(
         "duplicated": len(doubled),
         "failed_with_reason": len(failures) - without_reason,
         "failed_without_reason": without_reason,
+        # A message that came back after it was answered: the worker refuses to run it
+        # again and fails it with that reason (the answer is not sent twice).
+        "failed_answered_already": sum(
+            1 for _key, reason, _data in failures if "was answered already" in reason
+        ),
         **run_figures(ledger, runs, out_of_order, depths),
         "left_in_journal": journal,
         "server_kills": len(server_kills),

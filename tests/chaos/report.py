@@ -26,6 +26,7 @@ TABLE = [
     ("unanswered", "unanswered"),
     ("duplicated", "duplicated (answered or delivered twice)"),
     ("failed_with_reason", "in failed/ (each with a reason)"),
+    ("failed_answered_already", "  of them answered already (a copy came back)"),
     ("wrong_replies", "replies to the wrong message"),
     ("error_replies", "error replies"),
     ("cli_reruns", "CLI reruns (killed mid-run)"),
@@ -46,6 +47,7 @@ TABLE = [
     ("server_mean_recovery_s", "  server kill -> next answer, mean (s)"),
     ("server_max_back_healthy_s", "  server kill -> that server healthy again, max (s)"),
     ("answers_while_a_server_was_down", "answers while a server was down"),
+    ("nats_copies_agree", "the servers' copies of every stream agree at the end"),
     ("max_answer_gap_s", "longest gap between two answers (s)"),
 ]
 PLATFORM_TABLE = [
