@@ -243,14 +243,16 @@ def run_nats(args: argparse.Namespace) -> dict[str, Any]:
     root = root.resolve()
     with ExitStack() as stack:
         servers = stack.enter_context(cluster(root / "nats"))
-        figures = _run(args, root, servers)
+        figures = _run(args, root, servers, stack)
     if not args.keep and not args.home and figures["ok"]:
         shutil.rmtree(root, ignore_errors=True)
         figures["home"] = None
     return figures
 
 
-def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dict[str, Any]:
+def _run(
+    args: argparse.Namespace, root: Path, servers: list[NatsServer], stack: ExitStack
+) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + args.timeout
     urls = [s.url for s in servers]
@@ -267,6 +269,16 @@ def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dic
     ledger = Ledger()
     answers = Answers()
     nodes = Nodes(homes)
+    finished = threading.Event()
+
+    def left_early() -> None:
+        """An error left the run: stop what it started."""
+        if not finished.is_set():
+            nodes.stop()
+            side.stop()
+            side.close()
+
+    stack.callback(left_early)
     nodes.start()
     side.start()
     wait_until(side.is_ready, deadline, step=0.05)
@@ -392,6 +404,7 @@ def _run(args: argparse.Namespace, root: Path, servers: list[NatsServer]) -> dic
     figures["telegram_unexpected_exits"] -= lease_stops
     platform_ok = side.ok(figures, listener_exit)
     side.close()
+    finished.set()
     spool.close()
     figures.update(
         spool="nats",

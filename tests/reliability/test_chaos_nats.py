@@ -25,7 +25,7 @@ from tests.support.paths import REPO
 
 def chaos_on_nats(home: Path, *options: str, timeout: float) -> dict[str, Any]:
     nats_server_binary()  # fails the test saying how to install it
-    run = subprocess.run(
+    run = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -36,13 +36,18 @@ def chaos_on_nats(home: Path, *options: str, timeout: float) -> dict[str, Any]:
             f"--home={home}",
             "--json",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout + 120,
         cwd=REPO,
     )
-    assert run.stdout, run.stderr[-3000:]
-    figures: dict[str, Any] = json.loads(run.stdout)
+    try:
+        stdout, stderr = run.communicate(timeout=timeout + 120)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        stdout, stderr = run.communicate(timeout=30)
+    assert stdout, stderr[-3000:]
+    figures: dict[str, Any] = json.loads(stdout)
     return figures
 
 
