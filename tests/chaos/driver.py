@@ -40,6 +40,11 @@ written by a later worker (process start, crash recovery, first CLI run).
     .venv/bin/python -m tests.chaos                       # 2,000 messages, 20 + 3 x 5 kills
     .venv/bin/python -m tests.chaos --messages 150 --kills 4 --json
     .venv/bin/python -m tests.chaos --telegram 0 --discord 0 --whatsapp 0   # worker only
+    .venv/bin/python -m tests.chaos --spool nats          # 3 NATS servers, 3 nodes, Telegram
+
+``--spool nats`` is the same run with the queue in a three-server JetStream cluster,
+three worker nodes and the Telegram listener, and SIGKILLs of NATS servers too
+(``tests/chaos/nats.py``).
 
 Exit status 0 when nothing was lost or doubled (beyond the resend bound) and the queue
 is clean, 1 otherwise.
@@ -155,10 +160,12 @@ def deliver(
 
 
 class WorkerProcess:
-    """``python -m tinyclaw worker`` against the chaos home; stderr kept per life."""
+    """``python -m tinyclaw worker`` against the chaos home (``--node NODE`` on NATS);
+    stderr kept per life."""
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Home, node: str | None = None) -> None:
         self.home = home
+        self.node = node
         self.lives = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -168,7 +175,13 @@ class WorkerProcess:
         env = {**os.environ, "TINYCLAW_HOME": str(self.home.root)}
         env.pop("TINYCLAW_FAILPOINT", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tinyclaw", "worker"],
+            [
+                sys.executable,
+                "-m",
+                "tinyclaw",
+                "worker",
+                *(["--node", self.node] if self.node else []),
+            ],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -368,37 +381,76 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--spool",
+        choices=("file", "nats"),
+        default="file",
+        help="file: the home's folders, one worker; nats: a three-server JetStream "
+        "cluster, three worker nodes and the Telegram listener (tests/chaos/nats.py)",
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--kills", type=int, default=20, help="worker SIGKILLs")
-    parser.add_argument("--actors", type=int, default=4)
+    parser.add_argument("--actors", type=int, default=None, help="4 (file), 6 (nats)")
     parser.add_argument("--chats", type=int, default=8)
-    parser.add_argument("--rate", type=float, default=100.0, help="messages queued per second")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="messages queued per second: 100 (file), 25 (nats)"
+    )
     parser.add_argument("--early-fraction", type=float, default=0.25)
     for platform in PLATFORMS:
         parser.add_argument(
             f"--{platform}",
             type=float,
-            default=0.2,
+            default=None,
             metavar="SHARE",
             help=f"share of messages sent through a real {TITLES[platform]} listener "
-            "(loopback fake); 0 leaves that listener out",
+            "(loopback fake); 0 leaves that listener out (default 0.2 each; nats: "
+            "Telegram 0.5 and no other)",
         )
     parser.add_argument(
         "--listener-kills", type=int, default=5, help="SIGKILLs of each listener in the run"
     )
     parser.add_argument("--max-attempts", type=int, default=3, help="worker.max_attempts")
     parser.add_argument("--backoff", type=float, default=0.5, help="worker.retry_backoff")
+    nats = parser.add_argument_group("--spool nats")
+    nats.add_argument("--server-kills", type=int, default=3, help="SIGKILLs of one NATS server")
+    nats.add_argument(
+        "--server-down", type=float, default=2.0, help="seconds a killed server stays down"
+    )
+    nats.add_argument(
+        "--server-victim",
+        choices=("any", "follower"),
+        default="any",
+        help="which server a server kill picks: any of the three, or one that does not "
+        "lead the queue stream",
+    )
+    nats.add_argument("--claim-ttl", type=float, default=5.0, help="[spool] claim_ttl")
+    nats.add_argument("--lease-ttl", type=float, default=3.0, help="[spool] lease_ttl")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--home", help="use this (empty) folder as the home and keep it")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway home")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    on_nats = args.spool == "nats"
+    for platform in PLATFORMS:
+        if getattr(args, platform) is None:
+            setattr(args, platform, (0.5 if platform == "telegram" else 0.0) if on_nats else 0.2)
+    if args.actors is None:
+        args.actors = 6 if on_nats else 4
+    if args.rate is None:
+        args.rate = 25.0 if on_nats else 100.0
     if any(share(args, p) < 0 for p in PLATFORMS) or sum(share(args, p) for p in PLATFORMS) > 1:
         parser.error("each platform share must be >= 0 and together at most 1")
+    if on_nats and (args.discord or args.whatsapp):
+        parser.error("--spool nats runs the Telegram listener only (--discord 0 --whatsapp 0)")
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
-    figures = run(args)
+    if on_nats:
+        from tests.chaos.nats import run_nats
+
+        figures = run_nats(args)
+    else:
+        figures = run(args)
     figures["seed"] = args.seed
     if args.json:
         print(json.dumps(figures, indent=1))

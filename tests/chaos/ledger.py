@@ -89,16 +89,7 @@ def audit(
     journal = list((home.state / "results").glob("*.json"))
     events = list(EventLog(home.logs / "events.jsonl").read())
     runs = Counter(e["id"] for e in events if e["event"] == "run.start")
-    first_runs: dict[str, list[int]] = {}
-    seen: set[str] = set()
-    for e in events:
-        if e["event"] == "run.start" and e["id"] in expected and e["id"] not in seen:
-            seen.add(e["id"])
-            want = expected[e["id"]]
-            first_runs.setdefault(want.actor, []).append(want.order)
-    out_of_order = sum(
-        1 for orders in first_runs.values() for a, b in itertools.pairwise(orders) if b < a
-    )
+    out_of_order = order_violations(events, expected)
     mtimes = sorted(ledger.delivered.values())
     starts = sorted(e["ts"] for e in events if e["event"] == "worker.start")
     recoveries, readies = [], []
@@ -117,6 +108,37 @@ def audit(
         "duplicated": len(doubled),
         "failed_with_reason": len(failed) - len(without_reason),
         "failed_without_reason": len(without_reason),
+        **run_figures(ledger, runs, out_of_order, depths),
+        "left_in_journal": len(journal),
+        "stale_tmp_files": stale_tmp,
+        "max_recovery_s": round(max(recoveries), 3) if recoveries else None,
+        "mean_recovery_s": round(sum(recoveries) / len(recoveries), 3) if recoveries else None,
+        "max_restart_to_ready_s": round(max(readies), 3) if readies else None,
+        "lost_ids": lost[:10],
+        "duplicated_ids": doubled[:10],
+        "error_samples": ledger.errors[:3],
+    }
+
+
+def order_violations(events: list[dict[str, Any]], expected: dict[str, Expected]) -> int:
+    """First runs that started before an earlier message of the same actor (one
+    worker's events: each actor runs on one worker)."""
+    first_runs: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for e in events:
+        if e.get("event") == "run.start" and e.get("id") in expected and e["id"] not in seen:
+            seen.add(e["id"])
+            want = expected[e["id"]]
+            first_runs.setdefault(want.actor, []).append(want.order)
+    return sum(1 for orders in first_runs.values() for a, b in itertools.pairwise(orders) if b < a)
+
+
+def run_figures(
+    ledger: Ledger, runs: Counter[str], out_of_order: int, depths: dict[str, int]
+) -> dict[str, int]:
+    """The figures both spools report alike: replies that were wrong or errors, CLI
+    runs and reruns, order, and what is left in the queue."""
+    return {
         "wrong_replies": len(ledger.wrong),
         "error_replies": len(ledger.errors),
         "cli_runs": sum(runs.values()),
@@ -126,12 +148,4 @@ def audit(
         + depths["inboxes"]
         + depths["processing"]
         + depths["outgoing"],
-        "left_in_journal": len(journal),
-        "stale_tmp_files": stale_tmp,
-        "max_recovery_s": round(max(recoveries), 3) if recoveries else None,
-        "mean_recovery_s": round(sum(recoveries) / len(recoveries), 3) if recoveries else None,
-        "max_restart_to_ready_s": round(max(readies), 3) if readies else None,
-        "lost_ids": lost[:10],
-        "duplicated_ids": doubled[:10],
-        "error_samples": ledger.errors[:3],
     }

@@ -36,6 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tests.chaos.queues import FileQueue, QueueView
 from tinyclaw.core.errors import InvalidMessageError
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
@@ -58,16 +59,21 @@ class ListenerSide(ABC):
 
     platform: ClassVar[str]
 
-    def __init__(self, home: Home, repo: Path) -> None:
+    def __init__(self, home: Home, repo: Path, queue: QueueView | None = None) -> None:
         self.home = home
         self.repo = repo
         self.spool = Spool(home)
+        self.queue: QueueView = queue if queue is not None else FileQueue(self.spool)
         self.lock = threading.RLock()
         self.proc: subprocess.Popen[bytes] | None = None
         self.lives = 0
         self.kills = 0
+        self.kill_times: list[float] = []
         self.unexpected_exits: list[int] = []
+        self.exit_times: list[float] = []  # when each of those was noticed
         self.expected: dict[int, str] = {}  # message number -> chat id it was written in
+        self.actor_of: dict[int, str] = {}  # message number -> the actor it was for
+        self.answered_at: dict[int, float] = {}  # message number -> when first seen answered
         self._tally_lock = threading.Lock()
         self._tallied = 0  # answers counted so far (the fakes only ever append)
         self._counts: Counter[int] = Counter()
@@ -150,6 +156,7 @@ class ListenerSide(ABC):
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
             self.kills += 1
+            self.kill_times.append(when)
             self.killed()
             self.start()
             return when
@@ -195,6 +202,7 @@ class ListenerSide(ABC):
                 code = self.proc.poll()
                 if code is not None:
                     self.unexpected_exits.append(code)
+                    self.exit_times.append(time.time())
                     self.start()
 
     # -- messages and the audit --------------------------------------------------------
@@ -202,6 +210,7 @@ class ListenerSide(ABC):
     def send(self, number: int, actor: str, chat: int) -> None:
         """A user writes message ``number`` for ``actor``; the answer must quote it."""
         self.expected[number] = self.chat_id(chat)  # before the answer can exist
+        self.actor_of[number] = actor
         self.deliver(f"@{actor} message <{number}>", chat)
 
     def queued(self, chat_id: str, message_id: str) -> bool:
@@ -224,6 +233,7 @@ class ListenerSide(ABC):
                     number = int(match)
                     if self.expected.get(number) == chat:
                         self._counts[number] += 1
+                        self.answered_at.setdefault(number, time.time())
                     else:
                         self._wrong += 1
             self._tallied = len(answers)
@@ -233,10 +243,10 @@ class ListenerSide(ABC):
         """Numbers of this platform's messages in ``failed/`` (the worker gave up on
         them, say after ``max_attempts`` interruptions): not lost, they carry a reason."""
         numbers: set[int] = set()
-        for path in self.spool.list_box(self.spool.failed):
+        for data in self.queue.failed_messages():
             try:
-                message = load_inbound(path.read_bytes())
-            except (OSError, InvalidMessageError):
+                message = load_inbound(data)
+            except InvalidMessageError:
                 continue  # a reply that could not be delivered: its message counts as lost
             if message.channel == self.platform:
                 numbers.update(int(n) for n in NUMBER.findall(message.text))
@@ -254,7 +264,7 @@ class ListenerSide(ABC):
         return (
             self.pending() == 0
             and all(n in done or n in failed for n in self.expected)
-            and not self.spool.list_box(self.spool.outgoing(self.platform))
+            and not self.queue.waiting(self.platform)
         )
 
     def audit(self) -> dict[str, Any]:
@@ -269,7 +279,7 @@ class ListenerSide(ABC):
             f"{p}_lost": sum(1 for n in self.expected if n not in done and n not in failed),
             f"{p}_duplicated": sum(1 for n in self.expected if done[n] > 1),
             f"{p}_wrong_chat": wrong,
-            f"{p}_left_in_outgoing": len(self.spool.list_box(self.spool.outgoing(p))),
+            f"{p}_left_in_outgoing": self.queue.waiting(p),
             f"{p}_listener_lives": self.lives,
             f"{p}_unexpected_exits": len(self.unexpected_exits),
         }

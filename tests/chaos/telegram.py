@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.chaos.listener import USERS, ListenerSide
+from tests.chaos.queues import QueueView
 from tests.fakes.telegram_api import TOKEN, TelegramFake
 from tinyclaw.core.home import Home
 
@@ -23,8 +24,8 @@ USER_IDS = [1001 + n for n in range(USERS)]
 class TelegramSide(ListenerSide):
     platform = "telegram"
 
-    def __init__(self, home: Home, repo: Path) -> None:
-        super().__init__(home, repo)
+    def __init__(self, home: Home, repo: Path, queue: QueueView | None = None) -> None:
+        super().__init__(home, repo, queue)
         self.fake = TelegramFake().start()
 
     def config(self) -> str:

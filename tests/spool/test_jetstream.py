@@ -93,6 +93,50 @@ def test_a_claim_whose_worker_was_killed_is_delivered_again(nats: NatsHome) -> N
     }
 
 
+def test_a_message_completed_by_two_workers_is_gone_without_an_error(nats: NatsHome) -> None:
+    """A worker whose claim ran out finishes late, after the worker that took the
+    message over completed it: its complete finds the message gone, which is done,
+    not an error (the server says "no message found")."""
+    late, taker = nats.open(), nats.open()
+    late.put_for("coder", make_message("run me once"))
+    claimed = late.claim(next(late.pending("coder")), "coder")
+    assert claimed is not None
+    taker.complete(claimed)
+    late.complete(claimed)
+    assert list(late.pending("coder")) == []
+
+
+def test_three_nodes_routing_incoming_at_once_land_each_message_once_without_errors(
+    nats: NatsHome,
+) -> None:
+    """Every worker node routes what arrives in incoming, so two nodes often take the
+    same message: both publish it to the inbox (deduplicated by ``route:<seq>``) and
+    both delete it from incoming. The one whose delete comes second finds it gone;
+    that is the race lost, not a failed routing."""
+    nodes = [nats.open() for _ in range(3)]
+    sent = [make_message(f"message {i}") for i in range(20)]
+    for message in sent:
+        nodes[0].put(message)
+    errors: list[Exception] = []
+
+    def route_all(node: JetStreamSpool) -> None:
+        for handle in list(node.incoming()):
+            try:
+                node.route(handle, "coder")
+            except SpoolError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=route_all, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert list(nodes[0].incoming()) == []
+    inbox = [nodes[0].load(h).text for h in nodes[0].pending("coder")]
+    assert sorted(inbox) == sorted(m.text for m in sent)
+
+
 def test_a_message_whose_workers_keep_vanishing_ends_in_failed_with_its_reason(
     nats: NatsHome,
 ) -> None:

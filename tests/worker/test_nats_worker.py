@@ -6,6 +6,8 @@ NATS for the listener; a node killed mid-run answers once after its restart."""
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -23,21 +25,26 @@ from tests.support.worker import (
     worker_process,
     write_config,
 )
-from tinyclaw.core.errors import InvalidMessageError, SpoolError
+from tinyclaw.core.errors import InvalidMessageError, SpoolError, SpoolUnavailableError
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Attachment, Reply
+from tinyclaw.core.messages import Attachment, Inbound, Reply
 from tinyclaw.spool.jetstream import JetStreamSpool
 from tinyclaw.worker.node_spool import NodeSpool
 
 
 def node_home(
-    root: Path, nats: NatsHome, env: dict[str, str] | None = None, extra: str = ""
+    root: Path,
+    nats: NatsHome,
+    env: dict[str, str] | None = None,
+    extra: str = "",
+    spool: str = "",
 ) -> Home:
-    """One machine's home: two actors on two nodes, the queue on NATS."""
+    """One machine's home: two actors on two nodes, the queue on NATS (``spool``: more
+    keys of its ``[spool]`` table)."""
     home = Home(root)
     home.ensure()
     extra = (
-        nats.toml() + "claim_ttl = 60\nlease_ttl = 3\n\n"
+        nats.toml() + f"claim_ttl = 60\nlease_ttl = 3\n{spool}\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
     ) + extra
@@ -226,5 +233,78 @@ def test_a_claim_a_run_could_not_give_back_is_taken_again_once_its_lease_runs_ou
                 lambda: list(node.pending("assistant")), what="the message pending again"
             )
             assert [node.load(h).text for h in pending] == ["@assistant hi"]
+        finally:
+            nats.close()
+
+
+def put_when_back(spool: JetStreamSpool, queued: Inbound) -> bool:
+    """Queue ``queued``; False while the client has not reconnected yet."""
+    try:
+        spool.put(queued)
+    except SpoolUnavailableError:
+        return False
+    return True
+
+
+def test_a_node_serves_on_through_a_short_outage_of_its_server(tmp_path: Path) -> None:
+    """The servers stop answering for a few seconds (a cluster electing new leaders
+    after one of three died takes that long): the node logs it and keeps serving
+    instead of exiting, and answers what arrives once they are back."""
+    with single_server(tmp_path / "nats") as server:
+        nats = NatsHome([server], timeout=1.0)
+        home = node_home(tmp_path / "box-a", nats, spool="timeout = 1")
+        spool = nats.open()
+        try:
+            with worker_process(home, node="box-a") as worker:
+                spool.put(message("@assistant before"))
+                wait_for(lambda: answered(spool), what="the first reply")
+                server.stop()
+                log = home.logs / "worker.log"
+                wait_for(
+                    lambda: "does not answer" in log.read_text(encoding="utf-8"),
+                    what="the node noticing the outage",
+                )
+                time.sleep(1.5)  # a few of its passes meet the silent server
+                server.start()
+                wait_healthy([server])
+                assert worker.poll() is None  # still serving
+                after = message("@assistant after")
+                wait_for(lambda: put_when_back(spool, after), what="the put after the outage")
+                replies = wait_for(
+                    lambda: [r for r in answered(spool) if r.in_reply_to == after.id],
+                    what="the reply after the outage",
+                )
+            assert len(replies) == 1
+        finally:
+            nats.close()
+
+
+def test_a_run_ending_while_the_server_is_silent_completes_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The CLI finished and its reply is written, but the servers do not answer when
+    the node completes the message (a cluster electing leaders): the node waits for
+    them instead of failing the run half-way, which left the message's claim record
+    held for ever (and the run's journal entry behind)."""
+    with single_server(tmp_path / "nats") as server:
+        nats = NatsHome([server], timeout=1.0)
+        home = Home(tmp_path / "box-a")
+        home.ensure()
+        node = NodeSpool(nats.open(), home, frozenset({"assistant"}))
+        try:
+            node.put_for("assistant", message("@assistant hi"))
+            [handle] = node.pending("assistant")
+            claimed = node.claim(handle, "assistant", sync=False)
+            server.stop()
+            done: list[object] = []
+            ending = threading.Thread(target=lambda: done.append(node.complete(claimed)))
+            ending.start()
+            time.sleep(2.5)  # a few of its tries meet the silent server
+            server.start()
+            wait_healthy([server])
+            ending.join(30)
+            assert done == [None]  # completed, no error
+            assert node.depths()["processing"] == 0
+            assert list(node.pending("assistant")) == []
         finally:
             nats.close()

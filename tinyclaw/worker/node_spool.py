@@ -19,21 +19,41 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
 * ``sync`` does nothing (every publish is acknowledged by the server before it
   returns); ``rewrite`` keeps the new content with the message's claim (see
   :meth:`~tinyclaw.spool.jetstream.JetStreamSpool.rewrite`), and a rewrite "into the
-  inbox" gives the claim back afterwards.
+  inbox" gives the claim back afterwards;
+* **a short outage is served through**: while the servers do not answer (a cluster
+  electing new leaders after one of its servers died takes several seconds), the
+  listings each pass makes are empty and a claim is not taken, so the loop idles and
+  its runs in flight go on, their reply and completion waiting for an answer; only
+  after ``UNREACHABLE_GRACE`` seconds without one does the call's error stop the
+  worker (its supervisor starts it again).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from tinyclaw.core import Home, Inbound, InvalidMessageError, SpoolError
+from tinyclaw.core import (
+    Home,
+    Inbound,
+    InvalidMessageError,
+    Reply,
+    SpoolError,
+    SpoolUnavailableError,
+)
 
 NATS_OBJECT = "nats-object:"  # the locator of a file in the object store
+# Seconds a node serves on while the servers do not answer, before it stops.
+UNREACHABLE_GRACE = 30.0
+
+log = logging.getLogger("tinyclaw.worker")
+T = TypeVar("T")
 
 
 class NodeSpool:
@@ -57,6 +77,7 @@ class NodeSpool:
         self._inboxes = self.root / "inbox"
         for folder in (self.incoming, self.tmp, self.files_root, self._inboxes):
             folder.mkdir(parents=True, exist_ok=True)
+        self._silent_since: float | None = None  # when the servers stopped answering
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the queue operations themselves
@@ -74,7 +95,7 @@ class NodeSpool:
 
     def list_box(self, box: Path) -> list[Any]:
         if box == self.incoming:
-            return list(self.inner.incoming())
+            return list(self._patiently(self.inner.incoming()))
         if box.parent == self._inboxes:
             return list(self.pending(box.name))
         return []
@@ -86,8 +107,33 @@ class NodeSpool:
         """The actor's inbox if this node runs it; nothing for another node's actor."""
         if actor not in self.actors:
             return iter(())
-        result: Iterator[Any] = self.inner.pending(actor)
-        return result
+        return self._patiently(self.inner.pending(actor))
+
+    def _patiently(self, handles: Iterator[Any]) -> Iterator[Any]:
+        """``handles``, ending early (as if nothing more waited) while the servers do
+        not answer, within ``UNREACHABLE_GRACE``."""
+        try:
+            for handle in handles:
+                self._silent_since = None
+                yield handle
+        except SpoolUnavailableError as exc:
+            self._silent(exc)
+            return
+        self._silent_since = None
+
+    def _silent(self, exc: SpoolUnavailableError) -> None:
+        """Note that the servers did not answer; raise ``exc`` once they have been
+        silent for longer than ``UNREACHABLE_GRACE``."""
+        now = time.monotonic()
+        if self._silent_since is None:
+            self._silent_since = now
+            log.warning(
+                "the NATS spool does not answer (%s); serving on, for up to %gs",
+                exc,
+                UNREACHABLE_GRACE,
+            )
+        if now - self._silent_since > UNREACHABLE_GRACE:
+            raise exc
 
     def watch_queue(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Wake the loop when something is queued into incoming or this node's inboxes
@@ -166,8 +212,25 @@ class NodeSpool:
         with contextlib.suppress(AttributeError):
             shutil.rmtree(self.files_root / str(handle.seq), ignore_errors=True)
 
+    def _until_answered(self, call: Callable[[], T]) -> T:
+        """``call``, tried again while the servers do not answer (within
+        ``UNREACHABLE_GRACE``): the writes that end a run are idempotent, and failing
+        one half-way would leave the message claimed with nobody renewing it."""
+        while True:
+            try:
+                result = call()
+            except SpoolUnavailableError as exc:
+                self._silent(exc)
+                time.sleep(0.5)
+                continue
+            self._silent_since = None
+            return result
+
+    def put_reply(self, reply: Reply) -> Any:
+        return self._until_answered(lambda: self.inner.put_reply(reply))
+
     def complete(self, handle: Any) -> None:
-        self.inner.complete(handle)
+        self._until_answered(lambda: self.inner.complete(handle))
         self._forget_files(handle)
 
     def fail(self, handle: Any, reason: str) -> Any:
@@ -181,7 +244,14 @@ class NodeSpool:
         """Every publish and delete is durable once the server answered it."""
 
     def claim(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
-        return self.inner.claim(handle, actor)
+        """The claim; None (not taken, as if another claimer came first) while the
+        servers do not answer. A claim written whose answer was lost is not renewed
+        and comes back once its lease runs out."""
+        try:
+            return self.inner.claim(handle, actor)
+        except SpoolUnavailableError as exc:
+            self._silent(exc)
+            return None
 
     def release(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
         return self.inner.release(handle, actor)

@@ -205,10 +205,17 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         if found.headers and "Tinyclaw-Id" in found.headers:
             headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
         ack = self._publish(subject, found.data or b"", headers)
-        if not self._delete(handle.stream, handle.seq) and not ack.duplicate:
-            self._delete(self.layout.queue, int(ack.seq))
-            return None
-        return Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
+        routed = Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
+        if self._delete(handle.stream, handle.seq) or ack.duplicate:
+            return routed
+        # Gone before our delete, and our copy came first: another router's publish was
+        # deduplicated onto ours and it deleted the original, so ours is the only copy.
+        # Only a message failed meanwhile makes ours one too many.
+        key = message_key(found.data or b"", found.headers, f"seq-{handle.seq}")
+        if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is None:
+            return routed
+        self._delete(self.layout.queue, int(ack.seq))
+        return None
 
     def incoming(self) -> Iterator[Handle]:
         """What listeners and senders queued and nobody routed yet, oldest first,

@@ -17,6 +17,9 @@ from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.layout import Layout
 
 _NO_MESSAGE = 10037  # JetStream: no message found
+# A delete of a message that is gone: "no message found" (10057, the store's own
+# words) or, on a cluster racing another delete, "sequence N not found" (10043).
+_DELETE_FAILED, _NO_SEQUENCE, _GONE = 10057, 10043, "no message found"
 _WRONG_LAST = (10071, 10164)  # JetStream: wrong last sequence
 
 @dataclass(frozen=True)
@@ -112,7 +115,10 @@ class Streams:
             error = result.get("error")
             if error is None:
                 return True
-            if error.get("err_code") == _NO_MESSAGE or error.get("code") == 404:
+            code = error.get("err_code")
+            if code in (_NO_MESSAGE, _NO_SEQUENCE) or error.get("code") == 404:
+                return False
+            if code == _DELETE_FAILED and error.get("description") == _GONE:
                 return False
             raise SpoolError(f"NATS refused to delete {stream}#{seq}: {error.get('description')}")
 
