@@ -38,13 +38,14 @@ def node_home(
     env: dict[str, str] | None = None,
     extra: str = "",
     spool: str = "",
+    lease_ttl: float = 3,
 ) -> Home:
     """One machine's home: two actors on two nodes, the queue on NATS (``spool``: more
     keys of its ``[spool]`` table)."""
     home = Home(root)
     home.ensure()
     extra = (
-        nats.toml() + f"claim_ttl = 60\nlease_ttl = 3\n{spool}\n"
+        nats.toml() + f"claim_ttl = 60\nlease_ttl = {lease_ttl:g}\n{spool}\n"
         '[nodes.box-a]\nactors = ["assistant"]\n\n'
         '[nodes.box-b]\nactors = ["coder"]\n'
     ) + extra
@@ -252,7 +253,8 @@ def test_a_node_serves_on_through_a_short_outage_of_its_server(tmp_path: Path) -
     instead of exiting, and answers what arrives once they are back."""
     with single_server(tmp_path / "nats") as server:
         nats = NatsHome([server], timeout=1.0)
-        home = node_home(tmp_path / "box-a", nats, spool="timeout = 1")
+        # A node lease of 20 s: the outage stays within the 80 % it may last.
+        home = node_home(tmp_path / "box-a", nats, spool="timeout = 1", lease_ttl=20)
         spool = nats.open()
         try:
             with worker_process(home, node="box-a") as worker:
