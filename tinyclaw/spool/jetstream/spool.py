@@ -45,6 +45,7 @@ from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_i
 from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.files import Attachments
+from tinyclaw.spool.jetstream.heads import HeadCache
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
 from tinyclaw.spool.jetstream.layout import Layout
 from tinyclaw.spool.jetstream.replies import Replies
@@ -96,6 +97,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
         self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
+        self.heads = HeadCache()  # what the watched subjects' last looks found
         self._closed = False
         self._owns_connection = owns_connection
         self._setup(dedupe_hours, sent_days, setup_timeout)
@@ -187,6 +189,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         ack = self._publish(
             subject, dump(message), {"Nats-Msg-Id": msg_id, "Tinyclaw-Id": message.id}
         )
+        self.heads.published(subject)
         return Handle(box, self.layout.queue, int(ack.seq), subject, actor=actor)
 
     def put_for(self, actor: str, message: Inbound) -> Handle:
@@ -205,6 +208,8 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         if found.headers and "Tinyclaw-Id" in found.headers:
             headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
         ack = self._publish(subject, found.data or b"", headers)
+        self.heads.published(subject)
+        self.heads.stir(handle.subject)
         if not self._delete(handle.stream, handle.seq) and not ack.duplicate:
             self._delete(self.layout.queue, int(ack.seq))
             return None
@@ -213,13 +218,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
     def incoming(self) -> Iterator[Handle]:
         """What listeners and senders queued and nobody routed yet, oldest first,
         lazily (the file spool's ``queue/incoming/``)."""
-        L = self.layout
-        seq = 1
-        while (found := self._get(L.queue, seq, L.incoming_subject, after=True)) is not None:
-            seq = int(found.seq) + 1
-            yield Handle(
-                "incoming", L.queue, int(found.seq), L.incoming_subject, data=found.data or b""
-            )
+        return self._walk(self.layout.incoming_subject, None)
 
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
@@ -227,33 +226,58 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         subject = self.layout.inbox_subject(check_actor(actor))
         return self._walk(subject, actor)
 
-    def _walk(self, subject: str, actor: str) -> Iterator[Handle]:
-        """The inbox from its head. Where the last walk found the head is remembered:
-        sequence numbers only grow, so nothing can appear on the subject below a
-        message that was found there, and the server skips no deleted history."""
-        seq = self._floors.get(subject, 1)
-        first = True
+    def _walk(self, subject: str, actor: str | None) -> Iterator[Handle]:
+        """The subject from its head (an actor's inbox, or incoming for None).
+
+        Where the last walk found the head is remembered: sequence numbers only grow,
+        so nothing can appear on the subject below a message that was found there,
+        and the server skips no deleted history. On a watched subject the head itself
+        (or that there was none) is remembered too, until the subject changes (see
+        :class:`~tinyclaw.spool.jetstream.heads.HeadCache`): an idle actor's empty
+        inbox costs no request."""
+        look = self.heads.known(subject)
+        ticket = None
+        if look is not None:
+            if look.head is None:
+                return
+            yield look.head
+            seq = look.head.seq + 1
+        else:
+            ticket = self.heads.ticket(subject)
+            seq = self._floors.get(subject, 1)
+        first = look is None
         while True:
             found = self._get(self.layout.queue, seq, subject, after=True)
             if found is None:
+                if first:
+                    self.heads.saw(subject, ticket, None)
                 return
             seq = int(found.seq) + 1
             if first:
                 self._floors[subject] = int(found.seq)
                 first = False
-            state, revision = self._state(int(found.seq))
-            if state is not None and state.held and state.until > time.time():
-                continue
-            yield Handle(
-                "inbox",
-                self.layout.queue,
-                int(found.seq),
-                subject,
-                actor=actor,
-                revision=revision,
-                state=state,
-                data=found.data or b"",
-            )
+            if actor is None:
+                handle = Handle(
+                    "incoming", self.layout.queue, int(found.seq), subject, data=found.data or b""
+                )
+            else:
+                state, revision = self._state(int(found.seq))
+                if state is not None and state.held and state.until > time.time():
+                    continue
+                handle = Handle(
+                    "inbox",
+                    self.layout.queue,
+                    int(found.seq),
+                    subject,
+                    actor=actor,
+                    revision=revision,
+                    state=state,
+                    data=found.data or b"",
+                )
+            if ticket is not None:
+                self.heads.saw(subject, ticket, handle)
+                ticket = None
+            yield handle
 
     def _state(self, seq: int) -> tuple[ClaimState | None, int]:
         found = self.claims.entry(self.layout.claim_key(seq))
@@ -290,6 +314,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         """Take the message: write its claim record over the revision the handle
         saw; None if another claimer's write came first or the message is gone."""
         key = self.layout.claim_key(handle.seq)
+        self.heads.stir(handle.subject)  # claimed or refused: the head is not this one now
         old = handle.state
         taken_over = old is not None and old.held  # its lease ran out: a lost delivery
         state = ClaimState(
@@ -329,6 +354,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         message over. The lease keeper may have renewed the claim since the handle
         was made: a claim that is still ours is written over its newest revision."""
         key = self.layout.claim_key(handle.seq)
+        self.heads.stir(handle.subject)
         revision = self._held.pop(handle.seq, handle.revision)
         written = self.claims.update(key, state.dump(), revision)
         if written is None:
@@ -368,6 +394,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         return replace(handle, box="inbox", revision=revision, state=state)
 
     def complete(self, handle: Handle) -> None:
+        self.heads.stir(handle.subject)
         self._held.pop(handle.seq, None)
         self._delete(handle.stream, handle.seq)
         self.claims.delete(self.layout.claim_key(handle.seq))
@@ -408,6 +435,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
     def fail(self, handle: Handle, reason: str) -> Handle | None:
         """Publish the message to the failed stream with its reason, then delete it
         where it was. None if it was already gone."""
+        self.heads.stir(handle.subject)
         found = (
             self._get(handle.stream, handle.seq)
             if handle.box != "outgoing"
@@ -494,7 +522,19 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         published while the connection was down is found by the worker's timed scan."""
         subjects = [self.layout.incoming_subject]
         subjects += [self.layout.inbox_subject(check_actor(a)) for a in actors]
-        return self._watch(subjects, wake)
+        self.heads.watch(subjects)
+
+        def heard(subject: str) -> None:
+            self.heads.published(subject)
+            wake()
+
+        stop = self._watch(subjects, wake, heard)
+
+        def unwatch() -> None:
+            self.heads.unwatch(subjects)
+            stop()
+
+        return unwatch
 
     # -- speed hooks of the file spool: nothing to do here --------------------------
 

@@ -1,0 +1,96 @@
+"""A worker node looks at its idle actors' inboxes on every pass of its loop. On NATS
+each look would be a request; a node that watches its subjects remembers what it saw
+until a publish or its own change says otherwise, and still sees every new message
+at once. Real servers throughout; requests are counted by the server itself."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from tests.spool.contract import make_message
+from tests.spool.nats_backend import NatsHome
+from tests.spool.nats_servers import NatsServer
+from tests.support.waiting import wait_for
+from tinyclaw.spool.jetstream import JetStreamSpool
+
+
+@pytest.fixture
+def nats(nats_single: NatsServer) -> Iterator[NatsHome]:
+    home = NatsHome([nats_single])
+    yield home
+    home.close()
+
+
+def server_requests(server: NatsServer) -> int:
+    """What the server has received from all its clients so far (``/varz``)."""
+    url = f"http://127.0.0.1:{server.http_port}/varz"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return int(json.load(answer)["in_msgs"])
+
+
+def watching_node(nats: NatsHome, actors: list[str]) -> tuple[JetStreamSpool, threading.Event]:
+    node = nats.open()
+    woken = threading.Event()
+    node.watch_queue(actors, woken.set)
+    return node, woken
+
+
+def test_an_idle_nodes_empty_inboxes_cost_no_request_on_each_pass(nats: NatsHome) -> None:
+    node, _ = watching_node(nats, ["assistant", "coder"])
+    for actor in ("assistant", "coder"):
+        assert list(node.pending(actor)) == []  # the first look asks the server
+    assert list(node.incoming()) == []
+    before = server_requests(nats.servers[0])
+    for _ in range(20):  # twenty passes of the loop, nothing new
+        assert list(node.pending("assistant")) == []
+        assert list(node.pending("coder")) == []
+        assert list(node.incoming()) == []
+    assert server_requests(nats.servers[0]) - before == 0
+
+
+def test_a_message_another_machine_queues_is_seen_at_once(nats: NatsHome) -> None:
+    node, woken = watching_node(nats, ["assistant"])
+    assert list(node.pending("assistant")) == []
+    assert list(node.incoming()) == []
+    listener, router = nats.open(), nats.open()  # other machines, watching nothing
+    routed = router.put_for("assistant", make_message("for the assistant"))
+    queued = listener.put(make_message("new from a chat"))
+    assert queued is not None
+    wait_for(woken.is_set, what="the node woken by the publish")
+    wait_for(lambda: [h.seq for h in node.pending("assistant")] == [routed.seq])
+    wait_for(lambda: [h.seq for h in node.incoming()] == [queued.seq])
+
+
+def test_a_remembered_head_taken_by_another_node_is_not_run_twice(nats: NatsHome) -> None:
+    """Without ``[nodes]`` every node serves every actor: another node may claim the
+    head this one remembers. The claim's compare-and-set refuses the stale one, and
+    the next look finds the next message, in order."""
+    node, _ = watching_node(nats, ["assistant"])
+    other = nats.open()
+    first = node.put_for("assistant", make_message("first"))
+    second = node.put_for("assistant", make_message("second"))
+    seen = next(node.pending("assistant"))  # remembered as the head
+    assert seen.seq == first.seq
+    taken = other.claim(next(other.pending("assistant")), "assistant")
+    assert taken is not None and taken.seq == first.seq
+    # The first try may be the stale head, refused; the next look is the live one.
+    mine = node.claim(next(node.pending("assistant")), "assistant") or node.claim(
+        next(node.pending("assistant")), "assistant"
+    )
+    assert mine is not None and mine.seq == second.seq
+
+
+def test_a_message_given_back_is_the_head_again(nats: NatsHome) -> None:
+    node, _ = watching_node(nats, ["assistant"])
+    node.put_for("assistant", make_message("first"))
+    later = node.put_for("assistant", make_message("later"))
+    claimed = node.claim(next(node.pending("assistant")), "assistant")
+    assert claimed is not None
+    assert [h.seq for h in node.pending("assistant")] == [later.seq]  # remembered
+    node.release(claimed, "assistant")
+    assert [h.seq for h in node.pending("assistant")] == [claimed.seq, later.seq]
