@@ -6,7 +6,6 @@ at once. Real servers throughout; requests are counted by the server itself."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 
@@ -33,11 +32,13 @@ def server_requests(server: NatsServer) -> int:
         return int(json.load(answer)["in_msgs"])
 
 
-def watching_node(nats: NatsHome, actors: list[str]) -> tuple[JetStreamSpool, threading.Event]:
+def watching_node(nats: NatsHome, actors: list[str]) -> tuple[JetStreamSpool, list[int]]:
+    """A node's spool watching ``actors``' inboxes and incoming; the list counts the
+    publishes it has heard of."""
     node = nats.open()
-    woken = threading.Event()
-    node.watch_queue(actors, woken.set)
-    return node, woken
+    heard: list[int] = []
+    node.watch_queue(actors, lambda: heard.append(1))
+    return node, heard
 
 
 def test_an_idle_nodes_empty_inboxes_cost_no_request_on_each_pass(nats: NatsHome) -> None:
@@ -61,7 +62,7 @@ def test_a_message_another_machine_queues_is_seen_at_once(nats: NatsHome) -> Non
     routed = router.put_for("assistant", make_message("for the assistant"))
     queued = listener.put(make_message("new from a chat"))
     assert queued is not None
-    wait_for(woken.is_set, what="the node woken by the publish")
+    wait_for(lambda: len(woken) == 2, what="the node woken by both publishes")
     wait_for(lambda: [h.seq for h in node.pending("assistant")] == [routed.seq])
     wait_for(lambda: [h.seq for h in node.incoming()] == [queued.seq])
 
@@ -94,3 +95,56 @@ def test_a_message_given_back_is_the_head_again(nats: NatsHome) -> None:
     assert [h.seq for h in node.pending("assistant")] == [later.seq]  # remembered
     node.release(claimed, "assistant")
     assert [h.seq for h in node.pending("assistant")] == [claimed.seq, later.seq]
+
+
+def test_a_node_routing_incoming_asks_nothing_more_once_it_is_through(nats: NatsHome) -> None:
+    """The walk that lists incoming learns that nothing follows its last message;
+    routing those messages away does not unlearn it, a new publish does."""
+    node, woken = watching_node(nats, ["assistant"])
+    listener = nats.open()
+    queued = [listener.put(make_message(f"message {n}")) for n in range(3)]
+    wait_for(lambda: len(woken) == 3, what="the node woken by the three publishes")
+    listed = list(node.incoming())
+    assert [h.seq for h in listed] == [h.seq for h in queued if h is not None]
+    for handle in listed:
+        node.route(handle, "assistant")
+    after = listed[-1].seq + 1
+    before = server_requests(nats.servers[0])
+    for _ in range(10):
+        assert list(node.incoming(after)) == []
+    assert server_requests(nats.servers[0]) - before == 0
+    new = listener.put(make_message("one more"))
+    assert new is not None
+    wait_for(lambda: [h.seq for h in node.incoming(after)] == [new.seq])
+
+
+def test_a_message_routed_into_an_idle_inbox_is_its_head_without_a_look(nats: NatsHome) -> None:
+    node, heard = watching_node(nats, ["assistant"])
+    queued = nats.open().put(make_message("@assistant hello"))
+    wait_for(lambda: heard, what="the node woken")
+    [incoming] = node.incoming()
+    assert list(node.pending("assistant")) == []
+    routed = node.route(incoming, "assistant")
+    assert routed is not None and queued is not None
+    before = server_requests(nats.servers[0])
+    head = next(node.pending("assistant"))  # as the worker looks: the head alone
+    assert head.seq == routed.seq and node.load(head).text == "@assistant hello"
+    assert server_requests(nats.servers[0]) - before == 0
+    assert node.claim(head, "assistant") is not None
+
+
+def test_a_message_routed_behind_one_the_node_has_not_heard_of_yet_keeps_its_place(
+    nats: NatsHome,
+) -> None:
+    """Another machine puts into the inbox just before this node routes into it,
+    while the node still remembers the inbox empty: the server refuses the
+    "still empty" publish, and the other machine's message stays the head."""
+    node, _ = watching_node(nats, ["assistant"])
+    queued = nats.open().put(make_message("@assistant second"))
+    assert queued is not None
+    [incoming] = node.incoming()
+    assert list(node.pending("assistant")) == []
+    earlier = nats.open().put_for("assistant", make_message("first, from a handoff"))
+    routed = node.route(incoming, "assistant")
+    assert routed is not None
+    assert [h.seq for h in node.pending("assistant")] == [earlier.seq, routed.seq]

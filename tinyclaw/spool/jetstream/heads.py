@@ -10,7 +10,9 @@ until something changes the subject:
 * **a publish onto it** (anyone's: the node's own subscription sees it) ends
   "empty", but not a known head: a new message goes behind it;
 * **a claim, release, retry, rewrite, completion or failure** by this process on
-  one of its messages ends both (:meth:`HeadCache.stir`);
+  one of its messages ends both (:meth:`HeadCache.stir`), except that a message
+  removed below the point from which nothing was found leaves that true
+  (:meth:`HeadCache.gone`: a node routing incoming);
 * another process claiming a known head makes the cached handle stale, which the
   claim's compare-and-set catches (the claim is refused, and the next look asks);
 * what no subscription reports (a publish while the connection was down, the lease
@@ -34,9 +36,20 @@ FRESH_FOR = 2.0  # seconds a remembered look is trusted without a subscription's
 
 
 @dataclass(frozen=True)
-class _Look:
+class Look:
     at: float
-    head: Handle | None  # None: the subject was empty
+    head: Handle | None  # None: nothing on the subject from ``start`` on
+    start: int = 1
+
+    def empty_from(self, start: int) -> bool:
+        """Whether this look found nothing on the subject at or after ``start``."""
+        return self.head is None and self.start <= start
+
+    def head_from(self, start: int) -> Handle | None:
+        """The first message at or after ``start``, if this look tells it."""
+        if self.head is not None and self.start <= start <= self.head.seq:
+            return self.head
+        return None
 
 
 class HeadCache:
@@ -52,7 +65,7 @@ class HeadCache:
         self._lock = threading.Lock()
         self._watched: set[str] = set()
         self._published: dict[str, int] = {}  # subject → publishes heard
-        self._looks: dict[str, _Look] = {}
+        self._looks: dict[str, Look] = {}
 
     def watch(self, subjects: list[str]) -> None:
         with self._lock:
@@ -78,6 +91,28 @@ class HeadCache:
             self._published[subject] = self._published.get(subject, 0) + 1
             self._looks.pop(subject, None)
 
+    def gone(self, subject: str, seq: int) -> None:
+        """This process removed message ``seq`` of ``subject`` (routed, completed,
+        failed): a remembered head may be it, but that nothing came after a later
+        point stays true."""
+        with self._lock:
+            self._published[subject] = self._published.get(subject, 0) + 1
+            look = self._looks.get(subject)
+            if look is not None and not (look.head is None and look.start > seq):
+                del self._looks[subject]
+
+    def empty(self, subject: str) -> bool:
+        """Whether the last look found ``subject`` empty, and nothing changed since."""
+        look = self.known(subject)
+        return look is not None and look.empty_from(1)
+
+    def head(self, subject: str, handle: Handle) -> None:
+        """``handle`` is now the head of ``subject``, as the server confirmed (it was
+        published onto the subject while nothing else was stored there)."""
+        with self._lock:
+            if subject in self._watched:
+                self._looks[subject] = Look(self.clock(), handle, 1)
+
     def ticket(self, subject: str) -> int | None:
         """Taken before asking the server about ``subject``; None if it is not watched."""
         with self._lock:
@@ -85,7 +120,7 @@ class HeadCache:
                 return None
             return self._published.get(subject, 0)
 
-    def known(self, subject: str) -> _Look | None:
+    def known(self, subject: str) -> Look | None:
         """The remembered look at ``subject``, if it is still to be trusted."""
         with self._lock:
             look = self._looks.get(subject)
@@ -96,11 +131,11 @@ class HeadCache:
                 return None
             return look
 
-    def saw(self, subject: str, ticket: int | None, head: Handle | None) -> None:
-        """Remember the look made with ``ticket`` (from :meth:`ticket`), unless
-        something was published or changed on the subject meanwhile."""
+    def saw(self, subject: str, ticket: int | None, head: Handle | None, start: int = 1) -> None:
+        """Remember the look from ``start`` made with ``ticket`` (from :meth:`ticket`),
+        unless something was published or changed on the subject meanwhile."""
         if ticket is None:
             return
         with self._lock:
             if subject in self._watched and self._published.get(subject, 0) == ticket:
-                self._looks[subject] = _Look(self.clock(), head)
+                self._looks[subject] = Look(self.clock(), head, start)

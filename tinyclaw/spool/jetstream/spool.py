@@ -207,18 +207,28 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         headers = {"Nats-Msg-Id": f"route:{handle.seq}"}
         if found.headers and "Tinyclaw-Id" in found.headers:
             headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
-        ack = self._publish(subject, found.data or b"", headers)
+        data = found.data or b""
+        # Into an inbox this node saw empty, the publish asks the server to confirm
+        # it still is: then the message is the inbox's head, and the dispatch that
+        # follows needs to ask nothing about it.
+        ack = self._publish_first(subject, data, headers) if self.heads.empty(subject) else None
+        first = ack is not None and not ack.duplicate
+        if ack is None:
+            ack = self._publish(subject, data, headers)
         self.heads.published(subject)
-        self.heads.stir(handle.subject)
+        self.heads.gone(handle.subject, handle.seq)
         if not self._delete(handle.stream, handle.seq) and not ack.duplicate:
             self._delete(self.layout.queue, int(ack.seq))
             return None
-        return Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
+        routed = Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor, data=data)
+        if first:
+            self.heads.head(subject, routed)
+        return routed
 
-    def incoming(self) -> Iterator[Handle]:
+    def incoming(self, start: int = 1) -> Iterator[Handle]:
         """What listeners and senders queued and nobody routed yet, oldest first,
-        lazily (the file spool's ``queue/incoming/``)."""
-        return self._walk(self.layout.incoming_subject, None)
+        lazily (the file spool's ``queue/incoming/``); from sequence ``start`` on."""
+        return self._walk(self.layout.incoming_subject, None, start)
 
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
@@ -226,8 +236,9 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         subject = self.layout.inbox_subject(check_actor(actor))
         return self._walk(subject, actor)
 
-    def _walk(self, subject: str, actor: str | None) -> Iterator[Handle]:
-        """The subject from its head (an actor's inbox, or incoming for None).
+    def _walk(self, subject: str, actor: str | None, start: int = 1) -> Iterator[Handle]:
+        """The subject from its head (an actor's inbox, or incoming for None), or
+        from ``start`` if that is later.
 
         Where the last walk found the head is remembered: sequence numbers only grow,
         so nothing can appear on the subject below a message that was found there,
@@ -237,24 +248,27 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         inbox costs no request."""
         look = self.heads.known(subject)
         ticket = None
-        if look is not None:
-            if look.head is None:
-                return
-            yield look.head
-            seq = look.head.seq + 1
+        cached = look.head_from(start) if look is not None else None
+        if look is not None and look.empty_from(start):
+            return
+        if cached is not None:
+            yield cached
+            seq = cached.seq + 1
         else:
             ticket = self.heads.ticket(subject)
-            seq = self._floors.get(subject, 1)
-        first = look is None
+            seq = max(self._floors.get(subject, 1), start)
+        first = cached is None
+        tail = ticket  # the tail, nothing after the last message, is worth knowing too
         while True:
             found = self._get(self.layout.queue, seq, subject, after=True)
             if found is None:
-                if first:
-                    self.heads.saw(subject, ticket, None)
+                if first or actor is None:  # an inbox keeps its remembered head
+                    self.heads.saw(subject, tail, None, start if first else seq)
                 return
             seq = int(found.seq) + 1
             if first:
-                self._floors[subject] = int(found.seq)
+                if start <= self._floors.get(subject, 1):
+                    self._floors[subject] = int(found.seq)
                 first = False
             if actor is None:
                 handle = Handle(
@@ -275,7 +289,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
                     data=found.data or b"",
                 )
             if ticket is not None:
-                self.heads.saw(subject, ticket, handle)
+                self.heads.saw(subject, ticket, handle, start)
                 ticket = None
             yield handle
 
@@ -394,7 +408,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         return replace(handle, box="inbox", revision=revision, state=state)
 
     def complete(self, handle: Handle) -> None:
-        self.heads.stir(handle.subject)
+        self.heads.gone(handle.subject, handle.seq)
         self._held.pop(handle.seq, None)
         self._delete(handle.stream, handle.seq)
         self.claims.delete(self.layout.claim_key(handle.seq))
@@ -435,7 +449,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
     def fail(self, handle: Handle, reason: str) -> Handle | None:
         """Publish the message to the failed stream with its reason, then delete it
         where it was. None if it was already gone."""
-        self.heads.stir(handle.subject)
+        self.heads.gone(handle.subject, handle.seq)
         found = (
             self._get(handle.stream, handle.seq)
             if handle.box != "outgoing"
