@@ -148,3 +148,21 @@ def test_a_message_routed_behind_one_the_node_has_not_heard_of_yet_keeps_its_pla
     routed = node.route(incoming, "assistant")
     assert routed is not None
     assert [h.seq for h in node.pending("assistant")] == [earlier.seq, routed.seq]
+
+
+def test_a_node_is_not_woken_by_its_own_route(nats: NatsHome) -> None:
+    """The pass that routes a message dispatches right after: hearing the route back
+    on the inbox's subscription is no reason for another pass. Another machine's
+    publish onto the same inbox still wakes the node."""
+    node, heard = watching_node(nats, ["assistant"])
+    inbox = node.layout.inbox_subject("assistant")
+    nats.open().put(make_message("@assistant hello"))
+    wait_for(lambda: len(heard) == 1, what="the node woken by the put into incoming")
+    [incoming] = node.incoming()
+    before = node.heads.ticket(inbox)
+    assert before is not None
+    assert node.route(incoming, "assistant") is not None
+    nats.open().put_for("assistant", make_message("from another machine"))
+    # The route counted once by itself, then heard back, then the other's publish.
+    wait_for(lambda: node.heads.ticket(inbox) == before + 3, what="both publishes heard")
+    assert len(heard) == 2

@@ -139,3 +139,26 @@ class HeadCache:
         with self._lock:
             if subject in self._watched and self._published.get(subject, 0) == ticket:
                 self._looks[subject] = Look(self.clock(), head, start)
+
+
+class OwnPublishes:
+    """The dedupe ids of the routes this process published, until its subscription
+    hears each back: a route is made by the worker's pass that dispatches right
+    after it, so hearing it need not wake the worker for another pass (as the file
+    spool's watcher is not woken by the worker's own renames). Bounded: an id never
+    heard back (the connection dropped meanwhile) is forgotten after ``keep`` more."""
+
+    def __init__(self, keep: int = 1024) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._ids: dict[str, None] = {}
+
+    def mine(self, msg_id: str) -> None:
+        with self._lock:
+            self._ids[msg_id] = None
+            while len(self._ids) > self.keep:
+                del self._ids[next(iter(self._ids))]
+
+    def discard_if_mine(self, msg_id: str) -> bool:
+        with self._lock:
+            return self._ids.pop(msg_id, 0) is None

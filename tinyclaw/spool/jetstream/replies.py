@@ -114,17 +114,17 @@ class Replies(Streams):
         self,
         subjects: list[str],
         wake: Callable[[], None],
-        heard: Callable[[str], None] | None = None,
+        heard: Callable[[str, str | None], None] | None = None,
     ) -> Callable[[], None]:
         """One plain subscription per subject, each calling ``wake`` (or ``heard``
-        with the subject published onto, when given); returns the function that ends
-        them all."""
+        with the subject published onto and the publish's ``Nats-Msg-Id``, when
+        given); returns the function that ends them all."""
 
         async def notify(msg: Any) -> None:
             if heard is None:
                 wake()
             else:
-                heard(str(msg.subject))
+                heard(str(msg.subject), (msg.headers or {}).get("Nats-Msg-Id"))
 
         subscriptions: list[Any] = [
             self.conn.call(self.conn.nc.subscribe(subject, cb=notify), f"watch {subject}")

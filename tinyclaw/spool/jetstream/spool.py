@@ -45,7 +45,7 @@ from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_i
 from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.files import Attachments
-from tinyclaw.spool.jetstream.heads import HeadCache
+from tinyclaw.spool.jetstream.heads import HeadCache, OwnPublishes
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
 from tinyclaw.spool.jetstream.layout import Layout
 from tinyclaw.spool.jetstream.replies import Replies
@@ -98,6 +98,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
         self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
         self.heads = HeadCache()  # what the watched subjects' last looks found
+        self._routing = OwnPublishes()  # routes this process made, not to wake it for
         self._closed = False
         self._owns_connection = owns_connection
         self._setup(dedupe_hours, sent_days, setup_timeout)
@@ -205,6 +206,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         if found is None:
             return None
         headers = {"Nats-Msg-Id": f"route:{handle.seq}"}
+        self._routing.mine(headers["Nats-Msg-Id"])
         if found.headers and "Tinyclaw-Id" in found.headers:
             headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
         data = found.data or b""
@@ -538,8 +540,10 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         subjects += [self.layout.inbox_subject(check_actor(a)) for a in actors]
         self.heads.watch(subjects)
 
-        def heard(subject: str) -> None:
+        def heard(subject: str, msg_id: str | None) -> None:
             self.heads.published(subject)
+            if msg_id is not None and self._routing.discard_if_mine(msg_id):
+                return  # this node's own route: the pass that routed it dispatches next
             wake()
 
         stop = self._watch(subjects, wake, heard)
