@@ -160,5 +160,9 @@ class OwnPublishes:
                 del self._ids[next(iter(self._ids))]
 
     def discard_if_mine(self, msg_id: str) -> bool:
+        """Whether ``msg_id`` is one of this process's routes (forgotten from now on)."""
         with self._lock:
-            return self._ids.pop(msg_id, 0) is None
+            if msg_id not in self._ids:
+                return False
+            del self._ids[msg_id]
+            return True
