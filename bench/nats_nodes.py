@@ -9,8 +9,9 @@
   not the spool's. A node is a machine with room for ``concurrency`` CLI runs at a
   time; the actors outnumber the runs of all nodes together, so the per-actor serial
   rule never caps a node and the ideal is ``nodes × concurrency / 50 ms``. The
-  messages are queued into incoming, as a listener does (any node routes them), and
-  the clock runs from the first put until the last reply is written. Each burst is
+  messages are queued into incoming, as a listener does (each is routed by the node
+  that runs its actor), and the clock runs from the first put until the last reply
+  is written. Each burst is
   measured beside the same CLI run as wide by a thread pool with no worker (the
   machine's own limit), and beside one worker on files with the same actors and runs;
 * **latency of a whole message**, one at a time: queued (as a listener puts it) →

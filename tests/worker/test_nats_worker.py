@@ -104,13 +104,16 @@ def test_each_node_answers_only_its_own_actors(tmp_path: Path, nats_home: NatsHo
     spool = nats_home.open()
     for_coder = message("@coder write a test")
     with worker_process(box_a, node="box-a"):
-        spool.put(for_coder)
-        # box-a routes it (any node may), but leaves it in @coder's inbox.
-        wait_for(lambda: list(spool.pending("coder")), what="the message in @coder's inbox")
+        queued = spool.put(for_coder)
         for_assistant = message("@assistant and you?")
         spool.put(for_assistant)
         wait_for(lambda: answered(spool), what="@assistant's reply")
         assert [r.in_reply_to for r in answered(spool)] == [for_assistant.id]
+        # box-a leaves @coder's message in incoming, for the node that runs @coder to
+        # route: one router per message, so its inbox keeps the order of incoming.
+        assert queued is not None
+        assert [h.seq for h in spool.incoming()] == [queued.seq]
+        assert list(spool.pending("coder")) == []
         with worker_process(box_b, node="box-b"):
             wait_for(lambda: len(answered(spool)) == 2, what="@coder's reply from box-b")
     assert sorted(r.in_reply_to for r in answered(spool)) == sorted(
@@ -118,6 +121,7 @@ def test_each_node_answers_only_its_own_actors(tmp_path: Path, nats_home: NatsHo
     )
     runs = (box_b.logs / "events.jsonl").read_text(encoding="utf-8")
     assert for_coder.id in runs and for_assistant.id not in runs
+    assert for_coder.id not in (box_a.logs / "events.jsonl").read_text(encoding="utf-8")
 
 
 def test_a_node_killed_mid_run_answers_once_after_its_restart(
@@ -187,6 +191,35 @@ def test_a_node_copies_a_message_s_attachments_out_of_the_object_store(
     spool.put_for("assistant", lost)
     with pytest.raises(InvalidMessageError, match=r"gone\.txt"):
         node.load(list(node.pending("assistant"))[1])
+
+
+def test_a_node_lists_incoming_from_what_it_has_not_settled_yet(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """A pass walks only what is new: the message this node left for another node's
+    actor is not looked at again, one it routed is gone, and one the router put off
+    (a passing error) is listed again, in its place."""
+    home = Home(tmp_path / "box-a")
+    home.ensure()
+    spool = nats_home.open()
+    node = NodeSpool(spool, home, frozenset({"assistant"}))
+    for_coder = spool.put(message("@coder yours"))
+    put_off = spool.put(message("@assistant first"))
+    assert for_coder is not None and put_off is not None
+    first, _put_off = node.list_box(node.incoming)  # the router puts the second off
+    assert node.route(first, "coder") is None  # box-b's actor: left in incoming
+    assert [h.seq for h in spool.incoming()] == [for_coder.seq, put_off.seq]
+    later = spool.put(message("@assistant second"))
+    assert later is not None
+    assert [h.seq for h in node.list_box(node.incoming)] == [put_off.seq, later.seq]
+    for handle in node.list_box(node.incoming):
+        assert node.route(handle, "assistant") is not None
+    assert node.list_box(node.incoming) == []
+    assert [h.seq for h in spool.incoming()] == [for_coder.seq]  # for box-b to route
+    assert [spool.load(h).text for h in spool.pending("assistant")] == [
+        "@assistant first",
+        "@assistant second",
+    ]
 
 
 def test_a_node_stopped_mid_run_gives_the_message_back_and_answers_it_once_restarted(

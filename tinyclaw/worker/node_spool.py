@@ -11,8 +11,16 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
   sweeps that walk these folders (stale tmp files, strays, old ledger files) find
   nothing, which is right: the streams keep no such files;
 * **only the node's actors are served**: ``pending`` and the inbox listings of any
-  other actor are empty, so the loop routes every incoming message (to whichever
-  node's actor it is for) but claims only its own;
+  other actor are empty, and an incoming message for another node's actor is left in
+  incoming for that node to route (``route`` answers None). So each message is routed
+  by one node, the one that runs its actor, in the order it was queued: two nodes
+  never race to publish it, and an actor's inbox keeps the order of incoming. What
+  needs no actor (a command, a refusal, an unknown ``@name``) is answered by the
+  first node to look, as before;
+* **incoming is listed from where this node left off**: the messages it routed,
+  answered, failed or left for another node are behind it, so a pass walks only what
+  arrived since (and what the router put off after a passing error); every
+  ``RELIST_EVERY`` seconds it walks incoming from the start again;
 * attachments live in the object store; :meth:`NodeSpool.load` copies a message's
   into ``state/nats-node/files/<seq>/`` and points the message at the copies, for the
   CLI to open (gone once the message is completed or failed);
@@ -54,6 +62,7 @@ UNREACHABLE_GRACE = 30.0
 
 log = logging.getLogger("tinyclaw.worker")
 T = TypeVar("T")
+RELIST_EVERY = 60.0  # seconds between walks of the whole of incoming
 
 
 class NodeSpool:
@@ -78,6 +87,13 @@ class NodeSpool:
         for folder in (self.incoming, self.tmp, self.files_root, self._inboxes):
             folder.mkdir(parents=True, exist_ok=True)
         self._silent_since: float | None = None  # when the servers stopped answering
+        # Incoming from ``_from`` on is what this node has still to look at; the
+        # sequences it listed since, and which of those it settled (routed, answered,
+        # failed, left for another node). A listed one not settled (put off) is next.
+        self._from = 1
+        self._listed: list[int] = []
+        self._settled: set[int] = set()
+        self._relist_at = time.monotonic() + RELIST_EVERY
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the queue operations themselves
@@ -95,10 +111,29 @@ class NodeSpool:
 
     def list_box(self, box: Path) -> list[Any]:
         if box == self.incoming:
-            return list(self._patiently(self.inner.incoming()))
+            return self._incoming()
         if box.parent == self._inboxes:
             return list(self.pending(box.name))
         return []
+
+    def _incoming(self) -> list[Any]:
+        """Incoming from the first message this node has not settled yet."""
+        unsettled = [seq for seq in self._listed if seq not in self._settled]
+        if unsettled:
+            self._from = min(unsettled)
+        elif self._listed:
+            self._from = max(self._listed) + 1
+        now = time.monotonic()
+        if now >= self._relist_at:
+            self._from, self._relist_at = 1, now + RELIST_EVERY
+        handles: list[Any] = list(self._patiently(self.inner.incoming(self._from)))
+        self._listed = [handle.seq for handle in handles]
+        self._settled.clear()
+        return handles
+
+    def _settle(self, handle: Any) -> None:
+        if getattr(handle, "box", None) == "incoming":
+            self._settled.add(handle.seq)
 
     def box_names(self, box: Path) -> list[str]:
         return [handle.name for handle in self.list_box(box)]
@@ -231,10 +266,12 @@ class NodeSpool:
 
     def complete(self, handle: Any) -> None:
         self._until_answered(lambda: self.inner.complete(handle))
+        self._settle(handle)
         self._forget_files(handle)
 
     def fail(self, handle: Any, reason: str) -> Any:
         failed = self.inner.fail(handle, reason)
+        self._settle(handle)
         self._forget_files(handle)
         return failed
 
@@ -257,7 +294,11 @@ class NodeSpool:
         return self.inner.release(handle, actor)
 
     def route(self, handle: Any, actor: str, *, sync: bool = True) -> Any:
-        routed = self.inner.route(handle, actor)
+        """Route the message into ``actor``'s inbox if this node runs the actor;
+        None (and the message left in incoming) if another node does: that node
+        routes it, in its turn."""
+        routed = self.inner.route(handle, actor) if actor in self.actors else None
+        self._settle(handle)  # not when the route raised: the next pass tries again
         self._forget_files(handle)  # copied when the router read it; the run copies anew
         return routed
 

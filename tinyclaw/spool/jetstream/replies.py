@@ -110,13 +110,21 @@ class Replies(Streams):
         is found by the delivery's regular scan."""
         return self._watch([self.layout.outgoing_subject(check_channel(channel))], wake)
 
-    def _watch(self, subjects: list[str], wake: Callable[[], None]) -> Callable[[], None]:
-        """One plain subscription per subject, each calling ``wake``; returns the
-        function that ends them all."""
+    def _watch(
+        self,
+        subjects: list[str],
+        wake: Callable[[], None],
+        heard: Callable[[str, str | None], None] | None = None,
+    ) -> Callable[[], None]:
+        """One plain subscription per subject, each calling ``wake`` (or ``heard``
+        with the subject published onto and the publish's ``Nats-Msg-Id``, when
+        given); returns the function that ends them all."""
 
         async def notify(msg: Any) -> None:
-            del msg
-            wake()
+            if heard is None:
+                wake()
+            else:
+                heard(str(msg.subject), (msg.headers or {}).get("Nats-Msg-Id"))
 
         subscriptions: list[Any] = [
             self.conn.call(self.conn.nc.subscribe(subject, cb=notify), f"watch {subject}")

@@ -45,6 +45,7 @@ from tinyclaw.core import Inbound, InvalidMessageError, SpoolError, dump, load_i
 from tinyclaw.spool.backend import Recovered, check_actor, check_channel, retry_delay
 from tinyclaw.spool.jetstream.connection import NatsConnection
 from tinyclaw.spool.jetstream.files import Attachments
+from tinyclaw.spool.jetstream.heads import HeadCache, OwnPublishes
 from tinyclaw.spool.jetstream.kv import JetStreamKeyValue
 from tinyclaw.spool.jetstream.layout import Layout
 from tinyclaw.spool.jetstream.replies import Replies
@@ -96,6 +97,8 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
         self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
+        self.heads = HeadCache()  # what the watched subjects' last looks found
+        self._routing = OwnPublishes()  # routes this process made, not to wake it for
         self._closed = False
         self._owns_connection = owns_connection
         self._setup(dedupe_hours, sent_days, setup_timeout)
@@ -187,6 +190,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         ack = self._publish(
             subject, dump(message), {"Nats-Msg-Id": msg_id, "Tinyclaw-Id": message.id}
         )
+        self.heads.published(subject)
         return Handle(box, self.layout.queue, int(ack.seq), subject, actor=actor)
 
     def put_for(self, actor: str, message: Inbound) -> Handle:
@@ -202,31 +206,37 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         if found is None:
             return None
         headers = {"Nats-Msg-Id": f"route:{handle.seq}"}
+        self._routing.mine(headers["Nats-Msg-Id"])
         if found.headers and "Tinyclaw-Id" in found.headers:
             headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
-        ack = self._publish(subject, found.data or b"", headers)
-        routed = Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor)
-        if self._delete(handle.stream, handle.seq) or ack.duplicate:
-            return routed
-        # Gone before our delete, and our copy came first: another router's publish was
-        # deduplicated onto ours and it deleted the original, so ours is the only copy.
-        # Only a message failed meanwhile makes ours one too many.
-        key = message_key(found.data or b"", found.headers, f"seq-{handle.seq}")
-        if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is None:
-            return routed
-        self._delete(self.layout.queue, int(ack.seq))
-        return None
+        data = found.data or b""
+        # Into an inbox this node saw empty, the publish asks the server to confirm
+        # it still is: then the message is the inbox's head, and the dispatch that
+        # follows needs to ask nothing about it.
+        ack = self._publish_first(subject, data, headers) if self.heads.empty(subject) else None
+        first = ack is not None and not ack.duplicate
+        if ack is None:
+            ack = self._publish(subject, data, headers)
+        self.heads.published(subject)
+        self.heads.gone(handle.subject, handle.seq)
+        routed = Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor, data=data)
+        if not (self._delete(handle.stream, handle.seq) or ack.duplicate):
+            # Gone before our delete, and our copy came first: another router's publish
+            # was deduplicated onto ours and it deleted the original, so ours is the
+            # only copy. Only a message failed meanwhile makes ours one too many.
+            key = message_key(data, found.headers, f"seq-{handle.seq}")
+            if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is not None:
+                self._delete(self.layout.queue, int(ack.seq))
+                self.heads.gone(subject, int(ack.seq))
+                return None
+        if first:
+            self.heads.head(subject, routed)
+        return routed
 
-    def incoming(self) -> Iterator[Handle]:
+    def incoming(self, start: int = 1) -> Iterator[Handle]:
         """What listeners and senders queued and nobody routed yet, oldest first,
-        lazily (the file spool's ``queue/incoming/``)."""
-        L = self.layout
-        seq = 1
-        while (found := self._get(L.queue, seq, L.incoming_subject, after=True)) is not None:
-            seq = int(found.seq) + 1
-            yield Handle(
-                "incoming", L.queue, int(found.seq), L.incoming_subject, data=found.data or b""
-            )
+        lazily (the file spool's ``queue/incoming/``); from sequence ``start`` on."""
+        return self._walk(self.layout.incoming_subject, None, start)
 
     def pending(self, actor: str) -> Iterator[Handle]:
         """``actor``'s inbox, oldest first, lazily: unclaimed messages and those
@@ -234,33 +244,62 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         subject = self.layout.inbox_subject(check_actor(actor))
         return self._walk(subject, actor)
 
-    def _walk(self, subject: str, actor: str) -> Iterator[Handle]:
-        """The inbox from its head. Where the last walk found the head is remembered:
-        sequence numbers only grow, so nothing can appear on the subject below a
-        message that was found there, and the server skips no deleted history."""
-        seq = self._floors.get(subject, 1)
-        first = True
+    def _walk(self, subject: str, actor: str | None, start: int = 1) -> Iterator[Handle]:
+        """The subject from its head (an actor's inbox, or incoming for None), or
+        from ``start`` if that is later.
+
+        Where the last walk found the head is remembered: sequence numbers only grow,
+        so nothing can appear on the subject below a message that was found there,
+        and the server skips no deleted history. On a watched subject the head itself
+        (or that there was none) is remembered too, until the subject changes (see
+        :class:`~tinyclaw.spool.jetstream.heads.HeadCache`): an idle actor's empty
+        inbox costs no request."""
+        look = self.heads.known(subject)
+        ticket = None
+        cached = look.head_from(start) if look is not None else None
+        if look is not None and look.empty_from(start):
+            return
+        if cached is not None:
+            yield cached
+            seq = cached.seq + 1
+        else:
+            ticket = self.heads.ticket(subject)
+            seq = max(self._floors.get(subject, 1), start)
+        first = cached is None
+        tail = ticket  # the tail, nothing after the last message, is worth knowing too
         while True:
             found = self._get(self.layout.queue, seq, subject, after=True)
             if found is None:
+                if first or actor is None:  # an inbox keeps its remembered head
+                    self.heads.saw(subject, tail, None, start if first else seq)
                 return
             seq = int(found.seq) + 1
             if first:
-                self._floors[subject] = int(found.seq)
+                if start <= self._floors.get(subject, 1):
+                    self._floors[subject] = int(found.seq)
                 first = False
-            state, revision = self._state(int(found.seq))
-            if state is not None and state.held and state.until > time.time():
-                continue
-            yield Handle(
-                "inbox",
-                self.layout.queue,
-                int(found.seq),
-                subject,
-                actor=actor,
-                revision=revision,
-                state=state,
-                data=found.data or b"",
-            )
+            if actor is None:
+                handle = Handle(
+                    "incoming", self.layout.queue, int(found.seq), subject, data=found.data or b""
+                )
+            else:
+                state, revision = self._state(int(found.seq))
+                if state is not None and state.held and state.until > time.time():
+                    continue
+                handle = Handle(
+                    "inbox",
+                    self.layout.queue,
+                    int(found.seq),
+                    subject,
+                    actor=actor,
+                    revision=revision,
+                    state=state,
+                    data=found.data or b"",
+                )
+            if ticket is not None:
+                self.heads.saw(subject, ticket, handle, start)
+                ticket = None
+            yield handle
 
     def _state(self, seq: int) -> tuple[ClaimState | None, int]:
         found = self.claims.entry(self.layout.claim_key(seq))
@@ -297,6 +336,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         """Take the message: write its claim record over the revision the handle
         saw; None if another claimer's write came first or the message is gone."""
         key = self.layout.claim_key(handle.seq)
+        self.heads.stir(handle.subject)  # claimed or refused: the head is not this one now
         old = handle.state
         taken_over = old is not None and old.held  # its lease ran out: a lost delivery
         state = ClaimState(
@@ -336,6 +376,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         message over. The lease keeper may have renewed the claim since the handle
         was made: a claim that is still ours is written over its newest revision."""
         key = self.layout.claim_key(handle.seq)
+        self.heads.stir(handle.subject)
         revision = self._held.pop(handle.seq, handle.revision)
         written = self.claims.update(key, state.dump(), revision)
         if written is None:
@@ -375,6 +416,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         return replace(handle, box="inbox", revision=revision, state=state)
 
     def complete(self, handle: Handle) -> None:
+        self.heads.gone(handle.subject, handle.seq)
         self._held.pop(handle.seq, None)
         self._delete(handle.stream, handle.seq)
         self.claims.delete(self.layout.claim_key(handle.seq))
@@ -415,6 +457,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
     def fail(self, handle: Handle, reason: str) -> Handle | None:
         """Publish the message to the failed stream with its reason, then delete it
         where it was. None if it was already gone."""
+        self.heads.gone(handle.subject, handle.seq)
         found = (
             self._get(handle.stream, handle.seq)
             if handle.box != "outgoing"
@@ -501,7 +544,21 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         published while the connection was down is found by the worker's timed scan."""
         subjects = [self.layout.incoming_subject]
         subjects += [self.layout.inbox_subject(check_actor(a)) for a in actors]
-        return self._watch(subjects, wake)
+        self.heads.watch(subjects)
+
+        def heard(subject: str, msg_id: str | None) -> None:
+            self.heads.published(subject)
+            if msg_id is not None and self._routing.discard_if_mine(msg_id):
+                return  # this node's own route: the pass that routed it dispatches next
+            wake()
+
+        stop = self._watch(subjects, wake, heard)
+
+        def unwatch() -> None:
+            self.heads.unwatch(subjects)
+            stop()
+
+        return unwatch
 
     # -- speed hooks of the file spool: nothing to do here --------------------------
 

@@ -129,6 +129,25 @@ class Streams:
             self.conn.js.publish(subject, data, headers=headers), f"publish to {subject}"
         )
 
+    def _publish_first(self, subject: str, data: bytes, headers: dict[str, str]) -> Any | None:
+        """Publish only if nothing is stored on ``subject`` (its last sequence is 0);
+        the acknowledgement, or None if something is."""
+        import nats.js.errors
+
+        async def publish() -> Any | None:
+            try:
+                return await self.conn.js.publish(
+                    subject,
+                    data,
+                    headers={**headers, "Nats-Expected-Last-Subject-Sequence": "0"},
+                )
+            except nats.js.errors.APIError as exc:
+                if exc.err_code in _WRONG_LAST:
+                    return None
+                raise
+
+        return self.conn.call(publish(), f"publish to {subject}")
+
     def _publish_if_last(self, subject: str, data: bytes, last: int) -> bool:
         """Publish only if ``last`` is still the subject's last sequence."""
         import nats.js.errors
