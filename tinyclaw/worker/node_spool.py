@@ -186,10 +186,14 @@ class NodeSpool:
         """Serve ``actors`` from now on (a reload moved actors to or from this node):
         take only their messages, return only their claims, and be woken by their
         inboxes. A run of an actor no longer served finishes; a newly served actor's
-        message claimed by another node is left to that claim's lease."""
+        message claimed by another node is left to that claim's lease. Incoming is
+        walked again from its start: what this node left there for the node that ran
+        a newly served actor is now its own to route."""
         if actors == self.actors:
             return
         self.actors = actors
+        self._from, self._listed = 1, []
+        self._settled.clear()
         if self.inner.actors is not None:
             self.inner.actors = actors
         wake = self._wake
