@@ -71,7 +71,9 @@ log = logging.getLogger("tinyclaw.spool")
 SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
+ROUTED_KEPT = 256  # routed messages kept in memory for the claim (a backlog reads the rest)
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
+
 
 class Spool:
     """All queue operations of one home. Safe across threads and processes: it keeps no
@@ -110,6 +112,11 @@ class Spool:
         # the inboxes' listings kept in memory (see tinyclaw.spool.speed).
         self._dirsync = DirSync(fsync_dir if durable else None)
         self._index = InboxIndex(rescan)
+        # The message last read from incoming/, and those this process routed into an
+        # inbox since (bounded), by path: reading a routed file back from its inbox
+        # would only validate the same bytes again.
+        self._last_read: tuple[Path, Inbound] | None = None
+        self._routed: dict[Path, Inbound] = {}
         for path in (
             self.tmp,
             self.incoming,
@@ -220,6 +227,9 @@ class Spool:
         all key on it), so a file whose JSON carries another id is refused: two such
         files with one id would otherwise share a reply, and the second would be taken
         for answered and dropped without a word."""
+        routed = self._routed.pop(path, None)
+        if routed is not None:
+            return routed
         try:
             data = self.read(path)
         except FileNotFoundError:
@@ -231,6 +241,8 @@ class Spool:
                 f"the message id {message.id!r} differs from the file name {path.name!r} "
                 "(a queue file is named <id>.json; leave out `id` to take the name)"
             )
+        if path.parent == self.incoming:
+            self._last_read = (path, message)
         return message
 
     # -- writing -------------------------------------------------------------------
@@ -485,6 +497,10 @@ class Spool:
             raise
         if target is None:
             self._index.seen(box, path.name)  # no rename, no echo to wait for
+            return None
+        last = self._last_read
+        if last is not None and last[0] == path and len(self._routed) < ROUTED_KEPT:
+            self._routed[target] = last[1]  # what the claim would read back
         return target
 
     def release(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:
