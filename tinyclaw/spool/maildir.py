@@ -71,6 +71,7 @@ log = logging.getLogger("tinyclaw.spool")
 SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
+BOX_PATHS_KEPT = 1024  # box paths remembered by name (actors and channels: a handful)
 ROUTED_KEPT = 256  # routed messages kept in memory for the claim (a backlog reads the rest)
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -117,6 +118,7 @@ class Spool:
         # would only validate the same bytes again.
         self._last_read: tuple[Path, Inbound] | None = None
         self._routed: dict[Path, Inbound] = {}
+        self._box_paths: dict[tuple[str, str], Path] = {}
         for path in (
             self.tmp,
             self.incoming,
@@ -158,13 +160,24 @@ class Spool:
     # -- boxes ---------------------------------------------------------------------
 
     def inbox(self, actor: str) -> Path:
-        return self.home.actors / check_actor(actor) / "inbox"
+        return self._box("inbox", actor, lambda: self.home.actors / check_actor(actor) / "inbox")
 
     def processing(self, actor: str) -> Path:
-        return self.processing_root / check_actor(actor)
+        return self._box("processing", actor, lambda: self.processing_root / check_actor(actor))
 
     def outgoing(self, channel: str) -> Path:
-        return self.outgoing_root / check_channel(channel)
+        return self._box("outgoing", channel, lambda: self.outgoing_root / check_channel(channel))
+
+    def _box(self, kind: str, name: str, make: Callable[[], Path]) -> Path:
+        """A box's path, checked and joined once per name: a message asks for its
+        actor's and channel's boxes several times on its way through the worker."""
+        key = (kind, name)
+        box = self._box_paths.get(key)
+        if box is None:
+            box = make()  # a bad name raises and is not kept
+            if len(self._box_paths) < BOX_PATHS_KEPT:
+                self._box_paths[key] = box
+        return box
 
     def sent(self, channel: str) -> Path:
         return self.sent_root / check_channel(channel)
