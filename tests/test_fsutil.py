@@ -38,9 +38,21 @@ def test_inside_is_kept_and_outside_refused(tmp_path: Path) -> None:
         (b'{"a": "\xff"}', "not valid UTF-8 JSON"),  # UnicodeDecodeError
         (b'{"a": "\\ud800"}', "lone surrogate"),  # valid JSON, no text
         (b'{"\\udc00": 1}', "lone surrogate"),
+        (b'{"a": "\\uDBFF"}', "lone surrogate"),  # escapes may be upper case
+        ('{"a": "\ud800"}'.encode("utf-8", "surrogatepass"), "lone surrogate"),  # encoded
         (b"[]", "expected a JSON object"),
     ],
-    ids=["nested-5000", "nested-65", "digits-5000", "utf8", "surrogate", "surrogate-key", "list"],
+    ids=[
+        "nested-5000",
+        "nested-65",
+        "digits-5000",
+        "utf8",
+        "surrogate",
+        "surrogate-key",
+        "surrogate-upper",
+        "surrogate-encoded",
+        "list",
+    ],
 )
 def test_every_way_json_can_be_bad_is_one_invalid_file_error(data: bytes, says: str) -> None:
     with pytest.raises(InvalidFileError, match="(?i)" + re.escape(says)):
@@ -50,3 +62,5 @@ def test_every_way_json_can_be_bad_is_one_invalid_file_error(data: bytes, says: 
 def test_json_nested_to_the_limit_and_surrogate_pairs_are_fine() -> None:
     assert parse_json_object(b'{"a": ' + b"[" * 63 + b"]" * 63 + b"}")
     assert parse_json_object(b'{"smile": "\\ud83d\\ude00"}') == {"smile": "\U0001f600"}
+    # Brackets in text are no nesting (they only make the check walk the whole file).
+    assert parse_json_object(b'{"text": "' + b"[{" * 100 + b'"}') == {"text": "[{" * 100}

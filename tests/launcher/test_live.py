@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from tests.support.launcher import claimed
+from tests.support.messages import message
+from tinyclaw.core import Sender
 from tinyclaw.core.home import Home
 from tinyclaw.runners.contract import RunEvent
 from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
@@ -46,6 +48,32 @@ def test_a_retried_session_in_the_same_run_gets_no_second_marker(home: Home) -> 
     sink("coder", RunEvent("start", "claude started (pid 5)", {}))
     sink("coder", RunEvent("start", "claude started (pid 6)", {}))
     assert [r["kind"] for r in _records(home, "coder")].count("task.start") == 1
+
+
+def test_the_worker_names_the_message_its_run_took_without_a_second_read(home: Home) -> None:
+    """The worker tells the sink which message a run took: the marker needs no file in
+    processing/ (the worker has read and validated it already)."""
+    sink = LiveSink(home, clock=lambda: 1000.0)
+    msg = message(
+        "review the patch", channel="telegram", chat="42", sender=Sender(id="7", name="Bo")
+    )
+    sink.begin("coder", msg.id, msg)
+    sink("coder", RunEvent("sandbox", "unconfined", {}))
+    sink("coder", RunEvent("start", "claude started (pid 5)", {}))
+    sink("coder", RunEvent("result", "Done.", {"cost_usd": 0.0}))
+    sink("coder", RunEvent("start", "claude started (pid 6)", {}))  # a run the worker did not name
+
+    records = _records(home, "coder")
+    assert [r["kind"] for r in records] == [
+        "task.start",
+        "sandbox",
+        "start",
+        "result",
+        "task.end",
+        "start",
+    ]
+    assert records[0]["id"] == msg.id and records[0]["text"] == "review the patch"
+    assert records[0]["sender"] == "Bo" and records[0]["channel"] == "telegram"
 
 
 def test_the_file_stays_bounded(home: Home) -> None:

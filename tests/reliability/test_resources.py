@@ -91,6 +91,19 @@ def test_a_backlog_drains_and_each_file_is_read_a_few_times_not_per_dispatch(
     assert max(opens.values()) <= 2, opens.most_common(3)
 
 
+def test_a_message_routed_by_the_worker_is_not_read_back_from_the_inbox(home: Home) -> None:
+    """Routing reads and validates an arriving file; the dispatch that looks at the
+    inbox's head takes that message instead of reading the same bytes again."""
+    spool = Spool(home, durable=False)
+    arriving = spool.put(message("@a0 hello"))
+    assert arriving is not None
+    read = spool.load(arriving)
+    routed = spool.route(arriving, "a0")
+    assert routed is not None and list(spool.pending("a0")) == [routed]
+    assert spool.load(routed) is read
+    assert spool.load(routed) == read  # once: a second look reads the file
+
+
 def test_an_actor_whose_cli_hangs_does_not_hold_up_the_others(home: Home) -> None:
     write_config(
         home,

@@ -15,6 +15,8 @@ import json
 import logging
 import secrets
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -167,26 +169,57 @@ def test_no_secret_reaches_a_cli_a_log_a_queue_file_or_a_reply(
     assert [s for s in every_secret if s in stderr] == []
 
 
-def test_a_secret_inside_a_logged_traceback_is_redacted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    token = "123456:AAE-very-secret-bot-token"
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+@contextmanager
+def process_logging(logs: Path, component: str, *, stderr: bool) -> Iterator[None]:
+    """A process's logging as :func:`setup_logging` makes it, for the block; the
+    test process's own handlers are put back after."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:
-        setup_logging(tmp_path, "listen-telegram", stderr=False)
-        try:
-            raise RuntimeError(f"GET https://api.telegram.org/bot{token}/getMe failed")
-        except RuntimeError:
-            logging.getLogger("tinyclaw.channels.telegram").exception("polling failed")
+        setup_logging(logs, component, stderr=stderr)
+        yield
         for handler in root.handlers:
             handler.flush()
     finally:
         for handler in root.handlers:
             handler.close()
         root.handlers[:], root.level = saved
+
+
+def test_a_secret_inside_a_logged_traceback_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "123456:AAE-very-secret-bot-token"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    with process_logging(tmp_path, "listen-telegram", stderr=False):
+        try:
+            raise RuntimeError(f"GET https://api.telegram.org/bot{token}/getMe failed")
+        except RuntimeError:
+            logging.getLogger("tinyclaw.channels.telegram").exception("polling failed")
     text = (tmp_path / "listen-telegram.log").read_text()
     assert "Traceback" in text and "polling failed" in text
     assert token not in text
     assert "https://api.telegram.org/bot***/getMe" in text
+
+
+def test_a_record_is_formatted_once_for_stderr_and_the_log_file_and_both_are_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each handler (and the log file's size check before rotating) asks for the text:
+    the redaction and escaping are done once, and both copies are the redacted one."""
+    token = "123456:AAE-very-secret-bot-token"
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+
+    class Counted:
+        made = 0
+
+        def __str__(self) -> str:
+            Counted.made += 1
+            return f"calling bot{token}"
+
+    with process_logging(tmp_path, "worker", stderr=True):
+        logging.getLogger("tinyclaw.worker").info(Counted())
+    assert Counted.made == 1
+    logged = (tmp_path / "worker.log").read_text().splitlines()
+    assert len(logged) == 1 and logged[0].endswith("calling bot***")
+    assert capsys.readouterr().err.splitlines() == logged

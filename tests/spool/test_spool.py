@@ -133,6 +133,20 @@ def test_names_from_outside_cannot_leave_the_queue(home: Home) -> None:
         spool.outgoing("../x")
 
 
+def test_a_box_path_is_checked_and_made_once_a_bad_name_every_time(home: Home) -> None:
+    """Each message asks for its actor's and channel's boxes several times: the
+    checked path is kept by name, and a refused name is refused again, never kept."""
+    from tinyclaw.core.errors import UnsafePathError
+
+    spool = Spool(home)
+    assert spool.inbox("coder") is spool.inbox("coder") == home.actors / "coder" / "inbox"
+    assert spool.processing("coder") is spool.processing("coder")
+    assert spool.outgoing("telegram") is spool.outgoing("telegram")
+    for _ in range(2):
+        with pytest.raises(UnsafePathError):
+            spool.inbox("../../etc")
+
+
 # -- crashes between steps ---------------------------------------------------------
 
 PUT_SCRIPT = textwrap.dedent(

@@ -35,17 +35,27 @@ class SafeFormatter(logging.Formatter):
 
     Redaction works on the *formatted* record, traceback included: an exception's
     text (a URL with a bot token in it) reaches the log through ``exc_info``, which a
-    filter on the message alone never sees."""
+    filter on the message alone never sees.
+
+    A record is formatted once however many handlers share this formatter (stderr,
+    the log file, and the file's size check before rotating each ask): the text is
+    kept on the record, keyed by this formatter."""
 
     def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
         super().__init__(fmt)
         self.secrets = sorted(set(secrets), key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
+        done = record.__dict__.get("_tinyclaw_formatted")
+        if done is not None and done[0] is self:
+            text: str = done[1]
+            return text
         text = super().format(record)
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return printable(text)
+        text = printable(text)
+        record.__dict__["_tinyclaw_formatted"] = (self, text)
+        return text
 
 
 class PrivateLogFile(logging.handlers.RotatingFileHandler):

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,8 @@ class CostEntry:
     model: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"v": 1, **asdict(self)}, ensure_ascii=False, separators=(",", ":"))
+        # Every field is a scalar: vars() is asdict() without its recursive deep copy.
+        return json.dumps({"v": 1, **vars(self)}, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CostEntry | None:

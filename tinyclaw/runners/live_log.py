@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tinyclaw.core import Home
 
 if TYPE_CHECKING:
+    from tinyclaw.core import Inbound
     from tinyclaw.runners.contract import RunEvent
 
 log = logging.getLogger("tinyclaw.runners.live_log")
@@ -69,6 +70,14 @@ class LiveSink:
         self._lock = threading.Lock()
         self._sizes: dict[str, int] = {}
         self._current: dict[str, str] = {}  # actor -> id of the message in its run
+        self._begun: dict[str, tuple[str, Inbound]] = {}  # actor -> its run's message
+
+    def begin(self, actor: str, message_id: str, message: Inbound) -> None:
+        """The worker says which message ``actor``'s next run takes (``message_id`` is
+        its file's name in ``processing/``): the ``task.start`` marker is made from it
+        instead of listing that box and reading and validating the file once more."""
+        with self._lock:
+            self._begun[actor] = (message_id, message)
 
     def __call__(self, actor: str, event: RunEvent) -> None:
         try:
@@ -93,6 +102,7 @@ class LiveSink:
         lines.append(record)
         final = event.kind == "result" or (event.kind == "error" and "cost_usd" in event.data)
         if final:
+            self._begun.pop(actor, None)
             end = {"ts": record["ts"], "kind": "task.end", "id": self._current.pop(actor, None)}
             end["ok"] = event.kind == "result"
             if isinstance(event.data.get("cost_usd"), (int, float)):
@@ -101,8 +111,16 @@ class LiveSink:
         self._append(actor, lines)
 
     def _task_marker(self, actor: str) -> dict[str, Any] | None:
-        """The message this actor's run took: the one file in its ``processing/`` box
-        (the worker runs one message per actor at a time and claims it first)."""
+        """The message this actor's run took: the one :meth:`begin` named, else the one
+        file in its ``processing/`` box (the worker runs one message per actor at a time
+        and claims it first)."""
+        begun = self._begun.get(actor)
+        if begun is not None:
+            message_id, message = begun
+            if self._current.get(actor) == message_id:
+                return None
+            self._current[actor] = message_id
+            return self._marker(message_id, message)
         from tinyclaw.core import InvalidMessageError, load_inbound
         from tinyclaw.spool import Spool
 
@@ -112,14 +130,19 @@ class LiveSink:
             return None
         path = files[0]
         self._current[actor] = path.stem
+        try:
+            read = load_inbound(Spool.read(path), default_id=path.stem)
+        except (OSError, InvalidMessageError):
+            return self._marker(path.stem, None)
+        return self._marker(path.stem, read)
+
+    def _marker(self, message_id: str, message: Inbound | None) -> dict[str, Any]:
         marker: dict[str, Any] = {
             "ts": round(self.clock(), 3),
             "kind": "task.start",
-            "id": path.stem,
+            "id": message_id,
         }
-        try:
-            message = load_inbound(Spool.read(path), default_id=path.stem)
-        except (OSError, InvalidMessageError):
+        if message is None:
             return marker
         marker.update(
             text=message.text[:MAX_TEXT],

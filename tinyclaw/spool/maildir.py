@@ -71,7 +71,10 @@ log = logging.getLogger("tinyclaw.spool")
 SUFFIX = ".json"
 REASON_SUFFIX = ".reason"
 STALE_TMP_SECONDS = 600.0
+BOX_PATHS_KEPT = 1024  # box paths remembered by name (actors and channels: a handful)
+ROUTED_KEPT = 256  # routed messages kept in memory for the claim (a backlog reads the rest)
 MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024 * 1024
+
 
 class Spool:
     """All queue operations of one home. Safe across threads and processes: it keeps no
@@ -110,6 +113,12 @@ class Spool:
         # the inboxes' listings kept in memory (see tinyclaw.spool.speed).
         self._dirsync = DirSync(fsync_dir if durable else None)
         self._index = InboxIndex(rescan)
+        # The message last read from incoming/, and those this process routed into an
+        # inbox since (bounded), by path: reading a routed file back from its inbox
+        # would only validate the same bytes again.
+        self._last_read: tuple[Path, Inbound] | None = None
+        self._routed: dict[Path, Inbound] = {}
+        self._box_paths: dict[tuple[str, str], Path] = {}
         for path in (
             self.tmp,
             self.incoming,
@@ -151,13 +160,24 @@ class Spool:
     # -- boxes ---------------------------------------------------------------------
 
     def inbox(self, actor: str) -> Path:
-        return self.home.actors / check_actor(actor) / "inbox"
+        return self._box("inbox", actor, lambda: self.home.actors / check_actor(actor) / "inbox")
 
     def processing(self, actor: str) -> Path:
-        return self.processing_root / check_actor(actor)
+        return self._box("processing", actor, lambda: self.processing_root / check_actor(actor))
 
     def outgoing(self, channel: str) -> Path:
-        return self.outgoing_root / check_channel(channel)
+        return self._box("outgoing", channel, lambda: self.outgoing_root / check_channel(channel))
+
+    def _box(self, kind: str, name: str, make: Callable[[], Path]) -> Path:
+        """A box's path, checked and joined once per name: a message asks for its
+        actor's and channel's boxes several times on its way through the worker."""
+        key = (kind, name)
+        box = self._box_paths.get(key)
+        if box is None:
+            box = make()  # a bad name raises and is not kept
+            if len(self._box_paths) < BOX_PATHS_KEPT:
+                self._box_paths[key] = box
+        return box
 
     def sent(self, channel: str) -> Path:
         return self.sent_root / check_channel(channel)
@@ -220,6 +240,9 @@ class Spool:
         all key on it), so a file whose JSON carries another id is refused: two such
         files with one id would otherwise share a reply, and the second would be taken
         for answered and dropped without a word."""
+        routed = self._routed.pop(path, None)
+        if routed is not None:
+            return routed
         try:
             data = self.read(path)
         except FileNotFoundError:
@@ -231,6 +254,8 @@ class Spool:
                 f"the message id {message.id!r} differs from the file name {path.name!r} "
                 "(a queue file is named <id>.json; leave out `id` to take the name)"
             )
+        if path.parent == self.incoming:
+            self._last_read = (path, message)
         return message
 
     # -- writing -------------------------------------------------------------------
@@ -485,6 +510,10 @@ class Spool:
             raise
         if target is None:
             self._index.seen(box, path.name)  # no rename, no echo to wait for
+            return None
+        last = self._last_read
+        if last is not None and last[0] == path and len(self._routed) < ROUTED_KEPT:
+            self._routed[target] = last[1]  # what the claim would read back
         return target
 
     def release(self, path: Path, actor: str, *, sync: bool = True) -> Path | None:

@@ -15,7 +15,6 @@ every message's path.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from tinyclaw.core import atomic_write
@@ -46,7 +45,8 @@ class RunJournal:
         return self._path(message_id).exists()
 
     def put(self, message_id: str, result: RunResult) -> None:
-        body = json.dumps(asdict(result), default=str).encode("utf-8")
+        # Its fields are flat (the usage is parsed JSON): no deep copy, as asdict makes.
+        body = json.dumps(vars(result), default=str).encode("utf-8")
         atomic_write(self._path(message_id), body, durable=self.durable)
 
     def ids(self) -> list[str]:

@@ -37,6 +37,7 @@ from tinyclaw.core import (
 from tinyclaw.costs import CostLedger, import_run_ends
 from tinyclaw.runners import (
     GroupLedger,
+    LiveSink,
     RunEvent,
     Runner,
     RunRequest,
@@ -667,6 +668,8 @@ class Worker:
         )
         actor = self.config.actors[actor_name]
         sink = self.progress
+        if isinstance(sink, LiveSink):  # its task marker: this message, not a re-read
+            sink.begin(actor_name, running.path.stem, message)
         steps = self.chat_progress.for_run(message, actor_name)
 
         def on_event(event: RunEvent) -> None:
