@@ -5,12 +5,14 @@ Each node is its own connection (its own JetStreamSpool), as on two machines."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.spool.nats_backend import NatsHome
+from tests.support.commands import run_tinyclaw
 from tests.support.messages import message
 from tests.support.teams import blank_conversation, team_config
 from tests.support.worker import write_config
@@ -186,3 +188,22 @@ def test_only_the_node_that_runs_the_lead_sweeps_its_conversation(
     assert "ran longer than 1800 seconds" in notice.text
     ended = [[e for e in log.read() if e.get("event") == "team.limited"] for log in events]
     assert [len(e) for e in ended] == [1, 0]
+
+
+def test_tinyclaw_trace_on_any_machine_finds_a_conversation_kept_on_nats(
+    tmp_path: Path, nats_home: NatsHome
+) -> None:
+    """The conversation's state is the shared bucket's, not the lead's node's files:
+    trace on another machine reads it there (the timeline is that machine's events)."""
+    lead_node, _ = node(Home(tmp_path / "box-a"), nats_home, ["lead", "a"])
+    conversation = blank_conversation()
+    lead_node.store.change(conversation.id, lambda _: conversation)
+    elsewhere = Home(tmp_path / "box-b")
+    node(elsewhere, nats_home, ["lead", "a"])
+
+    traced = run_tinyclaw("trace", conversation.id, "--json", home=elsewhere)
+
+    assert traced.returncode == 0, traced.stderr
+    found = json.loads(traced.stdout)
+    assert (found["type"], found["id"], found["team"]) == ("conversation", conversation.id, "crew")
+    assert not (elsewhere.state / "conversations" / f"{conversation.id}.json").exists()

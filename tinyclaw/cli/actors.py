@@ -9,13 +9,19 @@ jobs are listed and removed with it (after a yes); declining keeps the actor.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tinyclaw.cli.context import clean_errors, home_from, load
 from tinyclaw.cli.jsonout import JsonOption, emit
 from tinyclaw.config import RunnerKind
+from tinyclaw.core import Home
+
+if TYPE_CHECKING:
+    from tinyclaw.teams import Conversations
 
 actor_app = typer.Typer(
     name="actor",
@@ -196,11 +202,30 @@ def trace(
     from tinyclaw.teams import trace as trace_lines
     from tinyclaw.teams import trace_data
 
-    if as_json:
-        with clean_errors():
-            data = trace_data(home_from(ctx), ident)
-        emit(data)
-        return
-    with clean_errors():
-        lines = trace_lines(home_from(ctx), ident)
+    with clean_errors(), _conversations(home_from(ctx)) as (home, store):
+        if as_json:
+            emit(trace_data(home, ident, store))
+            return
+        lines = trace_lines(home, ident, store)
     typer.echo("\n".join(lines))
+
+
+@contextmanager
+def _conversations(home: Home) -> Iterator[tuple[Home, Conversations | None]]:
+    """The home and where its team conversations are: the home's files (None, the
+    default), or the shared bucket on NATS, whose spool is closed afterwards. The
+    events trace reads are always this machine's own."""
+    config = load(home)
+    if config.spool.backend == "file":
+        yield home, None
+        return
+    from tinyclaw.spool import open_spool
+    from tinyclaw.teams import open_conversations
+
+    spool = open_spool(home, config)
+    try:
+        yield home, open_conversations(home, config, spool)
+    finally:
+        close = getattr(spool, "close", None)
+        if close is not None:
+            close()

@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from tinyclaw.config import Config
 from tinyclaw.core import ConversationError, Home
-from tinyclaw.spool import ChangedMeanwhile, KeyValue, Spool, change_key
+from tinyclaw.spool import ChangedMeanwhile, KeyValue, SpoolBackend, change_key
 from tinyclaw.teams.conversations import (
     ID_RE,
     Conversation,
@@ -130,7 +131,7 @@ def _parse(conversation_id: str, data: bytes) -> Conversation:
 
 
 def open_conversations(
-    home: Home, config: Config, spool: Spool, *, durable: bool = True
+    home: Home, config: Config, spool: SpoolBackend[Any], *, durable: bool = True
 ) -> Conversations:
     """The conversation store of this home: files in ``state/conversations/`` on the
     file spool, the ``teams`` bucket on NATS (every node shares it). Either way the
