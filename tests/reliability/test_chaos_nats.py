@@ -56,7 +56,10 @@ def assert_every_message_answered_once(figures: dict[str, Any], messages: int) -
     assert figures["settled"], summary
     assert figures["lost"] == 0, figures["lost_ids"]
     assert figures["duplicated"] == 0, figures["duplicated_ids"]
-    assert figures["telegram_lost"] == 0 and figures["telegram_duplicated"] == 0, summary
+    assert figures["telegram_lost"] == 0, summary
+    # As on files: at most the one part in flight at a listener kill is sent again (no
+    # platform send takes an idempotency key); nothing the queue decides is doubled.
+    assert figures["telegram_duplicated"] <= figures["telegram_kills"], summary
     # Each message is answered, or failed with a reason (interrupted max_attempts times).
     answered = figures["replies"] + figures["telegram_answered"]
     assert answered + figures["failed_with_reason"] == messages, summary
