@@ -133,6 +133,21 @@ def test_a_message_routed_into_an_idle_inbox_is_its_head_without_a_look(nats: Na
     assert node.claim(head, "assistant") is not None
 
 
+def test_routing_a_message_just_listed_reads_it_no_more(nats: NatsHome) -> None:
+    """The listing of incoming brought the message along: routing it is the publish
+    into the inbox and the delete from incoming, no read of it again."""
+    node, heard = watching_node(nats, ["assistant"])
+    nats.open().put(make_message("@assistant hello"))
+    wait_for(lambda: heard, what="the node woken")
+    [incoming] = node.incoming()
+    assert list(node.pending("assistant")) == []
+    before = server_requests(nats.servers[0])
+    routed = node.route(incoming, "assistant")
+    assert routed is not None and node.load(routed).text == "@assistant hello"
+    assert server_requests(nats.servers[0]) - before == 2
+    assert list(node.incoming()) == []
+
+
 def test_a_message_routed_behind_one_the_node_has_not_heard_of_yet_keeps_its_place(
     nats: NatsHome,
 ) -> None:

@@ -202,14 +202,16 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         incoming. The publish carries ``route:<seq>``, so two routers (or a retry
         after a crash between the two steps) land one copy."""
         subject = self.layout.inbox_subject(check_actor(actor))
-        found = self._get(handle.stream, handle.seq)
-        if found is None:
-            return None
+        data, stored = handle.data, handle.headers
+        if data is None:  # a handle made without the message: read it
+            found = self._get(handle.stream, handle.seq)
+            if found is None:
+                return None
+            data, stored = found.data or b"", found.headers
         headers = {"Nats-Msg-Id": f"route:{handle.seq}"}
         self._routing.mine(headers["Nats-Msg-Id"])
-        if found.headers and "Tinyclaw-Id" in found.headers:
-            headers["Tinyclaw-Id"] = found.headers["Tinyclaw-Id"]
-        data = found.data or b""
+        if stored and "Tinyclaw-Id" in stored:
+            headers["Tinyclaw-Id"] = stored["Tinyclaw-Id"]
         # Into an inbox this node saw empty, the publish asks the server to confirm
         # it still is: then the message is the inbox's head, and the dispatch that
         # follows needs to ask nothing about it.
@@ -220,11 +222,15 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         self.heads.published(subject)
         self.heads.gone(handle.subject, handle.seq)
         routed = Handle("inbox", self.layout.queue, int(ack.seq), subject, actor=actor, data=data)
-        if not (self._delete(handle.stream, handle.seq) or ack.duplicate):
+        if not self._delete(handle.stream, handle.seq):
+            if ack.duplicate:
+                # Gone before our delete, and another router's copy came first: it
+                # routed the message; the loser moves on.
+                return None
             # Gone before our delete, and our copy came first: another router's publish
             # was deduplicated onto ours and it deleted the original, so ours is the
             # only copy. Only a message failed meanwhile makes ours one too many.
-            key = message_key(data, found.headers, f"seq-{handle.seq}")
+            key = message_key(data, stored, f"seq-{handle.seq}")
             if self._get(self.layout.failed, subject=self.layout.failed_subject(key)) is not None:
                 self._delete(self.layout.queue, int(ack.seq))
                 self.heads.gone(subject, int(ack.seq))
@@ -280,7 +286,12 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
                 first = False
             if actor is None:
                 handle = Handle(
-                    "incoming", self.layout.queue, int(found.seq), subject, data=found.data or b""
+                    "incoming",
+                    self.layout.queue,
+                    int(found.seq),
+                    subject,
+                    data=found.data or b"",
+                    headers=dict(found.headers) if found.headers else None,
                 )
             else:
                 state, revision = self._state(int(found.seq))

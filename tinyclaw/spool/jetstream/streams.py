@@ -58,6 +58,7 @@ class Handle:
     revision: int = 0
     state: ClaimState | None = None
     data: bytes | None = None
+    headers: dict[str, str] | None = None  # as stored, when ``data`` was read with them
 
     # What the worker's log lines and journal read off a handle, as they read a
     # Maildir file's path: a name for the log, the message's id, where it sits.
