@@ -19,6 +19,7 @@ from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Inbound, load_inbound
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import Spool
+from tinyclaw.teams.conversations import ConversationStore
 from tinyclaw.teams.coordinator import Coordinator
 
 
@@ -213,3 +214,41 @@ def test_the_listener_sends_every_progress_line_before_the_final_answer(home: Ho
     kinds = [json.loads(p.read_bytes())["kind"] for p in waiting]
     assert kinds == ["progress", "progress", "progress", "reply"]
     assert waiting[-1].name == f"{root.id}.json"
+
+
+class CountedStore(ConversationStore):
+    """The home's conversation files, counting the looks for a conversation (each
+    one a request on NATS)."""
+
+    looks = 0
+
+    def exists(self, conversation_id: str) -> bool:
+        self.looks += 1
+        return super().exists(conversation_id)
+
+
+def test_an_ordinary_message_is_looked_up_once_per_run(home: Home) -> None:
+    """A message outside any conversation is asked about before its run; after the
+    run it is known to be outside still (only its own run opens one), and a run
+    that opens a conversation still opens it."""
+    actors = {name: f"{name} things" for name in ["lead", "a", "b", "loner"]}
+    write_config(home, team_config(None, actors, {"crew": ["lead", "a", "b"]}))
+    store = CountedStore(home.state / "conversations", durable=False)
+    coordinator = Coordinator(
+        home,
+        load_config(home),
+        Spool(home, durable=False),
+        events=EventLog(home.logs / "events.jsonl"),
+        clock=Clock(),
+        durable=False,
+        store=store,
+    )
+    plain = message("@loner hello")
+    assert not coordinator.before_run(plain, "loner")
+    assert not coordinator.after_run(plain, "loner", result("hi"), "")
+    assert store.looks == 1
+    root = message("@lead split it")
+    assert not coordinator.before_run(root, "lead")
+    assert coordinator.after_run(root, "lead", result("[@a: one] [@b: two]"), "")
+    assert store.exists(root.id)
+    assert len(inbox(coordinator, "a")) == len(inbox(coordinator, "b")) == 1

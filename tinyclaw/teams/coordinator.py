@@ -45,6 +45,7 @@ from tinyclaw.teams.shared_store import open_conversations
 from tinyclaw.teams.tags import parse_tags
 
 log = logging.getLogger("tinyclaw.teams")
+_OUTSIDE_KEPT = 1024  # at most this many runs between before_run and after_run
 
 
 @dataclass
@@ -83,6 +84,9 @@ class Coordinator:
         self.durable = durable
         self.store = store or open_conversations(home, config, spool, durable=durable)
         self.store.clean_tmp()
+        # Messages before_run found in no conversation: after_run of the same run need
+        # not ask the store again (only that run can open one under the message's id).
+        self._outside: set[str] = set()
         self.planner = Planner(config, lambda actor: config.workspace_for(home, actor), may_hand_to)
 
     def conversation_of(self, message: Inbound) -> str | None:
@@ -98,6 +102,9 @@ class Coordinator:
         restart, its conversation has ended, or a limit ends it now. False: run it."""
         conversation_id = self.conversation_of(message)
         if conversation_id is None:
+            if len(self._outside) >= _OUTSIDE_KEPT:  # runs that never ended: forget them
+                self._outside.clear()
+            self._outside.add(message.id)
             return False
         now = self.clock()
         step = _Step()
@@ -130,7 +137,9 @@ class Coordinator:
     def after_run(self, message: Inbound, actor: str, result: RunResult, cancelled: str) -> bool:
         """Apply a finished run. True if it was team work (handoffs, an answer, a
         conversation's end); False: an ordinary message, the worker replies as usual."""
-        conversation_id = self.conversation_of(message)
+        outside = message.handoff is None and message.id in self._outside
+        self._outside.discard(message.id)
+        conversation_id = None if outside else self.conversation_of(message)
         tags = parse_tags(result.text) if result.ok and not cancelled else []
         if conversation_id is None:
             if not tags or not teams_of(self.config, actor):
