@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from tests.support.commands import events
 from tests.support.waiting import wait_for
-from tests.support.worker import serving
+from tests.support.worker import actor_tables, serving
 from tinyclaw.config import RunnerSettings, load_config
 from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
@@ -69,11 +69,7 @@ def claude_config(
         "env = {" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in settings.env.items()) + "}",
         "",
     ]
-    for name, fields in actors.items():
-        lines.append(f"[actors.{name}]")
-        lines += [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
-        lines.append("")
-    return "\n".join(lines) + "\n" + extra
+    return "\n".join(lines + actor_tables(actors)) + "\n" + extra
 
 
 def wait_until_idle(home: Home, runs: int, timeout: float = 60.0) -> None:

@@ -41,11 +41,17 @@ def fake_cli_config(
         "env = {" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in (env or {}).items()) + "}",
         "",
     ]
+    return "\n".join(lines + actor_tables(actors)) + "\n" + extra
+
+
+def actor_tables(actors: dict[str, dict[str, object]]) -> list[str]:
+    """The ``[actors.NAME]`` tables of a test's tinyclaw.toml, one per actor, as lines."""
+    lines: list[str] = []
     for name, fields in actors.items():
         lines.append(f"[actors.{name}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in fields.items()]
         lines.append("")
-    return "\n".join(lines) + "\n" + extra
+    return lines
 
 
 def write_config(home: Home, text: str) -> None:
