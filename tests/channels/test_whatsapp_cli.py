@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tinyclaw.core.home import Home
 from tinyclaw.core.messages import Reply, load_inbound
@@ -32,13 +32,6 @@ ALICE = "16315551234"
 def fake() -> Iterator[WhatsAppFake]:
     with WhatsAppFake() as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def configure(home: Home, fake: WhatsAppFake, port: int) -> None:

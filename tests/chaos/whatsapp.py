@@ -13,7 +13,6 @@ already queued is dropped by the spool's dedupe on the WhatsApp message id.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections import deque
 from pathlib import Path
@@ -23,19 +22,13 @@ import httpx
 
 from tests.chaos.listener import USERS, ListenerSide
 from tests.fakes.whatsapp_api import WebhookSender, WhatsAppFake, sign
+from tests.support.ports import free_port
 from tinyclaw.core.home import Home
 
 APP_SECRET = "chaos-app-secret"
 VERIFY_TOKEN = "chaos-verify"
 NUMBERS = [f"1631555{2000 + n}" for n in range(USERS)]
 RETRY_PAUSE = 0.05
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class WhatsAppSide(ListenerSide):

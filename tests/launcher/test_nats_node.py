@@ -17,10 +17,11 @@ import pytest
 from rich.console import Console
 
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import free_port, single_server
+from tests.spool.nats_servers import single_server
 from tests.support.commands import run_tinyclaw
 from tests.support.launcher import TmuxServer, states
 from tests.support.messages import message
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.worker import start_worker_process
 from tests.worker.test_nats_worker import answered, node_home

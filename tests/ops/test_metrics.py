@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.commands import run_tinyclaw
 from tests.support.messages import ask
 from tests.support.paths import REPO
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.worker import fake_cli_config, worker_process, write_config
 from tinyclaw.core.home import Home
 
 SLOW = {"FAKE_CLI_SLEEP_ON": "slowly", "FAKE_CLI_SLEEP": "10"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

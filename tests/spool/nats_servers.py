@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port
 
 INSTALL_HINT = "nats-server is not installed; `apt-get install nats-server` (CI's .ci/run does)"
 
@@ -40,12 +41,6 @@ def nats_server_binary() -> str:
     if found is None:
         pytest.fail(INSTALL_HINT, pytrace=False)
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class NatsServer:

@@ -21,7 +21,8 @@ import pytest
 
 from tests.spool.contract import make_message, make_reply
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import NatsServer, cluster, free_port, single_server, wait_healthy
+from tests.spool.nats_servers import NatsServer, cluster, single_server, wait_healthy
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tinyclaw.core.errors import SpoolError, UnsafePathError
 from tinyclaw.spool.jetstream import (
@@ -396,8 +397,39 @@ def test_the_key_value_store_compares_and_sets(nats: NatsHome) -> None:
     assert leases.keys() == ["listener:telegram", "session/coder"]
     leases.delete("listener:telegram")
     assert leases.get("listener:telegram") is None
+    assert leases.keys() == ["session/coder"]
     assert leases.create("listener:telegram", b"host-c") is not None  # free again
     assert isinstance(leases, JetStreamKeyValue)
+
+
+def test_a_deleted_key_leaves_nothing_behind_in_its_bucket(nats: NatsHome) -> None:
+    # The claims bucket sees one key per message: a marker left per deleted key would
+    # grow it for ever and make every listing slower.
+    claims = nats.open().kv("claims")
+    for n in range(50):
+        claims.put(f"m.{n}", b"{}")
+        claims.delete(f"m.{n}")
+    claims.put("m.kept", b"{}")
+    assert claims.keys() == ["m.kept"]
+    assert _local_messages(nats.servers[0], claims.stream) == 1
+
+
+def test_listing_a_bucket_answers_while_one_server_of_three_is_down(tmp_path: Path) -> None:
+    with cluster(tmp_path / "cluster") as servers:
+        home = NatsHome(servers, replicas=3, timeout=2.0)
+        try:
+            buckets = [home.open().kv(name) for name in ("claims", "teams", "leases")]
+            for bucket in buckets:
+                bucket.put("kept", b"1")
+            servers[1].kill()
+            for bucket in buckets:
+                patiently(bucket.keys)  # until the cluster has settled without it
+            started = time.monotonic()
+            for _ in range(3):
+                assert [bucket.keys() for bucket in buckets] == [["kept"]] * 3
+            assert time.monotonic() - started < 2.0  # none waited for the dead server
+        finally:
+            home.close()
 
 
 # -- worker nodes sharing one queue ------------------------------------------------------

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.spool.contract import make_message
-from tests.spool.nats_servers import NatsServer, free_port, single_server
+from tests.spool.nats_servers import NatsServer, single_server
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tinyclaw.cli.doctor import Doctor
 from tinyclaw.config import Config, RunnerSettings, parse_config
@@ -207,7 +208,7 @@ def test_a_listener_whose_nats_servers_do_not_answer_says_so_in_one_line(home: H
     dead = f"nats://127.0.0.1:{free_port()}"
     home.config_file.write_text(
         NATS_HOME.replace("nats://127.0.0.1:4222", dead)
-        + "\n[channels.telegram]\nenabled = true\ntoken_env = \"TELEGRAM_BOT_TOKEN\"\n"
+        + '\n[channels.telegram]\nenabled = true\ntoken_env = "TELEGRAM_BOT_TOKEN"\n'
     )
     result = subprocess.run(
         [sys.executable, "-m", "tinyclaw", "--home", str(home.root), "listen", "telegram"],

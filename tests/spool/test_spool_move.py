@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import free_port
 from tests.support.commands import run_tinyclaw
 from tests.support.messages import message, reply_to
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.worker import fake_cli_config, worker_process, write_config
 from tests.worker.test_nats_worker import node_home

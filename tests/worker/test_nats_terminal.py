@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from tests.spool.nats_backend import NatsHome
-from tests.spool.nats_servers import free_port
 from tests.support.commands import run_tinyclaw
 from tests.support.paths import REPO
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 from tests.support.worker import worker_process
 from tests.worker.test_nats_worker import node_home

@@ -46,6 +46,8 @@ class JetStreamKeyValue:
             raise SpoolError(f"invalid key-value bucket name {bucket!r}")
         self.conn = conn
         self.bucket = bucket
+        self.stream = f"KV_{bucket}"  # the names every NATS client gives a bucket
+        self.prefix = f"$KV.{bucket}."
         self._kv: Any = conn.call(self._open(replicas), f"open bucket {bucket}")
         self._errors: Any = __import__("nats.js.errors", fromlist=["errors"])
 
@@ -102,16 +104,31 @@ class JetStreamKeyValue:
         return self.conn.call(update(), f"update {self.bucket}/{key}")
 
     def delete(self, key: str) -> None:
-        self.conn.call(self._kv.purge(encode_key(key)), f"delete {self.bucket}/{key}")
+        """Remove every message of ``key`` from the bucket's stream. Not the client's
+        ``purge``, which leaves a marker message per key for ever: the claims bucket
+        sees one key per message, so markers would pile up without end, and every
+        listing would walk them."""
+        self.conn.call(
+            self.conn.js.purge_stream(self.stream, subject=self.prefix + encode_key(key)),
+            f"delete {self.bucket}/{key}",
+        )
 
     def keys(self) -> list[str]:
-        async def keys() -> list[str]:
-            try:
-                return [str(k) for k in await self._kv.keys()]
-            except self._errors.NoKeysError:
-                return []
+        """The keys set now, from the stream's own count of messages per subject.
 
-        return sorted(decode_key(k) for k in self.conn.call(keys(), f"list {self.bucket}"))
+        Not the client's ``keys()``: that watches the bucket through an ephemeral
+        consumer, which nats-server 2.9 may place on a server that is down, and then
+        every listing times out while one server of three is away. The stream's
+        leader answers this one whenever the cluster has a majority. A key deleted by
+        an older tinyclaw (which left a marker) is still listed, and reads as None."""
+
+        async def subjects() -> dict[str, int]:
+            info = await self.conn.js.stream_info(self.stream, subjects_filter=self.prefix + ">")
+            return dict(info.state.subjects or {})
+
+        found = self.conn.call(subjects(), f"list {self.bucket}")
+        start = len(self.prefix)
+        return sorted(decode_key(s[start:]) for s, n in found.items() if n)
 
 
 if TYPE_CHECKING:
