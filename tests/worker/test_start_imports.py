@@ -38,6 +38,8 @@ LAZY_MODULES = [
     "discord",
     "pywa",
     "nats",  # [spool] backend = "nats"
+    "tinyclaw.runners.codex",  # an actor that runs codex
+    "tinyclaw.runners.codex_live",
     "email_validator",
 ]
 

@@ -10,6 +10,7 @@ the same constants the checks use, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from tinyclaw.core import MAX_TEXT, ConfigError, format_duration
@@ -30,6 +31,8 @@ from tinyclaw.schedule import (
 if TYPE_CHECKING:
     from tinyclaw.config import Config
     from tinyclaw.core import Home
+
+log = logging.getLogger("tinyclaw.actors")
 
 
 def _targets_text(targets: list[str]) -> str:
@@ -80,6 +83,19 @@ def _repeat_text(config: Config, what: str) -> str:
             "nothing more, so if a write seems to have failed, writing it again is safe."
         )
     return f"\nThe same job written again within {window} makes no second job."
+
+
+def make_drop_folders(home: Home, config: Config) -> None:
+    """Make every actor's ``outbox/`` and ``schedules/`` folder, the ones this guide
+    names: an actor may write into them in its very first run, which may start before
+    the services that read them are built. A folder that cannot be made is said in
+    the log; the services say so again and serve the rest."""
+    for name in (OUTBOX_FOLDER, SCHEDULES_FOLDER):
+        for actor, folder in config.actor_folders(home, name).items():
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.warning("cannot create the %s folder of @%s: %s", name, actor, exc)
 
 
 def persona_section(home: Home, config: Config, actor: str) -> str:

@@ -146,7 +146,9 @@ def write_persona(
 def write_personas(home: Home, config: Config) -> set[str]:
     """Refresh every actor's persona file; returns the actors whose persona now lives
     in their file. Actors sharing a workspace are skipped (one file cannot hold two
-    personas): their persona keeps going to the CLI as a system prompt instead."""
+    personas): their persona keeps going to the CLI as a system prompt instead. The
+    drop folders the personas name are made here too."""
+    drop_guide.make_drop_folders(home, config)
     written: set[str] = set()
     for workspace, names in config.workspace_groups(home).items():
         if len(names) > 1:

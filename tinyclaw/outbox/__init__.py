@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from tinyclaw.core import lazy_exports
 
 if TYPE_CHECKING:
-    from tinyclaw.outbox.request import MAX_ATTACHMENT_BYTES, MAX_FILES
-    from tinyclaw.outbox.scanner import FOLDER, OutboxService
+    from tinyclaw.outbox.request import FOLDER, MAX_ATTACHMENT_BYTES, MAX_FILES
+    from tinyclaw.outbox.scanner import OutboxService
 else:
     __getattr__ = lazy_exports(__name__)  # imports each name on first use
 

@@ -35,6 +35,7 @@ from tinyclaw.core import (
     parse_target,
 )
 
+FOLDER = "outbox"  # in each actor's workspace
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_FILES = 10
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # Telegram's upload limit for bots, the lowest

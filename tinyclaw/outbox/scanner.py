@@ -66,6 +66,7 @@ from tinyclaw.drops import (
     version_id,
 )
 from tinyclaw.outbox.request import (
+    FOLDER,
     MAX_REQUEST_BYTES,
     check_target,
     resolve_files,
@@ -76,7 +77,6 @@ from tinyclaw.spool import SUFFIX, Spool
 
 log = logging.getLogger("tinyclaw.outbox")
 
-FOLDER = "outbox"
 __all__ = ["FOLDER", "SETTLE_SECONDS", "OutboxResult", "OutboxService"]
 
 Status = Literal["sent", "repeat", "refused", "waiting", "gone"]

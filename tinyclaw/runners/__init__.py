@@ -15,31 +15,39 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tinyclaw.config import RunnerSettings
 from tinyclaw.core import ConfigError, lazy_exports
-from tinyclaw.runners.argv import build_claude_argv, build_codex_argv
-from tinyclaw.runners.claude import ClaudeRunner
-from tinyclaw.runners.codex import CodexRunner
-from tinyclaw.runners.contract import RunEvent, Runner, RunRequest, RunResult
-from tinyclaw.runners.environment import build_cli_env, default_search_dirs, resolve_command
-from tinyclaw.runners.process import ProcessRunner
-from tinyclaw.runners.sandbox import Confiner
-from tinyclaw.runners.sessions import SessionStore
 
 if TYPE_CHECKING:
-    from tinyclaw.runners.contract import ERROR_KILLED
+    from tinyclaw.config import RunnerSettings
+    from tinyclaw.runners.argv import build_claude_argv, build_codex_argv
+    from tinyclaw.runners.claude import ClaudeRunner
+    from tinyclaw.runners.codex import CodexRunner
+    from tinyclaw.runners.contract import (
+        ERROR_KILLED,
+        RunEvent,
+        Runner,
+        RunRequest,
+        RunResult,
+    )
+    from tinyclaw.runners.environment import (
+        build_cli_env,
+        default_search_dirs,
+        resolve_command,
+    )
     from tinyclaw.runners.groups import GroupLedger
     from tinyclaw.runners.images import MAX_IMAGES, sniff
     from tinyclaw.runners.kv_sessions import KVSessionStore, open_session_store
     from tinyclaw.runners.live_log import JsonlTail, LiveSink, live_path
     from tinyclaw.runners.live_protocol import ApprovalAsk, Decision, Steer
+    from tinyclaw.runners.process import ProcessRunner
     from tinyclaw.runners.redacting import RedactingRunner
-    from tinyclaw.runners.sandbox import Probe, Sandbox, probe_bwrap
+    from tinyclaw.runners.sandbox import Confiner, Probe, Sandbox, probe_bwrap
     from tinyclaw.runners.session_moving import SessionsToMove
     from tinyclaw.runners.sessions import (
         FILE_NAME,
         Sessions,
         SessionState,
+        SessionStore,
         copy_sessions,
         home_sessions,
     )
@@ -95,13 +103,16 @@ def make_runner(
     process: ProcessRunner | None = None,
     sandbox: Confiner | None = None,
 ) -> Runner:
-    """The runner for ``kind`` ("claude" or "codex"); any other kind is a ConfigError."""
-    runners: dict[str, type[ClaudeRunner] | type[CodexRunner]] = {
-        "claude": ClaudeRunner,
-        "codex": CodexRunner,
-    }
-    if kind not in runners:
-        raise ConfigError(f"unknown runner {kind!r} (expected 'claude' or 'codex')")
-    return runners[kind](
-        settings, search_dirs=search_dirs, environ=environ, process=process, sandbox=sandbox
-    )
+    """The runner for ``kind`` ("claude" or "codex"); any other kind is a ConfigError.
+    Only the kind asked for is imported: a worker whose actors all run claude never
+    loads codex's modules."""
+    options = {"search_dirs": search_dirs, "environ": environ, "process": process}
+    if kind == "claude":
+        from tinyclaw.runners.claude import ClaudeRunner
+
+        return ClaudeRunner(settings, **options, sandbox=sandbox)  # type: ignore[arg-type]
+    if kind == "codex":
+        from tinyclaw.runners.codex import CodexRunner
+
+        return CodexRunner(settings, **options, sandbox=sandbox)  # type: ignore[arg-type]
+    raise ConfigError(f"unknown runner {kind!r} (expected 'claude' or 'codex')")

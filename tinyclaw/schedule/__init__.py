@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING
 from tinyclaw.core import lazy_exports
 
 if TYPE_CHECKING:
-    from tinyclaw.schedule.actor_jobs import FOLDER, MAX_ACTOR_JOBS
     from tinyclaw.schedule.dispatch import SchedulerService
     from tinyclaw.schedule.heartbeat import HEARTBEAT_OK, heartbeat_files, is_heartbeat_ok
-    from tinyclaw.schedule.jobs import MAX_PROMPT, Job, build_job
+    from tinyclaw.schedule.jobs import FOLDER, MAX_ACTOR_JOBS, MAX_PROMPT, Job, build_job
     from tinyclaw.schedule.listing import format_rows, format_time, schedule_lines
     from tinyclaw.schedule.reach import reachable_targets
     from tinyclaw.schedule.scheduler import Scheduler

@@ -61,7 +61,13 @@ from tinyclaw.drops import (
     unchanged,
     version_id,
 )
-from tinyclaw.schedule.jobs import Job, build_job, describe_validation_error
+from tinyclaw.schedule.jobs import (
+    FOLDER,
+    MAX_ACTOR_JOBS,
+    Job,
+    build_job,
+    describe_validation_error,
+)
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.store import SUFFIX, JobStore, quarantine
 
@@ -71,9 +77,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tinyclaw.schedule")
 
-FOLDER = "schedules"
 MAX_REQUEST_BYTES = 64 * 1024
-MAX_ACTOR_JOBS = 50
 
 
 class JobRequest(BaseModel):

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING
 
 from tinyclaw.core import EventLog, TinyclawError, failpoint, local_zone
 from tinyclaw.drops import SETTLE_SECONDS, Busy, DropKeeper, RecentRequests, Unclaimed, never_busy
-from tinyclaw.schedule.actor_jobs import FOLDER, ImportResult, import_all_actor_jobs
+from tinyclaw.schedule.actor_jobs import ImportResult, import_all_actor_jobs
+from tinyclaw.schedule.jobs import FOLDER
 from tinyclaw.schedule.reach import reachable_targets
 from tinyclaw.schedule.scheduler import DueRun, Scheduler
 from tinyclaw.schedule.shared import Firings, SharedHeartbeatLog, holder_of

@@ -44,6 +44,8 @@ from tinyclaw.schedule.timing import (
 
 JOB_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_PROMPT = 20_000
+FOLDER = "schedules"  # where an actor drops jobs of its own (actor_jobs reads it)
+MAX_ACTOR_JOBS = 50  # jobs an actor may keep of its own
 Kind = Literal["cron", "every", "at"]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
 

@@ -18,7 +18,6 @@ from tinyclaw.actors import refresh_persona
 from tinyclaw.config import Config
 from tinyclaw.core import EventLog, Home, Redactor, Service
 from tinyclaw.drops import Busy, never_busy
-from tinyclaw.outbox import OutboxService
 from tinyclaw.runners import (
     GroupLedger,
     LiveSink,
@@ -29,9 +28,7 @@ from tinyclaw.runners import (
     make_runner,
     probe_bwrap,
 )
-from tinyclaw.schedule import SCHEDULE_BUCKET, SchedulerService
 from tinyclaw.spool import KeyValue, Spool
-from tinyclaw.teams import TeamSweep
 from tinyclaw.worker.inflight import InFlight
 from tinyclaw.worker.loop import Worker
 from tinyclaw.worker.node_spool import NodeSpool
@@ -96,6 +93,11 @@ def build_services(
     are its own actors' only, each firing is claimed in the spool's ``schedule``
     bucket first (see :mod:`tinyclaw.schedule.shared`), and it sweeps the team
     conversations its actors lead."""
+    # Imported here: a worker builds them after its first pass (see Worker).
+    from tinyclaw.outbox import OutboxService
+    from tinyclaw.schedule import SchedulerService
+    from tinyclaw.teams import TeamSweep
+
     events = EventLog(home.logs / "events.jsonl", clock=clock)
     actors, shared = node_share(spool)
     sweep = TeamSweep(home, config, spool, events=events, clock=clock)
@@ -129,6 +131,8 @@ def node_share(spool: Spool) -> tuple[frozenset[str] | None, KeyValue | None]:
     where one worker serves the whole home."""
     if not isinstance(spool, NodeSpool):
         return None, None
+    from tinyclaw.schedule import SCHEDULE_BUCKET
+
     shared: KeyValue = spool.kv(SCHEDULE_BUCKET)
     return spool.actors, shared
 
@@ -157,7 +161,7 @@ def build_worker(
         build_runners(home, config, redactor),
         spool=spool,
         progress=LiveSink(home),
-        services=build_services(home, config, spool, busy=inflight.busy),
+        later_services=lambda: build_services(home, config, spool, busy=inflight.busy),
         inflight=inflight,
         rebuild=rebuild,
         events=events,

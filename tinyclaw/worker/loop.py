@@ -87,6 +87,9 @@ CHAT_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})  # where a notice
 # second run, so a run.start or run.end lost with a killed worker would never be
 # written, and the crash tests count them.
 DEFERRED_EVENTS = frozenset({"routed"})
+# At most this long (seconds), or until one of them ends, the runs of the first pass
+# have the worker to themselves before the services are built and the queue watched.
+FIRST_RUNS_HEAD_START = 0.25
 
 
 # What a reload builds anew from a configuration besides the worker's own parts.
@@ -106,6 +109,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         progress: ProgressSink | None = None,
         services: Iterable[Service] = (),
+        later_services: Callable[[], Iterable[Service]] | None = None,
         access: WorkerAccess | None = None,
         ledger: GroupLedger | None = None,
         rebuild: Rebuild | None = None,
@@ -132,6 +136,9 @@ class Worker:
         # The CLIs' process groups, as build_runners records them (state/runs/).
         self.ledger = ledger or GroupLedger(home.runs)
         self.services = list(services)
+        # Built after the first pass, so that what waited for the worker need not wait
+        # for the schedules, outboxes and team sweep to be imported and set up too.
+        self._later_services = later_services
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
         self.events.deferred = DEFERRED_EVENTS
         self.clock = clock
@@ -218,15 +225,13 @@ class Worker:
         self.upkeep.recover()
         import_run_ends(self.costs, self.events.read(), self.clock())  # once per home
         self.disk.prepare()
-        self._watch()
         self.events.emit("worker.start", actors=list(self.config.actors))
         log.info(
             "worker ready: %d actors, concurrency %d",
             len(self.config.actors),
             self.config.worker.concurrency,
         )
-        if on_ready is not None:
-            on_ready()
+        first = True
         try:
             while not stop.is_set():
                 self.wake.clear()
@@ -234,6 +239,20 @@ class Worker:
                     self._put_back_stalled()
                 self.hot_reload.check()
                 self.tick()
+                if first:
+                    # What waited for the worker has started before the services are
+                    # built and the queue is watched, and has a head start: building
+                    # them holds the interpreter's lock, which the run threads need
+                    # for every step of a reply. What arrived in between is found by
+                    # the next pass, which follows at once.
+                    first = False
+                    if len(self.inflight):
+                        self.wake.wait(FIRST_RUNS_HEAD_START)  # a run's end sets it
+                    self._start_services()
+                    self._watch()
+                    if on_ready is not None:
+                        on_ready()
+                    continue
                 now = self.clock()
                 self.upkeep.periodic(now)
                 self.events.flush()
@@ -250,6 +269,11 @@ class Worker:
             if self._watcher is not None:
                 self._watcher.stop()
             self.shutdown()
+
+    def _start_services(self) -> None:
+        if self._later_services is not None:
+            self.services += list(self._later_services())
+            self._later_services = None
 
     def _watch(self) -> None:
         """(Re)start the watcher on the boxes of the actors configured now, the
@@ -280,6 +304,8 @@ class Worker:
             self._adopt(old)
             raise
         self.runners, self.services = runners, list(services)
+        if self._rebuild is not None:
+            self._later_services = None  # the rebuilt services replace them
         if config.worker.concurrency != old.worker.concurrency:
             self._pool.shutdown(wait=False)
             self._retired_pools.append(self._pool)
