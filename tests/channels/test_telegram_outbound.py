@@ -287,6 +287,6 @@ async def test_a_permission_question_arrives_as_text_and_a_typed_yes_answers_it(
     # At routing, the worker's desk reads it as the answer of the chat's open question.
     config = parse_config({"actors": {"coder": {}}})
     owner = PairingService(home.pairing, owners={Identity("telegram", CHAT)})
-    assert ApprovalDesk(home, config, owner).answer(answer) == "Allowed once."
+    assert ApprovalDesk(home, config, lambda: owner).answer(answer) == "Allowed once."
     decided = read_answer(home, "coder", "q1")
     assert decided is not None and decided["decision"] == "allow"

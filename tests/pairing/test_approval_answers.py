@@ -29,7 +29,8 @@ def config() -> Config:
 
 @pytest.fixture
 def desk(make_service: ServiceFactory, home: Home, config: Config) -> ApprovalDesk:
-    return ApprovalDesk(home, config, make_service(owners={OWNER}))
+    service = make_service(owners={OWNER})
+    return ApprovalDesk(home, config, lambda: service)
 
 
 def ask(home: Home, *chats: str, key: str = "q1") -> None:

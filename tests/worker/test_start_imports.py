@@ -20,8 +20,8 @@ from tinyclaw.core.home import Home
 from tinyclaw.spool import Spool
 
 # Serves a home without metrics, transcription, a .env, teams' files, schedules, outbox
-# files or pairing requests: none of these is needed, and neither is any command-line
-# or chat-platform library.
+# files or pairing requests, its first message typed in the terminal: none of these is
+# needed, and neither is any command-line or chat-platform library.
 LAZY_MODULES = [
     "tinyclaw.metrics",  # [metrics] enabled = true
     "prometheus_client",
@@ -38,6 +38,9 @@ LAZY_MODULES = [
     "discord",
     "pywa",
     "nats",  # [spool] backend = "nats"
+    "tinyclaw.pairing.records",  # a message from a chat platform, or an owner command
+    "tinyclaw.pairing.storage",
+    "tinyclaw.pairing.owner_side",
     "tinyclaw.runners.codex",  # an actor that runs codex
     "tinyclaw.runners.codex_live",
     "email_validator",
@@ -60,8 +63,10 @@ reply, unbuilt = sys.argv[1], json.loads(sys.argv[2])
 
 def built(name):
     module, _, cls = name.rpartition(".")
-    loaded = sys.modules.get(module)
-    return loaded is not None and getattr(loaded, cls).__pydantic_complete__
+    # The worker may be importing it right now (it builds its services after the
+    # first pass): a class not defined yet is not built either.
+    model = getattr(sys.modules.get(module), cls, None)
+    return model is not None and model.__pydantic_complete__
 
 def built_sections():
     from tinyclaw.config.settings import Config, Strict
@@ -76,11 +81,13 @@ def built_sections():
 def probe():
     while not os.path.exists(reply):
         time.sleep(0.01)
-    print(json.dumps({
-        "modules": sorted(sys.modules),
-        "built": [name for name in unbuilt if built(name)] + built_sections(),
-    }), flush=True)
-    os.kill(os.getpid(), signal.SIGTERM)
+    try:
+        print(json.dumps({
+            "modules": sorted(sys.modules.copy()),  # one step: imports go on meanwhile
+            "built": [name for name in unbuilt if built(name)] + built_sections(),
+        }), flush=True)
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 threading.Thread(target=probe, daemon=True).start()
 sys.argv = ["tinyclaw.worker"]

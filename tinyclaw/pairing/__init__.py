@@ -31,44 +31,48 @@ Modules, by job:
 * ``sender_side``  the gate every inbound message passes (check, handle_unknown, redeem);
 * ``owner_side``   approving, inviting, revoking, profiles; the owner's chat commands;
 * ``wording``      everything pairing says to a sender, in one voice;
+* ``scope``        which messages pairing checks (the platforms, the owner commands);
 * ``wiring``       the service built from ``tinyclaw.toml``; notices through the queue.
 """
 
-from tinyclaw.pairing.kv_store import KVPairingStore
-from tinyclaw.pairing.moving import PairingToMove
-from tinyclaw.pairing.owner_side import (
-    ONLY_OWNER,
-    OWNER_COMMANDS,
-    OWNER_HELP,
-    PLATFORM_CHANNELS,
-    PairingService,
-    is_owner,
-    owner_command,
-    sender_identity,
-)
-from tinyclaw.pairing.records import (
-    Access,
-    Approval,
-    Decision,
-    Identity,
-    Invite,
-    Notice,
-    PairingLimits,
-    PendingRequest,
-    Profile,
-    RedeemOutcome,
-    RedeemResult,
-    Role,
-)
-from tinyclaw.pairing.sender_side import Clock, Notify, PairingGate, utc_now
-from tinyclaw.pairing.storage import LOCK_FILE, PairingStorage, PairingStore, copy_pairing
-from tinyclaw.pairing.wiring import (
-    DM_IS_USER,
-    open_pairing_store,
-    pairing_service,
-    queue_notifier,
-)
-from tinyclaw.pairing.wording import ago, in_words, unavailable
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinyclaw.core import lazy_exports
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing.kv_store import KVPairingStore
+    from tinyclaw.pairing.moving import PairingToMove
+    from tinyclaw.pairing.owner_side import (
+        ONLY_OWNER,
+        OWNER_HELP,
+        PairingService,
+        is_owner,
+        owner_command,
+        sender_identity,
+    )
+    from tinyclaw.pairing.records import (
+        Access,
+        Approval,
+        Decision,
+        Identity,
+        Invite,
+        Notice,
+        PairingLimits,
+        PendingRequest,
+        Profile,
+        RedeemOutcome,
+        RedeemResult,
+        Role,
+    )
+    from tinyclaw.pairing.scope import DM_IS_USER, OWNER_COMMANDS, PLATFORM_CHANNELS
+    from tinyclaw.pairing.sender_side import Clock, Notify, PairingGate, utc_now
+    from tinyclaw.pairing.storage import LOCK_FILE, PairingStorage, PairingStore, copy_pairing
+    from tinyclaw.pairing.wiring import open_pairing_store, pairing_service, queue_notifier
+    from tinyclaw.pairing.wording import ago, in_words, unavailable
+else:
+    __getattr__ = lazy_exports(__name__)  # imports each name on first use
 
 __all__ = [
     "DM_IS_USER",

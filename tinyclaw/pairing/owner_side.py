@@ -41,6 +41,7 @@ from tinyclaw.pairing.records import (
     Role,
     StoreData,
 )
+from tinyclaw.pairing.scope import PLATFORM_CHANNELS
 from tinyclaw.pairing.sender_side import PairingGate, match
 from tinyclaw.pairing.wording import ago, in_words
 
@@ -286,9 +287,6 @@ def _no_request(code: str) -> str:
     )
 
 
-# Channels whose senders are people on a chat platform, checked by pairing.
-PLATFORM_CHANNELS = frozenset({"telegram", "discord", "whatsapp"})
-OWNER_COMMANDS = frozenset({"/approve", "/deny", "/pending"})
 ONLY_OWNER = "Sorry, only the owner can do that."
 OWNER_HELP = """\
 Owner commands:

@@ -44,6 +44,7 @@ from tinyclaw.core import (
 from tinyclaw.pairing.kv_store import BUCKET, KVPairingStore
 from tinyclaw.pairing.owner_side import PairingService
 from tinyclaw.pairing.records import Identity, Notice
+from tinyclaw.pairing.scope import DM_IS_USER
 from tinyclaw.pairing.sender_side import Clock, Notify, utc_now
 from tinyclaw.pairing.storage import PairingStorage, PairingStore
 from tinyclaw.spool import Spool, SpoolBackend, open_spool, open_store_bucket
@@ -106,10 +107,6 @@ def pairing_service(
         max_pending_per_channel=pairing.max_pending_per_channel,
         code_ttl=ttl,
     )
-
-
-# Platforms whose direct-message chat id is the sender's user id.
-DM_IS_USER = frozenset({"telegram", "whatsapp"})
 
 
 def notice_chat(notice: Notice) -> str:

@@ -28,23 +28,21 @@ very next one.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import Config
 from tinyclaw.core import Home, Inbound, PairingError, parse_address
-from tinyclaw.pairing import (
-    PLATFORM_CHANNELS,
-    Clock,
-    Identity,
-    PairingService,
-    pairing_service,
-    queue_notifier,
-    sender_identity,
-    utc_now,
-)
+from tinyclaw.pairing import PLATFORM_CHANNELS
 from tinyclaw.spool import Spool
-from tinyclaw.teams import Conversation, teams_of
+from tinyclaw.teams import teams_of
 from tinyclaw.worker.commands import CommandContext, WorkerView, overview
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing import Clock, Identity, PairingService
+    from tinyclaw.teams import Conversation
 
 log = logging.getLogger("tinyclaw.pairing")
 
@@ -56,21 +54,46 @@ NOT_PAIRED = "sender not paired"
 class WorkerAccess:
     """Answers the worker's two questions; see the module docstring."""
 
-    def __init__(self, pairing: PairingService, config: Config) -> None:
-        self.pairing = pairing
+    def __init__(
+        self, pairing: PairingService | Callable[[], PairingService], config: Config
+    ) -> None:
+        """``pairing``: the service, or how to build it at its first use."""
+        self._pairing: PairingService | None = None
+        self._build: Callable[[], PairingService] | None = None
+        self._building = threading.Lock()
+        if callable(pairing):
+            self._build = pairing
+        else:
+            self._pairing = pairing
         self.config = config
+
+    @property
+    def pairing(self) -> PairingService:
+        """The home's pairing service. Built on first use: only a message from a chat
+        platform (or an owner's command) needs it, and the pairing package is a fair
+        part of a worker's start."""
+        with self._building:  # the loop and a run thread may both ask first
+            if self._pairing is None:
+                assert self._build is not None
+                self._pairing = self._build()
+            return self._pairing
 
     @classmethod
     def for_home(
-        cls, home: Home, config: Config, spool: Spool | None = None, *, now: Clock = utc_now
+        cls, home: Home, config: Config, spool: Spool | None = None, *, now: Clock | None = None
     ) -> WorkerAccess:
         """The check of ``home``: its pairing store (in ``spool``'s buckets when the
         queue is on NATS) and ``tinyclaw.toml``, with approvals from chat announced
         through the outgoing queue. ``now`` is the clock that decides
         expiry and lockouts (tests pass one they move; the worker takes the default)."""
-        notify = queue_notifier(home, spool)
-        service = pairing_service(home, config, notify=notify, now=now, spool=spool)
-        return cls(service, config)
+
+        def build() -> PairingService:
+            from tinyclaw.pairing import pairing_service, queue_notifier, utc_now
+
+            notify = queue_notifier(home, spool)
+            return pairing_service(home, config, notify=notify, now=now or utc_now, spool=spool)
+
+        return cls(build, config)
 
     @staticmethod
     def applies_to(message: Inbound) -> bool:
@@ -80,6 +103,8 @@ class WorkerAccess:
         """None if the message may go on; otherwise the reason for ``failed/``."""
         if not self.applies_to(message):
             return None
+        from tinyclaw.pairing import sender_identity
+
         try:
             ident = sender_identity(message)
         except PairingError as exc:
@@ -99,6 +124,8 @@ class WorkerAccess:
         """
         if not self.applies_to(message):
             return None
+        from tinyclaw.pairing import sender_identity
+
         ident = sender_identity(message)
         assert ident is not None
         addressed = message.actor or parse_address(message.text)[0] or self.config.default_actor
@@ -124,6 +151,8 @@ class WorkerAccess:
         (the terminal, a schedule) have no such limit."""
         if conversation.channel not in PLATFORM_CHANNELS or conversation.sender_id is None:
             return None
+        from tinyclaw.pairing import Identity
+
         try:
             ident = Identity(conversation.channel, conversation.sender_id)
         except PairingError as exc:
@@ -137,6 +166,8 @@ class WorkerAccess:
         """``/reset @name`` (resolved to ``actor``): None if the sender may use it."""
         if not self.applies_to(message):
             return None
+        from tinyclaw.pairing import sender_identity
+
         ident = sender_identity(message)
         assert ident is not None
         if self._may_reach(ident, actor, name):

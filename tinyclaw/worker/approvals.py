@@ -14,11 +14,14 @@ answer becomes ``queue/approvals/<actor>/<key>.answer.json``, which the run read
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tinyclaw.config import Config
 from tinyclaw.core import ANSWER_WORDS, Home, Inbound, answer_approval, pending_approvals
-from tinyclaw.pairing import PairingService, is_owner
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing import PairingService
 
 DONE = {
     "allow": "Allowed once.",
@@ -28,7 +31,11 @@ DONE = {
 
 
 class ApprovalDesk:
-    def __init__(self, home: Home, config: Config, pairing: PairingService | None) -> None:
+    def __init__(
+        self, home: Home, config: Config, pairing: Callable[[], PairingService | None]
+    ) -> None:
+        """``pairing`` gives the pairing service when an answer comes (building it
+        only then)."""
         self.home = home
         self.config = config
         self.pairing = pairing
@@ -75,7 +82,9 @@ class ApprovalDesk:
         return self._decide(message, found[0], str(decision))
 
     def may_answer(self, message: Inbound, actor: str) -> bool:
-        if is_owner(self.pairing, message):
+        from tinyclaw.pairing import is_owner
+
+        if is_owner(self.pairing(), message):
             return True
         return f"{message.channel}:{message.sender.id}" in self.config.actors[actor].approvers
 

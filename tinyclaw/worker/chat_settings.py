@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import Config
 from tinyclaw.core import Inbound, PairingError
 from tinyclaw.costs import CostLedger, build_report, periods_at, render_chat, render_report
-from tinyclaw.pairing import ONLY_OWNER, PairingService, is_owner, sender_identity
 from tinyclaw.worker.model_choice import ModelChoices, effective_model
 from tinyclaw.worker.spending import owner_check
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing import PairingService
 
 DEFAULT_WORD = "default"
 RUNNING_TOO = "; the turn that is running switched to it too."
@@ -46,6 +49,7 @@ def model_command(
 ) -> str:
     """The answer to ``/model``: ``actor`` is who gets the chat's messages when
     addressed as ``name`` (an actor, or a team whose leader it is)."""
+    from tinyclaw.pairing import ONLY_OWNER, is_owner
 
     def switched(model: str) -> bool:
         return switch_running is not None and switch_running(actor, conversation, model)
@@ -105,6 +109,8 @@ def cost_command(
     pairing: PairingService | None,
     clock: Callable[[], float] = time.time,
 ) -> str:
+    from tinyclaw.pairing import ONLY_OWNER, is_owner
+
     periods = periods_at(clock())
     entries = ledger.entries(periods.month_start, periods.month_end)
     if args.strip().lower() == "all":
@@ -118,6 +124,8 @@ def cost_command(
 
 def _may_use(pairing: PairingService | None, message: Inbound, actor: str, name: str) -> bool:
     """Whether the sender may talk to ``actor`` (reached as ``name``, maybe a team)."""
+    from tinyclaw.pairing import sender_identity
+
     try:
         ident = sender_identity(message)
     except PairingError:

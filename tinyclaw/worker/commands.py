@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from tinyclaw.config import Config
 from tinyclaw.core import Inbound, InvalidMessageError, parse_address
 from tinyclaw.costs import CostLedger
-from tinyclaw.pairing import OWNER_COMMANDS, OWNER_HELP, is_owner, owner_command
+from tinyclaw.pairing import OWNER_COMMANDS
 from tinyclaw.worker.chat_settings import cost_command, model_command
 from tinyclaw.worker.inflight import Running, same_chat
 from tinyclaw.worker.model_choice import ModelChoices
@@ -144,6 +144,8 @@ def resolve_actor(config: Config, name: str | None) -> str | None:
 
 
 def handle_command(message: Inbound, ctx: CommandContext) -> str:
+    from tinyclaw.pairing import OWNER_HELP, is_owner, owner_command
+
     command, _, rest = message.text.strip().partition(" ")
     command = command.lower().split("@", 1)[0]  # Telegram's "/reset@MyBot" form
     rest = rest.strip()

@@ -26,6 +26,7 @@ from tinyclaw.core import (
     InstanceLock,
     InvalidMessageError,
     Service,
+    SpoolUnavailableError,
     TinyclawError,
     Watcher,
     disk_full,
@@ -139,6 +140,7 @@ class Worker:
         # Built after the first pass, so that what waited for the worker need not wait
         # for the schedules, outboxes and team sweep to be imported and set up too.
         self._later_services = later_services
+        self._services_waiting = False  # said once that they cannot be built yet
         self.events = events or EventLog(home.logs / "events.jsonl", clock=clock)
         self.events.deferred = DEFERRED_EVENTS
         self.clock = clock
@@ -184,6 +186,7 @@ class Worker:
             config.workspace_for(home, name).mkdir(parents=True, exist_ok=True)
         if self._own_access:
             self.access = WorkerAccess.for_home(home, config, self.spool)
+        access = self.access
         teams = Coordinator(
             home,
             config,
@@ -198,14 +201,14 @@ class Worker:
             self.spool,
             teams.store,
             self.events,
-            self.access.pairing,
+            lambda: access.pairing,  # built when a person's message first needs it
             self.clock,
             ledger=self.costs,
         )
         persona_files = write_personas(home, config)  # these actors read their persona there
         self.config, self.teams, self.persona_files = config, teams, persona_files
         self.upkeep.config = config
-        desk = ApprovalDesk(home, config, self.access.pairing)
+        desk = ApprovalDesk(home, config, lambda: access.pairing)
         self.router = Router(
             self.spool, config, self.access, self.events, self._commands, teams.store.exists, desk
         )
@@ -239,6 +242,8 @@ class Worker:
                     self._put_back_stalled()
                 self.hot_reload.check()
                 self.tick()
+                if self._later_services is not None and not first and self._start_services():
+                    self._watch()  # their folders too
                 if first:
                     # What waited for the worker has started before the services are
                     # built and the queue is watched, and has a head start: building
@@ -270,10 +275,23 @@ class Worker:
                 self._watcher.stop()
             self.shutdown()
 
-    def _start_services(self) -> None:
-        if self._later_services is not None:
-            self.services += list(self._later_services())
-            self._later_services = None
+    def _start_services(self) -> bool:
+        """Build the services left for after the first pass. False if they cannot be
+        built now (a shared spool's servers do not answer): the next pass tries again,
+        and the worker serves its queues meanwhile."""
+        if self._later_services is None:
+            return False
+        try:
+            built = list(self._later_services())
+        except SpoolUnavailableError as exc:
+            if not self._services_waiting:
+                log.warning("cannot start the schedules, outboxes and team sweep yet: %s", exc)
+            self._services_waiting = True
+            return False
+        self.services += built
+        self._later_services, self._services_waiting = None, False
+        log.debug("started %s", ", ".join(service.name for service in built) or "no services")
+        return True
 
     def _watch(self) -> None:
         """(Re)start the watcher on the boxes of the actors configured now, the

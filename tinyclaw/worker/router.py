@@ -26,6 +26,7 @@ from tinyclaw.core import (
     EventLog,
     Inbound,
     InvalidMessageError,
+    SpoolUnavailableError,
     TinyclawError,
     failpoint,
     is_transient,
@@ -80,12 +81,14 @@ class Router:
             self.route(path)
         except OSError as exc:
             if is_transient(exc):  # the disk's trouble, not the file's: try again later
-                if path.name not in self._deferred:
-                    self._deferred.add(path.name)
-                    log.warning("cannot route %s now, will retry: %s", path.name, exc)
+                self._defer(path, exc)
                 return
             log.error("routing %s failed: %s", path.name, exc)  # permissions: for good
             self._fail(path, f"cannot be read: {exc}")
+        except SpoolUnavailableError as exc:
+            # The shared spool's servers did not answer (a read of the pairing store, a
+            # team conversation): their trouble, not the message's.
+            self._defer(path, exc)
         except TinyclawError as exc:
             log.error("routing %s failed: %s", path.name, exc)
             self._fail(path, f"routing failed: {exc}")
@@ -94,6 +97,12 @@ class Router:
             self._fail(path, f"routing failed: {type(exc).__name__}: {exc}")
         else:
             self._deferred.discard(path.name)
+
+    def _defer(self, path: Path, exc: Exception) -> None:
+        """Leave ``path`` where it is for a later pass, saying so once."""
+        if path.name not in self._deferred:
+            self._deferred.add(path.name)
+            log.warning("cannot route %s now, will retry: %s", path.name, exc)
 
     def _fail(self, path: Path, reason: str) -> None:
         try:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyclaw.config import Config
 from tinyclaw.core import (
@@ -46,10 +47,13 @@ from tinyclaw.costs import (
     money,
     periods_at,
 )
-from tinyclaw.pairing import DM_IS_USER, PLATFORM_CHANNELS, Identity, PairingService, Role
+from tinyclaw.pairing import DM_IS_USER, PLATFORM_CHANNELS
 from tinyclaw.runners import RunResult
 from tinyclaw.spool import Spool
 from tinyclaw.teams import Conversations
+
+if TYPE_CHECKING:
+    from tinyclaw.pairing import Identity, PairingService
 
 log = logging.getLogger("tinyclaw.costs")
 
@@ -79,7 +83,7 @@ class SpendGuard:
         conversations: Conversations,
         events: EventLog,
         *,
-        pairing: PairingService | None,
+        pairing: Callable[[], PairingService | None],
         notified_file: Path,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -88,7 +92,7 @@ class SpendGuard:
         self.spool = spool
         self.conversations = conversations
         self.events = events
-        self.pairing = pairing
+        self._pairing = pairing  # asked only when a person pays: it may build pairing
         self.notified_file = notified_file
         self.clock = clock
         self._lock = threading.Lock()
@@ -101,7 +105,7 @@ class SpendGuard:
         spool: Spool,
         conversations: Conversations,
         events: EventLog,
-        pairing: PairingService | None,
+        pairing: Callable[[], PairingService | None],
         clock: Callable[[], float] = time.time,
         *,
         ledger: CostLedger | None = None,
@@ -126,9 +130,10 @@ class SpendGuard:
         ident = self._person(message)
         if ident is None:
             return Payer()
-        if self.pairing is None:
+        pairing = self._pairing()
+        if pairing is None:
             return Payer(str(ident))
-        decision = self.pairing.check(ident)
+        decision = pairing.check(ident)
         profile = decision.profile.name if decision.profile is not None else None
         return Payer(str(ident), profile, decision.owner)
 
@@ -146,6 +151,8 @@ class SpendGuard:
             return None
         if channel not in PLATFORM_CHANNELS:
             return None
+        from tinyclaw.pairing import Identity
+
         try:
             return Identity(channel, sender)
         except PairingError:
@@ -224,15 +231,18 @@ class SpendGuard:
         return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
     def _owner_chats(self) -> list[Identity]:
+        from tinyclaw.pairing import Identity, Role
+
         owners: set[Identity] = set()
         for entry in self.config.pairing.owners:
             try:
                 owners.add(Identity.parse(entry))
             except PairingError:
                 continue
-        if self.pairing is not None:
+        pairing = self._pairing()
+        if pairing is not None:
             try:
-                profiles = self.pairing.profiles()
+                profiles = pairing.profiles()
             except TinyclawError:
                 profiles = []
             for profile in profiles:
@@ -300,6 +310,8 @@ def owner_check(pairing: PairingService | None) -> Callable[[str], bool]:
     def is_owner(name: str) -> bool:
         if pairing is None:
             return False
+        from tinyclaw.pairing import Identity, Role
+
         try:
             if Identity.looks_like(name):
                 return pairing.is_owner(Identity.parse(name))
