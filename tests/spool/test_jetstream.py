@@ -249,6 +249,24 @@ def test_attachments_are_kept_in_the_object_store(nats: NatsHome) -> None:
         first.save_attachment("m1", "../escape", b"x")
 
 
+def test_a_message_a_wrong_read_hid_is_found_once_the_listings_are_forgotten(
+    nats: NatsHome,
+) -> None:
+    # A walk remembers where each inbox's head was, since sequences only grow. A
+    # server that has just become leader can answer one read from an outdated copy:
+    # had that read put the head past a waiting message, as set here, the message
+    # would never be walked again. A worker node forgets its listings on its timed
+    # rescan, and the message is found.
+    spool = nats.open()
+    spool.put_for("coder", make_message("waiting"))
+    [head] = list(spool.pending("coder"))
+    subject = head.subject
+    spool._floors[subject] = head.seq + 1  # what the wrong read left behind
+    assert list(spool.pending("coder")) == []
+    spool.forget_listings()
+    assert [spool.load(h).text for h in spool.pending("coder")] == ["waiting"]
+
+
 # -- a cluster losing a server -----------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ worker itself is built by :func:`tinyclaw.worker.assembly.build_worker`."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -62,6 +63,9 @@ def run_worker(home: Home, node: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # `kill -USR1 PID`: every thread's stack on stderr (the tmux window, the journal),
+    # for a worker that seems stuck; it goes on serving.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     redactor = worker_redactor(home, config)
     spool = open_worker_queue(home, config, node, stop, redact=redactor)
     if spool is None:  # stopped while waiting for the NATS servers

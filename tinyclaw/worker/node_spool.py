@@ -20,7 +20,9 @@ answers those calls for a JetStream spool, so the loop runs unchanged:
 * **incoming is listed from where this node left off**: the messages it routed,
   answered, failed or left for another node are behind it, so a pass walks only what
   arrived since (and what the router put off after a passing error); every
-  ``RELIST_EVERY`` seconds it walks incoming from the start again;
+  ``RELIST_EVERY`` seconds it walks incoming and its inboxes from their start again
+  (see :meth:`~tinyclaw.spool.jetstream.JetStreamSpool.forget_listings`: a read that
+  a cluster answered from an outdated copy hides a message until then, not for ever);
 * attachments live in the object store; :meth:`NodeSpool.load` copies a message's
   into ``state/nats-node/files/<seq>/`` and points the message at the copies, for the
   CLI to open (gone once the message is completed or failed);
@@ -62,7 +64,7 @@ UNREACHABLE_GRACE = 30.0
 
 log = logging.getLogger("tinyclaw.worker")
 T = TypeVar("T")
-RELIST_EVERY = 60.0  # seconds between walks of the whole of incoming
+RELIST_EVERY = 15.0  # seconds between walks of the whole of incoming and the inboxes
 
 
 class NodeSpool:
@@ -126,6 +128,7 @@ class NodeSpool:
         now = time.monotonic()
         if now >= self._relist_at:
             self._from, self._relist_at = 1, now + RELIST_EVERY
+            self.inner.forget_listings()  # the inboxes too, from their start
         handles: list[Any] = list(self._patiently(self.inner.incoming(self._from)))
         self._listed = [handle.seq for handle in handles]
         self._settled.clear()

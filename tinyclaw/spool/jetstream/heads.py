@@ -85,6 +85,12 @@ class HeadCache:
             if look is not None and look.head is None:
                 del self._looks[subject]
 
+    def forget(self) -> None:
+        """Forget every look: each subject is asked again (see the spool's
+        ``forget_listings``)."""
+        with self._lock:
+            self._looks.clear()
+
     def stir(self, subject: str) -> None:
         """This process changed a message of ``subject``: forget what was seen there."""
         with self._lock:

@@ -97,6 +97,7 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._held: dict[int, int] = {}  # seq → claim revision, renewed by the keeper
         self._floors: dict[str, int] = {}  # inbox subject → where its head was last seen
+        self._missed_below: dict[str, int] = {}  # the floors forget_listings dropped
         self.heads = HeadCache()  # what the watched subjects' last looks found
         self._routing = OwnPublishes()  # routes this process made, not to wake it for
         self._closed = False
@@ -283,6 +284,15 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
             if first:
                 if start <= self._floors.get(subject, 1):
                     self._floors[subject] = int(found.seq)
+                below = self._missed_below.pop(subject, 0)
+                if int(found.seq) < below:
+                    log.warning(
+                        "%s: a listing had missed #%d and perhaps more below #%d (a read "
+                        "answered from an outdated copy); found again",
+                        subject,
+                        int(found.seq),
+                        below,
+                    )
                 first = False
             if actor is None:
                 handle = Handle(
@@ -582,7 +592,17 @@ class JetStreamSpool(Replies, Attachments, Whereabouts):
         return True
 
     def forget_listings(self) -> None:
-        """Nothing is kept in memory between :meth:`pending` calls."""
+        """Look every subject up afresh from its start on the next walk: where each
+        head was last seen, and what the last look at a watched subject found.
+
+        What is remembered is true as long as every answer was: a server that has
+        just become a stream's leader can answer one read from a copy that lacks
+        recent messages, and a message below a remembered head would never be walked
+        again. A worker node calls this on its timed rescan of the whole queue, so
+        such a message waits at most until then."""
+        self._missed_below = dict(self._floors)
+        self._floors.clear()
+        self.heads.forget()
 
     def depths(self) -> dict[str, int]:
         L = self.layout
