@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from tests.pairing.helpers import ServiceFactory
-from tests.support.messages import message
+from tests.support.messages import failed_reasons, message
 from tinyclaw.config import Config, parse_config
-from tinyclaw.core.errors import SpoolError
+from tinyclaw.core.errors import SpoolError, SpoolUnavailableError
+from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
-from tinyclaw.core.messages import Inbound, Sender, load_reply
+from tinyclaw.core.messages import Inbound, Sender, load_inbound, load_reply
 from tinyclaw.pairing import Identity, PairingService
 from tinyclaw.pairing.owner_side import ONLY_OWNER
 from tinyclaw.pairing.records import Notice
@@ -18,6 +19,7 @@ from tinyclaw.pairing.wiring import notice_reply, queue_notifier
 from tinyclaw.spool import Spool
 from tinyclaw.worker.access import WorkerAccess
 from tinyclaw.worker.commands import CommandContext, handle_command
+from tinyclaw.worker.router import Router
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
 
@@ -145,3 +147,54 @@ def test_a_notice_without_a_chat_goes_to_the_user_where_that_is_the_dm() -> None
     assert notice_reply(Notice(ALICE_DISCORD, "You're in", "dm-9")).chat_id == "dm-9"
     with pytest.raises(SpoolError, match="which discord chat"):
         notice_reply(Notice(ALICE_DISCORD, "You're in"))
+
+
+def test_pairing_is_built_when_a_persons_message_first_needs_it(
+    owned: PairingService, config: Config
+) -> None:
+    built: list[PairingService] = []
+
+    def build() -> PairingService:
+        built.append(owned)
+        return owned
+
+    access = WorkerAccess(build, config)
+    assert access.refuse_sender(message("from the terminal")) is None
+    assert access.refuse_sender(chat(BOB, "ping", kind="schedule")) is None
+    assert built == []  # the terminal and the home's own messages never need it
+    assert access.refuse_sender(chat(OWNER, "hi")) is None
+    assert access.refuse_sender(chat(BOB, "hi")) is not None
+    assert built == [owned]  # built once
+
+
+def test_a_message_waits_in_incoming_while_the_pairing_store_does_not_answer(
+    owned: PairingService, config: Config, home: Home
+) -> None:
+    # On NATS the pairing store is a bucket on the servers; while they do not answer,
+    # the message is theirs to wait for, not one to fail.
+    silent = [SpoolUnavailableError("NATS at nats://x did not answer (read pairing/store)")]
+
+    def build() -> PairingService:
+        if silent:
+            raise silent.pop()
+        return owned
+
+    spool = Spool(home)
+    events = EventLog(home.logs / "events.jsonl")
+    router = Router(
+        spool,
+        config,
+        WorkerAccess(build, config),
+        events,
+        lambda: context(config, owned),
+        lambda conversation: False,
+    )
+    path = spool.put(chat(OWNER, "hello"))
+    assert path is not None
+    router.route_safely(path)
+    assert path.exists() and failed_reasons(home) == {}
+    router.route_safely(path)  # the servers answer again
+    router.flush()
+    assert not path.exists() and failed_reasons(home) == {}
+    inbox = spool.list_box(spool.inbox("assistant"))
+    assert [load_inbound(path.read_bytes()).text for path in inbox] == ["hello"]

@@ -253,6 +253,8 @@ class Worker:
                     first = False
                     if len(self.inflight):
                         self.wake.wait(FIRST_RUNS_HEAD_START)  # a run's end sets it
+                    if stop.is_set():
+                        break
                     self._start_services()
                     self._watch()
                     if on_ready is not None:
