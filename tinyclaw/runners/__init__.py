@@ -106,13 +106,16 @@ def make_runner(
     """The runner for ``kind`` ("claude" or "codex"); any other kind is a ConfigError.
     Only the kind asked for is imported: a worker whose actors all run claude never
     loads codex's modules."""
-    options = {"search_dirs": search_dirs, "environ": environ, "process": process}
     if kind == "claude":
         from tinyclaw.runners.claude import ClaudeRunner
 
-        return ClaudeRunner(settings, **options, sandbox=sandbox)  # type: ignore[arg-type]
+        return ClaudeRunner(
+            settings, search_dirs=search_dirs, environ=environ, process=process, sandbox=sandbox
+        )
     if kind == "codex":
         from tinyclaw.runners.codex import CodexRunner
 
-        return CodexRunner(settings, **options, sandbox=sandbox)  # type: ignore[arg-type]
+        return CodexRunner(
+            settings, search_dirs=search_dirs, environ=environ, process=process, sandbox=sandbox
+        )
     raise ConfigError(f"unknown runner {kind!r} (expected 'claude' or 'codex')")
