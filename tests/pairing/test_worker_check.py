@@ -3,11 +3,17 @@ the real ``WorkerAccess`` and ``handle_command`` over a real store and config.""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 import pytest
 
 from tests.pairing.helpers import ServiceFactory
-from tests.support.messages import failed_reasons, message
-from tinyclaw.config import Config, parse_config
+from tests.support.messages import failed_reasons, message, outgoing, reply_for
+from tests.support.waiting import wait_for
+from tests.support.worker import serving
+from tinyclaw.config import Config, load_config, parse_config
 from tinyclaw.core.errors import SpoolError, SpoolUnavailableError
 from tinyclaw.core.events import EventLog
 from tinyclaw.core.home import Home
@@ -18,7 +24,9 @@ from tinyclaw.pairing.records import Notice
 from tinyclaw.pairing.wiring import notice_reply, queue_notifier
 from tinyclaw.spool import Spool
 from tinyclaw.worker.access import WorkerAccess
+from tinyclaw.worker.assembly import build_runners
 from tinyclaw.worker.commands import CommandContext, handle_command
+from tinyclaw.worker.loop import Worker
 from tinyclaw.worker.router import Router
 
 from .helpers import ALICE, ALICE_DISCORD, BOB, OWNER, code_in
@@ -198,3 +206,54 @@ def test_a_message_waits_in_incoming_while_the_pairing_store_does_not_answer(
     assert not path.exists() and failed_reasons(home) == {}
     inbox = spool.list_box(spool.inbox("assistant"))
     assert [load_inbound(path.read_bytes()).text for path in inbox] == ["hello"]
+
+
+def test_a_message_whose_check_before_its_run_cannot_be_made_waits_and_runs_later(
+    owned: PairingService, fake_home: Home, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The worker asks pairing again just before a run. While it cannot (on NATS the
+    # store is on the servers), the message must neither run nor stay claimed with
+    # nothing running it: it waits in its inbox and runs once pairing answers.
+    config = load_config(fake_home)
+    answering = threading.Event()
+
+    def build() -> PairingService:
+        if not answering.is_set():
+            raise SpoolUnavailableError("NATS at nats://x did not answer (read pairing/store)")
+        return owned
+
+    spool = Spool(fake_home)
+    asked = chat(OWNER, "hello")
+    spool.put(asked, spool.inbox("assistant"))  # as a file put there by hand would be
+    access = WorkerAccess(build, config)
+    worker = Worker(fake_home, config, build_runners(fake_home, config), access=access)
+    with caplog.at_level(logging.WARNING, logger="tinyclaw.worker"), serving(worker):
+        wait_for(lambda: "before its run; it waits" in caplog.text, what="the check put off")
+        time.sleep(0.5)  # more passes: it must not run meanwhile
+        assert outgoing(fake_home, "telegram") == [] and not worker.inflight.actors()
+        assert list(spool.list_box(spool.processing("assistant"))) == []  # given back
+        answering.set()
+        reply = reply_for(fake_home, asked, timeout=30)
+    assert reply.text.endswith("hello")
+    assert failed_reasons(fake_home) == {}
+
+
+def test_a_stranger_refused_between_two_runs_does_not_hold_up_the_actor(
+    owned: PairingService, fake_home: Home
+) -> None:
+    # Three messages wait in one inbox, the middle one from a stranger (a file put
+    # there by hand). The run thread takes each next message itself; the stranger's
+    # is refused at its run, and the third must still run.
+    config = load_config(fake_home)
+    spool = Spool(fake_home)
+    first, strangers, third = message("one"), chat(BOB, "let me in"), message("three")
+    for waiting in (first, strangers, third):
+        spool.put(waiting, spool.inbox("assistant"))
+    worker = Worker(
+        fake_home, config, build_runners(fake_home, config), access=WorkerAccess(owned, config)
+    )
+    with serving(worker):
+        assert reply_for(fake_home, third, timeout=30).text.endswith("three")
+    assert reply_for(fake_home, first).text.endswith("one")
+    [reason] = failed_reasons(fake_home).values()
+    assert reason.startswith("sender not paired: telegram:2002")

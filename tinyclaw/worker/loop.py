@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tinyclaw.actors import persona_prompt, write_personas
 from tinyclaw.config import Config
@@ -164,6 +164,7 @@ class Worker:
         # A full disk stalls runs, never fails them; see tinyclaw.core.diskspace.
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
+        self._unreleased: list[tuple[Path, str]] = []  # claims to give back (check failed)
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         # Held while routing a batch (until its fsync) and while a run thread claims
         # its actor's next message.
@@ -240,6 +241,8 @@ class Worker:
                 self.wake.clear()
                 if self.disk.check():
                     self._put_back_stalled()
+                if self._unreleased:
+                    self._put_back_unreleased()
                 self.hot_reload.check()
                 self.tick()
                 if self._later_services is not None and not first and self._start_services():
@@ -406,12 +409,30 @@ class Worker:
             if claimed is None:
                 continue
             failpoint("worker.claimed")
-            if self._refused_at_run(claimed, message, actor):
-                self.wake.set()
+            verdict = self._check_at_run(claimed, message, actor)
+            if verdict == "refused":
+                self.wake.set()  # handled: the actor's next message may start
+            if verdict != "run":
                 continue
             running = Running(actor, message, claimed, self.clock())
             self.inflight.add(running)
             self._pool.submit(self._process_safely, running)
+
+    def _check_at_run(
+        self, claimed: Path, message: Inbound, actor: str
+    ) -> Literal["run", "refused", "later"]:
+        """:meth:`_refused_at_run` at the edge of one message. A check that cannot be
+        made now (a shared spool's servers do not answer the pairing store, the disk
+        fails) gives the claim back, no attempt counted: the message waits for a
+        later pass ("later"), and never stays claimed with nothing running it."""
+        try:
+            return "refused" if self._refused_at_run(claimed, message, actor) else "run"
+        except Exception as exc:  # not this message's fault
+            log.warning("cannot check %s before its run; it waits: %s", claimed.name, exc)
+            with self._stalled_lock:
+                self._unreleased.append((claimed, actor))
+            self._put_back_unreleased()
+            return "later"
 
     def _refused_at_run(self, claimed: Path, message: Inbound, actor: str) -> bool:
         """Pairing's look again just before the CLI runs: the sender may have been
@@ -544,8 +565,9 @@ class Worker:
             running = Running(actor, message, claimed, self.clock())
             self.inflight.add(running)
         failpoint("worker.claimed")
-        if self._refused_at_run(claimed, message, actor):
-            return None  # the caller's finally frees the slot
+        if self._check_at_run(claimed, message, actor) != "run":
+            self.inflight.discard(running)  # the caller's finally frees only its own run
+            return None
         return running
 
     def _stall(self, running: Running, exc: BaseException) -> None:
@@ -562,16 +584,23 @@ class Worker:
         """Move stalled claims back to their inboxes (a rename: no space needed);
         one that cannot move yet stays listed for the next try."""
         with self._stalled_lock:
-            left: list[tuple[Path, str]] = []
-            for path, actor in self._stalled:
-                try:
-                    self.spool.release(path, actor, sync=False)
-                except OSError as exc:
-                    log.warning(
-                        "cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc
-                    )
-                    left.append((path, actor))
-            self._stalled = left
+            self._stalled = self._put_back(self._stalled)
+
+    def _put_back_unreleased(self) -> None:
+        """Give back the claims whose check before the run could not be made."""
+        with self._stalled_lock:
+            self._unreleased = self._put_back(self._unreleased)
+
+    def _put_back(self, claims: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+        """Return each claim to its inbox; those that cannot go back yet."""
+        left: list[tuple[Path, str]] = []
+        for path, actor in claims:
+            try:
+                self.spool.release(path, actor, sync=False)
+            except (OSError, TinyclawError) as exc:
+                log.warning("cannot put %s back into @%s's inbox yet: %s", path.name, actor, exc)
+                left.append((path, actor))
+        return left
 
     def process(self, running: Running) -> None:
         message, actor_name = running.message, running.actor
