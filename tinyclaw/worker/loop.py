@@ -504,6 +504,8 @@ class Worker:
                 if following is None:
                     break
                 running = following
+        except Exception:  # the pool would keep it to itself: say it
+            log.exception("the run thread of @%s stopped", running.actor)
         finally:
             self.inflight.discard(running)  # not a run the loop started meanwhile
             self.wake.set()
