@@ -255,8 +255,9 @@ class SpoolBackend(Protocol[Handle]):
         ...
 
     def forget_listings(self) -> None:
-        """The watcher lost events: whatever :meth:`pending` keeps in memory is
-        looked up afresh next time."""
+        """Whatever the listings of inboxes and incoming keep in memory is looked up
+        afresh next time: the watcher lost events, or a worker node's timed rescan
+        (a read may have been answered from an outdated copy)."""
         ...
 
 
