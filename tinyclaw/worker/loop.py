@@ -91,6 +91,9 @@ DEFERRED_EVENTS = frozenset({"routed"})
 # At most this long (seconds), or until one of them ends, the runs of the first pass
 # have the worker to themselves before the services are built and the queue watched.
 FIRST_RUNS_HEAD_START = 0.25
+# Seconds before an actor whose head could not be checked before its run (its claim
+# given back) is tried again: not at once, which would claim and give back in a loop.
+CHECK_AGAIN_AFTER = 1.0
 
 
 # What a reload builds anew from a configuration besides the worker's own parts.
@@ -165,6 +168,8 @@ class Worker:
         self.disk = DiskGuard(home.state, self.spool.tmp, clock=clock)
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._unreleased: list[tuple[Path, str]] = []  # claims to give back (check failed)
+        self._put_off: dict[str, float] = {}  # actor → when to try its check again
+        self._put_off_said: set[str] = set()  # messages whose put-off is in the log
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         # Held while routing a batch (until its fsync) and while a run thread claims
         # its actor's next message.
@@ -394,7 +399,12 @@ class Worker:
         if self.stopping.is_set() or self.disk.full or len(self.inflight) >= limit:
             return
         heads = []
+        now = self.clock()
         for actor in self.config.actors:
+            later = self._put_off.get(actor)
+            if later is not None and later > now:  # its check could not be made
+                self._next_due = later if self._next_due is None else min(self._next_due, later)
+                continue
             if self.inflight.can_start(actor, limit):
                 head = self._due_head(actor)
                 if head is not None:
@@ -426,13 +436,22 @@ class Worker:
         fails) gives the claim back, no attempt counted: the message waits for a
         later pass ("later"), and never stays claimed with nothing running it."""
         try:
-            return "refused" if self._refused_at_run(claimed, message, actor) else "run"
+            verdict: Literal["run", "refused"] = (
+                "refused" if self._refused_at_run(claimed, message, actor) else "run"
+            )
         except Exception as exc:  # not this message's fault
-            log.warning("cannot check %s before its run; it waits: %s", claimed.name, exc)
+            if message.id not in self._put_off_said:
+                log.warning("cannot check %s before its run; it waits: %s", claimed.name, exc)
+                self._put_off_said.add(message.id)
+            later = self._put_off[actor] = self.clock() + CHECK_AGAIN_AFTER
+            self._next_due = later if self._next_due is None else min(self._next_due, later)
             with self._stalled_lock:
                 self._unreleased.append((claimed, actor))
             self._put_back_unreleased()
             return "later"
+        self._put_off.pop(actor, None)
+        self._put_off_said.discard(message.id)
+        return verdict
 
     def _refused_at_run(self, claimed: Path, message: Inbound, actor: str) -> bool:
         """Pairing's look again just before the CLI runs: the sender may have been
@@ -555,6 +574,7 @@ class Worker:
                 or self._stalled
                 or actor not in config.actors
                 or config.worker.concurrency < len(config.actors)
+                or self._put_off.get(actor, 0.0) > self.clock()
             ):
                 return None
             head = self._due_head(actor)
