@@ -43,6 +43,7 @@ def watching_node(nats: NatsHome, actors: list[str]) -> tuple[JetStreamSpool, li
 
 def test_an_idle_nodes_empty_inboxes_cost_no_request_on_each_pass(nats: NatsHome) -> None:
     node, _ = watching_node(nats, ["assistant", "coder"])
+    node.heads.fresh_for = 60.0  # a loaded machine may take seconds over these passes
     for actor in ("assistant", "coder"):
         assert list(node.pending(actor)) == []  # the first look asks the server
     assert list(node.incoming()) == []
