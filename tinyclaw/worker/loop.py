@@ -169,7 +169,6 @@ class Worker:
         self._stalled: list[tuple[Path, str]] = []  # claims to put back once there is room
         self._unreleased: list[tuple[Path, str]] = []  # claims to give back (check failed)
         self._put_off: dict[str, float] = {}  # actor → when to try its check again
-        self._put_off_said: set[str] = set()  # messages whose put-off is in the log
         self._stalled_lock = threading.Lock()  # run threads stall, the loop puts back
         # Held while routing a batch (until its fsync) and while a run thread claims
         # its actor's next message.
@@ -387,7 +386,7 @@ class Worker:
                 log.exception("service %s failed", service.name)
                 continue
             if wanted is not None:
-                self._next_due = wanted if self._next_due is None else min(self._next_due, wanted)
+                self._due_by(wanted)
 
     def dispatch(self) -> None:
         """Start the due head of each idle actor, oldest message first.
@@ -403,7 +402,7 @@ class Worker:
         for actor in self.config.actors:
             later = self._put_off.get(actor)
             if later is not None and later > now:  # its check could not be made
-                self._next_due = later if self._next_due is None else min(self._next_due, later)
+                self._due_by(later)
                 continue
             if self.inflight.can_start(actor, limit):
                 head = self._due_head(actor)
@@ -428,6 +427,10 @@ class Worker:
             self.inflight.add(running)
             self._pool.submit(self._process_safely, running)
 
+    def _due_by(self, when: float) -> None:
+        """The loop's next pass comes by ``when`` at the latest."""
+        self._next_due = when if self._next_due is None else min(self._next_due, when)
+
     def _check_at_run(
         self, claimed: Path, message: Inbound, actor: str
     ) -> Literal["run", "refused", "later"]:
@@ -440,17 +443,15 @@ class Worker:
                 "refused" if self._refused_at_run(claimed, message, actor) else "run"
             )
         except Exception as exc:  # not this message's fault
-            if message.id not in self._put_off_said:
+            if actor not in self._put_off:  # said once, until a check is made again
                 log.warning("cannot check %s before its run; it waits: %s", claimed.name, exc)
-                self._put_off_said.add(message.id)
             later = self._put_off[actor] = self.clock() + CHECK_AGAIN_AFTER
-            self._next_due = later if self._next_due is None else min(self._next_due, later)
+            self._due_by(later)
             with self._stalled_lock:
                 self._unreleased.append((claimed, actor))
             self._put_back_unreleased()
             return "later"
         self._put_off.pop(actor, None)
-        self._put_off_said.discard(message.id)
         return verdict
 
     def _refused_at_run(self, claimed: Path, message: Inbound, actor: str) -> bool:
@@ -500,7 +501,7 @@ class Worker:
                 continue
             if message.not_before is not None and message.not_before > self.clock():
                 due = message.not_before
-                self._next_due = due if self._next_due is None else min(self._next_due, due)
+                self._due_by(due)
                 return None
             return handle, message
         return None
